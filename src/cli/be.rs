@@ -1,0 +1,137 @@
+//! `rexim -be`: expansion testing, byte-identical to `exim -be` (plus a REPL on a terminal).
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::sync::Arc;
+
+use crate::expand::message::Message;
+use crate::expand::{self, Context};
+
+/// `NAME = value` macro definitions typed at the `-be` prompt.
+#[derive(Default)]
+pub struct Macros {
+    defs: Vec<(String, String)>,
+}
+
+impl Macros {
+    /// If `line` defines a macro, record it and return the confirmation Exim prints.
+    pub fn define(&mut self, line: &str) -> Option<String> {
+        let first = line.chars().next()?;
+        if !first.is_ascii_uppercase() {
+            return None;
+        }
+        let name_len = line.bytes().take_while(|c| c.is_ascii_alphanumeric() || *c == b'_').count();
+        let (name, rest) = line.split_at(name_len);
+        let rest = rest.trim_start();
+        let value = rest.strip_prefix("==").or_else(|| rest.strip_prefix('='))?;
+        let value = self.substitute(value.trim());
+        match self.defs.iter_mut().find(|(n, _)| n == name) {
+            Some(d) => d.1 = value,
+            None => self.defs.push((name.to_string(), value)),
+        }
+        Some(format!("Defined macro '{name}'"))
+    }
+
+    /// Replace every macro name occurring in `line`, in definition order.
+    pub fn substitute(&self, line: &str) -> String {
+        let mut s = line.to_string();
+        for (name, value) in &self.defs {
+            if s.contains(name.as_str()) {
+                s = s.replace(name.as_str(), value);
+            }
+        }
+        s
+    }
+}
+
+/// Expand one line the way `exim -be` prints it: the result, or `Failed: <message>`.
+pub fn run_line(line: &str, ctx: &mut Context) -> (Vec<u8>, Option<crate::ExpandError>) {
+    let parsed = expand::parse(line);
+    match expand::expand(&parsed, ctx) {
+        Ok(v) => (v.bytes, None),
+        Err(e) => (format!("Failed: {}", e.message).into_bytes(), Some(e)),
+    }
+}
+
+fn flush_log(ctx: &mut Context) {
+    let mut err = io::stderr();
+    for l in ctx.log.drain(..) {
+        let _ = writeln!(err, "{} {l}", crate::expand::computed::tod("log", ctx.clock.now().0, 0).unwrap_or_default());
+    }
+}
+
+/// Read logical lines from `input` (trailing blanks stripped, `\` joins lines).
+fn next_logical_line(input: &mut dyn BufRead) -> io::Result<Option<String>> {
+    let mut line = String::new();
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        if input.read_until(b'\n', &mut buf)? == 0 {
+            return Ok(if line.is_empty() && buf.is_empty() { None } else { Some(line) });
+        }
+        let piece = String::from_utf8_lossy(&buf);
+        let piece = piece.trim_end();
+        let piece = if line.is_empty() { piece } else { piece.trim_start() };
+        match piece.strip_suffix('\\') {
+            Some(p) => line.push_str(p),
+            None => {
+                line.push_str(piece);
+                return Ok(Some(line));
+            }
+        }
+    }
+}
+
+/// Entry point for `-be`/`-bem`: `args` are expansions given on the command line.
+pub fn main(args: &[String], message_file: Option<&str>, mut ctx: Context) -> i32 {
+    if let Some(path) = message_file {
+        match std::fs::read(path) {
+            Ok(data) => ctx.message = Some(Arc::new(Message::parse(&data))),
+            Err(e) => {
+                eprintln!("rexim: failed to open {path}: {e}");
+                return 1;
+            }
+        }
+    }
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if !args.is_empty() {
+        for a in args {
+            let (text, _) = run_line(a, &mut ctx);
+            flush_log(&mut ctx);
+            let _ = out.write_all(&text);
+            let _ = out.write_all(b"\n");
+        }
+        return 0;
+    }
+    if io::stdin().is_terminal() {
+        drop(out);
+        return crate::cli::repl::run(ctx);
+    }
+    let stdin = io::stdin();
+    let mut input = stdin.lock();
+    let mut macros = Macros::default();
+    loop {
+        let _ = out.write_all(b"> ");
+        match next_logical_line(&mut input) {
+            Ok(Some(line)) => {
+                if let Some(msg) = macros.define(&line) {
+                    let _ = writeln!(out, "{msg}");
+                    continue;
+                }
+                let line = macros.substitute(&line);
+                let (text, _) = run_line(&line, &mut ctx);
+                let _ = out.flush();
+                flush_log(&mut ctx);
+                let _ = out.write_all(&text);
+                let _ = out.write_all(b"\n");
+            }
+            Ok(None) => break,
+            Err(e) => {
+                eprintln!("rexim: reading standard input: {e}");
+                return 1;
+            }
+        }
+    }
+    let _ = out.write_all(b"\n");
+    0
+}

@@ -1,0 +1,299 @@
+//! The typed expansion tree: built once by `parse.rs`, evaluated many times by `eval.rs`.
+
+use std::sync::Arc;
+
+use crate::error::ExpandError;
+use crate::expand::conditions::CondDef;
+use crate::expand::items::ItemDef;
+use crate::expand::operators::OpDef;
+use crate::expand::vars::Var;
+use crate::lookup::LookupSpec;
+
+/// A byte range in the source text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Span {
+        Span { start: start as u32, end: end as u32 }
+    }
+}
+
+/// A parsed expansion string: the unit that is parsed once and expanded many times.
+#[derive(Debug, Clone)]
+pub struct Expansion {
+    pub(crate) source: Arc<str>,
+    pub(crate) body: Seq,
+}
+
+impl Expansion {
+    /// The text this expansion was parsed from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// True when expanding can only ever return the source text unchanged.
+    pub fn is_literal(&self) -> bool {
+        self.body.nodes.iter().all(|n| matches!(n, Node::Text(_)))
+    }
+
+    /// The first error Exim would report even in an unselected branch, if any.
+    pub fn static_error(&self) -> Option<&ExpandError> {
+        self.body.static_err.as_deref()
+    }
+}
+
+/// A sequence of pieces whose outputs are concatenated.
+#[derive(Debug, Clone, Default)]
+pub struct Seq {
+    pub nodes: Vec<Node>,
+    /// First error that is raised even when this sequence is skipped.
+    pub static_err: Option<Arc<ExpandError>>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum Node {
+    Text(Box<[u8]>),
+    Var(Var, Span),
+    Header(Box<HeaderRef>),
+    Capture(usize),
+    Op(Box<OpNode>),
+    Item(Box<ItemNode>),
+    If(Box<IfNode>),
+    Lookup(Box<LookupNode>),
+    Filter(Box<FilterNode>),
+    /// A syntax error found at this point. `before` are the pieces Exim had
+    /// already expanded when it noticed the error; they run first.
+    Error(Box<ErrorNode>),
+}
+
+#[derive(Debug, Clone)]
+pub struct ErrorNode {
+    pub before: Vec<Pre>,
+    pub error: Arc<ExpandError>,
+}
+
+/// Something evaluated before a syntax error is reported.
+#[derive(Debug, Clone)]
+pub enum Pre {
+    Seq(Seq),
+    Cond(Cond),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderKind {
+    /// `$h_`: decoded, joined with newlines (commas for address headers).
+    Decoded,
+    /// `$bh_`: RFC 2047 decoded without charset translation.
+    Basic,
+    /// `$rh_`: raw text concatenated.
+    Raw,
+    /// `$lh_`: raw text of each instance as a colon list.
+    List,
+}
+
+#[derive(Debug, Clone)]
+pub struct HeaderRef {
+    pub kind: HeaderKind,
+    /// Header name including the trailing colon, as Exim stores it.
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct OpNode {
+    pub def: &'static OpDef,
+    /// Full name as written (`sha2_256`), for messages.
+    pub name: String,
+    /// Text after the first `_` when the operator takes `_args`.
+    pub arg: Option<String>,
+    pub operand: Seq,
+    pub span: Span,
+}
+
+/// `{yes}{no}` / `{yes} fail` after an item or condition.
+#[derive(Debug, Clone, Default)]
+pub struct Tail {
+    pub yes: Option<Seq>,
+    pub no: Option<Seq>,
+    /// The word `fail` was given instead of `{no}`.
+    pub fail: bool,
+    /// Raised after `{yes}` is processed (bad word, bad closing).
+    pub after_yes: Option<Arc<ExpandError>>,
+    /// Raised when `fail` is taken but no `}` follows it.
+    pub fail_close: Option<Arc<ExpandError>>,
+    /// Raised after the whole tail (missing final `}`).
+    pub after: Option<Arc<ExpandError>>,
+    /// Error raised before anything else (`{yes}` missing).
+    pub before: Option<Arc<ExpandError>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ItemNode {
+    pub def: &'static ItemDef,
+    pub args: Vec<Seq>,
+    pub tail: Tail,
+    /// The tail when the item's longer form applies (numbered `extract`).
+    pub tail_alt: Option<Tail>,
+    /// Source text of the first argument, for items that split it before expanding (`run`).
+    pub raw: Option<Box<str>>,
+    /// Item-specific flags: `json`/`jsons` for extract, `preexpand` for run.
+    pub mode: ItemMode,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ItemMode {
+    #[default]
+    Plain,
+    Json,
+    Jsons,
+    Preexpand,
+}
+
+#[derive(Debug, Clone)]
+pub struct IfNode {
+    pub cond: Cond,
+    pub tail: Tail,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct LookupNode {
+    pub spec: LookupSpec,
+    pub key: Option<Seq>,
+    pub source: Seq,
+    pub tail: Tail,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct FilterNode {
+    pub list: Seq,
+    pub cond: Cond,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Cond {
+    /// Number of leading `!`; odd means negated.
+    pub negations: u32,
+    pub kind: CondKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum CondKind {
+    /// A table condition with its argument strings.
+    Call { def: &'static CondDef, args: Vec<Seq> },
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+    /// forall/forany and their json forms.
+    ForEach { def: &'static CondDef, list: Seq, cond: Box<Cond> },
+    /// `def:name` or `def:h_name:`.
+    DefVar(Var),
+    DefHeader(Box<HeaderRef>),
+    /// A syntax error inside the condition.
+    Error(Box<ErrorNode>),
+}
+
+impl Seq {
+    pub fn new(nodes: Vec<Node>, span: Span) -> Seq {
+        let static_err = nodes.iter().find_map(|n| n.static_err());
+        Seq { nodes, static_err, span }
+    }
+
+    /// A sequence holding only literal text, if it is one.
+    pub fn literal(&self) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        for n in &self.nodes {
+            match n {
+                Node::Text(t) => out.extend_from_slice(t),
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+}
+
+impl Pre {
+    fn static_err(&self) -> Option<Arc<ExpandError>> {
+        match self {
+            Pre::Seq(s) => s.static_err.clone(),
+            Pre::Cond(c) => c.static_err(),
+        }
+    }
+}
+
+impl ErrorNode {
+    fn static_err(&self) -> Arc<ExpandError> {
+        self.before.iter().find_map(|p| p.static_err()).unwrap_or_else(|| self.error.clone())
+    }
+}
+
+impl Tail {
+    /// Errors raised by a skipped tail, in Exim's order.
+    pub fn static_err(&self) -> Option<Arc<ExpandError>> {
+        if let Some(e) = &self.before {
+            return Some(e.clone());
+        }
+        if let Some(e) = self.yes.as_ref().and_then(|s| s.static_err.clone()) {
+            return Some(e);
+        }
+        if let Some(e) = &self.after_yes {
+            return Some(e.clone());
+        }
+        if let Some(e) = self.no.as_ref().and_then(|s| s.static_err.clone()) {
+            return Some(e);
+        }
+        self.after.clone()
+    }
+}
+
+impl Cond {
+    pub fn static_err(&self) -> Option<Arc<ExpandError>> {
+        match &self.kind {
+            CondKind::Call { args, .. } => args.iter().find_map(|s| s.static_err.clone()),
+            CondKind::And(cs) | CondKind::Or(cs) => {
+                let name = if matches!(self.kind, CondKind::And(_)) { "and" } else { "or" };
+                cs.iter().find_map(|c| c.static_err()).map(|e| {
+                    let mut e = (*e).clone();
+                    e.message = format!("{} inside \"{name}{{...}}\" condition", e.message);
+                    Arc::new(e)
+                })
+            }
+            CondKind::ForEach { list, cond, .. } => {
+                list.static_err.clone().or_else(|| cond.static_err())
+            }
+            CondKind::DefVar(_) | CondKind::DefHeader(_) => None,
+            CondKind::Error(e) => Some(e.static_err()),
+        }
+    }
+}
+
+impl Node {
+    pub fn static_err(&self) -> Option<Arc<ExpandError>> {
+        match self {
+            Node::Text(_) | Node::Var(..) | Node::Header(_) | Node::Capture(_) => None,
+            Node::Op(op) => op.operand.static_err.clone(),
+            Node::Item(it) => it
+                .args
+                .iter()
+                .find_map(|s| s.static_err.clone())
+                .or_else(|| it.tail.static_err()),
+            Node::If(i) => i.cond.static_err().or_else(|| i.tail.static_err()),
+            Node::Lookup(l) => l
+                .key
+                .as_ref()
+                .and_then(|k| k.static_err.clone())
+                .or_else(|| l.source.static_err.clone())
+                .or_else(|| l.tail.static_err()),
+            Node::Filter(f) => f.list.static_err.clone().or_else(|| f.cond.static_err()),
+            Node::Error(e) => Some(e.static_err()),
+        }
+    }
+}

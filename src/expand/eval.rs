@@ -1,0 +1,311 @@
+//! Walks the AST with a `Context`: the one evaluator used by `-be`, the config, ACLs and the library.
+
+use std::sync::Arc;
+
+use crate::error::{ExpResult, ExpandError};
+use crate::expand::ast::*;
+use crate::expand::context::Context;
+use crate::expand::headers;
+use crate::expand::value::Val;
+use crate::expand::vars::Var;
+use crate::expand::{computed, parse};
+
+/// Per-evaluation state: `$value`, `$item`, numeric captures and depth.
+pub struct Eval<'c> {
+    pub ctx: &'c mut Context,
+    /// `$value` (lookups, extract, reduce ...).
+    pub value: Option<Val>,
+    /// `$item` (map, filter, reduce, forall ...).
+    pub item: Option<Val>,
+    /// `$0`..`$n` from the last regex match.
+    pub captures: Vec<Val>,
+    depth: u32,
+}
+
+/// Expand a parsed expansion.
+pub fn expand(e: &Expansion, ctx: &mut Context) -> ExpResult<Val> {
+    let mut ev = Eval::new(ctx);
+    ev.seq(&e.body)
+}
+
+/// Parse and expand in one step (convenient for one-off strings).
+pub fn expand_str(text: &str, ctx: &mut Context) -> ExpResult<Val> {
+    expand(&parse::parse(text), ctx)
+}
+
+impl<'c> Eval<'c> {
+    pub fn new(ctx: &'c mut Context) -> Eval<'c> {
+        Eval { ctx, value: None, item: None, captures: Vec::new(), depth: 0 }
+    }
+
+    /// Expand a sequence into a new value.
+    pub fn seq(&mut self, s: &Seq) -> ExpResult<Val> {
+        let mut out = Val::default();
+        self.seq_into(s, &mut out)?;
+        Ok(out)
+    }
+
+    /// Expand a sequence, appending to `out`.
+    pub fn seq_into(&mut self, s: &Seq, out: &mut Val) -> ExpResult<()> {
+        for node in &s.nodes {
+            self.node(node, out)?;
+            if out.bytes.len() > self.ctx.limits.max_output {
+                return Err(ExpandError::hard(format!(
+                    "expansion result exceeds the limit of {} bytes",
+                    self.ctx.limits.max_output
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Pass over a sequence that is not selected: only its syntax errors count.
+    pub fn skip(&self, s: &Seq) -> ExpResult<()> {
+        match &s.static_err {
+            Some(e) => Err((**e).clone()),
+            None => Ok(()),
+        }
+    }
+
+    pub fn skip_cond(&self, c: &Cond) -> ExpResult<()> {
+        match c.static_err() {
+            Some(e) => Err((*e).clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn enter(&mut self, span: Span) -> ExpResult<()> {
+        self.depth += 1;
+        if self.depth > self.ctx.limits.max_depth {
+            return Err(ExpandError::hard(format!(
+                "expansion nesting deeper than {} levels",
+                self.ctx.limits.max_depth
+            ))
+            .at(span));
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, node: &Node, out: &mut Val) -> ExpResult<()> {
+        match node {
+            Node::Text(t) => {
+                out.bytes.extend_from_slice(t);
+                Ok(())
+            }
+            Node::Var(v, span) => {
+                let val = self.var(v).map_err(|e| e.at(*span))?;
+                out.push(&val);
+                Ok(())
+            }
+            Node::Capture(n) => {
+                if let Some(c) = self.captures.get(*n) {
+                    out.push(&c.clone());
+                }
+                Ok(())
+            }
+            Node::Header(h) => {
+                if let Some(v) = headers::value(self.ctx, h) {
+                    out.push(&v);
+                }
+                Ok(())
+            }
+            Node::Op(op) => {
+                self.enter(op.span)?;
+                let r = self.op(op, out);
+                self.depth -= 1;
+                r.map_err(|e| e.at(op.span))
+            }
+            Node::Item(it) => {
+                self.enter(it.span)?;
+                let r = (it.def.run)(self, it, out);
+                self.depth -= 1;
+                r.map_err(|e| e.at(it.span))
+            }
+            Node::If(i) => {
+                self.enter(i.span)?;
+                let r = self.if_item(i, out);
+                self.depth -= 1;
+                r.map_err(|e| e.at(i.span))
+            }
+            Node::Lookup(l) => {
+                self.enter(l.span)?;
+                let r = crate::expand::items::lookup::run(self, l, out);
+                self.depth -= 1;
+                r.map_err(|e| e.at(l.span))
+            }
+            Node::Filter(f) => {
+                self.enter(f.span)?;
+                let r = crate::expand::items::lists::filter(self, f, out);
+                self.depth -= 1;
+                r.map_err(|e| e.at(f.span))
+            }
+            Node::Error(e) => Err(self.error_node(e)),
+        }
+    }
+
+    /// Run what precedes a syntax error, then raise it.
+    pub fn error_node(&mut self, e: &ErrorNode) -> ExpandError {
+        for p in &e.before {
+            let r = match p {
+                Pre::Seq(s) => self.seq(s).map(|_| ()),
+                Pre::Cond(c) => self.cond(c).map(|_| ()),
+            };
+            if let Err(err) = r {
+                return err;
+            }
+        }
+        (*e.error).clone()
+    }
+
+    fn op(&mut self, op: &OpNode, out: &mut Val) -> ExpResult<()> {
+        let input = self.seq(&op.operand)?;
+        let result = (op.def.run)(self, op.arg.as_deref(), input)?;
+        out.push(&result);
+        Ok(())
+    }
+
+    /// The value of a variable (unset ones are empty, as in Exim).
+    pub fn var(&mut self, v: &Var) -> ExpResult<Val> {
+        match v {
+            Var::Fixed(id) => {
+                match id.name() {
+                    "value" => return Ok(self.value.clone().unwrap_or_default()),
+                    "item" => return Ok(self.item.clone().unwrap_or_default()),
+                    _ => {}
+                }
+                if let Some(val) = self.ctx.fixed(*id) {
+                    return Ok(val.clone());
+                }
+                Ok(computed::value(self.ctx, *id).unwrap_or_default())
+            }
+            other => match self.ctx.dynamic(other) {
+                Some(val) => Ok(val.clone()),
+                None if self.ctx.settings.strict_acl_vars
+                    && matches!(other, Var::AclC(_) | Var::AclM(_) | Var::Router(_)) =>
+                {
+                    let name = other.name();
+                    Err(ExpandError::hard(format!(
+                        "unknown variable name \"{name}\"{}",
+                        crate::expand::vars::unknown_suffix(&name)
+                    )))
+                }
+                None => Ok(Val::default()),
+            },
+        }
+    }
+
+    fn if_item(&mut self, i: &IfNode, out: &mut Val) -> ExpResult<()> {
+        let saved_value = self.value.clone();
+        let saved_caps = self.captures.clone();
+        let r = (|| {
+            let yes = self.cond(&i.cond)?;
+            let current = self.value.clone();
+            self.tail(&i.tail, yes, Val::from("true"), current, "if", out)
+        })();
+        self.value = saved_value;
+        self.captures = saved_caps;
+        r
+    }
+
+    /// Exim's `process_yesno`: emit `{yes}` or `{no}` (or `empty_yes` when there are
+    /// no strings). `$value` is `value_for_yes` during `{yes}` and the outer value after.
+    pub fn tail(
+        &mut self,
+        t: &Tail,
+        yes: bool,
+        empty_yes: Val,
+        value_for_yes: Option<Val>,
+        what: &str,
+        out: &mut Val,
+    ) -> ExpResult<()> {
+        if let Some(e) = &t.before {
+            return Err((**e).clone());
+        }
+        let outer = std::mem::replace(&mut self.value, value_for_yes);
+        let Some(yes_seq) = &t.yes else {
+            if yes {
+                out.push(&empty_yes);
+            }
+            self.value = outer;
+            return Ok(());
+        };
+        let r = if yes { self.seq_into(yes_seq, out) } else { self.skip(yes_seq) };
+        self.value = outer;
+        r?;
+        if let Some(e) = &t.after_yes {
+            return Err((**e).clone());
+        }
+        if let Some(no) = &t.no {
+            if yes {
+                self.skip(no)?;
+            } else {
+                self.seq_into(no, out)?;
+            }
+        } else if t.fail && !yes {
+            if let Some(e) = &t.fail_close {
+                return Err((**e).clone());
+            }
+            return Err(ExpandError::forced(format!("\"{what}\" failed and \"fail\" requested")));
+        }
+        if let Some(e) = &t.after {
+            return Err((**e).clone());
+        }
+        Ok(())
+    }
+
+    /// Evaluate a condition.
+    pub fn cond(&mut self, c: &Cond) -> ExpResult<bool> {
+        self.enter(c.span)?;
+        let r = self.cond_inner(c);
+        self.depth -= 1;
+        r.map(|b| b ^ (c.negations % 2 == 1))
+    }
+
+    fn cond_inner(&mut self, c: &Cond) -> ExpResult<bool> {
+        match &c.kind {
+            CondKind::Call { def, args } => (def.run)(self, args),
+            CondKind::And(cs) | CondKind::Or(cs) => {
+                let is_and = matches!(c.kind, CondKind::And(_));
+                let name = if is_and { "and" } else { "or" };
+                let mut result = is_and;
+                let mut decided = false;
+                for sub in cs {
+                    let r = if decided { self.skip_cond(sub).map(|_| result) } else { self.cond(sub) };
+                    let v = r.map_err(|mut e| {
+                        e.message = format!("{} inside \"{name}{{...}}\" condition", e.message);
+                        e
+                    })?;
+                    if !decided && v != is_and {
+                        result = v;
+                        decided = true;
+                    }
+                }
+                Ok(result)
+            }
+            CondKind::ForEach { def, list, cond } => {
+                let f = def.each.expect("ForEach condition has an iterator");
+                f(self, list, cond)
+            }
+            CondKind::DefVar(v) => Ok(!self.var(v)?.is_empty()),
+            CondKind::DefHeader(h) => Ok(headers::exists(self.ctx, h)),
+            CondKind::Error(e) => Err(self.error_node(e)),
+        }
+    }
+
+    /// Parse and expand text produced at run time (`${expand:}`, wildlsearch keys).
+    pub fn expand_text(&mut self, text: &Val) -> ExpResult<Val> {
+        if text.tainted {
+            return Err(ExpandError::hard(format!(
+                "attempt to expand tainted string '{}'",
+                text.as_str_lossy()
+            )));
+        }
+        let parsed = parse::parse(&text.as_str_lossy());
+        self.seq(&parsed.body)
+    }
+
+    /// Shared state for regex compilation caching and similar process-wide caches.
+    pub fn regex(&self, pattern: &[u8], caseless: bool) -> ExpResult<Arc<pcre2::bytes::Regex>> {
+        crate::expand::regex::compile(pattern, caseless)
+    }
+}

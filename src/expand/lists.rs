@@ -1,0 +1,162 @@
+//! Exim list syntax: `:` by default, `<x` to change the separator, doubled separators as data.
+
+/// Iterates the items of an Exim list, as Exim's `string_nextinlist` does.
+pub struct ListIter<'a> {
+    s: &'a [u8],
+    pos: usize,
+    sep: u8,
+    /// The separator may still be changed with a leading `<x`.
+    pending: Option<u8>,
+}
+
+/// Items of `list` with the default `:` separator (changeable by `<x`).
+pub fn iter(list: &[u8]) -> ListIter<'_> {
+    ListIter { s: list, pos: 0, sep: b':', pending: Some(b':') }
+}
+
+/// Items of `list` with `default` as separator (still changeable by `<x`).
+pub fn iter_default(list: &[u8], default: u8) -> ListIter<'_> {
+    ListIter { s: list, pos: 0, sep: default, pending: Some(default) }
+}
+
+/// Items of `list` with a fixed separator (no `<x` prefix recognised).
+pub fn iter_fixed(list: &[u8], sep: u8) -> ListIter<'_> {
+    ListIter { s: list, pos: 0, sep, pending: None }
+}
+
+fn is_punct_or_cntrl(c: u8) -> bool {
+    c.is_ascii_punctuation() || c.is_ascii_control()
+}
+
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+impl<'a> ListIter<'a> {
+    /// The separator in force (after any `<x` prefix has been read).
+    pub fn separator(&mut self) -> u8 {
+        self.resolve_sep();
+        self.sep
+    }
+
+    fn skip_space(&mut self) {
+        while self.pos < self.s.len() && is_space(self.s[self.pos]) && self.s[self.pos] != self.sep {
+            self.pos += 1;
+        }
+    }
+
+    fn resolve_sep(&mut self) {
+        if let Some(default) = self.pending.take() {
+            self.sep = 0;
+            self.skip_space();
+            let s = self.s;
+            if s.get(self.pos) == Some(&b'<') && s.get(self.pos + 1).is_some_and(|&c| is_punct_or_cntrl(c)) {
+                self.sep = s[self.pos + 1];
+                self.pos += 2;
+                self.skip_space();
+            } else {
+                self.sep = default;
+            }
+        }
+    }
+}
+
+impl Iterator for ListIter<'_> {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        if self.pending.is_some() {
+            self.resolve_sep();
+        } else {
+            self.skip_space();
+        }
+        let s = self.s;
+        let sep = self.sep;
+        let special = sep.is_ascii_control();
+        if self.pos >= s.len() {
+            return None;
+        }
+        if s[self.pos] == sep {
+            self.pos += 1;
+            if s.get(self.pos) != Some(&sep) || special {
+                return Some(Vec::new());
+            }
+        }
+        let mut out = Vec::new();
+        loop {
+            let start = self.pos;
+            let mut end = start + 1;
+            while end < s.len() && s[end] != sep {
+                end += 1;
+            }
+            out.extend_from_slice(&s[start..end.min(s.len())]);
+            self.pos = end;
+            if self.pos >= s.len() {
+                break;
+            }
+            self.pos += 1;
+            if s.get(self.pos) != Some(&sep) || special {
+                break;
+            }
+        }
+        // Trailing whitespace goes, unless the last space is escaped with a backslash.
+        while let Some(&last) = out.last() {
+            if !is_space(last) || (out.len() > 1 && out[out.len() - 2] == b'\\') {
+                break;
+            }
+            out.pop();
+        }
+        Some(out)
+    }
+}
+
+/// Split off a leading `<x` separator change: returns the separator (`:` by default)
+/// and the rest of the text. Used where Exim reads the prefix before expanding.
+pub fn split_sep(text: &[u8]) -> (u8, &[u8]) {
+    let mut i = 0;
+    while i < text.len() && is_space(text[i]) {
+        i += 1;
+    }
+    if text.get(i) == Some(&b'<') && text.get(i + 1).is_some_and(|&c| is_punct_or_cntrl(c)) {
+        (text[i + 1], &text[i + 2..])
+    } else {
+        (b':', text)
+    }
+}
+
+/// Append `item` to an output list, doubling separators inside it as Exim's
+/// `string_append_listele` does; an item that is empty or starts with the
+/// separator gets a leading space so it survives re-reading.
+pub fn append_item(out: &mut Vec<u8>, sep: u8, item: &[u8]) {
+    if !out.is_empty() {
+        out.push(sep);
+    }
+    if item.is_empty() || item[0] == sep {
+        out.push(b' ');
+    }
+    for &c in item {
+        out.push(c);
+        if c == sep {
+            out.push(sep);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(s: &str) -> Vec<String> {
+        iter(s.as_bytes()).map(|v| String::from_utf8(v).unwrap()).collect()
+    }
+
+    #[test]
+    fn exim_list_rules() {
+        assert_eq!(items("a:b::c:"), vec!["a", "b:c"]);
+        assert_eq!(items("<; a;b;;c"), vec!["a", "b;c"]);
+        assert_eq!(items("a: :b"), vec!["a", "", "b"]);
+        assert_eq!(items(":"), vec![""]);
+        assert_eq!(items("   "), Vec::<String>::new());
+        assert_eq!(items(" a : b "), vec!["a", "b"]);
+    }
+}

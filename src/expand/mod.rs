@@ -1,0 +1,22 @@
+//! String expansion: parse once (`parse`), evaluate many times (`expand`).
+
+pub mod ast;
+pub mod computed;
+pub mod conditions;
+pub mod context;
+pub mod eval;
+pub mod headers;
+pub mod items;
+pub mod lists;
+pub mod message;
+pub mod operators;
+pub mod parse;
+pub mod regex;
+pub mod value;
+pub mod vars;
+
+pub use ast::Expansion;
+pub use context::Context;
+pub use eval::{expand, expand_str, Eval};
+pub use parse::{parse, parse_checked};
+pub use value::Val;

@@ -1,0 +1,52 @@
+//! PCRE2 compilation with a process-wide cache: no regex is compiled twice.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use pcre2::bytes::{Regex, RegexBuilder};
+
+use crate::error::{ExpResult, ExpandError};
+
+type Cache = Mutex<HashMap<(Vec<u8>, bool), Arc<Regex>>>;
+
+fn cache() -> &'static Cache {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Compile (or fetch) a regex. Errors use Exim's wording:
+/// `regular expression error in "(": missing closing parenthesis at offset 1`.
+pub fn compile(pattern: &[u8], caseless: bool) -> ExpResult<Arc<Regex>> {
+    let key = (pattern.to_vec(), caseless);
+    if let Some(r) = cache().lock().map_err(|_| ExpandError::hard("regex cache poisoned"))?.get(&key) {
+        return Ok(r.clone());
+    }
+    let text = String::from_utf8_lossy(pattern);
+    let re = RegexBuilder::new()
+        .caseless(caseless)
+        .build(&text)
+        .map_err(|e| {
+            ExpandError::hard(format!(
+                "regular expression error in \"{}\": {} at offset {}",
+                text,
+                pcre_message(&e),
+                e.offset().unwrap_or(0)
+            ))
+        })?;
+    let re = Arc::new(re);
+    let mut c = cache().lock().map_err(|_| ExpandError::hard("regex cache poisoned"))?;
+    if c.len() > 10_000 {
+        c.clear();
+    }
+    c.insert(key, re.clone());
+    Ok(re)
+}
+
+/// pcre2's Display is "PCRE2: error compiling pattern at offset N: MESSAGE"; Exim shows MESSAGE.
+fn pcre_message(e: &pcre2::Error) -> String {
+    let full = e.to_string();
+    match full.rsplit_once(": ") {
+        Some((_, msg)) => msg.to_string(),
+        None => full,
+    }
+}
