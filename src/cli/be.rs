@@ -81,15 +81,42 @@ fn next_logical_line(input: &mut dyn BufRead) -> io::Result<Option<String>> {
     }
 }
 
+/// One line of a `-be` session: what was typed and what `exim -be` prints for it.
+pub struct Exchange {
+    pub input: String,
+    pub output: Vec<u8>,
+}
+
+/// Run a whole `-be` session over `input`, as `exim -be` does with a non-terminal stdin.
+pub fn session(input: &mut dyn BufRead, ctx: &mut Context) -> io::Result<Vec<Exchange>> {
+    let mut macros = Macros::default();
+    let mut result = Vec::new();
+    while let Some(line) = next_logical_line(input)? {
+        if let Some(msg) = macros.define(&line) {
+            result.push(Exchange { input: line, output: msg.into_bytes() });
+            continue;
+        }
+        let expanded_line = macros.substitute(&line);
+        let (text, _) = run_line(&expanded_line, ctx);
+        flush_log(ctx);
+        result.push(Exchange { input: line, output: text });
+    }
+    Ok(result)
+}
+
+/// Load a message for `-bem` (and `$h_*` in tests).
+pub fn load_message(ctx: &mut Context, path: &str) -> io::Result<()> {
+    let data = std::fs::read(path)?;
+    ctx.message = Some(Arc::new(Message::parse(&data)));
+    Ok(())
+}
+
 /// Entry point for `-be`/`-bem`: `args` are expansions given on the command line.
 pub fn main(args: &[String], message_file: Option<&str>, mut ctx: Context) -> i32 {
     if let Some(path) = message_file {
-        match std::fs::read(path) {
-            Ok(data) => ctx.message = Some(Arc::new(Message::parse(&data))),
-            Err(e) => {
-                eprintln!("rexim: failed to open {path}: {e}");
-                return 1;
-            }
+        if let Err(e) = load_message(&mut ctx, path) {
+            eprintln!("rexim: failed to open {path}: {e}");
+            return 1;
         }
     }
     let stdout = io::stdout();

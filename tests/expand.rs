@@ -1,0 +1,177 @@
+//! Expansion fixtures: `tests/expand/inputs/*.txt` -> insta snapshots, and the same
+//! fixtures run through the real `exim4 -be`, which must print identical bytes.
+//!
+//! Fixture format: optional header lines `key = value` ended by a line `---`, then
+//! one `-be` input line per line. Header keys:
+//!   `diff = no: <reason>`   not compared with exim4 (rexim-only behaviour)
+//!   `var.NAME = VALUE`       set a variable (implies no diff: exim -be cannot)
+//!   `tainted.NAME = VALUE`   set a tainted variable (implies no diff)
+//!   `message = FILE`         load tests/expand/data/FILE as with `-bem`
+//!   `now = EPOCH`            pin the clock (implies no diff)
+//!   `snapshot = no`          differential only (output varies by day)
+//! `@DATA@` in the body is replaced by the absolute path of tests/expand/data.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use rexim::cli::be;
+use rexim::expand::context::FixedClock;
+use rexim::Context;
+
+struct Fixture {
+    name: String,
+    body: String,
+    diff: bool,
+    snapshot: bool,
+    vars: Vec<(String, String, bool)>,
+    message: Option<PathBuf>,
+    now: Option<i64>,
+}
+
+fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expand/data")
+}
+
+fn load(path: &Path) -> Fixture {
+    let text = std::fs::read_to_string(path).expect("fixture readable");
+    let (header, body) = match text.split_once("\n---\n") {
+        Some((h, b)) => (h.to_string(), b.to_string()),
+        None => (String::new(), text.clone()),
+    };
+    let data = data_dir();
+    let mut fx = Fixture {
+        name: path.file_name().unwrap().to_string_lossy().into_owned(),
+        body: body.replace("@DATA@", &data.to_string_lossy()),
+        diff: true,
+        snapshot: true,
+        vars: Vec::new(),
+        message: None,
+        now: None,
+    };
+    for line in header.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+        let (k, v) = line.split_once(" = ").unwrap_or_else(|| panic!("{}: bad header line {line:?}", fx.name));
+        let v = v.replace("@DATA@", &data.to_string_lossy());
+        if let Some(name) = k.strip_prefix("var.") {
+            fx.vars.push((name.to_string(), v, false));
+            fx.diff = false;
+        } else if let Some(name) = k.strip_prefix("tainted.") {
+            fx.vars.push((name.to_string(), v, true));
+            fx.diff = false;
+        } else {
+            match k {
+                "diff" => fx.diff = !v.starts_with("no"),
+                "snapshot" => fx.snapshot = v != "no",
+                "message" => fx.message = Some(data.join(v)),
+                "now" => {
+                    fx.now = Some(v.parse().expect("now = epoch"));
+                    fx.diff = false;
+                }
+                _ => panic!("{}: unknown header key {k}", fx.name),
+            }
+        }
+    }
+    fx
+}
+
+fn context(fx: &Fixture) -> Context {
+    let mut ctx = Context::default();
+    for (name, value, tainted) in &fx.vars {
+        let ok = if *tainted { ctx.set_tainted(name, value) } else { ctx.set(name, value.as_str()) };
+        assert!(ok, "{}: {name} is not a variable", fx.name);
+    }
+    if let Some(now) = fx.now {
+        ctx.clock = Arc::new(FixedClock(now));
+    }
+    if let Some(m) = &fx.message {
+        be::load_message(&mut ctx, &m.to_string_lossy()).expect("message file");
+    }
+    ctx
+}
+
+fn transcript(fx: &Fixture) -> String {
+    let mut ctx = context(fx);
+    let exchanges = be::session(&mut fx.body.as_bytes(), &mut ctx).expect("session");
+    let mut out = String::new();
+    for ex in exchanges {
+        out.push_str(&ex.input);
+        out.push_str("\n=> ");
+        out.push_str(&String::from_utf8_lossy(&ex.output));
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn expand_fixtures() {
+    insta::glob!("expand/inputs/*.txt", |path| {
+        let fx = load(path);
+        if !fx.snapshot {
+            return;
+        }
+        let data = data_dir().to_string_lossy().into_owned();
+        insta::with_settings!({ description => fx.body.replace(&data, "@DATA@"), omit_expression => true, snapshot_path => "expand/snapshots", prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!(transcript(&fx).replace(&data, "@DATA@"));
+        });
+    });
+}
+
+fn run_be(program: &str, pre_args: &[&str], fx: &Fixture) -> Vec<u8> {
+    let mut args: Vec<String> = pre_args.iter().map(|s| s.to_string()).collect();
+    match &fx.message {
+        Some(m) => {
+            args.push("-bem".into());
+            args.push(m.to_string_lossy().into_owned());
+        }
+        None => args.push("-be".into()),
+    }
+    let mut child = Command::new(program)
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    child.stdin.take().unwrap().write_all(fx.body.as_bytes()).unwrap();
+    child.wait_with_output().expect("output").stdout
+}
+
+fn exim_binary() -> Option<&'static str> {
+    ["/usr/sbin/exim4", "/usr/sbin/exim"].into_iter().find(|p| Path::new(p).exists())
+}
+
+#[test]
+fn differential_against_exim() {
+    let Some(exim) = exim_binary() else {
+        eprintln!("SKIPPED: exim4 is not installed here; the checked-in snapshots still ran");
+        return;
+    };
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expand/inputs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    paths.sort();
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for p in paths {
+        let fx = load(&p);
+        if !fx.diff {
+            continue;
+        }
+        compared += 1;
+        let theirs = run_be(exim, &["-C", "/dev/null"], &fx);
+        let ours = run_be(env!("CARGO_BIN_EXE_rexim"), &[], &fx);
+        if theirs != ours {
+            failures.push(format!(
+                "{}:\n--- exim4\n{}\n--- rexim\n{}",
+                fx.name,
+                String::from_utf8_lossy(&theirs),
+                String::from_utf8_lossy(&ours)
+            ));
+        }
+    }
+    assert!(compared > 0, "no fixtures were compared");
+    assert!(failures.is_empty(), "{} fixture(s) differ from exim4:\n{}", failures.len(), failures.join("\n"));
+}
