@@ -4,6 +4,7 @@ use crate::error::ExpResult;
 use crate::expand::eval::Eval;
 use crate::expand::value::Val;
 
+pub mod address_ops;
 pub mod rfc2047;
 pub mod text;
 
@@ -19,7 +20,11 @@ pub struct OpDef {
 /// `time_eval` ...) match only in full; others also match as the stem before
 /// the first `_`, whose rest becomes the argument (`sha2_256`).
 pub static OPERATORS: &[OpDef] = &[
+    OpDef { name: "address", run: address_ops::address },
+    OpDef { name: "addresses", run: address_ops::addresses },
+    OpDef { name: "domain", run: address_ops::domain },
     OpDef { name: "lc", run: text::lc },
+    OpDef { name: "local_part", run: address_ops::local_part },
     OpDef { name: "uc", run: text::uc },
 ];
 
