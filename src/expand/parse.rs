@@ -424,8 +424,9 @@ impl<'s> Builder<'s> {
                 if word.is_some() || !close.ok {
                     return err(groups, format!("missing '}}' after '{name}'"));
                 }
-                let args = groups.into_iter().map(|g| g.seq).collect();
-                Node::Item(Box::new(ItemNode { def, args, tail: Tail::default(), tail_alt: None, mode, raw, span }))
+                let args: Vec<Seq> = groups.into_iter().map(|g| g.seq).collect();
+                let tail = items::substr::skipped_tail(name, &args);
+                Node::Item(Box::new(ItemNode { def, args, tail, tail_alt: None, mode, raw, span }))
             }
             Shape::Fixed { n, missing } => {
                 let n = n as usize;
