@@ -162,7 +162,7 @@ fn dec64(c: u8) -> Option<u8> {
 }
 
 /// Exim's strict-quantum base64 decoder: white space anywhere, `=` padding only at the end.
-fn decode64(s: &[u8]) -> Option<Vec<u8>> {
+pub fn decode64(s: &[u8]) -> Option<Vec<u8>> {
     let mut it = s.iter().copied().filter(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c));
     let mut out = Vec::with_capacity(s.len() / 4 * 3 + 3);
     while let Some(c0) = it.next() {

@@ -7,6 +7,7 @@ use crate::expand::value::Val;
 pub mod address_ops;
 pub mod codecs;
 pub mod digests;
+pub mod i18n;
 pub mod ip;
 pub mod list_ops;
 pub mod misc;
@@ -78,6 +79,10 @@ pub static OPERATORS: &[OpDef] = &[
     OpDef { name: "time_eval", run: numbers::time_eval },
     OpDef { name: "time_interval", run: numbers::time_interval },
     OpDef { name: "uc", run: text::uc },
+    OpDef { name: "utf8_domain_from_alabel", run: i18n::utf8_domain_from_alabel },
+    OpDef { name: "utf8_domain_to_alabel", run: i18n::utf8_domain_to_alabel },
+    OpDef { name: "utf8_localpart_from_alabel", run: i18n::utf8_localpart_from_alabel },
+    OpDef { name: "utf8_localpart_to_alabel", run: i18n::utf8_localpart_to_alabel },
     OpDef { name: "utf8clean", run: text::utf8clean },
 ];
 
@@ -103,16 +108,16 @@ fn lookup(name: &str) -> Option<&'static OpDef> {
     OPERATORS.binary_search_by(|d| d.name.cmp(name)).ok().map(|i| &OPERATORS[i])
 }
 
+impl std::fmt::Debug for OpDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OpDef({})", self.name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn table_is_sorted_and_unique() {
         assert!(super::OPERATORS.windows(2).all(|w| w[0].name < w[1].name));
-    }
-}
-
-impl std::fmt::Debug for OpDef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "OpDef({})", self.name)
     }
 }
