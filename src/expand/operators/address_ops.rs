@@ -5,19 +5,38 @@ use crate::expand::address::{self, Options, Parser};
 use crate::expand::eval::Eval;
 use crate::expand::value::Val;
 
+thread_local! {
+    /// Exim's global `parse_found_group` and `parse_allow_group`: a group opened (`name:`)
+    /// by `${addresses:}` and not closed by `;` stays open for later address parsing in
+    /// the same process, and closing it later re-allows group syntax.
+    static FOUND_GROUP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static ALLOW_GROUP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Parse one mailbox as Exim's `${address:}` family does (shared group state).
+fn extract(bytes: &[u8]) -> Option<address::Address> {
+    let mut p = Parser::new(Options::default());
+    p.found_group = FOUND_GROUP.get();
+    p.allow_group = ALLOW_GROUP.get();
+    let r = p.extract(bytes).ok();
+    FOUND_GROUP.set(p.found_group);
+    ALLOW_GROUP.set(p.allow_group);
+    r
+}
+
 /// `${address:Fred <fred@Example.com>}` gives `fred@Example.com`; empty when unparseable.
 pub fn address(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    Ok(v.derive(address::extract(&v.bytes).map(|a| a.address).unwrap_or_default()))
+    Ok(v.derive(extract(&v.bytes).map(|a| a.address).unwrap_or_default()))
 }
 
 /// `${domain:Fred <fred@Example.com>}` gives `Example.com`.
 pub fn domain(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    Ok(v.derive(address::extract(&v.bytes).map(|a| a.domain().to_vec()).unwrap_or_default()))
+    Ok(v.derive(extract(&v.bytes).map(|a| a.domain().to_vec()).unwrap_or_default()))
 }
 
 /// `${local_part:Fred <fred@Example.com>}` gives `fred`.
 pub fn local_part(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    Ok(v.derive(address::extract(&v.bytes).map(|a| a.local_part().to_vec()).unwrap_or_default()))
+    Ok(v.derive(extract(&v.bytes).map(|a| a.local_part().to_vec()).unwrap_or_default()))
 }
 
 /// `${addresses:>+ a@b, Fred <c@d>}` gives `a@b+c@d`: the operative addresses of a
@@ -51,6 +70,7 @@ pub fn addresses(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
     }
     let mut parser = Parser::new(Options::default());
     parser.allow_group = true;
+    parser.found_group = FOUND_GROUP.get();
     let mut out: Vec<u8> = Vec::new();
     for piece in address::split(s) {
         let Ok(a) = parser.extract(piece) else {
@@ -68,5 +88,7 @@ pub fn addresses(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
         out.push(sep);
     }
     out.pop();
+    FOUND_GROUP.set(parser.found_group);
+    ALLOW_GROUP.set(false);
     Ok(v.derive(out))
 }
