@@ -16,6 +16,7 @@ pub mod quote_lookup;
 pub mod rfc2047;
 pub mod substr;
 pub mod text;
+pub mod time;
 
 /// Operator function: `arg` is the `_suffix` (if any), `input` the expanded operand.
 pub type OpFn = fn(&mut Eval, Option<&str>, Val) -> ExpResult<Val>;
@@ -76,8 +77,8 @@ pub static OPERATORS: &[OpDef] = &[
     OpDef { name: "str2b64", run: codecs::base64 },
     OpDef { name: "strlen", run: text::strlen },
     OpDef { name: "substr", run: substr::substr_op },
-    OpDef { name: "time_eval", run: numbers::time_eval },
-    OpDef { name: "time_interval", run: numbers::time_interval },
+    OpDef { name: "time_eval", run: time::time_eval },
+    OpDef { name: "time_interval", run: time::time_interval },
     OpDef { name: "uc", run: text::uc },
     OpDef { name: "utf8_domain_from_alabel", run: i18n::utf8_domain_from_alabel },
     OpDef { name: "utf8_domain_to_alabel", run: i18n::utf8_domain_to_alabel },
