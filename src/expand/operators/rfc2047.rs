@@ -21,7 +21,8 @@ pub fn decode2(input: &[u8], lencheck: bool, target: Option<&str>, zero: u8) -> 
     let mut out = Vec::with_capacity(input.len());
     let mut error = None;
     let mut pos = 0;
-    let mut word = find_word(input, 0, lencheck);
+    let last_end = input.windows(2).rposition(|w| w == b"?=");
+    let mut word = find_word(input, 0, lencheck, last_end);
     if word.is_none() {
         return (input.to_vec(), None);
     }
@@ -47,7 +48,7 @@ pub fn decode2(input: &[u8], lencheck: bool, target: Option<&str>, zero: u8) -> 
         let bytes = translated.unwrap_or(w.data);
         out.extend(bytes.into_iter().map(|c| if c == 0 && zero != 0 { zero } else { c }));
         pos = w.end;
-        word = find_word(input, pos, lencheck);
+        word = find_word(input, pos, lencheck, last_end);
         if let Some(next) = &word {
             let gap = &input[pos..next.start];
             if gap.iter().all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)) {
@@ -71,13 +72,22 @@ fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
 }
 
 /// The next decodable encoded word at or after `from` (Exim's `decode_mimeword`).
-fn find_word(s: &[u8], mut from: usize, lencheck: bool) -> Option<Word> {
+fn find_word(s: &[u8], mut from: usize, lencheck: bool, last_end: Option<usize>) -> Option<Word> {
     loop {
         let start = find(s, from, b"=?")?;
         let q1 = find(s, start + 2, b"?")?;
         let q2 = find(s, q1 + 1, b"?")?;
-        let endq = find(s, q2 + 1, b"?=")?;
         from = start + 2;
+        // A word longer than the check allows is skipped anyway: bound the search so that
+        // many unterminated words cannot make this quadratic.
+        let limit = if lencheck { (start + 76).min(s.len()) } else { s.len() };
+        let Some(endq) = find(&s[..limit], q2 + 1, b"?=") else {
+            // Exim gives up when no `?=` follows at all; otherwise it tries the next word.
+            if last_end.is_some_and(|l| l > q2) {
+                continue;
+            }
+            return None;
+        };
         if (lencheck && endq - start > 73) || q2 - q1 != 2 {
             continue;
         }
