@@ -15,3 +15,8 @@ pub mod lookup;
 
 pub use error::{ErrorKind, ExpandError};
 pub use expand::{expand, expand_str, parse, parse_checked, Context, Expansion, Val};
+
+/// The README's examples are compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
