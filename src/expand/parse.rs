@@ -274,8 +274,8 @@ impl<'s> Builder<'s> {
                     t.after = Some(self.curly("did not close with '}'", close.pos));
                 }
             }
-            Some(_) => t.after_yes = Some(fail_expected(what)),
-            None if !close.ok => t.after_yes = Some(fail_expected(what)),
+            Some((w, pos)) => t.after_yes = Some(fail_expected(what, Span::new(pos, pos + w.len()))),
+            None if !close.ok => t.after_yes = Some(fail_expected(what, Span::new(close.pos, close.pos + 1))),
             None => {}
         }
         t
@@ -840,8 +840,8 @@ fn clone_groups(gs: &[Group]) -> Vec<Group> {
     gs.iter().map(|g| Group { seq: g.seq.clone(), start: g.start }).collect()
 }
 
-fn fail_expected(what: &str) -> Arc<ExpandError> {
-    Arc::new(ExpandError::hard(format!("syntax error in \"{what}\" item - \"fail\" expected")))
+fn fail_expected(what: &str, span: Span) -> Arc<ExpandError> {
+    Arc::new(ExpandError::hard(format!("syntax error in \"{what}\" item - \"fail\" expected")).at(span))
 }
 
 fn def_missing_extract(name: &str, got: usize) -> String {
