@@ -1,105 +1,63 @@
 //! IP address text rules as Exim applies them: syntax check, binary form, masked comparison.
 
-/// Exim's `string_is_ip_address`: 4 or 6 for a valid address, 0 otherwise.
-/// With `allow_mask`, a trailing `/N` is accepted and its offset returned.
+/// Exim's `string_is_ip_address` (4.96 with the CVE-2023-42117 fix, as Debian ships it):
+/// 4 or 6 for a valid address, 0 otherwise. The address itself must satisfy
+/// `inet_pton`; IPv6 may carry `%scope`. With `allow_mask`, a `/N` suffix (N read
+/// by `strtol`, so `/` alone counts as 0) is accepted and the slash offset returned.
 pub fn ip_version(s: &[u8], allow_mask: bool) -> (u8, Option<usize>) {
+    let slash = s.iter().position(|&c| c == b'/');
+    let mut end = s.len();
     let mut mask = None;
-    if allow_mask {
-        let mut end = s.len();
-        if end > 0 && s[end - 1].is_ascii_digit() {
-            end -= 1;
-            while end > 0 && s[end - 1].is_ascii_digit() {
-                end -= 1;
-            }
-            if end > 0 && s[end - 1] == b'/' {
-                mask = Some(end - 1);
-            }
+    if let Some(sl) = slash {
+        if !allow_mask {
+            return (0, None);
         }
+        let (n, rest) = strtol_rest(s, sl + 1);
+        if rest != s.len() || n < 0 {
+            return (0, None);
+        }
+        mask = Some(sl);
+        end = sl;
     }
-    (check(s, mask.is_some()), mask)
+    let percent = s.iter().position(|&c| c == b'%');
+    if let Some(pc) = percent {
+        if slash.is_some() {
+            return (0, None);
+        }
+        if !s[pc + 1..].iter().all(|c| c.is_ascii_alphanumeric() || c.is_ascii_punctuation()) {
+            return (0, None);
+        }
+        end = pc;
+    }
+    if end > 255 {
+        return (0, None);
+    }
+    let Ok(text) = std::str::from_utf8(&s[..end]) else {
+        return (0, None);
+    };
+    if text.contains(':') {
+        if text.parse::<std::net::Ipv6Addr>().is_ok() {
+            return (6, mask);
+        }
+    } else if percent.is_none() && text.parse::<std::net::Ipv4Addr>().is_ok() {
+        return (4, mask);
+    }
+    (0, None)
 }
 
 fn at(s: &[u8], i: usize) -> u8 {
     s.get(i).copied().unwrap_or(0)
 }
 
-fn check(s: &[u8], has_mask: bool) -> u8 {
-    let mut p = 0;
-    let mut yield_v = 4;
-    if s.contains(&b':') {
-        yield_v = 6;
-        let mut had_double = false;
-        let mut v4end = false;
-        if at(s, 0) == b':' {
-            p += 1;
-            if at(s, p) != b':' {
-                return 0;
-            }
-        }
-        for count in 0..8 {
-            let c = at(s, p);
-            if c == 0 || c == b'%' || c == b'/' {
-                return if had_double { yield_v } else { 0 };
-            }
-            if c == b':' {
-                if had_double {
-                    return 0;
-                }
-                had_double = true;
-                p += 1;
-                continue;
-            }
-            let rest = &s[p..];
-            if !rest.contains(&b':') && rest.contains(&b'.') {
-                if (!had_double && count != 6) || (had_double && count > 6) {
-                    return 0;
-                }
-                v4end = true;
-                break;
-            }
-            if !at(s, p).is_ascii_hexdigit() {
-                return 0;
-            }
-            p += 1;
-            let mut n = 0;
-            while n < 3 && at(s, p).is_ascii_hexdigit() {
-                p += 1;
-                n += 1;
-            }
-            if at(s, p) == b':' {
-                p += 1;
-                if at(s, p) == 0 {
-                    return 0;
-                }
-            }
-        }
-        if !v4end {
-            let c = at(s, p);
-            return if c == 0 || c == b'%' || (c == b'/' && has_mask) {
-                yield_v
-            } else {
-                0
-            };
-        }
-    }
-    for i in 0..4 {
-        if i != 0 {
-            if at(s, p) != b'.' {
-                return 0;
-            }
-            p += 1;
-        }
-        match strtol(s, p) {
-            Some((n, end)) if (0..=255).contains(&n) && end <= p + 3 => p = end,
-            _ => return 0,
-        }
-    }
-    let c = at(s, p);
-    if c == 0 || (c == b'/' && has_mask) {
-        yield_v
-    } else {
-        0
-    }
+/// C `strtol` from `p` returning the value and where it stopped (`p` when nothing converted).
+fn strtol_rest(s: &[u8], p: usize) -> (i64, usize) {
+    strtol(s, p).unwrap_or((0, p))
+}
+
+/// C `atoi` of the text after a mask slash, as Exim reads mask lengths.
+pub fn mask_bits(s: &[u8], slash: usize) -> u32 {
+    let n = strtol_rest(s, slash + 1).0;
+    u32::try_from(n).unwrap_or(0)
 }
 
 /// C `strtol(s, &end, 10)` from `p`: None when no digits were converted.
@@ -239,12 +197,7 @@ pub fn in_net(host: &[u8], net: &[u8], mask_offset: Option<usize>) -> bool {
     if have.len() != want.len() {
         return false;
     }
-    let bits = mask_offset.map(|o| {
-        let digits = &net[o + 1..];
-        digits.iter().fold(0u32, |a, &d| {
-            a.saturating_mul(10).saturating_add(u32::from(d - b'0'))
-        })
-    });
+    let bits = mask_offset.map(|o| mask_bits(net, o));
     mask(&mut want, bits);
     mask(&mut have, bits);
     want == have
@@ -291,7 +244,12 @@ mod tests {
         assert_eq!(v("1:2:3:4:5:6:7:8"), 6);
         assert_eq!(v("1:2:3:4:5:6:7"), 0);
         assert_eq!(v("1.2.3.4/8"), 0);
+        assert_eq!(v("1.02.3.4"), 0);
+        assert_eq!(v(" 1.2.3.4"), 0);
         assert_eq!(ip_version(b"1.2.3.4/8", true), (4, Some(7)));
+        assert_eq!(ip_version(b"1.2.3.4/", true), (4, Some(7)));
+        assert_eq!(ip_version(b"1.2.3.4/x", true), (0, None));
+        assert_eq!(ip_version(b"1.2.3.4%x", false), (0, None));
     }
 
     #[test]

@@ -94,3 +94,48 @@ pub fn eq(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
 pub fn eqi(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
     strings(ev, args).map(|(a, b)| a.eq_ignore_ascii_case(&b))
 }
+
+/// Exim's `strcmpic`: compare after ASCII lowercasing each byte.
+fn caseless_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    a.iter().map(u8::to_ascii_lowercase).cmp(b.iter().map(u8::to_ascii_lowercase))
+}
+
+/// `${if lt{abc}{abd}{y}{n}}` gives `y` (byte order).
+pub fn lt(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    strings(ev, args).map(|(a, b)| a < b)
+}
+
+/// `${if lti{ABC}{abd}{y}{n}}` gives `y`.
+pub fn lti(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    strings(ev, args).map(|(a, b)| caseless_cmp(&a, &b).is_lt())
+}
+
+/// `${if le{abc}{abc}{y}{n}}` gives `y`.
+pub fn le(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    strings(ev, args).map(|(a, b)| a <= b)
+}
+
+/// `${if lei{ABC}{abc}{y}{n}}` gives `y`.
+pub fn lei(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    strings(ev, args).map(|(a, b)| caseless_cmp(&a, &b).is_le())
+}
+
+/// `${if gt{b}{a}{y}{n}}` gives `y`.
+pub fn gt(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    strings(ev, args).map(|(a, b)| a > b)
+}
+
+/// `${if gti{B}{a}{y}{n}}` gives `y`.
+pub fn gti(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    strings(ev, args).map(|(a, b)| caseless_cmp(&a, &b).is_gt())
+}
+
+/// `${if ge{b}{b}{y}{n}}` gives `y`.
+pub fn ge(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    strings(ev, args).map(|(a, b)| a >= b)
+}
+
+/// `${if gei{B}{b}{y}{n}}` gives `y`.
+pub fn gei(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    strings(ev, args).map(|(a, b)| caseless_cmp(&a, &b).is_ge())
+}
