@@ -155,11 +155,17 @@ pub fn main(args: &[String], message_file: Option<&str>, mut ctx: Context) -> i3
         drop(out);
         return crate::cli::repl::run(ctx);
     }
-    let stdin = io::stdin();
-    let mut input = stdin.lock();
+    drop(out);
+    // Own buffers on both ends: output is flushed only before a read that would block,
+    // so a piped session stays interactive while a batch run makes few syscalls.
+    let mut input = io::BufReader::with_capacity(1 << 16, io::stdin());
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout());
     let mut macros = Macros::default();
     loop {
         let _ = out.write_all(b"> ");
+        if input.buffer().is_empty() {
+            let _ = out.flush();
+        }
         match next_logical_line(&mut input) {
             Ok(Some(line)) => {
                 if let Some(msg) = macros.define(&line) {
@@ -168,8 +174,10 @@ pub fn main(args: &[String], message_file: Option<&str>, mut ctx: Context) -> i3
                 }
                 let line = macros.substitute(&line);
                 let (text, _) = run_line(&line, &mut ctx);
-                let _ = out.flush();
-                flush_log(&mut ctx);
+                if !ctx.log.is_empty() {
+                    let _ = out.flush();
+                    flush_log(&mut ctx);
+                }
                 let _ = out.write_all(&text);
                 let _ = out.write_all(b"\n");
             }
@@ -181,5 +189,6 @@ pub fn main(args: &[String], message_file: Option<&str>, mut ctx: Context) -> i3
         }
     }
     let _ = out.write_all(b"\n");
+    let _ = out.flush();
     0
 }

@@ -296,8 +296,12 @@ impl<'s> Builder<'s> {
                     t.after = Some(self.curly("did not close with '}'", close.pos));
                 }
             }
-            Some(_) => t.after_yes = Some(fail_expected(what)),
-            None if !close.ok => t.after_yes = Some(fail_expected(what)),
+            Some((w, pos)) => {
+                t.after_yes = Some(fail_expected(what, Span::new(pos, pos + w.len())))
+            }
+            None if !close.ok => {
+                t.after_yes = Some(fail_expected(what, Span::new(close.pos, close.pos + 1)))
+            }
             None => {}
         }
         t
@@ -1064,10 +1068,13 @@ fn clone_groups(gs: &[Group]) -> Vec<Group> {
         .collect()
 }
 
-fn fail_expected(what: &str) -> Arc<ExpandError> {
-    Arc::new(ExpandError::hard(format!(
-        "syntax error in \"{what}\" item - \"fail\" expected"
-    )))
+fn fail_expected(what: &str, span: Span) -> Arc<ExpandError> {
+    Arc::new(
+        ExpandError::hard(format!(
+            "syntax error in \"{what}\" item - \"fail\" expected"
+        ))
+        .at(span),
+    )
 }
 
 fn def_missing_extract(name: &str, got: usize) -> String {

@@ -24,7 +24,10 @@ pub fn ip_version(s: &[u8], allow_mask: bool) -> (u8, Option<usize>) {
         if slash.is_some() {
             return (0, None);
         }
-        if !s[pc + 1..].iter().all(|c| c.is_ascii_alphanumeric() || c.is_ascii_punctuation()) {
+        if !s[pc + 1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || c.is_ascii_punctuation())
+        {
             return (0, None);
         }
         end = pc;

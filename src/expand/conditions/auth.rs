@@ -16,7 +16,10 @@ fn has_prefix(s: &[u8], p: &[u8]) -> bool {
 /// Compare a digest with base64 (exact) or hex (caseless) text of the given lengths.
 fn digest_matches(digest: &[u8], coded: &[u8], b64_len: usize) -> bool {
     if coded.len() == b64_len {
-        base64::engine::general_purpose::STANDARD.encode(digest).as_bytes() == coded
+        base64::engine::general_purpose::STANDARD
+            .encode(digest)
+            .as_bytes()
+            == coded
     } else if coded.len() == digest.len() * 2 {
         let hex: String = digest.iter().map(|b| format!("{b:02X}")).collect();
         hex.as_bytes().eq_ignore_ascii_case(coded)
@@ -75,7 +78,11 @@ pub fn crypteq(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
     }
     // crypt() stops at the first NUL of the password, as in C.
     let plain = plain.split(|&c| c == 0).next().unwrap_or_default();
-    let result = if which16 { crypt16(plain, hashed) } else { crypt(plain, hashed) };
+    let result = if which16 {
+        crypt16(plain, hashed)
+    } else {
+        crypt(plain, hashed)
+    };
     Ok(result.is_some_and(|r| r.as_bytes() == hashed))
 }
 
@@ -89,7 +96,11 @@ fn unsupported(ev: &mut Eval, args: &[Seq], msg: String) -> ExpResult<bool> {
 
 /// `${if pam{user:password}}`: PAM is not available in rexim.
 pub fn pam(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
-    unsupported(ev, args, "\"pam\" condition is not supported by rexim".into())
+    unsupported(
+        ev,
+        args,
+        "\"pam\" condition is not supported by rexim".into(),
+    )
 }
 
 /// `${if radius{user password}}`: not compiled, as in Debian's Exim.
@@ -99,7 +110,11 @@ pub fn radius(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
 
 /// `${if ldapauth{ldap:///...}}`: LDAP is not available in rexim.
 pub fn ldapauth(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
-    unsupported(ev, args, "\"ldapauth\" condition is not supported by rexim".into())
+    unsupported(
+        ev,
+        args,
+        "\"ldapauth\" condition is not supported by rexim".into(),
+    )
 }
 
 /// `${if pwcheck{user:password}}`: not compiled, as in Debian's Exim.
@@ -109,7 +124,11 @@ pub fn pwcheck(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
 
 /// `${if saslauthd{{user}{password}{service}{realm}}}`: not available in rexim.
 pub fn saslauthd(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
-    unsupported(ev, args, "\"saslauthd\" condition is not supported by rexim".into())
+    unsupported(
+        ev,
+        args,
+        "\"saslauthd\" condition is not supported by rexim".into(),
+    )
 }
 
 #[cfg(test)]

@@ -97,7 +97,9 @@ pub fn eqi(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
 
 /// Exim's `strcmpic`: compare after ASCII lowercasing each byte.
 fn caseless_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-    a.iter().map(u8::to_ascii_lowercase).cmp(b.iter().map(u8::to_ascii_lowercase))
+    a.iter()
+        .map(u8::to_ascii_lowercase)
+        .cmp(b.iter().map(u8::to_ascii_lowercase))
 }
 
 /// `${if lt{abc}{abd}{y}{n}}` gives `y` (byte order).

@@ -28,7 +28,8 @@ fn iterate(ev: &mut Eval, list: &Seq, cond: &Cond, any: bool, mode: Mode) -> Exp
     let items: Vec<Vec<u8>> = match mode {
         Mode::List => lists::iter(&text.bytes).collect(),
         Mode::Json | Mode::Jsons => {
-            let inner = dewrap(&text.bytes, b'[', b']').ok_or_else(|| ExpandError::hard("missing ']'"))?;
+            let inner =
+                dewrap(&text.bytes, b'[', b']').ok_or_else(|| ExpandError::hard("missing ']'"))?;
             json_items(inner)
         }
     };
@@ -46,12 +47,17 @@ fn iterate(ev: &mut Eval, list: &Seq, cond: &Cond, any: bool, mode: Mode) -> Exp
         for item in items {
             let item = if mode == Mode::Jsons {
                 dewrap(&item, b'"', b'"')
-                    .ok_or_else(|| ExpandError::hard("missing '\"' wrapping string result for extract jsons"))?
+                    .ok_or_else(|| {
+                        ExpandError::hard("missing '\"' wrapping string result for extract jsons")
+                    })?
                     .to_vec()
             } else {
                 item
             };
-            ev.item = Some(Val { bytes: item, tainted: text.tainted });
+            ev.item = Some(Val {
+                bytes: item,
+                tainted: text.tainted,
+            });
             let v = ev.cond(cond).map_err(|mut e| {
                 if mode != Mode::List {
                     e.message = format!("{} inside \"{name}\" condition", e.message);
@@ -127,7 +133,11 @@ fn json_items(mut s: &[u8]) -> Vec<Vec<u8>> {
             return out;
         }
         out.push(s[..end].to_vec());
-        s = if end < s.len() { &s[end + 1..] } else { &s[end..] };
+        s = if end < s.len() {
+            &s[end + 1..]
+        } else {
+            &s[end..]
+        };
     }
 }
 

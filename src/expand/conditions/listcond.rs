@@ -13,7 +13,11 @@ fn inlist_with(ev: &mut Eval, args: &[Seq], caseless: bool) -> ExpResult<bool> {
     let subject = ev.seq(&args[0])?;
     let list = ev.seq(&args[1])?;
     for item in lists::iter(&list.bytes) {
-        let hit = if caseless { item.eq_ignore_ascii_case(&subject.bytes) } else { item == subject.bytes };
+        let hit = if caseless {
+            item.eq_ignore_ascii_case(&subject.bytes)
+        } else {
+            item == subject.bytes
+        };
         if hit {
             ev.value = Some(list.derive(item));
             return Ok(true);
@@ -102,7 +106,10 @@ pub fn match_address(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
 pub fn match_ip(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
     let (s, list) = two(ev, args)?;
     if !s.is_empty() && ip::ip_version(&s.bytes, false).0 == 0 {
-        return Err(ExpandError::hard(format!("\"{}\" is not an IP address", s.as_str_lossy())));
+        return Err(ExpandError::hard(format!(
+            "\"{}\" is not an IP address",
+            s.as_str_lossy()
+        )));
     }
     let r = listmatch::match_ip(ev.ctx, &s.bytes, &list.bytes, false);
     publish(ev, &list.bytes, r, false)

@@ -42,7 +42,12 @@ const fn args(name: &'static str, n: u8, run: CondFn) -> CondDef {
 }
 
 const fn subs(name: &'static str, min: u8, max: u8, run: CondFn) -> CondDef {
-    CondDef { name, form: CondForm::SubGroups { min, max }, run, each: None }
+    CondDef {
+        name,
+        form: CondForm::SubGroups { min, max },
+        run,
+        each: None,
+    }
 }
 
 const fn each(name: &'static str, f: EachFn) -> CondDef {

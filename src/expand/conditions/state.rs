@@ -13,7 +13,12 @@ fn c_space(c: u8) -> bool {
 /// Exim's string-to-boolean for `bool` (strict) and `bool_lax`.
 fn to_bool(arg: &[u8], lax: bool) -> ExpResult<bool> {
     let start = arg.iter().take_while(|&&c| c_space(c)).count();
-    let end = arg.len() - arg[start..].iter().rev().take_while(|&&c| c_space(c)).count();
+    let end = arg.len()
+        - arg[start..]
+            .iter()
+            .rev()
+            .take_while(|&&c| c_space(c))
+            .count();
     let t = &arg[start..end];
     if t.is_empty() {
         return Ok(false);
@@ -42,7 +47,10 @@ fn to_bool(arg: &[u8], lax: bool) -> ExpResult<bool> {
     if lax {
         return Ok(true);
     }
-    Err(ExpandError::hard(format!("unrecognised boolean value \"{}\"", String::from_utf8_lossy(t))))
+    Err(ExpandError::hard(format!(
+        "unrecognised boolean value \"{}\"",
+        String::from_utf8_lossy(t)
+    )))
 }
 
 /// `${if bool{ yes }{y}{n}}` gives `y`; `${if bool{maybe}}` is an error.
