@@ -852,11 +852,10 @@ impl<'s> Builder<'s> {
                     match q.as_rule() {
                         Rule::group => list = Some(self.group(q)),
                         Rule::cond_group => {
-                            sub =
-                                Some(self.cond_group(
-                                    q,
-                                    &format!("missing }} at end of \"{kw}\" condition"),
-                                ))
+                            sub = Some(self.cond_group(
+                                q,
+                                &format!("missing }} at end of condition inside \"{kw}\""),
+                            ))
                         }
                         _ => {}
                     }
@@ -975,19 +974,26 @@ impl<'s> Builder<'s> {
                 let mut sg = subs.groups;
                 if sg.len() < min {
                     let pre = sg.into_iter().map(|g| Pre::Seq(g.seq)).collect();
-                    let msg = format!("Not enough arguments for '{kw}' (min is {min})");
+                    // Exim replaces read_subs' own text here.
+                    let msg = format!("too few arguments or bracketing error for {kw}");
                     return (err(pre, ExpandError::hard(msg)), vec![]);
                 }
                 if sg.len() > max {
                     sg.truncate(max);
                     let pre = sg.into_iter().map(|g| Pre::Seq(g.seq)).collect();
-                    let msg = format!("Too many arguments for '{kw}' (max is {max})");
+                    // Exim passes an empty name to read_subs for these two conditions.
+                    let msg = format!("Too many arguments for '' (max is {max})");
                     return (err(pre, ExpandError::hard(msg)), vec![]);
                 }
                 if !subs.close.ok {
                     let pre = sg.into_iter().map(|g| Pre::Seq(g.seq)).collect();
                     return (
-                        err(pre, ExpandError::hard(format!("missing '}}' after '{kw}'"))),
+                        err(
+                            pre,
+                            ExpandError::hard(format!(
+                                "too few arguments or bracketing error for {kw}"
+                            )),
+                        ),
                         vec![],
                     );
                 }

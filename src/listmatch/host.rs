@@ -53,10 +53,7 @@ impl Matcher for HostMatcher {
             pattern = string::primary_hostname(ctx);
         } else if pattern == b"@[]" {
             let me = String::from_utf8_lossy(&self.address).into_owned();
-            return Ok(local_addresses()
-                .iter()
-                .any(|a| *a == me)
-                .then(Matched::default));
+            return Ok(local_addresses().contains(&me).then(Matched::default));
         }
         let (version, mask_at) = ip::ip_version(&pattern, true);
         if version != 0 {

@@ -105,10 +105,13 @@ pub(crate) fn check_string(
             Ok(None) => return Ok(None),
             Err(e) => return Err(ItemErr::Defer(Some(e.to_string()))),
         };
+        // `$0` stays the whole subject; the groups follow as `$1..`.
         let list = if captures {
-            (0..caps.len())
-                .map(|i| Val::new(caps.get(i).map_or(&b""[..], |m| m.as_bytes())))
-                .collect()
+            let mut v = vec![Val::new(s)];
+            v.extend(
+                (1..caps.len()).map(|i| Val::new(caps.get(i).map_or(&b""[..], |m| m.as_bytes()))),
+            );
+            v
         } else {
             Vec::new()
         };

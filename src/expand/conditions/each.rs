@@ -15,6 +15,15 @@ pub fn not_direct(_: &mut Eval, _: &[Seq]) -> ExpResult<bool> {
     ))
 }
 
+/// Exim's suffix for errors inside a forall/forany condition; the missing-`}`
+/// error of the condition group itself is Exim's own and is not wrapped.
+pub fn inside(name: &str, mut e: ExpandError) -> ExpandError {
+    if e.message != format!("missing }} at end of condition inside \"{name}\"") {
+        e.message = format!("{} inside \"{name}\" condition", e.message);
+    }
+    e
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     List,
@@ -23,8 +32,17 @@ enum Mode {
 }
 
 fn iterate(ev: &mut Eval, list: &Seq, cond: &Cond, any: bool, mode: Mode) -> ExpResult<bool> {
+    let name = match (mode, any) {
+        (Mode::List, false) => "forall",
+        (Mode::List, true) => "forany",
+        (Mode::Json, false) => "forall_json",
+        (Mode::Json, true) => "forany_json",
+        (Mode::Jsons, false) => "forall_jsons",
+        (Mode::Jsons, true) => "forany_jsons",
+    };
+    let inside = |e: ExpandError| inside(name, e);
     let text = ev.seq(list)?;
-    ev.skip_cond(cond)?;
+    ev.skip_cond(cond).map_err(inside)?;
     let items: Vec<Vec<u8>> = match mode {
         Mode::List => lists::iter(&text.bytes).collect(),
         Mode::Json | Mode::Jsons => {
@@ -34,14 +52,7 @@ fn iterate(ev: &mut Eval, list: &Seq, cond: &Cond, any: bool, mode: Mode) -> Exp
         }
     };
     let saved = ev.item.take();
-    let name = match (mode, any) {
-        (Mode::List, false) => "forall",
-        (Mode::List, true) => "forany",
-        (Mode::Json, false) => "forall_json",
-        (Mode::Json, true) => "forany_json",
-        (Mode::Jsons, false) => "forall_jsons",
-        (Mode::Jsons, true) => "forany_jsons",
-    };
+
     let r = (|| {
         let mut result = false;
         for item in items {
@@ -58,12 +69,7 @@ fn iterate(ev: &mut Eval, list: &Seq, cond: &Cond, any: bool, mode: Mode) -> Exp
                 bytes: item,
                 tainted: text.tainted,
             });
-            let v = ev.cond(cond).map_err(|mut e| {
-                if mode != Mode::List {
-                    e.message = format!("{} inside \"{name}\" condition", e.message);
-                }
-                e
-            })?;
+            let v = ev.cond(cond).map_err(inside)?;
             if any && v {
                 return Ok(true);
             }

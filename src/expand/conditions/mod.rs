@@ -1,6 +1,6 @@
 //! Conditions for `${if}`, `and`/`or`, `filter` and `forall`/`forany`: one row and one function each.
 
-use crate::error::ExpResult;
+use crate::error::{ExpResult, ExpandError};
 use crate::expand::ast::{Cond, Seq};
 use crate::expand::eval::Eval;
 
@@ -23,6 +23,9 @@ pub enum CondForm {
 
 pub type CondFn = fn(&mut Eval, &[Seq]) -> ExpResult<bool>;
 pub type EachFn = fn(&mut Eval, &Seq, &Cond) -> ExpResult<bool>;
+/// A check Exim makes even when the condition is skipped (`bool` validates its
+/// literal text); it sees the arguments' literal parts only.
+pub type SkipFn = fn(&[Seq]) -> Option<ExpandError>;
 
 pub struct CondDef {
     pub name: &'static str,
@@ -30,6 +33,7 @@ pub struct CondDef {
     pub run: CondFn,
     /// The iterator for `CondForm::Each`.
     pub each: Option<EachFn>,
+    pub skip_check: Option<SkipFn>,
 }
 
 const fn args(name: &'static str, n: u8, run: CondFn) -> CondDef {
@@ -38,6 +42,7 @@ const fn args(name: &'static str, n: u8, run: CondFn) -> CondDef {
         form: CondForm::Args(n),
         run,
         each: None,
+        skip_check: None,
     }
 }
 
@@ -47,6 +52,7 @@ const fn subs(name: &'static str, min: u8, max: u8, run: CondFn) -> CondDef {
         form: CondForm::SubGroups { min, max },
         run,
         each: None,
+        skip_check: None,
     }
 }
 
@@ -56,6 +62,17 @@ const fn each(name: &'static str, f: EachFn) -> CondDef {
         form: CondForm::Each,
         run: each::not_direct,
         each: Some(f),
+        skip_check: None,
+    }
+}
+
+const fn checked(name: &'static str, n: u8, run: CondFn, skip: SkipFn) -> CondDef {
+    CondDef {
+        name,
+        form: CondForm::Args(n),
+        run,
+        each: None,
+        skip_check: Some(skip),
     }
 }
 
@@ -68,7 +85,7 @@ pub static CONDITIONS: &[CondDef] = &[
     args(">", 2, compare::num_gt),
     args(">=", 2, compare::num_ge),
     subs("acl", 1, 10, listcond::acl),
-    args("bool", 1, state::bool_strict),
+    checked("bool", 1, state::bool_strict, state::bool_skipped),
     args("bool_lax", 1, state::bool_lax),
     args("crypteq", 2, auth::crypteq),
     args("eq", 2, compare::eq),
@@ -114,16 +131,16 @@ pub fn find(name: &str) -> Option<&'static CondDef> {
         .map(|i| &CONDITIONS[i])
 }
 
+impl std::fmt::Debug for CondDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CondDef({})", self.name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn table_is_sorted_and_unique() {
         assert!(super::CONDITIONS.windows(2).all(|w| w[0].name < w[1].name));
-    }
-}
-
-impl std::fmt::Debug for CondDef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CondDef({})", self.name)
     }
 }

@@ -2,7 +2,7 @@
 //! `isip`/`isip4`/`isip6`, `first_delivery`, `queue_running`.
 
 use crate::error::{ExpResult, ExpandError};
-use crate::expand::ast::Seq;
+use crate::expand::ast::{Node, Seq};
 use crate::expand::eval::Eval;
 use crate::listmatch::ip;
 
@@ -56,6 +56,18 @@ fn to_bool(arg: &[u8], lax: bool) -> ExpResult<bool> {
 /// `${if bool{ yes }{y}{n}}` gives `y`; `${if bool{maybe}}` is an error.
 pub fn bool_strict(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
     to_bool(&ev.seq(&args[0])?.bytes, false)
+}
+
+/// Exim checks `bool`'s value even in a skipped branch, where only literal text
+/// survives: `${if eq{a}{b}{${if bool{x}}}}` fails.
+pub fn bool_skipped(args: &[Seq]) -> Option<ExpandError> {
+    let mut text = Vec::new();
+    for n in &args.first()?.nodes {
+        if let Node::Text(t) = n {
+            text.extend_from_slice(t);
+        }
+    }
+    to_bool(&text, false).err()
 }
 
 /// `${if bool_lax{00}{y}{n}}` gives `y` (only empty, `0`, `false`, `no` are false).
