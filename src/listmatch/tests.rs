@@ -150,3 +150,73 @@ fn inline_files() {
     assert!(matches!(e, ListError::Fatal(_)));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A fake single-key lookup (registered under `dsearch`) holding local-part lists.
+struct Table;
+
+impl crate::lookup::LookupDriver for Table {
+    fn find(
+        &self,
+        _: &[u8],
+        key: &[u8],
+        _: &crate::lookup::Options,
+    ) -> Result<Option<Vec<u8>>, crate::lookup::LookupError> {
+        Ok(match key {
+            b"a.example" => Some(b"x : !y : ^z+$ : >b.example".to_vec()),
+            b"b.example" => Some(b"q".to_vec()),
+            b"loop.example" => Some(b">loop.example".to_vec()),
+            _ => None,
+        })
+    }
+}
+
+fn table_ctx() -> Context {
+    let lookups = crate::lookup::Lookups::default().with_driver("dsearch", Box::new(Table));
+    Context::new(lookups.shared())
+}
+
+#[test]
+fn split_lookups_chain() {
+    let c = &mut table_ctx();
+    let hit = |c: &mut Context, a: &str| {
+        match_address(c, a.as_bytes(), b"@@dsearch;/x", false)
+            .unwrap()
+            .map(|m| String::from_utf8(m.value.unwrap_or_default().bytes).unwrap())
+    };
+    assert_eq!(hit(c, "x@a.example"), Some("x".into()));
+    assert_eq!(hit(c, "X@a.example"), Some("x".into()));
+    assert_eq!(hit(c, "y@a.example"), None);
+    assert_eq!(hit(c, "zzz@a.example"), Some("^z+$".into()));
+    assert_eq!(hit(c, "q@a.example"), Some("q".into()));
+    assert_eq!(hit(c, "w@a.example"), None);
+    assert!(match_address(c, b"w@loop.example", b"@@dsearch;/x", false).is_err());
+}
+
+#[test]
+fn ip_lookups_use_masked_keys() {
+    struct Keys;
+    impl crate::lookup::LookupDriver for Keys {
+        fn find(
+            &self,
+            _: &[u8],
+            key: &[u8],
+            _: &crate::lookup::Options,
+        ) -> Result<Option<Vec<u8>>, crate::lookup::LookupError> {
+            Ok(Some(key.to_vec()))
+        }
+    }
+    let lookups = crate::lookup::Lookups::default().with_driver("dsearch", Box::new(Keys));
+    let c = &mut Context::new(lookups.shared());
+    let v = |c: &mut Context, ip: &str, l: &str| {
+        let m = match_ip(c, ip.as_bytes(), l.as_bytes(), false)
+            .unwrap()
+            .unwrap();
+        String::from_utf8(m.value.unwrap().bytes).unwrap()
+    };
+    assert_eq!(v(c, "1.2.3.4", "net24-dsearch;/x"), "1.2.3.0/24");
+    assert_eq!(v(c, "1.2.3.4", "dsearch;/x"), "1.2.3.4");
+    assert_eq!(
+        v(c, "2001:db8::1", "net32-dsearch;/x"),
+        "2001.0db8.0000.0000.0000.0000.0000.0000/32"
+    );
+}

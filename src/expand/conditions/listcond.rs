@@ -142,3 +142,47 @@ pub fn acl(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
         AclOutcome::Error(_) => Err(ExpandError::hard(format!("ERROR from acl \"{name}\""))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::expand::context::{AclOutcome, AclRunner, Context};
+    use crate::expand::value::Val;
+
+    struct Fake;
+
+    impl AclRunner for Fake {
+        fn run(&self, name: &str, args: &[Val], _: &mut Context) -> AclOutcome {
+            let first = args
+                .first()
+                .map(|a| a.as_str_lossy().into_owned())
+                .unwrap_or_default();
+            match name {
+                "ok" => AclOutcome::Accept(Some(Val::from(format!("hello {first}").as_str()))),
+                "no" => AclOutcome::Deny(None),
+                "later" => AclOutcome::Defer,
+                _ => AclOutcome::Error("boom".into()),
+            }
+        }
+    }
+
+    fn run(text: &str) -> Result<String, crate::ExpandError> {
+        let mut ctx = Context::default();
+        ctx.acl = Some(Arc::new(Fake));
+        crate::expand_str(text, &mut ctx).map(|v| String::from_utf8_lossy(&v.bytes).into_owned())
+    }
+
+    #[test]
+    fn acl_condition_outcomes() {
+        assert_eq!(run("${if acl{{ok}{x}}{[$value]}{n}}").unwrap(), "[hello x]");
+        assert_eq!(run("${if acl{{no}}{y}{n[$value]}}").unwrap(), "n[]");
+        let e = run("${if acl{{later}}{y}{n}}").unwrap_err();
+        assert!(e.is_forced());
+        assert_eq!(e.message, "DEFER from acl \"later\"");
+        assert_eq!(
+            run("${if acl{{bad}}{y}{n}}").unwrap_err().message,
+            "ERROR from acl \"bad\""
+        );
+    }
+}
