@@ -122,9 +122,12 @@ pub fn acl(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
     for a in args {
         vals.push(ev.seq(a)?);
     }
-    let name = vals[0].as_str_lossy().into_owned();
+    let Some((first, rest)) = vals.split_first() else {
+        return Err(ExpandError::hard("too few arguments or bracketing error for acl"));
+    };
+    let name = first.as_str_lossy().into_owned();
     let outcome = match ev.ctx.acl.clone() {
-        Some(runner) => runner.run(&name, &vals[1..], ev.ctx),
+        Some(runner) => runner.run(&name, rest, ev.ctx),
         // No ACL engine attached: like Exim with no such ACL defined.
         None => AclOutcome::Error(format!("ACL \"{name}\" not found")),
     };
