@@ -12,6 +12,7 @@ pub mod cli;
 pub mod diag;
 pub mod error;
 pub mod expand;
+pub mod listmatch;
 pub mod lookup;
 
 pub use error::{ErrorKind, ExpandError};

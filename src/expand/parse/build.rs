@@ -632,7 +632,7 @@ impl<'s> Builder<'s> {
     }
 
     pub fn forall_end(kw: &str) -> String {
-        format!("missing }} at end of \"{kw}\" condition")
+        format!("missing }} at end of condition inside \"{kw}\"")
     }
 
     pub fn cond_forall(
@@ -750,17 +750,22 @@ impl<'s> Builder<'s> {
             )
         };
         if sg.len() < min {
+            // Exim replaces read_subs' own text for acl and saslauthd.
             return fail(
                 sg,
-                format!("Not enough arguments for '{kw}' (min is {min})"),
+                format!("too few arguments or bracketing error for {kw}"),
             );
         }
         if sg.len() > max {
             sg.truncate(max);
-            return fail(sg, format!("Too many arguments for '{kw}' (max is {max})"));
+            // Exim passes an unset name to read_subs here (prints garbage); rexim prints ''.
+            return fail(sg, format!("Too many arguments for '' (max is {max})"));
         }
         if !subs.close.ok {
-            return fail(sg, format!("missing '}}' after '{kw}'"));
+            return fail(
+                sg,
+                format!("too few arguments or bracketing error for {kw}"),
+            );
         }
         let args = sg.into_iter().map(|g| g.seq).collect();
         (
