@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod diag;
+pub mod dns;
 pub mod error;
 pub mod expand;
 pub mod lookup;

@@ -77,6 +77,9 @@ pub struct FileCache<T> {
     purpose: &'static str,
     /// Lookup type named in "not a regular file (TYPE lookup)".
     type_name: &'static str,
+    /// The error for something that opens but is not a regular file, when the lookup
+    /// type words it differently.
+    not_regular: Option<fn(&[u8], &std::fs::Metadata) -> LookupError>,
 }
 
 impl<T: Send + Sync + 'static> FileCache<T> {
@@ -85,7 +88,17 @@ impl<T: Send + Sync + 'static> FileCache<T> {
             map: Mutex::new(HashMap::new()),
             purpose,
             type_name,
+            not_regular: None,
         }
+    }
+
+    /// Word the error for a file that is not a regular one with `f`.
+    pub fn with_not_regular(
+        mut self,
+        f: fn(&[u8], &std::fs::Metadata) -> LookupError,
+    ) -> FileCache<T> {
+        self.not_regular = Some(f);
+        self
     }
 
     /// The parsed file and its generation: one `stat` when it is cached and unchanged,
@@ -109,6 +122,9 @@ impl<T: Send + Sync + 'static> FileCache<T> {
             LookupError::Hard(format!("{}: stat failed", String::from_utf8_lossy(source)))
         })?;
         if !m.is_file() {
+            if let Some(f) = self.not_regular {
+                return Err(f(source, &m));
+            }
             return Err(LookupError::Hard(format!(
                 "{} is not a regular file ({} lookup)",
                 String::from_utf8_lossy(source),

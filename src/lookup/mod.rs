@@ -82,6 +82,11 @@ pub trait LookupDriver: Send + Sync {
     fn tainted_results(&self) -> bool {
         false
     }
+
+    /// Whether results may be kept in the per-process cache (DNS data has its own TTLs).
+    fn cache_results(&self) -> bool {
+        true
+    }
 }
 
 /// A row of the lookup-type table.
@@ -307,6 +312,11 @@ impl Lookups {
         self
     }
 
+    /// Answer `dnsdb` from `resolver` (tests use `dns::FakeResolver`).
+    pub fn with_resolver(self, resolver: Arc<dyn crate::dns::Resolver>) -> Lookups {
+        self.with_driver("dnsdb", dnsdb::with_resolver(resolver))
+    }
+
     pub fn shared(self) -> Arc<Lookups> {
         Arc::new(self)
     }
@@ -325,8 +335,9 @@ impl Lookups {
         call: &mut Call,
     ) -> Result<Option<Vec<u8>>, LookupError> {
         let cache = r.spec.opt("cache");
-        let no_read = matches!(cache, Some("no") | Some("no_rd"));
-        let no_write = matches!(cache, Some("no") | Some("no_wr"));
+        let cacheable = self.drivers[r.spec.type_index].cache_results();
+        let no_read = !cacheable || matches!(cache, Some("no") | Some("no_rd"));
+        let no_write = !cacheable || matches!(cache, Some("no") | Some("no_wr"));
         let ck = (
             r.spec.type_index,
             r.source.to_vec(),
@@ -402,8 +413,8 @@ impl Lookups {
         if !spec.is_single_key() {
             let found = self.find_one(&r, key, call)?;
             return Ok(found.map(|d| Hit {
-                data: d,
-                tainted,
+                data: if ret_key { key.to_vec() } else { d },
+                tainted: tainted && !ret_key,
                 captures: None,
             }));
         }
