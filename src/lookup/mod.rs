@@ -151,6 +151,13 @@ pub static TYPES: &[TypeDef] = &[
     },
 ];
 
+/// Exim lookup types that rexim knows of but does not implement; naming one is an
+/// explicit error rather than "unknown lookup type".
+pub static UNSUPPORTED: &[&str] = &[
+    "dbm", "dbmjz", "dbmnz", "ibase", "ldap", "ldapdn", "ldapm", "mysql", "nis", "nis0", "nisplus", "nmh", "oracle",
+    "pgsql", "psl", "redis", "regdom", "spf", "sqlite", "testdb", "whoson",
+];
+
 pub fn find_type(name: &str) -> Option<usize> {
     TYPES.binary_search_by(|t| t.name.cmp(name)).ok()
 }
@@ -245,7 +252,13 @@ pub fn parse_spec(word: &str) -> Result<LookupSpec, String> {
         }
     }
     let name = &rest[..name_len];
-    let type_index = find_type(name).ok_or_else(|| format!("unknown lookup type \"{name}\""))?;
+    let type_index = find_type(name).ok_or_else(|| {
+        if UNSUPPORTED.contains(&name) {
+            format!("lookup type \"{name}\" is not supported by rexim")
+        } else {
+            format!("unknown lookup type \"{name}\"")
+        }
+    })?;
     if !TYPES[type_index].single_key {
         if partial.is_some() {
             return Err(format!(
@@ -520,3 +533,57 @@ impl Lookups {
 
 /// Data plus the `$1`/`$2` of a partial or default match.
 type Found = (Vec<u8>, Option<(Vec<u8>, Vec<u8>)>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_and_unique() {
+        assert!(TYPES.windows(2).all(|w| w[0].name < w[1].name));
+        assert!(UNSUPPORTED.windows(2).all(|w| w[0] < w[1]));
+        assert!(UNSUPPORTED.iter().all(|n| find_type(n).is_none()));
+    }
+
+    #[test]
+    fn unsupported_types_are_named() {
+        assert_eq!(parse_spec("dbm").unwrap_err(), "lookup type \"dbm\" is not supported by rexim");
+        assert_eq!(parse_spec("nosuch").unwrap_err(), "unknown lookup type \"nosuch\"");
+    }
+
+    fn lsearch_value(l: &Lookups, file: &std::path::Path, key: &str) -> Option<Vec<u8>> {
+        let spec = parse_spec("lsearch").unwrap();
+        l.find(&spec, file.to_string_lossy().as_bytes(), key.as_bytes(), None).unwrap().map(|h| h.data)
+    }
+
+    #[test]
+    fn changed_files_are_read_again() {
+        let dir = std::env::temp_dir().join(format!("rexim-lsearch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("f");
+        std::fs::write(&file, "k: one\n").unwrap();
+        let l = Lookups::default();
+        assert_eq!(lsearch_value(&l, &file, "k"), Some(b"one".to_vec()));
+        // A cached miss must not survive the change either.
+        assert_eq!(lsearch_value(&l, &file, "new"), None);
+        std::fs::write(&file, "k: two!\nnew: here\n").unwrap();
+        assert_eq!(lsearch_value(&l, &file, "k"), Some(b"two!".to_vec()));
+        assert_eq!(lsearch_value(&l, &file, "new"), Some(b"here".to_vec()));
+        // Replaced by another file (new inode).
+        let other = dir.join("g");
+        std::fs::write(&other, "k: three\n").unwrap();
+        std::fs::rename(&other, &file).unwrap();
+        assert_eq!(lsearch_value(&l, &file, "k"), Some(b"three".to_vec()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn dnsdb_results_are_tainted_unless_ret_key() {
+        let zone = crate::dns::FakeResolver::parse("example.com A 192.0.2.1").unwrap();
+        let l = Lookups::default().with_resolver(Arc::new(zone));
+        let hit = l.find(&parse_spec("dnsdb").unwrap(), b"", b"a=example.com", None).unwrap().unwrap();
+        assert_eq!((hit.data.as_slice(), hit.tainted), (b"192.0.2.1".as_slice(), true));
+        let hit = l.find(&parse_spec("dnsdb,ret=key").unwrap(), b"", b"a=example.com", None).unwrap().unwrap();
+        assert_eq!((hit.data.as_slice(), hit.tainted), (b"a=example.com".as_slice(), false));
+    }
+}
