@@ -7,6 +7,7 @@
 //! assert_eq!(rexim::expand(&e, &mut ctx).unwrap().bytes, b"local");
 //! ```
 
+pub mod acl;
 pub mod cli;
 pub mod diag;
 pub mod dns;
@@ -16,3 +17,8 @@ pub mod lookup;
 
 pub use error::{ErrorKind, ExpandError};
 pub use expand::{expand, expand_str, parse, parse_checked, Context, Expansion, Val};
+
+/// The README's examples are compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -58,8 +58,13 @@ fn load(path: &Path) -> Fixture {
         mdb: Vec::new(),
         dns: None,
     };
-    for line in header.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
-        let (k, v) = line.split_once(" = ").unwrap_or_else(|| panic!("{}: bad header line {line:?}", fx.name));
+    for line in header
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let (k, v) = line
+            .split_once(" = ")
+            .unwrap_or_else(|| panic!("{}: bad header line {line:?}", fx.name));
         let v = v.replace("@DATA@", &data.to_string_lossy());
         if let Some(name) = k.strip_prefix("var.") {
             fx.vars.push((name.to_string(), v, false));
@@ -77,7 +82,9 @@ fn load(path: &Path) -> Fixture {
                     fx.diff = false;
                 }
                 "mdb" => {
-                    let (db, src) = v.split_once(" from ").expect("mdb = NAME.mdb from NAME.txt");
+                    let (db, src) = v
+                        .split_once(" from ")
+                        .expect("mdb = NAME.mdb from NAME.txt");
                     fx.mdb.push((db.trim().to_string(), src.trim().to_string()));
                     fx.diff = false;
                 }
@@ -108,7 +115,9 @@ fn build_mdb(fx: &Fixture) {
             .arg(data_dir().join(src))
             .arg(dir.join(db))
             .status()
-            .unwrap_or_else(|e| panic!("{}: cannot run mdb_load (Debian lmdb-utils): {e}", fx.name));
+            .unwrap_or_else(|e| {
+                panic!("{}: cannot run mdb_load (Debian lmdb-utils): {e}", fx.name)
+            });
         assert!(status.success(), "{}: mdb_load failed for {src}", fx.name);
     }
 }
@@ -117,13 +126,22 @@ fn context(fx: &Fixture) -> Context {
     let mut ctx = match &fx.dns {
         Some(zone) => {
             let text = std::fs::read_to_string(zone).expect("zone file");
-            let resolver = rexim::dns::FakeResolver::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", fx.name));
-            Context::new(rexim::lookup::Lookups::default().with_resolver(Arc::new(resolver)).shared())
+            let resolver = rexim::dns::FakeResolver::parse(&text)
+                .unwrap_or_else(|e| panic!("{}: {e}", fx.name));
+            Context::new(
+                rexim::lookup::Lookups::default()
+                    .with_resolver(Arc::new(resolver))
+                    .shared(),
+            )
         }
         None => Context::default(),
     };
     for (name, value, tainted) in &fx.vars {
-        let ok = if *tainted { ctx.set_tainted(name, value) } else { ctx.set(name, value.as_str()) };
+        let ok = if *tainted {
+            ctx.set_tainted(name, value)
+        } else {
+            ctx.set(name, value.as_str())
+        };
         assert!(ok, "{}: {name} is not a variable", fx.name);
     }
     if let Some(now) = fx.now {
@@ -162,7 +180,9 @@ fn expand_fixtures() {
             build_mdb(&fx);
             fx.body = fx.body.replace("@MDB@", &mdb);
         }
-        let out = transcript(&fx).replace(&mdb, "@MDB@").replace(&data, "@DATA@");
+        let out = transcript(&fx)
+            .replace(&mdb, "@MDB@")
+            .replace(&data, "@DATA@");
         if !fx.mdb.is_empty() {
             let _ = std::fs::remove_dir_all(&mdb);
         }
@@ -188,12 +208,19 @@ fn run_be(program: &str, pre_args: &[&str], fx: &Fixture) -> Vec<u8> {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    child.stdin.take().unwrap().write_all(fx.body.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(fx.body.as_bytes())
+        .unwrap();
     child.wait_with_output().expect("output").stdout
 }
 
 fn exim_binary() -> Option<&'static str> {
-    ["/usr/sbin/exim4", "/usr/sbin/exim"].into_iter().find(|p| Path::new(p).exists())
+    ["/usr/sbin/exim4", "/usr/sbin/exim"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
 }
 
 #[test]
@@ -202,11 +229,12 @@ fn differential_against_exim() {
         eprintln!("SKIPPED: exim4 is not installed here; the checked-in snapshots still ran");
         return;
     };
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expand/inputs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-        .collect();
+    let mut paths: Vec<PathBuf> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expand/inputs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+            .collect();
     paths.sort();
     let mut failures = Vec::new();
     let mut compared = 0;
@@ -228,5 +256,10 @@ fn differential_against_exim() {
         }
     }
     assert!(compared > 0, "no fixtures were compared");
-    assert!(failures.is_empty(), "{} fixture(s) differ from exim4:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} fixture(s) differ from exim4:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

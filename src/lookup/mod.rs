@@ -154,8 +154,8 @@ pub static TYPES: &[TypeDef] = &[
 /// Exim lookup types that rexim knows of but does not implement; naming one is an
 /// explicit error rather than "unknown lookup type".
 pub static UNSUPPORTED: &[&str] = &[
-    "dbm", "dbmjz", "dbmnz", "ibase", "ldap", "ldapdn", "ldapm", "mysql", "nis", "nis0", "nisplus", "nmh", "oracle",
-    "pgsql", "psl", "redis", "regdom", "spf", "sqlite", "testdb", "whoson",
+    "dbm", "dbmjz", "dbmnz", "ibase", "ldap", "ldapdn", "ldapm", "mysql", "nis", "nis0", "nisplus",
+    "nmh", "oracle", "pgsql", "psl", "redis", "regdom", "spf", "sqlite", "testdb", "whoson",
 ];
 
 pub fn find_type(name: &str) -> Option<usize> {
@@ -547,13 +547,26 @@ mod tests {
 
     #[test]
     fn unsupported_types_are_named() {
-        assert_eq!(parse_spec("dbm").unwrap_err(), "lookup type \"dbm\" is not supported by rexim");
-        assert_eq!(parse_spec("nosuch").unwrap_err(), "unknown lookup type \"nosuch\"");
+        assert_eq!(
+            parse_spec("dbm").unwrap_err(),
+            "lookup type \"dbm\" is not supported by rexim"
+        );
+        assert_eq!(
+            parse_spec("nosuch").unwrap_err(),
+            "unknown lookup type \"nosuch\""
+        );
     }
 
     fn lsearch_value(l: &Lookups, file: &std::path::Path, key: &str) -> Option<Vec<u8>> {
         let spec = parse_spec("lsearch").unwrap();
-        l.find(&spec, file.to_string_lossy().as_bytes(), key.as_bytes(), None).unwrap().map(|h| h.data)
+        l.find(
+            &spec,
+            file.to_string_lossy().as_bytes(),
+            key.as_bytes(),
+            None,
+        )
+        .unwrap()
+        .map(|h| h.data)
     }
 
     #[test]
@@ -581,9 +594,26 @@ mod tests {
     fn dnsdb_results_are_tainted_unless_ret_key() {
         let zone = crate::dns::FakeResolver::parse("example.com A 192.0.2.1").unwrap();
         let l = Lookups::default().with_resolver(Arc::new(zone));
-        let hit = l.find(&parse_spec("dnsdb").unwrap(), b"", b"a=example.com", None).unwrap().unwrap();
-        assert_eq!((hit.data.as_slice(), hit.tainted), (b"192.0.2.1".as_slice(), true));
-        let hit = l.find(&parse_spec("dnsdb,ret=key").unwrap(), b"", b"a=example.com", None).unwrap().unwrap();
-        assert_eq!((hit.data.as_slice(), hit.tainted), (b"a=example.com".as_slice(), false));
+        let hit = l
+            .find(&parse_spec("dnsdb").unwrap(), b"", b"a=example.com", None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (hit.data.as_slice(), hit.tainted),
+            (b"192.0.2.1".as_slice(), true)
+        );
+        let hit = l
+            .find(
+                &parse_spec("dnsdb,ret=key").unwrap(),
+                b"",
+                b"a=example.com",
+                None,
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (hit.data.as_slice(), hit.tainted),
+            (b"a=example.com".as_slice(), false)
+        );
     }
 }
