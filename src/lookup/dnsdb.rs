@@ -418,7 +418,7 @@ impl LookupDriver for Dnsdb {
         _: &[u8],
         query: &[u8],
         _: &Options,
-        _: &mut Call,
+        call: &mut Call,
     ) -> Result<Option<Vec<u8>>, LookupError> {
         let q = parse(query)?;
         let ptr_ip = q.qtype == QType::Plain(RType::Ptr)
@@ -446,7 +446,12 @@ impl LookupDriver for Dnsdb {
                 QType::Csa => vec![RType::Srv],
             };
             for searchtype in passes {
-                let (recs, found, secure) = match self.special(&domain, q.qtype, searchtype) {
+                let got = self.special(&domain, q.qtype, searchtype);
+                if let Some(ex) = call.expander.as_deref_mut() {
+                    let secure = matches!(got, Got::Found(_, _, true));
+                    ex.dnssec_authenticated((q.dnssec != Mode::Never).then_some(secure));
+                }
+                let (recs, found, secure) = match got {
                     Got::Missing => continue,
                     Got::Found(r, f, s) => (r, f, s),
                     Got::Failed => (Vec::new(), String::new(), false),

@@ -37,6 +37,9 @@ pub trait Expander {
 
     /// Record a line Exim would write to its main log.
     fn log(&mut self, line: String);
+
+    /// Set `$lookup_dnssec_authenticated` (`None`: unset, for `dnssec_never`).
+    fn dnssec_authenticated(&mut self, _secure: Option<bool>) {}
 }
 
 /// What a driver may use while it looks a key up: the other lookups (for the nested
@@ -80,6 +83,12 @@ pub trait LookupDriver: Send + Sync {
 
     /// Whether results come from outside the configuration (DNS): they are tainted.
     fn tainted_results(&self) -> bool {
+        false
+    }
+
+    /// Whether a hit found by the driver (not the cache) empties `$0`, `$1`... for the
+    /// `{yes}` string, as Exim's wildlsearch does after matching a key.
+    fn clears_captures(&self) -> bool {
         false
     }
 
@@ -285,6 +294,8 @@ pub struct Hit {
     pub data: Vec<u8>,
     pub tainted: bool,
     pub captures: Option<(Vec<u8>, Vec<u8>)>,
+    /// `$0`, `$1`... are empty during `{yes}` (a wildlsearch match that was not cached).
+    pub clears_captures: bool,
 }
 
 /// Type, source, key, driver options and the source's generation.
@@ -314,6 +325,8 @@ struct Round<'a> {
     source: &'a [u8],
     opened: Opened,
     driver_opts: Options,
+    /// The driver itself (not the cache) produced the last hit.
+    fresh_hit: std::cell::Cell<bool>,
 }
 
 impl Lookups {
@@ -365,6 +378,7 @@ impl Lookups {
         }
         let res =
             self.drivers[r.spec.type_index].find(&r.opened, r.source, key, &r.driver_opts, call)?;
+        r.fresh_hit.set(res.is_some());
         if !no_write {
             if let Ok(mut c) = self.cache.lock() {
                 if c.len() > CACHE_MAX {
@@ -421,7 +435,9 @@ impl Lookups {
             source,
             opened,
             driver_opts,
+            fresh_hit: std::cell::Cell::new(false),
         };
+        let clears = |r: &Round| driver.clears_captures() && r.fresh_hit.get();
         let ret_key = spec.opt("ret") == Some("key");
         if !spec.is_single_key() {
             let found = self.find_one(&r, key, call)?;
@@ -429,6 +445,7 @@ impl Lookups {
                 data: if ret_key { key.to_vec() } else { d },
                 tainted: tainted && !ret_key,
                 captures: None,
+                clears_captures: clears(&r),
             }));
         }
         if key.is_empty() {
@@ -439,6 +456,7 @@ impl Lookups {
             data: if ret_key { key.to_vec() } else { data },
             tainted: tainted && !ret_key,
             captures,
+            clears_captures: clears(&r),
         }))
     }
 
@@ -588,6 +606,31 @@ mod tests {
         std::fs::rename(&other, &file).unwrap();
         assert_eq!(lsearch_value(&l, &file, "k"), Some(b"three".to_vec()));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn fresh_wild_matches_clear_captures() {
+        let file =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expand/data/nwild.txt");
+        let l = Lookups::default();
+        let spec = parse_spec("nwildlsearch").unwrap();
+        let src = file.to_string_lossy();
+        let first = l
+            .find(&spec, src.as_bytes(), b"a.wild.example", None)
+            .unwrap()
+            .unwrap();
+        let again = l
+            .find(&spec, src.as_bytes(), b"a.wild.example", None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (first.data.as_slice(), first.clears_captures),
+            (b"star-suffix".as_slice(), true)
+        );
+        assert!(
+            !again.clears_captures,
+            "a cached result leaves $1 alone, as in Exim"
+        );
     }
 
     #[test]

@@ -63,6 +63,10 @@ fn plan(file: &LsFile, expand: bool) -> &Plan {
 }
 
 impl LookupDriver for Wild {
+    fn clears_captures(&self) -> bool {
+        true
+    }
+
     fn open(&self, source: &[u8], _opts: &Options) -> Result<Opened, LookupError> {
         lsearch::open(source)
     }

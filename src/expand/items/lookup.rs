@@ -19,6 +19,16 @@ impl Expander for Eval<'_> {
     fn log(&mut self, line: String) {
         self.ctx.log.push(line);
     }
+
+    fn dnssec_authenticated(&mut self, secure: Option<bool>) {
+        match secure {
+            Some(s) => {
+                self.ctx
+                    .set("lookup_dnssec_authenticated", if s { "yes" } else { "no" });
+            }
+            None => self.ctx.unset("lookup_dnssec_authenticated"),
+        }
+    }
 }
 
 /// `${lookup{b}lsearch{/f}{$value}}` gives the data for key `b` in `/f`.
@@ -45,6 +55,9 @@ pub fn run(ev: &mut Eval, node: &LookupNode, out: &mut Val) -> ExpResult<()> {
     let hit = hit?;
     let found = hit.is_some();
     let value = hit.map(|h| {
+        if h.clears_captures {
+            ev.captures = Vec::new();
+        }
         if let Some((wild, fixed)) = &h.captures {
             // `$0` keeps its outer value; `$1`/`$2` are the wild and fixed parts.
             let zero = saved_caps.first().cloned().unwrap_or_default();
