@@ -242,16 +242,17 @@ impl Dnsdb {
             Got::Found(recs, _, secure) => return Got::Found(recs, name.to_string(), secure),
             Got::Failed => return Got::Failed,
         }
-        let Some(mut suff) = name.rfind('.') else {
+        let bytes = name.as_bytes();
+        let Some(mut suff) = bytes.iter().rposition(|&c| c == b'.') else {
             return Got::Missing;
         };
-        let lower = name.to_ascii_lowercase();
+        let lower = bytes.to_ascii_lowercase();
         let (mut limit, mut ipv6) = (5, false);
-        if lower[suff..] == *".arpa" {
-            if suff > 13 && lower[..suff].ends_with(".in-addr") {
+        if lower[suff..] == *b".arpa" {
+            if suff > 8 && lower[..suff].ends_with(b".in-addr") {
                 suff -= 8;
                 limit = 3;
-            } else if suff > 9 && lower[..suff].ends_with(".ip6") {
+            } else if suff > 4 && lower[..suff].ends_with(b".ip6") {
                 suff -= 4;
                 limit = 3;
                 ipv6 = true;
@@ -264,12 +265,12 @@ impl Dnsdb {
                 }
                 suff -= 8;
             } else {
-                match name[..suff].rfind('.') {
+                match bytes[..suff].iter().rposition(|&c| c == b'.') {
                     Some(p) if p > 0 => suff = p,
                     _ => return Got::Missing,
                 }
             }
-            let parent = &name[suff + 1..];
+            let parent = String::from_utf8_lossy(&bytes[suff + 1..]).into_owned();
             match self.basic(&format!("_client._smtp.{parent}"), RType::Srv) {
                 Got::Failed => return Got::Failed,
                 Got::Missing => continue,
@@ -278,7 +279,7 @@ impl Dnsdb {
                         |r| matches!(r.data, RData::Srv { prio: 1, port, .. } if port & 1 == 1),
                     );
                     if useful {
-                        return Got::Found(recs, parent.to_string(), secure);
+                        return Got::Found(recs, parent, secure);
                     }
                 }
             }
@@ -464,7 +465,7 @@ impl LookupDriver for Dnsdb {
                     }
                     continue;
                 }
-                let found_other = !found.eq_ignore_ascii_case(&domain);
+                let found_other = found != domain;
                 for rec in recs.iter().filter(|r| r.data.rtype() == searchtype) {
                     // As in Exim, the separator goes in before a CSA record is judged.
                     if !out.is_empty() {
