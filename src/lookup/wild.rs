@@ -132,15 +132,49 @@ impl Wild {
             item = trim(&item[1..]);
         }
         if item.first() == Some(&b'/') {
-            return Err(LookupError::Hard(format!(
-                "file names in wildlsearch keys are not supported by rexim: \"{}\"",
-                String::from_utf8_lossy(item)
-            )));
+            return file_items(item, negated, subject, call);
         }
         let hit = check_string(item, subject, call)?;
         // A negated item that matches fails; one that does not ends a one-item list "yes".
         Ok(hit != negated)
     }
+}
+
+/// A key naming a file: each line of the file (`#` comments, blanks and `!` negation
+/// allowed) is tried as a pattern, as in any Exim list.
+fn file_items(
+    path: &[u8],
+    negated: bool,
+    subject: &[u8],
+    call: &mut Call,
+) -> Result<bool, LookupError> {
+    let name = String::from_utf8_lossy(path);
+    let text = std::fs::read(crate::lookup::files::path_of(path)).map_err(|e| {
+        LookupError::Hard(format!(
+            "failed to open {name} when checking \"{name}\": {}",
+            crate::lookup::files::strerror(&e)
+        ))
+    })?;
+    for line in text.split(|&c| c == b'\n') {
+        let line = match line.iter().position(|&c| c == b'#') {
+            Some(h) => &line[..h],
+            None => line,
+        };
+        let mut pattern = trim(line);
+        if pattern.is_empty() {
+            continue;
+        }
+        let mut line_negated = negated;
+        if pattern[0] == b'!' {
+            line_negated = !line_negated;
+            pattern = trim(&pattern[1..]);
+        }
+        if check_string(pattern, subject, call)? {
+            return Ok(!line_negated);
+        }
+    }
+    // The end of a one-item list: "yes" only after a negated item.
+    Ok(negated)
 }
 
 /// Exim's `check_string` for a string subject, caseless.
@@ -170,4 +204,50 @@ fn check_string(pattern: &[u8], subject: &[u8], call: &mut Call) -> Result<bool,
         lookups.find_raw(&spec, b"", rest, call)?
     };
     Ok(found.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lookup::{parse_spec, Lookups};
+
+    #[test]
+    fn keys_naming_files_read_their_lines() {
+        let dir = std::env::temp_dir().join(format!("rexim-wild-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let patterns = dir.join("patterns");
+        std::fs::write(
+            &patterns,
+            "# p\n*.fromfile.example  # c\n!bad.example\n^re[0-9]+$\n",
+        )
+        .unwrap();
+        let file = dir.join("wild");
+        let p = patterns.to_string_lossy();
+        std::fs::write(
+            &file,
+            format!("{p}: from-file\n!{p}: negated\n/no/such/file: x\n"),
+        )
+        .unwrap();
+        let l = Lookups::default();
+        let spec = parse_spec("nwildlsearch").unwrap();
+        let src = file.to_string_lossy();
+        let get = |k: &str| {
+            l.find(&spec, src.as_bytes(), k.as_bytes(), None)
+                .map(|h| h.map(|h| h.data))
+        };
+        assert_eq!(get("a.fromfile.example"), Ok(Some(b"from-file".to_vec())));
+        assert_eq!(get("RE12"), Ok(Some(b"from-file".to_vec())));
+        assert_eq!(get("other"), Ok(Some(b"negated".to_vec())));
+        // Negated twice (key and line): a match.
+        assert_eq!(get("bad.example"), Ok(Some(b"negated".to_vec())));
+        let broken = dir.join("broken");
+        std::fs::write(&broken, "/no/such/file: x\n").unwrap();
+        let src = broken.to_string_lossy();
+        let err = l.find(&spec, src.as_bytes(), b"k", None).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("failed to open /no/such/file when checking"),
+            "{err:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
