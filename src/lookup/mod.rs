@@ -27,6 +27,24 @@ pub enum LookupError {
     Hard(String),
 }
 
+/// Exim's `string_printing2(s, SP_TAB)`: tabs and non-printing bytes escaped.
+pub fn printing(s: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &c in s {
+        match c {
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            8 => out.push_str("\\b"),
+            11 => out.push_str("\\v"),
+            12 => out.push_str("\\f"),
+            b'\t' => out.push_str("\\t"),
+            b' '..=b'~' => out.push(char::from(c)),
+            _ => out.push_str(&format!("\\{c:03o}")),
+        }
+    }
+    out
+}
+
 /// Options after the type name (`lsearch,ret=key,cache=no`).
 pub type Options = Vec<(String, String)>;
 
@@ -404,10 +422,9 @@ impl Lookups {
             expander,
         };
         let to_err = |e: LookupError| match e {
-            LookupError::Defer(m) => ExpandError::defer(format!(
-                "lookup of \"{}\" gave DEFER: {m}",
-                String::from_utf8_lossy(key)
-            )),
+            LookupError::Defer(m) => {
+                ExpandError::defer(format!("lookup of \"{}\" gave DEFER: {m}", printing(key)))
+            }
             LookupError::Hard(m) => ExpandError::hard(m),
         };
         self.find_raw(spec, source, key, &mut call).map_err(to_err)
