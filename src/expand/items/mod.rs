@@ -16,11 +16,21 @@ pub enum Shape {
     /// arguments", "Too many arguments", "missing '}' after".
     Subs { min: u8, max: u8 },
     /// Exactly `n` groups then a `{yes}{no}` tail.
-    Tail { n: u8, missing: fn(&str, usize) -> String },
+    Tail {
+        n: u8,
+        missing: fn(&str, usize) -> String,
+    },
     /// `a` or `b` groups then a tail; the item picks at run time (numbered `extract`).
-    TailEither { a: u8, b: u8, missing: fn(&str, usize) -> String },
+    TailEither {
+        a: u8,
+        b: u8,
+        missing: fn(&str, usize) -> String,
+    },
     /// Exactly `n` groups then `}`; `missing` words the error for an absent group.
-    Fixed { n: u8, missing: fn(&str, usize) -> String },
+    Fixed {
+        n: u8,
+        missing: fn(&str, usize) -> String,
+    },
 }
 
 pub type ItemFn = fn(&mut Eval, &ItemNode, &mut Val) -> ExpResult<()>;
@@ -44,7 +54,10 @@ pub static ITEMS: &[ItemDef] = &[
 ];
 
 pub fn find(name: &str) -> Option<&'static ItemDef> {
-    ITEMS.binary_search_by(|d| d.name.cmp(name)).ok().map(|i| &ITEMS[i])
+    ITEMS
+        .binary_search_by(|d| d.name.cmp(name))
+        .ok()
+        .map(|i| &ITEMS[i])
 }
 
 #[cfg(test)]

@@ -5,23 +5,11 @@ use crate::expand::address::{self, Options, Parser};
 use crate::expand::eval::Eval;
 use crate::expand::value::Val;
 
-thread_local! {
-    /// Exim's global `parse_found_group` and `parse_allow_group`: a group opened (`name:`)
-    /// by `${addresses:}` and not closed by `;` stays open for later address parsing in
-    /// the same process, and closing it later re-allows group syntax.
-    static FOUND_GROUP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    static ALLOW_GROUP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Parse one mailbox as Exim's `${address:}` family does (shared group state).
+/// Parse one mailbox as Exim's `${address:}` family does. Exim keeps its group flags in
+/// globals, so a group left open by an earlier `${addresses:}` in the same process changes
+/// how a later `;` is read; rexim starts every expansion with the flags clear.
 fn extract(bytes: &[u8]) -> Option<address::Address> {
-    let mut p = Parser::new(Options::default());
-    p.found_group = FOUND_GROUP.get();
-    p.allow_group = ALLOW_GROUP.get();
-    let r = p.extract(bytes).ok();
-    FOUND_GROUP.set(p.found_group);
-    ALLOW_GROUP.set(p.allow_group);
-    r
+    address::extract(bytes).ok()
 }
 
 /// `${address:Fred <fred@Example.com>}` gives `fred@Example.com`; empty when unparseable.
@@ -70,7 +58,6 @@ pub fn addresses(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
     }
     let mut parser = Parser::new(Options::default());
     parser.allow_group = true;
-    parser.found_group = FOUND_GROUP.get();
     let mut out: Vec<u8> = Vec::new();
     for piece in address::split(s) {
         let Ok(a) = parser.extract(piece) else {
@@ -88,7 +75,5 @@ pub fn addresses(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
         out.push(sep);
     }
     out.pop();
-    FOUND_GROUP.set(parser.found_group);
-    ALLOW_GROUP.set(false);
     Ok(v.derive(out))
 }

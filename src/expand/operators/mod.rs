@@ -106,7 +106,10 @@ pub fn cstr(b: &[u8]) -> &[u8] {
 }
 
 fn lookup(name: &str) -> Option<&'static OpDef> {
-    OPERATORS.binary_search_by(|d| d.name.cmp(name)).ok().map(|i| &OPERATORS[i])
+    OPERATORS
+        .binary_search_by(|d| d.name.cmp(name))
+        .ok()
+        .map(|i| &OPERATORS[i])
 }
 
 impl std::fmt::Debug for OpDef {
