@@ -140,7 +140,12 @@ impl Parser<'_> {
     }
 
     /// Read dot-separated words (quoted strings or atoms with quoted pairs).
-    pub(super) fn read_local_part(&mut self, mut i: usize, out: &mut Vec<u8>, allow_null: bool) -> Step<usize> {
+    pub(super) fn read_local_part(
+        &mut self,
+        mut i: usize,
+        out: &mut Vec<u8>,
+        allow_null: bool,
+    ) -> Step<usize> {
         let tt = out.len();
         loop {
             let tsave = out.len();
@@ -221,7 +226,12 @@ impl Parser<'_> {
     }
 
     /// local-part [@ domain] ending at `term`; returns the position and domain offset.
-    pub(super) fn read_addr_spec(&mut self, i: usize, out: &mut Vec<u8>, term: u8) -> Step<(usize, usize)> {
+    pub(super) fn read_addr_spec(
+        &mut self,
+        i: usize,
+        out: &mut Vec<u8>,
+        term: u8,
+    ) -> Step<(usize, usize)> {
         let i = self.read_local_part(i, out, false)?;
         if self.at(i) == term {
             return Ok((i, 0));

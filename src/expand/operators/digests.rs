@@ -12,8 +12,15 @@ use crate::expand::operators::cstr;
 use crate::expand::value::Val;
 
 fn hex(bytes: &[u8], upper: bool) -> Vec<u8> {
-    let digits: &[u8; 16] = if upper { b"0123456789ABCDEF" } else { b"0123456789abcdef" };
-    bytes.iter().flat_map(|b| [digits[(b >> 4) as usize], digits[(b & 15) as usize]]).collect()
+    let digits: &[u8; 16] = if upper {
+        b"0123456789ABCDEF"
+    } else {
+        b"0123456789abcdef"
+    };
+    bytes
+        .iter()
+        .flat_map(|b| [digits[(b >> 4) as usize], digits[(b & 15) as usize]])
+        .collect()
 }
 
 /// `${md5:abc}` gives `900150983cd24fb0d6963f7d28e17f72`.
@@ -52,7 +59,12 @@ pub fn sha3(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
 }
 
 /// Certificate variables that `md5`, `sha1`, `sha256` and `base64` treat specially.
-const CERT_VARS: [&str; 4] = ["tls_in_ourcert", "tls_in_peercert", "tls_out_ourcert", "tls_out_peercert"];
+const CERT_VARS: [&str; 4] = [
+    "tls_in_ourcert",
+    "tls_in_peercert",
+    "tls_out_ourcert",
+    "tls_out_peercert",
+];
 
 /// Exim reads `${md5:$tls_in_peercert}` (exactly `$` and a certificate variable) as a
 /// certificate reference; with no certificate (always so in rexim, which has no TLS
@@ -62,11 +74,16 @@ pub fn cert_operand(op: &str, operand: &Seq, src: &str) -> Option<Seq> {
     if !matches!(op, "md5" | "sha1" | "sha256" | "base64") {
         return None;
     }
-    let [Node::Var(v, span)] = &operand.nodes[..] else { return None };
+    let [Node::Var(v, span)] = &operand.nodes[..] else {
+        return None;
+    };
     let name = v.name();
     let text = src.get(span.start as usize..span.end as usize)?;
     if !CERT_VARS.contains(&name.as_str()) || text.strip_prefix('$') != Some(name.as_str()) {
         return None;
     }
-    Some(Seq::new(vec![Node::Text(name.into_bytes().into())], operand.span))
+    Some(Seq::new(
+        vec![Node::Text(name.into_bytes().into())],
+        operand.span,
+    ))
 }

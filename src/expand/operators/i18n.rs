@@ -41,15 +41,22 @@ pub fn utf8_domain_to_alabel(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult
     );
     match Uts46::new().to_ascii(s, DENY, Hyphens::CheckFirstLast, DnsLength::Ignore) {
         Ok(a) => Ok(v.derive(a.as_bytes())),
-        Err(_) => Err(to_alabel_err(s, "string is not a valid IDNA2008 domain name (rexim's check)")),
+        Err(_) => Err(to_alabel_err(
+            s,
+            "string is not a valid IDNA2008 domain name (rexim's check)",
+        )),
     }
 }
 
 /// Decode one `xn--` label (the prefix must be lowercase, as in Exim).
 fn decode_label(label: &[u8]) -> Result<Vec<u8>, &'static str> {
-    let Some(rest) = label.strip_prefix(b"xn--") else { return Err("bad alabel prefix") };
+    let Some(rest) = label.strip_prefix(b"xn--") else {
+        return Err("bad alabel prefix");
+    };
     let rest = std::str::from_utf8(rest).map_err(|_| "Invalid input")?;
-    idna::punycode::decode_to_string(rest).map(String::into_bytes).ok_or("Invalid input")
+    idna::punycode::decode_to_string(rest)
+        .map(String::into_bytes)
+        .ok_or("Invalid input")
 }
 
 /// `${utf8_domain_from_alabel:xn--mnchen-3ya.de}` gives `münchen.de`.
@@ -57,8 +64,11 @@ pub fn utf8_domain_from_alabel(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResu
     let s = cstr(&v.bytes);
     let mut out = Vec::new();
     for label in lists::iter_fixed(s, b'.') {
-        let label =
-            if label.starts_with(b"xn--") { decode_label(&label).map_err(|e| from_alabel_err(s, e))? } else { label };
+        let label = if label.starts_with(b"xn--") {
+            decode_label(&label).map_err(|e| from_alabel_err(s, e))?
+        } else {
+            label
+        };
         if !out.is_empty() {
             out.push(b'.');
         }
@@ -79,13 +89,15 @@ pub fn utf8_localpart_to_alabel(_: &mut Eval, _: Option<&str>, v: Val) -> ExpRes
         return Ok(v.derive(s));
     }
     let text = std::str::from_utf8(s).map_err(|_| to_alabel_err(s, "l_u2a: bad UTF-8 input"))?;
-    let code =
-        idna::punycode::encode_str(text).ok_or_else(|| to_alabel_err(s, "Input needs wider integers to process"))?;
+    let code = idna::punycode::encode_str(text)
+        .ok_or_else(|| to_alabel_err(s, "Input needs wider integers to process"))?;
     Ok(v.derive(format!("xn--{code}")))
 }
 
 /// `${utf8_localpart_from_alabel:xn--jrgen-kva}` gives `jürgen`.
 pub fn utf8_localpart_from_alabel(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
     let s = cstr(&v.bytes);
-    decode_label(s).map(|d| v.derive(d)).map_err(|e| from_alabel_err(s, e))
+    decode_label(s)
+        .map(|d| v.derive(d))
+        .map_err(|e| from_alabel_err(s, e))
 }

@@ -29,6 +29,7 @@ pub struct OpDef {
 /// Every operator, sorted by name. Names containing `_` (`local_part`,
 /// `time_eval` ...) match only in full; others also match as the stem before
 /// the first `_`, whose rest becomes the argument (`sha2_256`).
+#[rustfmt::skip]
 pub static OPERATORS: &[OpDef] = &[
     OpDef { name: "address", run: address_ops::address },
     OpDef { name: "addresses", run: address_ops::addresses },

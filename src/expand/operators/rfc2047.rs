@@ -17,7 +17,12 @@ pub fn decode(input: &[u8], translate: bool) -> Vec<u8> {
 /// Exim's `rfc2047_decode2`: `lencheck` skips words longer than 75 characters, `target`
 /// is the charset to translate to, NUL bytes become `zero`. Returns the text and the
 /// last charset error (the undecoded bytes are kept when translation fails).
-pub fn decode2(input: &[u8], lencheck: bool, target: Option<&str>, zero: u8) -> (Vec<u8>, Option<String>) {
+pub fn decode2(
+    input: &[u8],
+    lencheck: bool,
+    target: Option<&str>,
+    zero: u8,
+) -> (Vec<u8>, Option<String>) {
     let mut out = Vec::with_capacity(input.len());
     let mut error = None;
     let mut pos = 0;
@@ -39,19 +44,30 @@ pub fn decode2(input: &[u8], lencheck: bool, target: Option<&str>, zero: u8) -> 
                             "iconv_open(\"{t}\", \"{}\") failed: {}{}",
                             String::from_utf8_lossy(charset),
                             strerror(&e),
-                            if e.raw_os_error() == Some(libc::EINVAL) { " (maybe unsupported conversion)" } else { "" }
+                            if e.raw_os_error() == Some(libc::EINVAL) {
+                                " (maybe unsupported conversion)"
+                            } else {
+                                ""
+                            }
                         ))
                     }
                 }
             }
         }
         let bytes = translated.unwrap_or(w.data);
-        out.extend(bytes.into_iter().map(|c| if c == 0 && zero != 0 { zero } else { c }));
+        out.extend(
+            bytes
+                .into_iter()
+                .map(|c| if c == 0 && zero != 0 { zero } else { c }),
+        );
         pos = w.end;
         word = find_word(input, pos, lencheck, last_end);
         if let Some(next) = &word {
             let gap = &input[pos..next.start];
-            if gap.iter().all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)) {
+            if gap
+                .iter()
+                .all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+            {
                 pos = next.start;
             }
         }
@@ -68,7 +84,10 @@ struct Word {
 }
 
 fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    hay.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
 }
 
 /// The next decodable encoded word at or after `from` (Exim's `decode_mimeword`).
@@ -80,7 +99,11 @@ fn find_word(s: &[u8], mut from: usize, lencheck: bool, last_end: Option<usize>)
         from = start + 2;
         // A word longer than the check allows is skipped anyway: bound the search so that
         // many unterminated words cannot make this quadratic.
-        let limit = if lencheck { (start + 76).min(s.len()) } else { s.len() };
+        let limit = if lencheck {
+            (start + 76).min(s.len())
+        } else {
+            s.len()
+        };
         let Some(endq) = find(&s[..limit], q2 + 1, b"?=") else {
             // Exim gives up when no `?=` follows at all; otherwise it tries the next word.
             if last_end.is_some_and(|l| l > q2) {
@@ -98,7 +121,12 @@ fn find_word(s: &[u8], mut from: usize, lencheck: bool, last_end: Option<usize>)
             _ => None,
         };
         if let Some(data) = data {
-            return Some(Word { start, q1, end: endq + 2, data });
+            return Some(Word {
+                start,
+                q1,
+                end: endq + 2,
+                data,
+            });
         }
     }
 }

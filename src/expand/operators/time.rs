@@ -85,6 +85,8 @@ pub fn time_interval(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
             String::from_utf8_lossy(s)
         )));
     }
-    let n = s.iter().fold(0i32, |n, c| n.wrapping_mul(10).wrapping_add(i32::from(c - b'0')));
+    let n = s.iter().fold(0i32, |n, c| {
+        n.wrapping_mul(10).wrapping_add(i32::from(c - b'0'))
+    });
     Ok(Val::new(print_time(n)))
 }
