@@ -11,6 +11,7 @@ pub mod cli;
 pub mod diag;
 pub mod error;
 pub mod expand;
+pub mod features;
 pub mod lookup;
 
 pub use error::{ErrorKind, ExpandError};

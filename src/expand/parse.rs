@@ -820,6 +820,8 @@ impl<'s> Builder<'s> {
                     let pre = groups.into_iter().map(|g| Pre::Seq(g.seq)).collect();
                     let msg = if broken {
                         String::new()
+                    } else if let Some(m) = conditions::too_few_message(&name) {
+                        m
                     } else if got == 0 {
                         format!("missing {{ after \"{name}\"")
                     } else {

@@ -49,7 +49,14 @@ pub static CONDITIONS: &[CondDef] = &[
     args("eqi", 2, compare::eqi),
     each("forall", each::forall),
     each("forany", each::forany),
+    args("inbound_srs", 2, crate::features::srs::inbound_srs),
 ];
+
+/// Exim's own wording when a condition read by `read_subs` has too few arguments
+/// (the generic wording is "missing 2nd string in {} after ...").
+pub fn too_few_message(name: &str) -> Option<String> {
+    matches!(name, "inbound_srs").then(|| format!("too few arguments or bracketing error for {name}"))
+}
 
 pub fn find(name: &str) -> Option<&'static CondDef> {
     CONDITIONS.binary_search_by(|d| d.name.cmp(name)).ok().map(|i| &CONDITIONS[i])
