@@ -12,6 +12,7 @@ use md5::Md5;
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::ast::Seq;
 use crate::expand::eval::Eval;
+use crate::features::c_str;
 
 /// Exim's base-32 digits (lowercase letters, then 2-7).
 const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
@@ -24,14 +25,6 @@ const LOCAL_PART_SPECIALS: &[u8] = b".!#$%&'*+-/=?^_`{|}~";
 
 /// Days an SRS address stays valid.
 const MAX_AGE_DAYS: i64 = 10;
-
-/// C strings end at the first NUL: Exim hashes only what precedes it.
-fn c_str(b: &[u8]) -> &[u8] {
-    match b.iter().position(|&c| c == 0) {
-        Some(i) => &b[..i],
-        None => b,
-    }
-}
 
 /// The first four lowercase hex digits of HMAC-MD5(key, msg).
 pub fn hmac_md5_4(key: &[u8], msg: &[u8]) -> ExpResult<[u8; 4]> {
