@@ -7,6 +7,7 @@
 //! assert_eq!(rexim::expand(&e, &mut ctx).unwrap().bytes, b"local");
 //! ```
 
+pub mod acl;
 pub mod cli;
 pub mod diag;
 pub mod error;

@@ -8,7 +8,8 @@ fn error_reports() {
         let text = std::fs::read_to_string(path).unwrap();
         let mut out = String::new();
         for line in text.lines() {
-            let err = expand(&parse(line), &mut Context::default()).expect_err("fixture lines must fail");
+            let err =
+                expand(&parse(line), &mut Context::default()).expect_err("fixture lines must fail");
             out.push_str(&diag::render_expand_error(line, &err, false));
             out.push('\n');
         }

@@ -19,7 +19,10 @@ impl Macros {
         if !first.is_ascii_uppercase() {
             return None;
         }
-        let name_len = line.bytes().take_while(|c| c.is_ascii_alphanumeric() || *c == b'_').count();
+        let name_len = line
+            .bytes()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
+            .count();
         let (name, rest) = line.split_at(name_len);
         let rest = rest.trim_start();
         let value = rest.strip_prefix("==").or_else(|| rest.strip_prefix('='))?;
@@ -55,7 +58,11 @@ pub fn run_line(line: &str, ctx: &mut Context) -> (Vec<u8>, Option<crate::Expand
 fn flush_log(ctx: &mut Context) {
     let mut err = io::stderr();
     for l in ctx.log.drain(..) {
-        let _ = writeln!(err, "{} {l}", crate::expand::computed::tod("log", ctx.clock.now().0, 0).unwrap_or_default());
+        let _ = writeln!(
+            err,
+            "{} {l}",
+            crate::expand::computed::tod("log", ctx.clock.now().0, 0).unwrap_or_default()
+        );
     }
 }
 
@@ -66,11 +73,19 @@ fn next_logical_line(input: &mut dyn BufRead) -> io::Result<Option<String>> {
     loop {
         buf.clear();
         if input.read_until(b'\n', &mut buf)? == 0 {
-            return Ok(if line.is_empty() && buf.is_empty() { None } else { Some(line) });
+            return Ok(if line.is_empty() && buf.is_empty() {
+                None
+            } else {
+                Some(line)
+            });
         }
         let piece = String::from_utf8_lossy(&buf);
         let piece = piece.trim_end();
-        let piece = if line.is_empty() { piece } else { piece.trim_start() };
+        let piece = if line.is_empty() {
+            piece
+        } else {
+            piece.trim_start()
+        };
         match piece.strip_suffix('\\') {
             Some(p) => line.push_str(p),
             None => {
@@ -93,13 +108,19 @@ pub fn session(input: &mut dyn BufRead, ctx: &mut Context) -> io::Result<Vec<Exc
     let mut result = Vec::new();
     while let Some(line) = next_logical_line(input)? {
         if let Some(msg) = macros.define(&line) {
-            result.push(Exchange { input: line, output: msg.into_bytes() });
+            result.push(Exchange {
+                input: line,
+                output: msg.into_bytes(),
+            });
             continue;
         }
         let expanded_line = macros.substitute(&line);
         let (text, _) = run_line(&expanded_line, ctx);
         flush_log(ctx);
-        result.push(Exchange { input: line, output: text });
+        result.push(Exchange {
+            input: line,
+            output: text,
+        });
     }
     Ok(result)
 }

@@ -10,7 +10,11 @@ pub struct Header {
 impl Header {
     /// The name part (before the colon).
     pub fn name(&self) -> &[u8] {
-        let end = self.text.iter().position(|&c| c == b':').unwrap_or(self.text.len());
+        let end = self
+            .text
+            .iter()
+            .position(|&c| c == b':')
+            .unwrap_or(self.text.len());
         &self.text[..end]
     }
 
@@ -64,9 +68,15 @@ fn is_header_line(line: &[u8]) -> bool {
     if line.first().is_none_or(|c| c.is_ascii_whitespace()) {
         return false;
     }
-    let name_end = line.iter().position(|&c| !c.is_ascii_graphic() || c == b':').unwrap_or(line.len());
+    let name_end = line
+        .iter()
+        .position(|&c| !c.is_ascii_graphic() || c == b':')
+        .unwrap_or(line.len());
     let rest = &line[name_end..];
-    let colon = rest.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(rest.len());
+    let colon = rest
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(rest.len());
     rest.get(colon) == Some(&b':')
 }
 
@@ -149,7 +159,14 @@ impl Message {
                 continue;
             }
             if !is_header_line(&text) {
-                return (if at_eof { HeaderEnd::NoBody } else { HeaderEnd::NotHeader }, pos);
+                return (
+                    if at_eof {
+                        HeaderEnd::NoBody
+                    } else {
+                        HeaderEnd::NotHeader
+                    },
+                    pos,
+                );
             }
             let mut text = text;
             trim_blank_continuations(&mut text, &mut c.size);
@@ -208,7 +225,9 @@ impl Message {
     /// Headers whose name matches `name` (with trailing colon), case-insensitively.
     pub fn find<'a>(&'a self, name_with_colon: &'a str) -> impl Iterator<Item = &'a Header> + 'a {
         let want = name_with_colon.trim_end_matches(':').as_bytes();
-        self.headers.iter().filter(move |h| h.name().eq_ignore_ascii_case(want))
+        self.headers
+            .iter()
+            .filter(move |h| h.name().eq_ignore_ascii_case(want))
     }
 }
 

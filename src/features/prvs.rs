@@ -65,13 +65,21 @@ pub fn prvs(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
     let addr = c_str(&address.bytes);
     let at = match addr.iter().rposition(|&c| c == b'@') {
         Some(i) if i > 0 && i + 1 < addr.len() => i,
-        _ => return Err(ExpandError::hard("prvs first argument must be a qualified email address")),
+        _ => {
+            return Err(ExpandError::hard(
+                "prvs first argument must be a qualified email address",
+            ))
+        }
     };
     let key = match &keynum {
         None => b'0',
         Some(k) => match c_str(&k.bytes) {
             [d] if d.is_ascii_digit() => *d,
-            _ => return Err(ExpandError::hard("prvs third argument must be a single digit")),
+            _ => {
+                return Err(ExpandError::hard(
+                    "prvs third argument must be a single digit",
+                ))
+            }
         },
     };
     let stamp = daystamp(ev, VALIDITY_DAYS);
@@ -130,7 +138,11 @@ pub fn prvscheck(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()>
         }
         return Ok(());
     };
-    let group = |i: usize| caps.get(i).map(|m| m.as_bytes().to_vec()).unwrap_or_default();
+    let group = |i: usize| {
+        caps.get(i)
+            .map(|m| m.as_bytes().to_vec())
+            .unwrap_or_default()
+    };
     ev.captures = (0..=5).map(|i| subject.derive(group(i))).collect();
     let keynum = group(1);
     let stamp = group(2);
@@ -138,8 +150,10 @@ pub fn prvscheck(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()>
     let mut address = group(4);
     address.push(b'@');
     address.extend_from_slice(&group(5));
-    ev.ctx.set("prvscheck_address", subject.derive(address.clone()));
-    ev.ctx.set("prvscheck_keynum", subject.derive(keynum.clone()));
+    ev.ctx
+        .set("prvscheck_address", subject.derive(address.clone()));
+    ev.ctx
+        .set("prvscheck_keynum", subject.derive(keynum.clone()));
 
     let Some(secret_seq) = args.get(1) else {
         return Err(not_enough());
@@ -173,7 +187,12 @@ pub fn prvscheck(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()>
 /// Whether a signature's expiry day (three digits) has passed. Near the wrap from 999
 /// to 000 a small expiry day counts as "after" a large today, as in Exim.
 fn expired(ev: &Eval, stamp: &[u8; 3]) -> bool {
-    let num = |b: &[u8]| std::str::from_utf8(b).ok().and_then(|t| t.parse::<u32>().ok()).unwrap_or(0);
+    let num = |b: &[u8]| {
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(|t| t.parse::<u32>().ok())
+            .unwrap_or(0)
+    };
     let mut today = num(&daystamp(ev, 0));
     let expiry = num(stamp);
     if expiry < 7 && today >= 993 {

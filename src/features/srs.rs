@@ -72,12 +72,18 @@ pub fn inbound_srs(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
     let caps = match re.captures(subject) {
         Ok(Some(c)) => c,
         Ok(None) => return Ok(false),
-        Err(e) => return Err(ExpandError::hard(format!("inbound_srs: regex match failed: {e}"))),
+        Err(e) => {
+            return Err(ExpandError::hard(format!(
+                "inbound_srs: regex match failed: {e}"
+            )))
+        }
     };
     let group = |i: usize| caps.get(i).map(|m| m.as_bytes()).unwrap_or_default();
     // Exim decides on quoting by looking at the whole argument, not just the local part.
     let quote = subject.first() == Some(&b'"')
-        || subject.iter().any(|c| !c.is_ascii_alphanumeric() && !LOCAL_PART_SPECIALS.contains(c));
+        || subject
+            .iter()
+            .any(|c| !c.is_ascii_alphanumeric() && !LOCAL_PART_SPECIALS.contains(c));
     let mut recipient = Vec::with_capacity(subject.len());
     if quote {
         recipient.push(b'"');
@@ -90,7 +96,8 @@ pub fn inbound_srs(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
     recipient.extend(group(3).iter().map(u8::to_ascii_lowercase));
     let hash = group(1).to_vec();
     let stamp = group(2).to_vec();
-    ev.ctx.set("srs_recipient", local_part.derive(recipient.clone()));
+    ev.ctx
+        .set("srs_recipient", local_part.derive(recipient.clone()));
 
     if c_str(&secret.bytes).is_empty() {
         return Ok(true);
@@ -121,6 +128,9 @@ mod tests {
 
     #[test]
     fn hash() {
-        assert_eq!(&hmac_md5_4(b"secret", b"user@example.com").unwrap(), b"b3d4");
+        assert_eq!(
+            &hmac_md5_4(b"secret", b"user@example.com").unwrap(),
+            b"b3d4"
+        );
     }
 }

@@ -47,7 +47,16 @@ fn main() {
         best_eval = best_eval.min(t.elapsed().as_secs_f64());
     }
     println!("mix: {path} ({n} lines, {failures} fail)");
-    println!("parse only:          {:>12.0} lines/s", n as f64 / best_parse);
-    println!("evaluate pre-parsed: {:>12.0} lines/s", n as f64 / best_eval);
-    println!("parse + evaluate:    {:>12.0} lines/s", n as f64 / (best_parse + best_eval));
+    println!(
+        "parse only:          {:>12.0} lines/s",
+        n as f64 / best_parse
+    );
+    println!(
+        "evaluate pre-parsed: {:>12.0} lines/s",
+        n as f64 / best_eval
+    );
+    println!(
+        "parse + evaluate:    {:>12.0} lines/s",
+        n as f64 / (best_parse + best_eval)
+    );
 }
