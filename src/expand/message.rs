@@ -1,4 +1,8 @@
-//! A received message as expansions see it: header lines and body (for `$h_*`, `$message_body`).
+//! A received message as expansions see it: header lines and body (for `$h_*`, `$message_body`),
+//! read the way `exim -bem` reads one, and the message variables derived from it.
+
+use crate::expand::context::Context;
+use crate::expand::value::Val;
 
 /// One header line as received, including its name and trailing newline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +20,11 @@ impl Header {
             .position(|&c| c == b':')
             .unwrap_or(self.text.len());
         &self.text[..end]
+    }
+
+    /// The whole header as received (name, colon, value, newline).
+    pub fn text(&self) -> &[u8] {
+        &self.text
     }
 
     /// The text after `Name:`, untouched.
@@ -49,6 +58,18 @@ pub struct Message {
     pub headers: Vec<Header>,
     pub body: Vec<u8>,
     pub counts: Counts,
+    /// The sender named by a leading UUCP-style `From user date` line, if any.
+    pub uucp_sender: Option<Vec<u8>>,
+}
+
+/// Exim's default `uucp_from_pattern` (a leading `From user Mon Jan  5 12:35 ...` line).
+const UUCP_FROM_PATTERN: &[u8] = br"^From\s+(\S+)\s+(?:[a-zA-Z]{3},?\s+)?(?:[a-zA-Z]{3}\s+\d?\d|\d?\d\s+[a-zA-Z]{3}\s+\d\d(?:\d\d)?)\s+\d\d?:\d\d?";
+
+/// The sender (Exim's default `uucp_from_sender`, `$1`) of a UUCP `From ` line.
+fn uucp_from_line(line: &[u8]) -> Option<Vec<u8>> {
+    let re = crate::expand::regex::compile(UUCP_FROM_PATTERN, false).ok()?;
+    let caps = re.captures(line).ok()??;
+    Some(caps.get(1)?.as_bytes().to_vec())
 }
 
 /// How the header section ended.
@@ -158,6 +179,12 @@ impl Message {
                 current = Some(text);
                 continue;
             }
+            if self.headers.is_empty() && self.uucp_sender.is_none() {
+                if let Some(sender) = uucp_from_line(&text) {
+                    self.uucp_sender = Some(sender);
+                    continue;
+                }
+            }
             if !is_header_line(&text) {
                 return (
                     if at_eof {
@@ -222,6 +249,17 @@ impl Message {
         c.size += c.body_size;
         self.body = body;
     }
+    /// Add the headers Exim adds to a locally submitted message that lacks them, in
+    /// Exim's order: `Message-Id:`, `From:`, `Date:` (values as given).
+    pub fn add_local_headers(&mut self, message_id: &str, from: &str, date: &str) {
+        for (name, value) in [("Message-Id", message_id), ("From", from), ("Date", date)] {
+            if self.find(name).next().is_none() {
+                let text = format!("{name}: {value}\n").into_bytes();
+                self.headers.push(Header { text });
+            }
+        }
+    }
+
     /// Headers whose name matches `name` (with trailing colon), case-insensitively.
     pub fn find<'a>(&'a self, name_with_colon: &'a str) -> impl Iterator<Item = &'a Header> + 'a {
         let want = name_with_colon.trim_end_matches(':').as_bytes();
@@ -249,4 +287,77 @@ fn trim_blank_continuations(text: &mut Vec<u8>, size: &mut u64) {
         *size = size.saturating_sub((text.len() - new_len) as u64);
         text.truncate(new_len);
     }
+}
+
+/// Message variables (`$message_size`, `$message_body` ...): from the loaded message, or
+/// Exim's initial values when there is none. `None` for names that are not message variables.
+pub fn variable(ctx: &Context, name: &str) -> Option<Val> {
+    let msg = ctx.message.as_deref();
+    let counts = msg.map(|m| m.counts.clone()).unwrap_or_default();
+    let number = |n: u64| Some(Val::from(n.to_string()));
+    match name {
+        "message_size" => number(counts.size),
+        "message_linecount" => number(counts.linecount),
+        "message_body_size" => number(counts.body_size),
+        "body_linecount" => number(counts.body_linecount),
+        "body_zerocount" => number(counts.body_zerocount),
+        "max_received_linelength" => number(counts.max_line_length),
+        // Exim counts the Received: header it adds itself.
+        "received_count" => {
+            let received = msg.map_or(0, |m| m.find("received:").count() as u64);
+            number(received + u64::from(msg.is_some()))
+        }
+        "message_body" | "message_body_end" => {
+            let body = msg.map(|m| m.body.as_slice()).unwrap_or_default();
+            let visible = ctx.settings.message_body_visible.min(body.len());
+            let part = if name == "message_body" {
+                &body[..visible]
+            } else {
+                &body[body.len() - visible..]
+            };
+            let keep_newlines = ctx.settings.message_body_newlines;
+            let shown = part
+                .iter()
+                .map(|&c| match c {
+                    0 => b' ',
+                    b'\n' if !keep_newlines => b' ',
+                    c => c,
+                })
+                .collect::<Vec<u8>>();
+            Some(Val::tainted(shown))
+        }
+        "reply_address" => Some(Val::tainted(msg.map(reply_address).unwrap_or_default())),
+        "message_headers" => Some(crate::expand::headers::all(ctx, false)),
+        "message_headers_raw" => Some(crate::expand::headers::all(ctx, true)),
+        _ => None,
+    }
+}
+
+/// `$reply_address`: the raw `Reply-To:` text, or `From:` when that is empty or absent,
+/// newlines turned into spaces and surrounding white space removed.
+fn reply_address(m: &Message) -> Vec<u8> {
+    let raw = |name: &str| -> Option<Vec<u8>> {
+        let parts: Vec<&[u8]> = m.find(name).map(|h| h.raw_value()).collect();
+        (!parts.is_empty()).then(|| parts.concat())
+    };
+    let trimmed = |v: Vec<u8>| -> Vec<u8> {
+        let start = v
+            .iter()
+            .position(|c| !c.is_ascii_whitespace())
+            .unwrap_or(v.len());
+        v[start..].to_vec()
+    };
+    let mut value = match raw("reply-to:").map(trimmed) {
+        Some(v) if !v.is_empty() => v,
+        _ => raw("from:").map(trimmed).unwrap_or_default(),
+    };
+    for c in value.iter_mut() {
+        if *c == b'\n' {
+            *c = b' ';
+        }
+    }
+    while value.last().is_some_and(|c| c.is_ascii_whitespace()) {
+        value.pop();
+    }
+    value
 }
