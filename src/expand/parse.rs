@@ -9,6 +9,7 @@ use pest_derive::Parser;
 use crate::error::ExpandError;
 use crate::expand::ast::*;
 use crate::expand::conditions::{self, CondForm};
+use crate::expand::eval::on_big_stack;
 use crate::expand::items::{self, Shape};
 use crate::expand::operators;
 use crate::expand::vars;
@@ -32,20 +33,70 @@ pub fn parse(source: &str) -> Expansion {
         };
         Seq::new(nodes, Span::new(0, source.len()))
     } else {
-        let mut b = Builder {
-            src: &source,
-            malformed_header: false,
+        let build = || {
+            let mut b = Builder {
+                src: &source,
+                malformed_header: false,
+            };
+            match ExpansionParser::parse(Rule::expansion, &source) {
+                Ok(mut pairs) => b.seq(pairs.next().expect("expansion rule")),
+                Err(e) => {
+                    // The grammar is total; reaching here means pest's own recursion guard
+                    // stopped a hostile nesting depth, or a grammar bug. Report, never panic.
+                    let err = match &e.variant {
+                        pest::error::ErrorVariant::CustomError { message }
+                            if message.contains("stack limit") =>
+                        {
+                            ExpandError::hard("expansion nesting too deep to parse")
+                        }
+                        _ => ExpandError::hard(format!("internal parser error: {e}")),
+                    };
+                    Seq::new(vec![error_node(vec![], err)], Span::new(0, source.len()))
+                }
+            }
         };
-        match ExpansionParser::parse(Rule::expansion, &source) {
-            Ok(mut pairs) => b.seq(pairs.next().expect("expansion rule")),
-            Err(e) => {
-                // The grammar is total; reaching here is a grammar bug. Report, never panic.
-                let err = ExpandError::hard(format!("internal parser error: {e}"));
+        // Deep nesting: refuse beyond a fixed bound (the same in every build), and parse
+        // deep-but-allowed input on a stack big enough for pest's recursion.
+        match brace_depth(source.as_bytes()) {
+            d if d > MAX_PARSE_NESTING => {
+                let err = ExpandError::hard(format!(
+                    "expansion nesting deeper than {MAX_PARSE_NESTING} levels"
+                ));
                 Seq::new(vec![error_node(vec![], err)], Span::new(0, source.len()))
             }
+            d if d > 32 => stacker::grow(64 << 20, build),
+            _ => build(),
         }
     };
     Expansion { source, body }
+}
+
+/// Deepest brace nesting the parser accepts (far beyond any real configuration).
+const MAX_PARSE_NESTING: usize = 1000;
+
+/// The deepest nesting of `{` in the text, ignoring escaped braces and `\N...\N`.
+fn brace_depth(s: &[u8]) -> usize {
+    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    while let Some(&c) = s.get(i) {
+        match c {
+            b'\\' if s.get(i + 1) == Some(&b'N') => {
+                i += 2;
+                while i < s.len() && !s[i..].starts_with(b"\\N") {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'\\' => i += 1,
+            b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    max
 }
 
 /// Parse and fail on any error that Exim would report even in a skipped branch.
@@ -113,7 +164,7 @@ impl<'s> Builder<'s> {
                     if !text.is_empty() {
                         nodes.push(Node::Text(std::mem::take(&mut text).into()));
                     }
-                    let node = self.piece(p);
+                    let node = on_big_stack(|| self.piece(p));
                     let is_err = matches!(node, Node::Error(_));
                     nodes.push(node);
                     if is_err {
@@ -754,6 +805,10 @@ impl<'s> Builder<'s> {
 
     /// A condition, plus any brace groups after it that belong to the caller (yes/no strings).
     fn cond(&mut self, p: Pair<Rule>) -> (Cond, Vec<Group>) {
+        on_big_stack(|| self.cond_inner(p))
+    }
+
+    fn cond_inner(&mut self, p: Pair<Rule>) -> (Cond, Vec<Group>) {
         let span = span_of(&p);
         let mut negations = 0;
         let mut body = None;
