@@ -10,9 +10,11 @@
 pub mod acl;
 pub mod cli;
 pub mod diag;
+pub mod dns;
 pub mod error;
 pub mod expand;
 pub mod features;
+pub mod listmatch;
 pub mod lookup;
 
 pub use error::{ErrorKind, ExpandError};

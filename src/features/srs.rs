@@ -10,6 +10,9 @@ use hmac::{Hmac, Mac};
 use md5::Md5;
 
 use crate::error::{ExpResult, ExpandError};
+use crate::expand::address;
+use crate::expand::ast::ItemNode;
+use crate::expand::value::Val;
 use crate::expand::ast::Seq;
 use crate::expand::eval::Eval;
 use crate::features::c_str;
@@ -112,6 +115,44 @@ pub fn inbound_srs(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
         return Ok(false);
     }
     Ok(hmac_md5_4(&secret.bytes, &recipient)? == hash[..])
+}
+
+/// `${srs_encode{secret}{user@example.com}{forwarder.example}}` gives
+/// `SRS0=b3d4=jm=example.com=user@forwarder.example` on 2026-11-23. The hash covers the
+/// whole return path as given, lowercased; an empty return path gives `""`; a local part
+/// with quotes loses them and the whole SRS local part is quoted instead.
+pub fn srs_encode(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
+    let secret = ev.seq(&node.args[0])?;
+    let return_path = ev.seq(&node.args[1])?;
+    let orig_domain = ev.seq(&node.args[2])?;
+    let path = c_str(&return_path.bytes);
+    if path.is_empty() {
+        return Ok(());
+    }
+    let mut srs = b"SRS0=".to_vec();
+    srs.extend_from_slice(&hmac_md5_4(&secret.bytes, &path.to_ascii_lowercase())?);
+    srs.push(b'=');
+    srs.extend_from_slice(&timestamp(ev.ctx.now().div_euclid(86400)));
+    srs.push(b'=');
+    let parsed = address::extract(path).map_err(ExpandError::hard)?;
+    srs.extend_from_slice(parsed.domain());
+    srs.push(b'=');
+    let local = parsed.local_part();
+    let quoted = local.contains(&b'"');
+    srs.extend(local.iter().copied().filter(|&c| c != b'"'));
+    let mut result = return_path.derive(Vec::with_capacity(srs.len() + 3));
+    result.tainted |= orig_domain.tainted;
+    if quoted {
+        result.bytes.push(b'"');
+    }
+    result.bytes.extend_from_slice(&srs);
+    if quoted {
+        result.bytes.push(b'"');
+    }
+    result.bytes.push(b'@');
+    result.bytes.extend_from_slice(c_str(&orig_domain.bytes));
+    out.push(&result);
+    Ok(())
 }
 
 #[cfg(test)]
