@@ -1,5 +1,6 @@
 //! String expansion: parse once (`parse`), evaluate many times (`expand`).
 
+pub mod address;
 pub mod ast;
 pub mod computed;
 pub mod conditions;

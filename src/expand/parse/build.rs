@@ -401,7 +401,9 @@ impl<'s> Builder<'s> {
                 if word.is_some() || !close.ok {
                     return err(groups, format!("missing '}}' after '{name}'"));
                 }
-                node(groups, Tail::default(), None)
+                let seqs: Vec<Seq> = groups.iter().map(|g| g.seq.clone()).collect();
+                let tail = items::substr::skipped_tail(name, &seqs);
+                node(groups, tail, None)
             }
             Shape::Fixed { n, missing } => {
                 let n = n as usize;
