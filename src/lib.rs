@@ -10,6 +10,7 @@
 pub mod acl;
 pub mod cli;
 pub mod diag;
+pub mod dns;
 pub mod error;
 pub mod expand;
 pub mod listmatch;
