@@ -140,10 +140,9 @@ impl HostMatcher {
             source.to_vec()
         };
         let lookups = ctx.lookups.clone();
-        let mut ev = crate::expand::eval::Eval::new(ctx);
         let hit = lookups
-            .find_raw(&spec, source, &key, &mut string::call(&lookups, &mut ev))
-            .map_err(string::lookup_err)?;
+            .find(&spec, source, &key, Some(&mut crate::expand::Eval::new(ctx)))
+            .map_err(|e| ItemErr::Defer(Some(crate::listmatch::driver_reason(e))))?;
         Ok(hit.map(|h| Matched {
             value: Some(Val {
                 bytes: h.data,

@@ -201,10 +201,9 @@ fn lookup_item(
     let source = &pattern[semi + 1..];
     let lookups = ctx.lookups.clone();
     let key = if spec.is_single_key() { s } else { source };
-    let mut ev = crate::expand::eval::Eval::new(ctx);
     let hit = lookups
-        .find_raw(&spec, source, key, &mut call(&lookups, &mut ev))
-        .map_err(lookup_err)?;
+        .find(&spec, source, key, Some(&mut crate::expand::Eval::new(ctx)))
+        .map_err(|e| ItemErr::Defer(Some(crate::listmatch::driver_reason(e))))?;
     Ok(hit.map(|h| {
         let caps = match (&h.captures, captures) {
             (Some((wild, fixed)), true) => {
@@ -236,25 +235,5 @@ pub fn strerror(errno: i32) -> String {
     match e.find(" (os error") {
         Some(i) => e[..i].to_string(),
         None => e,
-    }
-}
-
-/// Lookup plumbing for list items: the lookups plus an expander (wildlsearch keys).
-pub(crate) fn call<'a, 'e>(
-    lookups: &'a crate::lookup::Lookups,
-    ev: &'e mut crate::expand::eval::Eval<'_>,
-) -> crate::lookup::Call<'a, 'e> {
-    crate::lookup::Call {
-        lookups,
-        expander: Some(ev),
-    }
-}
-
-/// A failed lookup in a list is Exim's DEFER with the driver's own message.
-pub(crate) fn lookup_err(e: crate::lookup::LookupError) -> ItemErr {
-    match e {
-        crate::lookup::LookupError::Defer(m) | crate::lookup::LookupError::Hard(m) => {
-            ItemErr::Defer(Some(m))
-        }
     }
 }
