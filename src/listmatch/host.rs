@@ -141,7 +141,12 @@ impl HostMatcher {
         };
         let lookups = ctx.lookups.clone();
         let hit = lookups
-            .find(&spec, source, &key)
+            .find(
+                &spec,
+                source,
+                &key,
+                Some(&mut crate::expand::Eval::new(ctx)),
+            )
             .map_err(|e| ItemErr::Defer(Some(e.message)))?;
         Ok(hit.map(|h| Matched {
             value: Some(Val {

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::ExpandError;
 use crate::lookup::{
-    dnsdb, find_type, printing, Call, Expander, LookupDriver, LookupError, LookupSpec, Opened,
-    Options, Star, TYPES,
+    dnsdb, find_type, Call, Expander, LookupDriver, LookupError, LookupSpec, Opened, Options, Star,
+    TYPES,
 };
 
 /// A successful lookup: the data and the `$1`/`$2` captures of a partial or default match.
@@ -125,10 +125,10 @@ impl Lookups {
             lookups: self,
             expander,
         };
+        // A DEFER keeps the driver's words: `${lookup}` adds `lookup of "KEY" gave DEFER:`,
+        // list matching adds `unable to complete match against ...`.
         let to_err = |e: LookupError| match e {
-            LookupError::Defer(m) => {
-                ExpandError::defer(format!("lookup of \"{}\" gave DEFER: {m}", printing(key)))
-            }
+            LookupError::Defer(m) => ExpandError::defer(m),
             LookupError::Hard(m) => ExpandError::hard(m),
         };
         self.find_raw(spec, source, key, &mut call).map_err(to_err)

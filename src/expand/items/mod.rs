@@ -45,12 +45,48 @@ pub struct ItemDef {
 
 /// Every item, sorted by name (binary-searched; a test checks the order).
 pub static ITEMS: &[ItemDef] = &[
-    ItemDef { name: "hash", shape: Shape::Subs { min: 2, max: 3 }, raw_first_arg: false, run: substr::hash },
-    ItemDef { name: "length", shape: Shape::Subs { min: 2, max: 2 }, raw_first_arg: false, run: substr::length },
-    ItemDef { name: "map", shape: Shape::Fixed { n: 2, missing: lists::missing_arg }, raw_first_arg: false, run: lists::map },
-    ItemDef { name: "nhash", shape: Shape::Subs { min: 2, max: 3 }, raw_first_arg: false, run: substr::nhash },
-    ItemDef { name: "reduce", shape: Shape::Fixed { n: 3, missing: lists::missing_arg }, raw_first_arg: false, run: lists::reduce },
-    ItemDef { name: "substr", shape: Shape::Subs { min: 2, max: 3 }, raw_first_arg: false, run: substr::substr },
+    ItemDef {
+        name: "hash",
+        shape: Shape::Subs { min: 2, max: 3 },
+        raw_first_arg: false,
+        run: substr::hash,
+    },
+    ItemDef {
+        name: "length",
+        shape: Shape::Subs { min: 2, max: 2 },
+        raw_first_arg: false,
+        run: substr::length,
+    },
+    ItemDef {
+        name: "map",
+        shape: Shape::Fixed {
+            n: 2,
+            missing: lists::missing_arg,
+        },
+        raw_first_arg: false,
+        run: lists::map,
+    },
+    ItemDef {
+        name: "nhash",
+        shape: Shape::Subs { min: 2, max: 3 },
+        raw_first_arg: false,
+        run: substr::nhash,
+    },
+    ItemDef {
+        name: "reduce",
+        shape: Shape::Fixed {
+            n: 3,
+            missing: lists::missing_arg,
+        },
+        raw_first_arg: false,
+        run: lists::reduce,
+    },
+    ItemDef {
+        name: "substr",
+        shape: Shape::Subs { min: 2, max: 3 },
+        raw_first_arg: false,
+        run: substr::substr,
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static ItemDef> {
