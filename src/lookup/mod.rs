@@ -67,7 +67,12 @@ pub trait Expander {
 pub struct Call<'a, 'e> {
     pub lookups: &'a Lookups,
     pub expander: Option<&'e mut dyn Expander>,
+    /// Lookups nested inside this one (wildlsearch `type;file` keys).
+    pub depth: u32,
 }
+
+/// Deepest nesting of lookups inside wildlsearch keys (a file naming itself loops).
+pub const MAX_NESTING: u32 = 20;
 
 /// A source opened once per lookup call: the parsed file (or nothing for query types)
 /// and a generation number that changes whenever the file changes on disk.

@@ -124,6 +124,7 @@ impl Lookups {
         let mut call = Call {
             lookups: self,
             expander,
+            depth: 0,
         };
         // A DEFER keeps the driver's words: `${lookup}` adds `lookup of "KEY" gave DEFER:`,
         // list matching adds `unable to complete match against ...`.
