@@ -157,9 +157,11 @@ struct Table;
 impl crate::lookup::LookupDriver for Table {
     fn find(
         &self,
+        _: &crate::lookup::Opened,
         _: &[u8],
         key: &[u8],
         _: &crate::lookup::Options,
+        _: &mut crate::lookup::Call,
     ) -> Result<Option<Vec<u8>>, crate::lookup::LookupError> {
         Ok(match key {
             b"a.example" => Some(b"x : !y : ^z+$ : >b.example".to_vec()),
@@ -198,9 +200,11 @@ fn ip_lookups_use_masked_keys() {
     impl crate::lookup::LookupDriver for Keys {
         fn find(
             &self,
+            _: &crate::lookup::Opened,
             _: &[u8],
             key: &[u8],
             _: &crate::lookup::Options,
+            _: &mut crate::lookup::Call,
         ) -> Result<Option<Vec<u8>>, crate::lookup::LookupError> {
             Ok(Some(key.to_vec()))
         }
