@@ -100,7 +100,10 @@ pub fn initial(name: &str) -> Option<&'static str> {
 fn compile_date() -> Option<String> {
     let exe = std::env::current_exe().ok()?;
     let modified = std::fs::metadata(exe).ok()?.modified().ok()?;
-    let secs = modified.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
+    let secs = modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs() as i64;
     let t = local(secs, false);
     Some(format!(
         "{:02}-{}-{} {:02}:{:02}:{:02}",
