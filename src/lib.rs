@@ -13,6 +13,7 @@ pub mod diag;
 pub mod dns;
 pub mod error;
 pub mod expand;
+pub mod features;
 pub mod listmatch;
 pub mod lookup;
 

@@ -9,6 +9,8 @@
 //!   `message = FILE`         load tests/expand/data/FILE as with `-bem`
 //!   `now = EPOCH`            pin the clock (implies no diff)
 //!   `snapshot = no`          differential only (output varies by day)
+//!   `limit.max_output = N`   lower the output-size limit (implies no diff; also
+//!                            `limit.max_depth`, `limit.max_list_items`)
 //!   `mdb = NAME.mdb from NAME.txt`  build an LMDB file at test time with
 //!                            `mdb_load -n -T` from data/NAME.txt (implies no diff:
 //!                            Debian's exim4 has no lmdb); `@MDB@` is its directory
@@ -32,6 +34,7 @@ struct Fixture {
     vars: Vec<(String, String, bool)>,
     message: Option<PathBuf>,
     now: Option<i64>,
+    limits: Vec<(String, usize)>,
     mdb: Vec<(String, String)>,
     dns: Option<PathBuf>,
 }
@@ -55,6 +58,7 @@ fn load(path: &Path) -> Fixture {
         vars: Vec::new(),
         message: None,
         now: None,
+        limits: Vec::new(),
         mdb: Vec::new(),
         dns: None,
     };
@@ -68,6 +72,10 @@ fn load(path: &Path) -> Fixture {
         let v = v.replace("@DATA@", &data.to_string_lossy());
         if let Some(name) = k.strip_prefix("var.") {
             fx.vars.push((name.to_string(), v, false));
+            fx.diff = false;
+        } else if let Some(name) = k.strip_prefix("limit.") {
+            fx.limits
+                .push((name.to_string(), v.parse().expect("limit.NAME = number")));
             fx.diff = false;
         } else if let Some(name) = k.strip_prefix("tainted.") {
             fx.vars.push((name.to_string(), v, true));
@@ -143,6 +151,14 @@ fn context(fx: &Fixture) -> Context {
             ctx.set(name, value.as_str())
         };
         assert!(ok, "{}: {name} is not a variable", fx.name);
+    }
+    for (name, n) in &fx.limits {
+        match name.as_str() {
+            "max_output" => ctx.limits.max_output = *n,
+            "max_depth" => ctx.limits.max_depth = *n as u32,
+            "max_list_items" => ctx.limits.max_list_items = *n,
+            _ => panic!("{}: unknown limit {name}", fx.name),
+        }
     }
     if let Some(now) = fx.now {
         ctx.clock = Arc::new(FixedClock(now));

@@ -4,6 +4,7 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
 use crate::expand::message::Message;
+use crate::expand::value::Val;
 use crate::expand::{self, Context};
 
 /// `NAME = value` macro definitions typed at the `-be` prompt.
@@ -126,14 +127,50 @@ pub fn session(input: &mut dyn BufRead, ctx: &mut Context) -> io::Result<Vec<Exc
 }
 
 /// Load a message for `-bem` (and `$h_*` in tests).
+/// The message is read as Exim reads a locally submitted one (see `Message::read`); the
+/// headers Exim adds when missing (`Message-Id:`, `From:`, `Date:`) are added, and
+/// `$message_id`, `$message_exim_id` and `$received_time` are set.
 pub fn load_message(ctx: &mut Context, path: &str) -> io::Result<()> {
+    use crate::expand::computed;
     let data = std::fs::read(path)?;
-    ctx.message = Some(Arc::new(Message::parse(&data)));
+    let mut msg = Message::read(&data, ctx.settings.message_body_visible);
+    if msg.headers.is_empty() {
+        println!("Warning: no message headers read");
+    }
+    let (secs, usecs) = ctx.clock.now();
+    let id = computed::message_id(secs, usecs, std::process::id());
+    let host = computed::primary_hostname();
+    let sender = format!("{}@{host}", computed::caller_login());
+    let from = match computed::caller_name() {
+        name if name.is_empty() => sender,
+        name => format!("{name} <{sender}>"),
+    };
+    let date = computed::tod("full", secs, usecs).unwrap_or_default();
+    msg.add_local_headers(&format!("<E{id}@{host}>"), &from, &date);
+    if let Some(mut sender) = msg.uucp_sender.clone() {
+        println!("Sender taken from \"From \" line");
+        if !sender.contains(&b'@') {
+            sender.extend_from_slice(format!("@{host}").as_bytes());
+        }
+        let at = sender
+            .iter()
+            .rposition(|&c| c == b'@')
+            .unwrap_or(sender.len());
+        let domain = sender.get(at + 1..).unwrap_or_default().to_vec();
+        ctx.set("sender_address_local_part", Val::tainted(&sender[..at]));
+        ctx.set("sender_address_domain", Val::tainted(domain));
+        ctx.set("sender_address", Val::tainted(sender));
+    }
+    ctx.message = Some(Arc::new(msg));
+    ctx.set("message_id", id.as_str());
+    ctx.set("message_exim_id", id.as_str());
+    ctx.set("received_time", secs.to_string());
     Ok(())
 }
 
 /// Entry point for `-be`/`-bem`: `args` are expansions given on the command line.
 pub fn main(args: &[String], message_file: Option<&str>, mut ctx: Context) -> i32 {
+    crate::expand::computed::local_caller(&mut ctx);
     if let Some(path) = message_file {
         if let Err(e) = load_message(&mut ctx, path) {
             eprintln!("rexim: failed to open {path}: {e}");

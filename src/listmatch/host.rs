@@ -141,13 +141,8 @@ impl HostMatcher {
         };
         let lookups = ctx.lookups.clone();
         let hit = lookups
-            .find(
-                &spec,
-                source,
-                &key,
-                Some(&mut crate::expand::Eval::new(ctx)),
-            )
-            .map_err(|e| ItemErr::Defer(Some(e.message)))?;
+            .find(&spec, source, &key, Some(&mut crate::expand::Eval::new(ctx)))
+            .map_err(|e| ItemErr::Defer(Some(crate::listmatch::driver_reason(e))))?;
         Ok(hit.map(|h| Matched {
             value: Some(Val {
                 bytes: h.data,

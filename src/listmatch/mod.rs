@@ -386,3 +386,12 @@ pub fn match_host(
 
 #[cfg(test)]
 mod tests;
+
+/// A list item's lookup failure as Exim reports it: the driver's own message,
+/// without the `lookup of "KEY" gave DEFER:` wrapper that `${lookup}` adds.
+pub(crate) fn driver_reason(e: crate::ExpandError) -> String {
+    match e.message.split_once("\" gave DEFER: ") {
+        Some((head, reason)) if head.starts_with("lookup of \"") => reason.to_string(),
+        _ => e.message,
+    }
+}

@@ -203,7 +203,7 @@ fn lookup_item(
     let key = if spec.is_single_key() { s } else { source };
     let hit = lookups
         .find(&spec, source, key, Some(&mut crate::expand::Eval::new(ctx)))
-        .map_err(|e| ItemErr::Defer(Some(e.message)))?;
+        .map_err(|e| ItemErr::Defer(Some(crate::listmatch::driver_reason(e))))?;
     Ok(hit.map(|h| {
         let caps = match (&h.captures, captures) {
             (Some((wild, fixed)), true) => {

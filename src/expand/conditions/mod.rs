@@ -102,6 +102,7 @@ pub static CONDITIONS: &[CondDef] = &[
     args("gei", 2, compare::gei),
     args("gt", 2, compare::gt),
     args("gti", 2, compare::gti),
+    args("inbound_srs", 2, crate::features::srs::inbound_srs),
     args("inlist", 2, listcond::inlist),
     args("inlisti", 2, listcond::inlisti),
     args("isip", 1, state::isip),
@@ -123,6 +124,13 @@ pub static CONDITIONS: &[CondDef] = &[
     args("radius", 1, auth::radius),
     subs("saslauthd", 2, 4, auth::saslauthd),
 ];
+
+/// Exim's own wording when a condition read by `read_subs` has too few arguments
+/// (the generic wording is "missing 2nd string in {} after ...").
+pub fn too_few_message(name: &str) -> Option<String> {
+    matches!(name, "inbound_srs")
+        .then(|| format!("too few arguments or bracketing error for {name}"))
+}
 
 pub fn find(name: &str) -> Option<&'static CondDef> {
     CONDITIONS

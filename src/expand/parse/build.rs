@@ -799,6 +799,8 @@ impl<'s> Builder<'s> {
             let broken = got > 0 && groups[got - 1].seq.static_err.is_some();
             let msg = if broken {
                 String::new()
+            } else if let Some(m) = conditions::too_few_message(name) {
+                m
             } else if got == 0 {
                 format!("missing {{ after \"{name}\"")
             } else {
