@@ -146,6 +146,7 @@ pub fn load_message(ctx: &mut Context, path: &str) -> io::Result<()> {
         name => format!("{name} <{sender}>"),
     };
     let date = computed::tod("full", secs, usecs).unwrap_or_default();
+    msg.qualify_addresses(host.as_bytes());
     msg.add_local_headers(&format!("<E{id}@{host}>"), &from, &date);
     if let Some(mut sender) = msg.uucp_sender.clone() {
         println!("Sender taken from \"From \" line");

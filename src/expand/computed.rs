@@ -31,6 +31,7 @@ pub fn value(ctx: &Context, id: VarId) -> Option<Val> {
         "exim_path" => std::env::current_exe().ok()?.to_string_lossy().into_owned(),
         "initial_cwd" => std::env::current_dir().ok()?.to_string_lossy().into_owned(),
         "load_average" => load_average(),
+        "compile_date" => compile_date()?,
         _ => return initial(name).map(Val::from),
     };
     Some(Val::from(s))
@@ -92,6 +93,22 @@ pub fn initial(name: &str) -> Option<&'static str> {
         "local_user_gid" | "local_user_uid" => "4294967295",
         _ => return None,
     })
+}
+
+/// When this binary was built, as Exim shows `$compile_date` (`27-May-2026 16:52:26`):
+/// taken from the executable's modification time.
+fn compile_date() -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    let modified = std::fs::metadata(exe).ok()?.modified().ok()?;
+    let secs = modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs() as i64;
+    let t = local(secs, false);
+    Some(format!(
+        "{:02}-{}-{} {:02}:{:02}:{:02}",
+        t.mday, MONTHS[t.mon], t.year, t.hour, t.min, t.sec
+    ))
 }
 
 /// The one-minute load average times 1000, as Exim shows it (`-1` when unavailable).

@@ -6,8 +6,21 @@ use crate::expand::message::Header;
 use crate::expand::operators::rfc2047;
 use crate::expand::value::Val;
 
-/// Headers whose values are address lists: joined with ",\n" rather than "\n".
-const ADDRESS_HEADERS: &[&str] = &["bcc", "cc", "from", "reply-to", "sender", "to"];
+/// Headers whose values are address lists: joined with ",\n" rather than "\n"
+/// (Exim's header types B C F R S T; the `Resent-` forms count except Resent-Reply-To).
+pub const ADDRESS_HEADERS: &[&str] = &[
+    "bcc",
+    "cc",
+    "from",
+    "reply-to",
+    "resent-bcc",
+    "resent-cc",
+    "resent-from",
+    "resent-sender",
+    "resent-to",
+    "sender",
+    "to",
+];
 
 /// Exim's `header_insert_maxlen`: the most header text one variable gathers.
 pub const HEADER_INSERT_MAXLEN: usize = 64 * 1024;

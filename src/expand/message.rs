@@ -1,6 +1,7 @@
 //! A received message as expansions see it: header lines and body (for `$h_*`, `$message_body`),
 //! read the way `exim -bem` reads one, and the message variables derived from it.
 
+use crate::expand::address;
 use crate::expand::context::Context;
 use crate::expand::value::Val;
 
@@ -71,6 +72,22 @@ fn uucp_from_line(line: &[u8]) -> Option<Vec<u8>> {
     let caps = re.captures(line).ok()??;
     Some(caps.get(1)?.as_bytes().to_vec())
 }
+
+/// Headers whose addresses Exim qualifies in local messages (its header types B C F R S T;
+/// `Resent-` forms except Resent-Reply-To).
+const QUALIFIED_HEADERS: &[&str] = &[
+    "bcc",
+    "cc",
+    "from",
+    "reply-to",
+    "resent-bcc",
+    "resent-cc",
+    "resent-from",
+    "resent-sender",
+    "resent-to",
+    "sender",
+    "to",
+];
 
 /// How the header section ended.
 #[derive(PartialEq, Eq)]
@@ -257,6 +274,46 @@ impl Message {
                 let text = format!("{name}: {value}\n").into_bytes();
                 self.headers.push(Header { text });
             }
+        }
+    }
+
+    /// Qualify unqualified addresses in the address headers of a locally submitted
+    /// message, as Exim does: `To: Fred <fred>, joe` becomes
+    /// `To: Fred <fred@DOMAIN>, joe@DOMAIN`. Unparsable addresses are left alone.
+    pub fn qualify_addresses(&mut self, domain: &[u8]) {
+        for h in &mut self.headers {
+            let name = String::from_utf8_lossy(h.name()).to_ascii_lowercase();
+            if !QUALIFIED_HEADERS.contains(&name.as_str()) {
+                continue;
+            }
+            let colon = h.name().len() + 1;
+            let value = h.text.get(colon..).unwrap_or_default();
+            let mut parser = address::Parser::new(address::Options::default());
+            parser.allow_group = true;
+            let mut out = h.text[..colon.min(h.text.len())].to_vec();
+            let mut rest = value;
+            loop {
+                let end = address::find_address_end(rest, false);
+                let item = &rest[..end];
+                match parser.extract(item) {
+                    Ok(a)
+                        if a.domain_offset == 0 && !a.address.is_empty() && a.end <= item.len() =>
+                    {
+                        out.extend_from_slice(&item[..a.start]);
+                        out.extend_from_slice(&a.address);
+                        out.push(b'@');
+                        out.extend_from_slice(domain);
+                        out.extend_from_slice(&item[a.end..]);
+                    }
+                    _ => out.extend_from_slice(item),
+                }
+                if end >= rest.len() {
+                    break;
+                }
+                out.push(b',');
+                rest = &rest[end + 1..];
+            }
+            h.text = out;
         }
     }
 

@@ -12,9 +12,9 @@ use md5::Md5;
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::address;
 use crate::expand::ast::ItemNode;
-use crate::expand::value::Val;
 use crate::expand::ast::Seq;
 use crate::expand::eval::Eval;
+use crate::expand::value::Val;
 use crate::features::c_str;
 
 /// Exim's base-32 digits (lowercase letters, then 2-7).

@@ -9,7 +9,7 @@ use crate::expand::parse::build::{
 };
 
 /// Deepest `${` nesting the scanner follows (keeps the stack bounded on hostile input).
-const MAX_NESTING: u32 = 500;
+const MAX_NESTING: u32 = 2 * super::MAX_PARSE_NESTING as u32;
 
 const ITEM_KEYWORDS: &[&str] = &[
     "acl",

@@ -26,8 +26,14 @@ pub fn parse_body(source: &str) -> Seq {
             None => Seq::default(),
         },
         Err(e) => {
-            // The grammar is total; reaching here is a grammar bug. Report, never panic.
-            let err = ExpandError::hard(format!("internal parser error: {e}"));
+            // The grammar is total; reaching here means pest's recursion guard stopped
+            // hostile nesting, or a grammar bug. Report, never panic.
+            let err = match &e.variant {
+                pest::error::ErrorVariant::CustomError { message } if message.contains("stack limit") => {
+                    ExpandError::hard("expansion nesting too deep to parse")
+                }
+                _ => ExpandError::hard(format!("internal parser error: {e}")),
+            };
             Seq::new(vec![error_node(vec![], err)], Span::new(0, source.len()))
         }
     }
