@@ -35,17 +35,12 @@ fn parse_with(source: &str, front: fn(&str) -> Seq) -> Expansion {
         };
         Seq::new(nodes, Span::new(0, source.len()))
     } else {
-        // Refuse hostile nesting up front (the same bound in every build), and parse
-        // deep-but-allowed input on a stack big enough for the recursion.
-        match brace_depth(source.as_bytes()) {
-            d if d > MAX_PARSE_NESTING => {
-                let err = ExpandError::hard(format!(
-                    "expansion nesting deeper than {MAX_PARSE_NESTING} levels"
-                ));
-                Seq::new(vec![build::error_node(vec![], err)], Span::new(0, source.len()))
-            }
-            d if d > 32 => stacker::grow(64 << 20, || front(&source)),
-            _ => front(&source),
+        // Deep input is parsed on a stack big enough for the recursion; the scanner
+        // itself refuses nesting deeper than MAX_PARSE_NESTING.
+        if brace_depth(source.as_bytes()) > 32 {
+            stacker::grow(64 << 20, || front(&source))
+        } else {
+            front(&source)
         }
     };
     Expansion { source, body }
@@ -60,7 +55,8 @@ pub fn parse_checked(source: &str) -> Result<Expansion, ExpandError> {
     }
 }
 
-/// Deepest brace nesting the parser accepts (far beyond any real configuration).
+/// Deepest nesting of sequences and conditions the scanner follows (far beyond any real
+/// configuration; keeps hostile input from exhausting the stack).
 pub const MAX_PARSE_NESTING: usize = 1000;
 
 /// The deepest nesting of `{` in the text, ignoring escaped braces and `\N...\N`.
