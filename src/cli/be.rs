@@ -4,6 +4,7 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
 use crate::expand::message::Message;
+use crate::expand::value::Val;
 use crate::expand::{self, Context};
 
 /// `NAME = value` macro definitions typed at the `-be` prompt.
@@ -19,7 +20,10 @@ impl Macros {
         if !first.is_ascii_uppercase() {
             return None;
         }
-        let name_len = line.bytes().take_while(|c| c.is_ascii_alphanumeric() || *c == b'_').count();
+        let name_len = line
+            .bytes()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
+            .count();
         let (name, rest) = line.split_at(name_len);
         let rest = rest.trim_start();
         let value = rest.strip_prefix("==").or_else(|| rest.strip_prefix('='))?;
@@ -55,7 +59,11 @@ pub fn run_line(line: &str, ctx: &mut Context) -> (Vec<u8>, Option<crate::Expand
 fn flush_log(ctx: &mut Context) {
     let mut err = io::stderr();
     for l in ctx.log.drain(..) {
-        let _ = writeln!(err, "{} {l}", crate::expand::computed::tod("log", ctx.clock.now().0, 0).unwrap_or_default());
+        let _ = writeln!(
+            err,
+            "{} {l}",
+            crate::expand::computed::tod("log", ctx.clock.now().0, 0).unwrap_or_default()
+        );
     }
 }
 
@@ -66,11 +74,19 @@ fn next_logical_line(input: &mut dyn BufRead) -> io::Result<Option<String>> {
     loop {
         buf.clear();
         if input.read_until(b'\n', &mut buf)? == 0 {
-            return Ok(if line.is_empty() && buf.is_empty() { None } else { Some(line) });
+            return Ok(if line.is_empty() && buf.is_empty() {
+                None
+            } else {
+                Some(line)
+            });
         }
         let piece = String::from_utf8_lossy(&buf);
         let piece = piece.trim_end();
-        let piece = if line.is_empty() { piece } else { piece.trim_start() };
+        let piece = if line.is_empty() {
+            piece
+        } else {
+            piece.trim_start()
+        };
         match piece.strip_suffix('\\') {
             Some(p) => line.push_str(p),
             None => {
@@ -93,26 +109,69 @@ pub fn session(input: &mut dyn BufRead, ctx: &mut Context) -> io::Result<Vec<Exc
     let mut result = Vec::new();
     while let Some(line) = next_logical_line(input)? {
         if let Some(msg) = macros.define(&line) {
-            result.push(Exchange { input: line, output: msg.into_bytes() });
+            result.push(Exchange {
+                input: line,
+                output: msg.into_bytes(),
+            });
             continue;
         }
         let expanded_line = macros.substitute(&line);
         let (text, _) = run_line(&expanded_line, ctx);
         flush_log(ctx);
-        result.push(Exchange { input: line, output: text });
+        result.push(Exchange {
+            input: line,
+            output: text,
+        });
     }
     Ok(result)
 }
 
 /// Load a message for `-bem` (and `$h_*` in tests).
+/// The message is read as Exim reads a locally submitted one (see `Message::read`); the
+/// headers Exim adds when missing (`Message-Id:`, `From:`, `Date:`) are added, and
+/// `$message_id`, `$message_exim_id` and `$received_time` are set.
 pub fn load_message(ctx: &mut Context, path: &str) -> io::Result<()> {
+    use crate::expand::computed;
     let data = std::fs::read(path)?;
-    ctx.message = Some(Arc::new(Message::parse(&data)));
+    let mut msg = Message::read(&data, ctx.settings.message_body_visible);
+    if msg.headers.is_empty() {
+        println!("Warning: no message headers read");
+    }
+    let (secs, usecs) = ctx.clock.now();
+    let id = computed::message_id(secs, usecs, std::process::id());
+    let host = computed::primary_hostname();
+    let sender = format!("{}@{host}", computed::caller_login());
+    let from = match computed::caller_name() {
+        name if name.is_empty() => sender,
+        name => format!("{name} <{sender}>"),
+    };
+    let date = computed::tod("full", secs, usecs).unwrap_or_default();
+    msg.qualify_addresses(host.as_bytes());
+    msg.add_local_headers(&format!("<E{id}@{host}>"), &from, &date);
+    if let Some(mut sender) = msg.uucp_sender.clone() {
+        println!("Sender taken from \"From \" line");
+        if !sender.contains(&b'@') {
+            sender.extend_from_slice(format!("@{host}").as_bytes());
+        }
+        let at = sender
+            .iter()
+            .rposition(|&c| c == b'@')
+            .unwrap_or(sender.len());
+        let domain = sender.get(at + 1..).unwrap_or_default().to_vec();
+        ctx.set("sender_address_local_part", Val::tainted(&sender[..at]));
+        ctx.set("sender_address_domain", Val::tainted(domain));
+        ctx.set("sender_address", Val::tainted(sender));
+    }
+    ctx.message = Some(Arc::new(msg));
+    ctx.set("message_id", id.as_str());
+    ctx.set("message_exim_id", id.as_str());
+    ctx.set("received_time", secs.to_string());
     Ok(())
 }
 
 /// Entry point for `-be`/`-bem`: `args` are expansions given on the command line.
 pub fn main(args: &[String], message_file: Option<&str>, mut ctx: Context) -> i32 {
+    crate::expand::computed::local_caller(&mut ctx);
     if let Some(path) = message_file {
         if let Err(e) = load_message(&mut ctx, path) {
             eprintln!("rexim: failed to open {path}: {e}");
@@ -134,11 +193,17 @@ pub fn main(args: &[String], message_file: Option<&str>, mut ctx: Context) -> i3
         drop(out);
         return crate::cli::repl::run(ctx);
     }
-    let stdin = io::stdin();
-    let mut input = stdin.lock();
+    drop(out);
+    // Own buffers on both ends: output is flushed only before a read that would block,
+    // so a piped session stays interactive while a batch run makes few syscalls.
+    let mut input = io::BufReader::with_capacity(1 << 16, io::stdin());
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout());
     let mut macros = Macros::default();
     loop {
         let _ = out.write_all(b"> ");
+        if input.buffer().is_empty() {
+            let _ = out.flush();
+        }
         match next_logical_line(&mut input) {
             Ok(Some(line)) => {
                 if let Some(msg) = macros.define(&line) {
@@ -147,8 +212,10 @@ pub fn main(args: &[String], message_file: Option<&str>, mut ctx: Context) -> i3
                 }
                 let line = macros.substitute(&line);
                 let (text, _) = run_line(&line, &mut ctx);
-                let _ = out.flush();
-                flush_log(&mut ctx);
+                if !ctx.log.is_empty() {
+                    let _ = out.flush();
+                    flush_log(&mut ctx);
+                }
                 let _ = out.write_all(&text);
                 let _ = out.write_all(b"\n");
             }
@@ -160,5 +227,6 @@ pub fn main(args: &[String], message_file: Option<&str>, mut ctx: Context) -> i3
         }
     }
     let _ = out.write_all(b"\n");
+    let _ = out.flush();
     0
 }

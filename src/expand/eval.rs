@@ -22,6 +22,13 @@ pub struct Eval<'c> {
     depth: u32,
 }
 
+/// Run `f` with at least 128 KiB of stack left, switching to a fresh 2 MiB segment when
+/// the thread's stack runs low: nesting depth is bounded by `Limits`, not by the caller's
+/// stack size (a debug build spends tens of KiB per nesting level).
+pub(crate) fn on_big_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, f)
+}
+
 /// Expand a parsed expansion.
 pub fn expand(e: &Expansion, ctx: &mut Context) -> ExpResult<Val> {
     let mut ev = Eval::new(ctx);
@@ -35,7 +42,13 @@ pub fn expand_str(text: &str, ctx: &mut Context) -> ExpResult<Val> {
 
 impl<'c> Eval<'c> {
     pub fn new(ctx: &'c mut Context) -> Eval<'c> {
-        Eval { ctx, value: None, item: None, captures: Vec::new(), depth: 0 }
+        Eval {
+            ctx,
+            value: None,
+            item: None,
+            captures: Vec::new(),
+            depth: 0,
+        }
     }
 
     /// Expand a sequence into a new value.
@@ -48,7 +61,7 @@ impl<'c> Eval<'c> {
     /// Expand a sequence, appending to `out`.
     pub fn seq_into(&mut self, s: &Seq, out: &mut Val) -> ExpResult<()> {
         for node in &s.nodes {
-            self.node(node, out)?;
+            on_big_stack(|| self.node(node, out))?;
             if out.bytes.len() > self.ctx.limits.max_output {
                 return Err(ExpandError::hard(format!(
                     "expansion result exceeds the limit of {} bytes",
@@ -229,7 +242,11 @@ impl<'c> Eval<'c> {
             self.value = outer;
             return Ok(());
         };
-        let r = if yes { self.seq_into(yes_seq, out) } else { self.skip(yes_seq) };
+        let r = if yes {
+            self.seq_into(yes_seq, out)
+        } else {
+            self.skip(yes_seq)
+        };
         self.value = outer;
         r?;
         if let Some(e) = &t.after_yes {
@@ -245,7 +262,9 @@ impl<'c> Eval<'c> {
             if let Some(e) = &t.fail_close {
                 return Err((**e).clone());
             }
-            return Err(ExpandError::forced(format!("\"{what}\" failed and \"fail\" requested")));
+            return Err(ExpandError::forced(format!(
+                "\"{what}\" failed and \"fail\" requested"
+            )));
         }
         if let Some(e) = &t.after {
             return Err((**e).clone());
@@ -256,7 +275,7 @@ impl<'c> Eval<'c> {
     /// Evaluate a condition.
     pub fn cond(&mut self, c: &Cond) -> ExpResult<bool> {
         self.enter(c.span)?;
-        let r = self.cond_inner(c);
+        let r = on_big_stack(|| self.cond_inner(c));
         self.depth -= 1;
         r.map(|b| b ^ (c.negations % 2 == 1))
     }
@@ -270,7 +289,11 @@ impl<'c> Eval<'c> {
                 let mut result = is_and;
                 let mut decided = false;
                 for sub in cs {
-                    let r = if decided { self.skip_cond(sub).map(|_| result) } else { self.cond(sub) };
+                    let r = if decided {
+                        self.skip_cond(sub).map(|_| result)
+                    } else {
+                        self.cond(sub)
+                    };
                     let v = r.map_err(|mut e| {
                         e.message = format!("{} inside \"{name}{{...}}\" condition", e.message);
                         e
