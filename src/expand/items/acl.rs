@@ -151,3 +151,93 @@ pub fn authresults(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<(
     out.push(&header);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::expand::context::{AclOutcome, AclRunner, Context};
+    use crate::expand::{expand_str, Val};
+
+    struct Runner;
+
+    impl AclRunner for Runner {
+        fn run(&self, name: &str, args: &[Val], ctx: &mut Context) -> AclOutcome {
+            let narg = ctx
+                .get("acl_narg")
+                .map(|v| v.as_str_lossy().into_owned())
+                .unwrap_or_default();
+            let a1 = ctx
+                .get("acl_arg1")
+                .map(|v| v.as_str_lossy().into_owned())
+                .unwrap_or_default();
+            match name {
+                "ok" => AclOutcome::Accept(Some(Val::from(format!(
+                    "n={narg} a1={a1} len={}",
+                    args.len()
+                )))),
+                "silent" => AclOutcome::Deny(None),
+                "later" => AclOutcome::Defer,
+                _ => AclOutcome::Error("no such ACL".into()),
+            }
+        }
+    }
+
+    fn expand(s: &str, ctx: &mut Context) -> String {
+        match expand_str(s, ctx) {
+            Ok(v) => String::from_utf8_lossy(&v.bytes).into_owned(),
+            Err(e) => format!(
+                "Failed{}: {}",
+                if e.is_forced() { "(forced)" } else { "" },
+                e.message
+            ),
+        }
+    }
+
+    #[test]
+    fn runs_through_the_hook_and_restores_args() {
+        let mut ctx = Context::default();
+        ctx.acl = Some(Arc::new(Runner));
+        ctx.set("acl_arg1", "outer");
+        ctx.set("acl_narg", "1");
+        assert_eq!(
+            expand(
+                "${acl{ok}{x}{y}}[$acl_arg1][$acl_narg][$acl_arg2]",
+                &mut ctx
+            ),
+            "n=2 a1=x len=2[outer][1][]"
+        );
+        assert_eq!(expand("[${acl{silent}}]", &mut ctx), "[]");
+        assert_eq!(
+            expand("${acl{later}}", &mut ctx),
+            "Failed(forced): DEFER from acl \"later\""
+        );
+        assert_eq!(
+            expand("${acl{nope}}", &mut ctx),
+            "Failed: ERROR from acl \"nope\""
+        );
+    }
+
+    #[test]
+    fn authresults_parts() {
+        let mut ctx = Context::default();
+        ctx.set("sender_host_name", "client.example");
+        ctx.set("sender_host_address", "192.0.2.1");
+        ctx.set("sender_host_authenticated", "PLAIN");
+        ctx.set("authenticated_id", "fred");
+        ctx.set("authenticated_sender", "fred@example.com");
+        assert_eq!(
+            expand("${authresults{mx.example}}", &mut ctx),
+            "Authentication-Results: mx.example;\n\tiprev=pass (client.example) smtp.remote-ip=192.0.2.1;\n\t\
+             auth=pass (PLAIN) smtp.auth=fred smtp.mailfrom=fred@example.com"
+        );
+        let mut ctx = Context::default();
+        ctx.set("host_lookup_failed", "1");
+        ctx.set("sender_host_address", "192.0.2.1");
+        ctx.set("sender_host_authenticated", "tls");
+        assert_eq!(
+            expand("${authresults{mx}}", &mut ctx),
+            "Authentication-Results: mx;\n\tiprev=fail smtp.remote-ip=192.0.2.1;\n\tauth=pass (tls) reason=x509.auth"
+        );
+    }
+}

@@ -207,3 +207,99 @@ pub fn readsocket(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::os::unix::net::UnixListener;
+
+    use crate::expand::{expand_str, Context};
+
+    /// Serve one connection: read the request to EOF, answer with `reply(request)`.
+    fn serve_tcp(reply: fn(&[u8]) -> Vec<u8>) -> u16 {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = l.accept() {
+                let mut req = Vec::new();
+                let _ = s.read_to_end(&mut req);
+                let _ = s.write_all(&reply(&req));
+            }
+        });
+        port
+    }
+
+    fn expand(s: &str) -> String {
+        let mut ctx = Context::default();
+        match expand_str(s, &mut ctx) {
+            Ok(v) => String::from_utf8_lossy(&v.bytes).into_owned(),
+            Err(e) => format!("Failed: {}", e.message),
+        }
+    }
+
+    #[test]
+    fn inet_request_and_reply() {
+        let port = serve_tcp(|req| [b"got ".as_slice(), req, b"\nline2\n"].concat());
+        let r = expand(&format!("${{readsocket{{inet:127.0.0.1:{port}}}{{ping}}}}"));
+        assert_eq!(r, "got ping\nline2\n");
+    }
+
+    #[test]
+    fn inet_eol_replaces_newlines() {
+        let port = serve_tcp(|_| b"a\nb\n".to_vec());
+        let r = expand(&format!(
+            "${{readsocket{{inet:127.0.0.1:{port}}}{{}}{{2s}}{{|}}}}"
+        ));
+        assert_eq!(r, "a|b|");
+    }
+
+    #[test]
+    fn inet_tls_is_an_explicit_failure() {
+        let port = serve_tcp(|_| b"x".to_vec());
+        let r = expand(&format!(
+            "${{readsocket{{inet:127.0.0.1:{port}}}{{q}}{{2s:tls=yes}}}}"
+        ));
+        assert!(r.starts_with("Failed: TLS connect failed"), "{r}");
+        let port = serve_tcp(|_| b"x".to_vec());
+        let r = expand(&format!(
+            "${{readsocket{{inet:127.0.0.1:{port}}}{{q}}{{2s:tls=yes}}{{}}{{FB}}}}"
+        ));
+        assert_eq!(r, "FB");
+    }
+
+    #[test]
+    fn read_timeout_gives_failstring() {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let h = std::thread::spawn(move || {
+            let c = l.accept();
+            std::thread::sleep(std::time::Duration::from_millis(2500));
+            drop(c);
+        });
+        let r = expand(&format!(
+            "${{readsocket{{inet:127.0.0.1:{port}}}{{q}}{{1s:shutdown=no}}{{}}{{TIMEOUT}}}}"
+        ));
+        assert_eq!(r, "TIMEOUT");
+        let _ = h.join();
+    }
+
+    #[test]
+    fn unix_socket() {
+        let dir = std::env::temp_dir().join(format!("rexim-rs-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("sock");
+        let _ = std::fs::remove_file(&path);
+        let l = UnixListener::bind(&path).expect("bind unix");
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = l.accept() {
+                let mut req = Vec::new();
+                let _ = s.read_to_end(&mut req);
+                let _ = s.write_all(&[b"unix:".as_slice(), &req].concat());
+            }
+        });
+        let r = expand(&format!("${{readsocket{{{}}}{{hello}}}}", path.display()));
+        assert_eq!(r, "unix:hello");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
