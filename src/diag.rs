@@ -12,7 +12,11 @@ pub fn render_expand_error(source: &str, e: &ExpandError, color: bool) -> String
     let first_line = e.message.lines().next().unwrap_or("");
     let mut buf = Vec::new();
     let report = Report::build(ReportKind::Error, ("expansion", start..end))
-        .with_config(Config::default().with_color(color).with_index_type(IndexType::Byte))
+        .with_config(
+            Config::default()
+                .with_color(color)
+                .with_index_type(IndexType::Byte),
+        )
         .with_message(first_line)
         .with_label(Label::new(("expansion", start..end)).with_message("here"))
         .finish();

@@ -24,15 +24,27 @@ pub struct ExpandError {
 
 impl ExpandError {
     pub fn hard(message: impl Into<String>) -> ExpandError {
-        ExpandError { kind: ErrorKind::Hard, message: message.into(), span: None }
+        ExpandError {
+            kind: ErrorKind::Hard,
+            message: message.into(),
+            span: None,
+        }
     }
 
     pub fn forced(message: impl Into<String>) -> ExpandError {
-        ExpandError { kind: ErrorKind::Forced, message: message.into(), span: None }
+        ExpandError {
+            kind: ErrorKind::Forced,
+            message: message.into(),
+            span: None,
+        }
     }
 
     pub fn defer(message: impl Into<String>) -> ExpandError {
-        ExpandError { kind: ErrorKind::Defer, message: message.into(), span: None }
+        ExpandError {
+            kind: ErrorKind::Defer,
+            message: message.into(),
+            span: None,
+        }
     }
 
     pub fn at(mut self, span: Span) -> ExpandError {

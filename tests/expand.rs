@@ -50,8 +50,13 @@ fn load(path: &Path) -> Fixture {
         message: None,
         now: None,
     };
-    for line in header.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
-        let (k, v) = line.split_once(" = ").unwrap_or_else(|| panic!("{}: bad header line {line:?}", fx.name));
+    for line in header
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let (k, v) = line
+            .split_once(" = ")
+            .unwrap_or_else(|| panic!("{}: bad header line {line:?}", fx.name));
         let v = v.replace("@DATA@", &data.to_string_lossy());
         if let Some(name) = k.strip_prefix("var.") {
             fx.vars.push((name.to_string(), v, false));
@@ -78,7 +83,11 @@ fn load(path: &Path) -> Fixture {
 fn context(fx: &Fixture) -> Context {
     let mut ctx = Context::default();
     for (name, value, tainted) in &fx.vars {
-        let ok = if *tainted { ctx.set_tainted(name, value) } else { ctx.set(name, value.as_str()) };
+        let ok = if *tainted {
+            ctx.set_tainted(name, value)
+        } else {
+            ctx.set(name, value.as_str())
+        };
         assert!(ok, "{}: {name} is not a variable", fx.name);
     }
     if let Some(now) = fx.now {
@@ -133,12 +142,19 @@ fn run_be(program: &str, pre_args: &[&str], fx: &Fixture) -> Vec<u8> {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    child.stdin.take().unwrap().write_all(fx.body.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(fx.body.as_bytes())
+        .unwrap();
     child.wait_with_output().expect("output").stdout
 }
 
 fn exim_binary() -> Option<&'static str> {
-    ["/usr/sbin/exim4", "/usr/sbin/exim"].into_iter().find(|p| Path::new(p).exists())
+    ["/usr/sbin/exim4", "/usr/sbin/exim"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
 }
 
 #[test]
@@ -147,11 +163,12 @@ fn differential_against_exim() {
         eprintln!("SKIPPED: exim4 is not installed here; the checked-in snapshots still ran");
         return;
     };
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expand/inputs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-        .collect();
+    let mut paths: Vec<PathBuf> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expand/inputs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+            .collect();
     paths.sort();
     let mut failures = Vec::new();
     let mut compared = 0;
@@ -173,5 +190,10 @@ fn differential_against_exim() {
         }
     }
     assert!(compared > 0, "no fixtures were compared");
-    assert!(failures.is_empty(), "{} fixture(s) differ from exim4:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} fixture(s) differ from exim4:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -6,40 +6,45 @@ use std::sync::Arc;
 use crate::expand::message::Message;
 use crate::expand::{self, Context};
 
-/// `NAME = value` macro definitions typed at the `-be` prompt.
-#[derive(Default)]
+/// `NAME = value` macro definitions typed at the `-be` prompt, on top of the built-in
+/// macros and those of the configuration (`-C`, `-D`).
 pub struct Macros {
-    defs: Vec<(String, String)>,
+    inner: crate::config::Macros,
+}
+
+impl Default for Macros {
+    fn default() -> Self {
+        Macros {
+            inner: crate::config::initial_macros(&[]).unwrap_or_default(),
+        }
+    }
 }
 
 impl Macros {
-    /// If `line` defines a macro, record it and return the confirmation Exim prints.
-    pub fn define(&mut self, line: &str) -> Option<String> {
-        let first = line.chars().next()?;
-        if !first.is_ascii_uppercase() {
+    /// Continue from a configuration's macro table.
+    pub fn from_config(inner: crate::config::Macros) -> Macros {
+        Macros { inner }
+    }
+
+    /// If `line` (already substituted) defines a macro, record it and return what Exim prints:
+    /// `Ok` for stdout (it names the most recently created macro, even after `==`), `Err` for
+    /// the configuration error it logs.
+    pub fn define(&mut self, line: &str) -> Option<Result<String, String>> {
+        if !line.starts_with(|c: char| c.is_ascii_uppercase()) {
             return None;
         }
-        let name_len = line.bytes().take_while(|c| c.is_ascii_alphanumeric() || *c == b'_').count();
-        let (name, rest) = line.split_at(name_len);
-        let rest = rest.trim_start();
-        let value = rest.strip_prefix("==").or_else(|| rest.strip_prefix('='))?;
-        let value = self.substitute(value.trim());
-        match self.defs.iter_mut().find(|(n, _)| n == name) {
-            Some(d) => d.1 = value,
-            None => self.defs.push((name.to_string(), value)),
-        }
-        Some(format!("Defined macro '{name}'"))
+        Some(match self.inner.define(line) {
+            Ok(()) => Ok(format!(
+                "Defined macro '{}'",
+                self.inner.last_created().unwrap_or("")
+            )),
+            Err(e) => Err(format!("Exim configuration error:\n  {e}")),
+        })
     }
 
     /// Replace every macro name occurring in `line`, in definition order.
     pub fn substitute(&self, line: &str) -> String {
-        let mut s = line.to_string();
-        for (name, value) in &self.defs {
-            if s.contains(name.as_str()) {
-                s = s.replace(name.as_str(), value);
-            }
-        }
-        s
+        self.inner.substitute(line)
     }
 }
 
@@ -55,7 +60,11 @@ pub fn run_line(line: &str, ctx: &mut Context) -> (Vec<u8>, Option<crate::Expand
 fn flush_log(ctx: &mut Context) {
     let mut err = io::stderr();
     for l in ctx.log.drain(..) {
-        let _ = writeln!(err, "{} {l}", crate::expand::computed::tod("log", ctx.clock.now().0, 0).unwrap_or_default());
+        let _ = writeln!(
+            err,
+            "{} {l}",
+            crate::expand::computed::tod("log", ctx.clock.now().0, 0).unwrap_or_default()
+        );
     }
 }
 
@@ -66,11 +75,19 @@ fn next_logical_line(input: &mut dyn BufRead) -> io::Result<Option<String>> {
     loop {
         buf.clear();
         if input.read_until(b'\n', &mut buf)? == 0 {
-            return Ok(if line.is_empty() && buf.is_empty() { None } else { Some(line) });
+            return Ok(if line.is_empty() && buf.is_empty() {
+                None
+            } else {
+                Some(line)
+            });
         }
         let piece = String::from_utf8_lossy(&buf);
         let piece = piece.trim_end();
-        let piece = if line.is_empty() { piece } else { piece.trim_start() };
+        let piece = if line.is_empty() {
+            piece
+        } else {
+            piece.trim_start()
+        };
         match piece.strip_suffix('\\') {
             Some(p) => line.push_str(p),
             None => {
@@ -92,14 +109,21 @@ pub fn session(input: &mut dyn BufRead, ctx: &mut Context) -> io::Result<Vec<Exc
     let mut macros = Macros::default();
     let mut result = Vec::new();
     while let Some(line) = next_logical_line(input)? {
-        if let Some(msg) = macros.define(&line) {
-            result.push(Exchange { input: line, output: msg.into_bytes() });
+        let expanded_line = macros.substitute(&line);
+        if let Some(msg) = macros.define(&expanded_line) {
+            let output = msg.unwrap_or_default().into_bytes();
+            result.push(Exchange {
+                input: line,
+                output,
+            });
             continue;
         }
-        let expanded_line = macros.substitute(&line);
         let (text, _) = run_line(&expanded_line, ctx);
         flush_log(ctx);
-        result.push(Exchange { input: line, output: text });
+        result.push(Exchange {
+            input: line,
+            output: text,
+        });
     }
     Ok(result)
 }
@@ -112,7 +136,17 @@ pub fn load_message(ctx: &mut Context, path: &str) -> io::Result<()> {
 }
 
 /// Entry point for `-be`/`-bem`: `args` are expansions given on the command line.
-pub fn main(args: &[String], message_file: Option<&str>, mut ctx: Context) -> i32 {
+pub fn main(args: &[String], message_file: Option<&str>, ctx: Context) -> i32 {
+    main_with_macros(args, message_file, ctx, Macros::default())
+}
+
+/// As [`main`], starting from a configuration's macros (`rexim -be -C file`).
+pub fn main_with_macros(
+    args: &[String],
+    message_file: Option<&str>,
+    mut ctx: Context,
+    mut macros: Macros,
+) -> i32 {
     if let Some(path) = message_file {
         if let Err(e) = load_message(&mut ctx, path) {
             eprintln!("rexim: failed to open {path}: {e}");
@@ -123,7 +157,17 @@ pub fn main(args: &[String], message_file: Option<&str>, mut ctx: Context) -> i3
     let mut out = stdout.lock();
     if !args.is_empty() {
         for a in args {
-            let (text, _) = run_line(a, &mut ctx);
+            let a = macros.substitute(a);
+            if let Some(msg) = macros.define(&a) {
+                match msg {
+                    Ok(m) => {
+                        let _ = writeln!(out, "{m}");
+                    }
+                    Err(e) => eprintln!("{e}"),
+                }
+                continue;
+            }
+            let (text, _) = run_line(&a, &mut ctx);
             flush_log(&mut ctx);
             let _ = out.write_all(&text);
             let _ = out.write_all(b"\n");
@@ -132,20 +176,27 @@ pub fn main(args: &[String], message_file: Option<&str>, mut ctx: Context) -> i3
     }
     if io::stdin().is_terminal() {
         drop(out);
-        return crate::cli::repl::run(ctx);
+        return crate::cli::repl::run(ctx, macros);
     }
     let stdin = io::stdin();
     let mut input = stdin.lock();
-    let mut macros = Macros::default();
     loop {
         let _ = out.write_all(b"> ");
         match next_logical_line(&mut input) {
             Ok(Some(line)) => {
+                let line = macros.substitute(&line);
                 if let Some(msg) = macros.define(&line) {
-                    let _ = writeln!(out, "{msg}");
+                    match msg {
+                        Ok(m) => {
+                            let _ = writeln!(out, "{m}");
+                        }
+                        Err(e) => {
+                            let _ = out.flush();
+                            eprintln!("{e}");
+                        }
+                    }
                     continue;
                 }
-                let line = macros.substitute(&line);
                 let (text, _) = run_line(&line, &mut ctx);
                 let _ = out.flush();
                 flush_log(&mut ctx);

@@ -1,4 +1,6 @@
 //! Command-line entry points (Exim-compatible flags).
 
+pub mod args;
 pub mod be;
+pub mod config;
 pub mod repl;

@@ -18,7 +18,10 @@ pub struct Span {
 
 impl Span {
     pub fn new(start: usize, end: usize) -> Span {
-        Span { start: start as u32, end: end as u32 }
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
     }
 }
 
@@ -189,11 +192,18 @@ pub struct Cond {
 #[derive(Debug, Clone)]
 pub enum CondKind {
     /// A table condition with its argument strings.
-    Call { def: &'static CondDef, args: Vec<Seq> },
+    Call {
+        def: &'static CondDef,
+        args: Vec<Seq>,
+    },
     And(Vec<Cond>),
     Or(Vec<Cond>),
     /// forall/forany and their json forms.
-    ForEach { def: &'static CondDef, list: Seq, cond: Box<Cond> },
+    ForEach {
+        def: &'static CondDef,
+        list: Seq,
+        cond: Box<Cond>,
+    },
     /// `def:name` or `def:h_name:`.
     DefVar(Var),
     DefHeader(Box<HeaderRef>),
@@ -204,7 +214,11 @@ pub enum CondKind {
 impl Seq {
     pub fn new(nodes: Vec<Node>, span: Span) -> Seq {
         let static_err = nodes.iter().find_map(|n| n.static_err());
-        Seq { nodes, static_err, span }
+        Seq {
+            nodes,
+            static_err,
+            span,
+        }
     }
 
     /// A sequence holding only literal text, if it is one.
@@ -231,7 +245,10 @@ impl Pre {
 
 impl ErrorNode {
     fn static_err(&self) -> Arc<ExpandError> {
-        self.before.iter().find_map(|p| p.static_err()).unwrap_or_else(|| self.error.clone())
+        self.before
+            .iter()
+            .find_map(|p| p.static_err())
+            .unwrap_or_else(|| self.error.clone())
     }
 }
 
@@ -259,7 +276,11 @@ impl Cond {
         match &self.kind {
             CondKind::Call { args, .. } => args.iter().find_map(|s| s.static_err.clone()),
             CondKind::And(cs) | CondKind::Or(cs) => {
-                let name = if matches!(self.kind, CondKind::And(_)) { "and" } else { "or" };
+                let name = if matches!(self.kind, CondKind::And(_)) {
+                    "and"
+                } else {
+                    "or"
+                };
                 cs.iter().find_map(|c| c.static_err()).map(|e| {
                     let mut e = (*e).clone();
                     e.message = format!("{} inside \"{name}{{...}}\" condition", e.message);

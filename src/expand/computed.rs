@@ -41,7 +41,12 @@ pub fn primary_hostname() -> String {
     if unsafe { libc::uname(&mut buf) } != 0 {
         return "localhost".into();
     }
-    let raw: Vec<u8> = buf.nodename.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    let raw: Vec<u8> = buf
+        .nodename
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
     String::from_utf8_lossy(&raw).into_owned()
 }
 
@@ -79,7 +84,9 @@ fn local(secs: i64, utc: bool) -> Tm {
 }
 
 const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 fn zone(off: i64) -> String {
     let sign = if off < 0 { '-' } else { '+' };
@@ -93,12 +100,27 @@ pub fn tod(which: &str, secs: i64, usecs: u32) -> Option<String> {
     Some(match which {
         "epoch" => secs.to_string(),
         "epoch_l" => format!("{secs}{usecs:06}"),
-        "log" => format!("{}-{:02}-{:02} {:02}:{:02}:{:02}", t.year, t.mon + 1, t.mday, t.hour, t.min, t.sec),
+        "log" => format!(
+            "{}-{:02}-{:02} {:02}:{:02}:{:02}",
+            t.year,
+            t.mon + 1,
+            t.mday,
+            t.hour,
+            t.min,
+            t.sec
+        ),
         "logfile" => format!("{}{:02}{:02}", t.year, t.mon + 1, t.mday),
         "zone" => zone(t.gmtoff),
         "full" => format!(
             "{}, {:02} {} {} {:02}:{:02}:{:02} {}",
-            DAYS[t.wday], t.mday, MONTHS[t.mon], t.year, t.hour, t.min, t.sec, zone(t.gmtoff)
+            DAYS[t.wday],
+            t.mday,
+            MONTHS[t.mon],
+            t.year,
+            t.hour,
+            t.min,
+            t.sec,
+            zone(t.gmtoff)
         ),
         "bsdinbox" => format!(
             "{} {} {:2} {:02}:{:02}:{:02} {}",
@@ -106,7 +128,15 @@ pub fn tod(which: &str, secs: i64, usecs: u32) -> Option<String> {
         ),
         "zulu" => {
             let u = local(secs, true);
-            format!("{}{:02}{:02}{:02}{:02}{:02}Z", u.year, u.mon + 1, u.mday, u.hour, u.min, u.sec)
+            format!(
+                "{}{:02}{:02}{:02}{:02}{:02}Z",
+                u.year,
+                u.mon + 1,
+                u.mday,
+                u.hour,
+                u.min,
+                u.sec
+            )
         }
         _ => return None,
     })

@@ -22,7 +22,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_depth: 200, max_output: 64 << 20, max_list_items: 1 << 20 }
+        Limits {
+            max_depth: 200,
+            max_output: 64 << 20,
+            max_list_items: 1 << 20,
+        }
     }
 }
 

@@ -35,7 +35,13 @@ pub fn expand_str(text: &str, ctx: &mut Context) -> ExpResult<Val> {
 
 impl<'c> Eval<'c> {
     pub fn new(ctx: &'c mut Context) -> Eval<'c> {
-        Eval { ctx, value: None, item: None, captures: Vec::new(), depth: 0 }
+        Eval {
+            ctx,
+            value: None,
+            item: None,
+            captures: Vec::new(),
+            depth: 0,
+        }
     }
 
     /// Expand a sequence into a new value.
@@ -229,7 +235,11 @@ impl<'c> Eval<'c> {
             self.value = outer;
             return Ok(());
         };
-        let r = if yes { self.seq_into(yes_seq, out) } else { self.skip(yes_seq) };
+        let r = if yes {
+            self.seq_into(yes_seq, out)
+        } else {
+            self.skip(yes_seq)
+        };
         self.value = outer;
         r?;
         if let Some(e) = &t.after_yes {
@@ -245,7 +255,9 @@ impl<'c> Eval<'c> {
             if let Some(e) = &t.fail_close {
                 return Err((**e).clone());
             }
-            return Err(ExpandError::forced(format!("\"{what}\" failed and \"fail\" requested")));
+            return Err(ExpandError::forced(format!(
+                "\"{what}\" failed and \"fail\" requested"
+            )));
         }
         if let Some(e) = &t.after {
             return Err((**e).clone());
@@ -270,7 +282,11 @@ impl<'c> Eval<'c> {
                 let mut result = is_and;
                 let mut decided = false;
                 for sub in cs {
-                    let r = if decided { self.skip_cond(sub).map(|_| result) } else { self.cond(sub) };
+                    let r = if decided {
+                        self.skip_cond(sub).map(|_| result)
+                    } else {
+                        self.cond(sub)
+                    };
                     let v = r.map_err(|mut e| {
                         e.message = format!("{} inside \"{name}{{...}}\" condition", e.message);
                         e

@@ -9,7 +9,9 @@ const ADDRESS_HEADERS: &[&str] = &["bcc", "cc", "from", "reply-to", "sender", "t
 
 /// Whether any header of that name exists (`def:h_name:`).
 pub fn exists(ctx: &Context, h: &HeaderRef) -> bool {
-    ctx.message.as_ref().is_some_and(|m| m.find(&h.name).next().is_some())
+    ctx.message
+        .as_ref()
+        .is_some_and(|m| m.find(&h.name).next().is_some())
 }
 
 /// The value of a header variable; `None` when no such header exists.
@@ -39,7 +41,11 @@ pub fn value(ctx: &Context, h: &HeaderRef) -> Option<Val> {
         }
         HeaderKind::Decoded | HeaderKind::Basic => {
             let name = h.name.trim_end_matches(':').to_ascii_lowercase();
-            let sep: &[u8] = if ADDRESS_HEADERS.contains(&name.as_str()) { b",\n" } else { b"\n" };
+            let sep: &[u8] = if ADDRESS_HEADERS.contains(&name.as_str()) {
+                b",\n"
+            } else {
+                b"\n"
+            };
             let mut out = Vec::new();
             let mut first = true;
             for v in found {
@@ -61,7 +67,14 @@ pub fn value(ctx: &Context, h: &HeaderRef) -> Option<Val> {
 
 /// Skip leading whitespace after the colon and trailing whitespace/newline.
 fn trim_value(v: &[u8]) -> &[u8] {
-    let start = v.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(v.len());
-    let end = v.iter().rposition(|c| !c.is_ascii_whitespace()).map(|i| i + 1).unwrap_or(start);
+    let start = v
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map(|i| i + 1)
+        .unwrap_or(start);
     &v[start..end.max(start)]
 }

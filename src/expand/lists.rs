@@ -11,17 +11,32 @@ pub struct ListIter<'a> {
 
 /// Items of `list` with the default `:` separator (changeable by `<x`).
 pub fn iter(list: &[u8]) -> ListIter<'_> {
-    ListIter { s: list, pos: 0, sep: b':', pending: Some(b':') }
+    ListIter {
+        s: list,
+        pos: 0,
+        sep: b':',
+        pending: Some(b':'),
+    }
 }
 
 /// Items of `list` with `default` as separator (still changeable by `<x`).
 pub fn iter_default(list: &[u8], default: u8) -> ListIter<'_> {
-    ListIter { s: list, pos: 0, sep: default, pending: Some(default) }
+    ListIter {
+        s: list,
+        pos: 0,
+        sep: default,
+        pending: Some(default),
+    }
 }
 
 /// Items of `list` with a fixed separator (no `<x` prefix recognised).
 pub fn iter_fixed(list: &[u8], sep: u8) -> ListIter<'_> {
-    ListIter { s: list, pos: 0, sep, pending: None }
+    ListIter {
+        s: list,
+        pos: 0,
+        sep,
+        pending: None,
+    }
 }
 
 fn is_punct_or_cntrl(c: u8) -> bool {
@@ -40,7 +55,8 @@ impl<'a> ListIter<'a> {
     }
 
     fn skip_space(&mut self) {
-        while self.pos < self.s.len() && is_space(self.s[self.pos]) && self.s[self.pos] != self.sep {
+        while self.pos < self.s.len() && is_space(self.s[self.pos]) && self.s[self.pos] != self.sep
+        {
             self.pos += 1;
         }
     }
@@ -50,7 +66,9 @@ impl<'a> ListIter<'a> {
             self.sep = 0;
             self.skip_space();
             let s = self.s;
-            if s.get(self.pos) == Some(&b'<') && s.get(self.pos + 1).is_some_and(|&c| is_punct_or_cntrl(c)) {
+            if s.get(self.pos) == Some(&b'<')
+                && s.get(self.pos + 1).is_some_and(|&c| is_punct_or_cntrl(c))
+            {
                 self.sep = s[self.pos + 1];
                 self.pos += 2;
                 self.skip_space();
@@ -147,7 +165,9 @@ mod tests {
     use super::*;
 
     fn items(s: &str) -> Vec<String> {
-        iter(s.as_bytes()).map(|v| String::from_utf8(v).unwrap()).collect()
+        iter(s.as_bytes())
+            .map(|v| String::from_utf8(v).unwrap())
+            .collect()
     }
 
     #[test]

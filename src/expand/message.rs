@@ -10,7 +10,11 @@ pub struct Header {
 impl Header {
     /// The name part (before the colon).
     pub fn name(&self) -> &[u8] {
-        let end = self.text.iter().position(|&c| c == b':').unwrap_or(self.text.len());
+        let end = self
+            .text
+            .iter()
+            .position(|&c| c == b':')
+            .unwrap_or(self.text.len());
         &self.text[..end]
     }
 
@@ -35,7 +39,11 @@ impl Message {
         let mut headers: Vec<Header> = Vec::new();
         let mut pos = 0;
         while pos < data.len() {
-            let end = data[pos..].iter().position(|&c| c == b'\n').map(|i| pos + i + 1).unwrap_or(data.len());
+            let end = data[pos..]
+                .iter()
+                .position(|&c| c == b'\n')
+                .map(|i| pos + i + 1)
+                .unwrap_or(data.len());
             let mut line = data[pos..end].to_vec();
             if line.ends_with(b"\r\n") {
                 line.truncate(line.len() - 2);
@@ -56,12 +64,17 @@ impl Message {
                 _ => headers.push(Header { text: line }),
             }
         }
-        Message { headers, body: data[pos.min(data.len())..].to_vec() }
+        Message {
+            headers,
+            body: data[pos.min(data.len())..].to_vec(),
+        }
     }
 
     /// Headers whose name matches `name` (with trailing colon), case-insensitively.
     pub fn find<'a>(&'a self, name_with_colon: &'a str) -> impl Iterator<Item = &'a Header> + 'a {
         let want = name_with_colon.trim_end_matches(':').as_bytes();
-        self.headers.iter().filter(move |h| h.name().eq_ignore_ascii_case(want))
+        self.headers
+            .iter()
+            .filter(move |h| h.name().eq_ignore_ascii_case(want))
     }
 }

@@ -32,7 +32,10 @@ pub fn parse(source: &str) -> Expansion {
         };
         Seq::new(nodes, Span::new(0, source.len()))
     } else {
-        let mut b = Builder { src: &source, malformed_header: false };
+        let mut b = Builder {
+            src: &source,
+            malformed_header: false,
+        };
         match ExpansionParser::parse(Rule::expansion, &source) {
             Ok(mut pairs) => b.seq(pairs.next().expect("expansion rule")),
             Err(e) => {
@@ -55,7 +58,10 @@ pub fn parse_checked(source: &str) -> Result<Expansion, ExpandError> {
 }
 
 pub(crate) fn error_node(before: Vec<Pre>, error: ExpandError) -> Node {
-    Node::Error(Box::new(ErrorNode { before, error: Arc::new(error) }))
+    Node::Error(Box::new(ErrorNode {
+        before,
+        error: Arc::new(error),
+    }))
 }
 
 fn span_of(p: &Pair<Rule>) -> Span {
@@ -204,7 +210,10 @@ impl<'s> Builder<'s> {
 
     fn close(&self, p: Pair<Rule>) -> Close {
         let inner = p.into_inner().next().expect("close alt");
-        Close { ok: inner.as_rule() == Rule::close_ok, pos: inner.as_span().start() }
+        Close {
+            ok: inner.as_rule() == Rule::close_ok,
+            pos: inner.as_span().start(),
+        }
     }
 
     /// `{ inner }`: a missing `}` can only mean end of input.
@@ -234,11 +243,21 @@ impl<'s> Builder<'s> {
                 _ => {}
             }
         }
-        Args { groups, word, close }
+        Args {
+            groups,
+            word,
+            close,
+        }
     }
 
     /// Exim's `process_yesno`, decided at parse time where the shape allows.
-    fn tail(&self, groups: Vec<Group>, word: Option<(String, usize)>, close: Close, what: &str) -> Tail {
+    fn tail(
+        &self,
+        groups: Vec<Group>,
+        word: Option<(String, usize)>,
+        close: Close,
+        what: &str,
+    ) -> Tail {
         let mut t = Tail::default();
         let mut groups = groups.into_iter();
         let Some(yes) = groups.next() else {
@@ -260,7 +279,9 @@ impl<'s> Builder<'s> {
                 return t;
             }
             let extra = groups.next().map(|g| g.start);
-            let pos = extra.or(word.as_ref().map(|w| w.1)).or((!close.ok).then_some(close.pos));
+            let pos = extra
+                .or(word.as_ref().map(|w| w.1))
+                .or((!close.ok).then_some(close.pos));
             if let Some(pos) = pos {
                 t.after = Some(self.curly("did not close with '}'", pos));
             }
@@ -270,7 +291,8 @@ impl<'s> Builder<'s> {
             Some((w, _)) if w == "fail" => {
                 t.fail = true;
                 if !close.ok {
-                    t.fail_close = Some(self.curly("did not close with '}' after forcedfail", close.pos));
+                    t.fail_close =
+                        Some(self.curly("did not close with '}' after forcedfail", close.pos));
                     t.after = Some(self.curly("did not close with '}'", close.pos));
                 }
             }
@@ -287,11 +309,17 @@ impl<'s> Builder<'s> {
             Rule::brace_num => {
                 let mut it = p.into_inner();
                 let n = it.next().expect("number").as_str();
-                let closed = it.next().map(|c| c.as_rule() == Rule::num_close).unwrap_or(false);
+                let closed = it
+                    .next()
+                    .map(|c| c.as_rule() == Rule::num_close)
+                    .unwrap_or(false);
                 if closed {
                     Node::Capture(n.parse().unwrap_or(usize::MAX))
                 } else {
-                    error_node(vec![], ExpandError::hard("} expected after number").at(span))
+                    error_node(
+                        vec![],
+                        ExpandError::hard("} expected after number").at(span),
+                    )
                 }
             }
             Rule::bvar => {
@@ -318,9 +346,10 @@ impl<'s> Builder<'s> {
                     .at(span),
                 )
             }
-            Rule::bad_brace => {
-                error_node(vec![], ExpandError::hard("letter or digit expected after ${").at(span))
-            }
+            Rule::bad_brace => error_node(
+                vec![],
+                ExpandError::hard("letter or digit expected after ${").at(span),
+            ),
             Rule::op => self.op(p),
             Rule::item => self.item(p),
             Rule::if_item => self.if_item(p),
@@ -350,7 +379,13 @@ impl<'s> Builder<'s> {
         match operators::find(&name) {
             Some((def, arg)) => {
                 let arg = arg.map(str::to_string);
-                Node::Op(Box::new(OpNode { def, name, arg, operand, span }))
+                Node::Op(Box::new(OpNode {
+                    def,
+                    name,
+                    arg,
+                    operand,
+                    span,
+                }))
             }
             None => error_node(
                 vec![Pre::Seq(operand)],
@@ -360,7 +395,13 @@ impl<'s> Builder<'s> {
     }
 
     fn item(&mut self, p: Pair<Rule>) -> Node {
-        let name = p.clone().into_inner().next().expect("item_kw").as_str().to_string();
+        let name = p
+            .clone()
+            .into_inner()
+            .next()
+            .expect("item_kw")
+            .as_str()
+            .to_string();
         self.item_like(p, &name)
     }
 
@@ -372,10 +413,18 @@ impl<'s> Builder<'s> {
         for q in p.into_inner() {
             match q.as_rule() {
                 Rule::extract_mode => {
-                    mode = if q.as_str() == "jsons" { ItemMode::Jsons } else { ItemMode::Json }
+                    mode = if q.as_str() == "jsons" {
+                        ItemMode::Jsons
+                    } else {
+                        ItemMode::Json
+                    }
                 }
                 Rule::run_opt => {
-                    let opt = q.into_inner().next().map(|o| o.as_str().to_string()).unwrap_or_default();
+                    let opt = q
+                        .into_inner()
+                        .next()
+                        .map(|o| o.as_str().to_string())
+                        .unwrap_or_default();
                     if opt == "preexpand" {
                         mode = ItemMode::Preexpand;
                     } else {
@@ -390,19 +439,32 @@ impl<'s> Builder<'s> {
             }
         }
         let Some(def) = items::find(name) else {
-            return error_node(vec![], ExpandError::hard(format!("unknown item \"{name}\"")).at(span));
+            return error_node(
+                vec![],
+                ExpandError::hard(format!("unknown item \"{name}\"")).at(span),
+            );
         };
-        let Args { groups, word, close } = args.expect("item_args");
+        let Args {
+            groups,
+            word,
+            close,
+        } = args.expect("item_args");
         let raw = (def.raw_first_arg)
             .then(|| groups.first().map(|g| self.group_text(g)))
             .flatten();
         let shape = if mode == ItemMode::Json || mode == ItemMode::Jsons {
-            Shape::Tail { n: 2, missing: def_missing_extract }
+            Shape::Tail {
+                n: 2,
+                missing: def_missing_extract,
+            }
         } else {
             def.shape
         };
         let err = |before: Vec<Group>, msg: String| {
-            error_node(before.into_iter().map(|g| Pre::Seq(g.seq)).collect(), ExpandError::hard(msg).at(span))
+            error_node(
+                before.into_iter().map(|g| Pre::Seq(g.seq)).collect(),
+                ExpandError::hard(msg).at(span),
+            )
         };
         match shape {
             Shape::Subs { min, max } => {
@@ -419,13 +481,24 @@ impl<'s> Builder<'s> {
                 }
                 if groups.len() > max {
                     groups.truncate(max);
-                    return err(groups, format!("Too many arguments for '{name}' (max is {max})"));
+                    return err(
+                        groups,
+                        format!("Too many arguments for '{name}' (max is {max})"),
+                    );
                 }
                 if word.is_some() || !close.ok {
                     return err(groups, format!("missing '}}' after '{name}'"));
                 }
                 let args = groups.into_iter().map(|g| g.seq).collect();
-                Node::Item(Box::new(ItemNode { def, args, tail: Tail::default(), tail_alt: None, mode, raw, span }))
+                Node::Item(Box::new(ItemNode {
+                    def,
+                    args,
+                    tail: Tail::default(),
+                    tail_alt: None,
+                    mode,
+                    raw,
+                    span,
+                }))
             }
             Shape::Fixed { n, missing } => {
                 let n = n as usize;
@@ -439,7 +512,15 @@ impl<'s> Builder<'s> {
                     return err(groups, format!("missing }} at end of \"{name}\""));
                 }
                 let args = groups.into_iter().map(|g| g.seq).collect();
-                Node::Item(Box::new(ItemNode { def, args, tail: Tail::default(), tail_alt: None, mode, raw, span }))
+                Node::Item(Box::new(ItemNode {
+                    def,
+                    args,
+                    tail: Tail::default(),
+                    tail_alt: None,
+                    mode,
+                    raw,
+                    span,
+                }))
             }
             Shape::Tail { n, missing } => {
                 let n = n as usize;
@@ -451,7 +532,15 @@ impl<'s> Builder<'s> {
                 let rest = groups.split_off(n);
                 let tail = self.tail(rest, word, close, name);
                 let args = groups.into_iter().map(|g| g.seq).collect();
-                Node::Item(Box::new(ItemNode { def, args, tail, tail_alt: None, mode, raw, span }))
+                Node::Item(Box::new(ItemNode {
+                    def,
+                    args,
+                    tail,
+                    tail_alt: None,
+                    mode,
+                    raw,
+                    span,
+                }))
             }
             Shape::TailEither { a, b, missing } => {
                 // Which applies is known only after the first argument is expanded.
@@ -469,7 +558,15 @@ impl<'s> Builder<'s> {
                 };
                 groups.truncate(b.max(a).min(groups.len()));
                 let args = groups.into_iter().map(|g| g.seq).collect();
-                Node::Item(Box::new(ItemNode { def, args, tail: tail_a, tail_alt, mode, raw, span }))
+                Node::Item(Box::new(ItemNode {
+                    def,
+                    args,
+                    tail: tail_a,
+                    tail_alt,
+                    mode,
+                    raw,
+                    span,
+                }))
             }
         }
     }
@@ -502,7 +599,11 @@ impl<'s> Builder<'s> {
         let cond = cond.expect("cond");
         if let CondKind::Error(_) = cond.kind {
             // A broken condition stops parsing; nothing after it is looked at.
-            return Node::If(Box::new(IfNode { cond, tail: Tail::default(), span }));
+            return Node::If(Box::new(IfNode {
+                cond,
+                tail: Tail::default(),
+                span,
+            }));
         }
         let tail = self.tail(groups, word, close, "if");
         Node::If(Box::new(IfNode { cond, tail, span }))
@@ -516,13 +617,18 @@ impl<'s> Builder<'s> {
         for q in p.into_inner() {
             match q.as_rule() {
                 Rule::group => list = Some(self.group(q)),
-                Rule::cond_group => cond = Some(self.cond_group(q, "missing } at end of condition")),
+                Rule::cond_group => {
+                    cond = Some(self.cond_group(q, "missing } at end of condition"))
+                }
                 Rule::close => close = self.close(q),
                 _ => {}
             }
         }
         let Some(list) = list else {
-            return error_node(vec![], ExpandError::hard("missing '{' for first arg of filter").at(span));
+            return error_node(
+                vec![],
+                ExpandError::hard("missing '{' for first arg of filter").at(span),
+            );
         };
         let Some(cond) = cond else {
             return error_node(
@@ -536,7 +642,11 @@ impl<'s> Builder<'s> {
                 ExpandError::hard("missing } at end of \"filter\"").at(span),
             );
         }
-        Node::Filter(Box::new(FilterNode { list: list.seq, cond, span }))
+        Node::Filter(Box::new(FilterNode {
+            list: list.seq,
+            cond,
+            span,
+        }))
     }
 
     fn lookup(&mut self, p: Pair<Rule>) -> Node {
@@ -568,7 +678,8 @@ impl<'s> Builder<'s> {
         if single && key.is_none() {
             return error_node(
                 before,
-                ExpandError::hard(format!("missing {{key}} for single-key \"{ty}\" lookup")).at(span),
+                ExpandError::hard(format!("missing {{key}} for single-key \"{ty}\" lookup"))
+                    .at(span),
             );
         }
         if !single && key.is_some() {
@@ -580,7 +691,11 @@ impl<'s> Builder<'s> {
                 .at(span),
             );
         }
-        let Args { mut groups, word, close } = args.expect("item_args");
+        let Args {
+            mut groups,
+            word,
+            close,
+        } = args.expect("item_args");
         if groups.is_empty() {
             return error_node(
                 before,
@@ -590,7 +705,13 @@ impl<'s> Builder<'s> {
         let rest = groups.split_off(1);
         let source = groups.pop().expect("one group").seq;
         let tail = self.tail(rest, word, close, "lookup");
-        Node::Lookup(Box::new(LookupNode { spec, key: key.map(|k| k.seq), source, tail, span }))
+        Node::Lookup(Box::new(LookupNode {
+            spec,
+            key: key.map(|k| k.seq),
+            source,
+            tail,
+            span,
+        }))
     }
 
     /// A `{ cond }` group (filter, forall, and/or members).
@@ -641,27 +762,45 @@ impl<'s> Builder<'s> {
         let body = body.expect("cond body");
         let err = |before: Vec<Pre>, e: ExpandError| Cond {
             negations,
-            kind: CondKind::Error(Box::new(ErrorNode { before, error: Arc::new(e.at(span)) })),
+            kind: CondKind::Error(Box::new(ErrorNode {
+                before,
+                error: Arc::new(e.at(span)),
+            })),
             span,
         };
         match body.as_rule() {
             Rule::cond_bad => {
                 let pos = body.as_span().start();
                 let found: String = self.src[pos..].chars().take(16).collect();
-                (err(vec![], ExpandError::hard(format!("condition name expected, but found \"{found}\""))), vec![])
+                (
+                    err(
+                        vec![],
+                        ExpandError::hard(format!(
+                            "condition name expected, but found \"{found}\""
+                        )),
+                    ),
+                    vec![],
+                )
             }
             Rule::cond_andor => {
                 let mut it = body.into_inner();
                 let kw = it.next().expect("kw").as_str().to_string();
                 let Some(list) = it.next() else {
-                    return (err(vec![], ExpandError::hard(format!("missing {{ after \"{kw}\""))), vec![]);
+                    return (
+                        err(
+                            vec![],
+                            ExpandError::hard(format!("missing {{ after \"{kw}\"")),
+                        ),
+                        vec![],
+                    );
                 };
                 let mut members: Vec<Cond> = Vec::new();
                 let mut close = Close { ok: true, pos: 0 };
                 for q in list.into_inner() {
                     match q.as_rule() {
                         Rule::cond_group => {
-                            let msg = format!("missing }} at end of condition inside \"{kw}\" group");
+                            let msg =
+                                format!("missing }} at end of condition inside \"{kw}\" group");
                             let c = self.cond_group(q, &msg);
                             let broken = matches!(c.kind, CondKind::Error(_));
                             members.push(c);
@@ -673,7 +812,9 @@ impl<'s> Builder<'s> {
                         _ => {}
                     }
                 }
-                let broken = members.last().is_some_and(|c| matches!(c.kind, CondKind::Error(_)));
+                let broken = members
+                    .last()
+                    .is_some_and(|c| matches!(c.kind, CondKind::Error(_)));
                 if !broken && !close.ok {
                     let pre = members.into_iter().map(Pre::Cond).collect();
                     let msg = if close.pos >= self.src.len() {
@@ -683,8 +824,19 @@ impl<'s> Builder<'s> {
                     };
                     return (err(pre, ExpandError::hard(msg)), vec![]);
                 }
-                let kind = if kw == "and" { CondKind::And(members) } else { CondKind::Or(members) };
-                (Cond { negations, kind, span }, vec![])
+                let kind = if kw == "and" {
+                    CondKind::And(members)
+                } else {
+                    CondKind::Or(members)
+                };
+                (
+                    Cond {
+                        negations,
+                        kind,
+                        span,
+                    },
+                    vec![],
+                )
             }
             Rule::cond_forall => {
                 let mut it = body.into_inner();
@@ -696,18 +848,30 @@ impl<'s> Builder<'s> {
                     match q.as_rule() {
                         Rule::group => list = Some(self.group(q)),
                         Rule::cond_group => {
-                            sub = Some(self.cond_group(q, &format!("missing }} at end of \"{kw}\" condition")))
+                            sub =
+                                Some(self.cond_group(
+                                    q,
+                                    &format!("missing }} at end of \"{kw}\" condition"),
+                                ))
                         }
                         _ => {}
                     }
                 }
                 let curly = ExpandError::hard(format!("missing {{ after \"{kw}\""));
-                let Some(list) = list else { return (err(vec![], curly), vec![]) };
-                let Some(sub) = sub else { return (err(vec![Pre::Seq(list.seq)], curly), vec![]) };
+                let Some(list) = list else {
+                    return (err(vec![], curly), vec![]);
+                };
+                let Some(sub) = sub else {
+                    return (err(vec![Pre::Seq(list.seq)], curly), vec![]);
+                };
                 (
                     Cond {
                         negations,
-                        kind: CondKind::ForEach { def, list: list.seq, cond: Box::new(sub) },
+                        kind: CondKind::ForEach {
+                            def,
+                            list: list.seq,
+                            cond: Box::new(sub),
+                        },
                         span,
                     },
                     vec![],
@@ -726,10 +890,19 @@ impl<'s> Builder<'s> {
                     }
                 }
                 if !colon {
-                    return (err(vec![], ExpandError::hard("\":\" expected after \"def\"")), vec![]);
+                    return (
+                        err(vec![], ExpandError::hard("\":\" expected after \"def\"")),
+                        vec![],
+                    );
                 }
                 let Some(t) = target else {
-                    return (err(vec![], ExpandError::hard("variable name omitted after \"def:\"")), vec![]);
+                    return (
+                        err(
+                            vec![],
+                            ExpandError::hard("variable name omitted after \"def:\""),
+                        ),
+                        vec![],
+                    );
                 };
                 let kind = if t.as_rule() == Rule::def_hdr {
                     CondKind::DefHeader(Box::new(self.header(t)))
@@ -746,7 +919,14 @@ impl<'s> Builder<'s> {
                         }
                     }
                 };
-                (Cond { negations, kind, span }, groups)
+                (
+                    Cond {
+                        negations,
+                        kind,
+                        span,
+                    },
+                    groups,
+                )
             }
             Rule::cond_sub => {
                 let mut it = body.into_inner();
@@ -757,7 +937,11 @@ impl<'s> Builder<'s> {
                 for q in it {
                     match q.as_rule() {
                         Rule::sub_groups => {
-                            let mut a = Args { groups: vec![], word: None, close: Close { ok: true, pos: 0 } };
+                            let mut a = Args {
+                                groups: vec![],
+                                word: None,
+                                close: Close { ok: true, pos: 0 },
+                            };
                             for r in q.into_inner() {
                                 match r.as_rule() {
                                     Rule::group => a.groups.push(self.group(r)),
@@ -772,7 +956,13 @@ impl<'s> Builder<'s> {
                     }
                 }
                 let Some(subs) = subs else {
-                    return (err(vec![], ExpandError::hard(format!("missing {{ after \"{kw}\""))), vec![]);
+                    return (
+                        err(
+                            vec![],
+                            ExpandError::hard(format!("missing {{ after \"{kw}\"")),
+                        ),
+                        vec![],
+                    );
                 };
                 let (min, max) = match def.form {
                     CondForm::SubGroups { min, max } => (min as usize, max as usize),
@@ -792,16 +982,32 @@ impl<'s> Builder<'s> {
                 }
                 if !subs.close.ok {
                     let pre = sg.into_iter().map(|g| Pre::Seq(g.seq)).collect();
-                    return (err(pre, ExpandError::hard(format!("missing '}}' after '{kw}'"))), vec![]);
+                    return (
+                        err(pre, ExpandError::hard(format!("missing '}}' after '{kw}'"))),
+                        vec![],
+                    );
                 }
                 let args = sg.into_iter().map(|g| g.seq).collect();
-                (Cond { negations, kind: CondKind::Call { def, args }, span }, groups)
+                (
+                    Cond {
+                        negations,
+                        kind: CondKind::Call { def, args },
+                        span,
+                    },
+                    groups,
+                )
             }
             Rule::cond_raw2 | Rule::cond_named | Rule::cond_sym => {
                 let mut it = body.into_inner();
                 let name = it.next().expect("name").as_str().to_string();
                 let Some(def) = conditions::find(&name) else {
-                    return (err(vec![], ExpandError::hard(format!("unknown condition \"{name}\""))), vec![]);
+                    return (
+                        err(
+                            vec![],
+                            ExpandError::hard(format!("unknown condition \"{name}\"")),
+                        ),
+                        vec![],
+                    );
                 };
                 let want = match def.form {
                     CondForm::Args(n) => n as usize,
@@ -829,19 +1035,39 @@ impl<'s> Builder<'s> {
                 }
                 let rest = groups.split_off(want);
                 let args = groups.into_iter().map(|g| g.seq).collect();
-                (Cond { negations, kind: CondKind::Call { def, args }, span }, rest)
+                (
+                    Cond {
+                        negations,
+                        kind: CondKind::Call { def, args },
+                        span,
+                    },
+                    rest,
+                )
             }
-            other => (err(vec![], ExpandError::hard(format!("internal parser error: {other:?}"))), vec![]),
+            other => (
+                err(
+                    vec![],
+                    ExpandError::hard(format!("internal parser error: {other:?}")),
+                ),
+                vec![],
+            ),
         }
     }
 }
 
 fn clone_groups(gs: &[Group]) -> Vec<Group> {
-    gs.iter().map(|g| Group { seq: g.seq.clone(), start: g.start }).collect()
+    gs.iter()
+        .map(|g| Group {
+            seq: g.seq.clone(),
+            start: g.start,
+        })
+        .collect()
 }
 
 fn fail_expected(what: &str) -> Arc<ExpandError> {
-    Arc::new(ExpandError::hard(format!("syntax error in \"{what}\" item - \"fail\" expected")))
+    Arc::new(ExpandError::hard(format!(
+        "syntax error in \"{what}\" item - \"fail\" expected"
+    )))
 }
 
 fn def_missing_extract(name: &str, got: usize) -> String {

@@ -18,7 +18,11 @@ fn cache() -> &'static Cache {
 /// `regular expression error in "(": missing closing parenthesis at offset 1`.
 pub fn compile(pattern: &[u8], caseless: bool) -> ExpResult<Arc<Regex>> {
     let key = (pattern.to_vec(), caseless);
-    if let Some(r) = cache().lock().map_err(|_| ExpandError::hard("regex cache poisoned"))?.get(&key) {
+    if let Some(r) = cache()
+        .lock()
+        .map_err(|_| ExpandError::hard("regex cache poisoned"))?
+        .get(&key)
+    {
         return Ok(r.clone());
     }
     let text = String::from_utf8_lossy(pattern);
@@ -34,7 +38,9 @@ pub fn compile(pattern: &[u8], caseless: bool) -> ExpResult<Arc<Regex>> {
             ))
         })?;
     let re = Arc::new(re);
-    let mut c = cache().lock().map_err(|_| ExpandError::hard("regex cache poisoned"))?;
+    let mut c = cache()
+        .lock()
+        .map_err(|_| ExpandError::hard("regex cache poisoned"))?;
     if c.len() > 10_000 {
         c.clear();
     }

@@ -10,16 +10,25 @@ pub struct Val {
 
 impl Val {
     pub fn new(bytes: impl Into<Vec<u8>>) -> Val {
-        Val { bytes: bytes.into(), tainted: false }
+        Val {
+            bytes: bytes.into(),
+            tainted: false,
+        }
     }
 
     pub fn tainted(bytes: impl Into<Vec<u8>>) -> Val {
-        Val { bytes: bytes.into(), tainted: true }
+        Val {
+            bytes: bytes.into(),
+            tainted: true,
+        }
     }
 
     /// A new value carrying this one's taint.
     pub fn derive(&self, bytes: impl Into<Vec<u8>>) -> Val {
-        Val { bytes: bytes.into(), tainted: self.tainted }
+        Val {
+            bytes: bytes.into(),
+            tainted: self.tainted,
+        }
     }
 
     pub fn push(&mut self, other: &Val) {

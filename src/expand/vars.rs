@@ -331,7 +331,11 @@ pub fn resolve(name: &str) -> Option<Var> {
         && !b.get(5).is_some_and(|c| c.is_ascii_alphabetic())
     {
         let rest: Box<str> = name[5..].into();
-        return Some(if b[4] == b'c' { Var::AclC(rest) } else { Var::AclM(rest) });
+        return Some(if b[4] == b'c' {
+            Var::AclC(rest)
+        } else {
+            Var::AclM(rest)
+        });
     }
     if let Some(rest) = name.strip_prefix("r_") {
         return Some(Var::Router(rest.into()));

@@ -23,7 +23,12 @@ pub type Options = Vec<(String, String)>;
 pub trait LookupDriver: Send + Sync {
     /// Find `key` (single-key types) or run `query` in `source` (file name or query text).
     /// `Ok(None)` means "not found".
-    fn find(&self, source: &[u8], key: &[u8], opts: &Options) -> Result<Option<Vec<u8>>, LookupError>;
+    fn find(
+        &self,
+        source: &[u8],
+        key: &[u8],
+        opts: &Options,
+    ) -> Result<Option<Vec<u8>>, LookupError>;
 
     /// Whether results come from outside the configuration (DNS): they are tainted.
     fn tainted_results(&self) -> bool {
@@ -40,7 +45,11 @@ pub struct TypeDef {
 }
 
 /// Every lookup type rexim has, sorted by name.
-pub static TYPES: &[TypeDef] = &[TypeDef { name: "dsearch", single_key: true, make: dsearch::make }];
+pub static TYPES: &[TypeDef] = &[TypeDef {
+    name: "dsearch",
+    single_key: true,
+    make: dsearch::make,
+}];
 
 pub fn find_type(name: &str) -> Option<usize> {
     TYPES.binary_search_by(|t| t.name.cmp(name)).ok()
@@ -75,7 +84,10 @@ impl LookupSpec {
     }
 
     pub fn opt(&self, name: &str) -> Option<&str> {
-        self.opts.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.opts
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -90,13 +102,19 @@ pub fn parse_spec(word: &str) -> Result<LookupSpec, String> {
     let mut partial = None;
     if let Some(p) = rest.strip_prefix("partial") {
         let nd = p.bytes().take_while(u8::is_ascii_digit).count();
-        let min = if nd == 0 { 2 } else { p[..nd].parse().map_err(|_| unknown())? };
+        let min = if nd == 0 {
+            2
+        } else {
+            p[..nd].parse().map_err(|_| unknown())?
+        };
         let after = &p[nd..];
         if let Some(a) = after.strip_prefix('-') {
             partial = Some((min, "*.".to_string()));
             rest = a;
         } else if let Some(a) = after.strip_prefix('(') {
-            let close = a.find(')').ok_or_else(|| format!("format error in lookup type \"{word}\""))?;
+            let close = a
+                .find(')')
+                .ok_or_else(|| format!("format error in lookup type \"{word}\""))?;
             partial = Some((min, a[..close].to_string()));
             rest = &a[close + 1..];
         } else {
@@ -115,7 +133,9 @@ pub fn parse_spec(word: &str) -> Result<LookupSpec, String> {
     let def = &TYPES[type_index];
     if !def.single_key {
         if partial.is_some() {
-            return Err(format!("\"partial\" is not permitted for lookup type \"{rest}\""));
+            return Err(format!(
+                "\"partial\" is not permitted for lookup type \"{rest}\""
+            ));
         }
         if star != Star::None {
             return Err(format!(
@@ -128,7 +148,12 @@ pub fn parse_spec(word: &str) -> Result<LookupSpec, String> {
         let (k, v) = o.split_once('=').unwrap_or((o, ""));
         opts.push((k.trim().to_string(), v.trim().to_string()));
     }
-    Ok(LookupSpec { type_index, partial, star, opts })
+    Ok(LookupSpec {
+        type_index,
+        partial,
+        star,
+        opts,
+    })
 }
 
 /// A successful lookup: the data and the `$1`/`$2` captures of a partial or default match.
@@ -149,7 +174,10 @@ pub struct Lookups {
 
 impl Default for Lookups {
     fn default() -> Self {
-        Lookups { drivers: TYPES.iter().map(|t| (t.make)()).collect(), cache: Mutex::new(HashMap::new()) }
+        Lookups {
+            drivers: TYPES.iter().map(|t| (t.make)()).collect(),
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 }
 
@@ -167,12 +195,26 @@ impl Lookups {
     }
 
     /// One raw lookup through the cache (no partial/default processing).
-    pub fn find_one(&self, spec: &LookupSpec, source: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>, LookupError> {
+    pub fn find_one(
+        &self,
+        spec: &LookupSpec,
+        source: &[u8],
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, LookupError> {
         let no_read = matches!(spec.opt("cache"), Some("no") | Some("no_rd"));
         let no_write = matches!(spec.opt("cache"), Some("no") | Some("no_wr"));
-        let driver_opts: Options =
-            spec.opts.iter().filter(|(k, _)| k != "cache").cloned().collect();
-        let ck = (spec.type_index, source.to_vec(), key.to_vec(), driver_opts.clone());
+        let driver_opts: Options = spec
+            .opts
+            .iter()
+            .filter(|(k, _)| k != "cache")
+            .cloned()
+            .collect();
+        let ck = (
+            spec.type_index,
+            source.to_vec(),
+            key.to_vec(),
+            driver_opts.clone(),
+        );
         if !no_read {
             if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&ck).cloned()) {
                 return Ok(hit);
@@ -191,7 +233,12 @@ impl Lookups {
     }
 
     /// A full lookup with Exim's partial matching, `*` and `*@` defaults and `ret=key`.
-    pub fn find(&self, spec: &LookupSpec, source: &[u8], key: &[u8]) -> Result<Option<Hit>, ExpandError> {
+    pub fn find(
+        &self,
+        spec: &LookupSpec,
+        source: &[u8],
+        key: &[u8],
+    ) -> Result<Option<Hit>, ExpandError> {
         let tainted = self.drivers[spec.type_index].tainted_results();
         let to_err = |e: LookupError, key: &[u8]| match e {
             LookupError::Defer(m) => ExpandError::defer(format!(
@@ -207,18 +254,28 @@ impl Lookups {
             captures: caps,
         };
         if !spec.is_single_key() {
-            return Ok(self.find_one(spec, source, key).map_err(|e| to_err(e, key))?.map(|d| hit(d, key, None)));
+            return Ok(self
+                .find_one(spec, source, key)
+                .map_err(|e| to_err(e, key))?
+                .map(|d| hit(d, key, None)));
         }
         if key.is_empty() {
             return Ok(None);
         }
         // Exact match first.
-        if let Some(d) = self.find_one(spec, source, key).map_err(|e| to_err(e, key))? {
-            let caps = (spec.partial.is_some() || spec.star != Star::None).then(|| (Vec::new(), key.to_vec()));
+        if let Some(d) = self
+            .find_one(spec, source, key)
+            .map_err(|e| to_err(e, key))?
+        {
+            let caps = (spec.partial.is_some() || spec.star != Star::None)
+                .then(|| (Vec::new(), key.to_vec()));
             return Ok(Some(hit(d, key, caps)));
         }
         if let Some((min, affix)) = &spec.partial {
-            if let Some(h) = self.partial(spec, source, key, *min, affix, &hit).map_err(|e| to_err(e, key))? {
+            if let Some(h) = self
+                .partial(spec, source, key, *min, affix, &hit)
+                .map_err(|e| to_err(e, key))?
+            {
                 return Ok(Some(h));
             }
         }
@@ -226,13 +283,19 @@ impl Lookups {
             if let Some(at) = key.iter().rposition(|&c| c == b'@') {
                 let mut k = b"*".to_vec();
                 k.extend_from_slice(&key[at..]);
-                if let Some(d) = self.find_one(spec, source, &k).map_err(|e| to_err(e, key))? {
+                if let Some(d) = self
+                    .find_one(spec, source, &k)
+                    .map_err(|e| to_err(e, key))?
+                {
                     return Ok(Some(hit(d, &k, Some((key[..at].to_vec(), Vec::new())))));
                 }
             }
         }
         if spec.star != Star::None {
-            if let Some(d) = self.find_one(spec, source, b"*").map_err(|e| to_err(e, key))? {
+            if let Some(d) = self
+                .find_one(spec, source, b"*")
+                .map_err(|e| to_err(e, key))?
+            {
                 return Ok(Some(hit(d, b"*", Some((key.to_vec(), Vec::new())))));
             }
         }
@@ -259,7 +322,11 @@ impl Lookups {
                 break;
             }
             let fixed = &key[fixed_start..];
-            let wild = if fixed_start == 0 { Vec::new() } else { key[..fixed_start - 1].to_vec() };
+            let wild = if fixed_start == 0 {
+                Vec::new()
+            } else {
+                key[..fixed_start - 1].to_vec()
+            };
             if remaining == 0 {
                 // partial0: the affix alone.
                 let k = match affix {
@@ -290,7 +357,11 @@ impl Lookups {
         }
         for (k, wild) in candidates {
             if let Some(d) = self.find_one(spec, source, &k)? {
-                let fixed = if k.len() >= affix.len() { k[affix.len()..].to_vec() } else { Vec::new() };
+                let fixed = if k.len() >= affix.len() {
+                    k[affix.len()..].to_vec()
+                } else {
+                    Vec::new()
+                };
                 return Ok(Some(hit(d, &k, Some((wild, fixed)))));
             }
         }

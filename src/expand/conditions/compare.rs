@@ -24,7 +24,9 @@ pub fn to_number(s: &[u8]) -> ExpResult<i64> {
         return Err(bad());
     }
     let mut value: i64 = rest[..nd].parse::<i64>().map_err(|_| {
-        ExpandError::hard(format!("absolute value of integer \"{text}\" is too large (overflow)"))
+        ExpandError::hard(format!(
+            "absolute value of integer \"{text}\" is too large (overflow)"
+        ))
     })?;
     let mut tail = &rest[nd..];
     if let Some(c) = tail.bytes().next() {
@@ -36,7 +38,9 @@ pub fn to_number(s: &[u8]) -> ExpResult<i64> {
         };
         if shift > 0 {
             value = value.checked_mul(1 << shift).ok_or_else(|| {
-                ExpandError::hard(format!("absolute value of integer \"{text}\" is too large (overflow)"))
+                ExpandError::hard(format!(
+                    "absolute value of integer \"{text}\" is too large (overflow)"
+                ))
             })?;
             tail = &tail[1..];
         }

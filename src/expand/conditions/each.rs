@@ -8,7 +8,9 @@ use crate::expand::value::Val;
 
 /// Placeholder `run` for iterator conditions, which the evaluator calls through `each`.
 pub fn not_direct(_: &mut Eval, _: &[Seq]) -> ExpResult<bool> {
-    Err(ExpandError::hard("internal error: iterator condition called without its list"))
+    Err(ExpandError::hard(
+        "internal error: iterator condition called without its list",
+    ))
 }
 
 fn iterate(ev: &mut Eval, list: &Seq, cond: &Cond, any: bool) -> ExpResult<bool> {
@@ -18,7 +20,10 @@ fn iterate(ev: &mut Eval, list: &Seq, cond: &Cond, any: bool) -> ExpResult<bool>
     let r = (|| {
         let mut result = false;
         for item in lists::iter(&text.bytes) {
-            ev.item = Some(Val { bytes: item, tainted: text.tainted });
+            ev.item = Some(Val {
+                bytes: item,
+                tainted: text.tainted,
+            });
             let v = ev.cond(cond)?;
             if any && v {
                 return Ok(true);

@@ -30,11 +30,21 @@ pub struct CondDef {
 }
 
 const fn args(name: &'static str, n: u8, run: CondFn) -> CondDef {
-    CondDef { name, form: CondForm::Args(n), run, each: None }
+    CondDef {
+        name,
+        form: CondForm::Args(n),
+        run,
+        each: None,
+    }
 }
 
 const fn each(name: &'static str, f: EachFn) -> CondDef {
-    CondDef { name, form: CondForm::Each, run: each::not_direct, each: Some(f) }
+    CondDef {
+        name,
+        form: CondForm::Each,
+        run: each::not_direct,
+        each: Some(f),
+    }
 }
 
 /// Every condition, sorted by name (byte order, so symbols come first).
@@ -52,7 +62,10 @@ pub static CONDITIONS: &[CondDef] = &[
 ];
 
 pub fn find(name: &str) -> Option<&'static CondDef> {
-    CONDITIONS.binary_search_by(|d| d.name.cmp(name)).ok().map(|i| &CONDITIONS[i])
+    CONDITIONS
+        .binary_search_by(|d| d.name.cmp(name))
+        .ok()
+        .map(|i| &CONDITIONS[i])
 }
 
 #[cfg(test)]

@@ -18,17 +18,34 @@ pub fn run(ev: &mut Eval, node: &LookupNode, out: &mut Val) -> ExpResult<()> {
         return Err(ExpandError::hard(""));
     }
     let lookups = ev.ctx.lookups.clone();
-    let key_bytes = key.as_ref().map(|k| k.bytes.as_slice()).unwrap_or(&source.bytes);
+    let key_bytes = key
+        .as_ref()
+        .map(|k| k.bytes.as_slice())
+        .unwrap_or(&source.bytes);
     let hit = lookups.find(&node.spec, &source.bytes, key_bytes)?;
     let saved_caps = ev.captures.clone();
     let found = hit.is_some();
     let value = hit.map(|h| {
         if let Some((wild, fixed)) = &h.captures {
-            ev.captures = vec![Val::new(key_bytes), Val::new(wild.clone()), Val::new(fixed.clone())];
+            ev.captures = vec![
+                Val::new(key_bytes),
+                Val::new(wild.clone()),
+                Val::new(fixed.clone()),
+            ];
         }
-        Val { bytes: h.data, tainted: h.tainted }
+        Val {
+            bytes: h.data,
+            tainted: h.tainted,
+        }
     });
-    let r = ev.tail(&node.tail, found, value.clone().unwrap_or_default(), value, "lookup", out);
+    let r = ev.tail(
+        &node.tail,
+        found,
+        value.clone().unwrap_or_default(),
+        value,
+        "lookup",
+        out,
+    );
     ev.captures = saved_caps;
     r
 }

@@ -15,11 +15,21 @@ pub enum Shape {
     /// arguments", "Too many arguments", "missing '}' after".
     Subs { min: u8, max: u8 },
     /// Exactly `n` groups then a `{yes}{no}` tail.
-    Tail { n: u8, missing: fn(&str, usize) -> String },
+    Tail {
+        n: u8,
+        missing: fn(&str, usize) -> String,
+    },
     /// `a` or `b` groups then a tail; the item picks at run time (numbered `extract`).
-    TailEither { a: u8, b: u8, missing: fn(&str, usize) -> String },
+    TailEither {
+        a: u8,
+        b: u8,
+        missing: fn(&str, usize) -> String,
+    },
     /// Exactly `n` groups then `}`; `missing` words the error for an absent group.
-    Fixed { n: u8, missing: fn(&str, usize) -> String },
+    Fixed {
+        n: u8,
+        missing: fn(&str, usize) -> String,
+    },
 }
 
 pub type ItemFn = fn(&mut Eval, &ItemNode, &mut Val) -> ExpResult<()>;
@@ -34,12 +44,31 @@ pub struct ItemDef {
 
 /// Every item, sorted by name (binary-searched; a test checks the order).
 pub static ITEMS: &[ItemDef] = &[
-    ItemDef { name: "map", shape: Shape::Fixed { n: 2, missing: lists::missing_arg }, raw_first_arg: false, run: lists::map },
-    ItemDef { name: "reduce", shape: Shape::Fixed { n: 3, missing: lists::missing_arg }, raw_first_arg: false, run: lists::reduce },
+    ItemDef {
+        name: "map",
+        shape: Shape::Fixed {
+            n: 2,
+            missing: lists::missing_arg,
+        },
+        raw_first_arg: false,
+        run: lists::map,
+    },
+    ItemDef {
+        name: "reduce",
+        shape: Shape::Fixed {
+            n: 3,
+            missing: lists::missing_arg,
+        },
+        raw_first_arg: false,
+        run: lists::reduce,
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static ItemDef> {
-    ITEMS.binary_search_by(|d| d.name.cmp(name)).ok().map(|i| &ITEMS[i])
+    ITEMS
+        .binary_search_by(|d| d.name.cmp(name))
+        .ok()
+        .map(|i| &ITEMS[i])
 }
 
 #[cfg(test)]

@@ -19,8 +19,14 @@ pub struct OpDef {
 /// `time_eval` ...) match only in full; others also match as the stem before
 /// the first `_`, whose rest becomes the argument (`sha2_256`).
 pub static OPERATORS: &[OpDef] = &[
-    OpDef { name: "lc", run: text::lc },
-    OpDef { name: "uc", run: text::uc },
+    OpDef {
+        name: "lc",
+        run: text::lc,
+    },
+    OpDef {
+        name: "uc",
+        run: text::uc,
+    },
 ];
 
 /// Look up an operator as Exim does; returns the definition and its `_arg`.
@@ -34,7 +40,10 @@ pub fn find(name: &str) -> Option<(&'static OpDef, Option<&str>)> {
 }
 
 fn lookup(name: &str) -> Option<&'static OpDef> {
-    OPERATORS.binary_search_by(|d| d.name.cmp(name)).ok().map(|i| &OPERATORS[i])
+    OPERATORS
+        .binary_search_by(|d| d.name.cmp(name))
+        .ok()
+        .map(|i| &OPERATORS[i])
 }
 
 #[cfg(test)]

@@ -61,12 +61,21 @@ fn encoded_word(s: &[u8], translate: bool) -> Option<(Vec<u8>, usize)> {
     let rel_end = text[body_start..].windows(2).position(|w| w == b"?=")?;
     let body = &text[body_start..body_start + rel_end];
     let raw = match enc.to_ascii_uppercase() {
-        b'B' => base64::engine::general_purpose::STANDARD.decode(body).ok()?,
+        b'B' => base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .ok()?,
         b'Q' => q_decode(body),
         _ => return None,
     };
-    let decoded = if translate { to_utf8(&charset, raw) } else { raw };
-    let decoded = decoded.into_iter().map(|c| if c == 0 { b'?' } else { c }).collect();
+    let decoded = if translate {
+        to_utf8(&charset, raw)
+    } else {
+        raw
+    };
+    let decoded = decoded
+        .into_iter()
+        .map(|c| if c == 0 { b'?' } else { c })
+        .collect();
     Some((decoded, 2 + body_start + rel_end + 2))
 }
 
@@ -96,7 +105,11 @@ fn q_decode(body: &[u8]) -> Vec<u8> {
 
 fn to_utf8(charset: &str, raw: Vec<u8>) -> Vec<u8> {
     match charset {
-        "iso-8859-1" | "latin1" | "iso8859-1" => raw.iter().map(|&c| c as char).collect::<String>().into_bytes(),
+        "iso-8859-1" | "latin1" | "iso8859-1" => raw
+            .iter()
+            .map(|&c| c as char)
+            .collect::<String>()
+            .into_bytes(),
         _ => raw,
     }
 }

@@ -1,0 +1,46 @@
+//! Built-in macros (`_HAVE_*`, `_DRIVER_*`, `_OPT_*`, valued ones from `stdlib/`), from rexim's tables.
+
+use super::tables::{self, Class};
+
+const STDLIB: &str = include_str!("../../stdlib/builtin-macros.conf");
+
+/// Every built-in macro as (name, value), in Exim's order: reverse alphabetical, so a longer
+/// name is always tried before a name that is its prefix.
+pub fn builtin_macros() -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = Vec::new();
+    let y = |s: String| (s, "y".to_string());
+    for t in crate::lookup::TYPES {
+        v.push(y(format!("_HAVE_LOOKUP_{}", t.name.to_ascii_uppercase())));
+    }
+    for o in tables::MAIN {
+        v.push(y(format!("_OPT_MAIN_{}", o.name.to_ascii_uppercase())));
+    }
+    for c in [Class::Router, Class::Transport, Class::Authenticator] {
+        let cls = c.name().to_ascii_uppercase();
+        for o in c.generic() {
+            v.push(y(format!("_OPT_{cls}S_{}", o.name.to_ascii_uppercase())));
+        }
+        for d in c.drivers().iter().filter(|d| d.supported) {
+            let dn = d.name.to_ascii_uppercase();
+            v.push(y(format!("_DRIVER_{cls}_{dn}")));
+            for o in d.options {
+                v.push(y(format!(
+                    "_OPT_{cls}_{dn}_{}",
+                    o.name.to_ascii_uppercase()
+                )));
+            }
+        }
+    }
+    for line in STDLIB.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some((n, val)) = line.split_once('=') {
+            v.push((n.trim().to_string(), val.trim().to_string()));
+        }
+    }
+    v.sort_by(|a, b| b.0.cmp(&a.0));
+    v.dedup_by(|a, b| a.0 == b.0);
+    v
+}
