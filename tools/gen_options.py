@@ -19,7 +19,7 @@ def optlist(text, var):
         mm = re.match(r'\s*\{\s*"([^"]+)",\s*([^,]+),', line)
         if mm:
             name, ty = mm.group(1), mm.group(2)
-            if name.startswith('*'):
+            if name.startswith('*') and 'opt_hidden' in ty:
                 continue
             flags = [f.strip() for f in ty.split('|')]
             base = [f for f in flags if f.startswith('opt_') and f not in
@@ -100,7 +100,7 @@ def main():
     drop = {'disable_fsync', 'dmarc_forensic_sender', 'dmarc_history_file', 'dmarc_tld_file',
             'ibase_servers', 'limits_advertise_hosts', 'oracle_servers', 'redis_servers',
             'tcp_wrappers_daemon_name'}
-    main_rows = [r for r in optlist(rc, 'optionlist_config') if r[0] not in drop]
+    main_rows = [r for r in optlist(rc, 'optionlist_config') if r[0] not in drop and not r[0].startswith('*')]
     main_rows.append(('local_scan_path', 'opt_stringptr', False, False, False))
     exp = spec_types(['ch-main_configuration.html'])
     dm = defaults(['-C', '/dev/null', '-bP', 'all'])
@@ -112,10 +112,10 @@ def main():
     print(len(main_rows), 'main options;', sum(1 for r in main_rows if r[0] not in dm), 'without exim4 default', file=sys.stderr)
 
 DRIVERS = {
-    'router': [('accept', 'routers/accept.c', 'accept_router_options', ''),
-               ('dnslookup', 'routers/dnslookup.c', 'dnslookup_router_options', ''),
-               ('ipliteral', 'routers/ipliteral.c', 'ipliteral_router_options', ''),
-               ('manualroute', 'routers/manualroute.c', 'manualroute_router_options', 'route_list = * localhost'),
+    'router': [('accept', 'routers/accept.c', 'accept_router_options', 'transport = x_pipe'),
+               ('dnslookup', 'routers/dnslookup.c', 'dnslookup_router_options', 'transport = x_smtp'),
+               ('ipliteral', 'routers/ipliteral.c', 'ipliteral_router_options', 'transport = x_smtp'),
+               ('manualroute', 'routers/manualroute.c', 'manualroute_router_options', 'route_list = * localhost\n  transport = x_smtp'),
                ('redirect', 'routers/redirect.c', 'redirect_router_options', 'data = x')],
     'transport': [('appendfile', 'transports/appendfile.c', 'appendfile_transport_options', 'file = /tmp/x'),
                   ('autoreply', 'transports/autoreply.c', 'autoreply_transport_options', ''),
@@ -148,18 +148,20 @@ def drivers():
     f.close()
     for cls, drs in DRIVERS.items():
         gsrc, gvar = GENERIC[cls]
-        grows = optlist(src(gsrc), gvar)
+        grows = [r for r in optlist(src(gsrc), gvar) if r[0] not in ('translate_ip_address',)]
         gexp = spec_types(SPECS[cls])
         first = [d for d in drs if d[3] is not None][0]
         gdef = defaults(['-C', f.name, '-bP', cls, 'x_' + first[0]])
         gdef.pop('driver', None)
+        gdef.pop('transport', None)
         emit('src/config/tables/%s_generic.rs' % cls, cls.upper() + '_GENERIC', 'Generic %s options' % cls, grows, gexp, gdef)
         for name, path, var, extra in drs:
-            rows = optlist(src(path), var)
+            rows = [r for r in optlist(src(path), var) if r[0] not in ('use_classresources',)]
             exp = spec_types(['ch-the_%s_%s.html' % (name.replace('_', ''), cls)] if cls != 'authenticator' else ['ch-the_%s_authenticator.html' % name.replace('_', '')]) if os.path.exists(os.path.join(SPEC, 'ch-the_%s_%s.html' % (name.replace('_', ''), cls))) else {}
             d = defaults(['-C', f.name, '-bP', cls, 'x_' + name]) if extra is not None else {}
             if extra:
-                d.pop(extra.split(' ')[0], None)
+                for e in extra.split('\n'):
+                    d.pop(e.strip().split(' ')[0], None)
             emit('src/config/tables/%s_%s.rs' % (cls, name), (cls + '_' + name).upper(), 'Options of the %s %s' % (name, cls), rows, exp, d)
     os.unlink(f.name)
 

@@ -472,6 +472,22 @@ impl Loader {
             Target::Driver(_, d) => &mut d.options,
         };
         let hidden = hide || previous.is_some_and(|p| p.hidden);
+        // "verify" and "fail_verify" set both their _sender and _recipient options.
+        if matches!(def.name, "verify" | "fail_verify") {
+            for suffix in ["_sender", "_recipient"] {
+                let n = format!("{}{suffix}", def.name);
+                if let Some(d2) = tables::find(table, &n) {
+                    settings.insert(
+                        d2.name,
+                        Setting {
+                            value: value.clone(),
+                            expansion: None,
+                            hidden,
+                        },
+                    );
+                }
+            }
+        }
         settings.insert(
             def.name,
             Setting {

@@ -3,6 +3,7 @@
 pub mod builtin;
 pub mod error;
 pub mod ids;
+pub mod init;
 pub mod lines;
 mod load;
 pub mod macros;

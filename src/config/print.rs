@@ -75,7 +75,11 @@ fn print_driver(out: &mut String, c: Class, d: &Driver, admin: bool, labels: boo
         for def in table.iter().filter(|o| !o.hidden) {
             let (v, hidden) = match d.options.get(def.name) {
                 Some(s) => (s.value.clone(), s.hidden),
-                None => (options::default_value(def), false),
+                None => (
+                    super::init::derived_default(c, d, def.name)
+                        .unwrap_or_else(|| options::default_value(def)),
+                    false,
+                ),
             };
             print_one(out, def, &v, hidden, admin, labels);
         }

@@ -8,7 +8,7 @@ pub const AUTHENTICATOR_GENERIC: &[OptDef] = &[
     OptDef { name: "client_condition", ty: Str, expanded: true, hidden: false, combine_cond: false, repeat_sep: None, default: "" },
     OptDef { name: "client_set_id", ty: Str, expanded: true, hidden: false, combine_cond: false, repeat_sep: None, default: "" },
     OptDef { name: "driver", ty: Str, expanded: false, hidden: false, combine_cond: false, repeat_sep: None, default: "" },
-    OptDef { name: "public_name", ty: Str, expanded: false, hidden: false, combine_cond: false, repeat_sep: None, default: "" },
+    OptDef { name: "public_name", ty: Str, expanded: false, hidden: false, combine_cond: false, repeat_sep: None, default: "CRAM-MD5" },
     OptDef { name: "server_advertise_condition", ty: Str, expanded: true, hidden: false, combine_cond: false, repeat_sep: None, default: "" },
     OptDef { name: "server_condition", ty: Str, expanded: true, hidden: false, combine_cond: false, repeat_sep: None, default: "" },
     OptDef { name: "server_debug_print", ty: Str, expanded: true, hidden: false, combine_cond: false, repeat_sep: None, default: "" },

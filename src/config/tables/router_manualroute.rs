@@ -5,8 +5,8 @@ use super::super::options::{OptDef, OptType::*};
 
 #[rustfmt::skip]
 pub const ROUTER_MANUALROUTE: &[OptDef] = &[
-    OptDef { name: "host_all_ignored", ty: Str, expanded: false, hidden: false, combine_cond: false, repeat_sep: None, default: "" },
-    OptDef { name: "host_find_failed", ty: Str, expanded: false, hidden: false, combine_cond: false, repeat_sep: None, default: "" },
+    OptDef { name: "host_all_ignored", ty: Str, expanded: false, hidden: false, combine_cond: false, repeat_sep: None, default: "defer" },
+    OptDef { name: "host_find_failed", ty: Str, expanded: false, hidden: false, combine_cond: false, repeat_sep: None, default: "freeze" },
     OptDef { name: "hosts_randomize", ty: Bool, expanded: false, hidden: false, combine_cond: false, repeat_sep: None, default: "false" },
     OptDef { name: "route_data", ty: Str, expanded: true, hidden: false, combine_cond: false, repeat_sep: None, default: "" },
     OptDef { name: "route_list", ty: Str, expanded: false, hidden: false, combine_cond: false, repeat_sep: None, default: "" },
