@@ -17,6 +17,10 @@ pub struct ConfigError {
     pub span: Option<Span>,
     /// `Some((line, file))` when Exim says "in line N of FILE".
     pub location: Option<(u32, String)>,
+    /// Exim logs it as `PANIC DIE` (false for macro definition errors: `PANIC`, then exit).
+    pub die: bool,
+    /// `Some(x)` when Exim says "error for x" (e.g. `r1 router`).
+    pub about: Option<String>,
 }
 
 impl ConfigError {
@@ -25,47 +29,72 @@ impl ConfigError {
             message,
             span: Some(span),
             location: Some((line, file)),
+            die: true,
+            about: None,
         }
     }
 
-    /// An error Exim reports without a line number (macro definitions, driver checks).
+    /// An error Exim reports without a line number (driver checks).
     pub fn general(message: String, span: Option<Span>) -> ConfigError {
         ConfigError {
             message,
             span,
             location: None,
+            die: true,
+            about: None,
         }
     }
 
-    /// The text Exim writes to stderr when it dies on this error.
+    /// A macro definition error (`-bP` shows it as `LOG: PANIC`).
+    pub fn macro_error(
+        message: String,
+        span: Span,
+        location: Option<(u32, String)>,
+    ) -> ConfigError {
+        ConfigError {
+            message,
+            span: Some(span),
+            location,
+            die: false,
+            about: None,
+        }
+    }
+
+    /// An error Exim reports "for" a driver (`Exim configuration error for r1 router:`).
+    pub fn about(message: String, span: Option<Span>, about: String) -> ConfigError {
+        ConfigError {
+            message,
+            span,
+            location: None,
+            die: true,
+            about: Some(about),
+        }
+    }
+
+    fn heading(&self) -> String {
+        match (&self.location, &self.about) {
+            (Some((line, file)), _) => {
+                format!("Exim configuration error in line {line} of {file}:")
+            }
+            (None, Some(a)) => format!("Exim configuration error for {a}:"),
+            (None, None) => "Exim configuration error:".to_string(),
+        }
+    }
+
+    /// The text Exim writes to stderr when it stops on this error under `-bP`.
     pub fn exim_text(&self) -> String {
-        match &self.location {
-            Some((line, file)) => format!(
-                "LOG: PANIC DIE\n  Exim configuration error in line {line} of {file}:\n  {}\n",
-                self.message
-            ),
-            None => format!(
-                "LOG: PANIC DIE\n  Exim configuration error:\n  {}\n",
-                self.message
-            ),
-        }
+        let head = if self.die {
+            "LOG: PANIC DIE"
+        } else {
+            "LOG: PANIC"
+        };
+        format!("{head}\n  {}\n  {}\n", self.heading(), self.message)
     }
-}
 
-impl ConfigError {
     /// The text Exim writes when its debug output is off (`-bP config`, `-be`): a log line
     /// with a timestamp.
     pub fn exim_log_text(&self, timestamp: &str) -> String {
-        match &self.location {
-            Some((line, file)) => format!(
-                "{timestamp} Exim configuration error in line {line} of {file}:\n  {}\n",
-                self.message
-            ),
-            None => format!(
-                "{timestamp} Exim configuration error:\n  {}\n",
-                self.message
-            ),
-        }
+        format!("{timestamp} {}\n  {}\n", self.heading(), self.message)
     }
 }
 

@@ -109,11 +109,45 @@ pub fn check(class: Class, d: &Driver, errors: &mut Vec<ConfigError>) {
             if !matches!(s.as_str(), "freeze" | "defer" | "send" | "pass" | "fail")
                 && !s.starts_with("reroute:")
             {
-                errors.push(ConfigError::general(
-                    format!("{} router:\n  {s} is not valid for the self option", d.name),
+                let msg = format!("{s} is not valid for the self option");
+                errors.push(ConfigError::about(
+                    msg,
                     Some(d.span),
+                    format!("{} router", d.name),
                 ));
             }
+        }
+    }
+}
+
+/// Checks Exim makes on main options once the main section is read.
+pub fn check_main(cfg: &super::Config, errors: &mut Vec<ConfigError>) {
+    let get = |n: &str| cfg.main.get(n).map(|s| &s.value);
+    let on = |n: &str| matches!(get(n), Some(Value::Bool(true)));
+    let from_check = cfg
+        .main
+        .get("local_from_check")
+        .is_none_or(|s| s.value == Value::Bool(true));
+    if on("local_sender_retain") && from_check {
+        let msg = "both local_from_check and local_sender_retain are set; this combination is not allowed";
+        errors.push(ConfigError::general(msg.into(), None));
+    }
+    if let Some(Value::Str(s)) = get("errors_reply_to") {
+        let addr = match s.rsplit_once('<') {
+            Some((_, a)) => a.trim_end_matches(|c: char| c == '>' || c.is_whitespace()),
+            None => s.trim(),
+        };
+        if !addr.contains('@') {
+            errors.push(ConfigError::general(
+                format!("errors_reply_to ({s}) does not contain a domain"),
+                None,
+            ));
+        }
+    }
+    if let Some(Value::Int(n)) = get("tls_dh_max_bits") {
+        if *n < 1024 {
+            let msg = "tls_dh_max_bits is too small, must be at least 1024 for interop";
+            errors.push(ConfigError::general(msg.into(), None));
         }
     }
 }

@@ -87,9 +87,7 @@ impl Reader {
         let mut first: Option<(u32, usize, usize)> = None;
         let mut last_end = 0usize;
         loop {
-            let Some(frame) = self.stack.last_mut() else {
-                return None;
-            };
+            let frame = self.stack.last_mut()?;
             let text = &self.files[frame.file as usize].text;
             if frame.pos >= text.len() {
                 if self.stack.len() > 1 {
@@ -156,12 +154,11 @@ impl Reader {
                 buf.truncate(len);
                 continue;
             }
-            if buf.get(ss) == Some(&b'.') {
-                if let Some(handled) = self.conditional(&buf[ss + 1..], found, line_span, errors) {
-                    let _ = handled;
-                    buf.truncate(len);
-                    continue;
-                }
+            if buf.get(ss) == Some(&b'.')
+                && self.conditional(&buf[ss + 1..], found, line_span, errors)
+            {
+                buf.truncate(len);
+                continue;
             }
             if self.cstate != 0 {
                 buf.truncate(len);
@@ -232,14 +229,14 @@ impl Reader {
         })
     }
 
-    /// Handle a `.directive` line; `Some` if it was a conditional (consumed).
+    /// Handle a `.directive` line; true if it was a conditional directive (consumed).
     fn conditional(
         &mut self,
         after_dot: &[u8],
         found: bool,
         span: Span,
         errors: &mut Vec<ConfigError>,
-    ) -> Option<()> {
+    ) -> bool {
         for (name, a1, a2, push) in CONDS {
             if !after_dot.starts_with(name.as_bytes()) {
                 continue;
@@ -247,13 +244,13 @@ impl Reader {
             // The character after the name must be a space, end of line or (quirk) 't'.
             match after_dot.get(name.len()) {
                 None | Some(b' ' | b't' | b'\n') => {}
-                _ => return Some(()),
+                _ => return true,
             }
             let action = if found { *a1 } else { *a2 };
             if *push > 0 {
                 if self.cstack.len() >= COND_STACK {
                     errors.push(self.err_here(format!(".{name} nested too deeply"), span));
-                    return Some(());
+                    return true;
                 }
                 self.cstack.push(self.cstate);
                 self.cstate = NEXT[self.cstate as usize][action];
@@ -264,9 +261,9 @@ impl Reader {
             } else {
                 self.cstate = NEXT[self.cstate as usize][action];
             }
-            return Some(());
+            return true;
         }
-        None
+        false
     }
 
     fn include(&mut self, arg: &str, if_exists: bool, span: Span, errors: &mut Vec<ConfigError>) {

@@ -222,11 +222,9 @@ impl Loader {
             } else {
                 None
             };
-            self.cfg.errors.push(ConfigError {
-                message: m,
-                span: Some(line.span),
-                location: loc,
-            });
+            self.cfg
+                .errors
+                .push(ConfigError::macro_error(m, line.span, loc));
         }
     }
 
@@ -432,24 +430,19 @@ impl Loader {
                 return true;
             }
         };
-        if let (Some(prev), Value::Str(new)) = (&previous, &value) {
-            if let Value::Str(old) = &prev.value {
-                if def.combine_cond {
+        if let Value::Str(new) = &value {
+            let old = match previous.as_ref().map(|p| &p.value) {
+                Some(Value::Str(o)) => Some(o.as_str()),
+                _ => None,
+            };
+            if def.combine_cond {
+                if let Some(old) = old {
                     value = Value::Str(format!(
                         "${{if and{{{{bool_lax{{{old}}}}}{{bool_lax{{{new}}}}}}}}}"
                     ));
-                } else if let Some(sep) = def.repeat_sep {
-                    let mut joined = old.clone();
-                    for item in crate::expand::lists::iter(new.as_bytes()) {
-                        let item = String::from_utf8_lossy(&item).into_owned();
-                        if !joined.is_empty() {
-                            joined.push(sep as char);
-                        }
-                        joined
-                            .push_str(&item.replace(sep as char, &format!("{0}{0}", sep as char)));
-                    }
-                    value = Value::Str(joined);
                 }
+            } else if let Some(sep) = def.repeat_sep {
+                value = Value::Str(append_list(old, new, sep));
             }
         }
         let expansion = match &value {
@@ -613,10 +606,12 @@ impl Loader {
 
     fn finish_driver(&mut self, class: Class, d: Driver) {
         if d.driver.is_none() {
-            self.cfg.errors.push(ConfigError::general(
-                format!("no driver defined for {} \"{}\"", class.name(), d.name),
-                Some(d.span),
-            ));
+            let msg = format!("no driver defined for {} \"{}\"", class.name(), d.name);
+            self.cfg
+                .errors
+                .push(ConfigError::general(msg, Some(d.span)));
+        } else if d.def.is_some() {
+            super::init::check(class, &d, &mut self.cfg.errors);
         }
         self.drivers(class).push(d);
     }
@@ -660,6 +655,54 @@ impl Loader {
     }
 }
 
+/// Split `list` on the fixed separator `sep` (doubled = literal), trimming items, as Exim's
+/// `string_nextinlist` with a negative separator.
+fn fixed_sep_items(list: &str, sep: u8) -> Vec<String> {
+    let b = list.as_bytes();
+    let mut items = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && b[i].is_ascii_whitespace() && b[i] != sep {
+            i += 1;
+        }
+        let mut item = Vec::new();
+        while i < b.len() {
+            if b[i] == sep {
+                if b.get(i + 1) == Some(&sep) {
+                    item.push(sep);
+                    i += 2;
+                    continue;
+                }
+                break;
+            }
+            item.push(b[i]);
+            i += 1;
+        }
+        while item
+            .last()
+            .is_some_and(|c| c.is_ascii_whitespace() && *c != sep)
+        {
+            item.pop();
+        }
+        items.push(String::from_utf8_lossy(&item).into_owned());
+        i += 1;
+    }
+    items
+}
+
+/// `headers_add`/`headers_remove`/`set`: each setting's items are appended to the list so far.
+fn append_list(old: Option<&str>, new: &str, sep: u8) -> String {
+    let sep_c = sep as char;
+    let mut out = old.unwrap_or("").to_string();
+    for item in fixed_sep_items(new, sep) {
+        if !out.is_empty() {
+            out.push(sep_c);
+        }
+        out.push_str(&item.replace(sep_c, &format!("{sep_c}{sep_c}")));
+    }
+    out
+}
+
 /// Load a configuration from text (`name` is the file name used in messages and for `.include`).
 pub fn load_text(name: &str, text: Vec<u8>, macros: Macros) -> Config {
     let cfg = Config {
@@ -676,6 +719,9 @@ pub fn load_text(name: &str, text: Vec<u8>, macros: Macros) -> Config {
         begin_line: None,
     };
     l.run();
+    let mut errs = Vec::new();
+    super::init::check_main(&l.cfg, &mut errs);
+    l.cfg.errors.extend(errs);
     l.cfg.files = std::mem::take(&mut l.reader.files);
     l.cfg.saved = std::mem::take(&mut l.reader.saved);
     l.cfg
