@@ -21,6 +21,8 @@ pub struct ConfigError {
     pub die: bool,
     /// `Some(x)` when Exim says "error for x" (e.g. `r1 router`).
     pub about: Option<String>,
+    /// Logged to the main log without the "Exim configuration error" heading.
+    pub main_log: bool,
 }
 
 impl ConfigError {
@@ -31,6 +33,7 @@ impl ConfigError {
             location: Some((line, file)),
             die: true,
             about: None,
+            main_log: false,
         }
     }
 
@@ -42,6 +45,7 @@ impl ConfigError {
             location: None,
             die: true,
             about: None,
+            main_log: false,
         }
     }
 
@@ -57,6 +61,7 @@ impl ConfigError {
             location,
             die: false,
             about: None,
+            main_log: false,
         }
     }
 
@@ -68,6 +73,19 @@ impl ConfigError {
             location: None,
             die: true,
             about: Some(about),
+            main_log: false,
+        }
+    }
+
+    /// An error Exim writes to its main log as is (`failed to expand spool_directory ...`).
+    pub fn main_log(message: String) -> ConfigError {
+        ConfigError {
+            message,
+            span: None,
+            location: None,
+            die: true,
+            about: None,
+            main_log: true,
         }
     }
 
@@ -83,6 +101,9 @@ impl ConfigError {
 
     /// The text Exim writes to stderr when it stops on this error under `-bP`.
     pub fn exim_text(&self) -> String {
+        if self.main_log {
+            return format!("LOG: MAIN PANIC DIE\n  {}\n", self.message);
+        }
         let head = if self.die {
             "LOG: PANIC DIE"
         } else {
@@ -94,6 +115,9 @@ impl ConfigError {
     /// The text Exim writes when its debug output is off (`-bP config`, `-be`): a log line
     /// with a timestamp.
     pub fn exim_log_text(&self, timestamp: &str) -> String {
+        if self.main_log {
+            return format!("{timestamp} {}\n", self.message);
+        }
         format!("{timestamp} {}\n  {}\n", self.heading(), self.message)
     }
 }

@@ -67,3 +67,16 @@ pub fn group_name(s: &str) -> String {
             .into_owned()
     }
 }
+
+/// The primary group of a user given by name or number, from its passwd entry.
+pub fn user_gid(s: &str) -> Option<u32> {
+    let uid = find_user(s)?;
+    // SAFETY: getpwuid returns static storage or null; the gid is copied at once.
+    let pw = unsafe { libc::getpwuid(uid) };
+    if pw.is_null() {
+        None
+    } else {
+        // SAFETY: non-null passwd entry.
+        Some(unsafe { (*pw).pw_gid })
+    }
+}

@@ -419,6 +419,7 @@ impl Loader {
             Target::Driver(_, d) => &mut d.options,
         };
         let previous = settings.get(def.name).cloned();
+        let previous = previous.filter(|p| !p.derived);
         if previous.is_some() && !def.combine_cond && def.repeat_sep.is_none() {
             self.err(line, format!("\"{name}\" option set for the second time"));
             return true;
@@ -476,8 +477,29 @@ impl Loader {
                             value: value.clone(),
                             expansion: None,
                             hidden,
+                            derived: false,
                         },
                     );
+                }
+            }
+        }
+        // A fixed user also sets the matching group from its passwd entry, if not yet set.
+        if matches!(def.ty, OptType::Uid | OptType::ExpandUid) {
+            if let (Value::Id(u), Some(stem)) = (&value, def.name.strip_suffix("user")) {
+                if !u.contains('$') {
+                    let gname = format!("{stem}group");
+                    let gid = super::ids::user_gid(u);
+                    if let (Some(gdef), Some(gid)) = (tables::find(table, &gname), gid) {
+                        if !settings.contains_key(gdef.name) {
+                            let g = Setting {
+                                value: Value::Id(gid.to_string()),
+                                expansion: None,
+                                hidden: false,
+                                derived: true,
+                            };
+                            settings.insert(gdef.name, g);
+                        }
+                    }
                 }
             }
         }
@@ -487,6 +509,7 @@ impl Loader {
                 value,
                 expansion,
                 hidden,
+                derived: false,
             },
         );
         true
@@ -655,12 +678,24 @@ impl Loader {
     }
 }
 
-/// Split `list` on the fixed separator `sep` (doubled = literal), trimming items, as Exim's
-/// `string_nextinlist` with a negative separator.
+/// Split `list` on `sep` (doubled = literal; a leading `<x` changes it), trimming items, as
+/// Exim's `string_nextinlist` with a negative separator.
 fn fixed_sep_items(list: &str, sep: u8) -> Vec<String> {
-    let b = list.as_bytes();
+    let mut b = list.as_bytes();
+    let mut sep = sep;
     let mut items = Vec::new();
     let mut i = 0;
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    if b.get(i) == Some(&b'<')
+        && b.get(i + 1)
+            .is_some_and(|c| c.is_ascii_punctuation() || c.is_ascii_control())
+    {
+        sep = b[i + 1];
+        b = &b[i + 2..];
+        i = 0;
+    }
     while i < b.len() {
         while i < b.len() && b[i].is_ascii_whitespace() && b[i] != sep {
             i += 1;
@@ -720,6 +755,9 @@ pub fn load_text(name: &str, text: Vec<u8>, macros: Macros) -> Config {
     };
     l.run();
     let mut errs = Vec::new();
+    if l.cfg.errors.is_empty() {
+        super::init::expand_paths(&mut l.cfg, &mut errs);
+    }
     super::init::check_main(&l.cfg, &mut errs);
     l.cfg.errors.extend(errs);
     l.cfg.files = std::mem::take(&mut l.reader.files);

@@ -63,6 +63,8 @@ pub struct Setting {
     pub value: Value,
     pub expansion: Option<Expansion>,
     pub hidden: bool,
+    /// Set as a side effect (a `group` from the passwd entry of `user`), not by its own line.
+    pub derived: bool,
 }
 
 /// Exim's `readconf_readtime`: `1h30m`, `90s`; fractions of a second only when `msec`.
@@ -562,7 +564,7 @@ pub fn print_option(def: &OptDef, v: &Value, labels: bool) -> String {
         (ExpandUid | ExpandGid, Value::Id(s)) if s.contains('$') => lab(printing(s, false)),
         (Uid | ExpandUid, Value::Id(s)) => lab(crate::config::ids::user_name(s)),
         (Gid | ExpandGid, Value::Id(s)) => lab(crate::config::ids::group_name(s)),
-        (UidList | GidList, Value::Ids(s)) => {
+        (UidList | GidList, Value::Ids(s)) if !s.is_empty() => {
             let names: Vec<String> = crate::expand::lists::iter(s.as_bytes())
                 .map(|i| {
                     let i = String::from_utf8_lossy(&i).into_owned();
