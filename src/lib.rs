@@ -12,6 +12,7 @@ pub mod config;
 pub mod diag;
 pub mod error;
 pub mod expand;
+pub mod lint;
 pub mod lookup;
 
 pub use error::{ErrorKind, ExpandError};

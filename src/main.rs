@@ -13,6 +13,9 @@ fn usage() -> ExitCode {
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().is_some_and(|a| a == "lint") {
+        return ExitCode::from(rexim::cli::lint::main(&argv[1..]) as u8);
+    }
     let a = match args::parse(&argv) {
         Ok(a) => a,
         Err(e) => {

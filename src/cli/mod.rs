@@ -3,4 +3,5 @@
 pub mod args;
 pub mod be;
 pub mod config;
+pub mod lint;
 pub mod repl;

@@ -252,6 +252,7 @@ fn set_main(cfg: &mut super::Config, def: &'static super::OptDef, v: String) {
                 expansion: None,
                 hidden: false,
                 derived: false,
+                span: super::Span::default(),
             };
             cfg.main.insert(def.name, setting);
         }

@@ -478,6 +478,7 @@ impl Loader {
                             expansion: None,
                             hidden,
                             derived: false,
+                            span: line.span,
                         },
                     );
                 }
@@ -496,6 +497,7 @@ impl Loader {
                                 expansion: None,
                                 hidden: false,
                                 derived: true,
+                                span: line.span,
                             };
                             settings.insert(gdef.name, g);
                         }
@@ -510,6 +512,7 @@ impl Loader {
                 expansion,
                 hidden,
                 derived: false,
+                span: line.span,
             },
         );
         true

@@ -65,6 +65,8 @@ pub struct Setting {
     pub hidden: bool,
     /// Set as a side effect (a `group` from the passwd entry of `user`), not by its own line.
     pub derived: bool,
+    /// The logical line that set it (the last one, for repeated settings).
+    pub span: crate::config::Span,
 }
 
 /// Exim's `readconf_readtime`: `1h30m`, `90s`; fractions of a second only when `msec`.
