@@ -7,13 +7,22 @@
 //! assert_eq!(rexim::expand(&e, &mut ctx).unwrap().bytes, b"local");
 //! ```
 
+pub mod acl;
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub mod dns;
 pub mod error;
 pub mod expand;
+pub mod features;
 pub mod lint;
+pub mod listmatch;
 pub mod lookup;
 
 pub use error::{ErrorKind, ExpandError};
 pub use expand::{expand, expand_str, parse, parse_checked, Context, Expansion, Val};
+
+/// The README's examples are compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

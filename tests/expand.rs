@@ -9,6 +9,12 @@
 //!   `message = FILE`         load tests/expand/data/FILE as with `-bem`
 //!   `now = EPOCH`            pin the clock (implies no diff)
 //!   `snapshot = no`          differential only (output varies by day)
+//!   `limit.max_output = N`   lower the output-size limit (implies no diff; also
+//!                            `limit.max_depth`, `limit.max_list_items`)
+//!   `mdb = NAME.mdb from NAME.txt`  build an LMDB file at test time with
+//!                            `mdb_load -n -T` from data/NAME.txt (implies no diff:
+//!                            Debian's exim4 has no lmdb); `@MDB@` is its directory
+//!   `dns = ZONEFILE`         answer `dnsdb` from data/ZONEFILE (implies no diff)
 //! `@DATA@` in the body is replaced by the absolute path of tests/expand/data.
 
 use std::io::Write;
@@ -28,6 +34,9 @@ struct Fixture {
     vars: Vec<(String, String, bool)>,
     message: Option<PathBuf>,
     now: Option<i64>,
+    limits: Vec<(String, usize)>,
+    mdb: Vec<(String, String)>,
+    dns: Option<PathBuf>,
 }
 
 fn data_dir() -> PathBuf {
@@ -49,6 +58,9 @@ fn load(path: &Path) -> Fixture {
         vars: Vec::new(),
         message: None,
         now: None,
+        limits: Vec::new(),
+        mdb: Vec::new(),
+        dns: None,
     };
     for line in header
         .lines()
@@ -60,6 +72,10 @@ fn load(path: &Path) -> Fixture {
         let v = v.replace("@DATA@", &data.to_string_lossy());
         if let Some(name) = k.strip_prefix("var.") {
             fx.vars.push((name.to_string(), v, false));
+            fx.diff = false;
+        } else if let Some(name) = k.strip_prefix("limit.") {
+            fx.limits
+                .push((name.to_string(), v.parse().expect("limit.NAME = number")));
             fx.diff = false;
         } else if let Some(name) = k.strip_prefix("tainted.") {
             fx.vars.push((name.to_string(), v, true));
@@ -73,6 +89,17 @@ fn load(path: &Path) -> Fixture {
                     fx.now = Some(v.parse().expect("now = epoch"));
                     fx.diff = false;
                 }
+                "mdb" => {
+                    let (db, src) = v
+                        .split_once(" from ")
+                        .expect("mdb = NAME.mdb from NAME.txt");
+                    fx.mdb.push((db.trim().to_string(), src.trim().to_string()));
+                    fx.diff = false;
+                }
+                "dns" => {
+                    fx.dns = Some(data.join(v));
+                    fx.diff = false;
+                }
                 _ => panic!("{}: unknown header key {k}", fx.name),
             }
         }
@@ -80,8 +107,43 @@ fn load(path: &Path) -> Fixture {
     fx
 }
 
+/// Directory of the LMDB files built for one fixture (`@MDB@`).
+fn mdb_dir(fx: &Fixture) -> PathBuf {
+    std::env::temp_dir().join(format!("rexim-mdb-{}-{}", std::process::id(), fx.name))
+}
+
+/// Build the fixture's LMDB files with `mdb_load -n -T` (never committed).
+fn build_mdb(fx: &Fixture) {
+    let dir = mdb_dir(fx);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mdb temp dir");
+    for (db, src) in &fx.mdb {
+        let status = Command::new("mdb_load")
+            .args(["-n", "-T", "-f"])
+            .arg(data_dir().join(src))
+            .arg(dir.join(db))
+            .status()
+            .unwrap_or_else(|e| {
+                panic!("{}: cannot run mdb_load (Debian lmdb-utils): {e}", fx.name)
+            });
+        assert!(status.success(), "{}: mdb_load failed for {src}", fx.name);
+    }
+}
+
 fn context(fx: &Fixture) -> Context {
-    let mut ctx = Context::default();
+    let mut ctx = match &fx.dns {
+        Some(zone) => {
+            let text = std::fs::read_to_string(zone).expect("zone file");
+            let resolver = rexim::dns::FakeResolver::parse(&text)
+                .unwrap_or_else(|e| panic!("{}: {e}", fx.name));
+            Context::new(
+                rexim::lookup::Lookups::default()
+                    .with_resolver(Arc::new(resolver))
+                    .shared(),
+            )
+        }
+        None => Context::default(),
+    };
     for (name, value, tainted) in &fx.vars {
         let ok = if *tainted {
             ctx.set_tainted(name, value)
@@ -89,6 +151,14 @@ fn context(fx: &Fixture) -> Context {
             ctx.set(name, value.as_str())
         };
         assert!(ok, "{}: {name} is not a variable", fx.name);
+    }
+    for (name, n) in &fx.limits {
+        match name.as_str() {
+            "max_output" => ctx.limits.max_output = *n,
+            "max_depth" => ctx.limits.max_depth = *n as u32,
+            "max_list_items" => ctx.limits.max_list_items = *n,
+            _ => panic!("{}: unknown limit {name}", fx.name),
+        }
     }
     if let Some(now) = fx.now {
         ctx.clock = Arc::new(FixedClock(now));
@@ -120,8 +190,20 @@ fn expand_fixtures() {
             return;
         }
         let data = data_dir().to_string_lossy().into_owned();
-        insta::with_settings!({ description => fx.body.replace(&data, "@DATA@"), omit_expression => true, snapshot_path => "expand/snapshots", prepend_module_to_snapshot => false }, {
-            insta::assert_snapshot!(transcript(&fx).replace(&data, "@DATA@"));
+        let mut fx = fx;
+        let mdb = mdb_dir(&fx).to_string_lossy().into_owned();
+        if !fx.mdb.is_empty() {
+            build_mdb(&fx);
+            fx.body = fx.body.replace("@MDB@", &mdb);
+        }
+        let out = transcript(&fx)
+            .replace(&mdb, "@MDB@")
+            .replace(&data, "@DATA@");
+        if !fx.mdb.is_empty() {
+            let _ = std::fs::remove_dir_all(&mdb);
+        }
+        insta::with_settings!({ description => fx.body.replace(&mdb, "@MDB@").replace(&data, "@DATA@"), omit_expression => true, snapshot_path => "expand/snapshots", prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!(out);
         });
     });
 }

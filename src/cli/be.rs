@@ -4,6 +4,7 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
 use crate::expand::message::Message;
+use crate::expand::value::Val;
 use crate::expand::{self, Context};
 
 /// `NAME = value` macro definitions typed at the `-be` prompt, on top of the built-in
@@ -14,9 +15,7 @@ pub struct Macros {
 
 impl Default for Macros {
     fn default() -> Self {
-        Macros {
-            inner: crate::config::initial_macros(&[]).unwrap_or_default(),
-        }
+        Macros { inner: crate::config::initial_macros(&[]).unwrap_or_default() }
     }
 }
 
@@ -34,15 +33,12 @@ impl Macros {
             return None;
         }
         Some(match self.inner.define(line) {
-            Ok(()) => Ok(format!(
-                "Defined macro '{}'",
-                self.inner.last_created().unwrap_or("")
-            )),
+            Ok(()) => Ok(format!("Defined macro '{}'", self.inner.last_created().unwrap_or(""))),
             Err(e) => Err(format!("Exim configuration error:\n  {e}")),
         })
     }
 
-    /// Replace every macro name occurring in `line`, in definition order.
+    /// Replace every macro name occurring in `line`, in definition order (Exim's rules).
     pub fn substitute(&self, line: &str) -> String {
         self.inner.substitute(line)
     }
@@ -112,10 +108,7 @@ pub fn session(input: &mut dyn BufRead, ctx: &mut Context) -> io::Result<Vec<Exc
         let expanded_line = macros.substitute(&line);
         if let Some(msg) = macros.define(&expanded_line) {
             let output = msg.unwrap_or_default().into_bytes();
-            result.push(Exchange {
-                input: line,
-                output,
-            });
+            result.push(Exchange { input: line, output });
             continue;
         }
         let (text, _) = run_line(&expanded_line, ctx);
@@ -129,9 +122,45 @@ pub fn session(input: &mut dyn BufRead, ctx: &mut Context) -> io::Result<Vec<Exc
 }
 
 /// Load a message for `-bem` (and `$h_*` in tests).
+/// The message is read as Exim reads a locally submitted one (see `Message::read`); the
+/// headers Exim adds when missing (`Message-Id:`, `From:`, `Date:`) are added, and
+/// `$message_id`, `$message_exim_id` and `$received_time` are set.
 pub fn load_message(ctx: &mut Context, path: &str) -> io::Result<()> {
+    use crate::expand::computed;
     let data = std::fs::read(path)?;
-    ctx.message = Some(Arc::new(Message::parse(&data)));
+    let mut msg = Message::read(&data, ctx.settings.message_body_visible);
+    if msg.headers.is_empty() {
+        println!("Warning: no message headers read");
+    }
+    let (secs, usecs) = ctx.clock.now();
+    let id = computed::message_id(secs, usecs, std::process::id());
+    let host = computed::primary_hostname();
+    let sender = format!("{}@{host}", computed::caller_login());
+    let from = match computed::caller_name() {
+        name if name.is_empty() => sender,
+        name => format!("{name} <{sender}>"),
+    };
+    let date = computed::tod("full", secs, usecs).unwrap_or_default();
+    msg.qualify_addresses(host.as_bytes());
+    msg.add_local_headers(&format!("<E{id}@{host}>"), &from, &date);
+    if let Some(mut sender) = msg.uucp_sender.clone() {
+        println!("Sender taken from \"From \" line");
+        if !sender.contains(&b'@') {
+            sender.extend_from_slice(format!("@{host}").as_bytes());
+        }
+        let at = sender
+            .iter()
+            .rposition(|&c| c == b'@')
+            .unwrap_or(sender.len());
+        let domain = sender.get(at + 1..).unwrap_or_default().to_vec();
+        ctx.set("sender_address_local_part", Val::tainted(&sender[..at]));
+        ctx.set("sender_address_domain", Val::tainted(domain));
+        ctx.set("sender_address", Val::tainted(sender));
+    }
+    ctx.message = Some(Arc::new(msg));
+    ctx.set("message_id", id.as_str());
+    ctx.set("message_exim_id", id.as_str());
+    ctx.set("received_time", secs.to_string());
     Ok(())
 }
 
@@ -141,12 +170,8 @@ pub fn main(args: &[String], message_file: Option<&str>, ctx: Context) -> i32 {
 }
 
 /// As [`main`], starting from a configuration's macros (`rexim -be -C file`).
-pub fn main_with_macros(
-    args: &[String],
-    message_file: Option<&str>,
-    mut ctx: Context,
-    mut macros: Macros,
-) -> i32 {
+pub fn main_with_macros(args: &[String], message_file: Option<&str>, mut ctx: Context, mut macros: Macros) -> i32 {
+    crate::expand::computed::local_caller(&mut ctx);
     if let Some(path) = message_file {
         if let Err(e) = load_message(&mut ctx, path) {
             eprintln!("rexim: failed to open {path}: {e}");
@@ -178,10 +203,16 @@ pub fn main_with_macros(
         drop(out);
         return crate::cli::repl::run(ctx, macros);
     }
-    let stdin = io::stdin();
-    let mut input = stdin.lock();
+    drop(out);
+    // Own buffers on both ends: output is flushed only before a read that would block,
+    // so a piped session stays interactive while a batch run makes few syscalls.
+    let mut input = io::BufReader::with_capacity(1 << 16, io::stdin());
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout());
     loop {
         let _ = out.write_all(b"> ");
+        if input.buffer().is_empty() {
+            let _ = out.flush();
+        }
         match next_logical_line(&mut input) {
             Ok(Some(line)) => {
                 let line = macros.substitute(&line);
@@ -198,8 +229,10 @@ pub fn main_with_macros(
                     continue;
                 }
                 let (text, _) = run_line(&line, &mut ctx);
-                let _ = out.flush();
-                flush_log(&mut ctx);
+                if !ctx.log.is_empty() {
+                    let _ = out.flush();
+                    flush_log(&mut ctx);
+                }
                 let _ = out.write_all(&text);
                 let _ = out.write_all(b"\n");
             }
@@ -211,5 +244,6 @@ pub fn main_with_macros(
         }
     }
     let _ = out.write_all(b"\n");
+    let _ = out.flush();
     0
 }

@@ -274,7 +274,10 @@ impl Tail {
 impl Cond {
     pub fn static_err(&self) -> Option<Arc<ExpandError>> {
         match &self.kind {
-            CondKind::Call { args, .. } => args.iter().find_map(|s| s.static_err.clone()),
+            CondKind::Call { def, args } => args
+                .iter()
+                .find_map(|s| s.static_err.clone())
+                .or_else(|| def.skip_check.and_then(|f| f(args)).map(Arc::new)),
             CondKind::And(cs) | CondKind::Or(cs) => {
                 let name = if matches!(self.kind, CondKind::And(_)) {
                     "and"
@@ -287,9 +290,14 @@ impl Cond {
                     Arc::new(e)
                 })
             }
-            CondKind::ForEach { list, cond, .. } => {
-                list.static_err.clone().or_else(|| cond.static_err())
-            }
+            CondKind::ForEach { def, list, cond } => list.static_err.clone().or_else(|| {
+                cond.static_err().map(|e| {
+                    Arc::new(crate::expand::conditions::each::inside(
+                        def.name,
+                        (*e).clone(),
+                    ))
+                })
+            }),
             CondKind::DefVar(_) | CondKind::DefHeader(_) => None,
             CondKind::Error(e) => Some(e.static_err()),
         }

@@ -14,6 +14,9 @@ pub fn value(ctx: &Context, id: VarId) -> Option<Val> {
         let (secs, usecs) = ctx.clock.now();
         return tod(rest, secs, usecs).map(Val::from);
     }
+    if let Some(v) = crate::expand::message::variable(ctx, name) {
+        return Some(v);
+    }
     let s: String = match name {
         "pid" => std::process::id().to_string(),
         "exim_version" | "version_number" => EXIM_COMPAT_VERSION.to_string(),
@@ -23,16 +26,183 @@ pub fn value(ctx: &Context, id: VarId) -> Option<Val> {
         }
         "caller_uid" | "originator_uid" => unsafe { libc::getuid() }.to_string(),
         "caller_gid" | "originator_gid" => unsafe { libc::getgid() }.to_string(),
-        "runrc" | "message_size" | "recipients_count" | "rcpt_count" | "received_count" => {
-            if name == "message_size" {
-                "-1".into()
-            } else {
-                "0".into()
-            }
-        }
-        _ => return None,
+        "exim_uid" => unsafe { libc::geteuid() }.to_string(),
+        "exim_gid" => unsafe { libc::getegid() }.to_string(),
+        "exim_path" => std::env::current_exe().ok()?.to_string_lossy().into_owned(),
+        "initial_cwd" => std::env::current_dir().ok()?.to_string_lossy().into_owned(),
+        "load_average" => load_average(),
+        "compile_date" => compile_date()?,
+        _ => return initial(name).map(Val::from),
     };
     Some(Val::from(s))
+}
+
+/// Exim's initial value of a variable nothing has set yet (integers start at 0, the
+/// "unset" ports and counts at -1, booleans at "no", DKIM's key defaults...).
+pub fn initial(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "acl_narg"
+        | "authentication_failed"
+        | "av_failed"
+        | "dkim_created"
+        | "dkim_key_length"
+        | "dkim_key_nosubdomains"
+        | "dkim_key_testing"
+        | "event_defer_errno"
+        | "host_lookup_deferred"
+        | "host_lookup_failed"
+        | "host_port"
+        | "inode"
+        | "localhost_number"
+        | "message_age"
+        | "mime_anomaly_level"
+        | "mime_content_size"
+        | "mime_is_coverletter"
+        | "mime_is_multipart"
+        | "mime_is_rfc822"
+        | "proxy_external_port"
+        | "proxy_local_port"
+        | "rcpt_count"
+        | "rcpt_defer_count"
+        | "rcpt_fail_count"
+        | "received_time"
+        | "recipients_count"
+        | "runrc"
+        | "sender_host_port"
+        | "smtp_count_at_connection_start"
+        | "tls_bits"
+        | "tls_certificate_verified"
+        | "tls_in_bits"
+        | "tls_in_certificate_verified"
+        | "tls_in_ocsp"
+        | "tls_in_resumption"
+        | "tls_out_bits"
+        | "tls_out_certificate_verified"
+        | "tls_out_ocsp"
+        | "tls_out_resumption"
+        | "tls_out_tlsa_usage" => "0",
+        "interface_port" | "mime_part_count" | "received_port" | "sending_port" => "-1",
+        "message_smtputf8" | "prdr_requested" | "proxy_session" | "sender_helo_dnssec"
+        | "sender_host_dnssec" | "spf_result_guessed" | "tls_out_dane" => "no",
+        "dkim_key_granularity" | "dkim_key_srvtype" => "*",
+        "dkim_bodylength" | "dkim_expires" => "9999999999999",
+        // Defaults of the main options of the same names.
+        "bounce_return_size_limit" | "return_size_limit" => "102400",
+        "spf_guess" => "v=spf1 a/24 mx/24 ptr ?all",
+        // No local user has been looked up: (uid_t)-1, printed unsigned.
+        "local_user_gid" | "local_user_uid" => "4294967295",
+        _ => return None,
+    })
+}
+
+/// When this binary was built, as Exim shows `$compile_date` (`27-May-2026 16:52:26`):
+/// taken from the executable's modification time.
+fn compile_date() -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    let modified = std::fs::metadata(exe).ok()?.modified().ok()?;
+    let secs = modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs() as i64;
+    let t = local(secs, false);
+    Some(format!(
+        "{:02}-{}-{} {:02}:{:02}:{:02}",
+        t.mday, MONTHS[t.mon], t.year, t.hour, t.min, t.sec
+    ))
+}
+
+/// The one-minute load average times 1000, as Exim shows it (`-1` when unavailable).
+fn load_average() -> String {
+    let mut avg = [0f64; 3];
+    let n = unsafe { libc::getloadavg(avg.as_mut_ptr(), 3) };
+    if n < 1 {
+        return "-1".into();
+    }
+    ((avg[0] * 1000.0) as i64).to_string()
+}
+
+/// Facts Exim sets for a locally invoked process (`-be`, `-bem`, local submission):
+/// the caller is the sender and is locally "authenticated".
+pub fn local_caller(ctx: &mut Context) {
+    let login = caller_login();
+    let sender = format!("{login}@{}", primary_hostname());
+    for (name, value) in [
+        ("sender_address", sender.as_str()),
+        ("sender_address_local_part", login.as_str()),
+        ("sender_address_domain", &primary_hostname()),
+        ("sender_ident", login.as_str()),
+        ("authenticated_id", login.as_str()),
+        ("authenticated_sender", sender.as_str()),
+    ] {
+        ctx.set(name, value);
+    }
+}
+
+/// The login name of the calling user (or the uid when it has no passwd entry).
+pub fn caller_login() -> String {
+    passwd_entry().map_or_else(|| unsafe { libc::getuid() }.to_string(), |(login, _)| login)
+}
+
+/// The calling user's login and gecos name field (up to the first comma, `&` replaced by
+/// the capitalised login, as Exim does for `$originator_name`-style names).
+pub fn caller_name() -> String {
+    let Some((login, gecos)) = passwd_entry() else {
+        return String::new();
+    };
+    let name = gecos.split(',').next().unwrap_or_default();
+    let mut cap = login.clone();
+    if let Some(first) = cap.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    name.replacen('&', &cap, 1)
+}
+
+fn passwd_entry() -> Option<(String, String)> {
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    let rc = unsafe {
+        libc::getpwuid_r(
+            libc::getuid(),
+            &mut pw,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() {
+        return None;
+    }
+    let field = |p: *const libc::c_char| {
+        if p.is_null() {
+            String::new()
+        } else {
+            unsafe { std::ffi::CStr::from_ptr(p) }
+                .to_string_lossy()
+                .into_owned()
+        }
+    };
+    Some((field(pw.pw_name), field(pw.pw_gecos)))
+}
+
+/// A message id in Exim 4.96's format `TTTTTT-PPPPPP-SS` (base 62: time, pid,
+/// and the sub-second in 1/200 s units), as `-bem` gives the test message.
+pub fn message_id(secs: i64, usecs: u32, pid: u32) -> String {
+    let t = base62(secs.max(0) as u64);
+    let p = base62(u64::from(pid));
+    let f = base62(u64::from(usecs / 5000));
+    format!("{t}-{p}-{}", &f[4..])
+}
+
+/// Six base-62 digits (`0-9A-Za-z`), as Exim's `string_base62`.
+pub fn base62(mut n: u64) -> String {
+    const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut out = [b'0'; 6];
+    for slot in out.iter_mut().rev() {
+        *slot = DIGITS[(n % 62) as usize];
+        n /= 62;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The host's name as `uname` gives it (Exim's default `primary_hostname`).

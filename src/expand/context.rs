@@ -41,6 +41,10 @@ pub struct Settings {
     /// `$message_body` length (`message_body_visible`).
     pub message_body_visible: usize,
     pub message_body_newlines: bool,
+    /// This is the first delivery attempt of the message (`first_delivery` condition).
+    pub first_delivery: bool,
+    /// Running in a process started by a queue runner (`queue_running` condition).
+    pub queue_running: bool,
 }
 
 impl Default for Settings {
@@ -52,6 +56,8 @@ impl Default for Settings {
             keep_environment: None,
             message_body_visible: 500,
             message_body_newlines: false,
+            first_delivery: false,
+            queue_running: false,
         }
     }
 }

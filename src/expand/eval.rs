@@ -22,6 +22,13 @@ pub struct Eval<'c> {
     depth: u32,
 }
 
+/// Run `f` with at least 128 KiB of stack left, switching to a fresh 2 MiB segment when
+/// the thread's stack runs low: nesting depth is bounded by `Limits`, not by the caller's
+/// stack size (a debug build spends tens of KiB per nesting level).
+pub(crate) fn on_big_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, f)
+}
+
 /// Expand a parsed expansion.
 pub fn expand(e: &Expansion, ctx: &mut Context) -> ExpResult<Val> {
     let mut ev = Eval::new(ctx);
@@ -54,7 +61,7 @@ impl<'c> Eval<'c> {
     /// Expand a sequence, appending to `out`.
     pub fn seq_into(&mut self, s: &Seq, out: &mut Val) -> ExpResult<()> {
         for node in &s.nodes {
-            self.node(node, out)?;
+            on_big_stack(|| self.node(node, out))?;
             if out.bytes.len() > self.ctx.limits.max_output {
                 return Err(ExpandError::hard(format!(
                     "expansion result exceeds the limit of {} bytes",
@@ -268,7 +275,7 @@ impl<'c> Eval<'c> {
     /// Evaluate a condition.
     pub fn cond(&mut self, c: &Cond) -> ExpResult<bool> {
         self.enter(c.span)?;
-        let r = self.cond_inner(c);
+        let r = on_big_stack(|| self.cond_inner(c));
         self.depth -= 1;
         r.map(|b| b ^ (c.negations % 2 == 1))
     }

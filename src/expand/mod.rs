@@ -1,5 +1,6 @@
 //! String expansion: parse once (`parse`), evaluate many times (`expand`).
 
+pub mod address;
 pub mod ast;
 pub mod computed;
 pub mod conditions;
@@ -18,5 +19,5 @@ pub mod vars;
 pub use ast::Expansion;
 pub use context::Context;
 pub use eval::{expand, expand_str, Eval};
-pub use parse::{parse, parse_checked};
+pub use parse::{parse, parse_checked, parse_reference};
 pub use value::Val;

@@ -66,6 +66,12 @@ pub fn check(cfg: &Config, out: &mut Vec<Diagnostic>) {
         out.push(diag(e, code_for(e), "here"));
     }
     for e in &cfg.expansion_errors {
-        out.push(diag(e, "expansion-syntax", "this value fails to expand"));
+        if e.message.contains("not supported by rexim") {
+            let mut d = diag(e, "unsupported-by-rexim", "rexim cannot expand this");
+            d.severity = Severity::Warning;
+            out.push(d);
+        } else {
+            out.push(diag(e, "expansion-syntax", "this value fails to expand"));
+        }
     }
 }

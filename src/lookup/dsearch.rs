@@ -1,8 +1,7 @@
 //! `dsearch`: does an entry with this name exist in the directory?
 
-use std::path::Path;
-
-use crate::lookup::{LookupDriver, LookupError, Options};
+use crate::lookup::files::{open_failed, path_of, strerror};
+use crate::lookup::{Call, LookupDriver, LookupError, Opened, Options};
 
 pub struct Dsearch;
 
@@ -10,41 +9,74 @@ pub fn make() -> Box<dyn LookupDriver> {
     Box::new(Dsearch)
 }
 
+fn has(opts: &Options, k: &str, v: &str) -> bool {
+    opts.iter().any(|(a, b)| a == k && b == v)
+}
+
 impl LookupDriver for Dsearch {
-    fn find(&self, dir: &[u8], key: &[u8], opts: &Options) -> Result<Option<Vec<u8>>, LookupError> {
-        let dir = String::from_utf8_lossy(dir);
-        let key_s = String::from_utf8_lossy(key);
-        let allow_path = opts.iter().any(|(k, v)| k == "key" && v == "path");
-        if (!allow_path && key_s.contains('/')) || key_s.split('/').any(|c| c == "..") {
+    fn open(&self, dir: &[u8], _opts: &Options) -> Result<Opened, LookupError> {
+        std::fs::read_dir(path_of(dir))
+            .map_err(|e| open_failed(dir, "for directory search", &e))?;
+        if dir.first() != Some(&b'/') {
             return Err(LookupError::Hard(format!(
+                "dirname '{}' for dsearch is not absolute",
+                String::from_utf8_lossy(dir)
+            )));
+        }
+        Ok(Opened::default())
+    }
+
+    /// `${lookup{passwd}dsearch{/etc}}` gives `passwd`; `,ret=full` gives `/etc/passwd`;
+    /// `,filter=file|dir|subdir` restricts the kind of entry; `,key=path` (Exim 4.97)
+    /// allows slashes in the key but not `..` components.
+    fn find(
+        &self,
+        _: &Opened,
+        dir: &[u8],
+        key: &[u8],
+        opts: &Options,
+        _: &mut Call,
+    ) -> Result<Option<Vec<u8>>, LookupError> {
+        let key_s = String::from_utf8_lossy(key);
+        let allow_path = has(opts, "key", "path");
+        if (!allow_path && key.contains(&b'/'))
+            || (allow_path && key.split(|&c| c == b'/').any(|c| c == b".."))
+        {
+            return Err(LookupError::Defer(format!(
                 "key for dsearch lookup contains a slash: {key_s}"
             )));
         }
-        let meta = std::fs::symlink_metadata(&*dir)
-            .map_err(|e| LookupError::Hard(format!("{dir} is not a directory: {e}")))?;
-        if !meta.is_dir() {
-            return Err(LookupError::Hard(format!("{dir} is not a directory")));
-        }
-        let full = Path::new(&*dir).join(&*key_s);
-        let Ok(m) = std::fs::symlink_metadata(&full) else {
-            return Ok(None);
+        let mut full = dir.to_vec();
+        full.push(b'/');
+        full.extend_from_slice(key);
+        let m = match std::fs::symlink_metadata(path_of(&full)) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(LookupError::Defer(format!(
+                    "{}: lstat: {}",
+                    String::from_utf8_lossy(&full),
+                    strerror(&e)
+                )))
+            }
         };
-        let filter_ok = match opts
+        let dot_or_dotdot = key.first() == Some(&b'.') && matches!(key.get(1), None | Some(b'.'));
+        let filter = opts
             .iter()
+            .rev()
             .find(|(k, _)| k == "filter")
-            .map(|(_, v)| v.as_str())
-        {
+            .map(|(_, v)| v.as_str());
+        let ok = match filter {
             Some("file") => m.is_file(),
             Some("dir") => m.is_dir(),
-            Some("subdir") => m.is_dir() && key_s != "." && key_s != "..",
+            Some("subdir") => m.is_dir() && !dot_or_dotdot,
             _ => true,
         };
-        if !filter_ok {
+        if !ok {
             return Ok(None);
         }
-        let full_ret = opts.iter().any(|(k, v)| k == "ret" && v == "full");
-        Ok(Some(if full_ret {
-            full.to_string_lossy().as_bytes().to_vec()
+        Ok(Some(if has(opts, "ret", "full") {
+            full
         } else {
             key.to_vec()
         }))

@@ -4,51 +4,65 @@ use crate::error::{ExpResult, ExpandError};
 use crate::expand::ast::Seq;
 use crate::expand::eval::Eval;
 
-/// Exim's number rules for conditions: empty/blank is 0; decimal with optional
-/// sign, then an optional k/m/g multiplier, then only whitespace.
+/// Exim's `expanded_string_integer` for conditions: empty/blank is 0; `strtoll`
+/// (sign, decimal digits), then an optional k/m/g multiplier, then only whitespace.
+/// Messages quote the text after leading whitespace.
 pub fn to_number(s: &[u8]) -> ExpResult<i64> {
-    let text = String::from_utf8_lossy(s);
-    if text.trim().is_empty() {
+    let space = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
+    let lead = s.iter().take_while(|c| space(c)).count();
+    let s = &s[lead..];
+    if s.is_empty() {
         return Ok(0);
     }
-    let bad = || ExpandError::hard(format!("integer expected but \"{text}\" found"));
-    let t = text.trim_start();
-    let (neg, digits_start) = match t.as_bytes().first() {
-        Some(b'-') => (true, 1),
-        Some(b'+') => (false, 1),
-        _ => (false, 0),
-    };
-    let rest = &t[digits_start..];
-    let nd = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let text = String::from_utf8_lossy(s);
+    let msg = |m: &str| ExpandError::hard(m.replace("%s", &text));
+    let neg = s[0] == b'-';
+    let start = usize::from(matches!(s[0], b'-' | b'+'));
+    let nd = s[start..].iter().take_while(|c| c.is_ascii_digit()).count();
     if nd == 0 {
-        return Err(bad());
+        return Err(msg("integer expected but \"%s\" found"));
     }
-    let mut value: i64 = rest[..nd].parse::<i64>().map_err(|_| {
-        ExpandError::hard(format!(
-            "absolute value of integer \"{text}\" is too large (overflow)"
-        ))
-    })?;
-    let mut tail = &rest[nd..];
-    if let Some(c) = tail.bytes().next() {
-        let shift = match c.to_ascii_lowercase() {
-            b'k' => 10,
-            b'm' => 20,
-            b'g' => 30,
-            _ => 0,
-        };
-        if shift > 0 {
-            value = value.checked_mul(1 << shift).ok_or_else(|| {
-                ExpandError::hard(format!(
-                    "absolute value of integer \"{text}\" is too large (overflow)"
-                ))
-            })?;
-            tail = &tail[1..];
+    let too_large = || msg("absolute value of integer \"%s\" is too large (overflow)");
+    let mut overflow = false;
+    let mut value: i64 = 0;
+    for &d in &s[start..start + nd] {
+        let digit = i64::from(d - b'0');
+        let next = value.checked_mul(10).and_then(|v| {
+            if neg {
+                v.checked_sub(digit)
+            } else {
+                v.checked_add(digit)
+            }
+        });
+        match next {
+            Some(v) => value = v,
+            None => {
+                overflow = true;
+                break;
+            }
         }
     }
-    if !tail.trim().is_empty() {
-        return Err(bad());
+    let mut end = start + nd;
+    let shift = match s.get(end).map(u8::to_ascii_lowercase) {
+        Some(b'k') => 10,
+        Some(b'm') => 20,
+        Some(b'g') => 30,
+        _ => 0,
+    };
+    if shift > 0 {
+        end += 1;
+        match value.checked_mul(1 << shift) {
+            Some(v) if !overflow => value = v,
+            _ => overflow = true,
+        }
     }
-    Ok(if neg { -value } else { value })
+    if overflow {
+        return Err(too_large());
+    }
+    if !s[end..].iter().all(space) {
+        return Err(msg("invalid integer \"%s\""));
+    }
+    Ok(value)
 }
 
 /// Expand both sides, converting each to a number straight after it is read.
@@ -93,4 +107,51 @@ pub fn eq(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
 /// `${if eqi{A}{a}{y}{n}}` gives `y`.
 pub fn eqi(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
     strings(ev, args).map(|(a, b)| a.eq_ignore_ascii_case(&b))
+}
+
+/// Exim's `strcmpic`: compare after ASCII lowercasing each byte.
+fn caseless_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    a.iter()
+        .map(u8::to_ascii_lowercase)
+        .cmp(b.iter().map(u8::to_ascii_lowercase))
+}
+
+/// `${if lt{abc}{abd}{y}{n}}` gives `y` (byte order).
+pub fn lt(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    strings(ev, args).map(|(a, b)| a < b)
+}
+
+/// `${if lti{ABC}{abd}{y}{n}}` gives `y`.
+pub fn lti(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    strings(ev, args).map(|(a, b)| caseless_cmp(&a, &b).is_lt())
+}
+
+/// `${if le{abc}{abc}{y}{n}}` gives `y`.
+pub fn le(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    strings(ev, args).map(|(a, b)| a <= b)
+}
+
+/// `${if lei{ABC}{abc}{y}{n}}` gives `y`.
+pub fn lei(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    strings(ev, args).map(|(a, b)| caseless_cmp(&a, &b).is_le())
+}
+
+/// `${if gt{b}{a}{y}{n}}` gives `y`.
+pub fn gt(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    strings(ev, args).map(|(a, b)| a > b)
+}
+
+/// `${if gti{B}{a}{y}{n}}` gives `y`.
+pub fn gti(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    strings(ev, args).map(|(a, b)| caseless_cmp(&a, &b).is_gt())
+}
+
+/// `${if ge{b}{b}{y}{n}}` gives `y`.
+pub fn ge(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    strings(ev, args).map(|(a, b)| a >= b)
+}
+
+/// `${if gei{B}{b}{y}{n}}` gives `y`.
+pub fn gei(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    strings(ev, args).map(|(a, b)| caseless_cmp(&a, &b).is_ge())
 }

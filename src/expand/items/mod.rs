@@ -7,6 +7,7 @@ use crate::expand::value::Val;
 
 pub mod lists;
 pub mod lookup;
+pub mod substr;
 
 /// How an item's argument groups are read (Exim's `read_subs` and friends).
 #[derive(Clone, Copy)]
@@ -44,24 +45,16 @@ pub struct ItemDef {
 
 /// Every item, sorted by name (binary-searched; a test checks the order).
 pub static ITEMS: &[ItemDef] = &[
-    ItemDef {
-        name: "map",
-        shape: Shape::Fixed {
-            n: 2,
-            missing: lists::missing_arg,
-        },
-        raw_first_arg: false,
-        run: lists::map,
-    },
-    ItemDef {
-        name: "reduce",
-        shape: Shape::Fixed {
-            n: 3,
-            missing: lists::missing_arg,
-        },
-        raw_first_arg: false,
-        run: lists::reduce,
-    },
+    ItemDef { name: "hash", shape: Shape::Subs { min: 2, max: 3 }, raw_first_arg: false, run: substr::hash },
+    ItemDef { name: "length", shape: Shape::Subs { min: 2, max: 2 }, raw_first_arg: false, run: substr::length },
+    ItemDef { name: "map", shape: Shape::Fixed { n: 2, missing: lists::missing_arg }, raw_first_arg: false, run: lists::map },
+    ItemDef { name: "nhash", shape: Shape::Subs { min: 2, max: 3 }, raw_first_arg: false, run: substr::nhash },
+    ItemDef { name: "prvs", shape: Shape::Subs { min: 2, max: 3 }, raw_first_arg: false, run: crate::features::prvs::prvs },
+    // Exim reads prvscheck's arguments piecemeal, so their count is checked at run time.
+    ItemDef { name: "prvscheck", shape: Shape::Subs { min: 0, max: u8::MAX }, raw_first_arg: false, run: crate::features::prvs::prvscheck },
+    ItemDef { name: "reduce", shape: Shape::Fixed { n: 3, missing: lists::missing_arg }, raw_first_arg: false, run: lists::reduce },
+    ItemDef { name: "srs_encode", shape: Shape::Subs { min: 3, max: 3 }, raw_first_arg: false, run: crate::features::srs::srs_encode },
+    ItemDef { name: "substr", shape: Shape::Subs { min: 2, max: 3 }, raw_first_arg: false, run: substr::substr },
 ];
 
 pub fn find(name: &str) -> Option<&'static ItemDef> {

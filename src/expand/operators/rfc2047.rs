@@ -113,3 +113,13 @@ fn to_utf8(charset: &str, raw: Vec<u8>) -> Vec<u8> {
         _ => raw,
     }
 }
+
+/// `${rfc2047d:=?utf-8?q?caf=C3=A9?=}` gives `café` (decoded into `headers_charset`).
+pub fn rfc2047d(
+    _: &mut crate::expand::eval::Eval,
+    _: Option<&str>,
+    v: crate::expand::value::Val,
+) -> crate::error::ExpResult<crate::expand::value::Val> {
+    let s = crate::expand::operators::cstr(&v.bytes);
+    Ok(v.derive(decode(s, true)))
+}

@@ -1,0 +1,129 @@
+//! The ACL condition and modifier table: name, kind, top-level expansion, forbidden phases.
+
+use crate::acl::engine::{AclRun, Rc};
+use crate::acl::phase::bits::*;
+use crate::acl::{modifiers, tests};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Condition,
+    Modifier,
+}
+
+/// `run` receives the argument: expanded when `expand` is set, raw otherwise.
+pub type RunFn = fn(&mut AclRun, &crate::acl::model::Item, &[u8]) -> Rc;
+
+pub struct AclCondDef {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// Exim's `expand_at_top`: the argument is expanded before `run`.
+    pub expand: bool,
+    /// Phases where using it is an error (Exim's `forbids` bitmap).
+    pub forbids: u32,
+    pub run: RunFn,
+}
+
+impl std::fmt::Debug for AclCondDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AclCondDef({})", self.name)
+    }
+}
+
+const fn cond(name: &'static str, expand: bool, forbids: u32, run: RunFn) -> AclCondDef {
+    AclCondDef {
+        name,
+        kind: Kind::Condition,
+        expand,
+        forbids,
+        run,
+    }
+}
+
+const fn modifier(name: &'static str, forbids: u32, run: RunFn) -> AclCondDef {
+    AclCondDef {
+        name,
+        kind: Kind::Modifier,
+        expand: true,
+        forbids,
+        run,
+    }
+}
+
+const HEADER_PHASES: u32 =
+    MAIL | RCPT | PREDATA | DATA | PRDR | MIME | NOTSMTP | DKIM | NOTSMTP_START;
+const NO_SENDER_PHASES: u32 =
+    AUTH | CONNECT | HELO | MAILAUTH | QUIT | ETRN | EXPN | STARTTLS | VRFY;
+
+/// Every ACL condition and modifier rexim knows, sorted by name.
+pub static ACL_CONDITIONS: &[AclCondDef] = &[
+    cond("acl", false, 0, tests::acl),
+    modifier("add_header", !HEADER_PHASES, modifiers::add_header),
+    cond(
+        "authenticated",
+        false,
+        NOTSMTP | NOTSMTP_START | CONNECT | HELO,
+        tests::authenticated,
+    ),
+    modifier(
+        "bmi_optin",
+        AUTH | CONNECT
+            | HELO
+            | DATA
+            | MIME
+            | PRDR
+            | ETRN
+            | EXPN
+            | MAILAUTH
+            | MAIL
+            | STARTTLS
+            | VRFY
+            | PREDATA
+            | NOTSMTP_START,
+        modifiers::bmi_optin,
+    ),
+    cond("condition", true, 0, tests::condition),
+    modifier("continue", 0, modifiers::continue_),
+    modifier("control", 0, modifiers::control),
+    modifier("delay", NOTQUIT, modifiers::delay),
+    cond(
+        "encrypted",
+        false,
+        NOTSMTP | NOTSMTP_START | HELO,
+        tests::encrypted,
+    ),
+    modifier("endpass", 0, modifiers::endpass),
+    modifier("log_message", 0, modifiers::message_text),
+    modifier("log_reject_target", 0, modifiers::log_reject_target),
+    modifier("logwrite", 0, modifiers::logwrite),
+    modifier("message", 0, modifiers::message_text),
+    modifier("queue", NOTSMTP | PRDR | DATA, modifiers::queue),
+    cond("regex", true, !(DATA | PRDR | NOTSMTP | MIME), tests::regex),
+    modifier(
+        "remove_header",
+        !(MAIL | RCPT | PREDATA | DATA | PRDR | MIME | NOTSMTP | NOTSMTP_START),
+        modifiers::remove_header,
+    ),
+    modifier("set", 0, modifiers::set),
+    modifier("udpsend", 0, modifiers::udpsend),
+    cond("verify", true, 0, tests::verify),
+];
+
+pub fn find(name: &str) -> Option<&'static AclCondDef> {
+    ACL_CONDITIONS
+        .binary_search_by(|d| d.name.cmp(name))
+        .ok()
+        .map(|i| &ACL_CONDITIONS[i])
+}
+
+/// Conditions that no phase may use outside SMTP (documented for `sender` checks).
+pub const SENDER_FORBIDS: u32 = NO_SENDER_PHASES;
+
+#[cfg(test)]
+mod table_tests {
+    #[test]
+    fn table_is_sorted_and_unique() {
+        assert!(super::ACL_CONDITIONS
+            .windows(2)
+            .all(|w| w[0].name < w[1].name));
+    }
+}

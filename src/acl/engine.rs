@@ -1,0 +1,411 @@
+//! Runs an ACL: Exim's verb semantics, `endpass`, message/log_message selection, nesting.
+
+use std::sync::Arc;
+
+use crate::acl::conditions::Kind;
+use crate::acl::model::{Acl, AclSet, Arg, Statement, Verb};
+use crate::acl::phase::Phase;
+use crate::acl::read;
+use crate::acl::state::MessageState;
+use crate::error::ErrorKind;
+use crate::expand::{expand, Context, Expansion, Val};
+
+/// Result codes of conditions and of whole ACLs (Exim's OK, FAIL, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rc {
+    Ok,
+    Fail,
+    /// Deny and drop the connection.
+    FailDrop,
+    Defer,
+    Error,
+    Discard,
+}
+
+/// What an ACL decided, with the texts for the SMTP reply and the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub rc: Rc,
+    pub user_message: Option<String>,
+    pub log_message: Option<String>,
+}
+
+/// Deepest nesting of `acl =` conditions and `${acl}` calls.
+pub const MAX_ACL_DEPTH: u32 = 20;
+
+/// The state one ACL evaluation works on.
+pub struct AclRun<'a> {
+    pub ctx: &'a mut Context,
+    pub phase: Phase,
+    pub acls: &'a AclSet,
+    pub state: &'a mut MessageState,
+    pub verb: Verb,
+    /// Messages set by conditions (verification, nested ACLs).
+    pub user_msg: Option<String>,
+    pub log_msg: Option<String>,
+    /// Running under `-bh`: `delay` is not obeyed.
+    pub host_checking: bool,
+}
+
+impl AclRun<'_> {
+    /// Expand text in the ACL's context.
+    pub fn expand(&mut self, e: &Expansion) -> Result<Val, crate::ExpandError> {
+        expand(e, self.ctx)
+    }
+}
+
+/// Run the ACL named (or given inline) by an `acl_smtp_*` option value.
+/// `spec` is the option's expansion; forced failure means "accept" as in Exim.
+pub fn run_acl(
+    ctx: &mut Context,
+    acls: &AclSet,
+    state: &mut MessageState,
+    phase: Phase,
+    spec: &Expansion,
+    host_checking: bool,
+) -> Verdict {
+    let text = match expand(spec, ctx) {
+        Ok(v) => v,
+        Err(e) if e.kind == ErrorKind::Forced => {
+            return Verdict {
+                rc: Rc::Ok,
+                user_message: None,
+                log_message: None,
+            }
+        }
+        Err(e) => {
+            return Verdict {
+                rc: Rc::Error,
+                user_message: None,
+                log_message: Some(format!(
+                    "failed to expand ACL string \"{}\": {}",
+                    spec.source(),
+                    e.message
+                )),
+            }
+        }
+    };
+    if text.tainted {
+        state.panic_log(format!(
+            "attempt to use tainted ACL text \"{}\"",
+            text.as_str_lossy()
+        ));
+        return Verdict {
+            rc: Rc::Error,
+            user_message: None,
+            log_message: Some("internal configuration error".into()),
+        };
+    }
+    let mut run = AclRun {
+        ctx,
+        phase,
+        acls,
+        state,
+        verb: Verb::Accept,
+        user_msg: None,
+        log_msg: None,
+        host_checking,
+    };
+    let rc = check_text(&mut run, &text.as_str_lossy(), 0);
+    Verdict {
+        rc,
+        user_message: run.user_msg,
+        log_message: run.log_msg,
+    }
+}
+
+/// Resolve ACL text (a name, a `/file`, or inline statements) and run it.
+pub fn check_text(run: &mut AclRun, text: &str, level: u32) -> Rc {
+    if level > MAX_ACL_DEPTH {
+        run.log_msg = Some("ACL nested too deep: possible loop".into());
+        return Rc::Error;
+    }
+    let text = text.trim_start();
+    let named = if text.contains(' ') {
+        None
+    } else {
+        run.acls.get(text).cloned()
+    };
+    let acl: Arc<Acl> = match named {
+        Some(a) => a,
+        None => {
+            let body = if !text.contains(' ') && text.starts_with('/') {
+                match std::fs::read_to_string(text) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        run.log_msg = Some(format!("failed to open ACL file \"{text}\": {e}"));
+                        return Rc::Error;
+                    }
+                }
+            } else {
+                text.to_string()
+            };
+            match read::read_inline(&body) {
+                Ok(a) => Arc::new(a),
+                Err(errs) => {
+                    run.log_msg = Some(errs[0].message.clone());
+                    return Rc::Error;
+                }
+            }
+        }
+    };
+    run_statements(run, &acl, level)
+}
+
+fn run_statements(run: &mut AclRun, acl: &Acl, level: u32) -> Rc {
+    let quit_check = level == 0 && matches!(run.phase, Phase::Quit | Phase::NotQuit);
+    for st in &acl.statements {
+        let mut endpass = false;
+        run.verb = st.verb;
+        let cond = check_statement(run, st, &mut endpass, level);
+        match cond {
+            Rc::Defer if st.verb != Verb::Warn => return Rc::Defer,
+            Rc::Error => return Rc::Error,
+            _ => {}
+        }
+        let bad_quit = |run: &mut AclRun| {
+            run.log_msg = Some(format!(
+                "QUIT or not-QUIT toplevel ACL may not fail ('{}' verb used incorrectly)",
+                st.verb.name()
+            ));
+            Rc::Error
+        };
+        match st.verb {
+            Verb::Accept if cond == Rc::Ok || cond == Rc::Discard || endpass => return cond,
+            Verb::Defer if cond == Rc::Ok => {
+                return if quit_check { bad_quit(run) } else { Rc::Defer }
+            }
+            Verb::Deny if cond == Rc::Ok => {
+                return if quit_check { bad_quit(run) } else { Rc::Fail }
+            }
+            Verb::Discard => {
+                if cond == Rc::Ok || cond == Rc::Discard {
+                    return if quit_check {
+                        bad_quit(run)
+                    } else {
+                        Rc::Discard
+                    };
+                }
+                if endpass {
+                    return cond;
+                }
+            }
+            Verb::Drop if cond == Rc::Ok => {
+                return if quit_check {
+                    bad_quit(run)
+                } else {
+                    Rc::FailDrop
+                }
+            }
+            Verb::Require if cond != Rc::Ok => {
+                return if quit_check { bad_quit(run) } else { cond }
+            }
+            Verb::Warn => {
+                if cond == Rc::Ok {
+                    let user = run.user_msg.take();
+                    let log = run.log_msg.take();
+                    run.state.warn(user, log);
+                }
+                run.user_msg = None;
+                run.log_msg = None;
+            }
+            _ => {}
+        }
+    }
+    Rc::Fail
+}
+
+/// Evaluate one statement's conditions and modifiers in order (Exim's `acl_check_condition`).
+fn check_statement(run: &mut AclRun, st: &Statement, endpass: &mut bool, level: u32) -> Rc {
+    let mut user_message: Option<&Expansion> = None;
+    let mut log_message: Option<&Expansion> = None;
+    let mut rc = Rc::Ok;
+    for item in &st.items {
+        match (item.def.name, &item.arg) {
+            ("message", Arg::Expand(e)) => {
+                user_message = Some(e);
+                continue;
+            }
+            ("log_message", Arg::Expand(e)) => {
+                log_message = Some(e);
+                continue;
+            }
+            ("endpass", _) => {
+                *endpass = true;
+                continue;
+            }
+            _ => {}
+        }
+        let arg: Vec<u8> = match &item.arg {
+            Arg::Expand(e) => match expand(e, run.ctx) {
+                Ok(v) => v.bytes,
+                Err(err) if err.kind == ErrorKind::Forced => continue,
+                Err(err) => {
+                    run.log_msg = Some(format!(
+                        "failed to expand ACL string \"{}\": {}",
+                        e.source(),
+                        err.message
+                    ));
+                    return if err.kind == ErrorKind::Defer {
+                        Rc::Defer
+                    } else {
+                        Rc::Error
+                    };
+                }
+            },
+            Arg::Raw(s) => s.as_bytes().to_vec(),
+            Arg::Set(..) | Arg::None => Vec::new(),
+        };
+        if item.def.forbids & run.phase.bit() != 0 {
+            let what = if item.def.kind == Kind::Modifier {
+                "use"
+            } else {
+                "test"
+            };
+            run.log_msg = Some(format!(
+                "cannot {what} {} condition in {} ACL",
+                item.def.name,
+                run.phase.name()
+            ));
+            return Rc::Error;
+        }
+        rc = if item.def.name == "acl" {
+            crate::acl::tests::nested(run, &arg, level)
+        } else {
+            (item.def.run)(run, item, &arg)
+        };
+        if item.def.kind == Kind::Condition && item.negated {
+            rc = match rc {
+                Rc::Ok => Rc::Fail,
+                Rc::Fail | Rc::FailDrop => Rc::Ok,
+                other => other,
+            };
+        }
+        if rc != Rc::Ok {
+            break;
+        }
+    }
+    if *endpass && rc == Rc::Ok {
+        user_message = None;
+    }
+    let verb = st.verb;
+    let msg_applies = match verb {
+        Verb::Accept | Verb::Discard => matches!(rc, Rc::Ok | Rc::Fail | Rc::FailDrop),
+        Verb::Require => matches!(rc, Rc::Fail | Rc::FailDrop),
+        _ => rc == Rc::Ok,
+    };
+    if msg_applies {
+        let old_user = run.user_msg.clone();
+        let old_log = run.log_msg.clone().or_else(|| old_user.clone());
+        if verb == Verb::Warn || (rc == Rc::Ok && matches!(verb, Verb::Accept | Verb::Discard)) {
+            run.user_msg = None;
+            run.log_msg = None;
+        }
+        if let Some(e) = user_message {
+            set_verify_message(run.ctx, old_user.as_deref());
+            match expand(e, run.ctx) {
+                Ok(v) if !v.is_empty() => run.user_msg = Some(v.as_str_lossy().into_owned()),
+                Ok(_) => {}
+                Err(err) if err.kind == ErrorKind::Forced => {}
+                Err(err) => run.state.panic_log(format!(
+                    "failed to expand ACL message \"{}\": {}",
+                    e.source(),
+                    err.message
+                )),
+            }
+        }
+        if let Some(e) = log_message {
+            set_verify_message(run.ctx, old_log.as_deref());
+            match expand(e, run.ctx) {
+                Ok(v) if !v.is_empty() => {
+                    let text = v.as_str_lossy().into_owned();
+                    run.log_msg = Some(match run.log_msg.take() {
+                        Some(old) => format!("{text}: {old}"),
+                        None => text,
+                    });
+                }
+                Ok(_) => {}
+                Err(err) if err.kind == ErrorKind::Forced => {}
+                Err(err) => run.state.panic_log(format!(
+                    "failed to expand ACL message \"{}\": {}",
+                    e.source(),
+                    err.message
+                )),
+            }
+        }
+        if run.log_msg.is_none() {
+            run.log_msg = run.user_msg.clone();
+        }
+    }
+    run.ctx.unset("acl_verify_message");
+    rc
+}
+
+fn set_verify_message(ctx: &mut Context, text: Option<&str>) {
+    match text {
+        Some(t) => {
+            ctx.set("acl_verify_message", t);
+        }
+        None => ctx.unset("acl_verify_message"),
+    }
+}
+
+/// Lets `${acl{name}{args}}` and the `acl` expansion condition run configured ACLs.
+pub struct ExpansionAcls {
+    pub acls: Arc<AclSet>,
+}
+
+impl crate::expand::context::AclRunner for ExpansionAcls {
+    fn run(
+        &self,
+        name: &str,
+        args: &[Val],
+        ctx: &mut Context,
+    ) -> crate::expand::context::AclOutcome {
+        use crate::expand::context::AclOutcome;
+        let mut state = MessageState::default();
+        let saved: Vec<Option<Val>> = (1..=9)
+            .map(|i| ctx.get(&format!("acl_arg{i}")).cloned())
+            .collect();
+        for i in 1..=9 {
+            ctx.set(
+                &format!("acl_arg{i}"),
+                args.get(i - 1).cloned().unwrap_or_default(),
+            );
+        }
+        ctx.set("acl_narg", args.len().to_string());
+        let acls = self.acls.clone();
+        let mut run = AclRun {
+            ctx,
+            phase: Phase::Unknown,
+            acls: &acls,
+            state: &mut state,
+            verb: Verb::Accept,
+            user_msg: None,
+            log_msg: None,
+            host_checking: false,
+        };
+        let rc = if acls.get(name).is_some() {
+            check_text(&mut run, name, 1)
+        } else {
+            Rc::Error
+        };
+        let msg = run.user_msg.take().map(Val::from);
+        let log = run.log_msg.take();
+        for (i, v) in saved.into_iter().enumerate() {
+            let n = format!("acl_arg{}", i + 1);
+            match v {
+                Some(v) => {
+                    ctx.set(&n, v);
+                }
+                None => ctx.unset(&n),
+            }
+        }
+        match rc {
+            Rc::Ok | Rc::Discard => AclOutcome::Accept(msg),
+            Rc::Fail | Rc::FailDrop => AclOutcome::Deny(msg),
+            Rc::Defer => AclOutcome::Defer,
+            Rc::Error => AclOutcome::Error(log.unwrap_or_default()),
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! ACLs: reading statements, the condition/modifier table, and the one evaluation
+//! function (`run_acl`) shared by the SMTP engine, `-bh`, `${acl}` and the playground.
+
+pub mod conditions;
+pub mod engine;
+pub mod model;
+pub mod modifiers;
+pub mod phase;
+pub mod read;
+pub mod state;
+pub mod tests;
+
+pub use engine::{run_acl, AclRun, Rc, Verdict};
+pub use model::{Acl, AclSet, Verb};
+pub use phase::Phase;
+pub use state::MessageState;

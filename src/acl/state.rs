@@ -1,0 +1,107 @@
+//! What ACLs leave behind for the message and connection: headers, controls, log lines.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// Where an `add_header` line goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderPosition {
+    End,
+    AtStart,
+    AtStartRfc,
+    AfterReceived,
+}
+
+/// A line destined for Exim's logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// Any of "main", "reject", "panic".
+    pub targets: Vec<&'static str>,
+    pub text: String,
+}
+
+/// Accumulated effects of ACLs for the current message (reset per message) and connection.
+#[derive(Debug, Default)]
+pub struct MessageState {
+    pub add_headers: Vec<(HeaderPosition, String)>,
+    pub remove_headers: Vec<String>,
+    /// `control =` values in force (name plus any `/options`).
+    pub controls: Vec<String>,
+    pub logs: Vec<LogLine>,
+    /// Total `delay =` requested; the SMTP engine sleeps it (skipped under `-bh`).
+    pub delay: Duration,
+    pub queue: Option<String>,
+    pub bmi_optin: Option<String>,
+    /// `log_reject_target` for the rest of this ACL.
+    pub reject_targets: Option<Vec<&'static str>>,
+    warned: HashSet<String>,
+}
+
+impl MessageState {
+    /// A `warn` statement succeeded: log its message once per message, keep a
+    /// `message` as a header to add (Exim's deprecated behaviour).
+    pub fn warn(&mut self, user: Option<String>, log: Option<String>) {
+        if let Some(l) = log {
+            if self.warned.insert(l.clone()) {
+                self.logs.push(LogLine {
+                    targets: vec!["main"],
+                    text: format!("Warning: {l}"),
+                });
+            }
+        }
+        if let Some(u) = user {
+            let line = if u.contains(':') {
+                u
+            } else {
+                format!("X-ACL-Warn: {u}")
+            };
+            self.add_header(HeaderPosition::End, &line);
+        }
+    }
+
+    /// Queue a header; identical lines are added once.
+    pub fn add_header(&mut self, pos: HeaderPosition, text: &str) {
+        let mut t = text.to_string();
+        if !t.ends_with('\n') {
+            t.push('\n');
+        }
+        if !self.add_headers.iter().any(|(_, h)| *h == t) {
+            self.add_headers.push((pos, t));
+        }
+    }
+
+    pub fn panic_log(&mut self, text: String) {
+        self.logs.push(LogLine {
+            targets: vec!["main", "panic"],
+            text,
+        });
+    }
+
+    pub fn has_control(&self, name: &str) -> bool {
+        self.controls
+            .iter()
+            .any(|c| c == name || c.starts_with(&format!("{name}/")))
+    }
+
+    /// Forget per-message effects (after a message, RSET, MAIL).
+    pub fn reset_message(&mut self) {
+        let keep: Vec<String> = self
+            .controls
+            .iter()
+            .filter(|c| is_connection_control(c))
+            .cloned()
+            .collect();
+        *self = MessageState {
+            controls: keep,
+            ..Default::default()
+        };
+    }
+}
+
+fn is_connection_control(c: &str) -> bool {
+    let name = c.split('/').next().unwrap_or("");
+    matches!(
+        name,
+        "enforce_sync" | "no_enforce_sync" | "no_pipelining" | "no_multiline_responses" | "dscp"
+    )
+}

@@ -1,0 +1,193 @@
+//! List and pattern conditions: `inlist`, `inlisti`, `match`, `match_address`,
+//! `match_domain`, `match_ip`, `match_local_part`, and `acl`.
+
+use crate::error::{ExpResult, ExpandError};
+use crate::expand::ast::Seq;
+use crate::expand::context::AclOutcome;
+use crate::expand::eval::Eval;
+use crate::expand::lists;
+use crate::expand::value::Val;
+use crate::listmatch::{self, ip, ListError, MatchResult};
+
+fn inlist_with(ev: &mut Eval, args: &[Seq], caseless: bool) -> ExpResult<bool> {
+    let subject = ev.seq(&args[0])?;
+    let list = ev.seq(&args[1])?;
+    for item in lists::iter(&list.bytes) {
+        let hit = if caseless {
+            item.eq_ignore_ascii_case(&subject.bytes)
+        } else {
+            item == subject.bytes
+        };
+        if hit {
+            ev.value = Some(list.derive(item));
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// `${if inlist{b}{a:b:c}{$value}{n}}` gives `b`.
+pub fn inlist(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    inlist_with(ev, args, false)
+}
+
+/// `${if inlisti{B}{a:b:c}{$value}{n}}` gives `b` (the list's spelling).
+pub fn inlisti(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    inlist_with(ev, args, true)
+}
+
+/// `${if match{abc}{(b)(c)}{$0-$1-$2}}` gives `bc-b-c`.
+pub fn match_re(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    let subject = ev.seq(&args[0])?;
+    let pattern = ev.seq(&args[1])?;
+    let re = ev.regex(&pattern.bytes, false)?;
+    let caps = re
+        .captures(&subject.bytes)
+        .map_err(|e| ExpandError::hard(format!("regex match error: {e}")))?;
+    let Some(caps) = caps else {
+        return Ok(false);
+    };
+    ev.captures = (0..caps.len())
+        .map(|i| subject.derive(caps.get(i).map_or(&b""[..], |m| m.as_bytes())))
+        .collect();
+    Ok(true)
+}
+
+/// Publish a list match's `$value` and `$0..$n` like Exim does. Domain, local-part
+/// and address matching reset the numeric variables (`reset`); `match_ip` leaves them.
+fn publish(ev: &mut Eval, list: &[u8], r: MatchResult, reset: bool) -> ExpResult<bool> {
+    if reset {
+        ev.captures.clear();
+    }
+    match r {
+        Ok(Some(hit)) => {
+            if hit.value.is_some() {
+                ev.value = hit.value;
+            }
+            if reset {
+                ev.captures = hit.captures;
+            }
+            Ok(true)
+        }
+        Ok(None) => Ok(false),
+        Err(e @ ListError::Defer(_)) => Err(ExpandError::hard(e.expansion_message(list))),
+        Err(ListError::Fatal(m)) => Err(ExpandError::hard(m)),
+    }
+}
+
+fn two(ev: &mut Eval, args: &[Seq]) -> ExpResult<(Val, Val)> {
+    Ok((ev.seq(&args[0])?, ev.seq(&args[1])?))
+}
+
+/// `${if match_domain{a.b.c}{*.c}{$value}}` gives `*.c`. The list is not expanded.
+pub fn match_domain(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    let (s, list) = two(ev, args)?;
+    ev.value = None;
+    let r = listmatch::match_domain(ev.ctx, &s.bytes, &list.bytes, false);
+    publish(ev, &list.bytes, r, true)
+}
+
+/// `${if match_local_part{Ab}{+caseful:Ab}{$value}}` gives `Ab`.
+pub fn match_local_part(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    let (s, list) = two(ev, args)?;
+    ev.value = None;
+    let r = listmatch::match_local_part(ev.ctx, &s.bytes, &list.bytes, false);
+    publish(ev, &list.bytes, r, true)
+}
+
+/// `${if match_address{x@a.b}{*@a.b}{$value}}` gives `*@a.b`.
+pub fn match_address(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    let (s, list) = two(ev, args)?;
+    let r = listmatch::match_address(ev.ctx, &s.bytes, &list.bytes, false);
+    publish(ev, &list.bytes, r, true)
+}
+
+/// `${if match_ip{10.1.2.3}{10.0.0.0/8}{y}{n}}` gives `y`.
+pub fn match_ip(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    let (s, list) = two(ev, args)?;
+    if !s.is_empty() && ip::ip_version(&s.bytes, false).0 == 0 {
+        return Err(ExpandError::hard(format!(
+            "\"{}\" is not an IP address",
+            s.as_str_lossy()
+        )));
+    }
+    let r = listmatch::match_ip(ev.ctx, &s.bytes, &list.bytes, false);
+    publish(ev, &list.bytes, r, false)
+}
+
+/// `${if acl{{check}{arg1}}{yes}{no}}`: accept is true, deny false, the ACL's
+/// `message=` goes to `$value`; defer is a forced failure.
+pub fn acl(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
+    let mut vals = Vec::with_capacity(args.len());
+    for a in args {
+        vals.push(ev.seq(a)?);
+    }
+    let Some((first, rest)) = vals.split_first() else {
+        return Err(ExpandError::hard(
+            "too few arguments or bracketing error for acl",
+        ));
+    };
+    let name = first.as_str_lossy().into_owned();
+    let outcome = match ev.ctx.acl.clone() {
+        Some(runner) => runner.run(&name, rest, ev.ctx),
+        // No ACL engine attached: like Exim with no such ACL defined.
+        None => AclOutcome::Error(format!("ACL \"{name}\" not found")),
+    };
+    match outcome {
+        AclOutcome::Accept(msg) => {
+            ev.value = msg;
+            Ok(true)
+        }
+        AclOutcome::Deny(msg) => {
+            ev.value = msg;
+            Ok(false)
+        }
+        AclOutcome::Defer => Err(ExpandError::forced(format!("DEFER from acl \"{name}\""))),
+        // Exim keeps the ACL's own error text out of the expansion message.
+        AclOutcome::Error(_) => Err(ExpandError::hard(format!("ERROR from acl \"{name}\""))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::expand::context::{AclOutcome, AclRunner, Context};
+    use crate::expand::value::Val;
+
+    struct Fake;
+
+    impl AclRunner for Fake {
+        fn run(&self, name: &str, args: &[Val], _: &mut Context) -> AclOutcome {
+            let first = args
+                .first()
+                .map(|a| a.as_str_lossy().into_owned())
+                .unwrap_or_default();
+            match name {
+                "ok" => AclOutcome::Accept(Some(Val::from(format!("hello {first}").as_str()))),
+                "no" => AclOutcome::Deny(None),
+                "later" => AclOutcome::Defer,
+                _ => AclOutcome::Error("boom".into()),
+            }
+        }
+    }
+
+    fn run(text: &str) -> Result<String, crate::ExpandError> {
+        let mut ctx = Context::default();
+        ctx.acl = Some(Arc::new(Fake));
+        crate::expand_str(text, &mut ctx).map(|v| String::from_utf8_lossy(&v.bytes).into_owned())
+    }
+
+    #[test]
+    fn acl_condition_outcomes() {
+        assert_eq!(run("${if acl{{ok}{x}}{[$value]}{n}}").unwrap(), "[hello x]");
+        assert_eq!(run("${if acl{{no}}{y}{n[$value]}}").unwrap(), "n[]");
+        let e = run("${if acl{{later}}{y}{n}}").unwrap_err();
+        assert!(e.is_forced());
+        assert_eq!(e.message, "DEFER from acl \"later\"");
+        assert_eq!(
+            run("${if acl{{bad}}{y}{n}}").unwrap_err().message,
+            "ERROR from acl \"bad\""
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! Address operators: `address`, `addresses`, `domain`, `local_part` (RFC 2822 parsing).
+
+use crate::error::{ExpResult, ExpandError};
+use crate::expand::address::{self, Options, Parser};
+use crate::expand::eval::Eval;
+use crate::expand::value::Val;
+
+/// `${address:Fred <fred@Example.com>}` gives `fred@Example.com`; empty when unparseable.
+pub fn address(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
+    Ok(v.derive(
+        address::extract(&v.bytes)
+            .map(|a| a.address)
+            .unwrap_or_default(),
+    ))
+}
+
+/// `${domain:Fred <fred@Example.com>}` gives `Example.com`.
+pub fn domain(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
+    Ok(v.derive(
+        address::extract(&v.bytes)
+            .map(|a| a.domain().to_vec())
+            .unwrap_or_default(),
+    ))
+}
+
+/// `${local_part:Fred <fred@Example.com>}` gives `fred`.
+pub fn local_part(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
+    Ok(v.derive(
+        address::extract(&v.bytes)
+            .map(|a| a.local_part().to_vec())
+            .unwrap_or_default(),
+    ))
+}
+
+/// `${addresses:>+ a@b, Fred <c@d>}` gives `a@b+c@d`: the operative addresses of a
+/// header-style list, joined by `:` or the `>`-chosen separator (doubled inside addresses).
+pub fn addresses(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
+    let bytes = match v.bytes.iter().position(|&c| c == 0) {
+        Some(n) => &v.bytes[..n],
+        None => &v.bytes[..],
+    };
+    let mut s = bytes;
+    while let Some((&c, rest)) = s.split_first() {
+        if !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+            break;
+        }
+        s = rest;
+    }
+    let mut sep = b':';
+    if s.first() == Some(&b'>') {
+        match s.get(1) {
+            Some(&c) => {
+                sep = c;
+                s = &s[2..];
+            }
+            None => {
+                return Err(ExpandError::hard(format!(
+                    "output separator missing in expanding ${{addresses:{}}}",
+                    String::from_utf8_lossy(s)
+                )))
+            }
+        }
+    }
+    let mut parser = Parser::new(Options::default());
+    parser.allow_group = true;
+    let mut out: Vec<u8> = Vec::new();
+    for piece in address::split(s) {
+        let Ok(a) = parser.extract(piece) else {
+            continue;
+        };
+        if !out.is_empty() && a.address.first() == Some(&sep) {
+            out.push(b' ');
+        }
+        for (i, seg) in a.address.split(|&c| c == sep).enumerate() {
+            if i > 0 {
+                out.extend_from_slice(&[sep, sep]);
+            }
+            out.extend_from_slice(seg);
+        }
+        out.push(sep);
+    }
+    out.pop();
+    Ok(v.derive(out))
+}

@@ -1,0 +1,58 @@
+//! Digest operators: `md5` (lowercase hex), `sha1`, `sha2_N`/`sha256`, `sha3_N` (uppercase hex).
+
+use md5::Md5;
+use sha1::Sha1;
+use sha2::{Digest, Sha256, Sha384, Sha512};
+use sha3::{Sha3_224, Sha3_256, Sha3_384, Sha3_512};
+
+use crate::error::{ExpResult, ExpandError};
+use crate::expand::eval::Eval;
+use crate::expand::operators::cstr;
+use crate::expand::value::Val;
+
+fn hex(bytes: &[u8], upper: bool) -> Vec<u8> {
+    let digits: &[u8; 16] = if upper {
+        b"0123456789ABCDEF"
+    } else {
+        b"0123456789abcdef"
+    };
+    bytes
+        .iter()
+        .flat_map(|b| [digits[(b >> 4) as usize], digits[(b & 15) as usize]])
+        .collect()
+}
+
+/// `${md5:abc}` gives `900150983cd24fb0d6963f7d28e17f72`.
+pub fn md5(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
+    Ok(Val::new(hex(&Md5::digest(cstr(&v.bytes)), false)))
+}
+
+/// `${sha1:abc}` gives `A9993E364706816ABA3E25717850C26C9CD0D89D`.
+pub fn sha1(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
+    Ok(Val::new(hex(&Sha1::digest(cstr(&v.bytes)), true)))
+}
+
+/// `${sha2_512:abc}`, `${sha256:abc}`: SHA-2 (256 unless `_384`/`_512`), uppercase hex.
+pub fn sha2(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
+    let s = cstr(&v.bytes);
+    let d = match arg {
+        None | Some("256") => Sha256::digest(s).to_vec(),
+        Some("384") => Sha384::digest(s).to_vec(),
+        Some("512") => Sha512::digest(s).to_vec(),
+        Some(_) => return Err(ExpandError::hard("unrecognised sha2 variant")),
+    };
+    Ok(Val::new(hex(&d, true)))
+}
+
+/// `${sha3_224:abc}`: SHA-3 (256 unless `_224`/`_384`/`_512`), uppercase hex.
+pub fn sha3(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
+    let s = cstr(&v.bytes);
+    let d = match arg {
+        None | Some("256") => Sha3_256::digest(s).to_vec(),
+        Some("224") => Sha3_224::digest(s).to_vec(),
+        Some("384") => Sha3_384::digest(s).to_vec(),
+        Some("512") => Sha3_512::digest(s).to_vec(),
+        Some(_) => return Err(ExpandError::hard("unrecognised sha3 variant")),
+    };
+    Ok(Val::new(hex(&d, true)))
+}

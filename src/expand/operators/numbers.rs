@@ -1,0 +1,457 @@
+//! Numeric operators: `eval`, `eval10`, `time_eval`, `time_interval`, `randint`.
+
+use rand::Rng;
+
+use crate::error::{ExpResult, ExpandError};
+use crate::expand::eval::Eval;
+use crate::expand::operators::cstr;
+use crate::expand::value::Val;
+
+/// Deepest parenthesis / unary-operator nesting accepted (Exim has no limit; rexim
+/// refuses rather than exhaust the stack).
+const MAX_NESTING: u32 = 1000;
+
+struct Expr<'a> {
+    s: &'a [u8],
+    pos: usize,
+    decimal: bool,
+    err: Option<&'static str>,
+    depth: u32,
+}
+
+impl Expr<'_> {
+    fn at(&self, i: usize) -> u8 {
+        self.s.get(i).copied().unwrap_or(0)
+    }
+
+    fn cur(&self) -> u8 {
+        self.at(self.pos)
+    }
+
+    fn skip_ws(&mut self) {
+        while matches!(self.cur(), b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+            self.pos += 1;
+        }
+    }
+
+    fn nest(&mut self) -> bool {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            self.err = Some("expression nested too deeply");
+            return false;
+        }
+        true
+    }
+
+    fn expr(&mut self, endket: bool) -> i64 {
+        let x = self.or();
+        if self.err.is_none() {
+            if endket {
+                if self.cur() != b')' {
+                    self.err = Some("expecting closing parenthesis");
+                } else {
+                    self.pos += 1;
+                    self.skip_ws();
+                }
+            } else if self.cur() != 0 {
+                self.err = Some("expecting operator");
+            }
+        }
+        x
+    }
+
+    /// `sscanf("%lli")` / `"%lld"`: saturating, with `0x` hex and `0` octal unless decimal.
+    fn scan(&mut self) -> i64 {
+        let mut radix = 10;
+        if !self.decimal && self.cur() == b'0' {
+            if matches!(self.at(self.pos + 1), b'x' | b'X') {
+                radix = 16;
+                self.pos += 2;
+            } else {
+                radix = 8;
+            }
+        }
+        let mut n: i64 = 0;
+        let mut over = false;
+        while let Some(d) = (self.cur() as char).to_digit(radix) {
+            match n
+                .checked_mul(i64::from(radix))
+                .and_then(|v| v.checked_add(i64::from(d)))
+            {
+                Some(v) => n = v,
+                None => over = true,
+            }
+            self.pos += 1;
+        }
+        if over {
+            i64::MAX
+        } else {
+            n
+        }
+    }
+
+    fn number(&mut self) -> i64 {
+        self.skip_ws();
+        let c = self.cur();
+        if c.is_ascii_digit() {
+            let mut n = self.scan();
+            let mult = match self.cur().to_ascii_lowercase() {
+                b'k' => 1024,
+                b'm' => 1024 * 1024,
+                b'g' => 1024 * 1024 * 1024,
+                _ => 1,
+            };
+            if mult != 1 {
+                n = n.wrapping_mul(mult);
+                self.pos += 1;
+            }
+            self.skip_ws();
+            n
+        } else if c == b'(' {
+            self.pos += 1;
+            if !self.nest() {
+                return 0;
+            }
+            let n = self.expr(true);
+            self.depth -= 1;
+            n
+        } else {
+            self.err = Some("expecting number or opening parenthesis");
+            0
+        }
+    }
+
+    fn unary(&mut self) -> i64 {
+        self.skip_ws();
+        let op = self.cur();
+        if matches!(op, b'+' | b'-' | b'~') {
+            self.pos += 1;
+            if !self.nest() {
+                return 0;
+            }
+            let x = self.unary();
+            self.depth -= 1;
+            match op {
+                b'-' => x.wrapping_neg(),
+                b'~' => !x,
+                _ => x,
+            }
+        } else {
+            self.number()
+        }
+    }
+
+    fn mult(&mut self) -> i64 {
+        let mut x = self.unary();
+        while self.err.is_none() && matches!(self.cur(), b'*' | b'/' | b'%') {
+            let op = self.cur();
+            self.pos += 1;
+            let y = self.unary();
+            if self.err.is_some() {
+                break;
+            }
+            if y == -1 && x == i64::MIN && op != b'*' {
+                x = i64::MAX;
+                continue;
+            }
+            if op == b'*' {
+                x = x.wrapping_mul(y);
+            } else if y == 0 {
+                self.err = Some(if op == b'/' {
+                    "divide by zero"
+                } else {
+                    "modulo by zero"
+                });
+                return 0;
+            } else if op == b'/' {
+                x = x.wrapping_div(y);
+            } else {
+                x = x.wrapping_rem(y);
+            }
+        }
+        x
+    }
+
+    fn sum(&mut self) -> i64 {
+        let mut x = self.mult();
+        while self.err.is_none() && matches!(self.cur(), b'+' | b'-') {
+            let op = self.cur();
+            self.pos += 1;
+            let y = self.mult();
+            if self.err.is_some() {
+                break;
+            }
+            // Exim's (buggy, over-conservative) check: the left operand alone decides upwards.
+            let half = i64::MAX / 2;
+            if x >= half || (x <= -half && y <= -half) {
+                self.err = Some(if op == b'+' {
+                    "overflow in sum"
+                } else {
+                    "overflow in difference"
+                });
+                break;
+            }
+            x = if op == b'+' {
+                x.wrapping_add(y)
+            } else {
+                x.wrapping_sub(y)
+            };
+        }
+        x
+    }
+
+    fn shift(&mut self) -> i64 {
+        let mut x = self.sum();
+        while self.err.is_none()
+            && matches!(self.cur(), b'<' | b'>')
+            && self.at(self.pos + 1) == self.cur()
+        {
+            let op = self.cur();
+            self.pos += 2;
+            let y = self.sum();
+            if self.err.is_some() {
+                break;
+            }
+            x = if op == b'<' {
+                x.wrapping_shl(y as u32)
+            } else {
+                x.wrapping_shr(y as u32)
+            };
+        }
+        x
+    }
+
+    fn binary(&mut self, op: u8, next: fn(&mut Self) -> i64, f: fn(i64, i64) -> i64) -> i64 {
+        let mut x = next(self);
+        while self.err.is_none() && self.cur() == op {
+            self.pos += 1;
+            let y = next(self);
+            if self.err.is_some() {
+                break;
+            }
+            x = f(x, y);
+        }
+        x
+    }
+
+    fn and(&mut self) -> i64 {
+        self.binary(b'&', Self::shift, |a, b| a & b)
+    }
+
+    fn xor(&mut self) -> i64 {
+        self.binary(b'^', Self::and, |a, b| a ^ b)
+    }
+
+    fn or(&mut self) -> i64 {
+        self.binary(b'|', Self::xor, |a, b| a | b)
+    }
+}
+
+fn evaluate(v: Val, decimal: bool) -> ExpResult<Val> {
+    let s = cstr(&v.bytes);
+    let mut e = Expr {
+        s,
+        pos: 0,
+        decimal,
+        err: None,
+        depth: 0,
+    };
+    let n = e.expr(false);
+    match e.err {
+        None => Ok(Val::new(n.to_string())),
+        Some(msg) => Err(ExpandError::hard(format!(
+            "error in expression evaluation: {msg} (after processing \"{}\")",
+            String::from_utf8_lossy(&s[..e.pos.min(s.len())])
+        ))),
+    }
+}
+
+/// `${eval:(1+2)*0x10}` gives `48` (64-bit signed arithmetic, C operators).
+pub fn eval(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
+    evaluate(v, false)
+}
+
+/// `${eval10:010+1}` gives `11`: as `eval`, but every number is decimal.
+pub fn eval10(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
+    evaluate(v, true)
+}
+
+/// Exim's `readconf_readtime`: `1h30m` to seconds; `None` when malformed or negative.
+pub fn read_time(s: &[u8]) -> Option<i32> {
+    let mut total: i32 = 0;
+    let mut i = 0;
+    loop {
+        if !s.get(i)?.is_ascii_digit() {
+            return None;
+        }
+        let mut n: i64 = 0;
+        while let Some(c) = s.get(i).filter(|c| c.is_ascii_digit()) {
+            n = n.saturating_mul(10).saturating_add(i64::from(c - b'0'));
+            i += 1;
+        }
+        let mut value = n as i32;
+        let mult = match s.get(i) {
+            Some(b'w') => 7 * 24 * 3600,
+            Some(b'd') => 24 * 3600,
+            Some(b'h') => 3600,
+            Some(b'm') => 60,
+            Some(b's') => 1,
+            _ => return None,
+        };
+        i += 1;
+        value = value.wrapping_mul(mult);
+        total = total.wrapping_add(value);
+        if i >= s.len() {
+            return (total >= 0).then_some(total);
+        }
+    }
+}
+
+/// Exim's `readconf_printtime`: seconds to `1w2d3h4m5s` (`0s` for zero).
+pub fn print_time(t: i32) -> String {
+    let mut out = String::new();
+    let mut t = t;
+    if t < 0 {
+        out.push('-');
+        t = t.wrapping_neg();
+    }
+    let s = t % 60;
+    t /= 60;
+    let m = t % 60;
+    t /= 60;
+    let h = t % 24;
+    t /= 24;
+    let d = t % 7;
+    let w = t / 7;
+    for (n, unit) in [(w, 'w'), (d, 'd'), (h, 'h'), (m, 'm')] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+/// `${time_eval:1h30m}` gives `5400`.
+pub fn time_eval(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
+    let s = cstr(&v.bytes);
+    match read_time(s) {
+        Some(n) => Ok(Val::new(n.to_string())),
+        None => Err(ExpandError::hard(format!(
+            "string \"{}\" is not an Exim time interval in \"time_eval\" operator",
+            String::from_utf8_lossy(s)
+        ))),
+    }
+}
+
+/// `${time_interval:5400}` gives `1h30m`.
+pub fn time_interval(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
+    let s = cstr(&v.bytes);
+    let digits = s.iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits != s.len() {
+        return Err(ExpandError::hard(format!(
+            "string \"{}\" is not a positive number in \"time_interval\" operator",
+            String::from_utf8_lossy(s)
+        )));
+    }
+    let n = s.iter().fold(0i32, |n, c| {
+        n.wrapping_mul(10).wrapping_add(i32::from(c - b'0'))
+    });
+    Ok(Val::new(print_time(n)))
+}
+
+/// Exim's `expanded_string_integer`: decimal with optional `k`/`m`/`g`; blank is 0.
+pub fn string_integer(s: &[u8], non_negative: bool) -> Result<i64, String> {
+    let mut i = 0;
+    while s
+        .get(i)
+        .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+    {
+        i += 1;
+    }
+    if i > 0 && i == s.len() {
+        return Ok(0);
+    }
+    let t = &s[i..];
+    let shown = String::from_utf8_lossy(t);
+    let mut j = 0;
+    let neg = match t.first() {
+        Some(b'-') => {
+            j = 1;
+            true
+        }
+        Some(b'+') => {
+            j = 1;
+            false
+        }
+        _ => false,
+    };
+    let start = j;
+    let mut over = false;
+    let mut n: i64 = 0;
+    while let Some(c) = t.get(j).filter(|c| c.is_ascii_digit()) {
+        let d = i64::from(c - b'0');
+        let next = n.checked_mul(10).and_then(|v| {
+            if neg {
+                v.checked_sub(d)
+            } else {
+                v.checked_add(d)
+            }
+        });
+        match next {
+            Some(v) => n = v,
+            None => over = true,
+        }
+        j += 1;
+    }
+    if j == start {
+        return Err(format!("integer expected but \"{shown}\" found"));
+    }
+    if over {
+        n = if neg { i64::MIN } else { i64::MAX };
+    }
+    if n < 0 && non_negative {
+        return Err(format!(
+            "non-negative integer expected but \"{shown}\" found"
+        ));
+    }
+    let mult: i64 = match t.get(j).map(u8::to_ascii_lowercase) {
+        Some(b'k') => 1024,
+        Some(b'm') => 1024 * 1024,
+        Some(b'g') => 1024 * 1024 * 1024,
+        _ => 1,
+    };
+    if mult != 1 {
+        j += 1;
+        match n.checked_mul(mult) {
+            Some(v) => n = v,
+            _ => over = true,
+        }
+    }
+    if over {
+        return Err(format!(
+            "absolute value of integer \"{shown}\" is too large (overflow)"
+        ));
+    }
+    if t[j..]
+        .iter()
+        .all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+    {
+        Ok(n)
+    } else {
+        Err(format!("invalid integer \"{shown}\""))
+    }
+}
+
+/// `${randint:10}` gives a number from 0 to 9 (`0` when the limit is 0 or 1).
+pub fn randint(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
+    let max = string_integer(cstr(&v.bytes), true).map_err(ExpandError::hard)? as i32;
+    let n = if max <= 1 {
+        0
+    } else {
+        rand::thread_rng().gen_range(0..max)
+    };
+    Ok(Val::new(n.to_string()))
+}

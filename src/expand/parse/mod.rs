@@ -1,0 +1,85 @@
+//! Parsing expansions into the typed AST. Two front ends feed one builder:
+//! the pest grammar (`grammar/expansion.pest`, the reference, used by lint and
+//! to check the other) and a hand-written scanner for speed (`-be` parses every
+//! line). A test requires both to behave identically on every fixture.
+
+mod build;
+mod fast_front;
+mod pest_front;
+
+use std::sync::Arc;
+
+use crate::error::ExpandError;
+use crate::expand::ast::{Expansion, Node, Seq, Span};
+
+/// Parse an expansion string. Never fails: syntax errors become error nodes
+/// that are raised, in Exim's order, when evaluation reaches them (see
+/// [`Expansion::static_error`] to check up front).
+pub fn parse(source: &str) -> Expansion {
+    parse_with(source, fast_front::parse_body)
+}
+
+/// Parse with the pest grammar (the reference implementation).
+pub fn parse_reference(source: &str) -> Expansion {
+    parse_with(source, pest_front::parse_body)
+}
+
+fn parse_with(source: &str, front: fn(&str) -> Seq) -> Expansion {
+    let source: Arc<str> = Arc::from(source);
+    let body = if !source.contains(['$', '\\']) {
+        // Exim's fast path: nothing to expand.
+        let nodes = if source.is_empty() {
+            Vec::new()
+        } else {
+            vec![Node::Text(source.as_bytes().into())]
+        };
+        Seq::new(nodes, Span::new(0, source.len()))
+    } else {
+        // Deep input is parsed on a stack big enough for the recursion; the scanner
+        // itself refuses nesting deeper than MAX_PARSE_NESTING.
+        if brace_depth(source.as_bytes()) > 32 {
+            stacker::grow(64 << 20, || front(&source))
+        } else {
+            front(&source)
+        }
+    };
+    Expansion { source, body }
+}
+
+/// Parse and fail on any error that Exim would report even in a skipped branch.
+pub fn parse_checked(source: &str) -> Result<Expansion, ExpandError> {
+    let e = parse(source);
+    match e.static_error() {
+        Some(err) => Err(err.clone()),
+        None => Ok(e),
+    }
+}
+
+/// Deepest nesting of sequences and conditions the scanner follows (far beyond any real
+/// configuration; keeps hostile input from exhausting the stack).
+pub const MAX_PARSE_NESTING: usize = 1000;
+
+/// The deepest nesting of `{` in the text, ignoring escaped braces and `\N...\N`.
+fn brace_depth(s: &[u8]) -> usize {
+    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    while let Some(&c) = s.get(i) {
+        match c {
+            b'\\' if s.get(i + 1) == Some(&b'N') => {
+                i += 2;
+                while i < s.len() && !s[i..].starts_with(b"\\N") {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'\\' => i += 1,
+            b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    max
+}

@@ -1,0 +1,161 @@
+//! Lookup files read once and kept parsed until they change on disk (inode, size, mtime).
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::lookup::LookupError;
+
+/// Largest lookup file rexim reads into memory.
+pub const MAX_FILE: u64 = 1 << 30;
+
+/// Generation numbers: every (re)load gets a new one, so cached results die with it.
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// What identifies one version of a file without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: i64,
+    mtime_ns: i64,
+}
+
+impl Stamp {
+    fn of(m: &std::fs::Metadata) -> Stamp {
+        Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: m.mtime(),
+            mtime_ns: m.mtime_nsec(),
+        }
+    }
+}
+
+/// C's `strerror` text for an I/O error (Rust adds " (os error N)").
+pub fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    let text = match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    };
+    if e.raw_os_error() == Some(libc::EACCES) {
+        // SAFETY: geteuid/getegid cannot fail and have no preconditions.
+        let (u, g) = unsafe { (libc::geteuid(), libc::getegid()) };
+        return format!("{text} (euid={u} egid={g})");
+    }
+    text
+}
+
+/// Exim's `string_open_failed`: `failed to open FILE for linear search: REASON`.
+pub fn open_failed(path: &[u8], purpose: &str, e: &std::io::Error) -> LookupError {
+    LookupError::Hard(format!(
+        "failed to open {} {purpose}: {}",
+        String::from_utf8_lossy(path),
+        strerror(e)
+    ))
+}
+
+pub fn path_of(source: &[u8]) -> &Path {
+    Path::new(OsStr::from_bytes(source))
+}
+
+/// A parsed file with the stamp and generation it was loaded at.
+type Slot<T> = (Stamp, u64, Arc<T>);
+
+/// Parsed files of one kind, keyed by file name.
+pub struct FileCache<T> {
+    map: Mutex<HashMap<Vec<u8>, Slot<T>>>,
+    /// Words for the open-failure message (`for linear search`).
+    purpose: &'static str,
+    /// Lookup type named in "not a regular file (TYPE lookup)".
+    type_name: &'static str,
+    /// The error for something that opens but is not a regular file, when the lookup
+    /// type words it differently.
+    not_regular: Option<fn(&[u8], &std::fs::Metadata) -> LookupError>,
+}
+
+impl<T: Send + Sync + 'static> FileCache<T> {
+    pub fn new(purpose: &'static str, type_name: &'static str) -> FileCache<T> {
+        FileCache {
+            map: Mutex::new(HashMap::new()),
+            purpose,
+            type_name,
+            not_regular: None,
+        }
+    }
+
+    /// Word the error for a file that is not a regular one with `f`.
+    pub fn with_not_regular(
+        mut self,
+        f: fn(&[u8], &std::fs::Metadata) -> LookupError,
+    ) -> FileCache<T> {
+        self.not_regular = Some(f);
+        self
+    }
+
+    /// The parsed file and its generation: one `stat` when it is cached and unchanged,
+    /// else open, check it is a regular file, read and `parse` it.
+    pub fn get(
+        &self,
+        source: &[u8],
+        parse: impl FnOnce(&[u8]) -> Result<T, LookupError>,
+    ) -> Result<(Arc<T>, u64), LookupError> {
+        let path = path_of(source);
+        if let Ok(m) = std::fs::metadata(path) {
+            let stamp = Stamp::of(&m);
+            if let Some((s, g, t)) = self.map.lock().ok().and_then(|c| c.get(source).cloned()) {
+                if s == stamp {
+                    return Ok((t, g));
+                }
+            }
+        }
+        let mut f = std::fs::File::open(path).map_err(|e| open_failed(source, self.purpose, &e))?;
+        let m = f.metadata().map_err(|_| {
+            LookupError::Hard(format!("{}: stat failed", String::from_utf8_lossy(source)))
+        })?;
+        if !m.is_file() {
+            if let Some(f) = self.not_regular {
+                return Err(f(source, &m));
+            }
+            return Err(LookupError::Hard(format!(
+                "{} is not a regular file ({} lookup)",
+                String::from_utf8_lossy(source),
+                self.type_name
+            )));
+        }
+        if m.len() > MAX_FILE {
+            return Err(LookupError::Hard(format!(
+                "{} is too large for rexim ({} bytes, limit {MAX_FILE})",
+                String::from_utf8_lossy(source),
+                m.len()
+            )));
+        }
+        let mut bytes = Vec::with_capacity(m.len() as usize);
+        f.by_ref()
+            .take(MAX_FILE)
+            .read_to_end(&mut bytes)
+            .map_err(|e| open_failed(source, self.purpose, &e))?;
+        let parsed = Arc::new(parse(&bytes)?);
+        let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut c) = self.map.lock() {
+            if c.len() > 10_000 {
+                c.clear();
+            }
+            c.insert(source.to_vec(), (Stamp::of(&m), generation, parsed.clone()));
+        }
+        Ok((parsed, generation))
+    }
+}
+
+/// C `isspace` in the C locale.
+pub fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
+}
