@@ -15,7 +15,9 @@ pub struct Macros {
 
 impl Default for Macros {
     fn default() -> Self {
-        Macros { inner: crate::config::initial_macros(&[]).unwrap_or_default() }
+        Macros {
+            inner: crate::config::initial_macros(&[]).unwrap_or_default(),
+        }
     }
 }
 
@@ -33,7 +35,10 @@ impl Macros {
             return None;
         }
         Some(match self.inner.define(line) {
-            Ok(()) => Ok(format!("Defined macro '{}'", self.inner.last_created().unwrap_or(""))),
+            Ok(()) => Ok(format!(
+                "Defined macro '{}'",
+                self.inner.last_created().unwrap_or("")
+            )),
             Err(e) => Err(format!("Exim configuration error:\n  {e}")),
         })
     }
@@ -108,7 +113,10 @@ pub fn session(input: &mut dyn BufRead, ctx: &mut Context) -> io::Result<Vec<Exc
         let expanded_line = macros.substitute(&line);
         if let Some(msg) = macros.define(&expanded_line) {
             let output = msg.unwrap_or_default().into_bytes();
-            result.push(Exchange { input: line, output });
+            result.push(Exchange {
+                input: line,
+                output,
+            });
             continue;
         }
         let (text, _) = run_line(&expanded_line, ctx);
@@ -170,7 +178,12 @@ pub fn main(args: &[String], message_file: Option<&str>, ctx: Context) -> i32 {
 }
 
 /// As [`main`], starting from a configuration's macros (`rexim -be -C file`).
-pub fn main_with_macros(args: &[String], message_file: Option<&str>, mut ctx: Context, mut macros: Macros) -> i32 {
+pub fn main_with_macros(
+    args: &[String],
+    message_file: Option<&str>,
+    mut ctx: Context,
+    mut macros: Macros,
+) -> i32 {
     crate::expand::computed::local_caller(&mut ctx);
     if let Some(path) = message_file {
         if let Err(e) = load_message(&mut ctx, path) {
