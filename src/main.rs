@@ -34,7 +34,7 @@ fn main() -> ExitCode {
                     &a.rest,
                     a.message_file.as_deref(),
                     ctx,
-                    be::Macros::from_config(cfg.macros),
+                    be::Macros::from_config(cfg),
                 )
             }
             Err(rc) => rc,

@@ -11,20 +11,26 @@ use crate::expand::{self, Context};
 /// macros and those of the configuration (`-C`, `-D`).
 pub struct Macros {
     inner: crate::config::Macros,
+    /// The configuration file and its line count, which Exim names in some macro errors.
+    file: (String, u32),
 }
 
 impl Default for Macros {
     fn default() -> Self {
         Macros {
             inner: crate::config::initial_macros(&[]).unwrap_or_default(),
+            file: ("/dev/null".into(), 0),
         }
     }
 }
 
 impl Macros {
     /// Continue from a configuration's macro table.
-    pub fn from_config(inner: crate::config::Macros) -> Macros {
-        Macros { inner }
+    pub fn from_config(cfg: crate::config::Config) -> Macros {
+        Macros {
+            file: (cfg.main_file, cfg.end_line),
+            inner: cfg.macros,
+        }
     }
 
     /// If `line` (already substituted) defines a macro, record it and return what Exim prints:
@@ -39,7 +45,19 @@ impl Macros {
                 "Defined macro '{}'",
                 self.inner.last_created().unwrap_or("")
             )),
-            Err(e) => Err(format!("Exim configuration error:\n  {e}")),
+            Err(e) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                let ts = crate::expand::computed::tod("log", now, 0).unwrap_or_default();
+                let place = if e.starts_with("malformed") || e.starts_with("macro name too long") {
+                    format!(" in line {} of {}", self.file.1, self.file.0)
+                } else {
+                    String::new()
+                };
+                Err(format!("{ts} Exim configuration error{place}:\n  {e}"))
+            }
         })
     }
 

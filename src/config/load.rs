@@ -765,5 +765,6 @@ pub fn load_text(name: &str, text: Vec<u8>, macros: Macros) -> Config {
     l.cfg.errors.extend(errs);
     l.cfg.files = std::mem::take(&mut l.reader.files);
     l.cfg.saved = std::mem::take(&mut l.reader.saved);
+    l.cfg.end_line = l.reader.last.1;
     l.cfg
 }

@@ -101,6 +101,8 @@ pub struct Config {
     /// Expansion syntax errors in option values and lists: Exim accepts the file and fails
     /// only when the value is used; rexim finds them at load time (for `lint`).
     pub expansion_errors: Vec<ConfigError>,
+    /// The number of lines in the main file (Exim names it in later macro errors).
+    pub end_line: u32,
     /// Logical lines as read, for `-bP config`.
     pub saved: Vec<String>,
 }
