@@ -16,7 +16,10 @@ fn collapse(line: &str) -> String {
                 j += 1;
             }
             out.push(b' ');
-            if matches!(b.get(j), Some(b'"' | b'\'' | b'$')) {
+            // Exim tests the character at its old pointer after shifting the text left, so
+            // after a run of n blanks it looks n-1 characters beyond the one that follows.
+            let k = j + (j - i - 1);
+            if matches!(b.get(k), Some(b'"' | b'\'' | b'$')) {
                 out.extend_from_slice(&b[j..]);
                 return String::from_utf8_lossy(&out).into_owned();
             }
