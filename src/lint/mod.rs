@@ -1,5 +1,6 @@
 //! `rexim lint`: every problem in a configuration, each with a kebab-case code and spans.
 
+mod acl;
 mod load;
 mod refs;
 
@@ -11,5 +12,6 @@ pub fn run(cfg: &Config) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     load::check(cfg, &mut out);
     refs::check(cfg, &mut out);
+    acl::check(cfg, &mut out);
     out
 }
