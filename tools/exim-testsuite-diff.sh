@@ -2,7 +2,9 @@
 # Compare `rexim -bP` with `exim4 -bP` on the ~1000 configurations of Exim's own test suite
 # (from the Exim git repository). Usage: tools/exim-testsuite-diff.sh /path/to/exim.git [TAG]
 # Prints the configurations whose output differs. Differences expected from features rexim
-# does not have (`.ifdef _HAVE_DKIM` and the like) and from drivers it does not read show up too.
+# does not have (`.ifdef _HAVE_DKIM` and the like; every test config includes std_conf_prefix, whose
+# `.ifdef _HAVE_PIPE_CONNECT` changes pipelining_connect_advertise_hosts) and from drivers it does
+# not read show up too.
 set -eu
 repo=$1; tag=${2:-exim-4.96}
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT

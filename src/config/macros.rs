@@ -28,6 +28,9 @@ impl Macros {
     }
 }
 
+/// Longest line macro substitution may build (bytes).
+const MAX_LINE: usize = 1 << 24;
+
 fn is_candidate(b: &[u8], i: usize) -> bool {
     match b.get(i) {
         Some(c) if c.is_ascii_uppercase() => true,
@@ -185,6 +188,10 @@ impl Macros {
             }
             let mut t = s;
             while let Some(p) = find(buf, t, m.name.as_bytes()) {
+                // Macros that keep doubling a line could exhaust memory; Exim has no limit.
+                if buf.len() > MAX_LINE {
+                    return found;
+                }
                 buf.splice(p..p + m.name.len(), m.value.bytes());
                 t = next_candidate(buf, p + m.value.len());
                 found = true;
