@@ -101,19 +101,27 @@ pub fn version(args: &Args) -> i32 {
         "rexim version {} (Exim 4.96 configuration language)\n",
         env!("CARGO_PKG_VERSION")
     ));
+    out.push_str("Support for:");
+    for f in config::builtin::FEATURES.iter().filter(|f| (f.present)()) {
+        out.push(' ');
+        out.push_str(f.word);
+    }
+    out.push('\n');
     out.push_str("Lookups (built-in):");
     for t in crate::lookup::TYPES {
         out.push(' ');
         out.push_str(t.name);
     }
     out.push('\n');
+    // rexim reads these drivers' options but has no routing/delivery/authentication engine
+    // yet, so -bV says so rather than claim them as Exim does.
     for (title, class) in [
         ("Authenticators", config::tables::Class::Authenticator),
         ("Routers", config::tables::Class::Router),
         ("Transports", config::tables::Class::Transport),
     ] {
         out.push_str(title);
-        out.push(':');
+        out.push_str(" (configuration only, not run):");
         for d in class.drivers().iter().filter(|d| d.supported) {
             out.push(' ');
             out.push_str(d.name);

@@ -4,11 +4,37 @@ use super::tables::{self, Class};
 
 const STDLIB: &str = include_str!("../../stdlib/builtin-macros.conf");
 
+/// A compile-time feature as Exim names it, present when rexim's registries have it.
+pub struct Feature {
+    /// Suffixes of the `_HAVE_*` macros it defines.
+    pub macros: &'static [&'static str],
+    /// The word `-bV` prints after "Support for:".
+    pub word: &'static str,
+    pub present: fn() -> bool,
+}
+
+fn have_srs() -> bool {
+    crate::expand::items::find("srs_encode").is_some()
+        && crate::expand::conditions::find("inbound_srs").is_some()
+}
+
+/// Features rexim can report (only those it really implements are `present`).
+pub const FEATURES: &[Feature] = &[Feature {
+    macros: &["NATIVE_SRS", "SRS"],
+    word: "SRS",
+    present: have_srs,
+}];
+
 /// Every built-in macro as (name, value), in Exim's order: reverse alphabetical, so a longer
 /// name is always tried before a name that is its prefix.
 pub fn builtin_macros() -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = Vec::new();
     let y = |s: String| (s, "y".to_string());
+    for f in FEATURES.iter().filter(|f| (f.present)()) {
+        for m in f.macros {
+            v.push(y(format!("_HAVE_{m}")));
+        }
+    }
     for t in crate::lookup::TYPES {
         v.push(y(format!("_HAVE_LOOKUP_{}", t.name.to_ascii_uppercase())));
     }

@@ -26,7 +26,9 @@ pub use main::MAIN;
 pub struct DriverDef {
     pub name: &'static str,
     pub options: &'static [OptDef],
-    /// rexim implements it (listed by `-bV` and `_DRIVER_*`); others are only read.
+    /// One of the drivers rexim is to implement: `_DRIVER_*` macros and `-bV` name it (as
+    /// "configuration only" until the engines exist). Others (ipliteral, autoreply) are only
+    /// read, so that Debian's configuration loads.
     pub supported: bool,
 }
 
