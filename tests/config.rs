@@ -257,3 +257,25 @@ fn debian_configs_match_exim() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+#[test]
+fn version_lists_registries() {
+    let r = rexim(Path::new("/dev/null"), &["-bV".to_string()]);
+    assert_eq!(r.code, 0);
+    let lookups = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Lookups (built-in):"))
+        .expect("lookups line");
+    for t in rexim::lookup::TYPES {
+        assert!(
+            lookups.split(' ').any(|w| w == t.name),
+            "{} missing from {lookups}",
+            t.name
+        );
+    }
+    assert!(r.stdout.contains(
+        "Routers (configuration only, not run): accept dnslookup manualroute redirect\n"
+    ));
+    assert!(r.stdout.ends_with("Configuration file is /dev/null\n"));
+}
