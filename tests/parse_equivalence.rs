@@ -21,6 +21,10 @@ fn outcome(e: &rexim::Expansion) -> String {
 
 fn check(line: &str, failures: &mut Vec<String>) {
     let fast = outcome(&parse(line));
+    if fast.contains("expansion nesting deeper than") {
+        // Only the scanner bounds nesting; the pest reference follows any depth.
+        return;
+    }
     let reference = outcome(&parse_reference(line));
     if fast != reference {
         failures.push(format!(

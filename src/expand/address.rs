@@ -142,7 +142,13 @@ type Step<T> = Result<T, (usize, String)>;
 
 impl<'a> Parser<'a> {
     pub fn new(opts: Options) -> Parser<'a> {
-        Parser { opts, allow_group: false, found_group: false, s: b"", last_comment: 0 }
+        Parser {
+            opts,
+            allow_group: false,
+            found_group: false,
+            s: b"",
+            last_comment: 0,
+        }
     }
 
     fn at(&self, i: usize) -> u8 {
@@ -203,7 +209,12 @@ impl<'a> Parser<'a> {
     }
 
     /// Read a domain onto `out`; on error `out` is cut back to where it started.
-    fn read_domain(&mut self, i: usize, out: &mut Vec<u8>, msg_id_literals: bool) -> (usize, Option<String>) {
+    fn read_domain(
+        &mut self,
+        i: usize,
+        out: &mut Vec<u8>,
+        msg_id_literals: bool,
+    ) -> (usize, Option<String>) {
         let tt = out.len();
         let mut i = self.skip_comment(i);
         let mut err = None;
@@ -302,7 +313,12 @@ impl<'a> Parser<'a> {
     }
 
     /// Read dot-separated words (quoted strings or atoms with quoted pairs).
-    fn read_local_part(&mut self, mut i: usize, out: &mut Vec<u8>, allow_null: bool) -> Step<usize> {
+    fn read_local_part(
+        &mut self,
+        mut i: usize,
+        out: &mut Vec<u8>,
+        allow_null: bool,
+    ) -> Step<usize> {
         let tt = out.len();
         loop {
             let tsave = out.len();
@@ -480,8 +496,11 @@ impl<'a> Parser<'a> {
                     let c = self.at(i);
                     i += 1;
                     if c != b'>' {
-                        let msg =
-                            if c == 0 { "'>' missing at end of address".to_string() } else { self.malformed(i - 1) };
+                        let msg = if c == 0 {
+                            "'>' missing at end of address".to_string()
+                        } else {
+                            self.malformed(i - 1)
+                        };
                         return Err((i.min(self.s.len()), msg));
                     }
                 }
@@ -525,9 +544,20 @@ impl<'a> Parser<'a> {
         if end.saturating_sub(startptr) > EMAILADDR_MAX {
             let shown = &out[..out.len().min(64)];
             // Position past the end: the group flags are left alone, as in Exim.
-            return Err((usize::MAX, format!("address is ridiculously long: {}...", String::from_utf8_lossy(shown))));
+            return Err((
+                usize::MAX,
+                format!(
+                    "address is ridiculously long: {}...",
+                    String::from_utf8_lossy(shown)
+                ),
+            ));
         }
-        Ok(Address { address: out, domain_offset: domain, start: startptr, end })
+        Ok(Address {
+            address: out,
+            domain_offset: domain,
+            start: startptr,
+            end,
+        })
     }
 }
 
@@ -558,7 +588,10 @@ mod tests {
         assert_eq!(parts.len(), 3);
         let mut p = Parser::new(Options::default());
         p.allow_group = true;
-        assert_eq!(p.extract(b"grp: a@b").map(|a| a.address), Ok(b"a@b".to_vec()));
+        assert_eq!(
+            p.extract(b"grp: a@b").map(|a| a.address),
+            Ok(b"a@b".to_vec())
+        );
         assert!(p.found_group);
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::lookup::lsearch::{self, LsFile};
-use crate::lookup::{parse_spec, Call, LookupDriver, LookupError, Opened, Options};
+use crate::lookup::{parse_spec, Call, LookupDriver, LookupError, Opened, Options, MAX_NESTING};
 
 pub struct Wild {
     expand: bool,
@@ -197,12 +197,20 @@ fn check_string(pattern: &[u8], subject: &[u8], call: &mut Call) -> Result<bool,
     let spec = parse_spec(&word).map_err(LookupError::Hard)?;
     let rest = &pattern[semi + 1..];
     let lower = subject.to_ascii_lowercase();
+    if call.depth >= MAX_NESTING {
+        return Err(LookupError::Hard(format!(
+            "lookups nested more than {MAX_NESTING} deep in wildlsearch keys"
+        )));
+    }
     let lookups = call.lookups;
+    call.depth += 1;
     let found = if spec.is_single_key() {
-        lookups.find_raw(&spec, rest, &lower, call)?
+        lookups.find_raw(&spec, rest, &lower, call)
     } else {
-        lookups.find_raw(&spec, b"", rest, call)?
+        lookups.find_raw(&spec, b"", rest, call)
     };
+    call.depth -= 1;
+    let found = found?;
     Ok(found.is_some())
 }
 
@@ -248,6 +256,21 @@ mod tests {
                 .starts_with("failed to open /no/such/file when checking"),
             "{err:?}"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_naming_itself_stops() {
+        let dir = std::env::temp_dir().join(format!("rexim-wildloop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("loop");
+        std::fs::write(&file, format!("nwildlsearch;{}: x\n", file.display())).unwrap();
+        let spec = parse_spec("nwildlsearch").unwrap();
+        let src = file.to_string_lossy();
+        let err = Lookups::default()
+            .find(&spec, src.as_bytes(), b"k", None)
+            .unwrap_err();
+        assert!(err.message.contains("nested more than"), "{err:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -123,7 +123,9 @@ pub fn acl(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
         vals.push(ev.seq(a)?);
     }
     let Some((first, rest)) = vals.split_first() else {
-        return Err(ExpandError::hard("too few arguments or bracketing error for acl"));
+        return Err(ExpandError::hard(
+            "too few arguments or bracketing error for acl",
+        ));
     };
     let name = first.as_str_lossy().into_owned();
     let outcome = match ev.ctx.acl.clone() {

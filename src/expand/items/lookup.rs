@@ -1,6 +1,6 @@
 //! `${lookup{key}type{file}{yes}{no}}` and `${lookup type{query}{yes}{no}}`.
 
-use crate::error::{ExpResult, ExpandError};
+use crate::error::{ErrorKind, ExpResult, ExpandError};
 use crate::expand::ast::LookupNode;
 use crate::expand::eval::Eval;
 use crate::expand::value::Val;
@@ -50,7 +50,18 @@ pub fn run(ev: &mut Eval, node: &LookupNode, out: &mut Val) -> ExpResult<()> {
         .unwrap_or(&source.bytes);
     let key_tainted = key.as_ref().is_some_and(|k| k.tainted);
     let saved_caps = ev.captures.clone();
-    let hit = lookups.find(&node.spec, &source.bytes, key_bytes, Some(&mut *ev));
+    let hit = lookups
+        .find(&node.spec, &source.bytes, key_bytes, Some(&mut *ev))
+        .map_err(|mut e| {
+            if e.kind == ErrorKind::Defer {
+                e.message = format!(
+                    "lookup of \"{}\" gave DEFER: {}",
+                    crate::lookup::printing(key_bytes),
+                    e.message
+                );
+            }
+            e
+        });
     ev.captures = saved_caps.clone();
     let hit = hit?;
     let found = hit.is_some();
@@ -59,8 +70,16 @@ pub fn run(ev: &mut Eval, node: &LookupNode, out: &mut Val) -> ExpResult<()> {
             ev.captures = Vec::new();
         }
         if let Some((wild, fixed)) = &h.captures {
-            // `$0` keeps its outer value; `$1`/`$2` are the wild and fixed parts.
-            let zero = saved_caps.first().cloned().unwrap_or_default();
+            // `$1`/`$2` are the wild and fixed parts; `$0` keeps its outer value, except
+            // after a fresh wildlsearch match, which left the (lowercased) key there.
+            let zero = if h.clears_captures {
+                Val {
+                    bytes: key_bytes.to_ascii_lowercase(),
+                    tainted: key_tainted,
+                }
+            } else {
+                saved_caps.first().cloned().unwrap_or_default()
+            };
             ev.captures = vec![
                 zero,
                 Val {

@@ -12,7 +12,10 @@ use crate::expand::value::Val;
 /// C `strtol(s, &end, 10)` cast to `int`; `None` unless the whole string is used.
 fn int_arg(s: &[u8]) -> Option<i32> {
     let mut i = 0;
-    while s.get(i).is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)) {
+    while s
+        .get(i)
+        .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+    {
         i += 1;
     }
     let neg = s.get(i) == Some(&b'-');
@@ -114,13 +117,18 @@ fn skipped_text(s: &Seq) -> Vec<u8> {
 /// bad literal number fails an unselected branch too. The error is placed where a
 /// skipped item's static errors are collected (a `Subs` item never runs its tail).
 pub fn skipped_tail(name: &str, args: &[Seq]) -> Tail {
-    if !matches!(name, "length" | "substr" | "hash" | "nhash") || args.iter().any(|a| a.static_err.is_some()) {
+    if !matches!(name, "length" | "substr" | "hash" | "nhash")
+        || args.iter().any(|a| a.static_err.is_some())
+    {
         return Tail::default();
     }
     let texts: Vec<Vec<u8>> = args.iter().map(skipped_text).collect();
     let refs: Vec<&[u8]> = texts.iter().map(|t| &t[..]).collect();
     match compute(name, &refs) {
         Ok(_) => Tail::default(),
-        Err(msg) => Tail { after: Some(Arc::new(ExpandError::hard(msg))), ..Tail::default() },
+        Err(msg) => Tail {
+            after: Some(Arc::new(ExpandError::hard(msg))),
+            ..Tail::default()
+        },
     }
 }

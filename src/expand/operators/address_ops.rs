@@ -7,17 +7,29 @@ use crate::expand::value::Val;
 
 /// `${address:Fred <fred@Example.com>}` gives `fred@Example.com`; empty when unparseable.
 pub fn address(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    Ok(v.derive(address::extract(&v.bytes).map(|a| a.address).unwrap_or_default()))
+    Ok(v.derive(
+        address::extract(&v.bytes)
+            .map(|a| a.address)
+            .unwrap_or_default(),
+    ))
 }
 
 /// `${domain:Fred <fred@Example.com>}` gives `Example.com`.
 pub fn domain(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    Ok(v.derive(address::extract(&v.bytes).map(|a| a.domain().to_vec()).unwrap_or_default()))
+    Ok(v.derive(
+        address::extract(&v.bytes)
+            .map(|a| a.domain().to_vec())
+            .unwrap_or_default(),
+    ))
 }
 
 /// `${local_part:Fred <fred@Example.com>}` gives `fred`.
 pub fn local_part(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    Ok(v.derive(address::extract(&v.bytes).map(|a| a.local_part().to_vec()).unwrap_or_default()))
+    Ok(v.derive(
+        address::extract(&v.bytes)
+            .map(|a| a.local_part().to_vec())
+            .unwrap_or_default(),
+    ))
 }
 
 /// `${addresses:>+ a@b, Fred <c@d>}` gives `a@b+c@d`: the operative addresses of a

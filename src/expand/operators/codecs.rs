@@ -14,7 +14,10 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 /// saturation on overflow. Returns the value and whether the whole string was used.
 pub fn strtoul(s: &[u8]) -> (u64, bool) {
     let mut i = 0;
-    while s.get(i).is_some_and(|c| c.is_ascii_whitespace() || *c == 0x0b) {
+    while s
+        .get(i)
+        .is_some_and(|c| c.is_ascii_whitespace() || *c == 0x0b)
+    {
         i += 1;
     }
     let neg = match s.get(i) {
@@ -32,7 +35,10 @@ pub fn strtoul(s: &[u8]) -> (u64, bool) {
     let mut n: u64 = 0;
     let mut over = false;
     while let Some(c) = s.get(i).filter(|c| c.is_ascii_digit()) {
-        match n.checked_mul(10).and_then(|v| v.checked_add(u64::from(c - b'0'))) {
+        match n
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(c - b'0')))
+        {
             Some(v) => n = v,
             None => over = true,
         }
@@ -163,7 +169,10 @@ fn dec64(c: u8) -> Option<u8> {
 
 /// Exim's strict-quantum base64 decoder: white space anywhere, `=` padding only at the end.
 fn decode64(s: &[u8]) -> Option<Vec<u8>> {
-    let mut it = s.iter().copied().filter(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c));
+    let mut it = s
+        .iter()
+        .copied()
+        .filter(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c));
     let mut out = Vec::with_capacity(s.len() / 4 * 3 + 3);
     while let Some(c0) = it.next() {
         let x = dec64(c0)?;
@@ -196,10 +205,16 @@ pub fn hex2b64(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
     let s = cstr(&v.bytes);
     let shown = || String::from_utf8_lossy(s).into_owned();
     if !s.iter().all(u8::is_ascii_hexdigit) {
-        return Err(ExpandError::hard(format!("\"{}\" is not a hex string", shown())));
+        return Err(ExpandError::hard(format!(
+            "\"{}\" is not a hex string",
+            shown()
+        )));
     }
     if s.len() % 2 != 0 {
-        return Err(ExpandError::hard(format!("\"{}\" contains an odd number of characters", shown())));
+        return Err(ExpandError::hard(format!(
+            "\"{}\" contains an odd number of characters",
+            shown()
+        )));
     }
     let hex = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
     let bytes: Vec<u8> = s.chunks(2).map(|p| (hex(p[0]) << 4) | hex(p[1])).collect();

@@ -11,8 +11,15 @@ use crate::expand::operators::cstr;
 use crate::expand::value::Val;
 
 fn hex(bytes: &[u8], upper: bool) -> Vec<u8> {
-    let digits: &[u8; 16] = if upper { b"0123456789ABCDEF" } else { b"0123456789abcdef" };
-    bytes.iter().flat_map(|b| [digits[(b >> 4) as usize], digits[(b & 15) as usize]]).collect()
+    let digits: &[u8; 16] = if upper {
+        b"0123456789ABCDEF"
+    } else {
+        b"0123456789abcdef"
+    };
+    bytes
+        .iter()
+        .flat_map(|b| [digits[(b >> 4) as usize], digits[(b & 15) as usize]])
+        .collect()
 }
 
 /// `${md5:abc}` gives `900150983cd24fb0d6963f7d28e17f72`.

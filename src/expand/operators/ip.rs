@@ -22,7 +22,9 @@ fn strtol(s: &[u8], base: u32) -> (i64, usize) {
     let start = i;
     let mut n: i64 = 0;
     while let Some(d) = (at(s, i) as char).to_digit(base) {
-        n = n.saturating_mul(i64::from(base)).saturating_add(i64::from(d));
+        n = n
+            .saturating_mul(i64::from(base))
+            .saturating_add(i64::from(d));
         i += 1;
     }
     if i == start {
@@ -54,7 +56,10 @@ pub fn ip_kind(s: &[u8], allow_mask: bool) -> (u8, usize) {
         if slash.is_some() {
             return (0, mask);
         }
-        if !s[pc + 1..].iter().all(|c| c.is_ascii_alphanumeric() || c.is_ascii_punctuation()) {
+        if !s[pc + 1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || c.is_ascii_punctuation())
+        {
             return (0, mask);
         }
         end = pc;
@@ -62,9 +67,18 @@ pub fn ip_kind(s: &[u8], allow_mask: bool) -> (u8, usize) {
     if end > 255 {
         return (0, mask);
     }
-    let Ok(addr) = std::str::from_utf8(&s[..end]) else { return (0, mask) };
+    let Ok(addr) = std::str::from_utf8(&s[..end]) else {
+        return (0, mask);
+    };
     if addr.contains(':') {
-        (if addr.parse::<std::net::Ipv6Addr>().is_ok() { 6 } else { 0 }, mask)
+        (
+            if addr.parse::<std::net::Ipv6Addr>().is_ok() {
+                6
+            } else {
+                0
+            },
+            mask,
+        )
     } else if percent.is_none() && addr.parse::<std::net::Ipv4Addr>().is_ok() {
         (4, mask)
     } else {
@@ -82,7 +96,10 @@ pub fn aton(s: &[u8]) -> (usize, [u32; 4]) {
         let mut comps: Vec<&[u8]> = Vec::new();
         let mut nulloffset = 0;
         while p < s.len() && s[p] != b'%' && comps.len() < 8 {
-            let len = s[p..].iter().position(|&c| c == b':' || c == b'%').unwrap_or(s.len() - p);
+            let len = s[p..]
+                .iter()
+                .position(|&c| c == b':' || c == b'%')
+                .unwrap_or(s.len() - p);
             if len == 0 {
                 nulloffset = comps.len();
             }
@@ -131,7 +148,10 @@ pub fn aton(s: &[u8]) -> (usize, [u32; 4]) {
         *slot = v as u32;
         i += used;
     }
-    bin[v4offset] = (x[0] << 24).wrapping_add(x[1] << 16).wrapping_add(x[2] << 8).wrapping_add(x[3]);
+    bin[v4offset] = (x[0] << 24)
+        .wrapping_add(x[1] << 16)
+        .wrapping_add(x[2] << 8)
+        .wrapping_add(x[3]);
     (v4offset + 1, bin)
 }
 
@@ -172,7 +192,11 @@ pub fn ipv6_text(bin: &[u32; 4]) -> String {
             src -= 1;
         }
         b[d] = b':';
-        let tail: Vec<u8> = b[src.min(b.len())..].iter().copied().take_while(|&c| c != 0).collect();
+        let tail: Vec<u8> = b[src.min(b.len())..]
+            .iter()
+            .copied()
+            .take_while(|&c| c != 0)
+            .collect();
         b.truncate(d + 1);
         b.extend_from_slice(&tail);
     } else {
@@ -182,7 +206,10 @@ pub fn ipv6_text(bin: &[u32; 4]) -> String {
 }
 
 fn not_ip(s: &[u8]) -> ExpandError {
-    ExpandError::hard(format!("\"{}\" is not an IP address", String::from_utf8_lossy(s)))
+    ExpandError::hard(format!(
+        "\"{}\" is not an IP address",
+        String::from_utf8_lossy(s)
+    ))
 }
 
 /// `${mask:10.1.2.3/8}` gives `10.0.0.0/8`; `${mask_n:2001:db8::1/32}` gives `2001:db8::/32`.
@@ -193,13 +220,19 @@ pub fn mask(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
         return Err(not_ip(s));
     }
     if off == 0 {
-        return Err(ExpandError::hard(format!("missing mask value in \"{}\"", String::from_utf8_lossy(s))));
+        return Err(ExpandError::hard(format!(
+            "missing mask value in \"{}\"",
+            String::from_utf8_lossy(s)
+        )));
     }
     let (m, used) = strtol(&s[off + 1..], 10);
     let m = m as i32;
     let limit = if kind == 4 { 32 } else { 128 };
     if off + 1 + used != s.len() || m < 0 || m > limit {
-        return Err(ExpandError::hard(format!("mask value too big in \"{}\"", String::from_utf8_lossy(s))));
+        return Err(ExpandError::hard(format!(
+            "mask value too big in \"{}\"",
+            String::from_utf8_lossy(s)
+        )));
     }
     let (count, mut bin) = aton(&s[..off]);
     let mut left = m;
@@ -215,12 +248,20 @@ pub fn mask(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
     }
     let out = if count == 1 {
         let w = bin[0];
-        format!("{}.{}.{}.{}/{m}", w >> 24, (w >> 16) & 255, (w >> 8) & 255, w & 255)
+        format!(
+            "{}.{}.{}.{}/{m}",
+            w >> 24,
+            (w >> 16) & 255,
+            (w >> 8) & 255,
+            w & 255
+        )
     } else if arg.is_some_and(|a| a.starts_with('n')) {
         format!("{}/{m}", ipv6_text(&bin))
     } else {
-        let groups: Vec<String> =
-            bin.iter().flat_map(|w| [format!("{:04x}", w >> 16), format!("{:04x}", w & 0xffff)]).collect();
+        let groups: Vec<String> = bin
+            .iter()
+            .flat_map(|w| [format!("{:04x}", w >> 16), format!("{:04x}", w & 0xffff)])
+            .collect();
         format!("{}/{m}", groups.join("."))
     };
     Ok(v.derive(out))
@@ -243,8 +284,10 @@ pub fn ipv6norm(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
 /// `${ipv6denorm:::1}` gives `0000:0000:0000:0000:0000:0000:0000:0001`.
 pub fn ipv6denorm(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
     let bin = v6_binary(cstr(&v.bytes))?;
-    let groups: Vec<String> =
-        bin.iter().flat_map(|w| [format!("{:04x}", w >> 16), format!("{:04x}", w & 0xffff)]).collect();
+    let groups: Vec<String> = bin
+        .iter()
+        .flat_map(|w| [format!("{:04x}", w >> 16), format!("{:04x}", w & 0xffff)])
+        .collect();
     Ok(v.derive(groups.join(":")))
 }
 
@@ -260,9 +303,14 @@ pub fn reverse_ip(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
     let a = s.strip_prefix(b"::ffff:").unwrap_or(s);
     let (count, bin) = aton(a);
     let parts: Vec<String> = if count == 1 {
-        (0..4).map(|i| ((bin[0] >> (8 * i)) & 255).to_string()).collect()
+        (0..4)
+            .map(|i| ((bin[0] >> (8 * i)) & 255).to_string())
+            .collect()
     } else {
-        bin.iter().rev().flat_map(|w| (0..8).map(move |i| format!("{:x}", (w >> (4 * i)) & 15))).collect()
+        bin.iter()
+            .rev()
+            .flat_map(|w| (0..8).map(move |i| format!("{:x}", (w >> (4 * i)) & 15)))
+            .collect()
     };
     Ok(v.derive(parts.join(".")))
 }

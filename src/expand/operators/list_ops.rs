@@ -32,13 +32,24 @@ fn find(ev: &Eval, name: &str, kind: Option<char>) -> Option<String> {
     let lists = ev.ctx.named_lists.as_ref()?;
     match kind {
         Some(k) => lists.get(name, Some(k)).map(|(_, s)| s),
-        None => ['a', 'd', 'h', 'l'].iter().find_map(|k| lists.get(name, Some(*k))).map(|(_, s)| s),
+        None => ['a', 'd', 'h', 'l']
+            .iter()
+            .find_map(|k| lists.get(name, Some(*k)))
+            .map(|(_, s)| s),
     }
 }
 
-fn expand_named(ev: &Eval, name: &str, kind: Option<char>, out: &mut Vec<u8>, depth: u32) -> ExpResult<()> {
+fn expand_named(
+    ev: &Eval,
+    name: &str,
+    kind: Option<char>,
+    out: &mut Vec<u8>,
+    depth: u32,
+) -> ExpResult<()> {
     if depth > MAX_NESTING {
-        return Err(ExpandError::hard(format!("named list \"{name}\" nested too deeply")));
+        return Err(ExpandError::hard(format!(
+            "named list \"{name}\" nested too deeply"
+        )));
     }
     let name = name.strip_prefix('+').unwrap_or(name);
     let Some(text) = find(ev, name, kind) else {
@@ -49,7 +60,9 @@ fn expand_named(ev: &Eval, name: &str, kind: Option<char>, out: &mut Vec<u8>, de
             Some('h') => "host ",
             _ => "localpart ",
         };
-        return Err(ExpandError::hard(format!("\"{name}\" is not a {what}named list")));
+        return Err(ExpandError::hard(format!(
+            "\"{name}\" is not a {what}named list"
+        )));
     };
     let mut it = lists::iter(text.as_bytes());
     let sep = it.separator();

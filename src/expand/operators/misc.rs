@@ -11,7 +11,11 @@ use crate::expand::value::Val;
 pub fn expand(ev: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
     let text = v.derive(cstr(&v.bytes));
     ev.expand_text(&text).map_err(|mut e| {
-        e.message = format!("internal expansion of \"{}\" failed: {}", text.as_str_lossy(), e.message);
+        e.message = format!(
+            "internal expansion of \"{}\" failed: {}",
+            text.as_str_lossy(),
+            e.message
+        );
         e
     })
 }
@@ -28,8 +32,8 @@ pub fn strerror(e: &std::io::Error) -> String {
 /// `${stat:/etc/hostname}` gives `mode=0644 smode=-rw-r--r-- inode=... size=... mtime=...`.
 pub fn stat(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
     let path = String::from_utf8_lossy(cstr(&v.bytes)).into_owned();
-    let md =
-        std::fs::metadata(&path).map_err(|e| ExpandError::hard(format!("stat({path}) failed: {}", strerror(&e))))?;
+    let md = std::fs::metadata(&path)
+        .map_err(|e| ExpandError::hard(format!("stat({path}) failed: {}", strerror(&e))))?;
     let mode = md.mode();
     let kind = match mode & 0o170000 {
         0o010000 => 'p',

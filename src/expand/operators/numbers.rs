@@ -74,7 +74,10 @@ impl Expr<'_> {
         let mut n: i64 = 0;
         let mut over = false;
         while let Some(d) = (self.cur() as char).to_digit(radix) {
-            match n.checked_mul(i64::from(radix)).and_then(|v| v.checked_add(i64::from(d))) {
+            match n
+                .checked_mul(i64::from(radix))
+                .and_then(|v| v.checked_add(i64::from(d)))
+            {
                 Some(v) => n = v,
                 None => over = true,
             }
@@ -154,7 +157,11 @@ impl Expr<'_> {
             if op == b'*' {
                 x = x.wrapping_mul(y);
             } else if y == 0 {
-                self.err = Some(if op == b'/' { "divide by zero" } else { "modulo by zero" });
+                self.err = Some(if op == b'/' {
+                    "divide by zero"
+                } else {
+                    "modulo by zero"
+                });
                 return 0;
             } else if op == b'/' {
                 x = x.wrapping_div(y);
@@ -177,24 +184,39 @@ impl Expr<'_> {
             // Exim's (buggy, over-conservative) check: the left operand alone decides upwards.
             let half = i64::MAX / 2;
             if x >= half || (x <= -half && y <= -half) {
-                self.err = Some(if op == b'+' { "overflow in sum" } else { "overflow in difference" });
+                self.err = Some(if op == b'+' {
+                    "overflow in sum"
+                } else {
+                    "overflow in difference"
+                });
                 break;
             }
-            x = if op == b'+' { x.wrapping_add(y) } else { x.wrapping_sub(y) };
+            x = if op == b'+' {
+                x.wrapping_add(y)
+            } else {
+                x.wrapping_sub(y)
+            };
         }
         x
     }
 
     fn shift(&mut self) -> i64 {
         let mut x = self.sum();
-        while self.err.is_none() && matches!(self.cur(), b'<' | b'>') && self.at(self.pos + 1) == self.cur() {
+        while self.err.is_none()
+            && matches!(self.cur(), b'<' | b'>')
+            && self.at(self.pos + 1) == self.cur()
+        {
             let op = self.cur();
             self.pos += 2;
             let y = self.sum();
             if self.err.is_some() {
                 break;
             }
-            x = if op == b'<' { x.wrapping_shl(y as u32) } else { x.wrapping_shr(y as u32) };
+            x = if op == b'<' {
+                x.wrapping_shl(y as u32)
+            } else {
+                x.wrapping_shr(y as u32)
+            };
         }
         x
     }
@@ -227,7 +249,13 @@ impl Expr<'_> {
 
 fn evaluate(v: Val, decimal: bool) -> ExpResult<Val> {
     let s = cstr(&v.bytes);
-    let mut e = Expr { s, pos: 0, decimal, err: None, depth: 0 };
+    let mut e = Expr {
+        s,
+        pos: 0,
+        decimal,
+        err: None,
+        depth: 0,
+    };
     let n = e.expr(false);
     match e.err {
         None => Ok(Val::new(n.to_string())),
@@ -328,14 +356,19 @@ pub fn time_interval(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
             String::from_utf8_lossy(s)
         )));
     }
-    let n = s.iter().fold(0i32, |n, c| n.wrapping_mul(10).wrapping_add(i32::from(c - b'0')));
+    let n = s.iter().fold(0i32, |n, c| {
+        n.wrapping_mul(10).wrapping_add(i32::from(c - b'0'))
+    });
     Ok(Val::new(print_time(n)))
 }
 
 /// Exim's `expanded_string_integer`: decimal with optional `k`/`m`/`g`; blank is 0.
 pub fn string_integer(s: &[u8], non_negative: bool) -> Result<i64, String> {
     let mut i = 0;
-    while s.get(i).is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)) {
+    while s
+        .get(i)
+        .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+    {
         i += 1;
     }
     if i > 0 && i == s.len() {
@@ -360,7 +393,13 @@ pub fn string_integer(s: &[u8], non_negative: bool) -> Result<i64, String> {
     let mut n: i64 = 0;
     while let Some(c) = t.get(j).filter(|c| c.is_ascii_digit()) {
         let d = i64::from(c - b'0');
-        let next = n.checked_mul(10).and_then(|v| if neg { v.checked_sub(d) } else { v.checked_add(d) });
+        let next = n.checked_mul(10).and_then(|v| {
+            if neg {
+                v.checked_sub(d)
+            } else {
+                v.checked_add(d)
+            }
+        });
         match next {
             Some(v) => n = v,
             None => over = true,
@@ -374,7 +413,9 @@ pub fn string_integer(s: &[u8], non_negative: bool) -> Result<i64, String> {
         n = if neg { i64::MIN } else { i64::MAX };
     }
     if n < 0 && non_negative {
-        return Err(format!("non-negative integer expected but \"{shown}\" found"));
+        return Err(format!(
+            "non-negative integer expected but \"{shown}\" found"
+        ));
     }
     let mult: i64 = match t.get(j).map(u8::to_ascii_lowercase) {
         Some(b'k') => 1024,
@@ -390,9 +431,14 @@ pub fn string_integer(s: &[u8], non_negative: bool) -> Result<i64, String> {
         }
     }
     if over {
-        return Err(format!("absolute value of integer \"{shown}\" is too large (overflow)"));
+        return Err(format!(
+            "absolute value of integer \"{shown}\" is too large (overflow)"
+        ));
     }
-    if t[j..].iter().all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)) {
+    if t[j..]
+        .iter()
+        .all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+    {
         Ok(n)
     } else {
         Err(format!("invalid integer \"{shown}\""))
@@ -402,6 +448,10 @@ pub fn string_integer(s: &[u8], non_negative: bool) -> Result<i64, String> {
 /// `${randint:10}` gives a number from 0 to 9 (`0` when the limit is 0 or 1).
 pub fn randint(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
     let max = string_integer(cstr(&v.bytes), true).map_err(ExpandError::hard)? as i32;
-    let n = if max <= 1 { 0 } else { rand::thread_rng().gen_range(0..max) };
+    let n = if max <= 1 {
+        0
+    } else {
+        rand::thread_rng().gen_range(0..max)
+    };
     Ok(Val::new(n.to_string()))
 }

@@ -60,7 +60,10 @@ pub fn quote(arg: &str, v: &Val) -> ExpResult<Val> {
     };
     match out {
         Some(q) => Ok(v.derive(q)),
-        None => Err(ExpandError::hard(format!("\"{}\" unrecognized after \"${{quote_{ty}\"", opt.unwrap_or_default()))),
+        None => Err(ExpandError::hard(format!(
+            "\"{}\" unrecognized after \"${{quote_{ty}\"",
+            opt.unwrap_or_default()
+        ))),
     }
 }
 

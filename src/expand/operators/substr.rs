@@ -10,8 +10,8 @@ use crate::expand::value::Val;
 const HASHCODES: &[u8; 62] = b"abcdefghijklmnopqrtsuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
 const PRIMES: [u64; 30] = [
-    2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101, 103, 107, 109,
-    113,
+    2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97,
+    101, 103, 107, 109, 113,
 ];
 
 /// Exim's `extract_substr`: `start` may be negative (from the end); `len < 0` means "the rest".
@@ -144,7 +144,9 @@ fn run(name: &str, kind: Kind, arg: Option<&str>, v: Val) -> ExpResult<Val> {
                 i += 1;
             }
         } else if !c.is_ascii_digit() {
-            return Err(ExpandError::hard(format!("non-digit after underscore in \"{full}\"")));
+            return Err(ExpandError::hard(format!(
+                "non-digit after underscore in \"{full}\""
+            )));
         } else {
             let p = if second { &mut v2 } else { &mut v1 };
             *p = p.wrapping_mul(10).wrapping_add(i32::from(c - b'0'));

@@ -207,7 +207,9 @@ pub fn quote(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
     if let Some(arg) = arg {
         return crate::expand::operators::quote_lookup::quote(arg, &v);
     }
-    let needs = s.is_empty() || s.iter().any(|&c| !c.is_ascii_alphanumeric() && !b"_-.".contains(&c));
+    let needs = s.is_empty()
+        || s.iter()
+            .any(|&c| !c.is_ascii_alphanumeric() && !b"_-.".contains(&c));
     Ok(v.derive(if needs { quoted(s) } else { s.to_vec() }))
 }
 
@@ -217,7 +219,9 @@ pub fn quote_local_part(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val>
     let last = s.len().saturating_sub(1);
     let needs = s.is_empty()
         || s.iter().enumerate().any(|(i, &c)| {
-            !c.is_ascii_alphanumeric() && !b"!#$%&'*+-/=?^_`{|}~".contains(&c) && (c != b'.' || i == 0 || i == last)
+            !c.is_ascii_alphanumeric()
+                && !b"!#$%&'*+-/=?^_`{|}~".contains(&c)
+                && (c != b'.' || i == 0 || i == last)
         });
     Ok(v.derive(if needs { quoted(s) } else { s.to_vec() }))
 }

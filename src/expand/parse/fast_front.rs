@@ -9,7 +9,7 @@ use crate::expand::parse::build::{
 };
 
 /// Deepest `${` nesting the scanner follows (keeps the stack bounded on hostile input).
-const MAX_NESTING: u32 = 500;
+const MAX_NESTING: u32 = super::MAX_PARSE_NESTING as u32;
 
 const ITEM_KEYWORDS: &[&str] = &[
     "acl",
@@ -122,7 +122,7 @@ impl<'s> Fast<'s> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
             let e = ExpandError::hard(format!(
-                "expansion nested more than {MAX_NESTING} levels deep"
+                "expansion nesting deeper than {MAX_NESTING} levels"
             ));
             buf.node(error_node(vec![], e.at(Span::new(start, self.s.len()))));
             self.pos = self.s.len();
@@ -440,7 +440,7 @@ impl<'s> Fast<'s> {
             self.depth -= 1;
             let span = Span::new(start, self.pos);
             let e = ExpandError::hard(format!(
-                "expansion nested more than {MAX_NESTING} levels deep"
+                "expansion nesting deeper than {MAX_NESTING} levels"
             ));
             let kind = CondKind::Error(Box::new(ErrorNode {
                 before: vec![],

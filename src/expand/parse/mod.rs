@@ -35,7 +35,13 @@ fn parse_with(source: &str, front: fn(&str) -> Seq) -> Expansion {
         };
         Seq::new(nodes, Span::new(0, source.len()))
     } else {
-        front(&source)
+        // Deep input is parsed on a stack big enough for the recursion; the scanner
+        // itself refuses nesting deeper than MAX_PARSE_NESTING.
+        if brace_depth(source.as_bytes()) > 32 {
+            stacker::grow(64 << 20, || front(&source))
+        } else {
+            front(&source)
+        }
     };
     Expansion { source, body }
 }
@@ -47,4 +53,33 @@ pub fn parse_checked(source: &str) -> Result<Expansion, ExpandError> {
         Some(err) => Err(err.clone()),
         None => Ok(e),
     }
+}
+
+/// Deepest nesting of sequences and conditions the scanner follows (far beyond any real
+/// configuration; keeps hostile input from exhausting the stack).
+pub const MAX_PARSE_NESTING: usize = 1000;
+
+/// The deepest nesting of `{` in the text, ignoring escaped braces and `\N...\N`.
+fn brace_depth(s: &[u8]) -> usize {
+    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    while let Some(&c) = s.get(i) {
+        match c {
+            b'\\' if s.get(i + 1) == Some(&b'N') => {
+                i += 2;
+                while i < s.len() && !s[i..].starts_with(b"\\N") {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'\\' => i += 1,
+            b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    max
 }
