@@ -174,7 +174,7 @@ pub fn main(args: &[String], message_file: Option<&str>, mut ctx: Context) -> i3
     crate::expand::computed::local_caller(&mut ctx);
     if let Some(path) = message_file {
         if let Err(e) = load_message(&mut ctx, path) {
-            eprintln!("rexim: failed to open {path}: {e}");
+            eprintln!("rexim: failed to open {path}: {}", crate::expand::operators::misc::strerror(&e));
             return 1;
         }
     }
