@@ -188,7 +188,15 @@ pub fn readsocket(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()
     };
     let o = options(opts.as_ref(), eol.as_ref());
     let spec_text = spec.as_str_lossy().into_owned();
-    match exchange(&spec_text, &request.bytes, &o, ev.ctx.limits.max_output) {
+    // Exim 4.96 opens the socket through its lookup layer, which refuses a tainted
+    // name (logged; the expansion error has no text of its own).
+    let result = if spec.tainted {
+        ev.ctx.log.push(format!("Tainted filename for search: '{spec_text}'"));
+        Err(SockFail(String::new()))
+    } else {
+        exchange(&spec_text, &request.bytes, &o, ev.ctx.limits.max_output)
+    };
+    match result {
         Ok(data) => {
             if let Some(f) = node.args.get(4) {
                 ev.skip(f)?;

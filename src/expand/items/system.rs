@@ -308,16 +308,15 @@ pub fn run(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
             "Too many arguments in command \"{cmd_text}\" in ${{run}} expansion"
         )));
     }
-    if let Some(a) = argv
-        .iter()
-        .enumerate()
-        .find(|(i, a)| a.tainted && (*i == 0 || preexpand))
-    {
-        return Err(ExpandError::hard(format!(
-            "Tainted arg {} for ${{run}} expansion command: '{}'",
-            a.0,
-            a.1.as_str_lossy()
-        )));
+    // Exim 4.96 refuses only a tainted program path, at exec time (logged); other
+    // arguments may be tainted, with or without preexpand.
+    if let Some(cmd) = argv.first().filter(|a| a.tainted) {
+        ev.ctx
+            .log
+            .push(format!("Attempt to exec tainted path: '{}'", cmd.as_str_lossy()));
+        return Err(ExpandError::hard(
+            "couldn't create child process: Operation not permitted",
+        ));
     }
     let (rc, output) = execute(ev.ctx, &argv)?;
     ev.ctx.set("runrc", rc.to_string());
