@@ -313,7 +313,12 @@ impl Node {
                 .args
                 .iter()
                 .find_map(|s| s.static_err.clone())
-                .or_else(|| it.tail.static_err()),
+                // With two possible shapes (keyed or numbered extract), a skipped item
+                // fails only if neither reading of its tail is valid.
+                .or_else(|| match &it.tail_alt {
+                    Some(alt) => it.tail.static_err().and_then(|_| alt.static_err()),
+                    None => it.tail.static_err(),
+                }),
             Node::If(i) => i.cond.static_err().or_else(|| i.tail.static_err()),
             Node::Lookup(l) => l
                 .key

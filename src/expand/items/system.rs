@@ -400,6 +400,36 @@ fn execute(ctx: &Context, argv: &[Val]) -> ExpResult<(i32, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     use super::split_command;
+    use crate::expand::{expand_str, Context};
+
+    #[test]
+    fn env_honours_keep_environment() {
+        std::env::set_var("REXIM_TEST_KEEP", "kept");
+        let mut ctx = Context::default();
+        let e =
+            |s: &str, ctx: &mut Context| expand_str(s, ctx).map(|v| v.as_str_lossy().into_owned());
+        assert_eq!(
+            e("${env{REXIM_TEST_KEEP}{$value}{unset}}", &mut ctx).as_deref(),
+            Ok("unset")
+        );
+        ctx.settings.keep_environment = Some(vec!["OTHER".into(), "REXIM_TEST_KEEP".into()]);
+        assert_eq!(
+            e("${env{REXIM_TEST_KEEP}{$value}{unset}}", &mut ctx).as_deref(),
+            Ok("kept")
+        );
+        ctx.settings.keep_environment = Some(vec!["^REXIM_".into()]);
+        assert_eq!(
+            e("${env{REXIM_TEST_KEEP}}", &mut ctx).as_deref(),
+            Ok("kept")
+        );
+        ctx.settings.keep_environment = Some(vec!["!REXIM_TEST_KEEP".into(), "*".into()]);
+        assert_eq!(e("${env{REXIM_TEST_KEEP}}", &mut ctx).as_deref(), Ok(""));
+        ctx.settings.keep_environment = Some(vec!["*".into()]);
+        assert_eq!(
+            e("${run{/usr/bin/env}}", &mut ctx).map(|o| o.contains("REXIM_TEST_KEEP=kept")),
+            Ok(true)
+        );
+    }
 
     #[test]
     fn splits_like_exim() {
