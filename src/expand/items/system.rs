@@ -350,6 +350,13 @@ fn execute(ctx: &Context, argv: &[Val]) -> ExpResult<(i32, Vec<u8>)> {
         .stdout(writer)
         .stderr(writer2)
         .process_group(0);
+    // SAFETY: umask() is async-signal-safe; Exim runs the command with umask 077.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0o077);
+            Ok(())
+        });
+    }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         // Exim forks first; a failed exec makes the child exit with 127.
