@@ -371,7 +371,14 @@ fn execute(ctx: &Context, argv: &[Val]) -> ExpResult<(i32, Vec<u8>)> {
         let _ = tx.send(read_stream(&mut r, None, limit));
     });
     let output = match rx.recv_timeout(RUN_TIMEOUT) {
-        Ok(r) => r.unwrap_or_default(),
+        Ok(Ok(data)) => data,
+        Ok(Err(e)) => {
+            unsafe { libc::killpg(pid, libc::SIGKILL) };
+            let _ = child.wait();
+            return Err(ExpandError::hard(format!(
+                "reading command output failed: {e}"
+            )));
+        }
         Err(_) => {
             unsafe { libc::killpg(pid, libc::SIGKILL) };
             let _ = child.wait();
@@ -408,6 +415,22 @@ fn execute(ctx: &Context, argv: &[Val]) -> ExpResult<(i32, Vec<u8>)> {
 mod tests {
     use super::split_command;
     use crate::expand::{expand_str, Context};
+
+    #[test]
+    fn run_output_is_bounded() {
+        let mut ctx = Context::default();
+        ctx.limits.max_output = 20;
+        let r = expand_str("${run{/bin/echo 01234567 01234567 01234567}}", &mut ctx);
+        assert!(
+            r.as_ref()
+                .is_err_and(|e| e.message.starts_with("reading command output failed")),
+            "{r:?}"
+        );
+        assert_eq!(
+            expand_str("${run{/bin/echo 012}}", &mut ctx).map(|v| v.bytes),
+            Ok(b"012\n".to_vec())
+        );
+    }
 
     #[test]
     fn env_honours_keep_environment() {
