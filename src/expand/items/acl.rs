@@ -80,9 +80,11 @@ fn flag(ctx: &Context, name: &str) -> bool {
     var(ctx, name).is_some_and(|v| v.bytes != b"0")
 }
 
-/// `local=pass`: the message came in without SMTP (`$received_protocol` is `local...`).
+/// `local=pass`: a non-SMTP message (Exim sets this while its not-SMTP ACL runs; here
+/// `$received_protocol` is `local` and there is no sending host).
 fn authres_local(ctx: &Context, id: &[u8], out: &mut Val) {
-    if !var(ctx, "received_protocol").is_some_and(|p| p.bytes.starts_with(b"local")) {
+    let local = var(ctx, "received_protocol").is_some_and(|p| p.bytes == b"local");
+    if !local || var(ctx, "sender_host_address").is_some() {
         return;
     }
     out.push_bytes(b";\n\tlocal=pass (non-smtp, ");
@@ -230,6 +232,13 @@ mod tests {
             expand("${authresults{mx.example}}", &mut ctx),
             "Authentication-Results: mx.example;\n\tiprev=pass (client.example) smtp.remote-ip=192.0.2.1;\n\t\
              auth=pass (PLAIN) smtp.auth=fred smtp.mailfrom=fred@example.com"
+        );
+        let mut ctx = Context::default();
+        ctx.set("received_protocol", "local");
+        ctx.set("authenticated_id", "root");
+        assert_eq!(
+            expand("${authresults{mx}}", &mut ctx),
+            "Authentication-Results: mx;\n\tlocal=pass (non-smtp, mx) u=root"
         );
         let mut ctx = Context::default();
         ctx.set("host_lookup_failed", "1");

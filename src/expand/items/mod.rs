@@ -76,7 +76,8 @@ pub static ITEMS: &[ItemDef] = &[
     // Exim reads prvscheck's arguments piecemeal, so their count is checked at run time.
     ItemDef { name: "prvscheck", shape: Shape::Subs { min: 0, max: u8::MAX }, raw_first_arg: false, run: crate::features::prvs::prvscheck },
     ItemDef { name: "readfile", shape: Shape::Subs { min: 1, max: 2 }, raw_first_arg: false, run: system::readfile },
-    ItemDef { name: "readsocket", shape: Shape::Subs { min: 2, max: 5 }, raw_first_arg: false, run: socket::readsocket },
+    // Exim reads readsocket's fifth (failstring) argument separately: extra groups fail at run time.
+    ItemDef { name: "readsocket", shape: Shape::Subs { min: 2, max: u8::MAX }, raw_first_arg: false, run: socket::readsocket },
     ItemDef { name: "reduce", shape: Shape::Fixed { n: 3, missing: lists::missing_arg }, raw_first_arg: false, run: lists::reduce },
     ItemDef { name: "run", shape: Shape::Tail { n: 1, missing: system::run_missing }, raw_first_arg: true, run: system::run },
     ItemDef { name: "sg", shape: Shape::Subs { min: 3, max: 3 }, raw_first_arg: false, run: text::sg },

@@ -190,30 +190,30 @@ pub fn readsocket(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()
     let spec_text = spec.as_str_lossy().into_owned();
     // Exim 4.96 opens the socket through its lookup layer, which refuses a tainted
     // name (logged; the expansion error has no text of its own).
-    let result = if spec.tainted {
+    let outcome = if spec.tainted {
         ev.ctx.log.push(format!("Tainted filename for search: '{spec_text}'"));
         Err(SockFail(String::new()))
     } else {
         exchange(&spec_text, &request.bytes, &o, ev.ctx.limits.max_output)
     };
-    match result {
+    let result = match outcome {
         Ok(data) => {
             if let Some(f) = node.args.get(4) {
                 ev.skip(f)?;
             }
             // As in Exim, the reply carries the taint of the socket name only.
-            out.push(&spec.derive(data));
-            Ok(())
+            spec.derive(data)
         }
         Err(SockFail(msg)) => match node.args.get(4) {
-            Some(f) => {
-                let v = ev.seq(f)?;
-                out.push(&v);
-                Ok(())
-            }
-            None => Err(ExpandError::hard(msg)),
+            Some(f) => ev.seq(f)?,
+            None => return Err(ExpandError::hard(msg)),
         },
+    };
+    if node.args.len() > 5 {
+        return Err(ExpandError::hard("missing '}' closing readsocket"));
     }
+    out.push(&result);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -349,6 +349,13 @@ fn execute(ctx: &Context, argv: &[Val]) -> ExpResult<(i32, Vec<u8>)> {
         .stdout(writer)
         .stderr(writer2)
         .process_group(0);
+    // SAFETY: umask() is async-signal-safe; Exim runs the command with umask 077.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0o077);
+            Ok(())
+        });
+    }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         // Exim forks first; a failed exec makes the child exit with 127.
@@ -363,7 +370,14 @@ fn execute(ctx: &Context, argv: &[Val]) -> ExpResult<(i32, Vec<u8>)> {
         let _ = tx.send(read_stream(&mut r, None, limit));
     });
     let output = match rx.recv_timeout(RUN_TIMEOUT) {
-        Ok(r) => r.unwrap_or_default(),
+        Ok(Ok(data)) => data,
+        Ok(Err(e)) => {
+            unsafe { libc::killpg(pid, libc::SIGKILL) };
+            let _ = child.wait();
+            return Err(ExpandError::hard(format!(
+                "reading command output failed: {e}"
+            )));
+        }
         Err(_) => {
             unsafe { libc::killpg(pid, libc::SIGKILL) };
             let _ = child.wait();
@@ -399,6 +413,52 @@ fn execute(ctx: &Context, argv: &[Val]) -> ExpResult<(i32, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     use super::split_command;
+    use crate::expand::{expand_str, Context};
+
+    #[test]
+    fn run_output_is_bounded() {
+        let mut ctx = Context::default();
+        ctx.limits.max_output = 20;
+        let r = expand_str("${run{/bin/echo 01234567 01234567 01234567}}", &mut ctx);
+        assert!(
+            r.as_ref()
+                .is_err_and(|e| e.message.starts_with("reading command output failed")),
+            "{r:?}"
+        );
+        assert_eq!(
+            expand_str("${run{/bin/echo 012}}", &mut ctx).map(|v| v.bytes),
+            Ok(b"012\n".to_vec())
+        );
+    }
+
+    #[test]
+    fn env_honours_keep_environment() {
+        std::env::set_var("REXIM_TEST_KEEP", "kept");
+        let mut ctx = Context::default();
+        let e =
+            |s: &str, ctx: &mut Context| expand_str(s, ctx).map(|v| v.as_str_lossy().into_owned());
+        assert_eq!(
+            e("${env{REXIM_TEST_KEEP}{$value}{unset}}", &mut ctx).as_deref(),
+            Ok("unset")
+        );
+        ctx.settings.keep_environment = Some(vec!["OTHER".into(), "REXIM_TEST_KEEP".into()]);
+        assert_eq!(
+            e("${env{REXIM_TEST_KEEP}{$value}{unset}}", &mut ctx).as_deref(),
+            Ok("kept")
+        );
+        ctx.settings.keep_environment = Some(vec!["^REXIM_".into()]);
+        assert_eq!(
+            e("${env{REXIM_TEST_KEEP}}", &mut ctx).as_deref(),
+            Ok("kept")
+        );
+        ctx.settings.keep_environment = Some(vec!["!REXIM_TEST_KEEP".into(), "*".into()]);
+        assert_eq!(e("${env{REXIM_TEST_KEEP}}", &mut ctx).as_deref(), Ok(""));
+        ctx.settings.keep_environment = Some(vec!["*".into()]);
+        assert_eq!(
+            e("${run{/usr/bin/env}}", &mut ctx).map(|o| o.contains("REXIM_TEST_KEEP=kept")),
+            Ok(true)
+        );
+    }
 
     #[test]
     fn splits_like_exim() {

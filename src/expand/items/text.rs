@@ -86,10 +86,12 @@ pub fn sg(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
     let replacement = ev.seq(&node.args[2])?;
     let re = ev.regex(&pattern.bytes, false)?;
     if replacement.tainted {
-        return Err(ExpandError::hard(format!(
+        let msg = format!(
             "attempt to expand tainted string '{}'",
             replacement.as_str_lossy()
-        )));
+        );
+        ev.ctx.log.push(msg.clone());
+        return Err(ExpandError::hard(msg));
     }
     let insert = parse::parse(&replacement.as_str_lossy());
     let saved = std::mem::take(&mut ev.captures);
