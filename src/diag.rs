@@ -87,8 +87,15 @@ pub fn render(diags: &[Diagnostic], files: &[crate::config::SourceFile], color: 
             let start = (l.span.start as usize).min(len);
             let end = (l.span.end as usize).clamp(start, len);
             // Do not underline the newline that ends the last line.
-            let text = srcs.get(l.span.file as usize).map(|s| s.1.as_bytes()).unwrap_or_default();
-            let end = if end > start && text.get(end - 1) == Some(&b'\n') { end - 1 } else { end };
+            let text = srcs
+                .get(l.span.file as usize)
+                .map(|s| s.1.as_bytes())
+                .unwrap_or_default();
+            let end = if end > start && text.get(end - 1) == Some(&b'\n') {
+                end - 1
+            } else {
+                end
+            };
             (name, start..end)
         };
         let mut b = Report::build(kind, range(first))

@@ -205,7 +205,10 @@ pub fn main_with_macros(
     crate::expand::computed::local_caller(&mut ctx);
     if let Some(path) = message_file {
         if let Err(e) = load_message(&mut ctx, path) {
-            eprintln!("rexim: failed to open {path}: {}", crate::expand::operators::misc::strerror(&e));
+            eprintln!(
+                "rexim: failed to open {path}: {}",
+                crate::expand::operators::misc::strerror(&e)
+            );
             return 1;
         }
     }

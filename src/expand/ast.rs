@@ -314,7 +314,9 @@ impl Node {
                 .iter()
                 // `${run}` without `preexpand` splits its raw command text and expands the
                 // pieces only when it runs: a skipped run never looks inside it.
-                .skip(usize::from(it.raw.is_some() && it.mode != ItemMode::Preexpand))
+                .skip(usize::from(
+                    it.raw.is_some() && it.mode != ItemMode::Preexpand,
+                ))
                 .find_map(|s| s.static_err.clone())
                 // With two possible shapes (keyed or numbered extract), a skipped item
                 // fails only if neither reading of its tail is valid.

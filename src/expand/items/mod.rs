@@ -56,6 +56,7 @@ fn missing_numbered(name: &str, got: usize) -> String {
 }
 
 /// Every item, sorted by name (binary-searched; a test checks the order).
+#[rustfmt::skip]
 pub static ITEMS: &[ItemDef] = &[
     ItemDef { name: "acl", shape: Shape::Subs { min: 1, max: 10 }, raw_first_arg: false, run: acl::acl },
     ItemDef { name: "authresults", shape: Shape::Subs { min: 1, max: 1 }, raw_first_arg: false, run: acl::authresults },
@@ -94,16 +95,16 @@ pub fn find(name: &str) -> Option<&'static ItemDef> {
         .map(|i| &ITEMS[i])
 }
 
+impl std::fmt::Debug for ItemDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ItemDef({})", self.name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn table_is_sorted_and_unique() {
         assert!(super::ITEMS.windows(2).all(|w| w[0].name < w[1].name));
-    }
-}
-
-impl std::fmt::Debug for ItemDef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ItemDef({})", self.name)
     }
 }

@@ -191,7 +191,9 @@ pub fn readsocket(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()
     // Exim 4.96 opens the socket through its lookup layer, which refuses a tainted
     // name (logged; the expansion error has no text of its own).
     let outcome = if spec.tainted {
-        ev.ctx.log.push(format!("Tainted filename for search: '{spec_text}'"));
+        ev.ctx
+            .log
+            .push(format!("Tainted filename for search: '{spec_text}'"));
         Err(SockFail(String::new()))
     } else {
         exchange(&spec_text, &request.bytes, &o, ev.ctx.limits.max_output)

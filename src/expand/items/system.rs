@@ -311,9 +311,10 @@ pub fn run(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
     // Exim 4.96 refuses only a tainted program path, at exec time (logged); other
     // arguments may be tainted, with or without preexpand.
     if let Some(cmd) = argv.first().filter(|a| a.tainted) {
-        ev.ctx
-            .log
-            .push(format!("Attempt to exec tainted path: '{}'", cmd.as_str_lossy()));
+        ev.ctx.log.push(format!(
+            "Attempt to exec tainted path: '{}'",
+            cmd.as_str_lossy()
+        ));
         return Err(ExpandError::hard(
             "couldn't create child process: Operation not permitted",
         ));
