@@ -11,6 +11,11 @@ fn usage() -> ExitCode {
     ExitCode::from(1)
 }
 
+
+/// mimalloc: the evaluator allocates many short-lived buffers; glibc malloc fragments.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.first().is_some_and(|a| a == "lint") {

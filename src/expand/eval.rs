@@ -116,6 +116,16 @@ impl<'c> Eval<'c> {
                 Ok(())
             }
             Node::Var(v, span) => {
+                // Common case first: append a set value without copying it twice.
+                let set = match v {
+                    Var::Fixed(id) if id.name() == "value" => self.value.as_ref(),
+                    Var::Fixed(id) if id.name() == "item" => self.item.as_ref(),
+                    other => self.ctx.dynamic(other),
+                };
+                if let Some(val) = set {
+                    out.push(val);
+                    return Ok(());
+                }
                 let val = self.var(v).map_err(|e| e.at(*span))?;
                 out.push(&val);
                 Ok(())
