@@ -131,6 +131,8 @@ fn next_logical_line(input: &mut dyn BufRead) -> io::Result<Option<Vec<u8>>> {
 /// on stderr), else the expansion result. Lines that are not UTF-8 skip macros.
 fn process_line(line: &[u8], macros: &mut Macros, ctx: &mut Context) -> Option<Vec<u8>> {
     match std::str::from_utf8(line) {
+        // Macro names start with an uppercase letter (or `_` and one): no uppercase, no macro.
+        Ok(text) if !text.bytes().any(|c| c.is_ascii_uppercase()) => Some(run_line(text, ctx).0),
         Ok(text) => {
             let text = macros.substitute(text);
             if let Some(msg) = macros.define(&text) {
