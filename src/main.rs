@@ -5,12 +5,17 @@ use std::process::ExitCode;
 use rexim::Context;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: rexim -be [expansion ...] | rexim -bem FILE [expansion ...]");
+    eprintln!(
+        "usage: rexim -be [expansion ...] | rexim -bem FILE [expansion ...] | rexim [-C file] -bh IP[.port]"
+    );
     ExitCode::from(1)
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-bh") {
+        return ExitCode::from(rexim::cli::bh::main(&args) as u8);
+    }
     let mut mode: Option<&str> = None;
     let mut message_file: Option<String> = None;
     let mut rest: Vec<String> = Vec::new();

@@ -1,3 +1,11 @@
 //! The sans-IO SMTP server core: input parsing, the session state machine, message ids.
 
+pub mod config;
+pub mod msgid;
 pub mod proto;
+pub mod session;
+pub mod testconf;
+pub mod verbs;
+
+pub use config::SessionConfig;
+pub use session::{Peer, Session};
