@@ -34,6 +34,8 @@ pub struct SessionConfig {
     /// rexim has no TLS yet: the default is unset, so STARTTLS is not advertised.
     pub tls_advertise_hosts: String,
     pub helo_accept_junk_hosts: String,
+    /// Hosts that must send HELO/EHLO before MAIL (Exim's default: all).
+    pub hosts_require_helo: String,
     pub message_body_visible: usize,
 }
 
@@ -65,6 +67,7 @@ impl Default for SessionConfig {
             smtputf8_advertise_hosts: "*".into(),
             tls_advertise_hosts: String::new(),
             helo_accept_junk_hosts: String::new(),
+            hosts_require_helo: "*".into(),
             message_body_visible: 500,
         }
     }
@@ -110,6 +113,7 @@ impl SessionConfig {
             "smtputf8_advertise_hosts" => self.smtputf8_advertise_hosts = value.into(),
             "tls_advertise_hosts" => self.tls_advertise_hosts = value.into(),
             "helo_accept_junk_hosts" => self.helo_accept_junk_hosts = value.into(),
+            "hosts_require_helo" => self.hosts_require_helo = value.into(),
             "message_body_visible" => {
                 self.message_body_visible = size_value(value)? as usize;
             }

@@ -26,8 +26,8 @@ pub fn message_id(secs: u64, pid: u32, usec: u32) -> String {
 mod tests {
     #[test]
     fn matches_exim_sample() {
-        // 1xVc08 is 1795470904 s; pid 0005yt is 23093; 5000 us is tail 10.
-        let id = super::message_id(1_795_470_904, 23093, 5000);
+        // 1xVc08 is 1795470904 s; pid 0005yt is 22995; 5000 us is tail 10.
+        let id = super::message_id(1_795_470_904, 22995, 5000);
         assert_eq!(id, "1xVc08-0005yt-0A");
     }
 }

@@ -268,8 +268,12 @@ impl Session {
 
     fn lost_connection(&mut self) -> Done {
         self.notquit("connection-lost");
-        let text = format!("{} lost input connection", self.active_hostname());
-        self.reply(&format!("421 {text}"));
+        if matches!(self.state, State::Data | State::Chunk { .. }) {
+            self.reply("421 Lost incoming connection");
+        } else {
+            let text = format!("{} lost input connection", self.active_hostname());
+            self.reply(&format!("421 {text}"));
+        }
         let what = match self.state {
             State::Data | State::Chunk { .. } => "reading message data",
             _ => "reading SMTP command",

@@ -109,7 +109,7 @@ mod tests {
     #[test]
     fn loads_options_and_acls() {
         let (cfg, acls) = super::load(
-            "acl_smtp_rcpt = r\nmessage_size_limit = 10K\nbegin acl\nr:\n  deny domains = x \\\n     : y\n  accept\n",
+            "acl_smtp_rcpt = r\nmessage_size_limit = 10K\nbegin acl\nr:\n  deny condition = \\\n     yes\n  accept\n",
         )
         .unwrap();
         assert_eq!(cfg.message_size_limit, 10240);

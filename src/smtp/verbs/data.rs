@@ -108,18 +108,39 @@ pub fn chunk_received(s: &mut Session, bytes: Vec<u8>) -> Done {
         body.push(raw[i]);
         i += 1;
     }
-    let size = raw.len();
-    finish(s, body, size)
+    let size = raw.len() + usize::from(needs_separator(&body));
+    let last_chunk = Some((n, size));
+    finish(s, body, size, last_chunk)
 }
 
 /// The message after DATA has been read (dot-unstuffed, LF line ends).
 pub fn message_received(s: &mut Session, body: Vec<u8>) -> Done {
     s.state = State::Command;
     let size = s.rx.data_size;
-    finish(s, body, size)
+    finish(s, body, size, None)
 }
 
-fn finish(s: &mut Session, body: Vec<u8>, size: usize) -> Done {
+/// Does the header section end without a blank line (Exim then adds one, and counts it)?
+fn needs_separator(body: &[u8]) -> bool {
+    for line in body.split(|&c| c == b'\n') {
+        if line.is_empty() {
+            return false;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            continue;
+        }
+        let name_len = line
+            .iter()
+            .take_while(|&&c| c > b' ' && c < 0x7f && c != b':')
+            .count();
+        if name_len == 0 || line.get(name_len) != Some(&b':') {
+            return true;
+        }
+    }
+    false
+}
+
+fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usize)>) -> Done {
     let limit = s.cfg.message_size_limit;
     if limit > 0 && size as u64 > limit {
         s.reply("552 Message size exceeds maximum permitted");
@@ -142,10 +163,11 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize) -> Done {
         .set("recipients_count", s.env.recipients.len().to_string());
     let recipients: Vec<u8> = s.env.recipients.join(&b", "[..]);
     s.ctx.set("recipients", Val::tainted(recipients));
+    let mut accept_msg = None;
     if let Some(spec) = s.cfg.acl_smtp_data.clone() {
         let v = s.acl(Phase::Data, &spec);
         match v.rc {
-            Rc::Ok => {}
+            Rc::Ok => accept_msg = v.user_message,
             Rc::Discard => s.env.discarded = true,
             _ => {
                 // Exim's log line for a DATA rejection starts with the message id.
@@ -159,7 +181,14 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize) -> Done {
             }
         }
     }
-    s.reply(&format!("250 OK id={id}"));
+    match (accept_msg, chunk) {
+        (Some(m), _) => crate::smtp::verbs::mail::user_reply(s, "250", &m),
+        (None, Some((n, total))) => {
+            s.reply(&format!("250- {n} byte chunk, total {total}"));
+            s.reply(&format!("250 OK id={id}"));
+        }
+        (None, None) => s.reply(&format!("250 OK id={id}")),
+    }
     if s.host_checking {
         s.write_raw("\n**** SMTP testing: that is not a real message id!\n\n");
     }

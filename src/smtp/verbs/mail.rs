@@ -9,11 +9,23 @@ use crate::smtp::session::{Done, Session};
 
 /// `MAIL FROM:<sender> [params]`.
 pub fn handle_mail(s: &mut Session) -> Done {
-    s.reset_message();
     s.was_rej_mail = true;
+    if !s.helo_seen {
+        let list = s.cfg.hosts_require_helo.clone();
+        if s.host_in(&list) {
+            s.reply("503 HELO or EHLO required");
+            let line = format!(
+                "rejected MAIL from {}: no HELO/EHLO given",
+                s.host_and_ident().trim_start_matches("H=")
+            );
+            s.log(line);
+            return Done::Continue;
+        }
+    }
     if s.env.sender.is_some() {
         return s.synprot_error("protocol", 503, "sender already given");
     }
+    s.reset_message();
     if s.cmd.arg.is_empty() {
         return s.synprot_error("protocol", 501, "MAIL must have an address operand");
     }
