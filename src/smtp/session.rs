@@ -85,6 +85,8 @@ pub struct Session {
     pub(crate) cmd: CommandLine,
     pub(crate) messages: u32,
     pub(crate) pid: u32,
+    /// Enforce SMTP synchronization (a real socket; `-bh` reads a pipe and does not).
+    pub sync_check: bool,
     /// Skip the chunk of a refused BDAT.
     pub(crate) bdat_skip: bool,
 }
@@ -137,6 +139,7 @@ impl Session {
             messages: 0,
             pid: std::process::id(),
             bdat_skip: false,
+            sync_check: false,
         };
         s.set_connection_vars();
         s
@@ -292,6 +295,9 @@ impl Session {
         self.cmd = c.clone();
         self.was_rej_mail = false;
         self.was_rcpt = false;
+        if self.out_of_sync(c.verb) {
+            return self.sync_failure();
+        }
         let done = if c.had_nul {
             self.synprot_log("syntax", "NUL character(s) present (shown as '?')");
             self.reply("501 NUL characters are not allowed in SMTP commands");
@@ -322,6 +328,40 @@ impl Session {
         self.last_was_rej_mail = self.was_rej_mail;
         self.last_was_rcpt = self.was_rcpt;
         done
+    }
+
+    /// Did the client send more input after a command that must wait for its reply?
+    fn out_of_sync(&self, verb: Option<Verb>) -> bool {
+        if !self.sync_check || !self.cfg.smtp_enforce_sync || !self.rx.pending() {
+            return false;
+        }
+        match verb {
+            Some(
+                Verb::Helo
+                | Verb::Ehlo
+                | Verb::Data
+                | Verb::Vrfy
+                | Verb::Expn
+                | Verb::Noop
+                | Verb::Etrn
+                | Verb::Starttls,
+            ) => true,
+            Some(Verb::Mail | Verb::Rcpt | Verb::Rset) => !self.offered.pipelining,
+            _ => false,
+        }
+    }
+
+    fn sync_failure(&mut self) -> Done {
+        let line = format!(
+            "SMTP protocol synchronization error (next input sent too soon: pipelining was{} advertised): rejected \"{}\" {}",
+            if self.offered.pipelining { "" } else { " not" },
+            String::from_utf8_lossy(&self.cmd.line),
+            self.host_and_ident()
+        );
+        self.log(line);
+        self.notquit("synchronization-error");
+        self.reply("554 SMTP synchronization error");
+        Done::Close
     }
 
     /// Write one reply line (CRLF added).
@@ -626,3 +666,7 @@ pub fn smtp_code_len(msg: &str) -> Option<usize> {
     }
     Some(len)
 }
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

@@ -86,7 +86,11 @@ fn extract_option(text: &mut Vec<u8>) -> Option<(Vec<u8>, Vec<u8>)> {
 pub fn parse_mail_args(arg: &[u8], offered: Offered) -> MailArgs {
     let mut out = MailArgs::default();
     let mut text = arg.to_vec();
-    while offered.esmtp {
+    if !offered.esmtp {
+        out.rest = text;
+        return out;
+    }
+    loop {
         let save = text.clone();
         let Some((name, value)) = extract_option(&mut text) else {
             break;
@@ -143,7 +147,11 @@ pub fn parse_mail_args(arg: &[u8], offered: Offered) -> MailArgs {
 pub fn parse_rcpt_args(arg: &[u8], offered: Offered) -> RcptArgs {
     let mut out = RcptArgs::default();
     let mut text = arg.to_vec();
-    while offered.esmtp && offered.dsn {
+    if !(offered.esmtp && offered.dsn) {
+        out.rest = text;
+        return out;
+    }
+    loop {
         let save = text.clone();
         let Some((name, value)) = extract_option(&mut text) else {
             break;
