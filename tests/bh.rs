@@ -82,12 +82,22 @@ fn normalise(out: &str) -> String {
 }
 
 fn run_rexim(f: &Fixture) -> (String, String) {
-    let (cfg, acls) = rexim::smtp::testconf::load(&f.config).expect("config loads");
+    let macros = rexim::config::initial_macros(&[]).unwrap();
+    let loaded = rexim::config::load_text("fixture.conf", f.config.clone(), macros);
+    assert!(
+        loaded.errors.is_empty(),
+        "config errors: {:?}",
+        loaded.errors
+    );
+    let (cfg, acls) = rexim::smtp::SessionConfig::from_config(&loaded).expect("session config");
     let o = rexim::cli::bh::Options {
         address: f.host.clone(),
         ..Default::default()
     };
     let mut s = rexim::cli::bh::session(&o, cfg, acls).expect("session");
+    s.ctx.named_lists = Some(std::sync::Arc::new(rexim::config::ConfigLists(
+        loaded.named_lists.clone(),
+    )));
     let mut out = Vec::new();
     let mut err = Vec::new();
     rexim::cli::bh::run(&mut s, &mut f.dialogue.as_slice(), &mut out, &mut err);

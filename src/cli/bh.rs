@@ -1,4 +1,4 @@
-//! `rexim -bh IP[.port]`: an SMTP session read from stdin as if from that host; replies
+//! `rexim [-C file] [-D M=v] -bh IP[.port]`: an SMTP session read from stdin as if from that host; replies
 //! on stdout, log lines (`LOG: ...`) on stderr; messages are accepted and discarded.
 
 use std::io::{Read, Write};
@@ -27,6 +27,8 @@ pub fn split_address(text: &str) -> Option<(String, u16)> {
 pub struct Options {
     pub address: String,
     pub config: Option<String>,
+    /// `-D NAME=value` macro definitions.
+    pub defines: Vec<String>,
     pub oma: Option<String>,
     pub oms: Option<String>,
     pub omi: Option<String>,
@@ -48,6 +50,8 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
         match a {
             "-bh" => o.address = value()?,
             "-C" => o.config = Some(value()?),
+            "-D" => o.defines.push(value()?),
+            d if d.starts_with("-D") => o.defines.push(d[2..].to_string()),
             "-oMa" => o.oma = Some(value()?),
             "-oMs" => o.oms = Some(value()?),
             "-oMi" => o.omi = Some(value()?),
@@ -136,21 +140,28 @@ pub fn main(args: &[String]) -> i32 {
             return 1;
         }
     };
-    let (cfg, acls) = match &o.config {
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(text) => match crate::smtp::testconf::load(&text) {
+    let (cfg, acls, lists) = match &o.config {
+        Some(_) => {
+            let args = crate::cli::args::Args {
+                config: o.config.clone(),
+                defines: o.defines.clone(),
+                ..Default::default()
+            };
+            let loaded = match crate::cli::config::load(&args) {
                 Ok(c) => c,
-                Err(e) => {
-                    eprintln!("rexim: error in configuration file {path}: {e}");
+                Err(rc) => return rc,
+            };
+            match SessionConfig::from_config(&loaded) {
+                Ok((c, a)) => (c, a, Some(loaded.named_lists.clone())),
+                Err(errs) => {
+                    for e in errs {
+                        eprintln!("rexim: {e}");
+                    }
                     return 1;
                 }
-            },
-            Err(e) => {
-                eprintln!("rexim: cannot open configuration file {path}: {e}");
-                return 1;
             }
-        },
-        None => (SessionConfig::default(), AclSet::default()),
+        }
+        None => (SessionConfig::default(), AclSet::default(), None),
     };
     let mut s = match session(&o, cfg, acls) {
         Ok(s) => s,
@@ -159,6 +170,9 @@ pub fn main(args: &[String]) -> i32 {
             return 1;
         }
     };
+    if let Some(l) = lists {
+        s.ctx.named_lists = Some(Arc::new(crate::config::ConfigLists(l)));
+    }
     run(
         &mut s,
         &mut std::io::stdin().lock(),

@@ -1,5 +1,8 @@
 //! Command-line entry points (Exim-compatible flags).
 
+pub mod args;
 pub mod be;
 pub mod bh;
+pub mod config;
+pub mod lint;
 pub mod repl;

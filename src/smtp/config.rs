@@ -161,3 +161,84 @@ pub fn local_hostname() -> String {
         .collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
+
+/// Main options the session reads from a loaded configuration.
+const SESSION_OPTIONS: &[&str] = &[
+    "accept_8bitmime",
+    "acl_smtp_connect",
+    "acl_smtp_data",
+    "acl_smtp_etrn",
+    "acl_smtp_expn",
+    "acl_smtp_helo",
+    "acl_smtp_mail",
+    "acl_smtp_notquit",
+    "acl_smtp_predata",
+    "acl_smtp_quit",
+    "acl_smtp_rcpt",
+    "acl_smtp_vrfy",
+    "chunking_advertise_hosts",
+    "dsn_advertise_hosts",
+    "helo_accept_junk_hosts",
+    "helo_allow_chars",
+    "hosts_require_helo",
+    "message_body_visible",
+    "message_size_limit",
+    "pipelining_advertise_hosts",
+    "pipelining_connect_advertise_hosts",
+    "primary_hostname",
+    "smtp_banner",
+    "smtp_enforce_sync",
+    "smtp_max_synprot_errors",
+    "smtputf8_advertise_hosts",
+    "tls_advertise_hosts",
+];
+
+impl SessionConfig {
+    /// Build the session settings and ACLs from a configuration read by `crate::config`.
+    /// Errors are ACL syntax errors and option values the session cannot use.
+    pub fn from_config(
+        cfg: &crate::config::Config,
+    ) -> Result<(SessionConfig, crate::acl::AclSet), Vec<String>> {
+        use crate::config::Value;
+        let mut out = SessionConfig::default();
+        let mut errors = Vec::new();
+        for name in SESSION_OPTIONS {
+            let Some(setting) = cfg.main.get(name) else {
+                continue;
+            };
+            let text = match &setting.value {
+                Value::Unset => String::new(),
+                Value::Str(s) | Value::Id(s) | Value::Ids(s) => s.clone(),
+                Value::Bool(b) => b.to_string(),
+                Value::Int(i) => i.to_string(),
+                Value::Times(t) => t.first().map(i64::to_string).unwrap_or_default(),
+            };
+            if let Err(e) = out.set_option(name, &text) {
+                errors.push(e);
+            }
+        }
+        let mut acls = crate::acl::AclSet::default();
+        for acl in &cfg.acls {
+            let lines: Vec<crate::acl::read::Line> = acl
+                .lines
+                .iter()
+                .map(|l| crate::acl::read::Line {
+                    text: l.text.as_str(),
+                    offset: l.span.start as usize,
+                })
+                .collect();
+            match crate::acl::read::read_acl(&acl.name, &lines) {
+                Ok(a) => acls.insert(a),
+                Err(es) => errors.extend(
+                    es.into_iter()
+                        .map(|e| format!("error in ACL \"{}\": {}", acl.name, e.message)),
+                ),
+            }
+        }
+        if errors.is_empty() {
+            Ok((out, acls))
+        } else {
+            Err(errors)
+        }
+    }
+}

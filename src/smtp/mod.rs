@@ -4,7 +4,6 @@ pub mod config;
 pub mod msgid;
 pub mod proto;
 pub mod session;
-pub mod testconf;
 pub mod verbs;
 
 pub use config::SessionConfig;

@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use crate::expand::Context;
-use crate::smtp::testconf;
-use crate::smtp::{Peer, Session};
+use crate::smtp::{Peer, Session, SessionConfig};
 
 struct T {
     s: Session,
@@ -12,7 +11,10 @@ struct T {
 
 impl T {
     fn new(config: &str) -> T {
-        let (mut cfg, acls) = testconf::load(config).expect("config");
+        let macros = crate::config::initial_macros(&[]).expect("macros");
+        let loaded = crate::config::load_text("test.conf", config, macros);
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        let (mut cfg, acls) = SessionConfig::from_config(&loaded).expect("config");
         cfg.primary_hostname = "mx.test".into();
         let peer = Peer {
             address: "192.0.2.1".into(),

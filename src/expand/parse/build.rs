@@ -308,6 +308,8 @@ impl<'s> Builder<'s> {
         match operators::find(name) {
             Some((def, arg)) => {
                 let arg = arg.map(str::to_string);
+                let operand = operators::digests::cert_operand(def.name, &operand, self.src)
+                    .unwrap_or(operand);
                 Node::Op(Box::new(OpNode {
                     def,
                     name: name.to_string(),
