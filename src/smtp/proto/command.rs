@@ -80,9 +80,10 @@ fn extract_option(text: &mut Vec<u8>) -> Option<(Vec<u8>, Vec<u8>)> {
     Some((name, value))
 }
 
-/// Split `MAIL FROM:` argument text into the address and the recognised parameters.
-/// An unrecognised parameter stops the scan and stays with the address, so the address
-/// parser reports it (Exim: `... may not follow <a@b>`).
+/// Split `MAIL FROM:` argument text into the address and the parameters, as Exim 4.96
+/// does: an unknown parameter stops the scan and stays with the address (so the address
+/// parser reports it); a known one with a value Exim cannot use stops the scan but is
+/// removed; DSN parameters when DSN was not offered are dropped silently.
 pub fn parse_mail_args(arg: &[u8], offered: Offered) -> MailArgs {
     let mut out = MailArgs::default();
     let mut text = arg.to_vec();
@@ -96,47 +97,67 @@ pub fn parse_mail_args(arg: &[u8], offered: Offered) -> MailArgs {
             break;
         };
         let n = name.to_ascii_uppercase();
-        let ok = match n.as_slice() {
-            b"SIZE" if !value.is_empty() => match std::str::from_utf8(&value)
+        let needs_value = matches!(
+            n.as_slice(),
+            b"SIZE" | b"BODY" | b"AUTH" | b"RET" | b"ENVID"
+        );
+        let known = needs_value || matches!(n.as_slice(), b"PRDR" | b"SMTPUTF8");
+        if !known {
+            text = save;
+            break;
+        }
+        if needs_value && value.is_empty() {
+            break;
+        }
+        let err = |m: &str| Some(m.to_string());
+        match n.as_slice() {
+            b"SIZE" => match std::str::from_utf8(&value)
                 .ok()
                 .and_then(|v| v.parse::<u64>().ok())
             {
-                Some(s) => {
-                    out.size = Some(s.min(i32::MAX as u64));
-                    true
-                }
-                None => false,
+                Some(s) => out.size = Some(s.min(i32::MAX as u64)),
+                None => break,
             },
-            b"BODY" if !value.is_empty() && offered.eightbitmime => {
+            b"BODY" => {
+                if !offered.eightbitmime {
+                    break;
+                }
                 let v = value.to_ascii_uppercase();
                 if v == b"7BIT" || v == b"8BITMIME" {
                     out.body = Some(v);
                 } else {
-                    out.error = Some("Unknown BODY value".into());
+                    out.error = err("invalid data for BODY");
+                    break;
                 }
-                true
             }
-            b"SMTPUTF8" if offered.smtputf8 => {
+            b"AUTH" => out.auth = Some(value),
+            b"RET" if offered.dsn => {
+                let v = value.to_ascii_uppercase();
+                if out.ret.is_some() {
+                    out.error = err("RET can be specified once only");
+                    break;
+                }
+                if v != b"HDRS" && v != b"FULL" {
+                    out.error = err("Value for RET is invalid");
+                    break;
+                }
+                out.ret = Some(v);
+            }
+            b"ENVID" if offered.dsn => {
+                if out.envid.is_some() {
+                    out.error = err("ENVID can be specified once only");
+                    break;
+                }
+                out.envid = Some(value);
+            }
+            b"SMTPUTF8" => {
+                if !offered.smtputf8 {
+                    out.error = err("SMTPUTF8 used when not advertised");
+                    break;
+                }
                 out.smtputf8 = true;
-                true
             }
-            b"RET" if !value.is_empty() && offered.dsn => {
-                out.ret = Some(value.clone());
-                true
-            }
-            b"ENVID" if !value.is_empty() && offered.dsn => {
-                out.envid = Some(value.clone());
-                true
-            }
-            b"AUTH" if !value.is_empty() && offered.auth => {
-                out.auth = Some(value.clone());
-                true
-            }
-            _ => false,
-        };
-        if !ok {
-            text = save;
-            break;
+            _ => {}
         }
     }
     out.rest = text;

@@ -113,8 +113,13 @@ fn mail_params_from_the_end() {
     assert!(m.smtputf8);
     let m = parse_mail_args(b"<a@b> SIZE=50 FOO=bar", o);
     assert_eq!(m.rest, b"<a@b> SIZE=50 FOO=bar");
+    // DSN parameters are dropped when DSN was not offered; a bad SIZE is removed.
     let m = parse_mail_args(b"<a@b> RET=FULL", o);
-    assert_eq!(m.rest, b"<a@b> RET=FULL");
+    assert_eq!(m.rest, b"<a@b>");
+    let m = parse_mail_args(b"<a@b> SIZE=abc", o);
+    assert_eq!(m.rest, b"<a@b>");
+    let m = parse_mail_args(b"<a@b> BODY=9BIT", o);
+    assert_eq!(m.error.as_deref(), Some("invalid data for BODY"));
 }
 
 #[test]

@@ -54,8 +54,8 @@ pub fn handle_ehlo(s: &mut Session, esmtp: bool) -> Done {
         }
         return Done::Continue;
     }
-    // The name is kept up to the first space, lower-cased as Exim does for IP callers.
-    let name: String = arg.split(' ').next().unwrap_or("").to_ascii_lowercase();
+    // `$sender_helo_name` keeps the client's case.
+    let name: String = arg.split(' ').next().unwrap_or("").to_string();
     s.helo_name = Some(name.clone());
     s.ctx.set(
         "sender_helo_name",
@@ -144,6 +144,9 @@ fn greet(s: &mut Session, esmtp: bool, user: Option<String>) -> Done {
     }
     if cfg.acl_smtp_vrfy.is_some() {
         caps.push("VRFY".into());
+    }
+    if cfg.acl_smtp_expn.is_some() {
+        caps.push("EXPN".into());
     }
     if s.host_in(&cfg.pipelining_advertise_hosts) {
         caps.push("PIPELINING".into());

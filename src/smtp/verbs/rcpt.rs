@@ -36,10 +36,17 @@ fn rcpt(s: &mut Session) -> Done {
     };
     let args = parse_rcpt_args(&s.cmd.arg, offered);
     let text = String::from_utf8_lossy(&args.rest).into_owned();
-    let addr = match Parser::new(Options::default()).extract(&args.rest) {
+    let mut addr = match Parser::new(Options::default()).extract(&args.rest) {
         Ok(a) => a,
         Err(e) => return s.synprot_error_data("syntax", 501, Some(&text), &e),
     };
+    // An unqualified postmaster is always accepted, qualified with the local domain.
+    if addr.domain_offset == 0 && addr.address.eq_ignore_ascii_case(b"postmaster") {
+        addr.domain_offset = addr.address.len() + 1;
+        addr.address.push(b'@');
+        addr.address
+            .extend_from_slice(s.cfg.primary_hostname.as_bytes());
+    }
     if addr.domain_offset == 0 {
         s.reply(&format!(
             "501 {}: recipient address must contain a domain",
