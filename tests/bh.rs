@@ -6,6 +6,7 @@
 //! starting `#!` before the config are directives:
 //!   `#! host = IP[.port]`    the calling host (default 192.0.2.1)
 //!   `#! diff = no: <reason>` not compared with exim4
+//!   `#! args = -oMs name ...` extra command-line options (`-oMa`, `-oMs`, `-oMi`, `-oMt`)
 //! Every config gets `primary_hostname = mx.test` and an empty `tls_advertise_hosts`
 //! (rexim has no TLS layer yet) in front. In replies, the banner date becomes `<DATE>`
 //! and message ids become `<ID>`.
@@ -21,6 +22,7 @@ struct Fixture {
     dialogue: Vec<u8>,
     host: String,
     diff: bool,
+    args: Vec<String>,
 }
 
 fn read_fixture(path: &Path) -> Fixture {
@@ -31,6 +33,7 @@ fn read_fixture(path: &Path) -> Fixture {
         .unwrap_or_else(|| panic!("{}: no --- line", path.display()));
     let mut host = "192.0.2.1".to_string();
     let mut diff = true;
+    let mut args = Vec::new();
     let mut config = String::from(PRELUDE);
     for line in head.lines() {
         if let Some(d) = line.strip_prefix("#!") {
@@ -38,6 +41,7 @@ fn read_fixture(path: &Path) -> Fixture {
             match k.trim() {
                 "host" => host = v.trim().to_string(),
                 "diff" => diff = !v.trim().starts_with("no"),
+                "args" => args = v.split_whitespace().map(String::from).collect(),
                 other => panic!("unknown directive {other}"),
             }
         } else {
@@ -55,6 +59,7 @@ fn read_fixture(path: &Path) -> Fixture {
         dialogue: d,
         host,
         diff,
+        args,
     }
 }
 
@@ -90,10 +95,9 @@ fn run_rexim(f: &Fixture) -> (String, String) {
         loaded.errors
     );
     let (cfg, acls) = rexim::smtp::SessionConfig::from_config(&loaded).expect("session config");
-    let o = rexim::cli::bh::Options {
-        address: f.host.clone(),
-        ..Default::default()
-    };
+    let mut argv = vec!["-bh".to_string(), f.host.clone()];
+    argv.extend(f.args.iter().cloned());
+    let o = rexim::cli::bh::parse_args(&argv).expect("arguments");
     let mut s = rexim::cli::bh::session(&o, cfg, acls).expect("session");
     s.ctx.named_lists = Some(std::sync::Arc::new(rexim::config::ConfigLists(
         loaded.named_lists.clone(),
@@ -152,6 +156,7 @@ fn differential_against_exim() {
             .arg(&conf)
             .arg("-bh")
             .arg(&f.host)
+            .args(&f.args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -22,6 +22,7 @@ pub struct SessionConfig {
     /// `message_size_limit` in bytes; 0 means no limit.
     pub message_size_limit: u64,
     pub smtp_max_synprot_errors: u32,
+    pub smtp_max_unknown_commands: u32,
     pub smtp_enforce_sync: bool,
     pub accept_8bitmime: bool,
     pub helo_allow_chars: String,
@@ -57,6 +58,7 @@ impl Default for SessionConfig {
             acl_smtp_etrn: None,
             message_size_limit: 50 * 1024 * 1024,
             smtp_max_synprot_errors: 3,
+            smtp_max_unknown_commands: 3,
             smtp_enforce_sync: true,
             accept_8bitmime: true,
             helo_allow_chars: String::new(),
@@ -95,6 +97,12 @@ impl SessionConfig {
             "message_size_limit" => self.message_size_limit = size_value(value)?,
             "smtp_max_synprot_errors" => {
                 self.smtp_max_synprot_errors = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("integer expected for {name}"))?
+            }
+            "smtp_max_unknown_commands" => {
+                self.smtp_max_unknown_commands = value
                     .trim()
                     .parse()
                     .map_err(|_| format!("integer expected for {name}"))?
@@ -189,6 +197,7 @@ const SESSION_OPTIONS: &[&str] = &[
     "smtp_banner",
     "smtp_enforce_sync",
     "smtp_max_synprot_errors",
+    "smtp_max_unknown_commands",
     "smtputf8_advertise_hosts",
     "tls_advertise_hosts",
 ];

@@ -73,6 +73,7 @@ pub struct Session {
     pub(crate) helo_seen: bool,
     pub(crate) esmtp: bool,
     pub(crate) synprot_errors: u32,
+    pub(crate) unknown_commands: u32,
     pub(crate) offered: Offered,
     pub(crate) last_was_rej_mail: bool,
     pub(crate) last_was_rcpt: bool,
@@ -127,6 +128,7 @@ impl Session {
             helo_seen: false,
             esmtp: false,
             synprot_errors: 0,
+            unknown_commands: 0,
             offered: Offered::default(),
             last_was_rej_mail: false,
             last_was_rcpt: false,
@@ -322,12 +324,31 @@ impl Session {
                 Some(Verb::Etrn) => verbs::misc::handle_etrn(self),
                 Some(Verb::Starttls) => verbs::misc::handle_starttls(self),
                 Some(Verb::Auth) => verbs::misc::handle_auth(self),
-                None => self.synprot_error("syntax", 500, "unrecognized command"),
+                None => self.unknown_command(),
             }
         };
         self.last_was_rej_mail = self.was_rej_mail;
         self.last_was_rcpt = self.was_rcpt;
         done
+    }
+
+    /// An unrecognised command: a syntax error, and the end of the connection after
+    /// `smtp_max_unknown_commands` of them.
+    fn unknown_command(&mut self) -> Done {
+        self.unknown_commands += 1;
+        if self.unknown_commands <= self.cfg.smtp_max_unknown_commands {
+            return self.synprot_error("syntax", 500, "unrecognized command");
+        }
+        self.synprot_log("syntax", "unrecognized command");
+        self.notquit("bad-commands");
+        self.reply("500 Too many unrecognized commands");
+        let line = format!(
+            "SMTP call from {} dropped: too many unrecognized commands (last was \"{}\")",
+            self.host_and_ident().trim_start_matches("H="),
+            String::from_utf8_lossy(&self.cmd.line)
+        );
+        self.log(line);
+        Done::Close
     }
 
     /// Did the client send more input after a command that must wait for its reply?
