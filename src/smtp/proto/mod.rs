@@ -14,6 +14,9 @@ pub use lexer::Verb;
 /// Longest command line Exim reads (`SMTP_CMD_BUFFER_SIZE`); longer is unrecognised.
 pub const MAX_COMMAND_LINE: usize = 16384;
 
+/// Longest partial data line held before it is moved into the message body.
+const MAX_DATA_PIECE: usize = 65536;
+
 /// One command line, split into its verb and argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandLine {
@@ -148,6 +151,18 @@ impl Receiver {
     fn next_command(&mut self) -> Option<Event> {
         let rest = &self.buf[self.pos..];
         let Some(nl) = rest.iter().position(|&c| c == b'\n') else {
+            if rest.len() > MAX_COMMAND_LINE {
+                // Exim stops reading an over-long line and treats it as unrecognised; the
+                // rest of the line is read as the next command.
+                let line = rest[..MAX_COMMAND_LINE].to_vec();
+                self.pos += MAX_COMMAND_LINE + 1;
+                return Some(Event::Command(CommandLine {
+                    verb: None,
+                    line,
+                    arg: Vec::new(),
+                    had_nul: false,
+                }));
+            }
             if self.eof {
                 self.pos = self.buf.len();
                 return Some(Event::Eof);
@@ -175,6 +190,21 @@ impl Receiver {
                     self.pos = self.buf.len();
                     self.mode = Mode::Command;
                     return Some(Event::Eof);
+                }
+                if rest.len() > MAX_DATA_PIECE {
+                    // A very long line: keep its start as data (no dot can end it now),
+                    // so the buffer stays bounded. Keep a trailing CR for the CRLF check.
+                    let take = rest.len() - 1;
+                    let skip = usize::from(*at_start && rest[0] == b'.');
+                    push_data(
+                        body,
+                        &rest[skip..take],
+                        &mut self.data_size,
+                        self.max_message,
+                    );
+                    self.pos += take;
+                    *at_start = false;
+                    lf_only.get_or_insert(false);
                 }
                 return None;
             };

@@ -187,3 +187,24 @@ fn random_bytes_never_panic() {
         }
     }
 }
+
+#[test]
+fn long_lines_stay_bounded() {
+    let mut r = Receiver::new();
+    r.feed(&vec![b'x'; MAX_COMMAND_LINE + 5]);
+    assert!(matches!(r.next_event(), Some(Event::Command(c)) if c.verb.is_none()));
+    r.feed(b"\r\nNOOP\r\n");
+    assert!(matches!(r.next_event(), Some(Event::Command(c)) if c.verb.is_none()));
+    assert!(matches!(r.next_event(), Some(Event::Command(c)) if c.verb == Some(Verb::Noop)));
+    r.start_data();
+    for _ in 0..10 {
+        r.feed(&vec![b'y'; 50_000]);
+        assert_eq!(r.next_event(), None);
+    }
+    assert!(r.buf.len() - r.pos <= 2 * MAX_DATA_PIECE);
+    r.feed(b"\r\n.\r\n");
+    let Some(Event::Message(m)) = r.next_event() else {
+        panic!()
+    };
+    assert_eq!(m.len(), 500_001);
+}
