@@ -144,10 +144,11 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     let limit = s.cfg.message_size_limit;
     if limit > 0 && size as u64 > limit {
         s.reply("552 Message size exceeds maximum permitted");
+        let id = s.new_message_id();
         let line = format!(
-            "{} F=<{}> rejected after DATA: message too big: read={size} max={limit}",
-            s.host_and_ident(),
-            String::from_utf8_lossy(s.env.sender.as_deref().unwrap_or_default())
+            "{id} rejected from <{}> {}: message too big: read={size} max={limit}",
+            String::from_utf8_lossy(s.env.sender.as_deref().unwrap_or_default()),
+            s.host_and_ident()
         );
         s.log(line);
         s.reset_message();
