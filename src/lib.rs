@@ -18,6 +18,7 @@ pub mod features;
 pub mod lint;
 pub mod listmatch;
 pub mod lookup;
+pub mod smtp;
 
 pub use error::{ErrorKind, ExpandError};
 pub use expand::{expand, expand_str, parse, parse_checked, Context, Expansion, Val};

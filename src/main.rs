@@ -7,7 +7,7 @@ use rexim::cli::{be, config};
 use rexim::Context;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: rexim [-C FILE] [-D NAME=value] (-be [expansion ...] | -bem FILE [expansion ...] | -bP [item ...] | -bV)");
+    eprintln!("usage: rexim [-C FILE] [-D NAME=value] (-be [expansion ...] | -bem FILE [expansion ...] | -bP [item ...] | -bV | -bh IP[.port])");
     ExitCode::from(1)
 }
 
@@ -17,6 +17,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.iter().any(|a| a == "-bh") {
+        return ExitCode::from(rexim::cli::bh::main(&argv) as u8);
+    }
     if argv.first().is_some_and(|a| a == "lint") {
         return ExitCode::from(rexim::cli::lint::main(&argv[1..]) as u8);
     }

@@ -1,0 +1,253 @@
+//! Settings an SMTP session needs, as a plain struct independent of the config loader.
+
+use crate::expand::{parse, Expansion};
+
+/// Options of Exim's main configuration that the SMTP session uses.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub primary_hostname: String,
+    /// `smtp_banner` (expanded for each connection).
+    pub smtp_banner: Expansion,
+    pub acl_smtp_connect: Option<Expansion>,
+    pub acl_smtp_helo: Option<Expansion>,
+    pub acl_smtp_mail: Option<Expansion>,
+    pub acl_smtp_rcpt: Option<Expansion>,
+    pub acl_smtp_predata: Option<Expansion>,
+    pub acl_smtp_data: Option<Expansion>,
+    pub acl_smtp_quit: Option<Expansion>,
+    pub acl_smtp_notquit: Option<Expansion>,
+    pub acl_smtp_vrfy: Option<Expansion>,
+    pub acl_smtp_expn: Option<Expansion>,
+    pub acl_smtp_etrn: Option<Expansion>,
+    /// `message_size_limit` in bytes; 0 means no limit.
+    pub message_size_limit: u64,
+    pub smtp_max_synprot_errors: u32,
+    pub smtp_max_unknown_commands: u32,
+    pub smtp_enforce_sync: bool,
+    pub accept_8bitmime: bool,
+    pub helo_allow_chars: String,
+    /// Host lists (empty string: option unset, matches nothing).
+    pub pipelining_advertise_hosts: String,
+    pub pipelining_connect_advertise_hosts: String,
+    pub chunking_advertise_hosts: String,
+    pub dsn_advertise_hosts: String,
+    pub smtputf8_advertise_hosts: String,
+    /// rexim has no TLS yet: the default is unset, so STARTTLS is not advertised.
+    pub tls_advertise_hosts: String,
+    pub helo_accept_junk_hosts: String,
+    /// Hosts that must send HELO/EHLO before MAIL (Exim's default: all).
+    pub hosts_require_helo: String,
+    pub message_body_visible: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            primary_hostname: local_hostname(),
+            smtp_banner: parse("$smtp_active_hostname ESMTP Exim $version_number $tod_full"),
+            acl_smtp_connect: None,
+            acl_smtp_helo: None,
+            acl_smtp_mail: None,
+            acl_smtp_rcpt: None,
+            acl_smtp_predata: None,
+            acl_smtp_data: None,
+            acl_smtp_quit: None,
+            acl_smtp_notquit: None,
+            acl_smtp_vrfy: None,
+            acl_smtp_expn: None,
+            acl_smtp_etrn: None,
+            message_size_limit: 50 * 1024 * 1024,
+            smtp_max_synprot_errors: 3,
+            smtp_max_unknown_commands: 3,
+            smtp_enforce_sync: true,
+            accept_8bitmime: true,
+            helo_allow_chars: String::new(),
+            pipelining_advertise_hosts: "*".into(),
+            pipelining_connect_advertise_hosts: "*".into(),
+            chunking_advertise_hosts: "*".into(),
+            dsn_advertise_hosts: String::new(),
+            smtputf8_advertise_hosts: "*".into(),
+            tls_advertise_hosts: String::new(),
+            helo_accept_junk_hosts: String::new(),
+            hosts_require_helo: "*".into(),
+            message_body_visible: 500,
+        }
+    }
+}
+
+impl SessionConfig {
+    /// Set one main option from its configuration text. Returns an error for an option
+    /// the session does not know or a bad value.
+    pub fn set_option(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let acl = || Some(parse(value));
+        match name {
+            "primary_hostname" => self.primary_hostname = value.into(),
+            "smtp_banner" => self.smtp_banner = parse(value),
+            "acl_smtp_connect" => self.acl_smtp_connect = acl(),
+            "acl_smtp_helo" => self.acl_smtp_helo = acl(),
+            "acl_smtp_mail" => self.acl_smtp_mail = acl(),
+            "acl_smtp_rcpt" => self.acl_smtp_rcpt = acl(),
+            "acl_smtp_predata" => self.acl_smtp_predata = acl(),
+            "acl_smtp_data" => self.acl_smtp_data = acl(),
+            "acl_smtp_quit" => self.acl_smtp_quit = acl(),
+            "acl_smtp_notquit" => self.acl_smtp_notquit = acl(),
+            "acl_smtp_vrfy" => self.acl_smtp_vrfy = acl(),
+            "acl_smtp_expn" => self.acl_smtp_expn = acl(),
+            "acl_smtp_etrn" => self.acl_smtp_etrn = acl(),
+            "message_size_limit" => self.message_size_limit = size_value(value)?,
+            "smtp_max_synprot_errors" => {
+                self.smtp_max_synprot_errors = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("integer expected for {name}"))?
+            }
+            "smtp_max_unknown_commands" => {
+                self.smtp_max_unknown_commands = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("integer expected for {name}"))?
+            }
+            "smtp_enforce_sync" => self.smtp_enforce_sync = bool_value(value)?,
+            "no_smtp_enforce_sync" => self.smtp_enforce_sync = false,
+            "accept_8bitmime" => self.accept_8bitmime = bool_value(value)?,
+            "no_accept_8bitmime" => self.accept_8bitmime = false,
+            "helo_allow_chars" => self.helo_allow_chars = value.into(),
+            "pipelining_advertise_hosts" => self.pipelining_advertise_hosts = value.into(),
+            "pipelining_connect_advertise_hosts" => {
+                self.pipelining_connect_advertise_hosts = value.into()
+            }
+            "chunking_advertise_hosts" => self.chunking_advertise_hosts = value.into(),
+            "dsn_advertise_hosts" => self.dsn_advertise_hosts = value.into(),
+            "smtputf8_advertise_hosts" => self.smtputf8_advertise_hosts = value.into(),
+            "tls_advertise_hosts" => self.tls_advertise_hosts = value.into(),
+            "helo_accept_junk_hosts" => self.helo_accept_junk_hosts = value.into(),
+            "hosts_require_helo" => self.hosts_require_helo = value.into(),
+            "message_body_visible" => {
+                self.message_body_visible = size_value(value)? as usize;
+            }
+            _ => return Err(format!("main option \"{name}\" unknown")),
+        }
+        Ok(())
+    }
+}
+
+fn bool_value(v: &str) -> Result<bool, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "" | "true" | "yes" => Ok(true),
+        "false" | "no" => Ok(false),
+        _ => Err(format!("\"{v}\" is not a valid boolean")),
+    }
+}
+
+/// An Exim integer with an optional K/M/G suffix.
+fn size_value(v: &str) -> Result<u64, String> {
+    let v = v.trim();
+    let (num, mult) = match v.as_bytes().last() {
+        Some(b'K' | b'k') => (&v[..v.len() - 1], 1024),
+        Some(b'M' | b'm') => (&v[..v.len() - 1], 1024 * 1024),
+        Some(b'G' | b'g') => (&v[..v.len() - 1], 1024 * 1024 * 1024),
+        _ => (v, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("integer expected, not \"{v}\""))
+}
+
+/// The host's name, as Exim takes `primary_hostname` from `uname()`.
+pub fn local_hostname() -> String {
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: uname fills the struct we own; the nodename is NUL-terminated.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return "localhost".into();
+    }
+    let bytes: Vec<u8> = u
+        .nodename
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Main options the session reads from a loaded configuration.
+const SESSION_OPTIONS: &[&str] = &[
+    "accept_8bitmime",
+    "acl_smtp_connect",
+    "acl_smtp_data",
+    "acl_smtp_etrn",
+    "acl_smtp_expn",
+    "acl_smtp_helo",
+    "acl_smtp_mail",
+    "acl_smtp_notquit",
+    "acl_smtp_predata",
+    "acl_smtp_quit",
+    "acl_smtp_rcpt",
+    "acl_smtp_vrfy",
+    "chunking_advertise_hosts",
+    "dsn_advertise_hosts",
+    "helo_accept_junk_hosts",
+    "helo_allow_chars",
+    "hosts_require_helo",
+    "message_body_visible",
+    "message_size_limit",
+    "pipelining_advertise_hosts",
+    "pipelining_connect_advertise_hosts",
+    "primary_hostname",
+    "smtp_banner",
+    "smtp_enforce_sync",
+    "smtp_max_synprot_errors",
+    "smtp_max_unknown_commands",
+    "smtputf8_advertise_hosts",
+    "tls_advertise_hosts",
+];
+
+impl SessionConfig {
+    /// Build the session settings and ACLs from a configuration read by `crate::config`.
+    /// Errors are ACL syntax errors and option values the session cannot use.
+    pub fn from_config(
+        cfg: &crate::config::Config,
+    ) -> Result<(SessionConfig, crate::acl::AclSet), Vec<String>> {
+        use crate::config::Value;
+        let mut out = SessionConfig::default();
+        let mut errors = Vec::new();
+        for name in SESSION_OPTIONS {
+            let Some(setting) = cfg.main.get(name) else {
+                continue;
+            };
+            let text = match &setting.value {
+                Value::Unset => String::new(),
+                Value::Str(s) | Value::Id(s) | Value::Ids(s) => s.clone(),
+                Value::Bool(b) => b.to_string(),
+                Value::Int(i) => i.to_string(),
+                Value::Times(t) => t.first().map(i64::to_string).unwrap_or_default(),
+            };
+            if let Err(e) = out.set_option(name, &text) {
+                errors.push(e);
+            }
+        }
+        let mut acls = crate::acl::AclSet::default();
+        for acl in &cfg.acls {
+            let lines: Vec<crate::acl::read::Line> = acl
+                .lines
+                .iter()
+                .map(|l| crate::acl::read::Line {
+                    text: l.text.as_str(),
+                    offset: l.span.start as usize,
+                })
+                .collect();
+            match crate::acl::read::read_acl(&acl.name, &lines) {
+                Ok(a) => acls.insert(a),
+                Err(es) => errors.extend(
+                    es.into_iter()
+                        .map(|e| format!("error in ACL \"{}\": {}", acl.name, e.message)),
+                ),
+            }
+        }
+        if errors.is_empty() {
+            Ok((out, acls))
+        } else {
+            Err(errors)
+        }
+    }
+}

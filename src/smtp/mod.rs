@@ -1,0 +1,10 @@
+//! The sans-IO SMTP server core: input parsing, the session state machine, message ids.
+
+pub mod config;
+pub mod msgid;
+pub mod proto;
+pub mod session;
+pub mod verbs;
+
+pub use config::SessionConfig;
+pub use session::{Peer, Session};

@@ -1,0 +1,202 @@
+//! DATA and BDAT: recipient checks, the PREDATA ACL, `354`, and the DATA ACL on the message.
+
+use std::sync::Arc;
+
+use crate::acl::{Phase, Rc};
+use crate::expand::message::Message;
+use crate::expand::Val;
+use crate::smtp::proto::command::parse_bdat;
+use crate::smtp::session::{Done, Session, State};
+
+/// Checks shared by DATA and the first BDAT; `Err` carries the handler's result.
+fn ready_for_data(s: &mut Session, what: &str) -> Result<(), Done> {
+    if !s.env.discarded && s.env.recipients.is_empty() {
+        if s.rcpt_response_same {
+            if let Some(r) = s.rcpt_response.clone() {
+                s.respond(
+                    "503",
+                    false,
+                    "All RCPT commands were rejected with this error:",
+                );
+                s.respond("503", false, &r);
+            }
+        }
+        if s.offered.pipelining && s.last_was_rcpt {
+            s.reply(&format!("503 Valid RCPT command must precede {what}"));
+            return Err(Done::Continue);
+        }
+        return Err(s.synprot_error(
+            "protocol",
+            503,
+            &format!("valid RCPT command must precede {what}"),
+        ));
+    }
+    if let Some(spec) = s.cfg.acl_smtp_predata.clone() {
+        let v = s.acl(Phase::Predata, &spec);
+        if !matches!(v.rc, Rc::Ok | Rc::Discard) {
+            return Err(s.acl_fail(Phase::Predata, &v));
+        }
+    }
+    Ok(())
+}
+
+/// `DATA`.
+pub fn handle_data(s: &mut Session) -> Done {
+    if let Err(d) = ready_for_data(s, "DATA") {
+        return d;
+    }
+    s.reply("354 Enter message, ending with \".\" on a line by itself");
+    s.rx.start_data();
+    s.state = State::Data;
+    Done::Continue
+}
+
+/// `BDAT n [LAST]`.
+pub fn handle_bdat(s: &mut Session) -> Done {
+    if !s.offered.chunking {
+        return s.synprot_error(
+            "protocol",
+            503,
+            "BDAT command used when CHUNKING not advertised",
+        );
+    }
+    let Some((n, last)) = parse_bdat(&s.cmd.arg) else {
+        return s.synprot_error("protocol", 501, "missing size for BDAT command");
+    };
+    if s.env.chunks.is_empty() {
+        if let Err(d) = ready_for_data(s, "BDAT") {
+            // The chunk still arrives and must be skipped.
+            s.rx.start_chunk(n);
+            s.state = State::Chunk { last: true };
+            s.env.discarded = true;
+            s.env.chunks.clear();
+            s.env.sender = s.env.sender.take();
+            s.bdat_skip = true;
+            return d;
+        }
+    }
+    s.rx.start_chunk(n);
+    s.state = State::Chunk { last };
+    Done::Continue
+}
+
+/// A BDAT chunk arrived.
+pub fn chunk_received(s: &mut Session, bytes: Vec<u8>) -> Done {
+    let State::Chunk { last } = s.state else {
+        return Done::Continue;
+    };
+    s.state = State::Command;
+    if s.bdat_skip {
+        s.bdat_skip = false;
+        s.env.discarded = false;
+        return Done::Continue;
+    }
+    let n = bytes.len();
+    s.env.chunks.extend_from_slice(&bytes);
+    if !last {
+        s.reply(&format!("250 {n} byte chunk received"));
+        return Done::Continue;
+    }
+    let mut body = Vec::with_capacity(s.env.chunks.len());
+    let raw = std::mem::take(&mut s.env.chunks);
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'\r' && raw.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            continue;
+        }
+        body.push(raw[i]);
+        i += 1;
+    }
+    let size = raw.len() + usize::from(needs_separator(&body));
+    let last_chunk = Some((n, size));
+    finish(s, body, size, last_chunk)
+}
+
+/// The message after DATA has been read (dot-unstuffed, LF line ends).
+pub fn message_received(s: &mut Session, body: Vec<u8>) -> Done {
+    s.state = State::Command;
+    let size = s.rx.data_size;
+    finish(s, body, size, None)
+}
+
+/// Does the header section end without a blank line (Exim then adds one, and counts it)?
+fn needs_separator(body: &[u8]) -> bool {
+    for line in body.split(|&c| c == b'\n') {
+        if line.is_empty() {
+            return false;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            continue;
+        }
+        let name_len = line
+            .iter()
+            .take_while(|&&c| c > b' ' && c < 0x7f && c != b':')
+            .count();
+        if name_len == 0 || line.get(name_len) != Some(&b':') {
+            return true;
+        }
+    }
+    false
+}
+
+fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usize)>) -> Done {
+    let limit = s.cfg.message_size_limit;
+    if limit > 0 && size as u64 > limit {
+        s.reply("552 Message size exceeds maximum permitted");
+        let id = s.new_message_id();
+        let line = format!(
+            "{id} rejected from <{}> {}: message too big: read={size} max={limit}",
+            String::from_utf8_lossy(s.env.sender.as_deref().unwrap_or_default()),
+            s.host_and_ident()
+        );
+        s.log(line);
+        s.reset_message();
+        return Done::Continue;
+    }
+    let id = s.new_message_id();
+    let visible = s.cfg.message_body_visible;
+    s.ctx.message = Some(Arc::new(Message::read(&body, visible)));
+    s.ctx.set("message_exim_id", id.as_str());
+    s.ctx.set("message_id", id.as_str());
+    s.ctx.set("message_size", size.to_string());
+    s.ctx
+        .set("recipients_count", s.env.recipients.len().to_string());
+    let recipients: Vec<u8> = s.env.recipients.join(&b", "[..]);
+    s.ctx.set("recipients", Val::tainted(recipients));
+    let mut accept_msg = None;
+    if let Some(spec) = s.cfg.acl_smtp_data.clone() {
+        let v = s.acl(Phase::Data, &spec);
+        match v.rc {
+            Rc::Ok => accept_msg = v.user_message,
+            Rc::Discard => s.env.discarded = true,
+            _ => {
+                // Exim's log line for a DATA rejection starts with the message id.
+                let before = s.log.len();
+                let done = s.acl_fail(Phase::Data, &v);
+                if let Some(l) = s.log.get_mut(before..).and_then(|l| l.last_mut()) {
+                    *l = format!("{id} {l}");
+                }
+                s.reset_message();
+                return done;
+            }
+        }
+    }
+    match (accept_msg, chunk) {
+        (Some(m), _) => crate::smtp::verbs::mail::user_reply(s, "250", &m),
+        (None, Some((n, total))) => {
+            s.reply(&format!("250- {n} byte chunk, total {total}"));
+            s.reply(&format!("250 OK id={id}"));
+        }
+        (None, None) => s.reply(&format!("250 OK id={id}")),
+    }
+    if s.host_checking {
+        s.write_raw("\n**** SMTP testing: that is not a real message id!\n\n");
+    }
+    let sender = String::from_utf8_lossy(s.env.sender.as_deref().unwrap_or_default()).into_owned();
+    let proto = if s.esmtp { "esmtp" } else { "smtp" };
+    let line = format!("{id} <= {sender} {} P={proto}", s.host_and_ident());
+    s.log(line);
+    s.reset_message();
+    Done::Continue
+}

@@ -1,0 +1,194 @@
+//! HELO and EHLO: argument check, the HELO ACL, the greeting and capability list.
+
+use crate::acl::{Phase, Rc};
+use crate::smtp::session::{Done, Offered, Session};
+
+/// Exim's `check_helo`: an IP literal, or letters, digits, dots, hyphens and
+/// `helo_allow_chars`.
+pub fn valid_helo(arg: &str, allow: &str) -> bool {
+    if let Some(inner) = arg.strip_prefix('[') {
+        let Some(inner) = inner.strip_suffix(']') else {
+            return false;
+        };
+        let lower = inner.to_ascii_lowercase();
+        if let Some(v6) = lower.strip_prefix("ipv6:") {
+            return v6.parse::<std::net::Ipv6Addr>().is_ok();
+        }
+        if let Some(v4) = lower.strip_prefix("ipv4:") {
+            return v4.parse::<std::net::Ipv4Addr>().is_ok();
+        }
+        return inner.parse::<std::net::IpAddr>().is_ok();
+    }
+    !arg.is_empty()
+        && arg.bytes().all(|c| {
+            c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || allow.as_bytes().contains(&c)
+        })
+}
+
+/// `HELO name` / `EHLO name`.
+pub fn handle_ehlo(s: &mut Session, esmtp: bool) -> Done {
+    let hello = if esmtp { "EHLO" } else { "HELO" };
+    let arg = String::from_utf8_lossy(&s.cmd.arg).into_owned();
+    let junk_ok = {
+        let l = s.cfg.helo_accept_junk_hosts.clone();
+        s.host_in(&l)
+    };
+    let allow = s.cfg.helo_allow_chars.clone();
+    if !junk_ok && !valid_helo(&arg, &allow) {
+        s.reply(&format!("501 Syntactically invalid {hello} argument(s)"));
+        let shown = if arg.is_empty() {
+            "(no argument given)".to_string()
+        } else {
+            arg.clone()
+        };
+        let line = format!(
+            "rejected {hello} from {}: syntactically invalid argument(s): {shown}",
+            s.host_and_ident().trim_start_matches("H=")
+        );
+        s.log(line);
+        s.helo_name = None;
+        s.synprot_errors += 1;
+        if s.synprot_errors > s.cfg.smtp_max_synprot_errors {
+            s.too_many_errors_log();
+            return Done::Close;
+        }
+        return Done::Continue;
+    }
+    // `$sender_helo_name` keeps the client's case.
+    let name: String = arg.split(' ').next().unwrap_or("").to_string();
+    s.helo_name = Some(name.clone());
+    s.ctx.set(
+        "sender_helo_name",
+        crate::expand::Val::tainted(name.as_bytes()),
+    );
+    s.esmtp = esmtp;
+    if let Some(spec) = s.cfg.acl_smtp_helo.clone() {
+        let v = s.acl(Phase::Helo, &spec);
+        if v.rc != Rc::Ok {
+            let done = s.acl_fail(Phase::Helo, &v);
+            s.helo_name = None;
+            s.ctx.unset("sender_helo_name");
+            return done;
+        }
+        if let Some(u) = v.user_message {
+            return greet(s, esmtp, Some(u));
+        }
+    }
+    greet(s, esmtp, None)
+}
+
+fn greet(s: &mut Session, esmtp: bool, user: Option<String>) -> Done {
+    s.helo_seen = true;
+    s.reset_message();
+    s.ctx
+        .set("received_protocol", if esmtp { "esmtp" } else { "smtp" });
+    let mut code = "250".to_string();
+    let first = match user {
+        None => {
+            let name = s
+                .peer
+                .name
+                .clone()
+                .or_else(|| s.helo_name.clone())
+                .unwrap_or_default();
+            let ident = s
+                .peer
+                .ident
+                .as_ref()
+                .map(|i| format!("{i} at "))
+                .unwrap_or_default();
+            let mut g = format!("{} Hello {ident}{name}", s.active_hostname());
+            if !s.peer.address.is_empty() {
+                g += &format!(" [{}]", s.peer.address);
+            }
+            g
+        }
+        Some(u) => {
+            let mut text = u;
+            if let Some(len) = crate::smtp::session::smtp_code_len(&text) {
+                if text.starts_with('2') {
+                    code = text[..3].to_string();
+                }
+                text = text[len..].to_string();
+            }
+            if let Some(i) = text.find(['\r', '\n']) {
+                s.log(format!(
+                    "EHLO/HELO response must not contain newlines: message truncated: {code} {text}"
+                ));
+                text.truncate(i);
+            }
+            text
+        }
+    };
+    s.offered = Offered::default();
+    if !esmtp {
+        s.reply(&format!("{code} {first}"));
+        return Done::Continue;
+    }
+    let mut caps: Vec<String> = vec![first];
+    caps.push(if s.cfg.message_size_limit > 0 {
+        format!("SIZE {}", s.cfg.message_size_limit)
+    } else {
+        "SIZE".into()
+    });
+    if s.cfg.accept_8bitmime {
+        caps.push("8BITMIME".into());
+    }
+    let cfg = s.cfg.clone();
+    if s.host_in(&cfg.dsn_advertise_hosts) {
+        caps.push("DSN".into());
+        s.offered.dsn = true;
+    }
+    if cfg.acl_smtp_etrn.is_some() {
+        caps.push("ETRN".into());
+    }
+    if cfg.acl_smtp_vrfy.is_some() {
+        caps.push("VRFY".into());
+    }
+    if cfg.acl_smtp_expn.is_some() {
+        caps.push("EXPN".into());
+    }
+    if s.host_in(&cfg.pipelining_advertise_hosts) {
+        caps.push("PIPELINING".into());
+        s.offered.pipelining = true;
+        if s.host_in(&cfg.pipelining_connect_advertise_hosts) {
+            caps.push("PIPECONNECT".into());
+        }
+    }
+    if s.host_in(&cfg.chunking_advertise_hosts) {
+        caps.push("CHUNKING".into());
+        s.offered.chunking = true;
+    }
+    if s.host_in(&cfg.tls_advertise_hosts) {
+        caps.push("STARTTLS".into());
+        s.offered.tls = true;
+    }
+    if s.host_in(&cfg.smtputf8_advertise_hosts) {
+        caps.push("SMTPUTF8".into());
+        s.offered.smtputf8 = true;
+    }
+    caps.push("HELP".into());
+    let n = caps.len();
+    for (i, c) in caps.iter().enumerate() {
+        let sep = if i + 1 == n { ' ' } else { '-' };
+        s.reply(&format!("{code}{sep}{c}"));
+    }
+    Done::Continue
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_helo;
+
+    #[test]
+    fn helo_arguments() {
+        assert!(valid_helo("mx.example", ""));
+        assert!(valid_helo("[192.0.2.1]", ""));
+        assert!(valid_helo("[IPv6:2001:db8::1]", ""));
+        assert!(!valid_helo("a_b", ""));
+        assert!(valid_helo("a_b", "_"));
+        assert!(!valid_helo("", ""));
+        assert!(!valid_helo("foo bar", ""));
+        assert!(!valid_helo("[1.2.3]", ""));
+    }
+}

@@ -1,0 +1,8 @@
+//! One file per SMTP verb, each with a `handle_<verb>` function.
+
+pub mod data;
+pub mod ehlo;
+pub mod mail;
+pub mod misc;
+pub mod rcpt;
+pub mod vrfy;

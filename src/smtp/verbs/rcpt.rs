@@ -1,0 +1,100 @@
+//! RCPT TO: the recipient address, DSN parameters and the RCPT ACL.
+
+use crate::acl::{Phase, Rc};
+use crate::expand::address::{Options, Parser};
+use crate::expand::Val;
+use crate::smtp::proto::command::{parse_rcpt_args, Offered};
+use crate::smtp::session::{Done, Session};
+use crate::smtp::verbs::mail::user_reply;
+
+/// `RCPT TO:<recipient> [NOTIFY=...] [ORCPT=...]`.
+pub fn handle_rcpt(s: &mut Session) -> Done {
+    s.was_rcpt = true;
+    s.rcpt_in_progress = true;
+    let done = rcpt(s);
+    s.rcpt_in_progress = false;
+    done
+}
+
+fn rcpt(s: &mut Session) -> Done {
+    if s.env.sender.is_none() {
+        if s.offered.pipelining && s.last_was_rej_mail {
+            s.reply("503 sender not yet given");
+            s.was_rej_mail = true;
+            return Done::Continue;
+        }
+        s.was_rcpt = false;
+        return s.synprot_error("protocol", 503, "sender not yet given");
+    }
+    if s.cmd.arg.is_empty() {
+        return s.synprot_error("syntax", 501, "RCPT must have an address operand");
+    }
+    let offered = Offered {
+        esmtp: s.esmtp,
+        dsn: s.offered.dsn,
+        ..Offered::default()
+    };
+    let args = parse_rcpt_args(&s.cmd.arg, offered);
+    let text = String::from_utf8_lossy(&args.rest).into_owned();
+    let mut addr = match Parser::new(Options::default()).extract(&args.rest) {
+        Ok(a) => a,
+        Err(e) => return s.synprot_error_data("syntax", 501, Some(&text), &e),
+    };
+    // An unqualified postmaster is always accepted, qualified with the local domain.
+    if addr.domain_offset == 0 && addr.address.eq_ignore_ascii_case(b"postmaster") {
+        addr.domain_offset = addr.address.len() + 1;
+        addr.address.push(b'@');
+        addr.address
+            .extend_from_slice(s.cfg.primary_hostname.as_bytes());
+    }
+    if addr.domain_offset == 0 {
+        s.reply(&format!(
+            "501 {}: recipient address must contain a domain",
+            String::from_utf8_lossy(&s.cmd.arg)
+        ));
+        let line = format!(
+            "unqualified recipient rejected: <{}> {}",
+            String::from_utf8_lossy(&addr.address),
+            s.host_and_ident()
+        );
+        s.log(line);
+        return Done::Continue;
+    }
+    s.env.rcpt_count += 1;
+    s.ctx.set("rcpt_count", s.env.rcpt_count.to_string());
+    s.ctx
+        .set("recipients_count", s.env.recipients.len().to_string());
+    s.ctx.set("local_part", Val::tainted(addr.local_part()));
+    s.ctx.set("domain", Val::tainted(addr.domain()));
+    let v = match s.cfg.acl_smtp_rcpt.clone() {
+        Some(spec) => s.acl(Phase::Rcpt, &spec),
+        // No RCPT ACL: Exim refuses every recipient from a remote host.
+        None => {
+            s.log(">>> ACL is NULL: implicit DENY".into());
+            crate::acl::Verdict {
+                rc: Rc::Fail,
+                user_message: None,
+                log_message: None,
+            }
+        }
+    };
+    s.ctx.unset("local_part");
+    s.ctx.unset("domain");
+    match v.rc {
+        Rc::Ok | Rc::Discard => {
+            if v.rc == Rc::Discard {
+                s.env.discarded = true;
+            } else {
+                s.env.recipients.push(addr.address.clone());
+            }
+            s.ctx
+                .set("recipients_count", s.env.recipients.len().to_string());
+            match v.user_message {
+                Some(u) => user_reply(s, "250", &u),
+                None => s.reply("250 Accepted"),
+            }
+            Done::Continue
+        }
+        _ => s.acl_fail(Phase::Rcpt, &v),
+    }
+}
