@@ -141,7 +141,12 @@ impl HostMatcher {
         };
         let lookups = ctx.lookups.clone();
         let hit = lookups
-            .find(&spec, source, &key, Some(&mut crate::expand::Eval::new(ctx)))
+            .find(
+                &spec,
+                source,
+                &key,
+                Some(&mut crate::expand::Eval::new(ctx)),
+            )
             .map_err(|e| ItemErr::Defer(Some(crate::listmatch::driver_reason(e))))?;
         Ok(hit.map(|h| Matched {
             value: Some(Val {

@@ -29,7 +29,9 @@ pub fn parse_body(source: &str) -> Seq {
             // The grammar is total; reaching here means pest's recursion guard stopped
             // hostile nesting, or a grammar bug. Report, never panic.
             let err = match &e.variant {
-                pest::error::ErrorVariant::CustomError { message } if message.contains("stack limit") => {
+                pest::error::ErrorVariant::CustomError { message }
+                    if message.contains("stack limit") =>
+                {
                     ExpandError::hard("expansion nesting too deep to parse")
                 }
                 _ => ExpandError::hard(format!("internal parser error: {e}")),
