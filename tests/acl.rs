@@ -8,8 +8,12 @@
 //! - `@dns NAME TYPE DATA`: a record of the fake DNS zone the ACLs' resolver answers
 //!   from (format of `rexim::dns::FakeResolver`; `NAME SERVFAIL` gives a temporary error).
 //!   Without any `@dns` line the zone is empty (every name is NXDOMAIN).
+//! - `@domainlist NAME = LIST` (also `@hostlist`, `@addresslist`, `@localpartlist`):
+//!   a named list for `+NAME` items.
 //! - `@hints`: give the ACLs a hints-database directory (a fresh temporary directory per
 //!   fixture, shared by its cases, so `ratelimit` state carries from case to case).
+//!
+//! `@DATA@` in ACL text and named lists is the absolute path of `tests/acl/data/`.
 //!
 //! Special case words: `message=FILE` reads the message (headers, blank line, body) from
 //! `tests/acl/data/FILE`; `now=SECONDS[.FRACTION]` fixes the clock.
@@ -23,6 +27,19 @@ use rexim::expand::message::Message;
 use rexim::{parse, Context};
 
 struct Clock(i64, u32);
+
+/// Named lists from `@domainlist` & co: (name, kind letter, raw text).
+#[derive(Default)]
+struct Named(Vec<(String, char, String)>);
+
+impl rexim::expand::context::NamedLists for Named {
+    fn get(&self, name: &str, kind: Option<char>) -> Option<(char, String)> {
+        self.0
+            .iter()
+            .find(|(n, k, _)| n == name && kind.is_none_or(|want| want == *k))
+            .map(|(_, k, v)| (*k, v.clone()))
+    }
+}
 
 impl rexim::expand::context::Clock for Clock {
     fn now(&self) -> (i64, u32) {
@@ -117,11 +134,28 @@ fn run_fixture(text: &str) -> String {
     let (defs, cases) = text.split_once("\n---\n").expect("--- separator");
     let mut zone = String::new();
     let mut hints = None;
+    let mut named = Named::default();
     let mut acl_text = String::new();
     for line in defs.split('\n') {
         if let Some(rr) = line.strip_prefix("@dns ") {
             zone.push_str(rr);
             zone.push('\n');
+        } else if let Some((kind, rest)) = line
+            .strip_prefix('@')
+            .and_then(|l| l.split_once("list "))
+            .filter(|(k, _)| ["domain", "host", "address", "localpart"].contains(k))
+        {
+            let (name, value) = rest.split_once('=').expect("@...list NAME = LIST");
+            let letter = if kind == "localpart" {
+                'l'
+            } else {
+                kind.chars().next().unwrap()
+            };
+            let value = value.trim().replace(
+                "@DATA@",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/acl/data"),
+            );
+            named.0.push((name.trim().to_string(), letter, value));
         } else if line.trim() == "@hints" {
             hints = Some(fresh_dir());
         } else {
@@ -130,10 +164,13 @@ fn run_fixture(text: &str) -> String {
         }
         acl_text.push('\n');
     }
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/acl/data");
+    let acl_text = acl_text.replace("@DATA@", data);
     let (mut set, errors) = load_acls(&acl_text);
     set.env.resolver = Arc::new(FakeResolver::parse(&zone).expect("zone"));
     set.env.hints_dir = hints.clone();
     let set = Arc::new(set);
+    let named = Arc::new(named);
     let mut out = String::new();
     for e in errors {
         out.push_str(&format!("load error: {e}\n"));
@@ -143,6 +180,7 @@ fn run_fixture(text: &str) -> String {
         let ph = phase(words.next().unwrap());
         let acl = words.next().unwrap();
         let mut ctx = Context::default();
+        ctx.named_lists = Some(named.clone());
         ctx.acl = Some(Arc::new(rexim::acl::engine::ExpansionAcls {
             acls: set.clone(),
         }));
@@ -198,7 +236,7 @@ fn run_fixture(text: &str) -> String {
             out.push_str(&format!("  {v}\n"));
         }
     }
-    out
+    out.replace(data, "@DATA@")
 }
 
 #[test]

@@ -221,6 +221,14 @@ pub fn regex(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
 
 /// `verify = header_syntax`, `verify = reverse_host_lookup/defer_ok`, ... (see
 /// [`crate::acl::verify`]).
+/// A user message from verification stays in `$acl_verify_message`; `warn` drops it.
 pub fn verify(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
-    crate::acl::verify::verify(run, arg)
+    let rc = crate::acl::verify::verify(run, arg);
+    if let Some(m) = run.user_msg.clone() {
+        run.ctx.set("acl_verify_message", m.as_str());
+    }
+    if run.verb == crate::acl::Verb::Warn {
+        run.user_msg = None;
+    }
+    rc
 }

@@ -33,7 +33,9 @@ pub fn verify(run: &mut AclRun, arg: &[u8]) -> Rc {
         "recipient" => (RCPT, false),
         k if k.starts_with("sender") => (MAIL | RCPT | PREDATA | DATA | NOTSMTP, false),
         _ => {
-            run.log_msg = Some(format!("unknown verify condition \"{text}\""));
+            run.log_msg = Some(format!(
+                "expected \"sender[=address]\", \"recipient\", \"helo\", \"header_syntax\", \"header_sender\", \"header_names_ascii\" or \"reverse_host_lookup\" at start of ACL condition \"verify {text}\""
+            ));
             return Rc::Error;
         }
     };
@@ -260,7 +262,7 @@ fn helo(run: &mut AclRun) -> Rc {
         return Rc::Ok;
     }
     match addresses(run, &helo) {
-        Ok(a) if a.iter().any(|a| *a == ip) => Rc::Ok,
+        Ok(a) if a.contains(&ip) => Rc::Ok,
         _ => Rc::Fail,
     }
 }
@@ -292,7 +294,7 @@ fn reverse_host_lookup(run: &mut AclRun, opts: &[String]) -> Rc {
     }
     for n in &names {
         match addresses(run, n) {
-            Ok(a) if a.iter().any(|a| *a == ip) => {
+            Ok(a) if a.contains(&ip) => {
                 run.ctx.set("sender_host_name", n.as_str());
                 return Rc::Ok;
             }
