@@ -2,7 +2,7 @@
 
 use crate::acl::engine::{AclRun, Rc};
 use crate::acl::phase::bits::*;
-use crate::acl::{dnslists, lists, modifiers, tests, unsupported};
+use crate::acl::{dnslists, lists, modifiers, ratelimit, tests, unsupported};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -120,6 +120,7 @@ pub static ACL_CONDITIONS: &[AclCondDef] = &[
     modifier("message", 0, modifiers::message_text),
     cond("mime_regex", true, !MIME, unsupported::mime_regex),
     modifier("queue", NOTSMTP | PRDR | DATA, modifiers::queue),
+    cond("ratelimit", true, 0, ratelimit::ratelimit),
     cond("recipients", false, !RCPT, lists::recipients),
     cond("regex", true, !(DATA | PRDR | NOTSMTP | MIME), tests::regex),
     modifier(
