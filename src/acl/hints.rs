@@ -30,7 +30,8 @@ pub fn open(dir: &Path, name: &str) -> Result<Arc<HintsDb>, String> {
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("failed to create {}: {e}", dir.display()))?;
     let env = lmdb::Environment::new()
-        .set_flags(EnvironmentFlags::NO_SUB_DIR)
+        // Hints may be lost in a crash (Exim's are plain dbm files): skip the fsyncs.
+        .set_flags(EnvironmentFlags::NO_SUB_DIR | EnvironmentFlags::NO_SYNC)
         .set_map_size(64 << 20)
         .open(&path)
         .map_err(|e| format!("failed to open hints database {}: {e}", path.display()))?;
