@@ -2,7 +2,7 @@
 
 use crate::acl::engine::{AclRun, Rc};
 use crate::acl::phase::bits::*;
-use crate::acl::{dnslists, lists, modifiers, ratelimit, tests, unsupported};
+use crate::acl::{dnslists, lists, modifiers, ratelimit, seen, tests, unsupported};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -128,6 +128,7 @@ pub static ACL_CONDITIONS: &[AclCondDef] = &[
         !(MAIL | RCPT | PREDATA | DATA | PRDR | MIME | NOTSMTP | NOTSMTP_START),
         modifiers::remove_header,
     ),
+    cond("seen", true, 0, seen::seen),
     cond(
         "sender_domains",
         false,

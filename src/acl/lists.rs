@@ -13,8 +13,8 @@ fn var(run: &AclRun, name: &str) -> Vec<u8> {
 }
 
 /// Turn a list match into an ACL result, storing the lookup data in `data_var`.
-/// A DEFER leaves the lookup's reason for the log only when `log_defer` (as for `hosts`).
-fn finish(run: &mut AclRun, r: MatchResult, data_var: Option<&str>, log_defer: bool) -> Rc {
+/// A DEFER leaves the lookup's reason for the log (Exim's `search_error_message`).
+fn finish(run: &mut AclRun, r: MatchResult, data_var: Option<&str>) -> Rc {
     match r {
         Ok(Some(m)) => {
             if let (Some(name), Some(v)) = (data_var, m.value) {
@@ -24,7 +24,7 @@ fn finish(run: &mut AclRun, r: MatchResult, data_var: Option<&str>, log_defer: b
         }
         Ok(None) => Rc::Fail,
         Err(ListError::Defer(msg)) => {
-            if log_defer {
+            if msg.as_deref().is_some_and(|m| !m.is_empty()) {
                 run.log_msg = msg;
             }
             Rc::Defer
@@ -43,21 +43,21 @@ pub fn hosts(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
     let name = run.ctx.get("sender_host_name").map(|v| v.bytes.clone());
     let name = name.filter(|n| !n.is_empty());
     let r = listmatch::match_host(run.ctx, &ip, name.as_deref(), arg, true);
-    finish(run, r, Some("host_data"), true)
+    finish(run, r, Some("host_data"))
 }
 
 /// `domains = +local_domains : lsearch;/etc/domains`: `$domain` is listed; sets `$domain_data`.
 pub fn domains(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
     let d = var(run, "domain");
     let r = listmatch::match_domain(run.ctx, &d, arg, true);
-    finish(run, r, Some("domain_data"), false)
+    finish(run, r, Some("domain_data"))
 }
 
 /// `local_parts = postmaster : abuse`: `$local_part` is listed; sets `$local_part_data`.
 pub fn local_parts(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
     let lp = var(run, "local_part");
     let r = listmatch::match_local_part(run.ctx, &lp, arg, true);
-    finish(run, r, Some("local_part_data"), false)
+    finish(run, r, Some("local_part_data"))
 }
 
 /// `recipients = postmaster@example.com`: the recipient address is listed; sets
@@ -71,7 +71,7 @@ pub fn recipients(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
         addr.extend_from_slice(&d);
     }
     let r = listmatch::match_address(run.ctx, &addr, arg, true);
-    finish(run, r, Some("recipient_data"), false)
+    finish(run, r, Some("recipient_data"))
 }
 
 /// `senders = : *@example.com`: the envelope sender is listed (an empty item
@@ -79,7 +79,7 @@ pub fn recipients(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
 pub fn senders(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
     let s = var(run, "sender_address");
     let r = listmatch::match_address(run.ctx, &s, arg, true);
-    finish(run, r, Some("sender_data"), false)
+    finish(run, r, Some("sender_data"))
 }
 
 /// `sender_domains = example.com`: the domain of the envelope sender is listed.
@@ -90,5 +90,5 @@ pub fn sender_domains(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
         None => Vec::new(),
     };
     let r = listmatch::match_domain(run.ctx, &d, arg, true);
-    finish(run, r, None, false)
+    finish(run, r, None)
 }

@@ -12,6 +12,7 @@ pub mod modifiers;
 pub mod phase;
 pub mod ratelimit;
 pub mod read;
+pub mod seen;
 pub mod state;
 pub mod tests;
 pub mod unsupported;
