@@ -9,11 +9,13 @@
 
 pub mod acl;
 pub mod cli;
+pub mod config;
 pub mod diag;
 pub mod dns;
 pub mod error;
 pub mod expand;
 pub mod features;
+pub mod lint;
 pub mod listmatch;
 pub mod lookup;
 

@@ -2,44 +2,51 @@
 
 use std::process::ExitCode;
 
+use rexim::cli::args::{self, Mode};
+use rexim::cli::{be, config};
 use rexim::Context;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: rexim -be [expansion ...] | rexim -bem FILE [expansion ...]");
+    eprintln!("usage: rexim [-C FILE] [-D NAME=value] (-be [expansion ...] | -bem FILE [expansion ...] | -bP [item ...] | -bV)");
     ExitCode::from(1)
 }
 
+
+/// mimalloc: the evaluator allocates many short-lived buffers; glibc malloc fragments.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut mode: Option<&str> = None;
-    let mut message_file: Option<String> = None;
-    let mut rest: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_str();
-        match a {
-            "-be" if mode.is_none() => mode = Some("be"),
-            "-bem" if mode.is_none() => {
-                mode = Some("be");
-                i += 1;
-                match args.get(i) {
-                    Some(f) => message_file = Some(f.clone()),
-                    None => return usage(),
-                }
-            }
-            _ if mode.is_some() => rest.push(args[i].clone()),
-            _ => {
-                eprintln!("rexim: unsupported option {a:?} (see README: what works)");
-                return usage();
-            }
-        }
-        i += 1;
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().is_some_and(|a| a == "lint") {
+        return ExitCode::from(rexim::cli::lint::main(&argv[1..]) as u8);
     }
-    match mode {
-        Some("be") => {
-            let code = rexim::cli::be::main(&rest, message_file.as_deref(), Context::default());
-            ExitCode::from(code as u8)
+    let a = match args::parse(&argv) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return usage();
         }
-        _ => usage(),
-    }
+    };
+    let code = match a.mode {
+        Mode::Expand if a.config.is_none() && a.defines.is_empty() => {
+            be::main(&a.rest, a.message_file.as_deref(), Context::default())
+        }
+        Mode::Expand => match config::load(&a) {
+            Ok(cfg) => {
+                let ctx = config::expansion_context(&cfg);
+                be::main_with_macros(
+                    &a.rest,
+                    a.message_file.as_deref(),
+                    ctx,
+                    be::Macros::from_config(cfg),
+                )
+            }
+            Err(rc) => rc,
+        },
+        Mode::ListOptions => config::list_options(&a),
+        Mode::Version => config::version(&a),
+        Mode::None => return usage(),
+    };
+    ExitCode::from(code.clamp(0, 255) as u8)
 }

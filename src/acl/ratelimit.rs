@@ -9,7 +9,7 @@ use crate::acl::engine::{AclRun, Rc};
 use crate::acl::model::Item;
 use crate::acl::phase::Phase;
 use crate::acl::state::MessageState;
-use crate::expand::operators::numbers::read_time;
+use crate::expand::operators::time::read_time;
 
 /// What one event counts as (Exim's `per_*` options; `per_byte` counts as `per_mail`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

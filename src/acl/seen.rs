@@ -4,7 +4,7 @@
 
 use crate::acl::engine::{AclRun, Rc};
 use crate::acl::model::Item;
-use crate::expand::operators::numbers::read_time;
+use crate::expand::operators::time::read_time;
 
 #[derive(PartialEq, Eq)]
 enum Mode {

@@ -7,43 +7,63 @@ use crate::expand::message::Message;
 use crate::expand::value::Val;
 use crate::expand::{self, Context};
 
-/// `NAME = value` macro definitions typed at the `-be` prompt.
-#[derive(Default)]
+/// `NAME = value` macro definitions typed at the `-be` prompt, on top of the built-in
+/// macros and those of the configuration (`-C`, `-D`).
 pub struct Macros {
-    defs: Vec<(String, String)>,
+    inner: crate::config::Macros,
+    /// The configuration file and its line count, which Exim names in some macro errors.
+    file: (String, u32),
+}
+
+impl Default for Macros {
+    fn default() -> Self {
+        Macros {
+            inner: crate::config::initial_macros(&[]).unwrap_or_default(),
+            file: ("/dev/null".into(), 0),
+        }
+    }
 }
 
 impl Macros {
-    /// If `line` defines a macro, record it and return the confirmation Exim prints.
-    pub fn define(&mut self, line: &str) -> Option<String> {
-        let first = line.chars().next()?;
-        if !first.is_ascii_uppercase() {
-            return None;
+    /// Continue from a configuration's macro table.
+    pub fn from_config(cfg: crate::config::Config) -> Macros {
+        Macros {
+            file: (cfg.main_file, cfg.end_line),
+            inner: cfg.macros,
         }
-        let name_len = line
-            .bytes()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
-            .count();
-        let (name, rest) = line.split_at(name_len);
-        let rest = rest.trim_start();
-        let value = rest.strip_prefix("==").or_else(|| rest.strip_prefix('='))?;
-        let value = self.substitute(value.trim());
-        match self.defs.iter_mut().find(|(n, _)| n == name) {
-            Some(d) => d.1 = value,
-            None => self.defs.push((name.to_string(), value)),
-        }
-        Some(format!("Defined macro '{name}'"))
     }
 
-    /// Replace every macro name occurring in `line`, in definition order.
-    pub fn substitute(&self, line: &str) -> String {
-        let mut s = line.to_string();
-        for (name, value) in &self.defs {
-            if s.contains(name.as_str()) {
-                s = s.replace(name.as_str(), value);
-            }
+    /// If `line` (already substituted) defines a macro, record it and return what Exim prints:
+    /// `Ok` for stdout (it names the most recently created macro, even after `==`), `Err` for
+    /// the configuration error it logs.
+    pub fn define(&mut self, line: &str) -> Option<Result<String, String>> {
+        if !line.starts_with(|c: char| c.is_ascii_uppercase()) {
+            return None;
         }
-        s
+        Some(match self.inner.define(line) {
+            Ok(()) => Ok(format!(
+                "Defined macro '{}'",
+                self.inner.last_created().unwrap_or("")
+            )),
+            Err(e) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                let ts = crate::expand::computed::tod("log", now, 0).unwrap_or_default();
+                let place = if e.starts_with("malformed") || e.starts_with("macro name too long") {
+                    format!(" in line {} of {}", self.file.1, self.file.0)
+                } else {
+                    String::new()
+                };
+                Err(format!("{ts} Exim configuration error{place}:\n  {e}"))
+            }
+        })
+    }
+
+    /// Replace every macro name occurring in `line`, in definition order (Exim's rules).
+    pub fn substitute(&self, line: &str) -> String {
+        self.inner.substitute(line)
     }
 }
 
@@ -108,14 +128,15 @@ pub fn session(input: &mut dyn BufRead, ctx: &mut Context) -> io::Result<Vec<Exc
     let mut macros = Macros::default();
     let mut result = Vec::new();
     while let Some(line) = next_logical_line(input)? {
-        if let Some(msg) = macros.define(&line) {
+        let expanded_line = macros.substitute(&line);
+        if let Some(msg) = macros.define(&expanded_line) {
+            let output = msg.unwrap_or_default().into_bytes();
             result.push(Exchange {
                 input: line,
-                output: msg.into_bytes(),
+                output,
             });
             continue;
         }
-        let expanded_line = macros.substitute(&line);
         let (text, _) = run_line(&expanded_line, ctx);
         flush_log(ctx);
         result.push(Exchange {
@@ -170,11 +191,24 @@ pub fn load_message(ctx: &mut Context, path: &str) -> io::Result<()> {
 }
 
 /// Entry point for `-be`/`-bem`: `args` are expansions given on the command line.
-pub fn main(args: &[String], message_file: Option<&str>, mut ctx: Context) -> i32 {
+pub fn main(args: &[String], message_file: Option<&str>, ctx: Context) -> i32 {
+    main_with_macros(args, message_file, ctx, Macros::default())
+}
+
+/// As [`main`], starting from a configuration's macros (`rexim -be -C file`).
+pub fn main_with_macros(
+    args: &[String],
+    message_file: Option<&str>,
+    mut ctx: Context,
+    mut macros: Macros,
+) -> i32 {
     crate::expand::computed::local_caller(&mut ctx);
     if let Some(path) = message_file {
         if let Err(e) = load_message(&mut ctx, path) {
-            eprintln!("rexim: failed to open {path}: {e}");
+            eprintln!(
+                "rexim: failed to open {path}: {}",
+                crate::expand::operators::misc::strerror(&e)
+            );
             return 1;
         }
     }
@@ -182,7 +216,17 @@ pub fn main(args: &[String], message_file: Option<&str>, mut ctx: Context) -> i3
     let mut out = stdout.lock();
     if !args.is_empty() {
         for a in args {
-            let (text, _) = run_line(a, &mut ctx);
+            let a = macros.substitute(a);
+            if let Some(msg) = macros.define(&a) {
+                match msg {
+                    Ok(m) => {
+                        let _ = writeln!(out, "{m}");
+                    }
+                    Err(e) => eprintln!("{e}"),
+                }
+                continue;
+            }
+            let (text, _) = run_line(&a, &mut ctx);
             flush_log(&mut ctx);
             let _ = out.write_all(&text);
             let _ = out.write_all(b"\n");
@@ -191,14 +235,13 @@ pub fn main(args: &[String], message_file: Option<&str>, mut ctx: Context) -> i3
     }
     if io::stdin().is_terminal() {
         drop(out);
-        return crate::cli::repl::run(ctx);
+        return crate::cli::repl::run(ctx, macros);
     }
     drop(out);
     // Own buffers on both ends: output is flushed only before a read that would block,
     // so a piped session stays interactive while a batch run makes few syscalls.
     let mut input = io::BufReader::with_capacity(1 << 16, io::stdin());
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout());
-    let mut macros = Macros::default();
     loop {
         let _ = out.write_all(b"> ");
         if input.buffer().is_empty() {
@@ -206,11 +249,19 @@ pub fn main(args: &[String], message_file: Option<&str>, mut ctx: Context) -> i3
         }
         match next_logical_line(&mut input) {
             Ok(Some(line)) => {
+                let line = macros.substitute(&line);
                 if let Some(msg) = macros.define(&line) {
-                    let _ = writeln!(out, "{msg}");
+                    match msg {
+                        Ok(m) => {
+                            let _ = writeln!(out, "{m}");
+                        }
+                        Err(e) => {
+                            let _ = out.flush();
+                            eprintln!("{e}");
+                        }
+                    }
                     continue;
                 }
-                let line = macros.substitute(&line);
                 let (text, _) = run_line(&line, &mut ctx);
                 if !ctx.log.is_empty() {
                     let _ = out.flush();

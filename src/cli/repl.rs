@@ -7,7 +7,7 @@ use crate::cli::be::{run_line, Macros};
 use crate::diag;
 use crate::expand::Context;
 
-pub fn run(mut ctx: Context) -> i32 {
+pub fn run(mut ctx: Context, mut macros: Macros) -> i32 {
     let Ok(mut rl) = DefaultEditor::new() else {
         eprintln!("rexim: cannot start line editor");
         return 1;
@@ -16,17 +16,19 @@ pub fn run(mut ctx: Context) -> i32 {
     if let Some(h) = &history {
         let _ = rl.load_history(h);
     }
-    let mut macros = Macros::default();
     loop {
         match rl.readline("> ") {
             Ok(line) => {
                 let line = line.trim_end().to_string();
                 let _ = rl.add_history_entry(line.as_str());
+                let line = macros.substitute(&line);
                 if let Some(msg) = macros.define(&line) {
-                    println!("{msg}");
+                    match msg {
+                        Ok(m) => println!("{m}"),
+                        Err(e) => eprintln!("{e}"),
+                    }
                     continue;
                 }
-                let line = macros.substitute(&line);
                 let (text, err) = run_line(&line, &mut ctx);
                 println!("{}", String::from_utf8_lossy(&text));
                 if let Some(e) = err {

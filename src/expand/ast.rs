@@ -312,8 +312,18 @@ impl Node {
             Node::Item(it) => it
                 .args
                 .iter()
+                // `${run}` without `preexpand` splits its raw command text and expands the
+                // pieces only when it runs: a skipped run never looks inside it.
+                .skip(usize::from(
+                    it.raw.is_some() && it.mode != ItemMode::Preexpand,
+                ))
                 .find_map(|s| s.static_err.clone())
-                .or_else(|| it.tail.static_err()),
+                // With two possible shapes (keyed or numbered extract), a skipped item
+                // fails only if neither reading of its tail is valid.
+                .or_else(|| match &it.tail_alt {
+                    Some(alt) => it.tail.static_err().and_then(|_| alt.static_err()),
+                    None => it.tail.static_err(),
+                }),
             Node::If(i) => i.cond.static_err().or_else(|| i.tail.static_err()),
             Node::Lookup(l) => l
                 .key

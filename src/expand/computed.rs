@@ -32,6 +32,16 @@ pub fn value(ctx: &Context, id: VarId) -> Option<Val> {
         "initial_cwd" => std::env::current_dir().ok()?.to_string_lossy().into_owned(),
         "load_average" => load_average(),
         "compile_date" => compile_date()?,
+        "spool_space" | "spool_inodes" | "log_space" | "log_inodes" => {
+            let dir = ctx
+                .get("spool_directory")
+                .map(|v| v.as_str_lossy().into_owned());
+            let dir = match (name.starts_with("log"), dir) {
+                (true, Some(d)) => format!("{d}/log"),
+                (_, d) => d.unwrap_or_default(),
+            };
+            free_space(&dir, name.ends_with("inodes"))
+        }
         _ => return initial(name).map(Val::from),
     };
     Some(Val::from(s))
@@ -109,6 +119,23 @@ fn compile_date() -> Option<String> {
         "{:02}-{}-{} {:02}:{:02}:{:02}",
         t.mday, MONTHS[t.mon], t.year, t.hour, t.min, t.sec
     ))
+}
+
+/// Free space (KiB) or free inodes on the file system holding `dir`, as Exim's
+/// `$spool_space` family shows them; `-1` when it cannot be found.
+fn free_space(dir: &str, inodes: bool) -> String {
+    let Ok(path) = std::ffi::CString::new(dir) else {
+        return "-1".into();
+    };
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if dir.is_empty() || unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+        return "-1".into();
+    }
+    if inodes {
+        (st.f_favail as u64).to_string()
+    } else {
+        ((st.f_bavail as u64).saturating_mul(st.f_frsize as u64) / 1024).to_string()
+    }
 }
 
 /// The one-minute load average times 1000, as Exim shows it (`-1` when unavailable).

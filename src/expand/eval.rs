@@ -25,9 +25,13 @@ pub struct Eval<'c> {
 /// Run `f` with at least 128 KiB of stack left, switching to a fresh 2 MiB segment when
 /// the thread's stack runs low: nesting depth is bounded by `Limits`, not by the caller's
 /// stack size (a debug build spends tens of KiB per nesting level).
+/// Checked only every `STACK_CHECK_EVERY` levels (with a red zone covering them), so the
+/// common shallow evaluation pays nothing.
 pub(crate) fn on_big_stack<R>(f: impl FnOnce() -> R) -> R {
-    stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, f)
+    stacker::maybe_grow(1 << 20, 8 << 20, f)
 }
+
+const STACK_CHECK_EVERY: u32 = 8;
 
 /// Expand a parsed expansion.
 pub fn expand(e: &Expansion, ctx: &mut Context) -> ExpResult<Val> {
@@ -61,7 +65,13 @@ impl<'c> Eval<'c> {
     /// Expand a sequence, appending to `out`.
     pub fn seq_into(&mut self, s: &Seq, out: &mut Val) -> ExpResult<()> {
         for node in &s.nodes {
-            on_big_stack(|| self.node(node, out))?;
+            match node {
+                Node::Text(t) => out.bytes.extend_from_slice(t),
+                _ if self.depth % STACK_CHECK_EVERY == STACK_CHECK_EVERY - 1 => {
+                    on_big_stack(|| self.node(node, out))?
+                }
+                _ => self.node(node, out)?,
+            }
             if out.bytes.len() > self.ctx.limits.max_output {
                 return Err(ExpandError::hard(format!(
                     "expansion result exceeds the limit of {} bytes",
@@ -106,6 +116,16 @@ impl<'c> Eval<'c> {
                 Ok(())
             }
             Node::Var(v, span) => {
+                // Common case first: append a set value without copying it twice.
+                let set = match v {
+                    Var::Fixed(id) if id.name() == "value" => self.value.as_ref(),
+                    Var::Fixed(id) if id.name() == "item" => self.item.as_ref(),
+                    other => self.ctx.dynamic(other),
+                };
+                if let Some(val) = set {
+                    out.push(val);
+                    return Ok(());
+                }
                 let val = self.var(v).map_err(|e| e.at(*span))?;
                 out.push(&val);
                 Ok(())
@@ -275,7 +295,11 @@ impl<'c> Eval<'c> {
     /// Evaluate a condition.
     pub fn cond(&mut self, c: &Cond) -> ExpResult<bool> {
         self.enter(c.span)?;
-        let r = on_big_stack(|| self.cond_inner(c));
+        let r = if self.depth % STACK_CHECK_EVERY == 0 {
+            on_big_stack(|| self.cond_inner(c))
+        } else {
+            self.cond_inner(c)
+        };
         self.depth -= 1;
         r.map(|b| b ^ (c.negations % 2 == 1))
     }

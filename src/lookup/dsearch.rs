@@ -38,10 +38,15 @@ impl LookupDriver for Dsearch {
         _: &mut Call,
     ) -> Result<Option<Vec<u8>>, LookupError> {
         let key_s = String::from_utf8_lossy(key);
-        let allow_path = has(opts, "key", "path");
-        if (!allow_path && key.contains(&b'/'))
-            || (allow_path && key.split(|&c| c == b'/').any(|c| c == b".."))
-        {
+        let has_sub = |pat: &[u8]| key.windows(pat.len()).any(|w| w == pat);
+        if has(opts, "key", "path") {
+            // Exim 4.97's `key=path`: slashes allowed, `/../` and `/./` are not.
+            if has_sub(b"/../") || has_sub(b"/./") {
+                return Err(LookupError::Defer(format!(
+                    "key for dsearch lookup contains bad component: {key_s}"
+                )));
+            }
+        } else if key.contains(&b'/') {
             return Err(LookupError::Defer(format!(
                 "key for dsearch lookup contains a slash: {key_s}"
             )));

@@ -101,6 +101,17 @@ impl<T: Send + Sync + 'static> FileCache<T> {
         self
     }
 
+    fn not_regular_error(&self, source: &[u8], m: &std::fs::Metadata) -> LookupError {
+        match self.not_regular {
+            Some(f) => f(source, m),
+            None => LookupError::Hard(format!(
+                "{} is not a regular file ({} lookup)",
+                String::from_utf8_lossy(source),
+                self.type_name
+            )),
+        }
+    }
+
     /// The parsed file and its generation: one `stat` when it is cached and unchanged,
     /// else open, check it is a regular file, read and `parse` it.
     pub fn get(
@@ -116,20 +127,17 @@ impl<T: Send + Sync + 'static> FileCache<T> {
                     return Ok((t, g));
                 }
             }
+            // Opening a FIFO would block until a writer comes: refuse before opening.
+            if !m.is_file() && !m.is_dir() {
+                return Err(self.not_regular_error(source, &m));
+            }
         }
         let mut f = std::fs::File::open(path).map_err(|e| open_failed(source, self.purpose, &e))?;
         let m = f.metadata().map_err(|_| {
             LookupError::Hard(format!("{}: stat failed", String::from_utf8_lossy(source)))
         })?;
         if !m.is_file() {
-            if let Some(f) = self.not_regular {
-                return Err(f(source, &m));
-            }
-            return Err(LookupError::Hard(format!(
-                "{} is not a regular file ({} lookup)",
-                String::from_utf8_lossy(source),
-                self.type_name
-            )));
+            return Err(self.not_regular_error(source, &m));
         }
         if m.len() > MAX_FILE {
             return Err(LookupError::Hard(format!(

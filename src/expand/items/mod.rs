@@ -5,9 +5,16 @@ use crate::expand::ast::ItemNode;
 use crate::expand::eval::Eval;
 use crate::expand::value::Val;
 
+pub mod acl;
+pub mod extract;
+pub mod imap;
 pub mod lists;
 pub mod lookup;
+pub mod socket;
 pub mod substr;
+pub mod system;
+pub mod text;
+pub mod unsupported;
 
 /// How an item's argument groups are read (Exim's `read_subs` and friends).
 #[derive(Clone, Copy)]
@@ -43,72 +50,42 @@ pub struct ItemDef {
     pub run: ItemFn,
 }
 
+/// `missing '{' for arg N of NAME` (extract, listextract).
+fn missing_numbered(name: &str, got: usize) -> String {
+    format!("missing '{{' for arg {} of {name}", got + 1)
+}
+
 /// Every item, sorted by name (binary-searched; a test checks the order).
+#[rustfmt::skip]
 pub static ITEMS: &[ItemDef] = &[
-    ItemDef {
-        name: "hash",
-        shape: Shape::Subs { min: 2, max: 3 },
-        raw_first_arg: false,
-        run: substr::hash,
-    },
-    ItemDef {
-        name: "length",
-        shape: Shape::Subs { min: 2, max: 2 },
-        raw_first_arg: false,
-        run: substr::length,
-    },
-    ItemDef {
-        name: "map",
-        shape: Shape::Fixed {
-            n: 2,
-            missing: lists::missing_arg,
-        },
-        raw_first_arg: false,
-        run: lists::map,
-    },
-    ItemDef {
-        name: "nhash",
-        shape: Shape::Subs { min: 2, max: 3 },
-        raw_first_arg: false,
-        run: substr::nhash,
-    },
-    ItemDef {
-        name: "prvs",
-        shape: Shape::Subs { min: 2, max: 3 },
-        raw_first_arg: false,
-        run: crate::features::prvs::prvs,
-    },
+    ItemDef { name: "acl", shape: Shape::Subs { min: 1, max: 10 }, raw_first_arg: false, run: acl::acl },
+    ItemDef { name: "authresults", shape: Shape::Subs { min: 1, max: 1 }, raw_first_arg: false, run: acl::authresults },
+    ItemDef { name: "certextract", shape: Shape::Tail { n: 2, missing: unsupported::certextract_missing }, raw_first_arg: false, run: unsupported::certextract },
+    ItemDef { name: "dlfunc", shape: Shape::Subs { min: 2, max: 10 }, raw_first_arg: false, run: unsupported::dlfunc },
+    ItemDef { name: "env", shape: Shape::Tail { n: 1, missing: system::env_missing }, raw_first_arg: false, run: system::env },
+    ItemDef { name: "extract", shape: Shape::TailEither { a: 2, b: 3, missing: missing_numbered }, raw_first_arg: false, run: extract::extract },
+    ItemDef { name: "hash", shape: Shape::Subs { min: 2, max: 3 }, raw_first_arg: false, run: substr::hash },
+    ItemDef { name: "hmac", shape: Shape::Subs { min: 3, max: 3 }, raw_first_arg: false, run: text::hmac },
+    ItemDef { name: "imapfolder", shape: Shape::Subs { min: 1, max: 3 }, raw_first_arg: false, run: imap::imapfolder },
+    ItemDef { name: "length", shape: Shape::Subs { min: 2, max: 2 }, raw_first_arg: false, run: substr::length },
+    ItemDef { name: "listextract", shape: Shape::Tail { n: 2, missing: missing_numbered }, raw_first_arg: false, run: extract::listextract },
+    ItemDef { name: "listquote", shape: Shape::Subs { min: 2, max: 2 }, raw_first_arg: false, run: text::listquote },
+    ItemDef { name: "map", shape: Shape::Fixed { n: 2, missing: lists::missing_arg }, raw_first_arg: false, run: lists::map },
+    ItemDef { name: "nhash", shape: Shape::Subs { min: 2, max: 3 }, raw_first_arg: false, run: substr::nhash },
+    ItemDef { name: "perl", shape: Shape::Subs { min: 1, max: 9 }, raw_first_arg: false, run: unsupported::perl },
+    ItemDef { name: "prvs", shape: Shape::Subs { min: 2, max: 3 }, raw_first_arg: false, run: crate::features::prvs::prvs },
     // Exim reads prvscheck's arguments piecemeal, so their count is checked at run time.
-    ItemDef {
-        name: "prvscheck",
-        shape: Shape::Subs {
-            min: 0,
-            max: u8::MAX,
-        },
-        raw_first_arg: false,
-        run: crate::features::prvs::prvscheck,
-    },
-    ItemDef {
-        name: "reduce",
-        shape: Shape::Fixed {
-            n: 3,
-            missing: lists::missing_arg,
-        },
-        raw_first_arg: false,
-        run: lists::reduce,
-    },
-    ItemDef {
-        name: "srs_encode",
-        shape: Shape::Subs { min: 3, max: 3 },
-        raw_first_arg: false,
-        run: crate::features::srs::srs_encode,
-    },
-    ItemDef {
-        name: "substr",
-        shape: Shape::Subs { min: 2, max: 3 },
-        raw_first_arg: false,
-        run: substr::substr,
-    },
+    ItemDef { name: "prvscheck", shape: Shape::Subs { min: 0, max: u8::MAX }, raw_first_arg: false, run: crate::features::prvs::prvscheck },
+    ItemDef { name: "readfile", shape: Shape::Subs { min: 1, max: 2 }, raw_first_arg: false, run: system::readfile },
+    // Exim reads readsocket's fifth (failstring) argument separately: extra groups fail at run time.
+    ItemDef { name: "readsocket", shape: Shape::Subs { min: 2, max: u8::MAX }, raw_first_arg: false, run: socket::readsocket },
+    ItemDef { name: "reduce", shape: Shape::Fixed { n: 3, missing: lists::missing_arg }, raw_first_arg: false, run: lists::reduce },
+    ItemDef { name: "run", shape: Shape::Tail { n: 1, missing: system::run_missing }, raw_first_arg: true, run: system::run },
+    ItemDef { name: "sg", shape: Shape::Subs { min: 3, max: 3 }, raw_first_arg: false, run: text::sg },
+    ItemDef { name: "sort", shape: Shape::Fixed { n: 3, missing: lists::sort_missing }, raw_first_arg: false, run: lists::sort },
+    ItemDef { name: "srs_encode", shape: Shape::Subs { min: 3, max: 3 }, raw_first_arg: false, run: crate::features::srs::srs_encode },
+    ItemDef { name: "substr", shape: Shape::Subs { min: 2, max: 3 }, raw_first_arg: false, run: substr::substr },
+    ItemDef { name: "tr", shape: Shape::Subs { min: 3, max: 3 }, raw_first_arg: false, run: text::tr },
 ];
 
 pub fn find(name: &str) -> Option<&'static ItemDef> {
@@ -118,16 +95,16 @@ pub fn find(name: &str) -> Option<&'static ItemDef> {
         .map(|i| &ITEMS[i])
 }
 
+impl std::fmt::Debug for ItemDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ItemDef({})", self.name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn table_is_sorted_and_unique() {
         assert!(super::ITEMS.windows(2).all(|w| w[0].name < w[1].name));
-    }
-}
-
-impl std::fmt::Debug for ItemDef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ItemDef({})", self.name)
     }
 }

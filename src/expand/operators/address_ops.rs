@@ -5,19 +5,22 @@ use crate::expand::address::{self, Options, Parser};
 use crate::expand::eval::Eval;
 use crate::expand::value::Val;
 
+/// Parse one mailbox as Exim's `${address:}` family does. Exim keeps its group flags in
+/// globals, so a group left open by an earlier `${addresses:}` in the same process changes
+/// how a later `;` is read; rexim starts every expansion with the flags clear.
+fn extract(bytes: &[u8]) -> Option<address::Address> {
+    address::extract(bytes).ok()
+}
+
 /// `${address:Fred <fred@Example.com>}` gives `fred@Example.com`; empty when unparseable.
 pub fn address(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    Ok(v.derive(
-        address::extract(&v.bytes)
-            .map(|a| a.address)
-            .unwrap_or_default(),
-    ))
+    Ok(v.derive(extract(&v.bytes).map(|a| a.address).unwrap_or_default()))
 }
 
 /// `${domain:Fred <fred@Example.com>}` gives `Example.com`.
 pub fn domain(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
     Ok(v.derive(
-        address::extract(&v.bytes)
+        extract(&v.bytes)
             .map(|a| a.domain().to_vec())
             .unwrap_or_default(),
     ))
@@ -26,7 +29,7 @@ pub fn domain(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
 /// `${local_part:Fred <fred@Example.com>}` gives `fred`.
 pub fn local_part(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
     Ok(v.derive(
-        address::extract(&v.bytes)
+        extract(&v.bytes)
             .map(|a| a.local_part().to_vec())
             .unwrap_or_default(),
     ))

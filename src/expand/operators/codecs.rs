@@ -168,7 +168,7 @@ fn dec64(c: u8) -> Option<u8> {
 }
 
 /// Exim's strict-quantum base64 decoder: white space anywhere, `=` padding only at the end.
-fn decode64(s: &[u8]) -> Option<Vec<u8>> {
+pub fn decode64(s: &[u8]) -> Option<Vec<u8>> {
     let mut it = s
         .iter()
         .copied()

@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use sha3::{Sha3_224, Sha3_256, Sha3_384, Sha3_512};
 
 use crate::error::{ExpResult, ExpandError};
+use crate::expand::ast::{Node, Seq};
 use crate::expand::eval::Eval;
 use crate::expand::operators::cstr;
 use crate::expand::value::Val;
@@ -55,4 +56,34 @@ pub fn sha3(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
         Some(_) => return Err(ExpandError::hard("unrecognised sha3 variant")),
     };
     Ok(Val::new(hex(&d, true)))
+}
+
+/// Certificate variables that `md5`, `sha1`, `sha256` and `base64` treat specially.
+const CERT_VARS: [&str; 4] = [
+    "tls_in_ourcert",
+    "tls_in_peercert",
+    "tls_out_ourcert",
+    "tls_out_peercert",
+];
+
+/// Exim reads `${md5:$tls_in_peercert}` (exactly `$` and a certificate variable) as a
+/// certificate reference; with no certificate (always so in rexim, which has no TLS
+/// certificates in expansions) it hashes the variable's *name*. Returns the operand to
+/// use instead, for the parser.
+pub fn cert_operand(op: &str, operand: &Seq, src: &str) -> Option<Seq> {
+    if !matches!(op, "md5" | "sha1" | "sha256" | "base64") {
+        return None;
+    }
+    let [Node::Var(v, span)] = &operand.nodes[..] else {
+        return None;
+    };
+    let name = v.name();
+    let text = src.get(span.start as usize..span.end as usize)?;
+    if !CERT_VARS.contains(&name.as_str()) || text.strip_prefix('$') != Some(name.as_str()) {
+        return None;
+    }
+    Some(Seq::new(
+        vec![Node::Text(name.into_bytes().into())],
+        operand.span,
+    ))
 }

@@ -88,3 +88,54 @@ fn expand_named(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::expand::context::{Context, NamedLists};
+
+    struct Lists;
+
+    impl NamedLists for Lists {
+        fn get(&self, name: &str, kind: Option<char>) -> Option<(char, String)> {
+            let (k, text) = match name {
+                "doms" => ('d', "a.example : +more"),
+                "more" => ('d', "<; b.example ; c:d"),
+                "hosts" => ('h', "1.2.3.4"),
+                "loop" => ('d', "+loop"),
+                _ => return None,
+            };
+            (kind.is_none() || kind == Some(k)).then(|| (k, text.to_string()))
+        }
+    }
+
+    fn run(s: &str) -> String {
+        let mut ctx = Context::default();
+        ctx.named_lists = Some(Arc::new(Lists));
+        match crate::expand::expand_str(s, &mut ctx) {
+            Ok(v) => v.as_str_lossy().into_owned(),
+            Err(e) => format!("Failed: {e}"),
+        }
+    }
+
+    #[test]
+    fn listnamed() {
+        assert_eq!(run("${listnamed:doms}"), "a.example : b.example : c::d");
+        assert_eq!(run("${listnamed_d:+doms}"), "a.example : b.example : c::d");
+        assert_eq!(
+            run("${listnamed_h:doms}"),
+            "Failed: \"doms\" is not a host named list"
+        );
+        assert_eq!(run("${listnamed:hosts}"), "1.2.3.4");
+        assert_eq!(
+            run("${listnamed_l:x}"),
+            "Failed: \"x\" is not a localpart named list"
+        );
+        assert_eq!(
+            run("${listnamed_q:x}"),
+            "Failed: bad suffix on \"list\" operator"
+        );
+        assert!(run("${listnamed:loop}").contains("nested too deeply"));
+    }
+}

@@ -7,6 +7,7 @@ use crate::expand::value::Val;
 pub mod address_ops;
 pub mod codecs;
 pub mod digests;
+pub mod i18n;
 pub mod ip;
 pub mod list_ops;
 pub mod misc;
@@ -15,6 +16,7 @@ pub mod quote_lookup;
 pub mod rfc2047;
 pub mod substr;
 pub mod text;
+pub mod time;
 
 /// Operator function: `arg` is the `_suffix` (if any), `input` the expanded operand.
 pub type OpFn = fn(&mut Eval, Option<&str>, Val) -> ExpResult<Val>;
@@ -27,211 +29,63 @@ pub struct OpDef {
 /// Every operator, sorted by name. Names containing `_` (`local_part`,
 /// `time_eval` ...) match only in full; others also match as the stem before
 /// the first `_`, whose rest becomes the argument (`sha2_256`).
+#[rustfmt::skip]
 pub static OPERATORS: &[OpDef] = &[
-    OpDef {
-        name: "address",
-        run: address_ops::address,
-    },
-    OpDef {
-        name: "addresses",
-        run: address_ops::addresses,
-    },
-    OpDef {
-        name: "base32",
-        run: codecs::base32,
-    },
-    OpDef {
-        name: "base32d",
-        run: codecs::base32d,
-    },
-    OpDef {
-        name: "base62",
-        run: codecs::base62,
-    },
-    OpDef {
-        name: "base62d",
-        run: codecs::base62d,
-    },
-    OpDef {
-        name: "base64",
-        run: codecs::base64,
-    },
-    OpDef {
-        name: "base64d",
-        run: codecs::base64d,
-    },
-    OpDef {
-        name: "domain",
-        run: address_ops::domain,
-    },
-    OpDef {
-        name: "escape",
-        run: text::escape,
-    },
-    OpDef {
-        name: "escape8bit",
-        run: text::escape8bit,
-    },
-    OpDef {
-        name: "eval",
-        run: numbers::eval,
-    },
-    OpDef {
-        name: "eval10",
-        run: numbers::eval10,
-    },
-    OpDef {
-        name: "expand",
-        run: misc::expand,
-    },
-    OpDef {
-        name: "from_utf8",
-        run: text::from_utf8,
-    },
-    OpDef {
-        name: "h",
-        run: substr::h,
-    },
-    OpDef {
-        name: "hash",
-        run: substr::hash_op,
-    },
-    OpDef {
-        name: "hex2b64",
-        run: codecs::hex2b64,
-    },
-    OpDef {
-        name: "hexquote",
-        run: text::hexquote,
-    },
-    OpDef {
-        name: "ipv6denorm",
-        run: ip::ipv6denorm,
-    },
-    OpDef {
-        name: "ipv6norm",
-        run: ip::ipv6norm,
-    },
-    OpDef {
-        name: "l",
-        run: substr::l,
-    },
-    OpDef {
-        name: "lc",
-        run: text::lc,
-    },
-    OpDef {
-        name: "length",
-        run: substr::length,
-    },
-    OpDef {
-        name: "listcount",
-        run: list_ops::listcount,
-    },
-    OpDef {
-        name: "listnamed",
-        run: list_ops::listnamed,
-    },
-    OpDef {
-        name: "local_part",
-        run: address_ops::local_part,
-    },
-    OpDef {
-        name: "mask",
-        run: ip::mask,
-    },
-    OpDef {
-        name: "md5",
-        run: digests::md5,
-    },
-    OpDef {
-        name: "nh",
-        run: substr::nh,
-    },
-    OpDef {
-        name: "nhash",
-        run: substr::nhash_op,
-    },
-    OpDef {
-        name: "quote",
-        run: text::quote,
-    },
-    OpDef {
-        name: "quote_local_part",
-        run: text::quote_local_part,
-    },
-    OpDef {
-        name: "randint",
-        run: numbers::randint,
-    },
-    OpDef {
-        name: "reverse_ip",
-        run: ip::reverse_ip,
-    },
-    OpDef {
-        name: "rfc2047",
-        run: text::rfc2047,
-    },
-    OpDef {
-        name: "rfc2047d",
-        run: rfc2047::rfc2047d,
-    },
-    OpDef {
-        name: "rxquote",
-        run: text::rxquote,
-    },
-    OpDef {
-        name: "s",
-        run: substr::s,
-    },
-    OpDef {
-        name: "sha1",
-        run: digests::sha1,
-    },
-    OpDef {
-        name: "sha2",
-        run: digests::sha2,
-    },
-    OpDef {
-        name: "sha256",
-        run: digests::sha2,
-    },
-    OpDef {
-        name: "sha3",
-        run: digests::sha3,
-    },
-    OpDef {
-        name: "stat",
-        run: misc::stat,
-    },
-    OpDef {
-        name: "str2b64",
-        run: codecs::base64,
-    },
-    OpDef {
-        name: "strlen",
-        run: text::strlen,
-    },
-    OpDef {
-        name: "substr",
-        run: substr::substr_op,
-    },
-    OpDef {
-        name: "time_eval",
-        run: numbers::time_eval,
-    },
-    OpDef {
-        name: "time_interval",
-        run: numbers::time_interval,
-    },
-    OpDef {
-        name: "uc",
-        run: text::uc,
-    },
-    OpDef {
-        name: "utf8clean",
-        run: text::utf8clean,
-    },
+    OpDef { name: "address", run: address_ops::address },
+    OpDef { name: "addresses", run: address_ops::addresses },
+    OpDef { name: "base32", run: codecs::base32 },
+    OpDef { name: "base32d", run: codecs::base32d },
+    OpDef { name: "base62", run: codecs::base62 },
+    OpDef { name: "base62d", run: codecs::base62d },
+    OpDef { name: "base64", run: codecs::base64 },
+    OpDef { name: "base64d", run: codecs::base64d },
+    OpDef { name: "domain", run: address_ops::domain },
+    OpDef { name: "escape", run: text::escape },
+    OpDef { name: "escape8bit", run: text::escape8bit },
+    OpDef { name: "eval", run: numbers::eval },
+    OpDef { name: "eval10", run: numbers::eval10 },
+    OpDef { name: "expand", run: misc::expand },
+    OpDef { name: "from_utf8", run: text::from_utf8 },
+    OpDef { name: "h", run: substr::h },
+    OpDef { name: "hash", run: substr::hash_op },
+    OpDef { name: "hex2b64", run: codecs::hex2b64 },
+    OpDef { name: "hexquote", run: text::hexquote },
+    OpDef { name: "ipv6denorm", run: ip::ipv6denorm },
+    OpDef { name: "ipv6norm", run: ip::ipv6norm },
+    OpDef { name: "l", run: substr::l },
+    OpDef { name: "lc", run: text::lc },
+    OpDef { name: "length", run: substr::length },
+    OpDef { name: "listcount", run: list_ops::listcount },
+    OpDef { name: "listnamed", run: list_ops::listnamed },
+    OpDef { name: "local_part", run: address_ops::local_part },
+    OpDef { name: "mask", run: ip::mask },
+    OpDef { name: "md5", run: digests::md5 },
+    OpDef { name: "nh", run: substr::nh },
+    OpDef { name: "nhash", run: substr::nhash_op },
+    OpDef { name: "quote", run: text::quote },
+    OpDef { name: "quote_local_part", run: text::quote_local_part },
+    OpDef { name: "randint", run: numbers::randint },
+    OpDef { name: "reverse_ip", run: ip::reverse_ip },
+    OpDef { name: "rfc2047", run: text::rfc2047 },
+    OpDef { name: "rfc2047d", run: rfc2047::rfc2047d },
+    OpDef { name: "rxquote", run: text::rxquote },
+    OpDef { name: "s", run: substr::s },
+    OpDef { name: "sha1", run: digests::sha1 },
+    OpDef { name: "sha2", run: digests::sha2 },
+    OpDef { name: "sha256", run: digests::sha2 },
+    OpDef { name: "sha3", run: digests::sha3 },
+    OpDef { name: "stat", run: misc::stat },
+    OpDef { name: "str2b64", run: codecs::base64 },
+    OpDef { name: "strlen", run: text::strlen },
+    OpDef { name: "substr", run: substr::substr_op },
+    OpDef { name: "time_eval", run: time::time_eval },
+    OpDef { name: "time_interval", run: time::time_interval },
+    OpDef { name: "uc", run: text::uc },
+    OpDef { name: "utf8_domain_from_alabel", run: i18n::utf8_domain_from_alabel },
+    OpDef { name: "utf8_domain_to_alabel", run: i18n::utf8_domain_to_alabel },
+    OpDef { name: "utf8_localpart_from_alabel", run: i18n::utf8_localpart_from_alabel },
+    OpDef { name: "utf8_localpart_to_alabel", run: i18n::utf8_localpart_to_alabel },
+    OpDef { name: "utf8clean", run: text::utf8clean },
 ];
 
 /// Look up an operator as Exim does; returns the definition and its `_arg`.
@@ -259,16 +113,16 @@ fn lookup(name: &str) -> Option<&'static OpDef> {
         .map(|i| &OPERATORS[i])
 }
 
+impl std::fmt::Debug for OpDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OpDef({})", self.name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn table_is_sorted_and_unique() {
         assert!(super::OPERATORS.windows(2).all(|w| w[0].name < w[1].name));
-    }
-}
-
-impl std::fmt::Debug for OpDef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "OpDef({})", self.name)
     }
 }

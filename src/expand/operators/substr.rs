@@ -54,11 +54,15 @@ pub fn hash(s: &[u8], len: i32, modulus: i32) -> Result<Vec<u8>, String> {
     if (n as i64) >= s.len() as i64 {
         return Ok(s.to_vec());
     }
-    if n <= 0 {
+    if n < 0 {
+        // Exim passes the negative length on and dies in string_catn.
+        return Err(format!("internal error in string_catn (count {n})"));
+    }
+    if n == 0 {
         return Ok(Vec::new());
     }
     if m == 0 {
-        return Err("hash count \"0\" is zero (Exim 4.96 crashes here)".into());
+        return Err("division by zero in hash (Exim 4.96 crashes here)".into());
     }
     let n = n as usize;
     let mut out = s[..n].to_vec();

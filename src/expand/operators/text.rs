@@ -181,6 +181,10 @@ pub fn from_utf8(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
                 c |= u32::from(b & 0x3f) << shift;
             }
         }
+        if c == 0 {
+            // A sequence that decodes to NUL ends the C string Exim builds.
+            break;
+        }
         out.push(if c > 255 { b'_' } else { c as u8 });
     }
     Ok(v.derive(out))

@@ -143,6 +143,7 @@ impl<'s> Builder<'s> {
     }
 
     pub fn var(&self, name: &str, span: Span) -> Node {
+        let name = truncate_name(name);
         match vars::resolve(name) {
             Some(v) => Node::Var(v, span),
             None => error_node(
@@ -157,6 +158,7 @@ impl<'s> Builder<'s> {
     }
 
     pub fn braced_var(&self, name: &str, span: Span) -> Node {
+        let name = truncate_name(name);
         match vars::resolve(name) {
             Some(v) => Node::Var(v, span),
             None => error_node(
@@ -308,6 +310,8 @@ impl<'s> Builder<'s> {
         match operators::find(name) {
             Some((def, arg)) => {
                 let arg = arg.map(str::to_string);
+                let operand = operators::digests::cert_operand(def.name, &operand, self.src)
+                    .unwrap_or(operand);
                 Node::Op(Box::new(OpNode {
                     def,
                     name: name.to_string(),
@@ -862,4 +866,10 @@ pub fn unescape(esc: &str, out: &mut Vec<u8>) {
         b'0'..=b'7' => out.push(u32::from_str_radix(body, 8).unwrap_or(0) as u8),
         _ => out.extend_from_slice(b),
     }
+}
+
+/// Exim keeps at most 255 characters of a name (the rest is read and dropped).
+fn truncate_name(name: &str) -> &str {
+    // Names are ASCII (letters, digits, `_`, `-`), so a byte index is a char boundary.
+    &name[..name.len().min(255)]
 }

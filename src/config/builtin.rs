@@ -1,0 +1,72 @@
+//! Built-in macros (`_HAVE_*`, `_DRIVER_*`, `_OPT_*`, valued ones from `stdlib/`), from rexim's tables.
+
+use super::tables::{self, Class};
+
+const STDLIB: &str = include_str!("../../stdlib/builtin-macros.conf");
+
+/// A compile-time feature as Exim names it, present when rexim's registries have it.
+pub struct Feature {
+    /// Suffixes of the `_HAVE_*` macros it defines.
+    pub macros: &'static [&'static str],
+    /// The word `-bV` prints after "Support for:".
+    pub word: &'static str,
+    pub present: fn() -> bool,
+}
+
+fn have_srs() -> bool {
+    crate::expand::items::find("srs_encode").is_some()
+        && crate::expand::conditions::find("inbound_srs").is_some()
+}
+
+/// Features rexim can report (only those it really implements are `present`).
+pub const FEATURES: &[Feature] = &[Feature {
+    macros: &["NATIVE_SRS", "SRS"],
+    word: "SRS",
+    present: have_srs,
+}];
+
+/// Every built-in macro as (name, value), in Exim's order: reverse alphabetical, so a longer
+/// name is always tried before a name that is its prefix.
+pub fn builtin_macros() -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = Vec::new();
+    let y = |s: String| (s, "y".to_string());
+    for f in FEATURES.iter().filter(|f| (f.present)()) {
+        for m in f.macros {
+            v.push(y(format!("_HAVE_{m}")));
+        }
+    }
+    for t in crate::lookup::TYPES {
+        v.push(y(format!("_HAVE_LOOKUP_{}", t.name.to_ascii_uppercase())));
+    }
+    for o in tables::MAIN {
+        v.push(y(format!("_OPT_MAIN_{}", o.name.to_ascii_uppercase())));
+    }
+    for c in [Class::Router, Class::Transport, Class::Authenticator] {
+        let cls = c.name().to_ascii_uppercase();
+        for o in c.generic() {
+            v.push(y(format!("_OPT_{cls}S_{}", o.name.to_ascii_uppercase())));
+        }
+        for d in c.drivers().iter().filter(|d| d.supported) {
+            let dn = d.name.to_ascii_uppercase();
+            v.push(y(format!("_DRIVER_{cls}_{dn}")));
+            for o in d.options {
+                v.push(y(format!(
+                    "_OPT_{cls}_{dn}_{}",
+                    o.name.to_ascii_uppercase()
+                )));
+            }
+        }
+    }
+    for line in STDLIB.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some((n, val)) = line.split_once('=') {
+            v.push((n.trim().to_string(), val.trim().to_string()));
+        }
+    }
+    v.sort_by(|a, b| b.0.cmp(&a.0));
+    v.dedup_by(|a, b| a.0 == b.0);
+    v
+}

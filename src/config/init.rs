@@ -1,0 +1,286 @@
+//! Driver initialisation: defaults that depend on other settings, and the checks Exim makes
+//! once a driver's options are all read.
+
+use super::options::Value;
+use super::tables::Class;
+use super::{ConfigError, Driver};
+
+fn is_set(d: &Driver, name: &str) -> bool {
+    match d.options.get(name) {
+        Some(s) => !matches!(s.value, Value::Unset | Value::Bool(false)),
+        None => false,
+    }
+}
+
+fn str_set(d: &Driver, name: &str) -> bool {
+    matches!(d.options.get(name).map(|s| &s.value), Some(Value::Str(s)) if !s.is_empty())
+}
+
+/// The value an unset option takes for this driver instance, when it differs from the table.
+pub fn derived_default(class: Class, d: &Driver, name: &str) -> Option<Value> {
+    let drv = d.driver.as_deref().unwrap_or("");
+    match (class, name) {
+        (Class::Router, "log_as_local") => Some(Value::Bool(drv == "accept")),
+        (Class::Router, "retry_use_local_part") => Some(Value::Bool(
+            [
+                "check_local_user",
+                "local_parts",
+                "condition",
+                "local_part_prefix",
+                "local_part_suffix",
+                "senders",
+                "require_files",
+            ]
+            .iter()
+            .any(|n| is_set(d, n)),
+        )),
+        (Class::Router, "check_owner") if drv == "redirect" => Some(Value::Bool(
+            is_set(d, "check_local_user") || str_set(d, "owners"),
+        )),
+        (Class::Router, "check_group") if drv == "redirect" => {
+            let modemask = match d.options.get("modemask").map(|s| &s.value) {
+                Some(Value::Int(m)) => *m,
+                _ => 0o022,
+            };
+            Some(Value::Bool(
+                (is_set(d, "check_local_user") && modemask & 0o20 == 0) || str_set(d, "owngroups"),
+            ))
+        }
+        (Class::Transport, "retry_use_local_part") => Some(Value::Bool(drv != "smtp")),
+        (Class::Router, "forbid_pipe" | "forbid_file" | "forbid_filter_reply")
+            if is_set(d, "one_time") =>
+        {
+            Some(Value::Bool(true))
+        }
+        (Class::Transport, "check_string") if drv == "pipe" && is_set(d, "use_bsmtp") => {
+            Some(Value::Str(".".into()))
+        }
+        (Class::Transport, "message_prefix" | "message_suffix")
+            if drv == "pipe" && is_set(d, "use_bsmtp") =>
+        {
+            Some(Value::Unset)
+        }
+        (Class::Transport, "escape_string") if drv == "pipe" && is_set(d, "use_bsmtp") => {
+            Some(Value::Str("..".into()))
+        }
+        (Class::Transport, "quota_warn_message") if drv == "appendfile" && quota_warn_set(d) => {
+            Some(Value::Str(QUOTA_WARN.into()))
+        }
+        (
+            Class::Transport,
+            "check_string" | "escape_string" | "message_prefix" | "message_suffix",
+        ) if drv == "appendfile" => {
+            if is_set(d, "use_bsmtp") {
+                return match name {
+                    "check_string" => Some(Value::Str(".".into())),
+                    "escape_string" => Some(Value::Str("..".into())),
+                    _ => Some(Value::Unset),
+                };
+            }
+            if str_set(d, "directory")
+                || is_set(d, "maildir_format")
+                || is_set(d, "mailstore_format")
+            {
+                return Some(Value::Unset);
+            }
+            Some(Value::Str(
+                match name {
+                    "check_string" => "From ",
+                    "escape_string" => ">From ",
+                    "message_prefix" => {
+                        "From ${if def:return_path{$return_path}{MAILER-DAEMON}} ${tod_bsdinbox}\n"
+                    }
+                    _ => "\n",
+                }
+                .into(),
+            ))
+        }
+        _ => None,
+    }
+}
+
+const QUOTA_WARN: &str = "To: $local_part@$domain\nSubject: Your mailbox\n\nThis message is automatically created by mail delivery software (Exim).\n\nThe size of your mailbox has exceeded a warning threshold that is\nset by the system administrator.\n";
+
+fn quota_warn_set(d: &Driver) -> bool {
+    matches!(d.options.get("quota_warn_threshold").map(|s| &s.value), Some(Value::Str(s)) if !s.is_empty())
+}
+
+/// Checks made when a driver's definition is complete (Exim's driver init functions).
+pub fn check(class: Class, d: &Driver, errors: &mut Vec<ConfigError>) {
+    let drv = d.driver.as_deref().unwrap_or("");
+    if class == Class::Router {
+        let needs = matches!(drv, "accept" | "dnslookup" | "ipliteral");
+        let forbids = drv == "redirect";
+        let has = str_set(d, "transport");
+        if needs && !has && !is_set(d, "verify_only") {
+            errors.push(ConfigError::general(
+                format!(
+                    "{} router:\n  a transport is required for this router",
+                    d.name
+                ),
+                Some(d.span),
+            ));
+        }
+        if forbids && has {
+            errors.push(ConfigError::general(
+                format!(
+                    "{} router:\n  a transport must not be defined for this router",
+                    d.name
+                ),
+                Some(d.span),
+            ));
+        }
+        let about = || format!("{} router", d.name);
+        if drv == "redirect" {
+            let (file, data) = (
+                d.options.contains_key("file"),
+                d.options.contains_key("data"),
+            );
+            if file == data {
+                let only = if file { "only " } else { "" };
+                let msg = format!("{only}one of \"file\" or \"data\" must be specified");
+                errors.push(ConfigError::about(msg, Some(d.span), about()));
+            }
+            if is_set(d, "one_time") {
+                if d.options.contains_key("headers_add") || d.options.contains_key("headers_remove")
+                {
+                    let msg = "\"headers_add\" and \"headers_remove\" are not permitted with \"one_time\"";
+                    errors.push(ConfigError::about(msg.into(), Some(d.span), about()));
+                }
+                if is_set(d, "unseen") {
+                    let msg = "\"unseen\" may not be used with \"one_time\"";
+                    errors.push(ConfigError::about(msg.into(), Some(d.span), about()));
+                }
+            }
+        }
+        if let Some(Value::Str(s)) = d.options.get("self").map(|s| &s.value) {
+            if !matches!(s.as_str(), "freeze" | "defer" | "send" | "pass" | "fail")
+                && !s.starts_with("reroute:")
+            {
+                let msg = format!("{s} is not valid for the self option");
+                errors.push(ConfigError::about(
+                    msg,
+                    Some(d.span),
+                    format!("{} router", d.name),
+                ));
+            }
+        }
+    }
+}
+
+/// Checks Exim makes on main options once the main section is read.
+pub fn check_main(cfg: &super::Config, errors: &mut Vec<ConfigError>) {
+    let get = |n: &str| cfg.main.get(n).map(|s| &s.value);
+    let on = |n: &str| matches!(get(n), Some(Value::Bool(true)));
+    let from_check = cfg
+        .main
+        .get("local_from_check")
+        .is_none_or(|s| s.value == Value::Bool(true));
+    if on("local_sender_retain") && from_check {
+        let msg = "both local_from_check and local_sender_retain are set; this combination is not allowed";
+        errors.push(ConfigError::general(msg.into(), None));
+    }
+    if let Some(Value::Str(s)) = get("errors_reply_to") {
+        let addr = match s.rsplit_once('<') {
+            Some((_, a)) => a.trim_end_matches(|c: char| c == '>' || c.is_whitespace()),
+            None => s.trim(),
+        };
+        if !addr.contains('@') {
+            errors.push(ConfigError::general(
+                format!("errors_reply_to ({s}) does not contain a domain"),
+                None,
+            ));
+        }
+    }
+    if let Some(Value::Int(n)) = get("tls_dh_max_bits") {
+        if *n < 1024 {
+            let msg = "tls_dh_max_bits is too small, must be at least 1024 for interop";
+            errors.push(ConfigError::general(msg.into(), None));
+        }
+    }
+}
+
+/// Exim expands these path options once the main section is read, and keeps the result;
+/// `process_log_path` then defaults to a file in the spool directory.
+pub fn expand_paths(cfg: &mut super::Config, errors: &mut Vec<ConfigError>) {
+    let mut ctx = crate::Context::default();
+    for name in ["spool_directory", "log_file_path", "pid_file_path"] {
+        let Some(def) = super::tables::find(super::tables::MAIN, name) else {
+            continue;
+        };
+        let Value::Str(raw) = cfg.main_value(def) else {
+            continue;
+        };
+        if raw.is_empty() {
+            continue;
+        }
+        let e = crate::expand::parse(&raw);
+        let v = match crate::expand::expand(&e, &mut ctx) {
+            Ok(v) => String::from_utf8_lossy(&v.bytes).into_owned(),
+            Err(err) => {
+                errors.push(ConfigError::main_log(format!(
+                    "failed to expand {name} \"{raw}\": {}",
+                    err.message
+                )));
+                return;
+            }
+        };
+        if name == "log_file_path" {
+            check_log_file_path(&v, errors);
+        }
+        set_main(cfg, def, v);
+    }
+    let current = cfg.main.get("process_log_path").map(|s| s.value.clone());
+    if matches!(current, Some(Value::Str(ref s)) if !s.is_empty()) {
+        return;
+    }
+    let sd = super::tables::find(super::tables::MAIN, "spool_directory").map(|d| cfg.main_value(d));
+    if let (Some(Value::Str(sd)), Some(pdef)) = (
+        sd,
+        super::tables::find(super::tables::MAIN, "process_log_path"),
+    ) {
+        set_main(cfg, pdef, format!("{sd}/exim-process.info"));
+    }
+}
+
+fn set_main(cfg: &mut super::Config, def: &'static super::OptDef, v: String) {
+    match cfg.main.get_mut(def.name) {
+        Some(s) => s.value = Value::Str(v),
+        None => {
+            let setting = super::Setting {
+                value: Value::Str(v),
+                expansion: None,
+                hidden: false,
+                derived: false,
+                span: super::Span::default(),
+            };
+            cfg.main.insert(def.name, setting);
+        }
+    }
+}
+
+/// Each non-syslog component needs one `%s`, and may have one `%D` or `%M`.
+fn check_log_file_path(v: &str, errors: &mut Vec<ConfigError>) {
+    for item in v.split(':') {
+        let item = item.trim();
+        if item.is_empty() || item == "syslog" {
+            continue;
+        }
+        let Some(p) = item.find("%s") else {
+            errors.push(ConfigError::main_log(format!(
+                "log_file_path \"{item}\" does not contain \"%s\""
+            )));
+            continue;
+        };
+        let rest = format!("{}X{}", &item[..p], &item[p + 1..]);
+        if let Some(q) = rest.find('%') {
+            let ok = matches!(rest.as_bytes().get(q + 1), Some(b'D' | b'M'))
+                && !rest[q + 2..].contains('%');
+            if !ok {
+                errors.push(ConfigError::main_log(format!(
+                    "log_file_path \"{v}\" contains unexpected \"%\" character"
+                )));
+            }
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! `rexim lint`: every problem in a configuration, each with a kebab-case code and spans.
+
+mod acl;
+mod load;
+mod refs;
+
+use crate::config::Config;
+use crate::diag::Diagnostic;
+
+/// Run every lint family over a loaded configuration.
+pub fn run(cfg: &Config) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    load::check(cfg, &mut out);
+    refs::check(cfg, &mut out);
+    acl::check(cfg, &mut out);
+    out
+}
