@@ -11,7 +11,6 @@ fn usage() -> ExitCode {
     ExitCode::from(1)
 }
 
-
 /// mimalloc: the evaluator allocates many short-lived buffers; glibc malloc fragments.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -87,33 +87,73 @@ fn flush_log(ctx: &mut Context) {
     }
 }
 
-/// Read logical lines from `input` (trailing blanks stripped, `\` joins lines).
-fn next_logical_line(input: &mut dyn BufRead) -> io::Result<Option<String>> {
-    let mut line = String::new();
+/// Read logical lines from `input` as bytes (trailing blanks stripped, `\` joins lines,
+/// the joined line's leading blanks dropped).
+fn next_logical_line(input: &mut dyn BufRead) -> io::Result<Option<Vec<u8>>> {
+    let mut line: Vec<u8> = Vec::new();
     let mut buf = Vec::new();
+    let mut continued = false;
     loop {
         buf.clear();
         if input.read_until(b'\n', &mut buf)? == 0 {
-            return Ok(if line.is_empty() && buf.is_empty() {
+            return Ok(if !continued && line.is_empty() {
                 None
             } else {
                 Some(line)
             });
         }
-        let piece = String::from_utf8_lossy(&buf);
-        let piece = piece.trim_end();
-        let piece = if line.is_empty() {
-            piece
-        } else {
-            piece.trim_start()
-        };
-        match piece.strip_suffix('\\') {
-            Some(p) => line.push_str(p),
+        let end = buf
+            .iter()
+            .rposition(|c| !c.is_ascii_whitespace())
+            .map_or(0, |i| i + 1);
+        let mut piece = &buf[..end];
+        if continued {
+            let start = piece
+                .iter()
+                .position(|c| !c.is_ascii_whitespace())
+                .unwrap_or(piece.len());
+            piece = &piece[start..];
+        }
+        match piece.strip_suffix(b"\\") {
+            Some(p) => {
+                line.extend_from_slice(p);
+                continued = true;
+            }
             None => {
-                line.push_str(piece);
+                line.extend_from_slice(piece);
                 return Ok(Some(line));
             }
         }
+    }
+}
+
+/// What one `-be` input line prints: a macro definition's confirmation (or its error
+/// on stderr), else the expansion result. Lines that are not UTF-8 skip macros.
+fn process_line(line: &[u8], macros: &mut Macros, ctx: &mut Context) -> Option<Vec<u8>> {
+    match std::str::from_utf8(line) {
+        Ok(text) => {
+            let text = macros.substitute(text);
+            if let Some(msg) = macros.define(&text) {
+                return match msg {
+                    Ok(m) => Some(m.into_bytes()),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        None
+                    }
+                };
+            }
+            Some(run_line(&text, ctx).0)
+        }
+        Err(_) => Some(run_bytes(line, ctx).0),
+    }
+}
+
+/// As [`run_line`] for input that may not be UTF-8.
+pub fn run_bytes(line: &[u8], ctx: &mut Context) -> (Vec<u8>, Option<crate::ExpandError>) {
+    let parsed = expand::parse_bytes(line);
+    match expand::expand(&parsed, ctx) {
+        Ok(v) => (v.bytes, None),
+        Err(e) => (format!("Failed: {}", e.message).into_bytes(), Some(e)),
     }
 }
 
@@ -128,20 +168,11 @@ pub fn session(input: &mut dyn BufRead, ctx: &mut Context) -> io::Result<Vec<Exc
     let mut macros = Macros::default();
     let mut result = Vec::new();
     while let Some(line) = next_logical_line(input)? {
-        let expanded_line = macros.substitute(&line);
-        if let Some(msg) = macros.define(&expanded_line) {
-            let output = msg.unwrap_or_default().into_bytes();
-            result.push(Exchange {
-                input: line,
-                output,
-            });
-            continue;
-        }
-        let (text, _) = run_line(&expanded_line, ctx);
+        let output = process_line(&line, &mut macros, ctx).unwrap_or_default();
         flush_log(ctx);
         result.push(Exchange {
-            input: line,
-            output: text,
+            input: String::from_utf8_lossy(&line).into_owned(),
+            output,
         });
     }
     Ok(result)
@@ -249,26 +280,15 @@ pub fn main_with_macros(
         }
         match next_logical_line(&mut input) {
             Ok(Some(line)) => {
-                let line = macros.substitute(&line);
-                if let Some(msg) = macros.define(&line) {
-                    match msg {
-                        Ok(m) => {
-                            let _ = writeln!(out, "{m}");
-                        }
-                        Err(e) => {
-                            let _ = out.flush();
-                            eprintln!("{e}");
-                        }
-                    }
-                    continue;
-                }
-                let (text, _) = run_line(&line, &mut ctx);
+                let printed = process_line(&line, &mut macros, &mut ctx);
                 if !ctx.log.is_empty() {
                     let _ = out.flush();
                     flush_log(&mut ctx);
                 }
-                let _ = out.write_all(&text);
-                let _ = out.write_all(b"\n");
+                if let Some(text) = printed {
+                    let _ = out.write_all(&text);
+                    let _ = out.write_all(b"\n");
+                }
             }
             Ok(None) => break,
             Err(e) => {

@@ -19,5 +19,5 @@ pub mod vars;
 pub use ast::Expansion;
 pub use context::Context;
 pub use eval::{expand, expand_str, Eval};
-pub use parse::{parse, parse_checked, parse_reference};
+pub use parse::{parse, parse_bytes, parse_checked, parse_reference};
 pub use value::Val;

@@ -48,7 +48,8 @@ fn check_count(ev: &Eval, n: usize) -> ExpResult<()> {
 /// `${map{a:b}{[$item]}}` gives `[a]:[b]`.
 pub fn map(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
     let list = ev.seq(&node.args[0])?;
-    ev.skip(&node.args[1]).map_err(|e| inside(e, "map", "item"))?;
+    ev.skip(&node.args[1])
+        .map_err(|e| inside(e, "map", "item"))?;
     let saved_item = ev.item.take();
     let saved_value = ev.value.clone();
     let r = (|| {
@@ -58,7 +59,9 @@ pub fn map(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
         for (n, item) in it.enumerate() {
             check_count(ev, n)?;
             ev.item = Some(list.derive(item));
-            let mapped = ev.seq(&node.args[1]).map_err(|e| inside(e, "map", "item"))?;
+            let mapped = ev
+                .seq(&node.args[1])
+                .map_err(|e| inside(e, "map", "item"))?;
             result.tainted |= mapped.tainted;
             append_output(&mut result.bytes, n == 0, sep, &mapped.bytes);
         }
@@ -74,14 +77,17 @@ pub fn map(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
 pub fn reduce(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
     let list = ev.seq(&node.args[0])?;
     let init = ev.seq(&node.args[1])?;
-    ev.skip(&node.args[2]).map_err(|e| inside(e, "reduce", "item"))?;
+    ev.skip(&node.args[2])
+        .map_err(|e| inside(e, "reduce", "item"))?;
     let saved_item = ev.item.take();
     let saved_value = ev.value.replace(init);
     let r = (|| {
         for (n, item) in lists::iter(&list.bytes).enumerate() {
             check_count(ev, n)?;
             ev.item = Some(list.derive(item));
-            let next = ev.seq(&node.args[2]).map_err(|e| inside(e, "reduce", "item"))?;
+            let next = ev
+                .seq(&node.args[2])
+                .map_err(|e| inside(e, "reduce", "item"))?;
             ev.value = Some(next);
         }
         Ok(ev.value.clone().unwrap_or_default())
@@ -95,7 +101,8 @@ pub fn reduce(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
 /// `${filter{a:b:c}{!eq{$item}{b}}}` gives `a:c`.
 pub fn filter(ev: &mut Eval, node: &FilterNode, out: &mut Val) -> ExpResult<()> {
     let list = ev.seq(&node.list)?;
-    ev.skip_cond(&node.cond).map_err(|e| inside(e, "filter", "item"))?;
+    ev.skip_cond(&node.cond)
+        .map_err(|e| inside(e, "filter", "item"))?;
     let saved_item = ev.item.take();
     let saved_value = ev.value.clone();
     let r = (|| {
@@ -106,7 +113,9 @@ pub fn filter(ev: &mut Eval, node: &FilterNode, out: &mut Val) -> ExpResult<()> 
         for (n, item) in it.enumerate() {
             check_count(ev, n)?;
             ev.item = Some(list.derive(item.clone()));
-            let keep = ev.cond(&node.cond).map_err(|e| inside(e, "filter", "condition"))?;
+            let keep = ev
+                .cond(&node.cond)
+                .map_err(|e| inside(e, "filter", "condition"))?;
             ev.value = saved_value.clone();
             if keep {
                 append_output(&mut result.bytes, first, sep, &item);

@@ -58,9 +58,28 @@ pub struct SeqBuf {
     nodes: Vec<Node>,
     text: Vec<u8>,
     stopped: bool,
+    /// The source had bytes that are not UTF-8, carried as stand-in characters
+    /// (see [`crate::expand::parse::parse_bytes`]); text is mapped back to them.
+    unmap: bool,
 }
 
 impl SeqBuf {
+    pub fn new(unmap: bool) -> SeqBuf {
+        SeqBuf {
+            unmap,
+            ..SeqBuf::default()
+        }
+    }
+
+    fn take_text(&mut self) -> Box<[u8]> {
+        let t = std::mem::take(&mut self.text);
+        if self.unmap {
+            super::unmap_bytes(&t).into()
+        } else {
+            t.into()
+        }
+    }
+
     pub fn text(&mut self, t: &[u8]) {
         if !self.stopped {
             self.text.extend_from_slice(t);
@@ -77,8 +96,8 @@ impl SeqBuf {
             return false;
         }
         if !self.text.is_empty() {
-            self.nodes
-                .push(Node::Text(std::mem::take(&mut self.text).into()));
+            let t = self.take_text();
+            self.nodes.push(Node::Text(t));
         }
         let is_err = matches!(n, Node::Error(_));
         self.nodes.push(n);
@@ -90,7 +109,8 @@ impl SeqBuf {
 
     pub fn finish(mut self, span: Span) -> Seq {
         if !self.text.is_empty() && !self.stopped {
-            self.nodes.push(Node::Text(self.text.into()));
+            let t = self.take_text();
+            self.nodes.push(Node::Text(t));
         }
         Seq::new(self.nodes, span)
     }

@@ -53,12 +53,18 @@ const RAW2_KEYWORDS: &[&str] = &[
 ];
 
 pub fn parse_body(src: &str) -> Seq {
+    parse_body_mapped(src, false)
+}
+
+/// As [`parse_body`]; `unmap` says the text carries stand-ins for non-UTF-8 bytes.
+pub fn parse_body_mapped(src: &str, unmap: bool) -> Seq {
     let mut f = Fast {
         s: src.as_bytes(),
         src,
         pos: 0,
         b: Builder::new(src),
         depth: 0,
+        unmap,
     };
     f.seq(Mode::Top)
 }
@@ -91,6 +97,7 @@ struct Fast<'s> {
     pos: usize,
     b: Builder<'s>,
     depth: u32,
+    unmap: bool,
 }
 
 impl<'s> Fast<'s> {
@@ -118,7 +125,7 @@ impl<'s> Fast<'s> {
 
     fn seq(&mut self, mode: Mode) -> Seq {
         let start = self.pos;
-        let mut buf = SeqBuf::default();
+        let mut buf = SeqBuf::new(self.unmap);
         self.depth += 1;
         if self.depth > MAX_NESTING {
             let e = ExpandError::hard(format!(

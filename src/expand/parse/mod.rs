@@ -46,6 +46,76 @@ fn parse_with(source: &str, front: fn(&str) -> Seq) -> Expansion {
     Expansion { source, body }
 }
 
+/// Parse bytes that need not be UTF-8 (Exim strings are bytes; `-be` input may be Latin-1).
+/// Bytes that are not valid UTF-8 travel through the scanner as private-use stand-in
+/// characters and are mapped back in the text they end up in.
+pub fn parse_bytes(source: &[u8]) -> Expansion {
+    match std::str::from_utf8(source) {
+        Ok(s) => parse(s),
+        Err(_) => {
+            let mapped = map_bytes(source);
+            let body = if brace_depth(mapped.as_bytes()) > 32 {
+                stacker::grow(64 << 20, || fast_front::parse_body_mapped(&mapped, true))
+            } else {
+                fast_front::parse_body_mapped(&mapped, true)
+            };
+            Expansion {
+                source: Arc::from(mapped.as_str()),
+                body,
+            }
+        }
+    }
+}
+
+/// First stand-in code point: U+10FF00 + byte (plane 16 private use).
+const STAND_IN_BASE: u32 = 0x10FF00;
+
+fn map_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 16);
+    let mut rest = bytes;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(s);
+                return out;
+            }
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(good).unwrap_or(""));
+                let n = e.error_len().unwrap_or(bad.len()).max(1);
+                for &b in &bad[..n] {
+                    out.push(char::from_u32(STAND_IN_BASE + b as u32).unwrap_or('?'));
+                }
+                rest = &bad[n..];
+            }
+        }
+    }
+}
+
+/// Replace stand-in characters in parsed text by the bytes they stand for.
+pub(crate) fn unmap_bytes(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == 0xF4 && text.len() >= i + 4 {
+            if let Some(c) = std::str::from_utf8(&text[i..i + 4])
+                .ok()
+                .and_then(|s| s.chars().next())
+            {
+                let cp = c as u32;
+                if (STAND_IN_BASE..STAND_IN_BASE + 0x100).contains(&cp) {
+                    out.push((cp - STAND_IN_BASE) as u8);
+                    i += 4;
+                    continue;
+                }
+            }
+        }
+        out.push(text[i]);
+        i += 1;
+    }
+    out
+}
+
 /// Parse and fail on any error that Exim would report even in a skipped branch.
 pub fn parse_checked(source: &str) -> Result<Expansion, ExpandError> {
     let e = parse(source);
