@@ -246,16 +246,21 @@ fn addresses(run: &AclRun, name: &str) -> Result<Vec<String>, String> {
 fn helo(run: &mut AclRun) -> Rc {
     let helo = var(run, "sender_helo_name");
     let ip = var(run, "sender_host_address");
-    if ip.is_empty() || helo.is_empty() {
-        return if ip.is_empty() { Rc::Ok } else { Rc::Fail };
+    if helo.is_empty() {
+        return Rc::Fail;
     }
-    if let Some(lit) = helo.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        let lit = lit.strip_prefix("IPv6:").unwrap_or(lit);
-        return if lit.eq_ignore_ascii_case(&ip) {
-            Rc::Ok
-        } else {
-            Rc::Fail
-        };
+    if ip.is_empty() {
+        return Rc::Ok;
+    }
+    if let Some(lit) = helo.strip_prefix('[') {
+        // Exim compares the start of the literal with the address (so `[IPv6:...]`
+        // never verifies), also without a `::ffff:` prefix.
+        let v4mapped = ip
+            .get(..7)
+            .filter(|p| p.eq_ignore_ascii_case("::ffff:"))
+            .map(|_| &ip[7..]);
+        let ok = lit.starts_with(ip.as_str()) || v4mapped.is_some_and(|v| lit.starts_with(v));
+        return if ok { Rc::Ok } else { Rc::Fail };
     }
     let name = var(run, "sender_host_name");
     if !name.is_empty() && name.eq_ignore_ascii_case(&helo) {
