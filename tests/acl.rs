@@ -3,12 +3,49 @@
 //! Format: ACL blocks `name:` followed by statement lines (as in a `begin acl` section),
 //! then a line `---`, then cases, one per line: `PHASE ACLNAME [var=value ...]`
 //! (values are plain words; use `%20` for a space). The snapshot shows each verdict.
+//!
+//! Before the first ACL block, optional fixture directives:
+//! - `@dns NAME TYPE DATA`: a record of the fake DNS zone the ACLs' resolver answers
+//!   from (format of `rexim::dns::FakeResolver`; `NAME SERVFAIL` gives a temporary error).
+//!   Without any `@dns` line the zone is empty (every name is NXDOMAIN).
+//! - `@domainlist NAME = LIST` (also `@hostlist`, `@addresslist`, `@localpartlist`):
+//!   a named list for `+NAME` items.
+//! - `@hints`: give the ACLs a hints-database directory (a fresh temporary directory per
+//!   fixture, shared by its cases, so `ratelimit` state carries from case to case).
+//!
+//! `@DATA@` in ACL text and named lists is the absolute path of `tests/acl/data/`.
+//!
+//! Special case words: `message=FILE` reads the message (headers, blank line, body) from
+//! `tests/acl/data/FILE`; `now=SECONDS[.FRACTION]` fixes the clock.
 
 use std::sync::Arc;
 
 use rexim::acl::read::{read_acl, Line};
 use rexim::acl::{run_acl, AclSet, MessageState, Phase};
+use rexim::dns::FakeResolver;
+use rexim::expand::message::Message;
 use rexim::{parse, Context};
+
+struct Clock(i64, u32);
+
+/// Named lists from `@domainlist` & co: (name, kind letter, raw text).
+#[derive(Default)]
+struct Named(Vec<(String, char, String)>);
+
+impl rexim::expand::context::NamedLists for Named {
+    fn get(&self, name: &str, kind: Option<char>) -> Option<(char, String)> {
+        self.0
+            .iter()
+            .find(|(n, k, _)| n == name && kind.is_none_or(|want| want == *k))
+            .map(|(_, k, v)| (*k, v.clone()))
+    }
+}
+
+impl rexim::expand::context::Clock for Clock {
+    fn now(&self) -> (i64, u32) {
+        (self.0, self.1)
+    }
+}
 
 fn phase(name: &str) -> Phase {
     match name {
@@ -21,6 +58,16 @@ fn phase(name: &str) -> Phase {
         "quit" => Phase::Quit,
         "notquit" => Phase::NotQuit,
         "vrfy" => Phase::Vrfy,
+        "mime" => Phase::Mime,
+        "dkim" => Phase::Dkim,
+        "prdr" => Phase::Prdr,
+        "notsmtp" => Phase::NotSmtp,
+        "notsmtp_start" => Phase::NotSmtpStart,
+        "auth" => Phase::Auth,
+        "etrn" => Phase::Etrn,
+        "expn" => Phase::Expn,
+        "starttls" => Phase::Starttls,
+        "mailauth" => Phase::MailAuth,
         other => panic!("unknown phase {other}"),
     }
 }
@@ -55,10 +102,75 @@ fn load_acls(text: &str) -> (AclSet, Vec<String>) {
     (set, errors)
 }
 
+/// Variables conditions set, shown after each case when non-empty.
+const SHOWN_VARS: &[&str] = &[
+    "dnslist_domain",
+    "dnslist_matched",
+    "dnslist_text",
+    "dnslist_value",
+    "domain_data",
+    "host_data",
+    "host_lookup_failed",
+    "local_part_data",
+    "recipient_data",
+    "sender_data",
+    "sender_host_name",
+    "sender_rate",
+    "sender_rate_limit",
+    "sender_rate_period",
+];
+
+/// An empty directory of its own for one fixture's hints databases.
+fn fresh_dir() -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let d = std::env::temp_dir().join(format!("rexim-acl-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("hints dir");
+    d
+}
+
 fn run_fixture(text: &str) -> String {
     let (defs, cases) = text.split_once("\n---\n").expect("--- separator");
-    let (set, errors) = load_acls(defs);
+    let mut zone = String::new();
+    let mut hints = None;
+    let mut named = Named::default();
+    let mut acl_text = String::new();
+    for line in defs.split('\n') {
+        if let Some(rr) = line.strip_prefix("@dns ") {
+            zone.push_str(rr);
+            zone.push('\n');
+        } else if let Some((kind, rest)) = line
+            .strip_prefix('@')
+            .and_then(|l| l.split_once("list "))
+            .filter(|(k, _)| ["domain", "host", "address", "localpart"].contains(k))
+        {
+            let (name, value) = rest.split_once('=').expect("@...list NAME = LIST");
+            let letter = if kind == "localpart" {
+                'l'
+            } else {
+                kind.chars().next().unwrap()
+            };
+            let value = value.trim().replace(
+                "@DATA@",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/acl/data"),
+            );
+            named.0.push((name.trim().to_string(), letter, value));
+        } else if line.trim() == "@hints" {
+            hints = Some(fresh_dir());
+        } else {
+            // Keep offsets stable: directives become blank lines.
+            acl_text.push_str(if line.starts_with('@') { "" } else { line });
+        }
+        acl_text.push('\n');
+    }
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/acl/data");
+    let acl_text = acl_text.replace("@DATA@", data);
+    let (mut set, errors) = load_acls(&acl_text);
+    set.env.resolver = Arc::new(FakeResolver::parse(&zone).expect("zone"));
+    set.env.hints_dir = hints.clone();
     let set = Arc::new(set);
+    let named = Arc::new(named);
     let mut out = String::new();
     for e in errors {
         out.push_str(&format!("load error: {e}\n"));
@@ -68,11 +180,24 @@ fn run_fixture(text: &str) -> String {
         let ph = phase(words.next().unwrap());
         let acl = words.next().unwrap();
         let mut ctx = Context::default();
+        ctx.named_lists = Some(named.clone());
         ctx.acl = Some(Arc::new(rexim::acl::engine::ExpansionAcls {
             acls: set.clone(),
         }));
         for w in words {
             let (k, v) = w.split_once('=').expect("var=value");
+            if k == "message" {
+                let path = format!("{}/tests/acl/data/{v}", env!("CARGO_MANIFEST_DIR"));
+                let data = std::fs::read(&path).expect("message file");
+                ctx.message = Some(Arc::new(Message::parse(&data)));
+                continue;
+            }
+            if k == "now" {
+                let (secs, frac) = v.split_once('.').unwrap_or((v, "0"));
+                let usec = format!("{frac:0<6}")[..6].parse().expect("usec");
+                ctx.clock = Arc::new(Clock(secs.parse().expect("secs"), usec));
+                continue;
+            }
             assert!(
                 ctx.set(k, v.replace("%20", " ").as_str()),
                 "{k} is not a variable"
@@ -101,12 +226,17 @@ fn run_fixture(text: &str) -> String {
             .acl_m_vars()
             .map(|(k, v)| format!("acl_m{k}={}", v.as_str_lossy()))
             .collect();
+        for name in SHOWN_VARS {
+            if let Some(v) = ctx.get(name).filter(|v| !v.is_empty()) {
+                vars.push(format!("{name}={}", v.as_str_lossy()));
+            }
+        }
         vars.sort();
         for v in vars {
             out.push_str(&format!("  {v}\n"));
         }
     }
-    out
+    out.replace(data, "@DATA@")
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use crate::acl::engine::{AclRun, Rc};
 use crate::acl::phase::bits::*;
-use crate::acl::{modifiers, tests};
+use crate::acl::{dnslists, lists, modifiers, ratelimit, seen, tests, unsupported};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -54,6 +54,9 @@ const HEADER_PHASES: u32 =
 const NO_SENDER_PHASES: u32 =
     AUTH | CONNECT | HELO | MAILAUTH | QUIT | ETRN | EXPN | STARTTLS | VRFY;
 
+const SPF_FORBIDS: u32 =
+    AUTH | CONNECT | HELO | MAILAUTH | ETRN | EXPN | STARTTLS | VRFY | NOTSMTP | NOTSMTP_START;
+
 /// Every ACL condition and modifier rexim knows, sorted by name.
 pub static ACL_CONDITIONS: &[AclCondDef] = &[
     cond("acl", false, 0, tests::acl),
@@ -84,7 +87,13 @@ pub static ACL_CONDITIONS: &[AclCondDef] = &[
     cond("condition", true, 0, tests::condition),
     modifier("continue", 0, modifiers::continue_),
     modifier("control", 0, modifiers::control),
+    cond("decode", true, !MIME, unsupported::decode),
     modifier("delay", NOTQUIT, modifiers::delay),
+    cond("dkim_signers", true, !DKIM, unsupported::dkim),
+    cond("dkim_status", true, !DKIM, unsupported::dkim),
+    cond("dmarc_status", true, !DATA, unsupported::dmarc_status),
+    cond("dnslists", true, 0, dnslists::dnslists),
+    cond("domains", false, !(RCPT | VRFY | PRDR), lists::domains),
     cond(
         "encrypted",
         false,
@@ -92,18 +101,45 @@ pub static ACL_CONDITIONS: &[AclCondDef] = &[
         tests::encrypted,
     ),
     modifier("endpass", 0, modifiers::endpass),
+    cond("hosts", false, NOTSMTP | NOTSMTP_START, lists::hosts),
+    cond(
+        "local_parts",
+        false,
+        !(RCPT | VRFY | PRDR),
+        lists::local_parts,
+    ),
     modifier("log_message", 0, modifiers::message_text),
     modifier("log_reject_target", 0, modifiers::log_reject_target),
     modifier("logwrite", 0, modifiers::logwrite),
+    cond(
+        "malware",
+        true,
+        !(DATA | PRDR | NOTSMTP),
+        unsupported::malware,
+    ),
     modifier("message", 0, modifiers::message_text),
+    cond("mime_regex", true, !MIME, unsupported::mime_regex),
     modifier("queue", NOTSMTP | PRDR | DATA, modifiers::queue),
+    cond("ratelimit", true, 0, ratelimit::ratelimit),
+    cond("recipients", false, !RCPT, lists::recipients),
     cond("regex", true, !(DATA | PRDR | NOTSMTP | MIME), tests::regex),
     modifier(
         "remove_header",
         !(MAIL | RCPT | PREDATA | DATA | PRDR | MIME | NOTSMTP | NOTSMTP_START),
         modifiers::remove_header,
     ),
+    cond("seen", true, 0, seen::seen),
+    cond(
+        "sender_domains",
+        false,
+        NO_SENDER_PHASES,
+        lists::sender_domains,
+    ),
+    cond("senders", false, NO_SENDER_PHASES, lists::senders),
     modifier("set", 0, modifiers::set),
+    cond("spam", true, !(DATA | PRDR | NOTSMTP), unsupported::spam),
+    cond("spf", true, SPF_FORBIDS, unsupported::spf),
+    cond("spf_guess", true, SPF_FORBIDS, unsupported::spf),
     modifier("udpsend", 0, modifiers::udpsend),
     cond("verify", true, 0, tests::verify),
 ];

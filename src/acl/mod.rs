@@ -2,13 +2,21 @@
 //! function (`run_acl`) shared by the SMTP engine, `-bh`, `${acl}` and the playground.
 
 pub mod conditions;
+pub mod dnslists;
 pub mod engine;
+pub mod env;
+pub mod hints;
+pub mod lists;
 pub mod model;
 pub mod modifiers;
 pub mod phase;
+pub mod ratelimit;
 pub mod read;
+pub mod seen;
 pub mod state;
 pub mod tests;
+pub mod unsupported;
+pub mod verify;
 
 pub use engine::{run_acl, AclRun, Rc, Verdict};
 pub use model::{Acl, AclSet, Verb};

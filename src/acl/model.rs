@@ -82,6 +82,8 @@ pub struct Acl {
 #[derive(Debug, Clone, Default)]
 pub struct AclSet {
     pub acls: std::collections::HashMap<String, Arc<Acl>>,
+    /// Resolver and hints database used by the conditions that need them.
+    pub env: crate::acl::env::AclEnv,
 }
 
 impl AclSet {

@@ -1,6 +1,6 @@
 //! What ACLs leave behind for the message and connection: headers, controls, log lines.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 /// Where an `add_header` line goes.
@@ -34,6 +34,11 @@ pub struct MessageState {
     pub bmi_optin: Option<String>,
     /// `log_reject_target` for the rest of this ACL.
     pub reject_targets: Option<Vec<&'static str>>,
+    /// `ratelimit` rates already computed, by lifetime (Exim's per-command,
+    /// per-message and per-connection trees): key to rate.
+    pub ratelimit_cmd: HashMap<String, f64>,
+    pub ratelimit_mail: HashMap<String, f64>,
+    pub ratelimit_conn: HashMap<String, f64>,
     warned: HashSet<String>,
 }
 
@@ -91,10 +96,17 @@ impl MessageState {
             .filter(|c| is_connection_control(c))
             .cloned()
             .collect();
+        let conn = std::mem::take(&mut self.ratelimit_conn);
         *self = MessageState {
             controls: keep,
+            ratelimit_conn: conn,
             ..Default::default()
         };
+    }
+
+    /// Forget what only lasts for one SMTP command (per-command `ratelimit` results).
+    pub fn reset_command(&mut self) {
+        self.ratelimit_cmd.clear();
     }
 }
 

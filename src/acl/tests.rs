@@ -219,49 +219,16 @@ pub fn regex(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
     Rc::Fail
 }
 
-/// `verify = ...`: the verification types that need no routing.
+/// `verify = header_syntax`, `verify = reverse_host_lookup/defer_ok`, ... (see
+/// [`crate::acl::verify`]).
+/// A user message from verification stays in `$acl_verify_message`; `warn` drops it.
 pub fn verify(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
-    let text = String::from_utf8_lossy(arg).into_owned();
-    let kind = text.split('/').next().unwrap_or("").trim();
-    match kind {
-        "header_syntax" => header_syntax(run),
-        "recipient" | "sender" => {
-            run.log_msg = Some(format!(
-                "verify = {kind}: routing not available yet in rexim"
-            ));
-            Rc::Error
-        }
-        _ if kind.starts_with("sender=") => {
-            run.log_msg = Some("verify = sender: routing not available yet in rexim".into());
-            Rc::Error
-        }
-        other => {
-            run.log_msg = Some(format!(
-                "unknown verify type \"{other}\" (or not supported by rexim yet)"
-            ));
-            Rc::Error
-        }
+    let rc = crate::acl::verify::verify(run, arg);
+    if let Some(m) = run.user_msg.clone() {
+        run.ctx.set("acl_verify_message", m.as_str());
     }
-}
-
-/// `verify = header_syntax`: address headers must parse.
-fn header_syntax(run: &mut AclRun) -> Rc {
-    let Some(msg) = run.ctx.message.clone() else {
-        return Rc::Ok;
-    };
-    const ADDRESS_HEADERS: &[&[u8]] = &[b"from", b"to", b"cc", b"bcc", b"reply-to", b"sender"];
-    for h in &msg.headers {
-        let name = h.name().to_ascii_lowercase();
-        if !ADDRESS_HEADERS.contains(&name.as_slice()) {
-            continue;
-        }
-        let value = String::from_utf8_lossy(h.raw_value()).trim().to_string();
-        if value.is_empty() || !value.contains('@') && !value.contains(':') {
-            let name = String::from_utf8_lossy(h.name()).into_owned();
-            run.user_msg = Some(format!("header syntax error in \"{name}\""));
-            run.log_msg = run.user_msg.clone();
-            return Rc::Fail;
-        }
+    if run.verb == crate::acl::Verb::Warn {
+        run.user_msg = None;
     }
-    Rc::Ok
+    rc
 }

@@ -1,0 +1,33 @@
+//! Services ACL conditions use beyond the expansion context: the DNS resolver
+//! (`dnslists`, `verify = helo`, `verify = reverse_host_lookup`) and the hints
+//! database directory (`ratelimit`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::dns::{Resolver, SystemResolver};
+
+#[derive(Clone)]
+pub struct AclEnv {
+    pub resolver: Arc<dyn Resolver>,
+    /// Where hints databases live (Exim's `spool_directory/db`); `None` makes
+    /// `ratelimit` an error.
+    pub hints_dir: Option<PathBuf>,
+}
+
+impl Default for AclEnv {
+    fn default() -> Self {
+        AclEnv {
+            resolver: Arc::new(SystemResolver::default()),
+            hints_dir: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for AclEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AclEnv")
+            .field("hints_dir", &self.hints_dir)
+            .finish_non_exhaustive()
+    }
+}

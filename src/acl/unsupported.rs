@@ -1,0 +1,48 @@
+//! ACL conditions rexim knows by name but cannot run yet (content scanning, DKIM,
+//! DMARC, SPF): configurations using them load, and evaluating one is an explicit error.
+
+use crate::acl::engine::{AclRun, Rc};
+use crate::acl::model::Item;
+
+fn not_supported(run: &mut AclRun, item: &Item, why: &str) -> Rc {
+    run.log_msg = Some(format!(
+        "ACL condition \"{}\" is not supported by rexim yet ({why})",
+        item.def.name
+    ));
+    Rc::Error
+}
+
+/// `decode = default`: MIME part decoding (content scanning not implemented).
+pub fn decode(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
+    not_supported(run, item, "no MIME ACL support")
+}
+
+/// `dkim_signers = example.com`, `dkim_status = pass` (no DKIM verification).
+pub fn dkim(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
+    not_supported(run, item, "no DKIM support")
+}
+
+/// `dmarc_status = reject : quarantine` (no DMARC support).
+pub fn dmarc_status(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
+    not_supported(run, item, "no DMARC support")
+}
+
+/// `malware = *` (no virus scanner interface).
+pub fn malware(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
+    not_supported(run, item, "no malware scanner interface")
+}
+
+/// `mime_regex = ^Content-Type: .*zip` (no MIME ACL support).
+pub fn mime_regex(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
+    not_supported(run, item, "no MIME ACL support")
+}
+
+/// `spam = nobody:true` (no spamd interface).
+pub fn spam(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
+    not_supported(run, item, "no spamd interface")
+}
+
+/// `spf = fail`, `spf_guess = fail` (no SPF support).
+pub fn spf(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
+    not_supported(run, item, "no SPF support")
+}
