@@ -152,7 +152,10 @@ pub fn main(args: &[String]) -> i32 {
                 Err(rc) => return rc,
             };
             match SessionConfig::from_config(&loaded) {
-                Ok((c, a)) => (c, a, Some(loaded.named_lists.clone())),
+                Ok((c, mut a)) => {
+                    a.env.hints_dir = hints_dir(&loaded);
+                    (c, a, Some(loaded.named_lists.clone()))
+                }
                 Err(errs) => {
                     for e in errs {
                         eprintln!("rexim: {e}");
@@ -180,4 +183,13 @@ pub fn main(args: &[String]) -> i32 {
         &mut std::io::stderr().lock(),
     );
     0
+}
+
+/// Exim keeps hints databases (ratelimit, seen) in `spool_directory/db`.
+fn hints_dir(cfg: &crate::config::Config) -> Option<std::path::PathBuf> {
+    let def = crate::config::tables::find(crate::config::tables::MAIN, "spool_directory")?;
+    match cfg.main_value(def) {
+        crate::config::Value::Str(s) if !s.is_empty() => Some(std::path::Path::new(&s).join("db")),
+        _ => None,
+    }
 }

@@ -291,6 +291,8 @@ impl Session {
     }
 
     fn command(&mut self, c: CommandLine) -> Done {
+        // Per-command ACL state (per_cmd/per_rcpt ratelimit results) lasts one command.
+        self.acl_state.reset_command();
         self.ctx.set("smtp_command", Val::tainted(c.line.clone()));
         self.ctx
             .set("smtp_command_argument", Val::tainted(c.arg.clone()));
