@@ -73,22 +73,6 @@ fn uucp_from_line(line: &[u8]) -> Option<Vec<u8>> {
     Some(caps.get(1)?.as_bytes().to_vec())
 }
 
-/// Headers whose addresses Exim qualifies in local messages (its header types B C F R S T;
-/// `Resent-` forms except Resent-Reply-To).
-const QUALIFIED_HEADERS: &[&str] = &[
-    "bcc",
-    "cc",
-    "from",
-    "reply-to",
-    "resent-bcc",
-    "resent-cc",
-    "resent-from",
-    "resent-sender",
-    "resent-to",
-    "sender",
-    "to",
-];
-
 /// How the header section ended.
 #[derive(PartialEq, Eq)]
 enum HeaderEnd {
@@ -283,7 +267,7 @@ impl Message {
     pub fn qualify_addresses(&mut self, domain: &[u8]) {
         for h in &mut self.headers {
             let name = String::from_utf8_lossy(h.name()).to_ascii_lowercase();
-            if !QUALIFIED_HEADERS.contains(&name.as_str()) {
+            if !crate::expand::headers::ADDRESS_HEADERS.contains(&name.as_str()) {
                 continue;
             }
             let colon = h.name().len() + 1;

@@ -5,6 +5,7 @@ pub mod ast;
 pub mod computed;
 pub mod conditions;
 pub mod context;
+pub mod escape;
 pub mod eval;
 pub mod headers;
 pub mod items;

@@ -105,7 +105,7 @@ fn dequote(s: &[u8], pos: &mut usize) -> Vec<u8> {
     *pos += 1;
     while *pos < s.len() && s[*pos] != b'"' {
         if s[*pos] == b'\\' && *pos + 1 < s.len() {
-            let (c, used) = unescape(&s[*pos + 1..]);
+            let (c, used) = crate::expand::escape::unescape_one(&s[*pos + 1..]);
             out.push(c);
             *pos += 1 + used;
         } else {
@@ -117,39 +117,6 @@ fn dequote(s: &[u8], pos: &mut usize) -> Vec<u8> {
         *pos += 1;
     }
     out
-}
-
-/// One backslash escape (the text after the `\`): the byte and how many bytes it used.
-fn unescape(s: &[u8]) -> (u8, usize) {
-    match s[0] {
-        b'n' => (b'\n', 1),
-        b'r' => (b'\r', 1),
-        b't' => (b'\t', 1),
-        b'b' => (0x08, 1),
-        b'f' => (0x0c, 1),
-        b'v' => (0x0b, 1),
-        b'x' => {
-            let n = s[1..]
-                .iter()
-                .take(2)
-                .take_while(|c| c.is_ascii_hexdigit())
-                .count();
-            let v = s[1..1 + n]
-                .iter()
-                .fold(0u32, |v, &c| v * 16 + (c as char).to_digit(16).unwrap_or(0));
-            (v as u8, 1 + n)
-        }
-        b'0'..=b'7' => {
-            let n = s
-                .iter()
-                .take(3)
-                .take_while(|c| (b'0'..=b'7').contains(c))
-                .count();
-            let v = s[..n].iter().fold(0u32, |v, &c| v * 8 + (c - b'0') as u32);
-            (v as u8, n)
-        }
-        c => (c, 1),
-    }
 }
 
 /// `key=value` pairs (`=` optional, values may be quoted); the key compares caselessly.

@@ -214,39 +214,9 @@ fn split_command(s: &[u8]) -> Vec<Vec<u8>> {
     args
 }
 
-/// One C-style escape after a backslash; returns the bytes consumed.
+/// One C-style escape after a backslash, appended to `out`; returns the bytes consumed.
 fn unescape_one(s: &[u8], out: &mut Vec<u8>) -> usize {
-    let (c, used) = match s[0] {
-        b'n' => (b'\n', 1),
-        b'r' => (b'\r', 1),
-        b't' => (b'\t', 1),
-        b'b' => (0x08, 1),
-        b'f' => (0x0c, 1),
-        b'v' => (0x0b, 1),
-        b'x' => {
-            let n = s[1..]
-                .iter()
-                .take(2)
-                .take_while(|c| c.is_ascii_hexdigit())
-                .count();
-            let v = s[1..1 + n]
-                .iter()
-                .fold(0u32, |v, &c| v * 16 + (c as char).to_digit(16).unwrap_or(0));
-            (v as u8, 1 + n)
-        }
-        b'0'..=b'7' => {
-            let n = s
-                .iter()
-                .take(3)
-                .take_while(|c| (b'0'..=b'7').contains(c))
-                .count();
-            (
-                s[..n].iter().fold(0u32, |v, &c| v * 8 + (c - b'0') as u32) as u8,
-                n,
-            )
-        }
-        c => (c, 1),
-    };
+    let (c, used) = crate::expand::escape::unescape_one(s);
     out.push(c);
     used
 }

@@ -872,19 +872,16 @@ fn def_missing_extract(name: &str, got: usize) -> String {
 
 /// Exim's backslash escapes (`\n`, `\x41`, `\101`, `\$` ...); `esc` starts with the backslash.
 pub fn unescape(esc: &str, out: &mut Vec<u8>) {
-    let body = &esc[1..];
-    let b = body.as_bytes();
-    let Some(&first) = b.first() else { return };
-    match first {
-        b'n' => out.push(b'\n'),
-        b'r' => out.push(b'\r'),
-        b't' => out.push(b'\t'),
-        b'b' => out.push(0x08),
-        b'f' => out.push(0x0c),
-        b'v' => out.push(0x0b),
-        b'x' => out.push(u8::from_str_radix(&body[1..], 16).unwrap_or(0)),
-        b'0'..=b'7' => out.push(u32::from_str_radix(body, 8).unwrap_or(0) as u8),
-        _ => out.extend_from_slice(b),
+    let body = &esc.as_bytes()[1..];
+    if body.is_empty() {
+        return;
+    }
+    let (c, used) = crate::expand::escape::unescape_one(body);
+    if used == 1 && !body[0].is_ascii() {
+        // An escaped multi-byte character stands for itself, all of it.
+        out.extend_from_slice(body);
+    } else {
+        out.push(c);
     }
 }
 
