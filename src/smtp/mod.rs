@@ -4,6 +4,7 @@ pub mod config;
 pub mod msgid;
 pub mod proto;
 pub mod session;
+pub mod sink;
 pub mod verbs;
 
 pub use config::SessionConfig;

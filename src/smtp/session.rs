@@ -65,6 +65,8 @@ pub struct Session {
     pub env: Envelope,
     /// `-bh`: no delays, messages discarded, the fake-id notice after 250.
     pub host_checking: bool,
+    /// Durable storage for accepted messages (not used under `-bh`).
+    pub sink: Option<std::sync::Arc<dyn crate::smtp::sink::MessageSink>>,
     /// Lines Exim would write to its logs (the `LOG:` lines of `-bh`).
     pub log: Vec<String>,
     pub(crate) rx: Receiver,
@@ -121,6 +123,7 @@ impl Session {
             state: State::Connect,
             env: Envelope::default(),
             host_checking: false,
+            sink: None,
             log: Vec::new(),
             rx: Receiver::new(),
             out: Vec::new(),

@@ -205,3 +205,62 @@ fn random_dialogues_never_panic() {
         t.s.close_input();
     }
 }
+
+/// Records stored messages, or fails every store.
+struct TestSink {
+    fail: bool,
+    stored: std::sync::Mutex<Vec<(String, Vec<u8>, Vec<Vec<u8>>, Vec<u8>)>>,
+}
+
+impl crate::smtp::sink::MessageSink for TestSink {
+    fn store(&self, m: &crate::smtp::sink::AcceptedMessage) -> std::io::Result<()> {
+        if self.fail {
+            return Err(std::io::Error::other("disk full"));
+        }
+        self.stored.lock().unwrap().push((
+            m.id.to_string(),
+            m.sender.to_vec(),
+            m.recipients.to_vec(),
+            m.data.to_vec(),
+        ));
+        Ok(())
+    }
+}
+
+fn transaction_with_sink(fail: bool) -> (String, Arc<TestSink>) {
+    let sink = Arc::new(TestSink {
+        fail,
+        stored: Default::default(),
+    });
+    let mut t = T::new(ACCEPT_ALL);
+    t.s.sink = Some(sink.clone());
+    t.cmd("EHLO client.example", "250-");
+    t.cmd("MAIL FROM:<a@b.example>", "250 OK");
+    t.cmd("RCPT TO:<c@d.example>", "250 Accepted");
+    t.cmd("DATA", "354");
+    let r = t.send(b"Subject: hi\r\n\r\nbody\r\n.\r\n");
+    (r, sink)
+}
+
+#[test]
+fn accepted_message_is_stored_before_250() {
+    let (r, sink) = transaction_with_sink(false);
+    assert!(r.starts_with("250 OK id="), "{r}");
+    let stored = sink.stored.lock().unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(r.contains(&stored[0].0), "reply names the stored id");
+    assert_eq!(stored[0].1, b"a@b.example");
+    assert_eq!(stored[0].2, vec![b"c@d.example".to_vec()]);
+    assert!(
+        stored[0].3.ends_with(b"body\n"),
+        "{:?}",
+        String::from_utf8_lossy(&stored[0].3)
+    );
+}
+
+#[test]
+fn failed_store_is_never_acknowledged() {
+    let (r, sink) = transaction_with_sink(true);
+    assert_eq!(r, "451 Temporary local problem - please try later\r\n");
+    assert!(sink.stored.lock().unwrap().is_empty());
+}

@@ -182,6 +182,32 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             }
         }
     }
+    if !s.host_checking && !s.env.discarded {
+        if let Some(sink) = s.sink.clone() {
+            let added: Vec<String> = s
+                .acl_state
+                .add_headers
+                .iter()
+                .map(|(_, h)| h.clone())
+                .collect();
+            let msg = crate::smtp::sink::AcceptedMessage {
+                id: &id,
+                sender: s.env.sender.as_deref().unwrap_or_default(),
+                recipients: &s.env.recipients,
+                data: &body,
+                added_headers: &added,
+                removed_headers: &s.acl_state.remove_headers,
+                ctx: &s.ctx,
+            };
+            if let Err(e) = sink.store(&msg) {
+                // Nothing is acknowledged unless it is on disk.
+                s.log(format!("{id} spool write failed: {e}"));
+                s.reply("451 Temporary local problem - please try later");
+                s.reset_message();
+                return Done::Continue;
+            }
+        }
+    }
     match (accept_msg, chunk) {
         (Some(m), _) => crate::smtp::verbs::mail::user_reply(s, "250", &m),
         (None, Some((n, total))) => {

@@ -1,0 +1,27 @@
+//! Where accepted messages go. The session replies 250 only after `store` returns Ok,
+//! so an implementation must return only once the message is durable (fsync'd).
+
+use crate::expand::Context;
+
+/// A message the DATA/BDAT phase accepted, as the spool needs it.
+pub struct AcceptedMessage<'a> {
+    /// Exim-format message id (`1xVaTL-00007s-1n`).
+    pub id: &'a str,
+    /// Envelope sender without angle brackets (empty for the null sender).
+    pub sender: &'a [u8],
+    /// Accepted recipients.
+    pub recipients: &'a [Vec<u8>],
+    /// Message as received (headers and body, LF line ends, dot-unstuffed).
+    pub data: &'a [u8],
+    /// Header lines the ACLs asked to add (each ends in a newline).
+    pub added_headers: &'a [String],
+    /// Header names the ACLs asked to remove.
+    pub removed_headers: &'a [String],
+    /// The connection's variables (host, HELO, authentication, `$acl_c*`, `$acl_m*` ...).
+    pub ctx: &'a Context,
+}
+
+pub trait MessageSink: Send + Sync {
+    /// Store the message durably; an error makes the session answer 451.
+    fn store(&self, msg: &AcceptedMessage) -> std::io::Result<()>;
+}
