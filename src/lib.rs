@@ -19,6 +19,7 @@ pub mod lint;
 pub mod listmatch;
 pub mod lookup;
 pub mod smtp;
+pub mod spool;
 
 pub use error::{ErrorKind, ExpandError};
 pub use expand::{expand, expand_str, parse, parse_checked, Context, Expansion, Val};

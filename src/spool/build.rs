@@ -1,0 +1,371 @@
+//! From an accepted SMTP message to the `-H` contents and `-D` body Exim would write.
+
+use std::time::Duration;
+
+use super::header::{header_type, AclVar, HeaderFile, HeaderLine, OptionLine, Recipient};
+use crate::expand::{Context, Val};
+use crate::smtp::sink::AcceptedMessage;
+
+/// Exim 4.96's default `received_header_text` (TLS parts included, as in Debian's build).
+pub const DEFAULT_RECEIVED_HEADER_TEXT: &str = "Received: \
+${if def:sender_rcvhost {from $sender_rcvhost\n\t}\
+{${if def:sender_ident {from ${quote_local_part:$sender_ident} }}\
+${if def:sender_helo_name {(helo=$sender_helo_name)\n\t}}}}\
+by $primary_hostname \
+${if def:received_protocol {with $received_protocol }}\
+${if def:tls_in_ver        { ($tls_in_ver)}}\
+${if def:tls_in_cipher_std { tls $tls_in_cipher_std\n\t}}\
+(Exim $version_number)\n\t\
+${if def:sender_address {(envelope-from <$sender_address>)\n\t}}\
+id $message_exim_id\
+${if def:received_for {\n\tfor $received_for}}";
+
+/// Connection variables copied into the context the Received: header is expanded in.
+const COPIED_VARS: &[&str] = &[
+    "authenticated_id",
+    "authenticated_sender",
+    "interface_address",
+    "interface_port",
+    "message_size",
+    "primary_hostname",
+    "received_ip_address",
+    "received_port",
+    "received_protocol",
+    "sender_helo_name",
+    "sender_host_address",
+    "sender_host_authenticated",
+    "sender_host_name",
+    "sender_host_port",
+    "sender_ident",
+    "smtp_active_hostname",
+    "tls_in_cipher",
+    "tls_in_cipher_std",
+    "tls_in_peerdn",
+    "tls_in_sni",
+    "tls_in_ver",
+];
+
+fn var<'a>(ctx: &'a Context, name: &str) -> Option<&'a Val> {
+    ctx.get(name).filter(|v| !v.bytes.is_empty())
+}
+
+fn text(v: &Val) -> String {
+    String::from_utf8_lossy(&v.bytes).into_owned()
+}
+
+/// Exim's `$sender_rcvhost` (host.c's rules, without the `incoming_port` selector).
+pub fn rcvhost(ctx: &Context) -> Option<String> {
+    let addr = format!("[{}]", text(var(ctx, "sender_host_address")?));
+    let helo = var(ctx, "sender_helo_name").map(text);
+    let ident = var(ctx, "sender_ident").map(text);
+    let mut show_helo = helo.is_some();
+    if let Some(h) = &helo {
+        if let Some(inner) = h.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            let ip = inner
+                .get(..5)
+                .filter(|p| p.eq_ignore_ascii_case("ipv6:") || p.eq_ignore_ascii_case("ipv4:"))
+                .map_or(inner, |_| &inner[5..]);
+            let a = text(var(ctx, "sender_host_address")?);
+            if let (Ok(x), Ok(y)) = (
+                ip.parse::<std::net::IpAddr>(),
+                a.parse::<std::net::IpAddr>(),
+            ) {
+                if x == y {
+                    show_helo = false;
+                }
+            }
+        }
+    }
+    match var(ctx, "sender_host_name").map(text) {
+        None => {
+            let mut parts = Vec::new();
+            if let (true, Some(h)) = (show_helo, &helo) {
+                parts.push(format!("helo={h}"));
+            }
+            if let Some(i) = &ident {
+                parts.push(format!("ident={i}"));
+            }
+            if parts.is_empty() {
+                Some(addr)
+            } else {
+                Some(format!("{addr} ({})", parts.join(" ")))
+            }
+        }
+        Some(name) => {
+            let helo = helo.filter(|h| show_helo && !h.eq_ignore_ascii_case(&name));
+            Some(match (helo, ident) {
+                (Some(h), Some(i)) => format!("{name}\n\t({addr} helo={h} ident={i})"),
+                (Some(h), None) => format!("{name} ({addr} helo={h})"),
+                (None, Some(i)) => format!("{name} ({addr} ident={i})"),
+                (None, None) => format!("{name} ({addr})"),
+            })
+        }
+    }
+}
+
+/// Split the message into header lines (each with its newline) and the body.
+pub fn split_headers(data: &[u8]) -> (Vec<Vec<u8>>, &[u8]) {
+    let mut headers: Vec<Vec<u8>> = Vec::new();
+    let mut pos = 0;
+    while pos < data.len() {
+        let end = data[pos..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(data.len(), |n| pos + n + 1);
+        let line = &data[pos..end];
+        if line == b"\n" {
+            return (headers, &data[end..]);
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            if let Some(last) = headers.last_mut() {
+                last.extend_from_slice(line);
+                pos = end;
+                continue;
+            }
+            return (headers, &data[pos..]);
+        }
+        let name_len = line
+            .iter()
+            .take_while(|&&c| c > b' ' && c < 0x7f && c != b':')
+            .count();
+        let after = line[name_len..]
+            .iter()
+            .position(|&c| c != b' ' && c != b'\t')
+            .map(|p| line[name_len + p]);
+        if name_len == 0 || after != Some(b':') {
+            return (headers, &data[pos..]);
+        }
+        let mut h = line.to_vec();
+        if h.last() != Some(&b'\n') {
+            h.push(b'\n');
+        }
+        headers.push(h);
+        pos = end;
+    }
+    (headers, &data[data.len()..])
+}
+
+fn header_name(h: &[u8]) -> &[u8] {
+    let end = h.iter().position(|&c| c == b':').unwrap_or(h.len());
+    h[..end].trim_ascii_end()
+}
+
+/// The Received: header text Exim generates (`received_header_text` + `;\n\t<date>\n`).
+pub fn received_header(msg: &AcceptedMessage, template: &str) -> Result<Vec<u8>, String> {
+    let src = msg.ctx;
+    let mut ctx = Context::default();
+    ctx.clock = src.clock.clone();
+    ctx.message = src.message.clone();
+    for name in COPIED_VARS {
+        if let Some(v) = src.get(name) {
+            ctx.set(name, v.clone());
+        }
+    }
+    for (k, v) in src.acl_c_vars() {
+        ctx.set(&format!("acl_c{k}"), v.clone());
+    }
+    for (k, v) in src.acl_m_vars() {
+        ctx.set(&format!("acl_m{k}"), v.clone());
+    }
+    if let Some(r) = rcvhost(src) {
+        ctx.set("sender_rcvhost", r.as_str());
+    }
+    if !msg.sender.is_empty() {
+        ctx.set("sender_address", Val::tainted(msg.sender.to_vec()));
+    }
+    ctx.set("message_exim_id", msg.id);
+    ctx.set("message_id", msg.id);
+    if let [only] = msg.recipients {
+        ctx.set("received_for", Val::tainted(only.clone()));
+    }
+    let date = crate::expand_str("${tod_full}", &mut ctx).map_err(|e| e.message)?;
+    let text = crate::expand_str(template, &mut ctx).map_err(|e| {
+        format!(
+            "Expansion of \"{template}\" (received_header_text) failed: {}",
+            e.message
+        )
+    })?;
+    let mut out = Vec::new();
+    if text.bytes.is_empty() {
+        out.extend_from_slice(b"Received: ; ");
+    } else {
+        out.extend_from_slice(&text.bytes);
+        out.extend_from_slice(b";\n\t");
+    }
+    out.extend_from_slice(&date.bytes);
+    out.push(b'\n');
+    Ok(out)
+}
+
+fn opt(name: &str, v: &Val) -> OptionLine {
+    OptionLine {
+        name: name.to_string(),
+        value: Some(v.bytes.clone()),
+        tainted: v.tainted,
+    }
+}
+
+fn flag(name: &str, value: Option<String>) -> OptionLine {
+    OptionLine {
+        name: name.to_string(),
+        value: value.map(String::into_bytes),
+        tainted: false,
+    }
+}
+
+/// The `-H` contents and the `-D` body (without its id line) for `msg`.
+pub fn build(
+    msg: &AcceptedMessage,
+    originator: &(String, u32, u32),
+    now: Duration,
+    received_header_text: &str,
+) -> Result<(HeaderFile, Vec<u8>), String> {
+    let ctx = msg.ctx;
+    let (mut in_headers, body) = split_headers(msg.data);
+    let mut h = HeaderFile {
+        id: msg.id.to_string(),
+        login: originator.0.clone(),
+        uid: i64::from(originator.1),
+        gid: i64::from(originator.2),
+        sender: msg.sender.to_vec(),
+        received_time: now.as_secs() as i64,
+        ..HeaderFile::default()
+    };
+    let usec = now.subsec_micros();
+    h.options
+        .push(flag("received_time_usec", Some(format!(".{usec:06}"))));
+    h.options.push(flag(
+        "received_time_complete",
+        Some(format!("{}.{usec:06}", now.as_secs())),
+    ));
+    if let Some(v) = var(ctx, "sender_helo_name") {
+        h.options.push(opt("helo_name", v));
+    }
+    if let Some(a) = var(ctx, "sender_host_address") {
+        let port = var(ctx, "sender_host_port").map_or("0".into(), text);
+        let v = Val {
+            bytes: format!("[{}]:{port}", text(a)).into_bytes(),
+            tainted: a.tainted,
+        };
+        h.options.push(opt("host_address", &v));
+        if let Some(n) = var(ctx, "sender_host_name") {
+            h.options.push(opt("host_name", n));
+        }
+    }
+    if let Some(v) = var(ctx, "sender_host_authenticated") {
+        h.options.push(opt("host_auth", v));
+    }
+    if let Some(a) = var(ctx, "interface_address") {
+        let port = var(ctx, "interface_port").map_or("0".into(), text);
+        let v = Val {
+            bytes: format!("[{}]:{port}", text(a)).into_bytes(),
+            tainted: a.tainted,
+        };
+        h.options.push(opt("interface_address", &v));
+    }
+    if let (Some(a), Some(p)) = (
+        var(ctx, "smtp_active_hostname"),
+        var(ctx, "primary_hostname"),
+    ) {
+        if a.bytes != p.bytes {
+            h.options.push(opt("active_hostname", a));
+        }
+    }
+    if let Some(v) = var(ctx, "sender_ident") {
+        h.options.push(opt("ident", v));
+    }
+    if let Some(v) = var(ctx, "received_protocol") {
+        h.options.push(opt("received_protocol", v));
+    }
+    for (scope, vars) in [
+        ('c', ctx.acl_c_vars().collect::<Vec<_>>()),
+        ('m', ctx.acl_m_vars().collect::<Vec<_>>()),
+    ] {
+        let mut vars: Vec<AclVar> = vars
+            .into_iter()
+            .map(|(k, v)| AclVar {
+                scope,
+                rest: k.to_string(),
+                value: v.bytes.clone(),
+                tainted: v.tainted,
+            })
+            .collect();
+        vars.sort_by(|a, b| a.rest.cmp(&b.rest));
+        h.acl_vars.extend(vars);
+    }
+    let body_linecount = body.iter().filter(|&&c| c == b'\n').count();
+    let max_line = msg
+        .data
+        .split(|&c| c == b'\n')
+        .map(<[u8]>::len)
+        .max()
+        .unwrap_or(0);
+    h.options
+        .push(flag("body_linecount", Some(body_linecount.to_string())));
+    h.options
+        .push(flag("max_received_linelength", Some(max_line.to_string())));
+    let zeros = body.iter().filter(|&&c| c == 0).count();
+    if zeros > 0 {
+        h.options
+            .push(flag("body_zerocount", Some(zeros.to_string())));
+    }
+    if let Some(v) = var(ctx, "authenticated_id") {
+        h.options.push(opt("auth_id", v));
+    }
+    if let Some(v) = var(ctx, "authenticated_sender") {
+        h.options.push(opt("auth_sender", v));
+    }
+    h.options.push(flag("deliver_firsttime", None));
+    if let Some(v) = var(ctx, "tls_in_cipher") {
+        h.options.push(opt("tls_cipher", v));
+    }
+    if let Some(v) = var(ctx, "tls_in_peerdn") {
+        h.options.push(opt("tls_peerdn", v));
+    }
+    if let Some(v) = var(ctx, "tls_in_sni") {
+        h.options.push(opt("tls_sni", v));
+    }
+    let resumption = var(ctx, "tls_in_resumption")
+        .and_then(|v| text(v).parse::<u8>().ok())
+        .unwrap_or(0);
+    h.options.push(flag(
+        "tls_resumption",
+        Some(char::from(b'A'.saturating_add(resumption)).to_string()),
+    ));
+    if let Some(v) = var(ctx, "tls_in_ver") {
+        h.options.push(opt("tls_ver", v));
+    }
+    h.recipients = msg
+        .recipients
+        .iter()
+        .map(|r| Recipient {
+            address: r.clone(),
+            pno: -1,
+            ..Recipient::default()
+        })
+        .collect();
+    h.headers.push(HeaderLine {
+        kind: b'P',
+        text: received_header(msg, received_header_text)?,
+    });
+    for hdr in in_headers.drain(..) {
+        let removed = msg.removed_headers.iter().any(|r| {
+            r.trim_end_matches(':')
+                .as_bytes()
+                .eq_ignore_ascii_case(header_name(&hdr))
+        });
+        let kind = if removed { b'*' } else { header_type(&hdr) };
+        h.headers.push(HeaderLine { kind, text: hdr });
+    }
+    for added in msg.added_headers {
+        let mut text = added.as_bytes().to_vec();
+        if text.last() != Some(&b'\n') {
+            text.push(b'\n');
+        }
+        h.headers.push(HeaderLine {
+            kind: header_type(&text),
+            text,
+        });
+    }
+    Ok((h, body.to_vec()))
+}

@@ -1,0 +1,213 @@
+//! Exim's spool: `input/<id>-D` and `input/<id>-H` files, written durably before the 250.
+//!
+//! ```no_run
+//! let spool = rexim::spool::Spool::new("/var/spool/rexim");
+//! for msg in spool.list().unwrap() {
+//!     println!("{} <{}>", msg.id, String::from_utf8_lossy(&msg.header.sender));
+//! }
+//! ```
+
+pub mod build;
+pub mod header;
+pub mod queue;
+#[cfg(test)]
+mod tests;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+pub use header::{HeaderFile, HeaderLine, Recipient};
+
+use crate::smtp::sink::{AcceptedMessage, MessageSink};
+
+/// Exim's `SPOOL_MODE`.
+const SPOOL_MODE: u32 = 0o640;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("spool format error at byte {offset}: {what}")]
+    Format { offset: usize, what: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("message {0} not found in the spool")]
+    NotFound(String),
+    #[error("invalid message id {0:?}")]
+    BadId(String),
+}
+
+impl From<SpoolError> for std::io::Error {
+    fn from(e: SpoolError) -> std::io::Error {
+        match e {
+            SpoolError::Io { source, path } => {
+                std::io::Error::new(source.kind(), format!("{}: {source}", path.display()))
+            }
+            other => std::io::Error::other(other.to_string()),
+        }
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SpoolError + '_ {
+    move |source| SpoolError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A spool directory (`spool_directory`); messages live in its `input/` subdirectory.
+#[derive(Debug, Clone)]
+pub struct Spool {
+    pub dir: PathBuf,
+    /// `<login> <uid> <gid>` written on the second line of `-H` files.
+    pub originator: (String, u32, u32),
+    /// `received_header_text` (Exim's default unless the configuration sets it).
+    pub received_header_text: String,
+}
+
+impl Spool {
+    /// A spool rooted at `dir`; the originator is the running user.
+    pub fn new(dir: impl Into<PathBuf>) -> Spool {
+        // SAFETY: getuid/getgid cannot fail and touch no memory.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        Spool {
+            dir: dir.into(),
+            originator: (login_name(uid), uid, gid),
+            received_header_text: build::DEFAULT_RECEIVED_HEADER_TEXT.to_string(),
+        }
+    }
+
+    pub fn input_dir(&self) -> PathBuf {
+        self.dir.join("input")
+    }
+
+    /// Path of `<id>-H` / `<id>-D` after checking the id cannot escape the directory.
+    pub fn file(&self, id: &str, suffix: &str) -> Result<PathBuf, SpoolError> {
+        if !is_message_id(id) {
+            return Err(SpoolError::BadId(id.to_string()));
+        }
+        Ok(self.input_dir().join(format!("{id}-{suffix}")))
+    }
+
+    /// Write `-D` then `-H`, each to a temporary name, fsync'd, renamed, directory fsync'd.
+    pub fn write(&self, header: &HeaderFile, data: &[u8]) -> Result<(), SpoolError> {
+        let input = self.input_dir();
+        fs::create_dir_all(&input).map_err(io_err(&input))?;
+        let d = self.file(&header.id, "D")?;
+        let h = self.file(&header.id, "H")?;
+        let mut dbytes = Vec::with_capacity(data.len() + 20);
+        dbytes.extend_from_slice(format!("{}-D\n", header.id).as_bytes());
+        dbytes.extend_from_slice(data);
+        durable_write(&input, &format!("dat.{}", header.id), &d, &dbytes)?;
+        if let Err(e) = durable_write(
+            &input,
+            &format!("hdr.{}", header.id),
+            &h,
+            &header.to_bytes(),
+        ) {
+            let _ = fs::remove_file(&d);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Read and parse one message's `-H` file.
+    pub fn read_header(&self, id: &str) -> Result<HeaderFile, SpoolError> {
+        let path = self.file(id, "H")?;
+        match read_header(&path) {
+            Err(SpoolError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Err(SpoolError::NotFound(id.to_string()))
+            }
+            other => other,
+        }
+    }
+
+    /// The body (`-D` without its first line).
+    pub fn read_body(&self, id: &str) -> Result<Vec<u8>, SpoolError> {
+        let path = self.file(id, "D")?;
+        let bytes = fs::read(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                SpoolError::NotFound(id.to_string())
+            } else {
+                SpoolError::Io {
+                    path: path.clone(),
+                    source: e,
+                }
+            }
+        })?;
+        let start = bytes
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(bytes.len(), |p| p + 1);
+        Ok(bytes[start..].to_vec())
+    }
+}
+
+impl MessageSink for Spool {
+    fn store(&self, msg: &AcceptedMessage) -> std::io::Result<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let (header, body) = build::build(msg, &self.originator, now, &self.received_header_text)
+            .map_err(std::io::Error::other)?;
+        self.write(&header, &body).map_err(Into::into)
+    }
+}
+
+/// Read and parse an `-H` file.
+pub fn read_header(path: &Path) -> Result<HeaderFile, SpoolError> {
+    let bytes = fs::read(path).map_err(io_err(path))?;
+    HeaderFile::parse(&bytes)
+}
+
+/// `1xVaTL-00007s-1n`: 6, 6 and 2 base-62 characters.
+pub fn is_message_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    b.len() == 16
+        && b[6] == b'-'
+        && b[13] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 6 || i == 13 || c.is_ascii_alphanumeric())
+}
+
+fn durable_write(dir: &Path, temp: &str, dest: &Path, bytes: &[u8]) -> Result<(), SpoolError> {
+    let tmp = dir.join(temp);
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(SPOOL_MODE)
+            .open(&tmp)
+            .map_err(io_err(&tmp))?;
+        f.write_all(bytes).map_err(io_err(&tmp))?;
+        f.sync_all().map_err(io_err(&tmp))?;
+        drop(f);
+        fs::rename(&tmp, dest).map_err(io_err(dest))?;
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(dir))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn login_name(uid: u32) -> String {
+    // SAFETY: getpwuid returns a pointer into static storage or null; we copy at once.
+    unsafe {
+        let pw = libc::getpwuid(uid);
+        if pw.is_null() || (*pw).pw_name.is_null() {
+            return uid.to_string();
+        }
+        std::ffi::CStr::from_ptr((*pw).pw_name)
+            .to_string_lossy()
+            .into_owned()
+    }
+}
