@@ -5,4 +5,5 @@ pub mod be;
 pub mod bh;
 pub mod config;
 pub mod lint;
+pub mod queue;
 pub mod repl;

@@ -117,13 +117,39 @@ impl Spool {
 
     /// `exim -bp`: the queue listing, written to `w`; `now` is the current time.
     pub fn write_listing(&self, w: &mut dyn Write, now: i64) -> std::io::Result<()> {
-        for id in self.message_ids()? {
-            match self.queued(&id) {
+        let ids = self.message_ids()?;
+        self.listing(w, &ids, false, now)
+    }
+
+    /// `exim -bp id...`: only the named messages; a missing one is a read error.
+    pub fn write_listing_of(
+        &self,
+        w: &mut dyn Write,
+        ids: &[String],
+        now: i64,
+    ) -> std::io::Result<()> {
+        self.listing(w, ids, true, now)
+    }
+
+    fn listing(
+        &self,
+        w: &mut dyn Write,
+        ids: &[String],
+        named: bool,
+        now: i64,
+    ) -> std::io::Result<()> {
+        for id in ids {
+            match self.queued(id) {
                 Ok(q) => write_entry(w, &q, now)?,
-                Err(SpoolError::NotFound(_)) => {}
+                Err(SpoolError::NotFound(_)) if !named => {}
+                Err(SpoolError::NotFound(_)) => writeln!(
+                    w,
+                    "{} {id}\n    *** spool read error: No such file or directory ***\n",
+                    format_size(0)
+                )?,
                 Err(SpoolError::Format { .. }) => {
                     let size = self
-                        .file(&id, "H")
+                        .file(id, "H")
                         .ok()
                         .and_then(|p| fs::metadata(p).ok())
                         .map(|m| m.len());
