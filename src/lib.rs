@@ -17,6 +17,7 @@ pub mod expand;
 pub mod features;
 pub mod lint;
 pub mod listmatch;
+pub mod log;
 pub mod lookup;
 pub mod smtp;
 pub mod spool;
