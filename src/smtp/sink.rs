@@ -22,6 +22,8 @@ pub struct AcceptedMessage<'a> {
 }
 
 pub trait MessageSink: Send + Sync {
-    /// Store the message durably; an error makes the session answer 451.
-    fn store(&self, msg: &AcceptedMessage) -> std::io::Result<()>;
+    /// Store the message durably; an error makes the session answer 451. `Ok` carries
+    /// the message size as Exim counts it (headers as stored, including the added
+    /// Received:, plus body plus one), logged as `S=` on the `<=` line.
+    fn store(&self, msg: &AcceptedMessage) -> std::io::Result<u64>;
 }

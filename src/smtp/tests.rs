@@ -213,7 +213,7 @@ struct TestSink {
 }
 
 impl crate::smtp::sink::MessageSink for TestSink {
-    fn store(&self, m: &crate::smtp::sink::AcceptedMessage) -> std::io::Result<()> {
+    fn store(&self, m: &crate::smtp::sink::AcceptedMessage) -> std::io::Result<u64> {
         if self.fail {
             return Err(std::io::Error::other("disk full"));
         }
@@ -223,7 +223,7 @@ impl crate::smtp::sink::MessageSink for TestSink {
             m.recipients.to_vec(),
             m.data.to_vec(),
         ));
-        Ok(())
+        Ok(1234)
     }
 }
 

@@ -148,13 +148,15 @@ impl Spool {
 }
 
 impl MessageSink for Spool {
-    fn store(&self, msg: &AcceptedMessage) -> std::io::Result<()> {
+    fn store(&self, msg: &AcceptedMessage) -> std::io::Result<u64> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         let (header, body) = build::build(msg, &self.originator, now, &self.received_header_text)
             .map_err(std::io::Error::other)?;
-        self.write(&header, &body).map_err(Into::into)
+        self.write(&header, &body)?;
+        // Exim's message_size: stored headers + body + 1 for the separating blank line.
+        Ok(header.header_size() + body.len() as u64 + 1)
     }
 }
 

@@ -40,6 +40,15 @@ begin acl\nacl_data:\n  warn set acl_m_foo = bar\n       set acl_c0 = x\n  accep
 
 /// Run an SMTP dialogue (lines joined with CRLF) into a session storing in `spool`.
 fn deliver(spool: &Arc<Spool>, ident: Option<&str>, lines: &[&str]) -> String {
+    deliver_logged(spool, ident, lines).0
+}
+
+/// As `deliver`, also returning the session's log lines.
+fn deliver_logged(
+    spool: &Arc<Spool>,
+    ident: Option<&str>,
+    lines: &[&str],
+) -> (String, Vec<String>) {
     let macros = crate::config::initial_macros(&[]).expect("macros");
     let loaded = crate::config::load_text("test.conf", CONFIG, macros);
     assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
@@ -59,7 +68,10 @@ fn deliver(spool: &Arc<Spool>, ident: Option<&str>, lines: &[&str]) -> String {
     let mut input = lines.join("\r\n");
     input.push_str("\r\n");
     s.feed(input.as_bytes());
-    String::from_utf8(s.take_output()).unwrap()
+    (
+        String::from_utf8(s.take_output()).unwrap(),
+        std::mem::take(&mut s.log),
+    )
 }
 
 const DIALOGUE: &[&str] = &[
@@ -455,8 +467,25 @@ fn header_file_matches_exims_for_the_same_dialogue() {
     let exim_id = only_id(&exim_spool);
     let ours_spool = Arc::new(Spool::new(dir.0.join("ours")));
     // Exim -bs as root records ident "root"; give our peer the same.
-    deliver(&ours_spool, Some("root"), DIALOGUE);
+    let (_, our_log) = deliver_logged(&ours_spool, Some("root"), DIALOGUE);
     let our_id = only_id(&ours_spool);
+    // The `<=` log lines agree, S= included.
+    let exim_log = std::fs::read_to_string(exim_spool.dir.join("mainlog")).unwrap();
+    let theirs_arrival = exim_log
+        .lines()
+        .find_map(|l| {
+            l.split_once(&format!("{exim_id} <= "))
+                .map(|(_, r)| r.to_string())
+        })
+        .unwrap();
+    let ours_arrival = our_log
+        .iter()
+        .find_map(|l| {
+            l.split_once(&format!("{our_id} <= "))
+                .map(|(_, r)| r.to_string())
+        })
+        .unwrap();
+    assert_eq!(ours_arrival, theirs_arrival);
     let normalise = |bytes: Vec<u8>, id: &str| -> String {
         let text = String::from_utf8(bytes).unwrap().replace(id, "ID");
         text.lines()

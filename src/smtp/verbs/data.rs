@@ -182,6 +182,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             }
         }
     }
+    let mut stored_size = None;
     if !s.host_checking && !s.env.discarded {
         if let Some(sink) = s.sink.clone() {
             let added: Vec<String> = s
@@ -199,12 +200,15 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
                 removed_headers: &s.acl_state.remove_headers,
                 ctx: &s.ctx,
             };
-            if let Err(e) = sink.store(&msg) {
-                // Nothing is acknowledged unless it is on disk.
-                s.log(format!("{id} spool write failed: {e}"));
-                s.reply("451 Temporary local problem - please try later");
-                s.reset_message();
-                return Done::Continue;
+            match sink.store(&msg) {
+                Ok(n) => stored_size = Some(n),
+                Err(e) => {
+                    // Nothing is acknowledged unless it is on disk.
+                    s.log(format!("{id} spool write failed: {e}"));
+                    s.reply("451 Temporary local problem - please try later");
+                    s.reset_message();
+                    return Done::Continue;
+                }
             }
         }
     }
@@ -221,7 +225,10 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     }
     let sender = String::from_utf8_lossy(s.env.sender.as_deref().unwrap_or_default()).into_owned();
     let proto = if s.esmtp { "esmtp" } else { "smtp" };
-    let line = format!("{id} <= {sender} {} P={proto}", s.host_and_ident());
+    let mut line = format!("{id} <= {sender} {} P={proto}", s.host_and_ident());
+    if let Some(n) = stored_size {
+        line += &format!(" S={n}");
+    }
     s.log(line);
     s.reset_message();
     Done::Continue
