@@ -36,7 +36,7 @@ impl Drop for TempDir {
 }
 
 const CONFIG: &str = "acl_smtp_rcpt = accept\nacl_smtp_data = acl_data\n\
-begin acl\nacl_data:\n  warn set acl_m_foo = bar\n       set acl_c0 = x\n  accept\n";
+begin acl\nacl_data:\n  warn set acl_m_foo = bar\n       set acl_c0 = x\n       add_header = X-Added: yes\n       remove_header = X-Remove\n  accept\n";
 
 /// Run an SMTP dialogue (lines joined with CRLF) into a session storing in `spool`.
 fn deliver(spool: &Arc<Spool>, ident: Option<&str>, lines: &[&str]) -> String {
@@ -47,6 +47,16 @@ fn deliver(spool: &Arc<Spool>, ident: Option<&str>, lines: &[&str]) -> String {
 fn deliver_logged(
     spool: &Arc<Spool>,
     ident: Option<&str>,
+    lines: &[&str],
+) -> (String, Vec<String>) {
+    deliver_named(spool, ident, None, lines)
+}
+
+/// As `deliver_logged`, with a verified host name for the client.
+fn deliver_named(
+    spool: &Arc<Spool>,
+    ident: Option<&str>,
+    name: Option<&str>,
     lines: &[&str],
 ) -> (String, Vec<String>) {
     let macros = crate::config::initial_macros(&[]).expect("macros");
@@ -60,6 +70,7 @@ fn deliver_logged(
         interface_address: Some("192.0.2.2".into()),
         interface_port: 25,
         ident: ident.map(str::to_string),
+        name: name.map(str::to_string),
         ..Peer::default()
     };
     let mut s = Session::new(Arc::new(cfg), Arc::new(acls), Context::default(), peer);
@@ -136,7 +147,7 @@ fn session_writes_d_and_h() {
         ('m', &b"bar"[..])
     );
     let kinds: Vec<u8> = h.headers.iter().map(|x| x.kind).collect();
-    assert_eq!(kinds, b"P TF");
+    assert_eq!(kinds, b"P TF ");
     let received = String::from_utf8(h.headers[0].text.clone()).unwrap();
     assert!(
         received.starts_with(&format!(
@@ -190,7 +201,8 @@ fn removed_and_added_headers_and_no_blank_line() {
     let id = only_id(&spool);
     let h = spool.read_header(&id).unwrap();
     assert!(h.sender.is_empty());
-    assert_eq!(h.headers.len(), 2);
+    assert_eq!(h.headers.len(), 3);
+    assert_eq!(h.headers[2].text, b"X-Added: yes\n");
     assert_eq!(h.headers[1].kind, b'C');
     assert_eq!(h.headers[1].text, b"Cc: q@r\n\tcontinued\n");
     // Two recipients: no "for" clause.
@@ -297,7 +309,7 @@ fn exim_conf(dir: &Path, spool: &Spool) -> Option<PathBuf> {
             "spool_directory = {}\nlog_file_path = {}/%slog\nexim_user = {user}\nexim_group = {group_id}\n\
              keep_environment =\nqueue_list_requires_admin = false\nprimary_hostname = mx.test\n\
              queue_only = true\nacl_smtp_rcpt = accept\nacl_smtp_data = acl_data\n\
-             begin acl\nacl_data:\n  warn set acl_m_foo = bar\n       set acl_c0 = x\n  accept\n",
+             begin acl\nacl_data:\n  warn set acl_m_foo = bar\n       set acl_c0 = x\n       add_header = X-Added: yes\n       remove_header = X-Remove\n  accept\n",
             spool.dir.display(),
             spool.dir.display()
         ),
@@ -422,7 +434,45 @@ fn exim_and_exipick_read_rexim_spool() {
 /// apart from ids, times and the taint of the `-oMa`/`-oMi` addresses.
 #[test]
 fn header_file_matches_exims_for_the_same_dialogue() {
-    let dir = TempDir::new("diff");
+    differential("plain", None, DIALOGUE);
+    // A verified host name differing from HELO, several recipients, a removed header.
+    differential(
+        "named",
+        Some("client.example"),
+        &[
+            "EHLO other.example",
+            "MAIL FROM:<>",
+            "RCPT TO:<r1@x.example>",
+            "RCPT TO:<r2@x.example>",
+            "DATA",
+            "X-Remove: gone",
+            "Message-ID: <m@x>",
+            "Cc: a@b,",
+            "  c@d",
+            "",
+            "body",
+            ".",
+            "QUIT",
+        ],
+    );
+    // HELO with the client's own address literal, HELO (not EHLO), no header section.
+    differential(
+        "literal",
+        None,
+        &[
+            "HELO [192.0.2.1]",
+            "MAIL FROM:<a@b.example>",
+            "RCPT TO:<c@d.example>",
+            "DATA",
+            "just a body line",
+            ".",
+            "QUIT",
+        ],
+    );
+}
+
+fn differential(tag: &str, name: Option<&str>, dialogue: &[&str]) {
+    let dir = TempDir::new(tag);
     let exim_spool = Spool::new(dir.0.join("exim"));
     let Some(conf) = exim_conf(&dir.0, &exim_spool) else {
         eprintln!("SKIP header_file_matches_exims: exim4 is not installed");
@@ -432,11 +482,12 @@ fn header_file_matches_exims_for_the_same_dialogue() {
         eprintln!("SKIP header_file_matches_exims: -oMa needs a trusted (root) caller");
         return;
     }
-    let mut input = DIALOGUE.join("\r\n");
+    let mut input = dialogue.join("\r\n");
     input.push_str("\r\n");
     let mut child = Command::new("exim4")
         .arg("-C")
         .arg(&conf)
+        .args(name.map(|n| vec!["-oMs", n]).unwrap_or_default())
         .args([
             "-odq",
             "-oMa",
@@ -467,7 +518,7 @@ fn header_file_matches_exims_for_the_same_dialogue() {
     let exim_id = only_id(&exim_spool);
     let ours_spool = Arc::new(Spool::new(dir.0.join("ours")));
     // Exim -bs as root records ident "root"; give our peer the same.
-    let (_, our_log) = deliver_logged(&ours_spool, Some("root"), DIALOGUE);
+    let (_, our_log) = deliver_named(&ours_spool, Some("root"), name, dialogue);
     let our_id = only_id(&ours_spool);
     // The `<=` log lines agree, S= included.
     let exim_log = std::fs::read_to_string(exim_spool.dir.join("mainlog")).unwrap();

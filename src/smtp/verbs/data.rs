@@ -223,13 +223,38 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     if s.host_checking {
         s.write_raw("\n**** SMTP testing: that is not a real message id!\n\n");
     }
-    let sender = String::from_utf8_lossy(s.env.sender.as_deref().unwrap_or_default()).into_owned();
+    let mut sender =
+        String::from_utf8_lossy(s.env.sender.as_deref().unwrap_or_default()).into_owned();
+    if sender.is_empty() {
+        sender = "<>".into();
+    }
     let proto = if s.esmtp { "esmtp" } else { "smtp" };
     let mut line = format!("{id} <= {sender} {} P={proto}", s.host_and_ident());
     if let Some(n) = stored_size {
         line += &format!(" S={n}");
     }
+    if let Some(mid) = log_message_id(&body) {
+        line += &format!(" id={mid}");
+    }
     s.log(line);
     s.reset_message();
     Done::Continue
+}
+
+/// The `id=` element of the `<=` line: the Message-ID header's address, without `<>`.
+fn log_message_id(data: &[u8]) -> Option<String> {
+    let (headers, _) = crate::spool::build::split_headers(data);
+    let h = headers.iter().find(|h| {
+        h.len() > 11 && h[..10].eq_ignore_ascii_case(b"message-id") && {
+            let rest = h[10..].trim_ascii_start();
+            rest.first() == Some(&b':')
+        }
+    })?;
+    let colon = h.iter().position(|&c| c == b':')?;
+    let v = String::from_utf8_lossy(&h[colon + 1..]).trim().to_string();
+    let v = match (v.find('<'), v.rfind('>')) {
+        (Some(a), Some(b)) if a < b => v[a + 1..b].to_string(),
+        _ => v,
+    };
+    (!v.is_empty()).then_some(v)
 }
