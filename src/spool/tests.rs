@@ -71,7 +71,6 @@ fn deliver_named(
         interface_port: 25,
         ident: ident.map(str::to_string),
         name: name.map(str::to_string),
-        ..Peer::default()
     };
     let mut s = Session::new(Arc::new(cfg), Arc::new(acls), Context::default(), peer);
     s.sink = Some(spool.clone());
