@@ -17,6 +17,8 @@ pub struct AcceptedMessage<'a> {
     pub added_headers: &'a [String],
     /// Header names the ACLs asked to remove.
     pub removed_headers: &'a [String],
+    /// MAIL had the SMTPUTF8 parameter (`-smtputf8` in the spool header).
+    pub smtputf8: bool,
     /// The connection's variables (host, HELO, authentication, `$acl_c*`, `$acl_m*` ...).
     pub ctx: &'a Context,
 }

@@ -335,6 +335,9 @@ pub fn build(
     if let Some(v) = var(ctx, "tls_in_ver") {
         h.options.push(opt("tls_ver", v));
     }
+    if msg.smtputf8 {
+        h.options.push(flag("smtputf8", None));
+    }
     h.recipients = msg
         .recipients
         .iter()

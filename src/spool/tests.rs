@@ -454,6 +454,22 @@ fn header_file_matches_exims_for_the_same_dialogue() {
             "QUIT",
         ],
     );
+    // SMTPUTF8 on MAIL: `-smtputf8` and Exim's utf8 protocol name.
+    differential(
+        "utf8",
+        None,
+        &[
+            "EHLO c.example",
+            "MAIL FROM:<\u{e9}@b.example> SMTPUTF8",
+            "RCPT TO:<c@d.example>",
+            "DATA",
+            "Subject: caf\u{e9}",
+            "",
+            "x",
+            ".",
+            "QUIT",
+        ],
+    );
     // HELO with the client's own address literal, HELO (not EHLO), no header section.
     differential(
         "literal",

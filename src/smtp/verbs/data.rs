@@ -198,6 +198,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
                 data: &body,
                 added_headers: &added,
                 removed_headers: &s.acl_state.remove_headers,
+                smtputf8: s.env.smtputf8,
                 ctx: &s.ctx,
             };
             match sink.store(&msg) {
@@ -228,7 +229,11 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     if sender.is_empty() {
         sender = "<>".into();
     }
-    let proto = if s.esmtp { "esmtp" } else { "smtp" };
+    let proto = s
+        .ctx
+        .get("received_protocol")
+        .map(|v| v.as_str_lossy().into_owned())
+        .unwrap_or_else(|| if s.esmtp { "esmtp" } else { "smtp" }.to_string());
     let mut line = format!("{id} <= {sender} {} P={proto}", s.host_and_ident());
     if let Some(n) = stored_size {
         line += &format!(" S={n}");

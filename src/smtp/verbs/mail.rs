@@ -79,6 +79,17 @@ pub fn handle_mail(s: &mut Session) -> Done {
     s.env.sender = Some(sender.clone());
     s.env.size = args.size;
     s.env.smtputf8 = args.smtputf8;
+    if args.smtputf8 {
+        // Exim prefixes the protocol once; it stays until the next HELO/EHLO.
+        let proto = s
+            .ctx
+            .get("received_protocol")
+            .map(|v| v.as_str_lossy().into_owned())
+            .unwrap_or_default();
+        if !proto.starts_with("utf8") {
+            s.ctx.set("received_protocol", format!("utf8{proto}"));
+        }
+    }
     s.ctx.set("sender_address", Val::tainted(sender.clone()));
     s.ctx
         .set("sender_address_local_part", Val::tainted(addr.local_part()));
