@@ -470,6 +470,21 @@ fn header_file_matches_exims_for_the_same_dialogue() {
             "QUIT",
         ],
     );
+    // CHUNKING: one BDAT LAST chunk.
+    differential(
+        "bdat",
+        None,
+        &[
+            "EHLO c.example",
+            "MAIL FROM:<a@b.example>",
+            "RCPT TO:<c@d.example>",
+            "BDAT 20 LAST",
+            "Subject: b",
+            "",
+            "body",
+            "QUIT",
+        ],
+    );
     // HELO with the client's own address literal, HELO (not EHLO), no header section.
     differential(
         "literal",

@@ -213,6 +213,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             }
         }
     }
+    let chunked = chunk.is_some();
     match (accept_msg, chunk) {
         (Some(m), _) => crate::smtp::verbs::mail::user_reply(s, "250", &m),
         (None, Some((n, total))) => {
@@ -235,6 +236,10 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         .map(|v| v.as_str_lossy().into_owned())
         .unwrap_or_else(|| if s.esmtp { "esmtp" } else { "smtp" }.to_string());
     let mut line = format!("{id} <= {sender} {} P={proto}", s.host_and_ident());
+    if chunked {
+        // Exim marks messages received with BDAT.
+        line += " K";
+    }
     if let Some(n) = stored_size {
         line += &format!(" S={n}");
     }
