@@ -372,3 +372,15 @@ pub fn build(
     }
     Ok((h, body.to_vec()))
 }
+
+/// Exim's `message_size` for `msg` without writing it (the `S=` of `-bh` log lines).
+pub fn message_size(msg: &AcceptedMessage) -> Result<u64, String> {
+    let now = Duration::from_secs(u64::try_from(msg.ctx.now()).unwrap_or(0));
+    let (h, body) = build(
+        msg,
+        &(String::new(), 0, 0),
+        now,
+        DEFAULT_RECEIVED_HEADER_TEXT,
+    )?;
+    Ok(h.header_size() + body.len() as u64 + 1)
+}

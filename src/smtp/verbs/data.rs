@@ -183,34 +183,39 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         }
     }
     let mut stored_size = None;
-    if !s.host_checking && !s.env.discarded {
-        if let Some(sink) = s.sink.clone() {
-            let added: Vec<String> = s
-                .acl_state
-                .add_headers
-                .iter()
-                .map(|(_, h)| h.clone())
-                .collect();
-            let msg = crate::smtp::sink::AcceptedMessage {
-                id: &id,
-                sender: s.env.sender.as_deref().unwrap_or_default(),
-                recipients: &s.env.recipients,
-                data: &body,
-                added_headers: &added,
-                removed_headers: &s.acl_state.remove_headers,
-                smtputf8: s.env.smtputf8,
-                ctx: &s.ctx,
-            };
-            match sink.store(&msg) {
-                Ok(n) => stored_size = Some(n),
-                Err(e) => {
-                    // Nothing is acknowledged unless it is on disk.
-                    s.log(format!("{id} spool write failed: {e}"));
-                    s.reply("451 Temporary local problem - please try later");
-                    s.reset_message();
-                    return Done::Continue;
-                }
+    if !s.env.discarded {
+        let sink = if s.host_checking {
+            None
+        } else {
+            s.sink.clone()
+        };
+        let added: Vec<String> = s
+            .acl_state
+            .add_headers
+            .iter()
+            .map(|(_, h)| h.clone())
+            .collect();
+        let msg = crate::smtp::sink::AcceptedMessage {
+            id: &id,
+            sender: s.env.sender.as_deref().unwrap_or_default(),
+            recipients: &s.env.recipients,
+            data: &body,
+            added_headers: &added,
+            removed_headers: &s.acl_state.remove_headers,
+            smtputf8: s.env.smtputf8,
+            ctx: &s.ctx,
+        };
+        match sink.map(|sink| sink.store(&msg)) {
+            Some(Ok(n)) => stored_size = Some(n),
+            Some(Err(e)) => {
+                // Nothing is acknowledged unless it is on disk.
+                s.log(format!("{id} spool write failed: {e}"));
+                s.reply("451 Temporary local problem - please try later");
+                s.reset_message();
+                return Done::Continue;
             }
+            // -bh and sink-less sessions: the size Exim would have logged.
+            None => stored_size = crate::spool::build::message_size(&msg).ok(),
         }
     }
     let chunked = chunk.is_some();
