@@ -65,15 +65,6 @@ fn parse(argv: &[String]) -> Result<(Args, Op), String> {
     Ok((a, op))
 }
 
-/// The spool directory from the configuration (`spool_directory`).
-fn spool_dir(cfg: &crate::config::Config) -> Option<String> {
-    let def = crate::config::tables::find(crate::config::tables::MAIN, "spool_directory")?;
-    match cfg.main_value(def) {
-        crate::config::Value::Str(s) if !s.is_empty() => Some(s),
-        _ => None,
-    }
-}
-
 /// Run `-bp` / `-Mvh` / `-Mvb`; returns the exit code.
 pub fn main(argv: &[String]) -> i32 {
     let (args, op) = match parse(argv) {
@@ -87,11 +78,13 @@ pub fn main(argv: &[String]) -> i32 {
         Ok(c) => c,
         Err(rc) => return rc,
     };
-    let Some(dir) = spool_dir(&cfg) else {
-        eprintln!("rexim: spool_directory is not set");
-        return 1;
+    let spool = match Spool::from_config(&cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rexim: {e}");
+            return 1;
+        }
     };
-    let spool = Spool::new(dir);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match op {

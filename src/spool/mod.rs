@@ -39,6 +39,8 @@ pub enum SpoolError {
     NotFound(String),
     #[error("invalid message id {0:?}")]
     BadId(String),
+    #[error("{0} is not supported by rexim's spool")]
+    Unsupported(&'static str),
 }
 
 impl From<SpoolError> for std::io::Error {
@@ -79,6 +81,33 @@ impl Spool {
             originator: (login_name(uid), uid, gid),
             received_header_text: build::DEFAULT_RECEIVED_HEADER_TEXT.to_string(),
         }
+    }
+
+    /// The spool a configuration names: `spool_directory`, `received_header_text`.
+    pub fn from_config(cfg: &crate::config::Config) -> Result<Spool, SpoolError> {
+        use crate::config::{tables, Value};
+        let main = |name: &str| match tables::find(tables::MAIN, name).map(|d| cfg.main_value(d)) {
+            Some(Value::Str(s)) => Some(s),
+            _ => None,
+        };
+        if let Some(Value::Bool(true)) =
+            tables::find(tables::MAIN, "split_spool_directory").map(|d| cfg.main_value(d))
+        {
+            return Err(SpoolError::Unsupported("split_spool_directory"));
+        }
+        let dir = main("spool_directory").unwrap_or_else(|| "/var/spool/exim4".into());
+        let mut spool = Spool::new(dir);
+        if let Some(text) = cfg
+            .main
+            .get("received_header_text")
+            .and_then(|s| match &s.value {
+                Value::Str(t) => Some(t.clone()),
+                _ => None,
+            })
+        {
+            spool.received_header_text = text;
+        }
+        Ok(spool)
     }
 
     pub fn input_dir(&self) -> PathBuf {

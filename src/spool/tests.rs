@@ -603,3 +603,33 @@ fn differential(tag: &str, name: Option<&str>, dialogue: &[&str]) {
         exim_spool.read_body(&exim_id).unwrap()
     );
 }
+
+#[test]
+fn spool_from_config_uses_its_options() {
+    let dir = TempDir::new("cfg");
+    let text = format!(
+        "spool_directory = {}/sp\nreceived_header_text = Received: by me for $sender_address\n",
+        dir.0.display()
+    );
+    let macros = crate::config::initial_macros(&[]).expect("macros");
+    let loaded = crate::config::load_text("t.conf", text.as_str(), macros);
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    let spool = Arc::new(Spool::from_config(&loaded).unwrap());
+    assert_eq!(spool.dir, dir.0.join("sp"));
+    deliver(&spool, None, DIALOGUE);
+    let h = spool.read_header(&only_id(&spool)).unwrap();
+    let received = String::from_utf8(h.headers[0].text.clone()).unwrap();
+    assert!(
+        received.starts_with("Received: by me for a@b.example;\n\t"),
+        "{received}"
+    );
+    let split = crate::config::load_text(
+        "t.conf",
+        "split_spool_directory = true\n",
+        crate::config::initial_macros(&[]).expect("macros"),
+    );
+    assert!(matches!(
+        Spool::from_config(&split),
+        Err(super::SpoolError::Unsupported("split_spool_directory"))
+    ));
+}
