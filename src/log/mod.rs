@@ -85,6 +85,16 @@ impl LogFiles {
         })
     }
 
+    /// The log files a configuration names (`log_file_path`, `spool_directory`).
+    pub fn from_config(cfg: &crate::config::Config) -> Result<LogFiles, LogError> {
+        use crate::config::{tables, Value};
+        let main = |name: &str| match tables::find(tables::MAIN, name).map(|d| cfg.main_value(d)) {
+            Some(Value::Str(s)) => s,
+            _ => String::new(),
+        };
+        LogFiles::from_options(&main("log_file_path"), &main("spool_directory"))
+    }
+
     /// The file a log's lines go to at time `now`.
     pub fn path(&self, log: Log, now: i64) -> PathBuf {
         let day = tod("logfile", now, 0).unwrap_or_default();

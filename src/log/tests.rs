@@ -56,6 +56,13 @@ fn paths_and_errors() {
         LogFiles::from_options("/l/log", "/s"),
         Err(LogError::NoPercentS(_))
     ));
+    let cfg = crate::config::load_text(
+        "t.conf",
+        "spool_directory = /sp\nlog_file_path = /l/%s.log\n",
+        crate::config::initial_macros(&[]).expect("macros"),
+    );
+    let l = LogFiles::from_config(&cfg).unwrap();
+    assert_eq!(l.path(Log::Panic, 0).to_str(), Some("/l/panic.log"));
     assert!(is_rejection("H=[1.2.3.4] F=<a@b> rejected RCPT <c@d>: no"));
     assert!(!is_rejection("1xVcWP-0003VF-2p <= unrejected@x P=esmtp"));
 }

@@ -633,3 +633,32 @@ fn spool_from_config_uses_its_options() {
         Err(super::SpoolError::Unsupported("split_spool_directory"))
     ));
 }
+
+#[test]
+fn failed_data_write_leaves_no_header() {
+    let dir = TempDir::new("crash");
+    let spool = Spool::new(&dir.0);
+    let h = HeaderFile {
+        id: "1xVc00-0000AB-00".into(),
+        login: "u".into(),
+        ..HeaderFile::default()
+    };
+    // A directory in the way of the -D rename makes the data write fail.
+    std::fs::create_dir_all(spool.input_dir().join("1xVc00-0000AB-00-D/x")).unwrap();
+    let e = spool.write(&h, b"body\n").unwrap_err();
+    assert!(matches!(e, super::SpoolError::Io { .. }), "{e}");
+    let names: Vec<String> = std::fs::read_dir(spool.input_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["1xVc00-0000AB-00-D".to_string()],
+        "no -H, no temp file"
+    );
+    // With the obstacle gone the same message is stored, -D then -H.
+    std::fs::remove_dir_all(spool.input_dir().join("1xVc00-0000AB-00-D")).unwrap();
+    spool.write(&h, b"body\n").unwrap();
+    assert_eq!(spool.read_body("1xVc00-0000AB-00").unwrap(), b"body\n");
+    assert_eq!(spool.read_header("1xVc00-0000AB-00").unwrap(), h);
+}
