@@ -163,7 +163,7 @@ pub fn expansion_context(cfg: &Config) -> crate::Context {
         ctx.set("smtp_active_hostname", p.as_str());
     }
     // Unset qualify options follow primary_hostname (the loader may fill in a default).
-    let set = |name: &str| cfg.main.get(name).is_some();
+    let set = |name: &str| cfg.main.contains_key(name);
     let qualify = if set("qualify_domain") {
         text("qualify_domain")
     } else {
