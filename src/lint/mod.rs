@@ -3,6 +3,7 @@
 mod acl;
 mod load;
 mod refs;
+mod vars;
 
 use crate::config::Config;
 use crate::diag::Diagnostic;
@@ -13,5 +14,6 @@ pub fn run(cfg: &Config) -> Vec<Diagnostic> {
     load::check(cfg, &mut out);
     refs::check(cfg, &mut out);
     acl::check(cfg, &mut out);
+    vars::check(cfg, &mut out);
     out
 }
