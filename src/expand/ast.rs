@@ -412,3 +412,67 @@ fn refs_cond(c: &Cond, out: &mut Vec<Reference>) {
         CondKind::Error(e) => refs_pre(&e.before, out),
     }
 }
+
+impl Expansion {
+    /// References that end up naming a file or a command: the file of a single-key
+    /// lookup, `${readfile}`'s path, `${run}`'s command (for lint's taint check).
+    pub fn file_name_references(&self) -> Vec<Reference> {
+        let mut out = Vec::new();
+        files_seq(&self.body, &mut out);
+        out
+    }
+}
+
+fn files_seq(s: &Seq, out: &mut Vec<Reference>) {
+    for n in &s.nodes {
+        match n {
+            Node::Lookup(l) => {
+                if l.spec.is_single_key() {
+                    refs_seq(&l.source, out);
+                }
+                if let Some(k) = &l.key {
+                    files_seq(k, out);
+                }
+                files_seq(&l.source, out);
+                files_tail(&l.tail, out);
+            }
+            Node::Item(it) => {
+                if matches!(it.def.name, "readfile" | "run") {
+                    if let Some(first) = it.args.first() {
+                        refs_seq(first, out);
+                    }
+                }
+                it.args.iter().for_each(|a| files_seq(a, out));
+                files_tail(&it.tail, out);
+            }
+            Node::Op(op) => files_seq(&op.operand, out),
+            Node::If(i) => {
+                files_cond(&i.cond, out);
+                files_tail(&i.tail, out);
+            }
+            Node::Filter(f) => {
+                files_seq(&f.list, out);
+                files_cond(&f.cond, out);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn files_tail(t: &Tail, out: &mut Vec<Reference>) {
+    for s in t.yes.iter().chain(t.no.iter()) {
+        files_seq(s, out);
+    }
+}
+
+fn files_cond(c: &Cond, out: &mut Vec<Reference>) {
+    match &c.kind {
+        CondKind::Call { args, .. } => args.iter().for_each(|a| files_seq(a, out)),
+        CondKind::And(cs) | CondKind::Or(cs) => cs.iter().for_each(|c| files_cond(c, out)),
+        CondKind::ForEach { list, cond, .. } => {
+            files_seq(list, out);
+            files_cond(cond, out);
+        }
+        _ => {}
+    }
+}

@@ -3,6 +3,7 @@
 mod acl;
 mod load;
 mod refs;
+mod taint;
 mod vars;
 
 use crate::config::Config;
@@ -15,5 +16,6 @@ pub fn run(cfg: &Config) -> Vec<Diagnostic> {
     refs::check(cfg, &mut out);
     acl::check(cfg, &mut out);
     vars::check(cfg, &mut out);
+    taint::check(cfg, &mut out);
     out
 }

@@ -132,7 +132,7 @@ pub fn check(cfg: &Config, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn read(acl: &crate::config::Acl) -> Option<(crate::acl::Acl, Vec<usize>)> {
+pub(super) fn read(acl: &crate::config::Acl) -> Option<(crate::acl::Acl, Vec<usize>)> {
     let mut offsets = Vec::new();
     let mut lines = Vec::new();
     let mut at = 0usize;
@@ -147,7 +147,7 @@ fn read(acl: &crate::config::Acl) -> Option<(crate::acl::Acl, Vec<usize>)> {
     read_acl(&acl.name, &lines).ok().map(|a| (a, offsets))
 }
 
-fn expansions(arg: &Arg) -> Vec<Expansion> {
+pub(super) fn expansions(arg: &Arg) -> Vec<Expansion> {
     match arg {
         Arg::Expand(e) | Arg::Set(_, e) => vec![e.clone()],
         // List conditions expand their text themselves.
