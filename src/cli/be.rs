@@ -68,10 +68,11 @@ impl Macros {
 }
 
 /// Expand one line the way `exim -be` prints it: the result, or `Failed: <message>`.
+/// Exim prints results as C strings, so output stops at a NUL byte (`\x00`, `\x`).
 pub fn run_line(line: &str, ctx: &mut Context) -> (Vec<u8>, Option<crate::ExpandError>) {
     let parsed = expand::parse(line);
     match expand::expand(&parsed, ctx) {
-        Ok(v) => (v.bytes, None),
+        Ok(v) => (until_nul(v.bytes), None),
         Err(e) => (format!("Failed: {}", e.message).into_bytes(), Some(e)),
     }
 }
@@ -154,7 +155,7 @@ fn process_line(line: &[u8], macros: &mut Macros, ctx: &mut Context) -> Option<V
 pub fn run_bytes(line: &[u8], ctx: &mut Context) -> (Vec<u8>, Option<crate::ExpandError>) {
     let parsed = expand::parse_bytes(line);
     match expand::expand(&parsed, ctx) {
-        Ok(v) => (v.bytes, None),
+        Ok(v) => (until_nul(v.bytes), None),
         Err(e) => (format!("Failed: {}", e.message).into_bytes(), Some(e)),
     }
 }
@@ -302,4 +303,11 @@ pub fn main_with_macros(
     let _ = out.write_all(b"\n");
     let _ = out.flush();
     0
+}
+
+fn until_nul(mut b: Vec<u8>) -> Vec<u8> {
+    if let Some(i) = b.iter().position(|&c| c == 0) {
+        b.truncate(i);
+    }
+    b
 }

@@ -534,6 +534,9 @@ impl<'s> Builder<'s> {
             }
             before.push(Pre::Seq(k.seq.clone()));
         }
+        if !ty.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return error_node(before, ExpandError::hard("missing lookup type").at(span));
+        }
         let spec = match lookup::parse_spec(ty) {
             Ok(s) => s,
             Err(msg) => return error_node(before, ExpandError::hard(msg).at(span)),
@@ -597,10 +600,10 @@ impl<'s> Builder<'s> {
     }
 
     pub fn cond_bad(&self, pos: usize, negations: u32, span: Span) -> Cond {
-        let found: String = self.src[pos.min(self.src.len())..]
-            .chars()
-            .take(16)
-            .collect();
+        // Exim prints at most 16 bytes ("%.16s") of what follows.
+        let rest = &self.src.as_bytes()[pos.min(self.src.len())..];
+        let cut = super::unmap_bytes(&rest[..rest.len().min(16)]);
+        let found = String::from_utf8_lossy(&cut);
         cond_error(
             negations,
             vec![],

@@ -221,7 +221,8 @@ impl<'s> Fast<'s> {
 
     /// Header name and optional colon after the prefix; returns (name_end, end).
     fn hdr_rest(&self, from: usize) -> (usize, usize) {
-        let name_end = self.run_while(from, |c| (b'!'..=b'~').contains(&c) && c != b':');
+        // Exim's mac_isgraph: any byte above space except DEL (so non-ASCII too).
+        let name_end = self.run_while(from, |c| c > b' ' && c != 0x7f && c != b':');
         let end = if self.at(name_end) == Some(b':') {
             name_end + 1
         } else {
@@ -581,7 +582,8 @@ impl<'s> Fast<'s> {
             }
             _ => {
                 let c = self.peek();
-                let name_end = if c.is_some_and(|c| c.is_ascii_alphabetic()) {
+                // Exim reads condition names as letters, digits and `_` (so `1x` is an unknown name).
+                let name_end = if c.is_some_and(is_word_char) {
                     self.run_while(body, is_word_char)
                 } else if matches!(c, Some(b'<' | b'=' | b'>')) {
                     body + if self.at(body + 1) == Some(b'=') {
