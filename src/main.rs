@@ -7,7 +7,7 @@ use rexim::cli::{be, config};
 use rexim::Context;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: rexim [-C FILE] [-D NAME=value] (-be [expansion ...] | -bem FILE [expansion ...] | -bP [item ...] | -bV | -bh IP[.port] | -bp [id ...] | -Mvh id | -Mvb id)");
+    eprintln!("usage: rexim [-C FILE] [-D NAME=value] (-be [expansion ...] | -bem FILE [expansion ...] | -bP [item ...] | -bV | -bh IP[.port])");
     ExitCode::from(1)
 }
 

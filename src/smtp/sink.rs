@@ -17,15 +17,19 @@ pub struct AcceptedMessage<'a> {
     pub added_headers: &'a [String],
     /// Header names the ACLs asked to remove.
     pub removed_headers: &'a [String],
-    /// MAIL had the SMTPUTF8 parameter (`-smtputf8` in the spool header).
-    pub smtputf8: bool,
-    /// The connection's variables (host, HELO, authentication, `$acl_c*`, `$acl_m*` ...).
+    /// The connection's variables (host, HELO, authentication, `$acl_c*`, `$acl_m*`,
+    /// `$message_smtputf8` ...).
     pub ctx: &'a Context,
 }
 
 pub trait MessageSink: Send + Sync {
-    /// Store the message durably; an error makes the session answer 451. `Ok` carries
-    /// the message size as Exim counts it (headers as stored, including the added
-    /// Received:, plus body plus one), logged as `S=` on the `<=` line.
-    fn store(&self, msg: &AcceptedMessage) -> std::io::Result<u64>;
+    /// Store the message durably; an error makes the session answer 451.
+    fn store(&self, msg: &AcceptedMessage) -> std::io::Result<()>;
+
+    /// As `store`, also giving the message size as Exim counts it (headers as stored,
+    /// including the added Received:, plus body plus one: the `S=` of the `<=` log line).
+    /// `None` lets the session compute it the same way.
+    fn store_sized(&self, msg: &AcceptedMessage) -> std::io::Result<Option<u64>> {
+        self.store(msg).map(|()| None)
+    }
 }

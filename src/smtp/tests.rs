@@ -216,7 +216,7 @@ struct TestSink {
 }
 
 impl crate::smtp::sink::MessageSink for TestSink {
-    fn store(&self, m: &crate::smtp::sink::AcceptedMessage) -> std::io::Result<u64> {
+    fn store(&self, m: &crate::smtp::sink::AcceptedMessage) -> std::io::Result<()> {
         if self.fail {
             return Err(std::io::Error::other("disk full"));
         }
@@ -226,7 +226,7 @@ impl crate::smtp::sink::MessageSink for TestSink {
             m.recipients.to_vec(),
             m.data.to_vec(),
         ));
-        Ok(1234)
+        Ok(())
     }
 }
 

@@ -335,7 +335,7 @@ pub fn build(
     if let Some(v) = var(ctx, "tls_in_ver") {
         h.options.push(opt("tls_ver", v));
     }
-    if msg.smtputf8 {
+    if var(ctx, "message_smtputf8").is_some_and(|v| v.bytes == b"yes") {
         h.options.push(flag("smtputf8", None));
     }
     h.recipients = msg

@@ -177,7 +177,11 @@ impl Spool {
 }
 
 impl MessageSink for Spool {
-    fn store(&self, msg: &AcceptedMessage) -> std::io::Result<u64> {
+    fn store(&self, msg: &AcceptedMessage) -> std::io::Result<()> {
+        self.store_sized(msg).map(|_| ())
+    }
+
+    fn store_sized(&self, msg: &AcceptedMessage) -> std::io::Result<Option<u64>> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
@@ -185,7 +189,7 @@ impl MessageSink for Spool {
             .map_err(std::io::Error::other)?;
         self.write(&header, &body)?;
         // Exim's message_size: stored headers + body + 1 for the separating blank line.
-        Ok(header.header_size() + body.len() as u64 + 1)
+        Ok(Some(header.header_size() + body.len() as u64 + 1))
     }
 }
 

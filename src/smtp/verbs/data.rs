@@ -202,11 +202,10 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             data: &body,
             added_headers: &added,
             removed_headers: &s.acl_state.remove_headers,
-            smtputf8: s.env.smtputf8,
             ctx: &s.ctx,
         };
-        match sink.map(|sink| sink.store(&msg)) {
-            Some(Ok(n)) => stored_size = Some(n),
+        match sink.map(|sink| sink.store_sized(&msg)) {
+            Some(Ok(Some(n))) => stored_size = Some(n),
             Some(Err(e)) => {
                 // Nothing is acknowledged unless it is on disk.
                 s.log(format!("{id} spool write failed: {e}"));
@@ -214,8 +213,8 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
                 s.reset_message();
                 return Done::Continue;
             }
-            // -bh and sink-less sessions: the size Exim would have logged.
-            None => stored_size = crate::spool::build::message_size(&msg).ok(),
+            // -bh, sink-less sessions, sinks that do not count: the size Exim would log.
+            Some(Ok(None)) | None => stored_size = crate::spool::build::message_size(&msg).ok(),
         }
     }
     let chunked = chunk.is_some();

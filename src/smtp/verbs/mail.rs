@@ -80,6 +80,11 @@ pub fn handle_mail(s: &mut Session) -> Done {
     s.env.size = args.size;
     s.env.smtputf8 = args.smtputf8;
     if args.smtputf8 {
+        s.ctx.set("message_smtputf8", "yes");
+    } else {
+        s.ctx.unset("message_smtputf8");
+    }
+    if args.smtputf8 {
         // Exim prefixes the protocol once; it stays until the next HELO/EHLO.
         let proto = s
             .ctx
