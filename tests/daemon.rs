@@ -415,3 +415,85 @@ fn sigterm_closes_idle_connections_and_exits() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn concurrent_sessions_store_every_message_once() {
+    let d = start("concurrent", RCPT_OPT, RCPT_ACL);
+    let port = d.port;
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            std::thread::spawn(move || {
+                let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+                s.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+                let mut c = Client {
+                    r: BufReader::new(s.try_clone().expect("clone")),
+                    w: s,
+                };
+                c.reply();
+                c.cmd("EHLO client.example");
+                let mut ids = Vec::new();
+                for m in 0..5 {
+                    c.send(format!("MAIL FROM:<w{w}@client.example>\r\nRCPT TO:<u@test.example>\r\nDATA\r\n").as_bytes());
+                    assert_eq!(code(&c.reply()), "250");
+                    assert_eq!(code(&c.reply()), "250");
+                    assert_eq!(code(&c.reply()), "354");
+                    c.send(format!("Subject: {w}/{m}\r\n\r\nbody\r\n.\r\n").as_bytes());
+                    let r = c.reply();
+                    assert!(r.starts_with("250 OK id="), "{r}");
+                    ids.push(r);
+                }
+                c.cmd("QUIT");
+                ids
+            })
+        })
+        .collect();
+    let mut ids: Vec<String> = workers
+        .into_iter()
+        .flat_map(|w| w.join().expect("worker"))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40);
+    assert_eq!(d.stored().len(), 40);
+}
+
+#[test]
+fn default_configuration_without_c() {
+    let dir = std::env::temp_dir().join(format!("rexim-daemon-{}-default", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("test dir");
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_rexim"))
+        .args(["-bd", "-oX", &port.to_string()])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rexim -bd");
+    let d = Daemon { child, port, dir };
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "rexim -bd did not listen in time"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut c = d.connect();
+    assert_eq!(code(&c.reply()), "220");
+    c.cmd("EHLO client.example");
+    c.cmd("MAIL FROM:<a@client.example>");
+    assert_eq!(
+        c.cmd("RCPT TO:<a|b@localhost>"),
+        "550 Restricted characters in address"
+    );
+    assert_eq!(code(&c.cmd("RCPT TO:<postmaster@localhost>")), "250");
+    assert_eq!(code(&c.cmd("DATA")), "354");
+    c.send(b"Subject: d\r\n\r\nhi\r\n.\r\n");
+    assert_eq!(code(&c.reply()), "250");
+    let stored = std::fs::read_dir(d.dir.join("rexim-spool").join("rexim-incoming"))
+        .expect("spool in ./rexim-spool")
+        .count();
+    assert_eq!(stored, 1);
+}
