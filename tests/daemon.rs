@@ -497,3 +497,25 @@ fn default_configuration_without_c() {
         .count();
     assert_eq!(stored, 1);
 }
+
+#[test]
+fn dns_lookups_in_acls_do_not_disturb_the_runtime() {
+    let d = start(
+        "dns",
+        "acl_smtp_rcpt = r",
+        "r:\n  warn logwrite = dns: ${lookup dnsdb{a=localhost}{found}{none}}\n  accept\n",
+    );
+    for _ in 0..2 {
+        let mut c = d.connect();
+        assert_eq!(code(&c.reply()), "220");
+        c.cmd("EHLO client.example");
+        c.cmd("MAIL FROM:<a@client.example>");
+        assert_eq!(code(&c.cmd("RCPT TO:<u@test.example>")), "250");
+        assert_eq!(code(&c.cmd("QUIT")), "221");
+        assert!(c.closed());
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let log = d.log();
+    assert!(log.contains("dns: "), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+}

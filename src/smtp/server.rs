@@ -487,10 +487,13 @@ async fn connection(
         };
         match next {
             Some(n) => s = n,
-            None => break,
+            None => return,
         }
     }
     let _ = stream.shutdown().await;
+    // A session may own a sync DNS resolver, which owns a runtime of its own: dropping
+    // that on a worker thread panics, so the session goes away on a blocking thread.
+    let _ = tokio::task::spawn_blocking(move || drop(s)).await;
 }
 
 /// Accept connections on `listener` until `stop` turns true.
@@ -624,13 +627,17 @@ pub fn main(args: &[String]) -> i32 {
             return 1;
         }
     };
-    match rt.block_on(serve(Arc::new(d), &addrs)) {
+    let code = match rt.block_on(serve(Arc::new(d), &addrs)) {
         Ok(()) => 0,
         Err(e) => {
             log_lines([e]);
             1
         }
-    }
+    };
+    // Every acknowledged message is already on disk. Exit without running destructors:
+    // sessions still busy after the grace period, and the ACLs' DNS resolver, own runtimes
+    // that must not be dropped from inside this one.
+    std::process::exit(code)
 }
 
 #[cfg(test)]
