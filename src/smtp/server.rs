@@ -185,19 +185,32 @@ fn interface_item(item: &str) -> Result<(IpAddr, Option<u16>), String> {
 }
 
 /// The addresses to listen on: `local_interfaces` × `daemon_smtp_ports`, as `-oX` changes them
-/// (digits and commas replace the ports; anything else replaces the interface list).
+/// (its items with `.` or `:` replace the interfaces, the others the ports).
 pub fn listen_addresses(
     interfaces: &str,
     ports: &str,
     ox: Option<&str>,
 ) -> Result<Vec<SocketAddr>, String> {
-    let (interfaces, ports) = match ox {
-        Some(x) if x.bytes().all(|b| b.is_ascii_digit() || b == b',') => {
-            (interfaces.to_string(), x.replace(',', ":"))
+    let (mut interfaces, mut ports) = (interfaces.to_string(), ports.to_string());
+    if let Some(x) = ox {
+        // As Exim: each item with a `.` or `:` is an interface, any other a port; an
+        // item list replaces the option it belongs to. Commas also separate plain ports.
+        let (mut ifs, mut ps) = (Vec::new(), Vec::new());
+        for item in crate::expand::lists::iter(x.as_bytes()) {
+            let item = String::from_utf8_lossy(&item).into_owned();
+            if item.contains(['.', ':']) {
+                ifs.push(item);
+            } else {
+                ps.extend(item.split(',').map(|p| p.trim().to_string()));
+            }
         }
-        Some(x) => (x.to_string(), ports.to_string()),
-        None => (interfaces.to_string(), ports.to_string()),
-    };
+        if !ifs.is_empty() {
+            interfaces = format!("<; {}", ifs.join(" ; "));
+        }
+        if !ps.is_empty() {
+            ports = format!("<; {}", ps.join(" ; "));
+        }
+    }
     let mut port_list = Vec::new();
     for p in crate::expand::lists::iter(ports.as_bytes()) {
         port_list.push(port_value(&String::from_utf8_lossy(&p))?);
@@ -392,13 +405,24 @@ async fn on_session(
     }
 }
 
-/// Send the session's replies and log lines; false when the peer is gone.
-async fn flush(s: &mut Session, stream: &mut TcpStream) -> bool {
+/// Send the session's replies and log lines; false when the peer is gone or has not
+/// taken the replies within `limit` (`smtp_receive_timeout`, so a client that never reads
+/// cannot hold a connection slot for ever).
+async fn flush(s: &mut Session, stream: &mut TcpStream, limit: Option<Duration>) -> bool {
     if !s.log.is_empty() {
         log_lines(s.log.drain(..));
     }
     let out = s.take_output();
-    out.is_empty() || stream.write_all(&out).await.is_ok()
+    if out.is_empty() {
+        return true;
+    }
+    match limit {
+        Some(t) => matches!(
+            tokio::time::timeout(t, stream.write_all(&out)).await,
+            Ok(Ok(()))
+        ),
+        None => stream.write_all(&out).await.is_ok(),
+    }
 }
 
 /// `smtp_receive_timeout` expired: Exim's replies and log lines.
@@ -460,7 +484,7 @@ async fn connection(
     };
     let mut buf = vec![0u8; 16 * 1024];
     loop {
-        if !flush(&mut s, &mut stream).await {
+        if !flush(&mut s, &mut stream, d.receive_timeout).await {
             break;
         }
         if s.is_closed() {
@@ -667,6 +691,10 @@ mod tests {
         );
         let a = listen_addresses("0.0.0.0", "25", Some("<; [127.0.0.1]:2528")).unwrap();
         assert_eq!(a, vec!["127.0.0.1:2528".parse().unwrap()]);
+        let a = listen_addresses("0.0.0.0", "25", Some("<; 127.0.0.1 ; 2529")).unwrap();
+        assert_eq!(a, vec!["127.0.0.1:2529".parse().unwrap()]);
+        let a = listen_addresses("0.0.0.0", "25", Some("127.0.0.1.2530")).unwrap();
+        assert_eq!(a, vec!["127.0.0.1:2530".parse().unwrap()]);
         assert!(listen_addresses("127.0.0.1", "nosuch", None).is_err());
         assert!(listen_addresses("not-an-ip", "25", None).is_err());
         assert!(listen_addresses("", "25", None).is_err());
