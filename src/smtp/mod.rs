@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod dirsink;
+pub mod listen;
 pub mod msgid;
 pub mod proto;
 pub mod server;
