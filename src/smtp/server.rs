@@ -177,13 +177,13 @@ pub fn build(o: &Options) -> Result<(Daemon, Vec<SocketAddr>), String> {
     if !spool.is_empty() {
         acls.env.hints_dir = Some(PathBuf::from(&spool).join("db"));
     }
-    let sink: Option<Arc<dyn MessageSink>> = if spool.is_empty() {
-        None
-    } else {
-        let s = crate::smtp::dirsink::DirSink::new(std::path::Path::new(&spool))
-            .map_err(|e| format!("cannot create the message store under {spool}: {e}"))?;
-        Some(Arc::new(s))
-    };
+    // Never acknowledge a message that is not stored: no spool, no daemon.
+    if spool.is_empty() {
+        return Err("spool_directory is empty: nowhere to store messages".into());
+    }
+    let store = crate::smtp::dirsink::DirSink::new(std::path::Path::new(&spool))
+        .map_err(|e| format!("cannot create the message store under {spool}: {e}"))?;
+    let sink: Option<Arc<dyn MessageSink>> = Some(Arc::new(store));
     let addrs = listen_addresses(
         &main_text(&cfg, "local_interfaces"),
         &main_text(&cfg, "daemon_smtp_ports"),
