@@ -519,3 +519,45 @@ fn dns_lookups_in_acls_do_not_disturb_the_runtime() {
     assert!(log.contains("dns: "), "{log}");
     assert!(!log.contains("panicked"), "{log}");
 }
+
+#[test]
+fn acl_delay_is_obeyed() {
+    let d = start(
+        "delay",
+        "acl_smtp_connect = c\nacl_smtp_rcpt = r\nacl_smtp_data = dt",
+        "c:\n  accept delay = 1s\nr:\n  deny local_parts = slow\n       delay = 1s\n  accept\ndt:\n  accept delay = 1s\n",
+    );
+    let t = Instant::now();
+    let mut c = d.connect();
+    assert_eq!(code(&c.reply()), "220");
+    assert!(
+        t.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        t.elapsed()
+    );
+    c.cmd("EHLO client.example");
+    c.cmd("MAIL FROM:<a@client.example>");
+    let t = Instant::now();
+    assert_eq!(code(&c.cmd("RCPT TO:<fast@test.example>")), "250");
+    assert!(
+        t.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
+    let t = Instant::now();
+    assert_eq!(code(&c.cmd("RCPT TO:<slow@test.example>")), "550");
+    assert!(
+        t.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(code(&c.cmd("DATA")), "354");
+    let t = Instant::now();
+    c.send(b"Subject: d\r\n\r\nbody\r\n.\r\n");
+    assert_eq!(code(&c.reply()), "250");
+    assert!(
+        t.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        t.elapsed()
+    );
+}

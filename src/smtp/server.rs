@@ -8,6 +8,8 @@
 //! panic with "runtime within a runtime". The session is moved into the blocking task and
 //! back, so at most one batch per connection runs at a time.
 //!
+//! ACL `delay =` sleeps on the runtime's timer after the batch that asked for it.
+//!
 //! Limits: `smtp_accept_max` and `smtp_accept_max_per_host` (checked at accept, with Exim's
 //! 421 texts), `smtp_receive_timeout` on every read (Exim's timeout replies and log lines).
 //! SIGTERM or SIGINT stops the listeners; connections waiting for a command are closed with
@@ -392,6 +394,13 @@ async fn connection(
     };
     let mut buf = vec![0u8; 16 * 1024];
     loop {
+        // ACL `delay =`: sleep on the timer (no thread is held) before the replies of
+        // this batch go out. Replies to earlier pipelined commands of the same batch wait
+        // too, where Exim would flush them before sleeping.
+        let delay = std::mem::take(&mut s.acl_state.delay);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         if !flush(&mut s, &mut stream, d.receive_timeout).await {
             break;
         }
