@@ -561,3 +561,34 @@ fn acl_delay_is_obeyed() {
         t.elapsed()
     );
 }
+
+#[test]
+fn input_before_the_greeting() {
+    let opts = "acl_smtp_connect = c";
+    let acl = "c:\n  accept delay = 1s\n";
+    // PIPECONNECT hosts (the default `*`) may talk first.
+    let d = start("early-ok", opts, acl);
+    let mut c = d.connect();
+    c.send(b"EHLO client.example\r\n");
+    assert_eq!(code(&c.reply()), "220");
+    assert_eq!(code(&c.reply()), "250");
+    drop(c);
+    drop(d);
+    let d = start(
+        "early",
+        &format!("{opts}\npipelining_connect_advertise_hosts = 192.0.2.1"),
+        acl,
+    );
+    let mut c = d.connect();
+    c.send(b"EHLO client.example\r\n");
+    assert_eq!(c.reply(), "554 SMTP synchronization error");
+    assert!(c.closed());
+    let log = d.log();
+    assert!(
+        log.contains("SMTP protocol synchronization error (input sent without waiting for greeting): rejected connection from H=[127.0.0.1] input=\"EHLO client.example\\r\\n\""),
+        "{log}"
+    );
+    let mut c = d.connect();
+    assert_eq!(code(&c.reply()), "220");
+    assert_eq!(code(&c.cmd("EHLO client.example")), "250");
+}

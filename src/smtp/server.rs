@@ -369,6 +369,54 @@ fn shutting_down(s: &mut Session) {
     s.state = State::Closed;
 }
 
+/// Bytes the client sent that are waiting to be read (peeked, not consumed).
+fn pending_input(stream: &TcpStream) -> Option<Vec<u8>> {
+    use std::os::fd::AsRawFd;
+    let mut buf = [0u8; 128];
+    // SAFETY: recv on a socket we own, into a buffer of the length given; MSG_PEEK leaves
+    // the bytes queued and MSG_DONTWAIT never blocks.
+    let n = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    let n = usize::try_from(n).ok().filter(|&n| n > 0)?;
+    buf.get(..n).map(<[u8]>::to_vec)
+}
+
+/// Input before the greeting from a host not in `pipelining_connect_advertise_hosts`:
+/// Exim's 554 instead of the banner.
+fn refuse_early_talker(s: &mut Session, input: &[u8]) {
+    let _ = s.take_output();
+    let line = format!(
+        "SMTP protocol synchronization error (input sent without waiting for greeting): rejected connection from {} input=\"{}\"",
+        s.host_and_ident(),
+        printing(input)
+    );
+    s.log(line);
+    s.reply("554 SMTP synchronization error");
+    s.state = State::Closed;
+}
+
+/// Exim's `string_printing`: C escapes for control characters, octal for the rest.
+fn printing(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for &b in bytes {
+        match b {
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(char::from(b)),
+            _ => out.push_str(&format!("\\{b:03o}")),
+        }
+    }
+    out
+}
+
 /// Drive one connection to its end.
 async fn connection(
     d: Arc<Daemon>,
@@ -389,9 +437,29 @@ async fn connection(
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().ok();
     let s = Box::new(d.session(peer, local));
-    let Some(mut s) = on_session(s, |s| s.start()).await else {
+    let early_ok = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flag = early_ok.clone();
+    let Some(mut s) = on_session(s, move |s| {
+        s.start();
+        let ok = !s.cfg.smtp_enforce_sync || {
+            let list = s.cfg.pipelining_connect_advertise_hosts.clone();
+            s.host_in(&list)
+        };
+        flag.store(ok, std::sync::atomic::Ordering::Relaxed);
+    })
+    .await
+    else {
         return;
     };
+    if !s.is_closed() && !early_ok.load(std::sync::atomic::Ordering::Relaxed) {
+        let delay = std::mem::take(&mut s.acl_state.delay);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        if let Some(input) = pending_input(&stream) {
+            refuse_early_talker(&mut s, &input);
+        }
+    }
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         // ACL `delay =`: sleep on the timer (no thread is held) before the replies of
