@@ -1,6 +1,7 @@
 //! ACLs: reading statements, the condition/modifier table, and the one evaluation
 //! function (`run_acl`) shared by the SMTP engine, `-bh`, `${acl}` and the playground.
 
+pub mod api;
 pub mod conditions;
 pub mod dnslists;
 pub mod engine;

@@ -140,9 +140,64 @@ pub fn version(args: &Args) -> i32 {
     0
 }
 
-/// The context for `-be -C file`: the configuration's named lists become visible.
+/// The context for `-be -C file`: the configuration's named lists, the variables that
+/// mirror main options (`$primary_hostname`, `$qualify_domain` ...), `$config_file` and
+/// `$config_dir`, and the settings that change expansion.
 pub fn expansion_context(cfg: &Config) -> crate::Context {
     let mut ctx = crate::Context::default();
     ctx.named_lists = Some(Arc::new(config::ConfigLists(cfg.named_lists.clone())));
+    let value =
+        |name: &str| config::tables::find(config::tables::MAIN, name).map(|d| cfg.main_value(d));
+    let text = |name: &str| match value(name) {
+        Some(config::Value::Str(s)) if !s.is_empty() => Some(s),
+        _ => None,
+    };
+    let flag = |name: &str| matches!(value(name), Some(config::Value::Bool(true)));
+    ctx.set("config_file", cfg.main_file.as_str());
+    if let Some(dir) = std::path::Path::new(&cfg.main_file).parent() {
+        ctx.set("config_dir", dir.to_string_lossy().as_ref());
+    }
+    let primary = text("primary_hostname");
+    if let Some(p) = &primary {
+        ctx.set("primary_hostname", p.as_str());
+        ctx.set("smtp_active_hostname", p.as_str());
+    }
+    // Unset qualify options follow primary_hostname (the loader may fill in a default).
+    let set = |name: &str| cfg.main.contains_key(name);
+    let qualify = if set("qualify_domain") {
+        text("qualify_domain")
+    } else {
+        primary
+    };
+    if let Some(q) = &qualify {
+        ctx.set("qualify_domain", q.as_str());
+    }
+    let recipient = if set("qualify_recipient") {
+        text("qualify_recipient")
+    } else {
+        qualify
+    };
+    if let Some(r) = recipient {
+        ctx.set("qualify_recipient", r.as_str());
+    }
+    if let Some(sd) = text("spool_directory") {
+        ctx.set("spool_directory", sd.as_str());
+    }
+    ctx.settings.strict_acl_vars = flag("strict_acl_vars");
+    ctx.settings.print_topbitchars = flag("print_topbitchars");
+    ctx.settings.message_body_newlines = flag("message_body_newlines");
+    if let Some(cs) = text("headers_charset") {
+        ctx.settings.headers_charset = cs;
+    }
+    if let Some(config::Value::Int(n)) = value("message_body_visible") {
+        ctx.settings.message_body_visible = n.max(0) as usize;
+    }
+    if let Some(k) = text("keep_environment") {
+        ctx.settings.keep_environment = Some(
+            crate::expand::lists::iter(k.as_bytes())
+                .map(|i| String::from_utf8_lossy(&i).into_owned())
+                .collect(),
+        );
+    }
     ctx
 }

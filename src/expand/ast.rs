@@ -336,3 +336,143 @@ impl Node {
         }
     }
 }
+
+/// A variable or header an expansion reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reference {
+    Var(Var),
+    Header(String),
+}
+
+impl Expansion {
+    /// Every variable and header this expansion mentions, in source order (for lint).
+    pub fn references(&self) -> Vec<Reference> {
+        let mut out = Vec::new();
+        refs_seq(&self.body, &mut out);
+        out
+    }
+}
+
+fn refs_seq(s: &Seq, out: &mut Vec<Reference>) {
+    for n in &s.nodes {
+        match n {
+            Node::Text(_) | Node::Capture(_) => {}
+            Node::Var(v, _) => out.push(Reference::Var(v.clone())),
+            Node::Header(h) => out.push(Reference::Header(h.name.clone())),
+            Node::Op(op) => refs_seq(&op.operand, out),
+            Node::Item(it) => {
+                it.args.iter().for_each(|a| refs_seq(a, out));
+                refs_tail(&it.tail, out);
+            }
+            Node::If(i) => {
+                refs_cond(&i.cond, out);
+                refs_tail(&i.tail, out);
+            }
+            Node::Lookup(l) => {
+                if let Some(k) = &l.key {
+                    refs_seq(k, out);
+                }
+                refs_seq(&l.source, out);
+                refs_tail(&l.tail, out);
+            }
+            Node::Filter(f) => {
+                refs_seq(&f.list, out);
+                refs_cond(&f.cond, out);
+            }
+            Node::Error(e) => refs_pre(&e.before, out),
+        }
+    }
+}
+
+fn refs_pre(pre: &[Pre], out: &mut Vec<Reference>) {
+    for p in pre {
+        match p {
+            Pre::Seq(s) => refs_seq(s, out),
+            Pre::Cond(c) => refs_cond(c, out),
+        }
+    }
+}
+
+fn refs_tail(t: &Tail, out: &mut Vec<Reference>) {
+    for s in t.yes.iter().chain(t.no.iter()) {
+        refs_seq(s, out);
+    }
+}
+
+fn refs_cond(c: &Cond, out: &mut Vec<Reference>) {
+    match &c.kind {
+        CondKind::Call { args, .. } => args.iter().for_each(|a| refs_seq(a, out)),
+        CondKind::And(cs) | CondKind::Or(cs) => cs.iter().for_each(|c| refs_cond(c, out)),
+        CondKind::ForEach { list, cond, .. } => {
+            refs_seq(list, out);
+            refs_cond(cond, out);
+        }
+        CondKind::DefVar(v) => out.push(Reference::Var(v.clone())),
+        CondKind::DefHeader(h) => out.push(Reference::Header(h.name.clone())),
+        CondKind::Error(e) => refs_pre(&e.before, out),
+    }
+}
+
+impl Expansion {
+    /// References that end up naming a file or a command: the file of a single-key
+    /// lookup, `${readfile}`'s path, `${run}`'s command (for lint's taint check).
+    pub fn file_name_references(&self) -> Vec<Reference> {
+        let mut out = Vec::new();
+        files_seq(&self.body, &mut out);
+        out
+    }
+}
+
+fn files_seq(s: &Seq, out: &mut Vec<Reference>) {
+    for n in &s.nodes {
+        match n {
+            Node::Lookup(l) => {
+                if l.spec.is_single_key() {
+                    refs_seq(&l.source, out);
+                }
+                if let Some(k) = &l.key {
+                    files_seq(k, out);
+                }
+                files_seq(&l.source, out);
+                files_tail(&l.tail, out);
+            }
+            Node::Item(it) => {
+                if matches!(it.def.name, "readfile" | "run") {
+                    if let Some(first) = it.args.first() {
+                        refs_seq(first, out);
+                    }
+                }
+                it.args.iter().for_each(|a| files_seq(a, out));
+                files_tail(&it.tail, out);
+            }
+            Node::Op(op) => files_seq(&op.operand, out),
+            Node::If(i) => {
+                files_cond(&i.cond, out);
+                files_tail(&i.tail, out);
+            }
+            Node::Filter(f) => {
+                files_seq(&f.list, out);
+                files_cond(&f.cond, out);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn files_tail(t: &Tail, out: &mut Vec<Reference>) {
+    for s in t.yes.iter().chain(t.no.iter()) {
+        files_seq(s, out);
+    }
+}
+
+fn files_cond(c: &Cond, out: &mut Vec<Reference>) {
+    match &c.kind {
+        CondKind::Call { args, .. } => args.iter().for_each(|a| files_seq(a, out)),
+        CondKind::And(cs) | CondKind::Or(cs) => cs.iter().for_each(|c| files_cond(c, out)),
+        CondKind::ForEach { list, cond, .. } => {
+            files_seq(list, out);
+            files_cond(cond, out);
+        }
+        _ => {}
+    }
+}

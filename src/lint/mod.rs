@@ -3,6 +3,8 @@
 mod acl;
 mod load;
 mod refs;
+mod taint;
+mod vars;
 
 use crate::config::Config;
 use crate::diag::Diagnostic;
@@ -13,5 +15,7 @@ pub fn run(cfg: &Config) -> Vec<Diagnostic> {
     load::check(cfg, &mut out);
     refs::check(cfg, &mut out);
     acl::check(cfg, &mut out);
+    vars::check(cfg, &mut out);
+    taint::check(cfg, &mut out);
     out
 }

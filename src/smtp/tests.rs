@@ -206,10 +206,13 @@ fn random_dialogues_never_panic() {
     }
 }
 
+/// id, sender, recipients, data of a stored message.
+type Stored = (String, Vec<u8>, Vec<Vec<u8>>, Vec<u8>);
+
 /// Records stored messages, or fails every store.
 struct TestSink {
     fail: bool,
-    stored: std::sync::Mutex<Vec<(String, Vec<u8>, Vec<Vec<u8>>, Vec<u8>)>>,
+    stored: std::sync::Mutex<Vec<Stored>>,
 }
 
 impl crate::smtp::sink::MessageSink for TestSink {
