@@ -7,7 +7,7 @@ use rexim::cli::{be, config};
 use rexim::Context;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: rexim [-C FILE] [-D NAME=value] (-be [expansion ...] | -bem FILE [expansion ...] | -bP [item ...] | -bV | -bh IP[.port])");
+    eprintln!("usage: rexim [-C FILE] [-D NAME=value] (-be [expansion ...] | -bem FILE [expansion ...] | -bP [item ...] | -bV | -bh IP[.port] | -bd [-oX ports|interfaces] | -bp [id ...] | -Mvh id | -Mvb id)");
     ExitCode::from(1)
 }
 
@@ -19,6 +19,9 @@ fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.iter().any(|a| a == "-bh") {
         return ExitCode::from(rexim::cli::bh::main(&argv) as u8);
+    }
+    if argv.iter().any(|a| a == "-bd") {
+        return ExitCode::from(rexim::smtp::server::main(&argv) as u8);
     }
     if rexim::cli::queue::wanted(&argv) {
         return ExitCode::from(rexim::cli::queue::main(&argv).clamp(0, 255) as u8);

@@ -100,6 +100,8 @@ impl MessageState {
         *self = MessageState {
             controls: keep,
             ratelimit_conn: conn,
+            // A delay not yet slept (the engine takes it after the command) survives.
+            delay: self.delay,
             ..Default::default()
         };
     }

@@ -1,8 +1,11 @@
 //! The sans-IO SMTP server core: input parsing, the session state machine, message ids.
 
 pub mod config;
+pub mod dirsink;
+pub mod listen;
 pub mod msgid;
 pub mod proto;
+pub mod server;
 pub mod session;
 pub mod sink;
 pub mod verbs;

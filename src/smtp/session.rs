@@ -630,11 +630,8 @@ impl Session {
 
     /// A new message id in Exim's format.
     pub fn new_message_id(&mut self) -> String {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
         self.messages += 1;
-        crate::smtp::msgid::message_id(now.as_secs(), self.pid, now.subsec_micros())
+        crate::smtp::msgid::next_id(self.pid)
     }
 
     /// Does the calling host match a host list option?

@@ -1,0 +1,594 @@
+//! End-to-end tests of `rexim -bd` over real sockets on 127.0.0.1: each test starts the
+//! binary with its own configuration on a free port, talks SMTP with a small raw client
+//! (every read bounded by a timeout), and kills the daemon at the end.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct Daemon {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("local addr").port()
+}
+
+/// Start the daemon with `extra` main options and `acls` (text after `begin acl`).
+fn start(name: &str, extra: &str, acls: &str) -> Daemon {
+    let dir = std::env::temp_dir().join(format!("rexim-daemon-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("test dir");
+    let port = free_port();
+    let conf = format!(
+        "primary_hostname = test.example\n\
+         local_interfaces = 127.0.0.1\n\
+         daemon_smtp_ports = {port}\n\
+         spool_directory = {}\n\
+         domainlist local_domains = test.example\n\
+         {extra}\n\
+         begin acl\n{acls}\n",
+        dir.join("spool").display()
+    );
+    let conf_path = dir.join("test.conf");
+    std::fs::write(&conf_path, conf).expect("write config");
+    let stderr = std::fs::File::create(dir.join("stderr")).expect("stderr file");
+    let child = Command::new(env!("CARGO_BIN_EXE_rexim"))
+        .arg("-bd")
+        .arg("-C")
+        .arg(&conf_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("start rexim -bd");
+    let mut d = Daemon { child, port, dir };
+    let deadline = Instant::now() + IO_TIMEOUT;
+    loop {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            // That probe connection counts against the limits until its task ends.
+            std::thread::sleep(Duration::from_millis(200));
+            return d;
+        }
+        if let Ok(Some(st)) = d.child.try_wait() {
+            panic!("rexim -bd exited with {st}: {}", d.log());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rexim -bd did not listen in time"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Daemon {
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr")).unwrap_or_default()
+    }
+
+    fn connect(&self) -> Client {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+        Client {
+            r: BufReader::new(s.try_clone().expect("clone")),
+            w: s,
+        }
+    }
+
+    /// The stored messages (interim store: `spool/rexim-incoming/<id>`).
+    fn stored(&self) -> Vec<String> {
+        let d = self.dir.join("spool").join("rexim-incoming");
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&d)
+            .map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        names.retain(|p| !file_name(p).starts_with('.'));
+        names.sort();
+        names
+            .iter()
+            .map(|p| std::fs::read_to_string(p).expect("read message"))
+            .collect()
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+struct Client {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+}
+
+impl Client {
+    /// One (possibly multi-line) reply, lines joined with `\n`.
+    fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            let n = self.r.read_line(&mut line).expect("read reply");
+            assert!(n > 0, "connection closed; got so far: {all:?}");
+            all.push_str(line.trim_end_matches(['\r', '\n']));
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return all;
+            }
+            all.push('\n');
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.w.write_all(bytes).expect("write");
+    }
+
+    fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes());
+        self.reply()
+    }
+
+    /// True when the server closed the connection (EOF within the timeout).
+    fn closed(&mut self) -> bool {
+        let mut rest = Vec::new();
+        self.r.read_to_end(&mut rest).is_ok()
+    }
+}
+
+fn code(reply: &str) -> &str {
+    reply.get(..3).unwrap_or("")
+}
+
+const RCPT_ACL: &str = "acl_check_rcpt:\n  deny message = relay not permitted\n       domains = !+local_domains\n  deny local_parts = nobody\n  accept\n";
+const RCPT_OPT: &str = "acl_smtp_rcpt = acl_check_rcpt";
+
+#[test]
+fn accepts_a_message_and_stores_it() {
+    let d = start("accept", RCPT_OPT, RCPT_ACL);
+    let mut c = d.connect();
+    assert!(c.reply().starts_with("220 test.example ESMTP"));
+    let ehlo = c.cmd("EHLO client.example");
+    assert!(
+        ehlo.contains("PIPELINING") && ehlo.contains("CHUNKING"),
+        "{ehlo}"
+    );
+    assert_eq!(code(&c.cmd("MAIL FROM:<a@client.example>")), "250");
+    assert_eq!(code(&c.cmd("RCPT TO:<u@test.example>")), "250");
+    assert_eq!(code(&c.cmd("DATA")), "354");
+    c.send(b"Subject: hello\r\n\r\nline one\r\n..dotted\r\n.\r\n");
+    let r = c.reply();
+    assert!(r.starts_with("250 OK id="), "{r}");
+    let id = r.trim_start_matches("250 OK id=").to_string();
+    assert_eq!(code(&c.cmd("QUIT")), "221");
+    let stored = d.stored();
+    assert_eq!(stored.len(), 1);
+    assert!(
+        stored[0].starts_with(&format!(
+            "Message-Id: {id}\nSender: a@client.example\nRecipient: u@test.example\n"
+        )),
+        "{}",
+        stored[0]
+    );
+    assert!(
+        stored[0].ends_with("\nline one\n.dotted\n"),
+        "{}",
+        stored[0]
+    );
+    assert!(
+        d.log().contains(&format!("{id} <= a@client.example")),
+        "{}",
+        d.log()
+    );
+}
+
+#[test]
+fn rejects_at_rcpt() {
+    let d = start("rcpt", RCPT_OPT, RCPT_ACL);
+    let mut c = d.connect();
+    c.reply();
+    c.cmd("EHLO client.example");
+    c.cmd("MAIL FROM:<a@client.example>");
+    assert_eq!(
+        c.cmd("RCPT TO:<x@elsewhere.example>"),
+        "550 relay not permitted"
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:<nobody@test.example>"),
+        "550 Administrative prohibition"
+    );
+    assert_eq!(code(&c.cmd("DATA")), "503");
+    assert_eq!(code(&c.cmd("QUIT")), "221");
+    assert!(d.stored().is_empty());
+}
+
+#[test]
+fn pipelined_batch() {
+    let d = start("pipe", RCPT_OPT, RCPT_ACL);
+    let mut c = d.connect();
+    c.reply();
+    c.cmd("EHLO client.example");
+    c.send(b"MAIL FROM:<a@client.example>\r\nRCPT TO:<u@test.example>\r\nRCPT TO:<x@elsewhere.example>\r\nRCPT TO:<v@test.example>\r\nDATA\r\n");
+    let replies: Vec<String> = (0..5).map(|_| c.reply()).collect();
+    let codes: Vec<&str> = replies.iter().map(|r| code(r)).collect();
+    assert_eq!(codes, ["250", "250", "550", "250", "354"], "{replies:?}");
+    c.send(b"Subject: p\r\n\r\nbody\r\n.\r\nQUIT\r\n");
+    assert_eq!(code(&c.reply()), "250");
+    assert_eq!(code(&c.reply()), "221");
+    let stored = d.stored();
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].contains("Recipient: u@test.example\nRecipient: v@test.example\n\n"));
+}
+
+#[test]
+fn early_talker_is_refused() {
+    let d = start("sync", RCPT_OPT, RCPT_ACL);
+    let mut c = d.connect();
+    c.reply();
+    // EHLO must wait for its reply before more commands.
+    c.send(b"EHLO client.example\r\nMAIL FROM:<a@client.example>\r\n");
+    assert_eq!(c.reply(), "554 SMTP synchronization error");
+    assert!(c.closed());
+}
+
+#[test]
+fn bdat_chunks() {
+    let d = start("bdat", RCPT_OPT, RCPT_ACL);
+    let mut c = d.connect();
+    c.reply();
+    c.cmd("EHLO client.example");
+    c.cmd("MAIL FROM:<a@client.example>");
+    c.cmd("RCPT TO:<u@test.example>");
+    let part1 = b"Subject: b\r\n\r\n";
+    let part2 = b"chunked body\r\n.\r\n";
+    c.send(format!("BDAT {}\r\n", part1.len()).as_bytes());
+    c.send(part1);
+    assert_eq!(
+        c.reply(),
+        format!("250 {} byte chunk received", part1.len())
+    );
+    c.send(format!("BDAT {} LAST\r\n", part2.len()).as_bytes());
+    c.send(part2);
+    let r = c.reply();
+    assert!(r.starts_with("250- "), "{r}");
+    assert!(r.contains("\n250 OK id="), "{r}");
+    let stored = d.stored();
+    assert_eq!(stored.len(), 1);
+    // BDAT data is not dot-stuffed: the dot line is kept.
+    assert!(stored[0].ends_with("\nchunked body\n.\n"), "{}", stored[0]);
+}
+
+#[test]
+fn size_limit() {
+    let d = start(
+        "size",
+        &format!("{RCPT_OPT}\nmessage_size_limit = 1K"),
+        RCPT_ACL,
+    );
+    let mut c = d.connect();
+    c.reply();
+    let ehlo = c.cmd("EHLO client.example");
+    assert!(ehlo.contains("SIZE 1024"), "{ehlo}");
+    assert_eq!(
+        code(&c.cmd("MAIL FROM:<a@client.example> SIZE=5000")),
+        "552"
+    );
+    assert_eq!(code(&c.cmd("MAIL FROM:<a@client.example>")), "250");
+    c.cmd("RCPT TO:<u@test.example>");
+    assert_eq!(code(&c.cmd("DATA")), "354");
+    let mut body = b"Subject: big\r\n\r\n".to_vec();
+    for _ in 0..40 {
+        body.extend_from_slice(
+            b"0123456789012345678901234567890123456789012345678901234567890123\r\n",
+        );
+    }
+    body.extend_from_slice(b".\r\n");
+    c.send(&body);
+    let r = c.reply();
+    assert_eq!(code(&r), "552", "{r}");
+    assert!(d.stored().is_empty());
+}
+
+#[test]
+fn smuggling_payload_does_not_end_the_message() {
+    let d = start("smuggle", RCPT_OPT, RCPT_ACL);
+    let mut c = d.connect();
+    c.reply();
+    c.cmd("EHLO client.example");
+    c.cmd("MAIL FROM:<a@client.example>");
+    c.cmd("RCPT TO:<u@test.example>");
+    assert_eq!(code(&c.cmd("DATA")), "354");
+    c.send(b"Subject: s\r\n\r\nhello\n.\nMAIL FROM:<evil@x.example>\r\nRCPT TO:<v@test.example>\r\nDATA\r\nsmuggled\r\n.\r\n");
+    let r = c.reply();
+    assert!(r.starts_with("250 OK id="), "{r}");
+    assert_eq!(code(&c.cmd("QUIT")), "221");
+    let stored = d.stored();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert!(
+        stored[0].contains("MAIL FROM:<evil@x.example>"),
+        "{}",
+        stored[0]
+    );
+    assert!(!stored[0].contains("Recipient: v@test.example"));
+}
+
+#[test]
+fn receive_timeouts() {
+    let d = start(
+        "timeout",
+        &format!("{RCPT_OPT}\nsmtp_receive_timeout = 1s"),
+        RCPT_ACL,
+    );
+    let mut c = d.connect();
+    c.reply();
+    let t = Instant::now();
+    assert_eq!(
+        c.reply(),
+        "421 test.example: SMTP command timeout - closing connection"
+    );
+    assert!(t.elapsed() >= Duration::from_millis(900));
+    assert!(c.closed());
+
+    let mut c = d.connect();
+    c.reply();
+    c.cmd("EHLO client.example");
+    c.cmd("MAIL FROM:<a@client.example>");
+    c.cmd("RCPT TO:<u@test.example>");
+    assert_eq!(code(&c.cmd("DATA")), "354");
+    c.send(b"Subject: slow\r\n");
+    assert_eq!(
+        c.reply(),
+        "421 test.example SMTP incoming data timeout - closing connection."
+    );
+    assert!(c.closed());
+    assert!(d.stored().is_empty());
+    let log = d.log();
+    assert!(
+        log.contains("SMTP command timeout on connection from [127.0.0.1]"),
+        "{log}"
+    );
+    assert!(
+        log.contains("SMTP data timeout (message abandoned) on connection from (client.example) [127.0.0.1] F=<a@client.example>"),
+        "{log}"
+    );
+}
+
+#[test]
+fn connection_limits() {
+    let d = start("limits", "smtp_accept_max_per_host = 1", "");
+    let mut first = d.connect();
+    assert_eq!(code(&first.reply()), "220");
+    let mut second = d.connect();
+    assert_eq!(
+        second.reply(),
+        "421 Too many concurrent SMTP connections from this IP address; please try again later."
+    );
+    assert!(second.closed());
+    drop(first);
+    drop(second);
+
+    let d = start("max", "smtp_accept_max = 1", "");
+    let mut first = d.connect();
+    assert_eq!(code(&first.reply()), "220");
+    let mut second = d.connect();
+    assert_eq!(
+        second.reply(),
+        "421 Too many concurrent SMTP connections; please try again later."
+    );
+    assert!(d
+        .log()
+        .contains("Connection from [127.0.0.1] refused: too many connections"));
+    assert_eq!(code(&first.cmd("QUIT")), "221");
+}
+
+#[test]
+fn sigterm_closes_idle_connections_and_exits() {
+    let mut d = start("term", "", "");
+    let mut c = d.connect();
+    assert_eq!(code(&c.reply()), "220");
+    let pid = d.child.id() as libc::pid_t;
+    // SAFETY: signalling the child we started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    assert_eq!(
+        c.reply(),
+        "421 test.example Service not available - closing connection"
+    );
+    let deadline = Instant::now() + IO_TIMEOUT;
+    loop {
+        if let Some(st) = d.child.try_wait().expect("wait") {
+            assert!(st.success(), "{st}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "daemon did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn concurrent_sessions_store_every_message_once() {
+    let d = start("concurrent", RCPT_OPT, RCPT_ACL);
+    let port = d.port;
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            std::thread::spawn(move || {
+                let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+                s.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+                let mut c = Client {
+                    r: BufReader::new(s.try_clone().expect("clone")),
+                    w: s,
+                };
+                c.reply();
+                c.cmd("EHLO client.example");
+                let mut ids = Vec::new();
+                for m in 0..5 {
+                    c.send(format!("MAIL FROM:<w{w}@client.example>\r\nRCPT TO:<u@test.example>\r\nDATA\r\n").as_bytes());
+                    assert_eq!(code(&c.reply()), "250");
+                    assert_eq!(code(&c.reply()), "250");
+                    assert_eq!(code(&c.reply()), "354");
+                    c.send(format!("Subject: {w}/{m}\r\n\r\nbody\r\n.\r\n").as_bytes());
+                    let r = c.reply();
+                    assert!(r.starts_with("250 OK id="), "{r}");
+                    ids.push(r);
+                }
+                c.cmd("QUIT");
+                ids
+            })
+        })
+        .collect();
+    let mut ids: Vec<String> = workers
+        .into_iter()
+        .flat_map(|w| w.join().expect("worker"))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40);
+    assert_eq!(d.stored().len(), 40);
+}
+
+#[test]
+fn default_configuration_without_c() {
+    let dir = std::env::temp_dir().join(format!("rexim-daemon-{}-default", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("test dir");
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_rexim"))
+        .args(["-bd", "-oX", &port.to_string()])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rexim -bd");
+    let d = Daemon { child, port, dir };
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "rexim -bd did not listen in time"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut c = d.connect();
+    assert_eq!(code(&c.reply()), "220");
+    c.cmd("EHLO client.example");
+    c.cmd("MAIL FROM:<a@client.example>");
+    assert_eq!(
+        c.cmd("RCPT TO:<a|b@localhost>"),
+        "550 Restricted characters in address"
+    );
+    assert_eq!(code(&c.cmd("RCPT TO:<postmaster@localhost>")), "250");
+    assert_eq!(code(&c.cmd("DATA")), "354");
+    c.send(b"Subject: d\r\n\r\nhi\r\n.\r\n");
+    assert_eq!(code(&c.reply()), "250");
+    let stored = std::fs::read_dir(d.dir.join("rexim-spool").join("rexim-incoming"))
+        .expect("spool in ./rexim-spool")
+        .count();
+    assert_eq!(stored, 1);
+}
+
+#[test]
+fn dns_lookups_in_acls_do_not_disturb_the_runtime() {
+    let d = start(
+        "dns",
+        "acl_smtp_rcpt = r",
+        "r:\n  warn logwrite = dns: ${lookup dnsdb{a=localhost}{found}{none}}\n  accept\n",
+    );
+    for _ in 0..2 {
+        let mut c = d.connect();
+        assert_eq!(code(&c.reply()), "220");
+        c.cmd("EHLO client.example");
+        c.cmd("MAIL FROM:<a@client.example>");
+        assert_eq!(code(&c.cmd("RCPT TO:<u@test.example>")), "250");
+        assert_eq!(code(&c.cmd("QUIT")), "221");
+        assert!(c.closed());
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let log = d.log();
+    assert!(log.contains("dns: "), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn acl_delay_is_obeyed() {
+    let d = start(
+        "delay",
+        "acl_smtp_connect = c\nacl_smtp_rcpt = r\nacl_smtp_data = dt",
+        "c:\n  accept delay = 1s\nr:\n  deny local_parts = slow\n       delay = 1s\n  accept\ndt:\n  accept delay = 1s\n",
+    );
+    let t = Instant::now();
+    let mut c = d.connect();
+    assert_eq!(code(&c.reply()), "220");
+    assert!(
+        t.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        t.elapsed()
+    );
+    c.cmd("EHLO client.example");
+    c.cmd("MAIL FROM:<a@client.example>");
+    let t = Instant::now();
+    assert_eq!(code(&c.cmd("RCPT TO:<fast@test.example>")), "250");
+    assert!(
+        t.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
+    let t = Instant::now();
+    assert_eq!(code(&c.cmd("RCPT TO:<slow@test.example>")), "550");
+    assert!(
+        t.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(code(&c.cmd("DATA")), "354");
+    let t = Instant::now();
+    c.send(b"Subject: d\r\n\r\nbody\r\n.\r\n");
+    assert_eq!(code(&c.reply()), "250");
+    assert!(
+        t.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn input_before_the_greeting() {
+    let opts = "acl_smtp_connect = c";
+    let acl = "c:\n  accept delay = 1s\n";
+    // PIPECONNECT hosts (the default `*`) may talk first.
+    let d = start("early-ok", opts, acl);
+    let mut c = d.connect();
+    c.send(b"EHLO client.example\r\n");
+    assert_eq!(code(&c.reply()), "220");
+    assert_eq!(code(&c.reply()), "250");
+    drop(c);
+    drop(d);
+    let d = start(
+        "early",
+        &format!("{opts}\npipelining_connect_advertise_hosts = 192.0.2.1"),
+        acl,
+    );
+    let mut c = d.connect();
+    c.send(b"EHLO client.example\r\n");
+    assert_eq!(c.reply(), "554 SMTP synchronization error");
+    assert!(c.closed());
+    let log = d.log();
+    assert!(
+        log.contains("SMTP protocol synchronization error (input sent without waiting for greeting): rejected connection from H=[127.0.0.1] input=\"EHLO client.example\\r\\n\""),
+        "{log}"
+    );
+    let mut c = d.connect();
+    assert_eq!(code(&c.reply()), "220");
+    assert_eq!(code(&c.cmd("EHLO client.example")), "250");
+}
