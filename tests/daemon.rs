@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -90,25 +90,32 @@ impl Daemon {
         }
     }
 
-    /// The stored messages (interim store: `spool/rexim-incoming/<id>`).
+    /// The stored messages, read back from the Exim-format spool (`spool/input/`) as
+    /// `Message-Id:`, `Sender:`, `Recipient:` lines, a blank line, then the message as
+    /// received (headers other than the added Received:, blank line, body).
     fn stored(&self) -> Vec<String> {
-        let d = self.dir.join("spool").join("rexim-incoming");
-        let mut names: Vec<PathBuf> = std::fs::read_dir(&d)
-            .map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        names.retain(|p| !file_name(p).starts_with('.'));
-        names.sort();
-        names
-            .iter()
-            .map(|p| std::fs::read_to_string(p).expect("read message"))
+        let spool = rexim::spool::Spool::new(self.dir.join("spool"));
+        let ids = spool.message_ids().expect("list spool");
+        ids.iter()
+            .map(|id| {
+                let h = spool.read_header(id).expect("read -H");
+                let mut out = format!(
+                    "Message-Id: {id}\nSender: {}\n",
+                    String::from_utf8_lossy(&h.sender)
+                );
+                for r in &h.recipients {
+                    out += &format!("Recipient: {}\n", String::from_utf8_lossy(&r.address));
+                }
+                out.push('\n');
+                for hl in h.headers.iter().skip(1).filter(|hl| hl.kind != b'*') {
+                    out += &String::from_utf8_lossy(&hl.text);
+                }
+                out.push('\n');
+                out += &String::from_utf8_lossy(&spool.read_body(id).expect("read -D"));
+                out
+            })
             .collect()
     }
-}
-
-fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 struct Client {
@@ -492,9 +499,10 @@ fn default_configuration_without_c() {
     assert_eq!(code(&c.cmd("DATA")), "354");
     c.send(b"Subject: d\r\n\r\nhi\r\n.\r\n");
     assert_eq!(code(&c.reply()), "250");
-    let stored = std::fs::read_dir(d.dir.join("rexim-spool").join("rexim-incoming"))
+    let stored = rexim::spool::Spool::new(d.dir.join("rexim-spool"))
+        .message_ids()
         .expect("spool in ./rexim-spool")
-        .count();
+        .len();
     assert_eq!(stored, 1);
 }
 

@@ -1,7 +1,6 @@
 //! The sans-IO SMTP server core: input parsing, the session state machine, message ids.
 
 pub mod config;
-pub mod dirsink;
 pub mod listen;
 pub mod msgid;
 pub mod proto;

@@ -183,7 +183,9 @@ pub fn build(o: &Options) -> Result<(Daemon, Vec<SocketAddr>), String> {
     if spool.is_empty() {
         return Err("spool_directory is empty: nowhere to store messages".into());
     }
-    let store = crate::smtp::dirsink::DirSink::new(std::path::Path::new(&spool))
+    // Exim-format spool (`input/<id>-D`, `-H`), fsync'd before each 250.
+    let store = crate::spool::Spool::from_config(&cfg).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(store.input_dir())
         .map_err(|e| format!("cannot create the message store under {spool}: {e}"))?;
     let sink: Option<Arc<dyn MessageSink>> = Some(Arc::new(store));
     let addrs = listen_addresses(
