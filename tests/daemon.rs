@@ -39,7 +39,8 @@ fn start(name: &str, extra: &str, acls: &str) -> Daemon {
         "primary_hostname = test.example\n\
          local_interfaces = 127.0.0.1\n\
          daemon_smtp_ports = {port}\n\
-         spool_directory = {}\n\
+         spool_directory = {0}\n\
+         log_file_path = {0}/log/%slog\n\
          domainlist local_domains = test.example\n\
          {extra}\n\
          begin acl\n{acls}\n",
@@ -199,6 +200,18 @@ fn accepts_a_message_and_stores_it() {
         "{}",
         d.log()
     );
+    // The mainlog in Exim's default place, with Exim's S= for the stored message.
+    let mainlog =
+        std::fs::read_to_string(d.dir.join("spool").join("log").join("mainlog")).expect("mainlog");
+    let line = mainlog
+        .lines()
+        .find(|l| l.contains(&format!("{id} <= a@client.example")))
+        .unwrap_or_else(|| panic!("{mainlog}"));
+    assert_eq!(line.as_bytes().get(19), Some(&b' '), "{line}");
+    let h = rexim::spool::Spool::new(d.dir.join("spool"))
+        .queued(&id)
+        .expect("queued");
+    assert!(line.ends_with(&format!(" S={}", h.size)), "{line}");
 }
 
 #[test]

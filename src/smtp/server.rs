@@ -116,14 +116,24 @@ impl Drop for Slot {
     }
 }
 
-/// Write log lines to stderr with Exim's timestamp.
+/// The daemon's log files (`log_file_path`), set once the configuration is loaded.
+static LOG_FILES: std::sync::OnceLock<crate::log::LogFiles> = std::sync::OnceLock::new();
+
+/// Write log lines with Exim's timestamp to the mainlog (rejections also to the
+/// rejectlog) and, as before, to stderr.
 pub fn log_lines(lines: impl IntoIterator<Item = String>) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default();
+    let lines: Vec<String> = lines.into_iter().collect();
     let ts = crate::expand::computed::tod("log", now, 0).unwrap_or_default();
     let mut err = std::io::stderr().lock();
+    if let Some(files) = LOG_FILES.get() {
+        if let Err(e) = files.session_lines(&lines, now) {
+            let _ = writeln!(err, "{ts} {e}");
+        }
+    }
     for l in lines {
         let _ = writeln!(err, "{ts} {l}");
     }
@@ -188,6 +198,8 @@ pub fn build(o: &Options) -> Result<(Daemon, Vec<SocketAddr>), String> {
     std::fs::create_dir_all(store.input_dir())
         .map_err(|e| format!("cannot create the message store under {spool}: {e}"))?;
     let sink: Option<Arc<dyn MessageSink>> = Some(Arc::new(store));
+    let logs = crate::log::LogFiles::from_config(&cfg).map_err(|e| e.to_string())?;
+    let _ = LOG_FILES.set(logs);
     let addrs = listen_addresses(
         &main_text(&cfg, "local_interfaces"),
         &main_text(&cfg, "daemon_smtp_ports"),
