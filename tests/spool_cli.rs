@@ -138,3 +138,44 @@ fn queue_commands_match_exim() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn without_c_the_daemons_default_spool_is_listed() {
+    let dir = std::env::temp_dir().join(format!("rexim-spool-cli-default-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_rexim"))
+            .arg("-bp")
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    };
+    let empty = run();
+    assert!(
+        empty.status.success(),
+        "{}",
+        String::from_utf8_lossy(&empty.stderr)
+    );
+    assert!(empty.stdout.is_empty());
+    let spool = Spool::new(dir.join("rexim-spool"));
+    let h = HeaderFile {
+        id: "1xVc00-0000AB-00".into(),
+        login: "u".into(),
+        sender: b"s@x".to_vec(),
+        received_time: 0,
+        recipients: vec![Recipient {
+            address: b"r@y".to_vec(),
+            pno: -1,
+            ..Recipient::default()
+        }],
+        ..HeaderFile::default()
+    };
+    spool.write(&h, b"b\n").unwrap();
+    let listed = String::from_utf8(run().stdout).unwrap();
+    assert!(
+        listed.ends_with("    3 1xVc00-0000AB-00 <s@x>\n          r@y\n\n"),
+        "{listed}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

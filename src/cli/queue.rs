@@ -74,9 +74,30 @@ pub fn main(argv: &[String]) -> i32 {
             return 1;
         }
     };
-    let cfg = match crate::cli::config::load(&args) {
-        Ok(c) => c,
-        Err(rc) => return rc,
+    // Without -C, the same embedded default configuration as `rexim -bd` (its spool).
+    let cfg = if args.config.is_none() {
+        let macros = match crate::config::initial_macros(&args.defines) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("{e}");
+                return 1;
+            }
+        };
+        let cfg = crate::config::load_text(
+            "<default configuration>",
+            crate::smtp::server::DEFAULT_CONFIG_TEXT,
+            macros,
+        );
+        if let Some(e) = cfg.errors.first() {
+            eprint!("{}", e.exim_text());
+            return 1;
+        }
+        cfg
+    } else {
+        match crate::cli::config::load(&args) {
+            Ok(c) => c,
+            Err(rc) => return rc,
+        }
     };
     let spool = match Spool::from_config(&cfg) {
         Ok(s) => s,
