@@ -9,6 +9,7 @@ pub mod escape;
 pub mod eval;
 pub mod headers;
 pub mod items;
+pub mod json_text;
 pub mod lists;
 pub mod message;
 pub mod operators;

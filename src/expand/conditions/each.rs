@@ -5,6 +5,7 @@
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::ast::{Cond, Seq};
 use crate::expand::eval::Eval;
+use crate::expand::json_text::{dewrap, json_next};
 use crate::expand::lists;
 use crate::expand::value::Val;
 
@@ -46,9 +47,9 @@ fn iterate(ev: &mut Eval, list: &Seq, cond: &Cond, any: bool, mode: Mode) -> Exp
     let items: Vec<Vec<u8>> = match mode {
         Mode::List => lists::iter(&text.bytes).collect(),
         Mode::Json | Mode::Jsons => {
-            let inner =
-                dewrap(&text.bytes, b'[', b']').ok_or_else(|| ExpandError::hard("missing ']'"))?;
-            json_items(inner)
+            let mut inner =
+                dewrap(&text.bytes, b'[', b']').map_err(|_| ExpandError::hard("missing ']'"))?;
+            std::iter::from_fn(|| json_next(&mut inner).map(<[u8]>::to_vec)).collect()
         }
     };
     let saved = ev.item.take();
@@ -58,7 +59,7 @@ fn iterate(ev: &mut Eval, list: &Seq, cond: &Cond, any: bool, mode: Mode) -> Exp
         for item in items {
             let item = if mode == Mode::Jsons {
                 dewrap(&item, b'"', b'"')
-                    .ok_or_else(|| {
+                    .map_err(|_| {
                         ExpandError::hard("missing '\"' wrapping string result for extract jsons")
                     })?
                     .to_vec()
@@ -83,68 +84,6 @@ fn iterate(ev: &mut Eval, list: &Seq, cond: &Cond, any: bool, mode: Mode) -> Exp
     })();
     ev.item = saved;
     r
-}
-
-fn is_space(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
-}
-
-/// Exim's `dewrap`: after leading space, `open` must follow; the text up to the
-/// matching unescaped `close` is returned (nesting counted unless open == close).
-fn dewrap(s: &[u8], open: u8, close: u8) -> Option<&[u8]> {
-    let start = s.iter().position(|&c| !is_space(c))?;
-    if s[start] != open {
-        return None;
-    }
-    let body = start + 1;
-    let mut depth = 0u32;
-    let mut p = body;
-    while p < s.len() {
-        let c = s[p];
-        if c == b'\\' {
-            p += 1;
-        } else if open != close && c == open {
-            depth += 1;
-        } else if c == close {
-            if depth == 0 {
-                return Some(&s[body..p]);
-            }
-            depth -= 1;
-        }
-        p += 1;
-    }
-    None
-}
-
-/// Exim's `json_nextinlist` over a whole array body: elements split at commas
-/// outside brackets/braces; leading space dropped; an empty element ends the list.
-fn json_items(mut s: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let skip = s.iter().take_while(|&&c| is_space(c)).count();
-        s = &s[skip..];
-        let (mut arrays, mut objects) = (0u32, 0u32);
-        let mut end = 0;
-        while end < s.len() && (s[end] != b',' || arrays != 0 || objects != 0) {
-            match s[end] {
-                b'[' => arrays = arrays.wrapping_add(1),
-                b']' => arrays = arrays.wrapping_sub(1),
-                b'{' => objects = objects.wrapping_add(1),
-                b'}' => objects = objects.wrapping_sub(1),
-                _ => {}
-            }
-            end += 1;
-        }
-        if end == 0 {
-            return out;
-        }
-        out.push(s[..end].to_vec());
-        s = if end < s.len() {
-            &s[end + 1..]
-        } else {
-            &s[end..]
-        };
-    }
 }
 
 /// `${if forall{a:b}{eq{$item}{a}}}` is false; over an empty list it is false too.

@@ -3,6 +3,7 @@
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::ast::{ItemMode, ItemNode};
 use crate::expand::eval::Eval;
+use crate::expand::json_text::{dewrap, json_next};
 use crate::expand::lists;
 use crate::expand::value::Val;
 
@@ -146,52 +147,6 @@ fn keyed(key: &[u8], s: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
-}
-
-/// Exim's `dewrap`: the text inside `open`..`close` (backslash escapes the next byte).
-fn dewrap(s: &[u8], open: u8, close: u8) -> Result<&[u8], String> {
-    let mut p = s.iter().position(|&c| !is_space(c)).unwrap_or(s.len());
-    if s.get(p) != Some(&open) {
-        return Err(format!("missing '{}'", open as char));
-    }
-    p += 1;
-    let start = p;
-    let mut depth = 0u32;
-    while p < s.len() {
-        let c = s[p];
-        if c == b'\\' {
-            p += 1;
-        } else if open != close && c == open {
-            depth += 1;
-        } else if c == close {
-            if depth == 0 {
-                return Ok(&s[start..p]);
-            }
-            depth -= 1;
-        }
-        p += 1;
-    }
-    Err(format!("missing '{}'", close as char))
-}
-
-/// Exim's `json_nextinlist`: the next comma-separated element at bracket depth zero.
-fn json_next<'a>(list: &mut &'a [u8]) -> Option<&'a [u8]> {
-    let s = *list;
-    let start = s.iter().position(|&c| !is_space(c)).unwrap_or(s.len());
-    let (mut arrays, mut objects) = (0i64, 0i64);
-    let mut p = start;
-    while p < s.len() && (s[p] != b',' || arrays != 0 || objects != 0) {
-        match s[p] {
-            b'[' => arrays += 1,
-            b']' => arrays -= 1,
-            b'{' => objects += 1,
-            b'}' => objects -= 1,
-            _ => {}
-        }
-        p += 1;
-    }
-    *list = if p < s.len() { &s[p + 1..] } else { &s[p..] };
-    (p > start).then(|| &s[start..p])
 }
 
 fn json_extract(
