@@ -8,6 +8,7 @@
 //! ```
 
 pub mod acl;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod diag;

@@ -192,8 +192,10 @@ impl Context {
     }
 
     pub fn unset(&mut self, name: &str) {
-        if let Some(Var::Fixed(id)) = vars::resolve(name) {
-            self.fixed[id.0 as usize] = None;
+        match vars::resolve(name) {
+            Some(Var::Fixed(id)) => self.fixed[id.0 as usize] = None,
+            Some(Var::Auth(n)) => self.auth[n as usize - 1] = None,
+            _ => {}
         }
     }
 

@@ -38,6 +38,12 @@ pub struct SessionConfig {
     /// Hosts that must send HELO/EHLO before MAIL (Exim's default: all).
     pub hosts_require_helo: String,
     pub message_body_visible: usize,
+    /// AUTH: hosts offered AUTH (Exim's default: all), the AUTH and MAIL AUTH= ACLs, and
+    /// the authenticators with a server side.
+    pub auth_advertise_hosts: String,
+    pub acl_smtp_auth: Option<Expansion>,
+    pub acl_smtp_mailauth: Option<Expansion>,
+    pub authenticators: Vec<crate::auth::Authenticator>,
 }
 
 impl Default for SessionConfig {
@@ -71,6 +77,10 @@ impl Default for SessionConfig {
             helo_accept_junk_hosts: String::new(),
             hosts_require_helo: "*".into(),
             message_body_visible: 500,
+            auth_advertise_hosts: "*".into(),
+            acl_smtp_auth: None,
+            acl_smtp_mailauth: None,
+            authenticators: Vec::new(),
         }
     }
 }
@@ -94,6 +104,9 @@ impl SessionConfig {
             "acl_smtp_vrfy" => self.acl_smtp_vrfy = acl(),
             "acl_smtp_expn" => self.acl_smtp_expn = acl(),
             "acl_smtp_etrn" => self.acl_smtp_etrn = acl(),
+            "acl_smtp_auth" => self.acl_smtp_auth = acl(),
+            "acl_smtp_mailauth" => self.acl_smtp_mailauth = acl(),
+            "auth_advertise_hosts" => self.auth_advertise_hosts = value.into(),
             "message_size_limit" => self.message_size_limit = size_value(value)?,
             "smtp_max_synprot_errors" => {
                 self.smtp_max_synprot_errors = value
@@ -173,17 +186,20 @@ pub fn local_hostname() -> String {
 /// Main options the session reads from a loaded configuration.
 const SESSION_OPTIONS: &[&str] = &[
     "accept_8bitmime",
+    "acl_smtp_auth",
     "acl_smtp_connect",
     "acl_smtp_data",
     "acl_smtp_etrn",
     "acl_smtp_expn",
     "acl_smtp_helo",
     "acl_smtp_mail",
+    "acl_smtp_mailauth",
     "acl_smtp_notquit",
     "acl_smtp_predata",
     "acl_smtp_quit",
     "acl_smtp_rcpt",
     "acl_smtp_vrfy",
+    "auth_advertise_hosts",
     "chunking_advertise_hosts",
     "dsn_advertise_hosts",
     "helo_accept_junk_hosts",
@@ -225,6 +241,10 @@ impl SessionConfig {
             if let Err(e) = out.set_option(name, &text) {
                 errors.push(e);
             }
+        }
+        match crate::auth::from_config(cfg) {
+            Ok(list) => out.authenticators = list,
+            Err(es) => errors.extend(es),
         }
         let mut acls = crate::acl::AclSet::default();
         for acl in &cfg.acls {

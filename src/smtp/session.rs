@@ -37,6 +37,8 @@ pub enum State {
     Chunk {
         last: bool,
     },
+    /// Waiting for the answer to an AUTH `334` prompt.
+    Auth,
     Closed,
 }
 
@@ -52,6 +54,19 @@ pub struct Envelope {
     /// BDAT data received so far.
     pub chunks: Vec<u8>,
     pub discarded: bool,
+    /// DSN (RFC 3461): `RET=` as Exim's `dsn_ret` (0 unset, 1 FULL, 2 HDRS), `ENVID=`,
+    /// and each accepted recipient's `NOTIFY=`/`ORCPT=` (parallel to `recipients`).
+    pub dsn_ret: u8,
+    pub dsn_envid: Option<Vec<u8>>,
+    pub recipient_dsn: Vec<RecipientDsn>,
+}
+
+/// A recipient's DSN parameters.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RecipientDsn {
+    /// `NOTIFY=` as Exim's `rf_notify_*` bits.
+    pub flags: u32,
+    pub orcpt: Option<Vec<u8>>,
 }
 
 /// One SMTP connection.
@@ -92,6 +107,8 @@ pub struct Session {
     pub sync_check: bool,
     /// Skip the chunk of a refused BDAT.
     pub(crate) bdat_skip: bool,
+    /// AUTH: what was advertised, who authenticated, an exchange in progress.
+    pub(crate) auth: verbs::auth::AuthState,
 }
 
 /// What the last EHLO advertised.
@@ -145,6 +162,7 @@ impl Session {
             pid: std::process::id(),
             bdat_skip: false,
             sync_check: false,
+            auth: verbs::auth::AuthState::default(),
         };
         s.set_connection_vars();
         s
@@ -201,6 +219,17 @@ impl Session {
             s += &format!(" U={i}");
         }
         s
+    }
+
+    /// ` A=name:id` for log lines once the client has authenticated (empty otherwise).
+    pub fn auth_log_element(&self) -> String {
+        let Some(au) = self.auth.authenticator(self) else {
+            return String::new();
+        };
+        match self.ctx.get("authenticated_id") {
+            Some(id) => format!(" A={}:{}", au.name, id.as_str_lossy()),
+            None => format!(" A={}", au.name),
+        }
     }
 
     pub fn active_hostname(&self) -> &str {
@@ -266,6 +295,7 @@ impl Session {
                 Event::Command(c) => self.command(c),
                 Event::Message(body) => verbs::data::message_received(self, body),
                 Event::Chunk(bytes) => verbs::data::chunk_received(self, bytes),
+                Event::Line(line) => verbs::auth::auth_response(self, line),
                 Event::Eof => self.lost_connection(),
             };
             if done == Done::Close {
@@ -328,7 +358,7 @@ impl Session {
                 Some(Verb::Expn) => verbs::vrfy::handle_expn(self),
                 Some(Verb::Etrn) => verbs::misc::handle_etrn(self),
                 Some(Verb::Starttls) => verbs::misc::handle_starttls(self),
-                Some(Verb::Auth) => verbs::misc::handle_auth(self),
+                Some(Verb::Auth) => verbs::auth::handle_auth(self),
                 None => self.unknown_command(),
             }
         };
@@ -550,6 +580,17 @@ impl Session {
             Phase::Predata => "DATA".to_string(),
             Phase::Data => "after DATA".to_string(),
             Phase::Connect => "connection in \"connect\" ACL".to_string(),
+            // Only the mechanism: the rest may hold credentials.
+            Phase::Auth => format!(
+                "AUTH {}",
+                String::from_utf8_lossy(
+                    self.cmd
+                        .arg
+                        .split(u8::is_ascii_whitespace)
+                        .next()
+                        .unwrap_or(b"")
+                )
+            ),
             _ => format!(
                 "{} {}",
                 phase.name(),
@@ -558,8 +599,9 @@ impl Session {
         };
         let sender_info = match phase {
             Phase::Rcpt | Phase::Data => format!(
-                "F=<{}> ",
-                String::from_utf8_lossy(self.env.sender.as_deref().unwrap_or_default())
+                "F=<{}>{} ",
+                String::from_utf8_lossy(self.env.sender.as_deref().unwrap_or_default()),
+                self.auth_log_element()
             ),
             _ => String::new(),
         };
@@ -620,6 +662,7 @@ impl Session {
             "sender_address_local_part",
             "message_exim_id",
             "message_id",
+            "authenticated_sender",
         ] {
             self.ctx.unset(v);
         }

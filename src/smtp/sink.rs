@@ -20,6 +20,13 @@ pub struct AcceptedMessage<'a> {
     /// The connection's variables (host, HELO, authentication, `$acl_c*`, `$acl_m*`,
     /// `$message_smtputf8` ...).
     pub ctx: &'a Context,
+    /// DSN: `RET=` (Exim's `dsn_ret`: 0, 1 FULL, 2 HDRS), `ENVID=`, and per recipient
+    /// `NOTIFY=`/`ORCPT=` (parallel to `recipients`; may be shorter).
+    pub dsn_ret: u8,
+    pub dsn_envid: Option<&'a [u8]>,
+    pub recipient_dsn: &'a [crate::smtp::session::RecipientDsn],
+    /// The mechanism the client authenticated with (`-host_auth_pubname`).
+    pub auth_pubname: Option<&'a str>,
 }
 
 pub trait MessageSink: Send + Sync {

@@ -255,6 +255,10 @@ pub fn build(
     if let Some(v) = var(ctx, "sender_host_authenticated") {
         h.options.push(opt("host_auth", v));
     }
+    if let Some(p) = msg.auth_pubname {
+        h.options
+            .push(flag("host_auth_pubname", Some(p.to_string())));
+    }
     if let Some(a) = var(ctx, "interface_address") {
         let port = var(ctx, "interface_port").map_or("0".into(), text);
         let v = Val {
@@ -338,13 +342,30 @@ pub fn build(
     if var(ctx, "message_smtputf8").is_some_and(|v| v.bytes == b"yes") {
         h.options.push(flag("smtputf8", None));
     }
+    if let Some(envid) = msg.dsn_envid {
+        h.options.push(OptionLine {
+            name: "dsn_envid".into(),
+            value: Some(envid.to_vec()),
+            tainted: false,
+        });
+    }
+    if msg.dsn_ret != 0 {
+        h.options
+            .push(flag("dsn_ret", Some(msg.dsn_ret.to_string())));
+    }
     h.recipients = msg
         .recipients
         .iter()
-        .map(|r| Recipient {
-            address: r.clone(),
-            pno: -1,
-            ..Recipient::default()
+        .enumerate()
+        .map(|(i, r)| {
+            let dsn = msg.recipient_dsn.get(i);
+            Recipient {
+                address: r.clone(),
+                pno: -1,
+                orcpt: dsn.and_then(|d| d.orcpt.clone()),
+                dsn_flags: dsn.map_or(0, |d| d.flags),
+                ..Recipient::default()
+            }
         })
         .collect();
     h.headers.push(HeaderLine {

@@ -122,7 +122,8 @@ impl HeaderFile {
         o.extend_from_slice(format!("{}\n", self.recipients.len()).as_bytes());
         for r in &self.recipients {
             o.extend_from_slice(&zap_newlines(&r.address));
-            if r.orcpt.is_some() || r.errors_to.is_some() || r.dsn_flags != 0 || r.pno >= 0 {
+            // As Exim: an ORCPT without NOTIFY flags is not written.
+            if r.errors_to.is_some() || r.dsn_flags != 0 || r.pno >= 0 {
                 let orcpt = zap_newlines(r.orcpt.as_deref().unwrap_or_default());
                 let errors_to = zap_newlines(r.errors_to.as_deref().unwrap_or_default());
                 o.push(b' ');

@@ -69,6 +69,8 @@ pub struct Spool {
     pub originator: (String, u32, u32),
     /// `received_header_text` (Exim's default unless the configuration sets it).
     pub received_header_text: String,
+    /// `split_spool_directory`: new messages go in `input/<6th character of the id>/`.
+    pub split: bool,
 }
 
 impl Spool {
@@ -80,6 +82,7 @@ impl Spool {
             dir: dir.into(),
             originator: (login_name(uid), uid, gid),
             received_header_text: build::DEFAULT_RECEIVED_HEADER_TEXT.to_string(),
+            split: false,
         }
     }
 
@@ -90,13 +93,13 @@ impl Spool {
             Some(Value::Str(s)) => Some(s),
             _ => None,
         };
-        if let Some(Value::Bool(true)) =
-            tables::find(tables::MAIN, "split_spool_directory").map(|d| cfg.main_value(d))
-        {
-            return Err(SpoolError::Unsupported("split_spool_directory"));
-        }
+        let split = matches!(
+            tables::find(tables::MAIN, "split_spool_directory").map(|d| cfg.main_value(d)),
+            Some(Value::Bool(true))
+        );
         let dir = main("spool_directory").unwrap_or_else(|| "/var/spool/exim4".into());
         let mut spool = Spool::new(dir);
+        spool.split = split;
         if let Some(text) = cfg
             .main
             .get("received_header_text")
@@ -114,20 +117,43 @@ impl Spool {
         self.dir.join("input")
     }
 
-    /// Path of `<id>-H` / `<id>-D` after checking the id cannot escape the directory.
-    pub fn file(&self, id: &str, suffix: &str) -> Result<PathBuf, SpoolError> {
+    /// The directory a new message's files go in: `input/`, or with
+    /// `split_spool_directory` `input/<c>/` where `c` is the id's sixth character (Exim's
+    /// `set_subdir_str`).
+    pub fn message_dir(&self, id: &str) -> Result<PathBuf, SpoolError> {
         if !is_message_id(id) {
             return Err(SpoolError::BadId(id.to_string()));
         }
-        Ok(self.input_dir().join(format!("{id}-{suffix}")))
+        Ok(if self.split {
+            self.input_dir().join(&id[5..6])
+        } else {
+            self.input_dir()
+        })
+    }
+
+    /// Path of `<id>-H` / `<id>-D` after checking the id cannot escape the directory. As
+    /// Exim, looks in the configured layout first, then the other one (a spool written
+    /// before `split_spool_directory` changed); a missing file gets the configured path.
+    pub fn file(&self, id: &str, suffix: &str) -> Result<PathBuf, SpoolError> {
+        let name = format!("{id}-{suffix}");
+        let preferred = self.message_dir(id)?.join(&name);
+        if preferred.exists() {
+            return Ok(preferred);
+        }
+        let other = if self.split {
+            self.input_dir().join(&name)
+        } else {
+            self.input_dir().join(&id[5..6]).join(&name)
+        };
+        Ok(if other.exists() { other } else { preferred })
     }
 
     /// Write `-D` then `-H`, each to a temporary name, fsync'd, renamed, directory fsync'd.
     pub fn write(&self, header: &HeaderFile, data: &[u8]) -> Result<(), SpoolError> {
-        let input = self.input_dir();
+        let input = self.message_dir(&header.id)?;
         fs::create_dir_all(&input).map_err(io_err(&input))?;
-        let d = self.file(&header.id, "D")?;
-        let h = self.file(&header.id, "H")?;
+        let d = input.join(format!("{}-D", header.id));
+        let h = input.join(format!("{}-H", header.id));
         let mut dbytes = Vec::with_capacity(data.len() + 20);
         dbytes.extend_from_slice(format!("{}-D\n", header.id).as_bytes());
         dbytes.extend_from_slice(data);

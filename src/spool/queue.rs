@@ -50,29 +50,17 @@ pub fn format_age(secs: i64) -> String {
 }
 
 impl Spool {
-    /// Ids of all messages with an `-H` file in `input/`, in id (arrival) order.
+    /// Ids of all messages with an `-H` file in `input/` or one of its single-character
+    /// subdirectories (as Exim's `queue_get_spool_list`), in id (arrival) order.
     pub fn message_ids(&self) -> Result<Vec<String>, SpoolError> {
-        let dir = self.input_dir();
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(SpoolError::Io { path: dir, source }),
-        };
         let mut ids = Vec::new();
-        for e in entries {
-            let e = e.map_err(|source| SpoolError::Io {
-                path: dir.clone(),
-                source,
-            })?;
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            if let Some(id) = name.strip_suffix("-H") {
-                if is_message_id(id) {
-                    ids.push(id.to_string());
-                }
-            }
+        let mut subdirs = Vec::new();
+        scan_input(&self.input_dir(), &mut ids, Some(&mut subdirs))?;
+        for sub in subdirs {
+            scan_input(&sub, &mut ids, None)?;
         }
         ids.sort();
+        ids.dedup();
         Ok(ids)
     }
 
@@ -195,4 +183,46 @@ fn write_entry(w: &mut dyn Write, q: &Queued, now: i64) -> std::io::Result<()> {
         w.write_all(b"\n")?;
     }
     w.write_all(b"\n")
+}
+
+/// Collect the ids of `-H` files in `dir`; in the base directory also note the
+/// single-alphanumeric subdirectories (`split_spool_directory`).
+fn scan_input(
+    dir: &std::path::Path,
+    ids: &mut Vec<String>,
+    mut subdirs: Option<&mut Vec<std::path::PathBuf>>,
+) -> Result<(), SpoolError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(SpoolError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+    };
+    for e in entries {
+        let e = e.map_err(|source| SpoolError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if let Some(subs) = subdirs.as_deref_mut() {
+            if name.len() == 1
+                && name.as_bytes()[0].is_ascii_alphanumeric()
+                && e.file_type().is_ok_and(|t| t.is_dir())
+            {
+                subs.push(e.path());
+                continue;
+            }
+        }
+        if let Some(id) = name.strip_suffix("-H") {
+            if is_message_id(id) {
+                ids.push(id.to_string());
+            }
+        }
+    }
+    Ok(())
 }

@@ -59,8 +59,27 @@ fn deliver_named(
     name: Option<&str>,
     lines: &[&str],
 ) -> (String, Vec<String>) {
+    deliver_with(spool, ident, name, &Extra::default(), lines)
+}
+
+/// Configuration added around `CONFIG`: main options in front, sections after.
+#[derive(Default)]
+struct Extra {
+    main: &'static str,
+    tail: &'static str,
+}
+
+/// As `deliver_named`, with extra configuration.
+fn deliver_with(
+    spool: &Arc<Spool>,
+    ident: Option<&str>,
+    name: Option<&str>,
+    extra: &Extra,
+    lines: &[&str],
+) -> (String, Vec<String>) {
     let macros = crate::config::initial_macros(&[]).expect("macros");
-    let loaded = crate::config::load_text("test.conf", CONFIG, macros);
+    let text = format!("{}{CONFIG}{}", extra.main, extra.tail);
+    let loaded = crate::config::load_text("test.conf", text.as_str(), macros);
     assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
     let (mut cfg, acls) = SessionConfig::from_config(&loaded).expect("config");
     cfg.primary_hostname = "mx.test".into();
@@ -295,6 +314,10 @@ fn header_types_and_sizes() {
 
 /// An Exim configuration pointing at `spool` that lets the current user read the queue.
 fn exim_conf(dir: &Path, spool: &Spool) -> Option<PathBuf> {
+    exim_conf_with(dir, spool, &Extra::default())
+}
+
+fn exim_conf_with(dir: &Path, spool: &Spool, extra: &Extra) -> Option<PathBuf> {
     let exim = Command::new("exim4").arg("--version").output().ok()?;
     if !exim.status.success() {
         return None;
@@ -305,12 +328,14 @@ fn exim_conf(dir: &Path, spool: &Spool) -> Option<PathBuf> {
     std::fs::write(
         &conf,
         format!(
-            "spool_directory = {}\nlog_file_path = {}/%slog\nexim_user = {user}\nexim_group = {group_id}\n\
+            "{}spool_directory = {}\nlog_file_path = {}/%slog\nexim_user = {user}\nexim_group = {group_id}\n\
              keep_environment =\nqueue_list_requires_admin = false\nprimary_hostname = mx.test\n\
              queue_only = true\nacl_smtp_rcpt = accept\nacl_smtp_data = acl_data\n\
-             begin acl\nacl_data:\n  warn set acl_m_foo = bar\n       set acl_c0 = x\n       add_header = X-Added: yes\n       remove_header = X-Remove\n  accept\n",
+             begin acl\nacl_data:\n  warn set acl_m_foo = bar\n       set acl_c0 = x\n       add_header = X-Added: yes\n       remove_header = X-Remove\n  accept\n{}",
+            extra.main,
             spool.dir.display(),
-            spool.dir.display()
+            spool.dir.display(),
+            extra.tail
         ),
     )
     .ok()?;
@@ -502,9 +527,14 @@ fn header_file_matches_exims_for_the_same_dialogue() {
 }
 
 fn differential(tag: &str, name: Option<&str>, dialogue: &[&str]) {
+    differential_with(tag, name, &Extra::default(), dialogue)
+}
+
+fn differential_with(tag: &str, name: Option<&str>, extra: &Extra, dialogue: &[&str]) {
     let dir = TempDir::new(tag);
-    let exim_spool = Spool::new(dir.0.join("exim"));
-    let Some(conf) = exim_conf(&dir.0, &exim_spool) else {
+    let mut exim_spool = Spool::new(dir.0.join("exim"));
+    exim_spool.split = extra.main.contains("split_spool_directory = true");
+    let Some(conf) = exim_conf_with(&dir.0, &exim_spool, extra) else {
         eprintln!("SKIP header_file_matches_exims: exim4 is not installed");
         return;
     };
@@ -546,9 +576,11 @@ fn differential(tag: &str, name: Option<&str>, dialogue: &[&str]) {
         String::from_utf8_lossy(&out.stdout)
     );
     let exim_id = only_id(&exim_spool);
-    let ours_spool = Arc::new(Spool::new(dir.0.join("ours")));
+    let mut ours_spool = Spool::new(dir.0.join("ours"));
+    ours_spool.split = exim_spool.split;
+    let ours_spool = Arc::new(ours_spool);
     // Exim -bs as root records ident "root"; give our peer the same.
-    let (_, our_log) = deliver_named(&ours_spool, Some("root"), name, dialogue);
+    let (_, our_log) = deliver_with(&ours_spool, Some("root"), name, extra, dialogue);
     let our_id = only_id(&ours_spool);
     // The `<=` log lines agree, S= included.
     let exim_log = std::fs::read_to_string(exim_spool.dir.join("mainlog")).unwrap();
@@ -628,10 +660,7 @@ fn spool_from_config_uses_its_options() {
         "split_spool_directory = true\n",
         crate::config::initial_macros(&[]).expect("macros"),
     );
-    assert!(matches!(
-        Spool::from_config(&split),
-        Err(super::SpoolError::Unsupported("split_spool_directory"))
-    ));
+    assert!(Spool::from_config(&split).unwrap().split);
 }
 
 #[test]
@@ -661,4 +690,85 @@ fn failed_data_write_leaves_no_header() {
     spool.write(&h, b"body\n").unwrap();
     assert_eq!(spool.read_body("1xVc00-0000AB-00").unwrap(), b"body\n");
     assert_eq!(spool.read_header("1xVc00-0000AB-00").unwrap(), h);
+}
+
+const AUTH_EXTRA: Extra = Extra {
+    main: "dsn_advertise_hosts = *\n",
+    tail: "begin authenticators\nplain:\n  driver = plaintext\n  public_name = PLAIN\n  \
+server_prompts = :\n  server_condition = ${if eq{$auth3}{secret}}\n  server_set_id = $auth2\n",
+};
+
+/// AUTH (`-host_auth`, `-host_auth_pubname`, `--auth_id`, `--auth_sender`, `esmtpa`, the
+/// `A=` log element) and DSN (`-dsn_envid`, `-dsn_ret`, recipient flags; an ORCPT without
+/// NOTIFY is dropped, as Exim does) give the same `-H` file as Exim's.
+#[test]
+fn header_file_matches_exims_with_auth_and_dsn() {
+    differential_with(
+        "auth",
+        None,
+        &AUTH_EXTRA,
+        &[
+            "EHLO c.example",
+            "AUTH PLAIN AHVzZXIAc2VjcmV0",
+            "MAIL FROM:<a@b.example> AUTH=a+2Bb@c RET=HDRS ENVID=x+2By",
+            "RCPT TO:<c@d.example> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;c@d.example",
+            "RCPT TO:<e@d.example> ORCPT=rfc822;e@d.example",
+            "RCPT TO:<f@d.example> NOTIFY=never",
+            "DATA",
+            "Subject: a",
+            "",
+            "x",
+            ".",
+            "QUIT",
+        ],
+    );
+}
+
+/// `split_spool_directory`: files in `input/<6th id character>/`, found by Exim's `-bp`
+/// and `-Mvh`, and by rexim's listing.
+#[test]
+fn split_spool_matches_exims_layout() {
+    const SPLIT: Extra = Extra {
+        main: "split_spool_directory = true\n",
+        tail: "",
+    };
+    differential_with("split", None, &SPLIT, DIALOGUE);
+    let dir = TempDir::new("splitbp");
+    let mut spool = Spool::new(dir.0.join("spool"));
+    spool.split = true;
+    let spool = Arc::new(spool);
+    let Some(conf) = exim_conf_with(&dir.0, &spool, &SPLIT) else {
+        eprintln!("SKIP split_spool_matches_exims_layout: exim4 is not installed");
+        return;
+    };
+    deliver(&spool, None, DIALOGUE);
+    let id = only_id(&spool);
+    let sub = spool.input_dir().join(&id[5..6]);
+    assert!(sub.join(format!("{id}-H")).exists());
+    assert!(sub.join(format!("{id}-D")).exists());
+    assert!(!spool.input_dir().join(format!("{id}-H")).exists());
+    assert_eq!(spool.read_header(&id).unwrap().id, id);
+    let bp = Command::new("exim4")
+        .arg("-C")
+        .arg(&conf)
+        .arg("-bp")
+        .output()
+        .unwrap();
+    let theirs = String::from_utf8_lossy(&bp.stdout).into_owned();
+    let mut ours = Vec::new();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    spool.write_listing(&mut ours, now).unwrap();
+    assert!(theirs.contains(&id), "{theirs}");
+    assert_eq!(String::from_utf8(ours).unwrap(), theirs);
+    // A spool written unsplit is still found after the option is turned on, and back.
+    let mut flat = Spool::new(dir.0.join("flat"));
+    let flat_arc = Arc::new(flat.clone());
+    deliver(&flat_arc, None, DIALOGUE);
+    let fid = only_id(&flat);
+    flat.split = true;
+    assert_eq!(flat.read_header(&fid).unwrap().id, fid);
+    assert_eq!(only_id(&flat), fid);
 }

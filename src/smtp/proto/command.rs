@@ -29,8 +29,45 @@ pub struct MailArgs {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RcptArgs {
     pub rest: Vec<u8>,
-    pub notify: Option<Vec<u8>>,
+    /// `NOTIFY=` as Exim's `rf_notify_*` bits (0 when absent).
+    pub notify: u32,
     pub orcpt: Option<Vec<u8>>,
+    /// A DSN parameter given twice or with a bad value: the 501 text.
+    pub error: Option<String>,
+}
+
+/// Exim's recipient DSN flags (`rf_notify_never` ...), as written in `-H` files.
+pub const NOTIFY_NEVER: u32 = 0x02;
+pub const NOTIFY_SUCCESS: u32 = 0x04;
+pub const NOTIFY_FAILURE: u32 = 0x08;
+pub const NOTIFY_DELAY: u32 = 0x10;
+
+/// `RET=FULL` / `RET=HDRS` as Exim's `dsn_ret` (`-dsn_ret` in `-H` files).
+pub const DSN_RET_FULL: u8 = 1;
+pub const DSN_RET_HDRS: u8 = 2;
+
+/// `NOTIFY=` value: `NEVER`, or a comma list of `SUCCESS`, `FAILURE`, `DELAY`.
+pub fn parse_notify(value: &[u8]) -> Option<u32> {
+    if value.eq_ignore_ascii_case(b"NEVER") {
+        return Some(NOTIFY_NEVER);
+    }
+    let mut flags = 0;
+    let mut rest = value;
+    while !rest.is_empty() {
+        let end = rest.iter().position(|&c| c == b',').unwrap_or(rest.len());
+        let word = &rest[..end];
+        flags |= if word.eq_ignore_ascii_case(b"SUCCESS") {
+            NOTIFY_SUCCESS
+        } else if word.eq_ignore_ascii_case(b"FAILURE") {
+            NOTIFY_FAILURE
+        } else if word.eq_ignore_ascii_case(b"DELAY") {
+            NOTIFY_DELAY
+        } else {
+            return None;
+        };
+        rest = rest.get(end + 1..).unwrap_or_default();
+    }
+    Some(flags)
 }
 
 /// Take the last ` NAME=VALUE` (or ` NAME`) off `text`, as Exim's `extract_option`.
@@ -164,11 +201,12 @@ pub fn parse_mail_args(arg: &[u8], offered: Offered) -> MailArgs {
     out
 }
 
-/// Split `RCPT TO:` argument text into the address and the DSN parameters.
+/// Split `RCPT TO:` argument text into the address and the DSN parameters, as Exim 4.96:
+/// without DSN advertised (or after HELO) `NOTIFY`/`ORCPT` stay with the address.
 pub fn parse_rcpt_args(arg: &[u8], offered: Offered) -> RcptArgs {
     let mut out = RcptArgs::default();
     let mut text = arg.to_vec();
-    if !(offered.esmtp && offered.dsn) {
+    if !offered.esmtp {
         out.rest = text;
         return out;
     }
@@ -177,13 +215,28 @@ pub fn parse_rcpt_args(arg: &[u8], offered: Offered) -> RcptArgs {
         let Some((name, value)) = extract_option(&mut text) else {
             break;
         };
-        match name.to_ascii_uppercase().as_slice() {
-            b"NOTIFY" if !value.is_empty() => out.notify = Some(value),
-            b"ORCPT" if !value.is_empty() => out.orcpt = Some(value),
-            _ => {
-                text = save;
+        let name = name.to_ascii_uppercase();
+        if offered.dsn && name == b"ORCPT" {
+            if out.orcpt.is_some() {
+                out.error = Some("ORCPT can be specified once only".into());
                 break;
             }
+            out.orcpt = Some(value);
+        } else if offered.dsn && name == b"NOTIFY" {
+            if out.notify > 0 {
+                out.error = Some("NOTIFY can be specified once only".into());
+                break;
+            }
+            match parse_notify(&value) {
+                Some(f) => out.notify = f,
+                None => {
+                    out.error = Some("Invalid value for NOTIFY parameter".into());
+                    break;
+                }
+            }
+        } else {
+            text = save;
+            break;
         }
     }
     out.rest = text;

@@ -38,6 +38,8 @@ pub enum Event {
     Message(Vec<u8>),
     /// A complete BDAT chunk.
     Chunk(Vec<u8>),
+    /// One raw line (an AUTH response), without its LF or a CR before it.
+    Line(Vec<u8>),
     /// The input ended part-way through a command, message or chunk.
     Eof,
 }
@@ -55,6 +57,8 @@ enum Mode {
     Chunk {
         want: usize,
     },
+    /// One raw line (the answer to an AUTH `334` prompt).
+    Line,
 }
 
 /// The stateful receiver; feed it bytes, then take events until it needs more.
@@ -125,11 +129,17 @@ impl Receiver {
         self.mode = Mode::Chunk { want: n };
     }
 
+    /// After an AUTH `334` prompt: read one raw line.
+    pub fn start_line(&mut self) {
+        self.mode = Mode::Line;
+    }
+
     /// The next complete event, or `None` when more input is needed.
     pub fn next_event(&mut self) -> Option<Event> {
         match self.mode {
             Mode::Command => self.next_command(),
             Mode::Data { .. } => self.next_data(),
+            Mode::Line => self.next_line(),
             Mode::Chunk { want } => {
                 let have = self.buf.len() - self.pos;
                 if have >= want {
@@ -172,6 +182,33 @@ impl Receiver {
         let raw = &rest[..nl];
         self.pos += nl + 1;
         Some(Event::Command(split_command(raw)))
+    }
+
+    fn next_line(&mut self) -> Option<Event> {
+        let rest = &self.buf[self.pos..];
+        let Some(nl) = rest.iter().position(|&c| c == b'\n') else {
+            if rest.len() >= MAX_COMMAND_LINE {
+                // Exim's buffer bounds the answer: a line this long is refused as bad
+                // base64 (the caller checks the length) and the rest read as commands.
+                let line = rest[..MAX_COMMAND_LINE].to_vec();
+                self.pos += MAX_COMMAND_LINE;
+                self.mode = Mode::Command;
+                return Some(Event::Line(line));
+            }
+            if self.eof {
+                self.pos = self.buf.len();
+                self.mode = Mode::Command;
+                return Some(Event::Eof);
+            }
+            return None;
+        };
+        let mut line = rest[..nl].to_vec();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        self.pos += nl + 1;
+        self.mode = Mode::Command;
+        Some(Event::Line(line))
     }
 
     fn next_data(&mut self) -> Option<Event> {

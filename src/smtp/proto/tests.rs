@@ -208,3 +208,70 @@ fn long_lines_stay_bounded() {
     };
     assert_eq!(m.len(), 500_001);
 }
+
+#[test]
+fn rcpt_dsn_parameters_as_exim() {
+    use super::command::{parse_notify, parse_rcpt_args, Offered, NOTIFY_DELAY, NOTIFY_SUCCESS};
+    let dsn = Offered {
+        esmtp: true,
+        dsn: true,
+        ..Offered::default()
+    };
+    let a = parse_rcpt_args(b"<a@b> NOTIFY=success,Delay ORCPT=rfc822;a@b", dsn);
+    assert_eq!(a.rest, b"<a@b>");
+    assert_eq!(a.notify, NOTIFY_SUCCESS | NOTIFY_DELAY);
+    assert_eq!(a.orcpt.as_deref(), Some(&b"rfc822;a@b"[..]));
+    assert_eq!(parse_notify(b"NEVER"), Some(2));
+    assert_eq!(parse_notify(b"SUCCESS,"), Some(4));
+    assert_eq!(parse_notify(b"SUCCESS,,FAILURE"), None);
+    assert_eq!(parse_notify(b"NEVER,SUCCESS"), None);
+    let bad = parse_rcpt_args(b"<a@b> NOTIFY=SOMETIMES", dsn);
+    assert_eq!(
+        bad.error.as_deref(),
+        Some("Invalid value for NOTIFY parameter")
+    );
+    let twice = parse_rcpt_args(b"<a@b> ORCPT=x ORCPT=y", dsn);
+    assert_eq!(
+        twice.error.as_deref(),
+        Some("ORCPT can be specified once only")
+    );
+    let twice = parse_rcpt_args(b"<a@b> NOTIFY=NEVER NOTIFY=DELAY", dsn);
+    assert_eq!(
+        twice.error.as_deref(),
+        Some("NOTIFY can be specified once only")
+    );
+    // Without DSN advertised the parameters stay with the address.
+    let off = parse_rcpt_args(
+        b"<a@b> NOTIFY=NEVER",
+        Offered {
+            esmtp: true,
+            ..Offered::default()
+        },
+    );
+    assert_eq!(off.rest, b"<a@b> NOTIFY=NEVER");
+    assert_eq!(off.notify, 0);
+}
+
+#[test]
+fn line_mode_reads_one_raw_line() {
+    let mut r = Receiver::new();
+    r.feed(b"AUTH PLAIN\r\ndXNlcg== \r\nNOOP\r\n");
+    assert!(matches!(r.next_event(), Some(Event::Command(_))));
+    r.start_line();
+    assert_eq!(r.next_event(), Some(Event::Line(b"dXNlcg== ".to_vec())));
+    match r.next_event() {
+        Some(Event::Command(c)) => assert_eq!(c.verb, Some(Verb::Noop)),
+        other => panic!("{other:?}"),
+    }
+    // An over-long answer is cut at the command buffer size; the rest is read as commands.
+    let mut r = Receiver::new();
+    r.start_line();
+    r.feed(&vec![b'A'; MAX_COMMAND_LINE + 5]);
+    match r.next_event() {
+        Some(Event::Line(l)) => assert_eq!(l.len(), MAX_COMMAND_LINE),
+        other => panic!("{other:?}"),
+    }
+    r.start_line();
+    r.close();
+    assert_eq!(r.next_event(), Some(Event::Eof));
+}

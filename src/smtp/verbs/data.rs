@@ -203,6 +203,10 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             added_headers: &added,
             removed_headers: &s.acl_state.remove_headers,
             ctx: &s.ctx,
+            dsn_ret: s.env.dsn_ret,
+            dsn_envid: s.env.dsn_envid.as_deref(),
+            recipient_dsn: &s.env.recipient_dsn,
+            auth_pubname: s.auth.authenticator(s).map(|au| au.public_name.as_str()),
         };
         match sink.map(|sink| sink.store_sized(&msg)) {
             Some(Ok(Some(n))) => stored_size = Some(n),
@@ -239,7 +243,11 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         .get("received_protocol")
         .map(|v| v.as_str_lossy().into_owned())
         .unwrap_or_else(|| if s.esmtp { "esmtp" } else { "smtp" }.to_string());
-    let mut line = format!("{id} <= {sender} {} P={proto}", s.host_and_ident());
+    let mut line = format!(
+        "{id} <= {sender} {} P={proto}{}",
+        s.host_and_ident(),
+        s.auth_log_element()
+    );
     if chunked {
         // Exim marks messages received with BDAT.
         line += " K";

@@ -80,8 +80,11 @@ pub fn handle_ehlo(s: &mut Session, esmtp: bool) -> Done {
 fn greet(s: &mut Session, esmtp: bool, user: Option<String>) -> Done {
     s.helo_seen = true;
     s.reset_message();
-    s.ctx
-        .set("received_protocol", if esmtp { "esmtp" } else { "smtp" });
+    let proto = crate::smtp::verbs::auth::protocol(s, esmtp);
+    s.ctx.set(
+        "received_protocol",
+        proto.unwrap_or(if esmtp { "esmtp" } else { "smtp" }),
+    );
     let mut code = "250".to_string();
     let first = match user {
         None => {
@@ -121,6 +124,7 @@ fn greet(s: &mut Session, esmtp: bool, user: Option<String>) -> Done {
         }
     };
     s.offered = Offered::default();
+    s.auth.advertised = false;
     if !esmtp {
         s.reply(&format!("{code} {first}"));
         return Done::Continue;
@@ -154,6 +158,9 @@ fn greet(s: &mut Session, esmtp: bool, user: Option<String>) -> Done {
         if s.host_in(&cfg.pipelining_connect_advertise_hosts) {
             caps.push("PIPECONNECT".into());
         }
+    }
+    if let Some(auth) = crate::smtp::verbs::auth::advertise(s) {
+        caps.push(auth);
     }
     if s.host_in(&cfg.chunking_advertise_hosts) {
         caps.push("CHUNKING".into());

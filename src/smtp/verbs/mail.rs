@@ -33,12 +33,17 @@ pub fn handle_mail(s: &mut Session) -> Done {
         esmtp: s.esmtp,
         dsn: s.offered.dsn,
         smtputf8: s.offered.smtputf8,
-        auth: false,
+        auth: s.auth.advertised,
         eightbitmime: s.cfg.accept_8bitmime,
     };
     let args = parse_mail_args(&s.cmd.arg, offered);
     if let Some(e) = args.error {
         return s.synprot_error("syntax", 501, &e);
+    }
+    if let Some(value) = &args.auth {
+        if let Err(done) = crate::smtp::verbs::auth::mail_auth_param(s, value) {
+            return done;
+        }
     }
     let text = String::from_utf8_lossy(&args.rest).into_owned();
     let parsed = Parser::new(Options {
@@ -78,6 +83,12 @@ pub fn handle_mail(s: &mut Session) -> Done {
     }
     s.env.sender = Some(sender.clone());
     s.env.size = args.size;
+    s.env.dsn_ret = match args.ret.as_deref() {
+        Some(b"FULL") => crate::smtp::proto::command::DSN_RET_FULL,
+        Some(b"HDRS") => crate::smtp::proto::command::DSN_RET_HDRS,
+        _ => 0,
+    };
+    s.env.dsn_envid = args.envid.clone();
     s.env.smtputf8 = args.smtputf8;
     if args.smtputf8 {
         s.ctx.set("message_smtputf8", "yes");

@@ -1,4 +1,4 @@
-//! RSET, NOOP, QUIT, HELP, ETRN, STARTTLS and AUTH.
+//! RSET, NOOP, QUIT, HELP, ETRN and STARTTLS.
 
 use crate::acl::{Phase, Rc};
 use crate::smtp::session::{Done, Session};
@@ -112,9 +112,4 @@ pub fn handle_starttls(s: &mut Session) -> Done {
     }
     s.reply("454 TLS currently unavailable");
     Done::Continue
-}
-
-/// `AUTH`: no authenticators are configured in rexim yet, so AUTH is never advertised.
-pub fn handle_auth(s: &mut Session) -> Done {
-    s.synprot_error("protocol", 503, "AUTH command used when not advertised")
 }

@@ -35,6 +35,9 @@ fn rcpt(s: &mut Session) -> Done {
         ..Offered::default()
     };
     let args = parse_rcpt_args(&s.cmd.arg, offered);
+    if let Some(e) = &args.error {
+        return s.synprot_error("syntax", 501, e);
+    }
     let text = String::from_utf8_lossy(&args.rest).into_owned();
     let mut addr = match Parser::new(Options::default()).extract(&args.rest) {
         Ok(a) => a,
@@ -86,6 +89,12 @@ fn rcpt(s: &mut Session) -> Done {
                 s.env.discarded = true;
             } else {
                 s.env.recipients.push(addr.address.clone());
+                s.env
+                    .recipient_dsn
+                    .push(crate::smtp::session::RecipientDsn {
+                        flags: args.notify,
+                        orcpt: args.orcpt.clone(),
+                    });
             }
             s.ctx
                 .set("recipients_count", s.env.recipients.len().to_string());
