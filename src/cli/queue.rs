@@ -125,7 +125,10 @@ pub fn main(argv: &[String]) -> i32 {
             }
         }
         Op::Show(which, id) => {
-            let path = spool.input_dir().join(format!("{id}-{which}"));
+            // The configured layout first, then the other (split or not), as Exim.
+            let path = spool
+                .file(&id, which)
+                .unwrap_or_else(|_| spool.input_dir().join(format!("{id}-{which}")));
             match std::fs::read(&path) {
                 Ok(bytes) => match out.write_all(&bytes).and_then(|()| out.flush()) {
                     Ok(()) => 0,
