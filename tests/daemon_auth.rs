@@ -42,10 +42,7 @@ fn free_port() -> u16 {
 
 /// Start `rexim -bd` with `extra` main options, the ACLs above and the authenticators.
 fn start(name: &str, extra: &str) -> Daemon {
-    let dir = std::env::temp_dir().join(format!(
-        "rexim-daemon-auth-{}-{name}",
-        std::process::id()
-    ));
+    let dir = std::env::temp_dir().join(format!("rexim-daemon-auth-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("test dir");
     let port = free_port();
@@ -82,7 +79,10 @@ fn start(name: &str, extra: &str) -> Daemon {
         if let Ok(Some(st)) = d.child.try_wait() {
             panic!("rexim -bd exited with {st}: {}", d.stderr());
         }
-        assert!(Instant::now() < deadline, "rexim -bd did not listen in time");
+        assert!(
+            Instant::now() < deadline,
+            "rexim -bd did not listen in time"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -164,7 +164,14 @@ fn swaks(d: &Daemon, args: &[&str]) -> Option<String> {
     let server = format!("127.0.0.1:{port}");
     let out = run_bounded(
         Command::new("swaks")
-            .args(["--server", &server, "--timeout", "10", "--helo", "client.example"])
+            .args([
+                "--server",
+                &server,
+                "--timeout",
+                "10",
+                "--helo",
+                "client.example",
+            ])
             .args(["--from", "a@client.example", "--to", "r@remote.example"])
             .args(args),
         None,
@@ -176,7 +183,13 @@ fn exim4(conf: &Path, args: &[&str]) -> Option<String> {
     if !Path::new("/usr/sbin/exim4").exists() {
         return None;
     }
-    let out = run_bounded(Command::new("/usr/sbin/exim4").arg("-C").arg(conf).args(args), None)?;
+    let out = run_bounded(
+        Command::new("/usr/sbin/exim4")
+            .arg("-C")
+            .arg(conf)
+            .args(args),
+        None,
+    )?;
     assert!(
         out.status.success(),
         "exim4 {args:?}: {}",
@@ -190,7 +203,14 @@ fn swaks_auth_plain_and_login() {
     let d = start("swaks", "");
     let Some(ok) = swaks(
         &d,
-        &["--auth", "PLAIN", "--auth-user", "user", "--auth-password", "secret"],
+        &[
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            "user",
+            "--auth-password",
+            "secret",
+        ],
     ) else {
         eprintln!("SKIPPED: swaks is not installed");
         return;
@@ -200,14 +220,28 @@ fn swaks_auth_plain_and_login() {
     assert!(ok.contains("250 OK id="), "{ok}");
     let bad = swaks(
         &d,
-        &["--auth", "LOGIN", "--auth-user", "user", "--auth-password", "wrong"],
+        &[
+            "--auth",
+            "LOGIN",
+            "--auth-user",
+            "user",
+            "--auth-password",
+            "wrong",
+        ],
     )
     .unwrap();
     assert!(bad.contains("334 VXNlcm5hbWU6"), "{bad}");
     assert!(bad.contains("535 Incorrect authentication data"), "{bad}");
     let login = swaks(
         &d,
-        &["--auth", "LOGIN", "--auth-user", "user", "--auth-password", "secret"],
+        &[
+            "--auth",
+            "LOGIN",
+            "--auth-user",
+            "user",
+            "--auth-password",
+            "secret",
+        ],
     )
     .unwrap();
     assert!(login.contains("235 Authentication succeeded"), "{login}");
@@ -291,7 +325,7 @@ fn dialogue(d: &Daemon, lines: &[&str]) -> Vec<String> {
     let mut r = BufReader::new(s.try_clone().unwrap());
     let mut w = s;
     let mut replies = Vec::new();
-    let mut read_reply = |r: &mut BufReader<TcpStream>| {
+    let read_reply = |r: &mut BufReader<TcpStream>| {
         let mut all = String::new();
         loop {
             let mut line = String::new();
@@ -343,13 +377,18 @@ fn dsn_parameters_reach_the_spool_and_exim_reads_them() {
     let h = d.header_file(&id);
     assert!(h.contains("\n-dsn_envid env+2Bid\n-dsn_ret 1\n"), "{h}");
     assert!(
-        h.contains("\nu@test.example rfc822;u@test.example 21,24  0,-1#3\nv@test.example  0,2  0,-1#3\n"),
+        h.contains(
+            "\nu@test.example rfc822;u@test.example 21,24  0,-1#3\nv@test.example  0,2  0,-1#3\n"
+        ),
         "{h}"
     );
     // rexim reads them back.
     let spool = rexim::spool::Spool::new(d.spool());
     let parsed = spool.read_header(&id).unwrap();
-    assert_eq!(parsed.option("dsn_ret").unwrap().value.as_deref(), Some(&b"1"[..]));
+    assert_eq!(
+        parsed.option("dsn_ret").unwrap().value.as_deref(),
+        Some(&b"1"[..])
+    );
     assert_eq!(parsed.recipients[0].dsn_flags, 0x18);
     assert_eq!(parsed.recipients[1].dsn_flags, 0x02);
     let conf = d.exim_conf("");
@@ -358,22 +397,28 @@ fn dsn_parameters_reach_the_spool_and_exim_reads_them() {
         return;
     };
     assert!(
-        bp.contains(&format!("{id} <a@client.example>\n          u@test.example\n          v@test.example\n")),
+        bp.contains(&format!(
+            "{id} <a@client.example>\n          u@test.example\n          v@test.example\n"
+        )),
         "{bp}"
     );
     let vh = exim4(&conf, &["-Mvh", &id]).unwrap();
     assert_eq!(vh, h);
     let pick = run_bounded(
-        Command::new("exipick")
-            .arg("--spool")
-            .arg(d.spool())
-            .args(["-i", "--show-vars", "sender_address,recipients"]),
+        Command::new("exipick").arg("--spool").arg(d.spool()).args([
+            "-i",
+            "--show-vars",
+            "sender_address,recipients",
+        ]),
         None,
     );
     if let Some(p) = pick {
         let out = String::from_utf8_lossy(&p.stdout);
         assert!(p.status.success(), "{out}");
-        assert!(out.contains("recipients='u@test.example, v@test.example'"), "{out}");
+        assert!(
+            out.contains("recipients='u@test.example, v@test.example'"),
+            "{out}"
+        );
     }
 }
 
@@ -401,7 +446,10 @@ fn split_spool_directory_layout_read_by_exim_and_rexim() {
     assert!(sub.join(format!("{id}-D")).exists());
     // rexim -bp with the daemon's configuration finds it.
     let ours = run_bounded(
-        Command::new(env!("CARGO_BIN_EXE_rexim")).arg("-C").arg(d.conf()).arg("-bp"),
+        Command::new(env!("CARGO_BIN_EXE_rexim"))
+            .arg("-C")
+            .arg(d.conf())
+            .arg("-bp"),
         None,
     )
     .unwrap();

@@ -169,8 +169,11 @@ impl LogFiles {
 }
 
 /// Exim's rejection lines (`rejected RCPT`, `rejected after DATA`, `rejected from <...>`,
-/// `rejected connection`, synchronization errors) all contain the word `rejected`.
+/// `rejected connection`, synchronization errors) all contain the word `rejected`; a failed
+/// AUTH (`plain authenticator failed for ...`) goes to the rejectlog too.
 pub fn is_rejection(line: &str) -> bool {
-    line.split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|w| w == "rejected")
+    line.contains(" authenticator failed for ")
+        || line
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| w == "rejected")
 }

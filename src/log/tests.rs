@@ -65,6 +65,9 @@ fn paths_and_errors() {
     assert_eq!(l.path(Log::Panic, 0).to_str(), Some("/l/panic.log"));
     assert!(is_rejection("H=[1.2.3.4] F=<a@b> rejected RCPT <c@d>: no"));
     assert!(!is_rejection("1xVcWP-0003VF-2p <= unrejected@x P=esmtp"));
+    assert!(is_rejection(
+        "plain authenticator failed for (x) [1.2.3.4]: 535 Incorrect authentication data"
+    ));
 }
 
 #[test]
