@@ -44,6 +44,10 @@ pub struct SessionConfig {
     pub acl_smtp_auth: Option<Expansion>,
     pub acl_smtp_mailauth: Option<Expansion>,
     pub authenticators: Vec<crate::auth::Authenticator>,
+    /// Non-mail commands allowed per connection (repeated AUTH, EHLO, NOOP ...), and the
+    /// hosts the limit applies to.
+    pub smtp_accept_max_nonmail: u32,
+    pub smtp_accept_max_nonmail_hosts: String,
 }
 
 impl Default for SessionConfig {
@@ -81,6 +85,8 @@ impl Default for SessionConfig {
             acl_smtp_auth: None,
             acl_smtp_mailauth: None,
             authenticators: Vec::new(),
+            smtp_accept_max_nonmail: 10,
+            smtp_accept_max_nonmail_hosts: "*".into(),
         }
     }
 }
@@ -120,6 +126,13 @@ impl SessionConfig {
                     .parse()
                     .map_err(|_| format!("integer expected for {name}"))?
             }
+            "smtp_accept_max_nonmail" => {
+                self.smtp_accept_max_nonmail = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("integer expected for {name}"))?
+            }
+            "smtp_accept_max_nonmail_hosts" => self.smtp_accept_max_nonmail_hosts = value.into(),
             "smtp_enforce_sync" => self.smtp_enforce_sync = bool_value(value)?,
             "no_smtp_enforce_sync" => self.smtp_enforce_sync = false,
             "accept_8bitmime" => self.accept_8bitmime = bool_value(value)?,
@@ -210,6 +223,8 @@ const SESSION_OPTIONS: &[&str] = &[
     "pipelining_advertise_hosts",
     "pipelining_connect_advertise_hosts",
     "primary_hostname",
+    "smtp_accept_max_nonmail",
+    "smtp_accept_max_nonmail_hosts",
     "smtp_banner",
     "smtp_enforce_sync",
     "smtp_max_synprot_errors",

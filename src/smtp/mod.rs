@@ -3,6 +3,7 @@
 pub mod config;
 pub mod listen;
 pub mod msgid;
+pub mod nonmail;
 pub mod proto;
 pub mod server;
 pub mod session;

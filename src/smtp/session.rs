@@ -109,6 +109,11 @@ pub struct Session {
     pub(crate) bdat_skip: bool,
     /// AUTH: what was advertised, who authenticated, an exchange in progress.
     pub(crate) auth: verbs::auth::AuthState,
+    /// `smtp_accept_max_nonmail`: the count, and whether the host is subject to it.
+    pub(crate) nonmail: crate::smtp::nonmail::NonMail,
+    nonmail_host: Option<bool>,
+    /// PIPECONNECT may be advertised only until the first DATA/BDAT (Exim).
+    pub(crate) pipe_connect_acceptable: bool,
 }
 
 /// What the last EHLO advertised.
@@ -163,6 +168,9 @@ impl Session {
             bdat_skip: false,
             sync_check: false,
             auth: verbs::auth::AuthState::default(),
+            nonmail: crate::smtp::nonmail::NonMail::default(),
+            nonmail_host: None,
+            pipe_connect_acceptable: true,
         };
         s.set_connection_vars();
         s
@@ -339,7 +347,12 @@ impl Session {
             self.synprot_log("syntax", "NUL character(s) present (shown as '?')");
             self.reply("501 NUL characters are not allowed in SMTP commands");
             Done::Continue
+        } else if c.verb.is_some_and(|v| self.too_many_nonmail(v)) {
+            self.nonmail_failure()
         } else {
+            if let Some(v) = c.verb.filter(|v| v.has_arg() || c.arg.is_empty()) {
+                self.nonmail.used(v);
+            }
             match c.verb {
                 Some(v) if !v.has_arg() && !c.arg.is_empty() => {
                     self.synprot_error("syntax", 501, "unexpected argument data")
@@ -383,6 +396,37 @@ impl Session {
             String::from_utf8_lossy(&self.cmd.line)
         );
         self.log(line);
+        Done::Close
+    }
+
+    /// Count a non-mail command (for hosts in `smtp_accept_max_nonmail_hosts`); true when
+    /// there have been too many.
+    fn too_many_nonmail(&mut self, verb: Verb) -> bool {
+        if self.nonmail.is_free(verb) {
+            return false;
+        }
+        let counted = match self.nonmail_host {
+            Some(b) => b,
+            None => {
+                let hosts = self.cfg.smtp_accept_max_nonmail_hosts.clone();
+                let b = self.host_in(&hosts);
+                self.nonmail_host = Some(b);
+                b
+            }
+        };
+        counted && self.nonmail.count(verb, self.cfg.smtp_accept_max_nonmail)
+    }
+
+    fn nonmail_failure(&mut self) -> Done {
+        let word = self.cmd.line.split(u8::is_ascii_whitespace).next();
+        let line = format!(
+            "SMTP call from {} dropped: too many nonmail commands (last was \"{}\")",
+            self.host_and_ident().trim_start_matches("H="),
+            String::from_utf8_lossy(word.unwrap_or_default())
+        );
+        self.log(line);
+        self.notquit("bad-commands");
+        self.reply("554 Too many nonmail commands");
         Done::Close
     }
 

@@ -10,6 +10,7 @@ use crate::smtp::session::{Done, Session, State};
 
 /// Checks shared by DATA and the first BDAT; `Err` carries the handler's result.
 fn ready_for_data(s: &mut Session, what: &str) -> Result<(), Done> {
+    s.pipe_connect_acceptable = false;
     if !s.env.discarded && s.env.recipients.is_empty() {
         if s.rcpt_response_same {
             if let Some(r) = s.rcpt_response.clone() {
@@ -141,6 +142,8 @@ fn needs_separator(body: &[u8]) -> bool {
 }
 
 fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usize)>) -> Done {
+    // The data is read: Exim expects a new message (one free RSET, HELO/EHLO, STARTTLS).
+    s.nonmail.new_message();
     let limit = s.cfg.message_size_limit;
     if limit > 0 && size as u64 > limit {
         s.reply("552 Message size exceeds maximum permitted");

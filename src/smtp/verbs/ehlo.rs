@@ -155,7 +155,7 @@ fn greet(s: &mut Session, esmtp: bool, user: Option<String>) -> Done {
     if s.host_in(&cfg.pipelining_advertise_hosts) {
         caps.push("PIPELINING".into());
         s.offered.pipelining = true;
-        if s.host_in(&cfg.pipelining_connect_advertise_hosts) {
+        if s.pipe_connect_acceptable && s.host_in(&cfg.pipelining_connect_advertise_hosts) {
             caps.push("PIPECONNECT".into());
         }
     }
