@@ -116,6 +116,11 @@ fn is_connection_control(c: &str) -> bool {
     let name = c.split('/').next().unwrap_or("");
     matches!(
         name,
-        "enforce_sync" | "no_enforce_sync" | "no_pipelining" | "no_multiline_responses" | "dscp"
+        "enforce_sync"
+            | "no_enforce_sync"
+            | "no_pipelining"
+            | "no_multiline_responses"
+            | "dscp"
+            | "allow_auth_unadvertised"
     )
 }

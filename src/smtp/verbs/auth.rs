@@ -73,7 +73,14 @@ pub fn protocol(s: &Session, esmtp: bool) -> Option<&'static str> {
 /// `AUTH mechanism [initial-response]`.
 pub fn handle_auth(s: &mut Session) -> Done {
     s.ctx.set("authentication_failed", "1");
-    if !s.auth.advertised {
+    // `control = allow_auth_unadvertised` (connect or HELO ACL) for clients that send
+    // AUTH without EHLO having offered it.
+    let unadvertised_ok = s
+        .acl_state
+        .controls
+        .iter()
+        .any(|c| c == "allow_auth_unadvertised");
+    if !s.auth.advertised && !unadvertised_ok {
         return s.synprot_error("protocol", 503, "AUTH command used when not advertised");
     }
     if s.auth.by.is_some() {
@@ -107,7 +114,7 @@ pub fn handle_auth(s: &mut Session) -> Done {
     let cfg = s.cfg.clone();
     let found = cfg.authenticators.iter().enumerate().position(|(i, au)| {
         au.public_name.as_bytes().eq_ignore_ascii_case(name)
-            && s.auth.offered.get(i).copied().unwrap_or(false)
+            && (unadvertised_ok || s.auth.offered.get(i).copied().unwrap_or(false))
     });
     let Some(index) = found else {
         let msg = format!(
