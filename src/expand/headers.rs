@@ -51,7 +51,13 @@ pub fn value(ctx: &Context, h: &HeaderRef) -> Option<Val> {
                 b"\n"
             };
             let joined = joined(found.iter().copied(), sep);
-            rfc2047::decode(&joined, h.kind == HeaderKind::Decoded)
+            let translate = (h.kind == HeaderKind::Decoded).then_some("UTF-8");
+            match rfc2047::decode2(&joined, true, translate, b'?') {
+                // Exim 4.96 as patched by Debian (deb12u11, header-decode fix) keeps the
+                // whole header undecoded when a charset cannot be translated.
+                (_, Some(_)) => joined,
+                (decoded, None) => decoded,
+            }
         }
     };
     Some(Val::tainted(bytes))
