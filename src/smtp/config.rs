@@ -32,8 +32,21 @@ pub struct SessionConfig {
     pub chunking_advertise_hosts: String,
     pub dsn_advertise_hosts: String,
     pub smtputf8_advertise_hosts: String,
-    /// rexim has no TLS yet: the default is unset, so STARTTLS is not advertised.
+    /// STARTTLS is offered to these hosts (Exim's default: all) when `tls_certificate` is
+    /// set and the driver can run TLS (the daemon; not `-bh`).
     pub tls_advertise_hosts: String,
+    /// STARTTLS (`smtp/tls/`): the files, ciphers, client certificates, session tickets,
+    /// the STARTTLS ACL, and which TLS fields the log lines carry.
+    pub tls_certificate: Option<Expansion>,
+    pub tls_privatekey: Option<Expansion>,
+    pub tls_require_ciphers: Option<Expansion>,
+    pub tls_verify_hosts: String,
+    pub tls_try_verify_hosts: String,
+    pub tls_verify_certificates: Expansion,
+    pub tls_resumption_hosts: String,
+    pub tls_remember_esmtp: bool,
+    pub acl_smtp_starttls: Option<Expansion>,
+    pub log_tls: crate::smtp::tls::TlsLogging,
     pub helo_accept_junk_hosts: String,
     /// Hosts that must send HELO/EHLO before MAIL (Exim's default: all).
     pub hosts_require_helo: String,
@@ -77,7 +90,17 @@ impl Default for SessionConfig {
             chunking_advertise_hosts: "*".into(),
             dsn_advertise_hosts: String::new(),
             smtputf8_advertise_hosts: "*".into(),
-            tls_advertise_hosts: String::new(),
+            tls_advertise_hosts: "*".into(),
+            tls_certificate: None,
+            tls_privatekey: None,
+            tls_require_ciphers: None,
+            tls_verify_hosts: String::new(),
+            tls_try_verify_hosts: String::new(),
+            tls_verify_certificates: parse("system"),
+            tls_resumption_hosts: String::new(),
+            tls_remember_esmtp: false,
+            acl_smtp_starttls: None,
+            log_tls: crate::smtp::tls::TlsLogging::default(),
             helo_accept_junk_hosts: String::new(),
             hosts_require_helo: "*".into(),
             message_body_visible: 500,
@@ -146,6 +169,16 @@ impl SessionConfig {
             "dsn_advertise_hosts" => self.dsn_advertise_hosts = value.into(),
             "smtputf8_advertise_hosts" => self.smtputf8_advertise_hosts = value.into(),
             "tls_advertise_hosts" => self.tls_advertise_hosts = value.into(),
+            "tls_certificate" => self.tls_certificate = opt_expansion(value),
+            "tls_privatekey" => self.tls_privatekey = opt_expansion(value),
+            "tls_require_ciphers" => self.tls_require_ciphers = opt_expansion(value),
+            "tls_verify_hosts" => self.tls_verify_hosts = value.into(),
+            "tls_try_verify_hosts" => self.tls_try_verify_hosts = value.into(),
+            "tls_verify_certificates" => self.tls_verify_certificates = parse(value),
+            "tls_resumption_hosts" => self.tls_resumption_hosts = value.into(),
+            "tls_remember_esmtp" => self.tls_remember_esmtp = bool_value(value)?,
+            "acl_smtp_starttls" => self.acl_smtp_starttls = acl(),
+            "log_selector" => self.log_tls = crate::smtp::tls::TlsLogging::from_selector(value),
             "helo_accept_junk_hosts" => self.helo_accept_junk_hosts = value.into(),
             "hosts_require_helo" => self.hosts_require_helo = value.into(),
             "message_body_visible" => {
@@ -155,6 +188,11 @@ impl SessionConfig {
         }
         Ok(())
     }
+}
+
+/// An expanded option where empty means unset.
+fn opt_expansion(v: &str) -> Option<Expansion> {
+    (!v.trim().is_empty()).then(|| parse(v))
 }
 
 fn bool_value(v: &str) -> Result<bool, String> {
@@ -211,6 +249,7 @@ const SESSION_OPTIONS: &[&str] = &[
     "acl_smtp_predata",
     "acl_smtp_quit",
     "acl_smtp_rcpt",
+    "acl_smtp_starttls",
     "acl_smtp_vrfy",
     "auth_advertise_hosts",
     "chunking_advertise_hosts",
@@ -218,6 +257,7 @@ const SESSION_OPTIONS: &[&str] = &[
     "helo_accept_junk_hosts",
     "helo_allow_chars",
     "hosts_require_helo",
+    "log_selector",
     "message_body_visible",
     "message_size_limit",
     "pipelining_advertise_hosts",
@@ -231,6 +271,14 @@ const SESSION_OPTIONS: &[&str] = &[
     "smtp_max_unknown_commands",
     "smtputf8_advertise_hosts",
     "tls_advertise_hosts",
+    "tls_certificate",
+    "tls_privatekey",
+    "tls_remember_esmtp",
+    "tls_require_ciphers",
+    "tls_resumption_hosts",
+    "tls_try_verify_hosts",
+    "tls_verify_certificates",
+    "tls_verify_hosts",
 ];
 
 impl SessionConfig {

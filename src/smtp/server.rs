@@ -33,6 +33,8 @@ use crate::expand::{expand, parse, Context};
 use crate::smtp::listen::listen_addresses;
 use crate::smtp::session::State;
 use crate::smtp::sink::MessageSink;
+use crate::smtp::tls::acceptor::TlsServer;
+use crate::smtp::tls::stream::Conn;
 use crate::smtp::{Peer, Session, SessionConfig};
 
 /// The configuration used when no `-C` is given.
@@ -87,6 +89,8 @@ pub struct Daemon {
     pub accept_max: u32,
     /// `smtp_accept_max_per_host` (unexpanded; empty: no limit).
     pub accept_max_per_host: String,
+    /// STARTTLS configurations and ticket keys (`None`: no `tls_certificate`).
+    pub tls: Option<Arc<TlsServer>>,
     counts: Mutex<Counts>,
 }
 
@@ -208,7 +212,12 @@ pub fn build(o: &Options) -> Result<(Daemon, Vec<SocketAddr>), String> {
     let accept_max = main_text(&cfg, "smtp_accept_max")
         .parse::<u32>()
         .map_err(|_| "smtp_accept_max must be a non-negative integer".to_string())?;
+    let tls = match scfg.tls_certificate {
+        Some(_) => Some(Arc::new(TlsServer::new()?)),
+        None => None,
+    };
     let d = Daemon {
+        tls,
         cfg: Arc::new(scfg),
         acls: Arc::new(acls),
         lists: Arc::new(crate::config::ConfigLists(cfg.named_lists.clone())),
@@ -305,6 +314,7 @@ impl Daemon {
         ctx.named_lists = Some(self.lists.clone());
         let mut s = Session::new(self.cfg.clone(), self.acls.clone(), ctx, p);
         s.sync_check = true;
+        s.tls_available = self.tls.is_some();
         s.sink = self.sink.clone();
         s
     }
@@ -332,7 +342,7 @@ async fn on_session(
 /// Send the session's replies and log lines; false when the peer is gone or has not
 /// taken the replies within `limit` (`smtp_receive_timeout`, so a client that never reads
 /// cannot hold a connection slot for ever).
-async fn flush(s: &mut Session, stream: &mut TcpStream, limit: Option<Duration>) -> bool {
+async fn flush(s: &mut Session, stream: &mut Conn, limit: Option<Duration>) -> bool {
     if !s.log.is_empty() {
         log_lines(s.log.drain(..));
     }
@@ -450,6 +460,7 @@ async fn connection(
     };
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().ok();
+    let mut stream = Conn::Plain(stream);
     let s = Box::new(d.session(peer, local));
     let early_ok = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let flag = early_ok.clone();
@@ -470,7 +481,7 @@ async fn connection(
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        if let Some(input) = pending_input(&stream) {
+        if let Some(input) = stream.tcp().and_then(pending_input) {
             refuse_early_talker(&mut s, &input);
         }
     }
@@ -512,11 +523,63 @@ async fn connection(
             Some(n) => s = n,
             None => return,
         }
+        if let Some(req) = s.take_tls_request() {
+            match starttls(&d, &mut s, stream, req).await {
+                Some(c) => stream = c,
+                None => {
+                    stream = Conn::Gone;
+                    break;
+                }
+            }
+        }
     }
     let _ = stream.shutdown().await;
     // A session may own a sync DNS resolver, which owns a runtime of its own: dropping
     // that on a worker thread panics, so the session goes away on a blocking thread.
     let _ = tokio::task::spawn_blocking(move || drop(s)).await;
+}
+
+/// An accepted STARTTLS: prepare the configuration (files are read off the runtime's
+/// threads), send `220 TLS go ahead`, run the handshake. `None`: the connection is gone.
+async fn starttls(
+    d: &Daemon,
+    s: &mut Session,
+    stream: Conn,
+    req: crate::smtp::tls::TlsRequest,
+) -> Option<Conn> {
+    let prepared = match d.tls.clone() {
+        None => Err("(tls_certificate): no certificate configured".to_string()),
+        Some(t) => {
+            let r = req.clone();
+            tokio::task::spawn_blocking(move || t.prepare(&r))
+                .await
+                .unwrap_or_else(|e| Err(format!("(tls): {e}")))
+        }
+    };
+    let prepared = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            s.tls_unavailable(&e);
+            return Some(stream);
+        }
+    };
+    s.tls_go_ahead();
+    let mut stream = stream;
+    if !flush(s, &mut stream, d.receive_timeout).await {
+        return None;
+    }
+    let (stream, r) = stream.start_tls(&req, prepared, d.receive_timeout).await;
+    match r {
+        Ok(facts) => s.tls_started(facts),
+        Err(e) => s.tls_failed(&e),
+    }
+    match stream {
+        Conn::Gone => {
+            log_lines(s.log.drain(..));
+            None
+        }
+        c => Some(c),
+    }
 }
 
 /// Accept connections on `listener` until `stop` turns true.

@@ -114,6 +114,13 @@ pub struct Session {
     nonmail_host: Option<bool>,
     /// PIPECONNECT may be advertised only until the first DATA/BDAT (Exim).
     pub(crate) pipe_connect_acceptable: bool,
+    /// STARTTLS (`verbs/starttls.rs`): whether the driver can run a handshake (the
+    /// daemon; `-bh` cannot), the TLS session in use, an accepted STARTTLS waiting for
+    /// the driver (no input is read meanwhile), and a failed one (only QUIT works).
+    pub tls_available: bool,
+    pub tls: Option<crate::smtp::tls::TlsFacts>,
+    pub(crate) tls_request: Option<crate::smtp::tls::TlsRequest>,
+    pub(crate) tls_broken: bool,
 }
 
 /// What the last EHLO advertised.
@@ -171,6 +178,10 @@ impl Session {
             nonmail: crate::smtp::nonmail::NonMail::default(),
             nonmail_host: None,
             pipe_connect_acceptable: true,
+            tls_available: false,
+            tls: None,
+            tls_request: None,
+            tls_broken: false,
         };
         s.set_connection_vars();
         s
@@ -295,7 +306,7 @@ impl Session {
     }
 
     fn run(&mut self) {
-        while self.state != State::Closed {
+        while self.state != State::Closed && self.tls_request.is_none() {
             let Some(ev) = self.rx.next_event() else {
                 return;
             };
@@ -313,6 +324,10 @@ impl Session {
     }
 
     fn lost_connection(&mut self) -> Done {
+        if self.tls_broken {
+            self.notquit("tls-failed");
+            return Done::Close;
+        }
         self.notquit("connection-lost");
         if matches!(self.state, State::Data | State::Chunk { .. }) {
             self.reply("421 Lost incoming connection");
@@ -338,6 +353,9 @@ impl Session {
         self.ctx
             .set("smtp_command_argument", Val::tainted(c.arg.clone()));
         self.cmd = c.clone();
+        if self.tls_broken {
+            return verbs::starttls::after_failure(self, c.verb);
+        }
         self.was_rej_mail = false;
         self.was_rcpt = false;
         if self.out_of_sync(c.verb) {
@@ -370,7 +388,7 @@ impl Session {
                 Some(Verb::Vrfy) => verbs::vrfy::handle_vrfy(self),
                 Some(Verb::Expn) => verbs::vrfy::handle_expn(self),
                 Some(Verb::Etrn) => verbs::misc::handle_etrn(self),
-                Some(Verb::Starttls) => verbs::misc::handle_starttls(self),
+                Some(Verb::Starttls) => verbs::starttls::handle_starttls(self),
                 Some(Verb::Auth) => verbs::auth::handle_auth(self),
                 None => self.unknown_command(),
             }
@@ -664,8 +682,9 @@ impl Session {
             .map(|m| format!(": {}", m.split('\n').next().unwrap_or("")))
             .unwrap_or_default();
         let line = format!(
-            "{} {sender_info}{}rejected {what}{logm}",
+            "{}{} {sender_info}{}rejected {what}{logm}",
             self.host_and_ident(),
+            self.cfg.log_tls.fields(self.tls.as_ref()),
             if fail { "" } else { "temporarily " }
         );
         self.log(line);

@@ -320,6 +320,9 @@ pub fn build(
         h.options.push(opt("auth_sender", v));
     }
     h.options.push(flag("deliver_firsttime", None));
+    if var(ctx, "tls_in_certificate_verified").is_some_and(|v| v.bytes == b"1") {
+        h.options.push(flag("tls_certificate_verified", None));
+    }
     if let Some(v) = var(ctx, "tls_in_cipher") {
         h.options.push(opt("tls_cipher", v));
     }

@@ -109,6 +109,14 @@ impl Receiver {
         self.eof = true;
     }
 
+    /// Forget unread input (after STARTTLS: nothing sent in clear may count as sent
+    /// under TLS). The bytes are overwritten before they are released.
+    pub fn discard(&mut self) {
+        self.buf.fill(0);
+        self.buf.clear();
+        self.pos = 0;
+    }
+
     /// Is there unread input (for Exim's synchronization check)?
     pub fn pending(&self) -> bool {
         self.pos < self.buf.len()

@@ -247,8 +247,9 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         .map(|v| v.as_str_lossy().into_owned())
         .unwrap_or_else(|| if s.esmtp { "esmtp" } else { "smtp" }.to_string());
     let mut line = format!(
-        "{id} <= {sender} {} P={proto}{}",
+        "{id} <= {sender} {} P={proto}{}{}",
         s.host_and_ident(),
+        s.cfg.log_tls.fields(s.tls.as_ref()),
         s.auth_log_element()
     );
     if chunked {

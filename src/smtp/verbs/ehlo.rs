@@ -81,10 +81,13 @@ fn greet(s: &mut Session, esmtp: bool, user: Option<String>) -> Done {
     s.helo_seen = true;
     s.reset_message();
     let proto = crate::smtp::verbs::auth::protocol(s, esmtp);
-    s.ctx.set(
-        "received_protocol",
-        proto.unwrap_or(if esmtp { "esmtp" } else { "smtp" }),
-    );
+    let plain = match (esmtp, s.tls.is_some()) {
+        (true, true) => "esmtps",
+        (true, false) => "esmtp",
+        (false, true) => "smtps",
+        (false, false) => "smtp",
+    };
+    s.ctx.set("received_protocol", proto.unwrap_or(plain));
     let mut code = "250".to_string();
     let first = match user {
         None => {
@@ -166,7 +169,11 @@ fn greet(s: &mut Session, esmtp: bool, user: Option<String>) -> Done {
         caps.push("CHUNKING".into());
         s.offered.chunking = true;
     }
-    if s.host_in(&cfg.tls_advertise_hosts) {
+    if s.tls_available
+        && s.tls.is_none()
+        && cfg.tls_certificate.is_some()
+        && s.host_in(&cfg.tls_advertise_hosts)
+    {
         caps.push("STARTTLS".into());
         s.offered.tls = true;
     }

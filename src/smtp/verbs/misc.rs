@@ -45,7 +45,7 @@ pub fn handle_help(s: &mut Session) -> Done {
     s.reply("214-Commands supported:");
     let mut list = String::from(" AUTH");
     let tls = s.cfg.tls_advertise_hosts.clone();
-    if s.host_in(&tls) {
+    if s.tls.is_none() && s.host_in(&tls) {
         list += " STARTTLS";
     }
     list += " HELO EHLO MAIL RCPT DATA BDAT NOOP QUIT RSET HELP";
@@ -101,15 +101,5 @@ pub fn handle_etrn(s: &mut Session) -> Done {
         Some(u) => user_reply(s, "250", &u),
         None => s.reply("250 OK"),
     }
-    Done::Continue
-}
-
-/// `STARTTLS`: not advertised by rexim yet (no TLS layer), so refused as Exim refuses
-/// it when not offered.
-pub fn handle_starttls(s: &mut Session) -> Done {
-    if !s.offered.tls {
-        return s.synprot_error("protocol", 503, "STARTTLS command used when not advertised");
-    }
-    s.reply("454 TLS currently unavailable");
     Done::Continue
 }

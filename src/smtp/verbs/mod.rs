@@ -6,4 +6,5 @@ pub mod ehlo;
 pub mod mail;
 pub mod misc;
 pub mod rcpt;
+pub mod starttls;
 pub mod vrfy;

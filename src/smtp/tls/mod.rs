@@ -1,0 +1,252 @@
+//! STARTTLS for the SMTP server: what a session asks for ([`TlsRequest`]), what a
+//! handshake established ([`TlsFacts`], the `$tls_in_*` variables), and the driver side:
+//! rustls configurations ([`acceptor`]), the connection stream that switches from TCP to
+//! TLS ([`stream`]).
+//!
+//! The session stays sans-IO: on an accepted STARTTLS it stores a [`TlsRequest`] and
+//! stops reading input; the driver (`server.rs`) prepares a configuration, lets the
+//! session say `220 TLS go ahead`, runs the handshake, and reports back with
+//! `Session::tls_started` or `Session::tls_failed`.
+
+pub mod acceptor;
+pub mod ciphers;
+pub mod dn;
+pub mod stream;
+
+use crate::expand::{Context, Val};
+
+/// `$tls_in_resumption` bits, as Exim's (`_RESUME_DECODE` indexes them).
+pub const RESUME_SUPPORTED: u8 = 0x01;
+pub const RESUME_CLIENT_REQUESTED: u8 = 0x02;
+pub const RESUME_CLIENT_SUGGESTED: u8 = 0x04;
+pub const RESUME_SERVER_TICKET: u8 = 0x08;
+pub const RESUME_USED: u8 = 0x10;
+
+/// Whether and how the client is asked for a certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ClientVerify {
+    /// Not asked (host in neither list).
+    #[default]
+    None,
+    /// `tls_try_verify_hosts`: asked; a missing or bad certificate is only noted.
+    Try,
+    /// `tls_verify_hosts`: a verified certificate is required for the handshake.
+    Required,
+}
+
+/// What an accepted STARTTLS needs from the driver: the option values, expanded for this
+/// connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsRequest {
+    pub certificate: String,
+    /// Empty: the key is in the certificate file.
+    pub privatekey: String,
+    pub require_ciphers: String,
+    pub verify: ClientVerify,
+    pub verify_certificates: String,
+    /// The host matched `tls_resumption_hosts`: session tickets are offered.
+    pub resumption: bool,
+}
+
+/// What a completed handshake established.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFacts {
+    /// `TLS1.3`, `TLS1.2` (Exim's OpenSSL build drops the `v` of `TLSv1.3`).
+    pub ver: String,
+    /// OpenSSL's suite name, e.g. `TLS_AES_256_GCM_SHA384`.
+    pub suite: String,
+    /// The IANA name (`$tls_in_cipher_std`).
+    pub suite_std: String,
+    pub bits: u32,
+    pub sni: Option<String>,
+    pub peerdn: Option<String>,
+    pub certificate_verified: bool,
+    pub resumption: u8,
+}
+
+impl TlsFacts {
+    /// `$tls_in_cipher`: `TLS1.3:TLS_AES_256_GCM_SHA384:256`, as Exim's OpenSSL build.
+    pub fn cipher(&self) -> String {
+        format!("{}:{}:{}", self.ver, self.suite, self.bits)
+    }
+
+    /// Set the `$tls_in_*` variables (and their old `$tls_*` names).
+    pub fn set_vars(&self, ctx: &mut Context) {
+        let cipher = self.cipher();
+        let verified = if self.certificate_verified { "1" } else { "0" };
+        for (names, value) in [
+            (["tls_in_cipher", "tls_cipher"], cipher.as_str()),
+            (["tls_in_bits", "tls_bits"], self.bits.to_string().as_str()),
+            (
+                ["tls_in_certificate_verified", "tls_certificate_verified"],
+                verified,
+            ),
+        ] {
+            for n in names {
+                ctx.set(n, value);
+            }
+        }
+        ctx.set("tls_in_cipher_std", self.suite_std.as_str());
+        ctx.set("tls_in_ver", self.ver.as_str());
+        ctx.set("tls_in_resumption", self.resumption.to_string());
+        if let Some(dn) = &self.peerdn {
+            ctx.set("tls_in_peerdn", dn.as_str());
+            ctx.set("tls_peerdn", dn.as_str());
+        }
+        if let Some(sni) = &self.sni {
+            // The client chose it: tainted, as in Exim.
+            ctx.set("tls_in_sni", Val::tainted(sni.as_bytes()));
+            ctx.set("tls_sni", Val::tainted(sni.as_bytes()));
+        }
+    }
+}
+
+/// Which TLS fields Exim's `log_selector` puts on `<=` and rejection lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsLogging {
+    pub cipher: bool,
+    pub certificate_verified: bool,
+    pub peerdn: bool,
+    pub sni: bool,
+    pub resumption: bool,
+}
+
+impl Default for TlsLogging {
+    /// Exim's defaults: `X=` and `CV=` on, the rest off.
+    fn default() -> Self {
+        TlsLogging {
+            cipher: true,
+            certificate_verified: true,
+            peerdn: false,
+            sni: false,
+            resumption: false,
+        }
+    }
+}
+
+impl TlsLogging {
+    /// Apply a `log_selector` value (`+tls_peerdn -tls_cipher +all ...`); names that are
+    /// not about TLS are left to the rest of the logging code.
+    pub fn from_selector(text: &str) -> TlsLogging {
+        let mut l = TlsLogging::default();
+        for word in text.split_whitespace() {
+            let (on, name) = match word.as_bytes()[0] {
+                b'+' => (true, &word[1..]),
+                b'-' => (false, &word[1..]),
+                _ => continue,
+            };
+            match name {
+                "all" => {
+                    l = TlsLogging {
+                        cipher: on,
+                        certificate_verified: on,
+                        peerdn: on,
+                        sni: on,
+                        resumption: on,
+                    }
+                }
+                "tls_cipher" => l.cipher = on,
+                "tls_certificate_verified" => l.certificate_verified = on,
+                "tls_peerdn" => l.peerdn = on,
+                "tls_sni" => l.sni = on,
+                "tls_resumption" => l.resumption = on,
+                _ => {}
+            }
+        }
+        l
+    }
+
+    /// Exim's `s_tlslog`: ` X=… CV=… DN="…" SNI=…` (empty without TLS).
+    pub fn fields(&self, tls: Option<&TlsFacts>) -> String {
+        let Some(t) = tls else {
+            return String::new();
+        };
+        let mut s = String::new();
+        if self.cipher {
+            s += &format!(" X={}", t.cipher());
+            if self.resumption && t.resumption & RESUME_USED != 0 {
+                s.push('*');
+            }
+        }
+        if self.certificate_verified {
+            s += if t.certificate_verified {
+                " CV=yes"
+            } else {
+                " CV=no"
+            };
+        }
+        if let (true, Some(dn)) = (self.peerdn, &t.peerdn) {
+            s += &format!(" DN=\"{}\"", printing(dn, false));
+        }
+        if let (true, Some(sni)) = (self.sni, &t.sni) {
+            s += &format!(" SNI={}", printing(sni, true));
+        }
+        s
+    }
+}
+
+/// Exim's `string_printing` (with `space`: `string_printing2` with SP_TAB|SP_SPACE,
+/// which also escapes spaces and tabs).
+fn printing(text: &str, space: bool) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' if !space => out.push('\t'),
+            '\t' => out.push_str("\\t"),
+            ' ' if space => out.push_str("\\x20"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The `$tls_in_*` values a `-H` file carries (`-tls_cipher`, `-tls_sni`, ...), as Exim's
+/// spool reader restores them for delivery.
+pub fn vars_from_spool(h: &crate::spool::header::HeaderFile) -> Vec<(&'static str, Val)> {
+    let mut v = Vec::new();
+    let text = |name: &str| {
+        h.option(name).and_then(|o| {
+            o.value.as_ref().map(|b| {
+                if o.tainted {
+                    Val::tainted(b.clone())
+                } else {
+                    Val::new(b.clone())
+                }
+            })
+        })
+    };
+    for (opt, var) in [
+        ("tls_cipher", "tls_in_cipher"),
+        ("tls_peerdn", "tls_in_peerdn"),
+        ("tls_sni", "tls_in_sni"),
+        ("tls_ver", "tls_in_ver"),
+    ] {
+        if let Some(val) = text(opt) {
+            v.push((var, val));
+        }
+    }
+    let verified = if h.has_flag("tls_certificate_verified") {
+        "1"
+    } else {
+        "0"
+    };
+    v.push(("tls_in_certificate_verified", Val::from(verified)));
+    if let Some(c) = h
+        .option("tls_resumption")
+        .and_then(|o| o.value.as_ref())
+        .and_then(|b| b.first().copied())
+    {
+        let n = c.saturating_sub(b'A');
+        v.push(("tls_in_resumption", Val::from(n.to_string().as_str())));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests;

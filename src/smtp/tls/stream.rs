@@ -1,0 +1,155 @@
+//! The connection's byte stream: plain TCP until STARTTLS, then TLS over it.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rustls::server::danger::ClientCertVerifier;
+use rustls::{HandshakeKind, ProtocolVersion};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+
+use super::acceptor::{verified_later, Prepared};
+use super::{TlsFacts, TlsRequest, RESUME_SERVER_TICKET, RESUME_SUPPORTED, RESUME_USED};
+
+/// A connection, in clear or encrypted.
+pub enum Conn {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// A handshake timed out: the socket went with it.
+    Gone,
+}
+
+impl Conn {
+    /// The TCP socket under either form.
+    pub fn tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Conn::Plain(s) => Some(s),
+            Conn::Tls(t) => Some(t.get_ref().0),
+            Conn::Gone => None,
+        }
+    }
+
+    /// Run the server side of a handshake (the `220 TLS go ahead` already sent), bounded
+    /// by `limit` (`smtp_receive_timeout`). Returns the new stream, and the facts or the
+    /// error text for Exim's log line (`(SSL_accept): …`). On failure the clear
+    /// connection is kept, as Exim keeps reading it.
+    pub async fn start_tls(
+        self,
+        req: &TlsRequest,
+        prepared: Prepared,
+        limit: Option<Duration>,
+    ) -> (Conn, Result<TlsFacts, String>) {
+        let tcp = match self {
+            Conn::Plain(t) => t,
+            other => return (other, Err("(SSL_accept): TLS already active".into())),
+        };
+        let accept = tokio_rustls::TlsAcceptor::from(prepared.config.clone())
+            .accept(tcp)
+            .into_fallible();
+        let result = match limit {
+            Some(t) => match tokio::time::timeout(t, accept).await {
+                Ok(r) => r,
+                Err(_) => return (Conn::Gone, Err("(SSL_accept): timed out".into())),
+            },
+            None => accept.await,
+        };
+        match result {
+            Ok(tls) => {
+                let facts = facts(&tls, req, &prepared);
+                (Conn::Tls(Box::new(tls)), Ok(facts))
+            }
+            Err((e, tcp)) => (Conn::Plain(tcp), Err(format!("(SSL_accept): {e}"))),
+        }
+    }
+}
+
+fn facts(tls: &TlsStream<TcpStream>, req: &TlsRequest, p: &Prepared) -> TlsFacts {
+    let (_, c) = tls.get_ref();
+    let ver = match c.protocol_version() {
+        Some(ProtocolVersion::TLSv1_3) => "TLS1.3".to_string(),
+        Some(ProtocolVersion::TLSv1_2) => "TLS1.2".to_string(),
+        Some(v) => format!("{v:?}"),
+        None => String::new(),
+    };
+    let (suite, suite_std, bits) = match c
+        .negotiated_cipher_suite()
+        .and_then(|s| super::ciphers::name_of(s.suite()))
+    {
+        Some(n) => (n.openssl.to_string(), n.iana.to_string(), n.bits),
+        None => (String::new(), String::new(), 0),
+    };
+    let chain = c.peer_certificates();
+    let peerdn = chain
+        .and_then(|ch| ch.first())
+        .and_then(|cert| super::dn::subject_oneline(cert));
+    // A required verification happened in the handshake; a tried one is judged now.
+    let certificate_verified = match (&p.checker, chain) {
+        (Some(checker), ch) => verified_later(checker.as_ref() as &dyn ClientCertVerifier, ch),
+        (None, Some(ch)) => !ch.is_empty() && req.verify != super::ClientVerify::None,
+        (None, None) => false,
+    };
+    let mut resumption = RESUME_SUPPORTED | p.events.load(std::sync::atomic::Ordering::Relaxed);
+    if req.resumption {
+        resumption |= RESUME_SERVER_TICKET;
+    }
+    if c.handshake_kind() == Some(HandshakeKind::Resumed) {
+        resumption |= RESUME_USED;
+    }
+    TlsFacts {
+        ver,
+        suite,
+        suite_std,
+        bits,
+        sni: c.server_name().map(str::to_string),
+        peerdn,
+        certificate_verified,
+        resumption,
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(t) => Pin::new(t.as_mut()).poll_read(cx, buf),
+            Conn::Gone => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(t) => Pin::new(t.as_mut()).poll_write(cx, buf),
+            Conn::Gone => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(t) => Pin::new(t.as_mut()).poll_flush(cx),
+            Conn::Gone => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(t) => Pin::new(t.as_mut()).poll_shutdown(cx),
+            Conn::Gone => Poll::Ready(Ok(())),
+        }
+    }
+}

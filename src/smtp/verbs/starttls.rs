@@ -1,0 +1,155 @@
+//! `STARTTLS`: the checks and the implied RSET, the request to the driver, and what the
+//! session forgets once TLS is up (Exim's smtp_in.c rules).
+
+use crate::acl::{Phase, Rc};
+use crate::expand::{expand, Expansion};
+use crate::smtp::proto::Verb;
+use crate::smtp::session::{Done, Session};
+use crate::smtp::tls::{ClientVerify, TlsFacts, TlsRequest};
+
+/// `STARTTLS` (arguments were already refused with 501 by the session).
+pub fn handle_starttls(s: &mut Session) -> Done {
+    if !s.offered.tls {
+        return s.synprot_error("protocol", 503, "STARTTLS command used when not advertised");
+    }
+    if let Some(spec) = s.cfg.acl_smtp_starttls.clone() {
+        let v = s.acl(Phase::Starttls, &spec);
+        if v.rc != Rc::Ok {
+            return s.acl_fail(Phase::Starttls, &v);
+        }
+    }
+    // An implied RSET; and nothing the client sent in clear after the command may be
+    // taken as sent under TLS (the STARTTLS command-injection attack).
+    s.reset_message();
+    s.rx.discard();
+    if s.tls.is_some() {
+        // EHLO stops offering STARTTLS under TLS; this is a repeat before any EHLO.
+        log_tls_error(s, "(STARTTLS received after TLS started): ");
+        s.reply("554 Already in TLS");
+        s.tls_broken = true;
+        return Done::Continue;
+    }
+    match request(s) {
+        Ok(r) => s.tls_request = Some(r),
+        Err(e) => {
+            log_tls_error(s, &e);
+            s.reply("454 TLS currently unavailable");
+        }
+    }
+    Done::Continue
+}
+
+/// Expand one TLS option for this connection.
+fn expand_option(s: &mut Session, name: &str, e: Option<&Expansion>) -> Result<String, String> {
+    let Some(e) = e else {
+        return Ok(String::new());
+    };
+    expand(e, &mut s.ctx)
+        .map(|v| v.as_str_lossy().into_owned())
+        .map_err(|err| {
+            format!(
+                "({name}): expansion of \"{}\" failed: {}",
+                e.source(),
+                err.message
+            )
+        })
+}
+
+/// The option values the driver needs, expanded and matched for this host.
+fn request(s: &mut Session) -> Result<TlsRequest, String> {
+    let cfg = s.cfg.clone();
+    let certificate = expand_option(s, "tls_certificate", cfg.tls_certificate.as_ref())?;
+    if certificate.is_empty() {
+        return Err("(tls_certificate): no certificate configured".into());
+    }
+    let privatekey = expand_option(s, "tls_privatekey", cfg.tls_privatekey.as_ref())?;
+    let require_ciphers =
+        expand_option(s, "tls_require_ciphers", cfg.tls_require_ciphers.as_ref())?;
+    let verify = if s.host_in(&cfg.tls_verify_hosts) {
+        ClientVerify::Required
+    } else if s.host_in(&cfg.tls_try_verify_hosts) {
+        ClientVerify::Try
+    } else {
+        ClientVerify::None
+    };
+    let verify_certificates = if verify == ClientVerify::None {
+        String::new()
+    } else {
+        expand_option(
+            s,
+            "tls_verify_certificates",
+            Some(&cfg.tls_verify_certificates),
+        )?
+    };
+    let resumption = s.host_in(&cfg.tls_resumption_hosts);
+    Ok(TlsRequest {
+        certificate,
+        privatekey,
+        require_ciphers,
+        verify,
+        verify_certificates,
+        resumption,
+    })
+}
+
+/// Exim's `smtp_log_tls_fail`: `TLS error on connection from <host> <reason>`.
+fn log_tls_error(s: &mut Session, why: &str) {
+    let who = s.host_and_ident().trim_start_matches("H=").to_string();
+    s.log(format!("TLS error on connection from {who} {why}"));
+}
+
+/// Commands after a failed STARTTLS: QUIT closes, everything else gets 554.
+pub fn after_failure(s: &mut Session, verb: Option<Verb>) -> Done {
+    if verb == Some(Verb::Quit) && s.cmd.arg.is_empty() {
+        return crate::smtp::verbs::misc::handle_quit(s);
+    }
+    s.reply("554 Security failure");
+    Done::Continue
+}
+
+impl Session {
+    /// The driver's side of an accepted STARTTLS: the request, taken once.
+    pub fn take_tls_request(&mut self) -> Option<TlsRequest> {
+        self.tls_request.take()
+    }
+
+    /// The configuration could not be prepared (files missing, bad key): Exim's DEFER,
+    /// 454, and the session goes on in clear.
+    pub fn tls_unavailable(&mut self, why: &str) {
+        log_tls_error(self, why);
+        self.reply("454 TLS currently unavailable");
+    }
+
+    /// The driver is about to run the handshake.
+    pub fn tls_go_ahead(&mut self) {
+        self.reply("220 TLS go ahead");
+    }
+
+    /// The handshake failed: log it; from now on only QUIT is accepted (Exim).
+    pub fn tls_failed(&mut self, why: &str) {
+        log_tls_error(self, why);
+        self.tls_broken = true;
+    }
+
+    /// TLS is up: set `$tls_in_*` and forget what the clear session established (the
+    /// HELO name, EHLO, AUTH), as RFC 3207 asks; the client must EHLO again.
+    pub fn tls_started(&mut self, facts: TlsFacts) {
+        facts.set_vars(&mut self.ctx);
+        self.tls = Some(facts);
+        if !self.cfg.tls_remember_esmtp {
+            self.helo_seen = false;
+            self.esmtp = false;
+            self.auth.advertised = false;
+            self.offered.pipelining = false;
+        }
+        self.nonmail.after_starttls();
+        self.helo_name = None;
+        self.ctx.unset("sender_helo_name");
+        self.auth.by = None;
+        for v in ["authenticated_id", "sender_host_authenticated"] {
+            self.ctx.unset(v);
+        }
+        let proto = if self.esmtp { "esmtps" } else { "smtps" };
+        self.ctx.set("received_protocol", proto);
+    }
+}
