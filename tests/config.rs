@@ -262,6 +262,11 @@ fn debian_configs_match_exim() {
 fn version_lists_registries() {
     let r = rexim(Path::new("/dev/null"), &["-bV".to_string()]);
     assert_eq!(r.code, 0);
+    assert!(
+        r.stdout.contains("Support for: rustls TLS_resume SRS\n"),
+        "{}",
+        r.stdout
+    );
     let lookups = r
         .stdout
         .lines()

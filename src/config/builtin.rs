@@ -18,12 +18,34 @@ fn have_srs() -> bool {
         && crate::expand::conditions::find("inbound_srs").is_some()
 }
 
+/// STARTTLS in the daemon (rustls; TLS 1.2 and 1.3), with server session tickets for
+/// `tls_resumption_hosts`.
+fn have_tls() -> bool {
+    !crate::smtp::tls::ciphers::SUITES.is_empty()
+}
+
+fn have_tls_resume() -> bool {
+    have_tls() && crate::smtp::tls::acceptor::TICKET_KEY_LIFETIME > 0
+}
+
 /// Features rexim can report (only those it really implements are `present`).
-pub const FEATURES: &[Feature] = &[Feature {
-    macros: &["NATIVE_SRS", "SRS"],
-    word: "SRS",
-    present: have_srs,
-}];
+pub const FEATURES: &[Feature] = &[
+    Feature {
+        macros: &["TLS", "TLS1_3"],
+        word: "rustls",
+        present: have_tls,
+    },
+    Feature {
+        macros: &["TLS_RESUME"],
+        word: "TLS_resume",
+        present: have_tls_resume,
+    },
+    Feature {
+        macros: &["NATIVE_SRS", "SRS"],
+        word: "SRS",
+        present: have_srs,
+    },
+];
 
 /// Every built-in macro as (name, value), in Exim's order: reverse alphabetical, so a longer
 /// name is always tried before a name that is its prefix.
