@@ -177,6 +177,33 @@ fn tried_client_certificate() {
     assert!(c.cmd("QUIT").starts_with("221"));
 }
 
+#[test]
+fn tls_on_connect_port() {
+    let d = start(
+        "onconnect",
+        "acl_smtp_rcpt = accept\ntls_on_connect_ports = TESTPORT",
+        "",
+    );
+    // TLS first, then the banner, with no STARTTLS on offer.
+    let c = d.connect();
+    let mut c = c.handshake(&d.client_config());
+    assert!(c.reply().starts_with("220 test.example ESMTP"));
+    let ehlo = c.cmd("EHLO client.test");
+    assert!(!ehlo.contains("STARTTLS"), "{ehlo}");
+    let id = send_message(&mut c);
+    assert!(c.cmd("QUIT").starts_with("221"));
+    d.wait_log(&format!(
+        "{id} <= a@client.test H=(client.test) [127.0.0.1] P=esmtps X=TLS1.3:"
+    ));
+    // A clear-text client there gets nothing but a logged TLS error.
+    let mut c = d.connect();
+    c.send(b"EHLO client.test\r\n");
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut c.r, &mut rest);
+    assert!(!String::from_utf8_lossy(&rest).contains("220 "), "{rest:?}");
+    d.wait_log("TLS error on connection from [127.0.0.1] (SSL_accept): ");
+}
+
 fn run_bounded(cmd: &mut Command) -> Option<std::process::Output> {
     let mut child = cmd
         .stdin(Stdio::null())

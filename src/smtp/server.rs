@@ -91,6 +91,8 @@ pub struct Daemon {
     pub accept_max_per_host: String,
     /// STARTTLS configurations and ticket keys (`None`: no `tls_certificate`).
     pub tls: Option<Arc<TlsServer>>,
+    /// `tls_on_connect_ports`: TLS starts before the banner on these.
+    pub tls_on_connect_ports: Vec<u16>,
     counts: Mutex<Counts>,
 }
 
@@ -216,8 +218,11 @@ pub fn build(o: &Options) -> Result<(Daemon, Vec<SocketAddr>), String> {
         Some(_) => Some(Arc::new(TlsServer::new()?)),
         None => None,
     };
+    let tls_on_connect_ports =
+        crate::smtp::tls::on_connect_ports(&main_text(&cfg, "tls_on_connect_ports"))?;
     let d = Daemon {
         tls,
+        tls_on_connect_ports,
         cfg: Arc::new(scfg),
         acls: Arc::new(acls),
         lists: Arc::new(crate::config::ConfigLists(cfg.named_lists.clone())),
@@ -460,8 +465,16 @@ async fn connection(
     };
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().ok();
-    let mut stream = Conn::Plain(stream);
+    let stream = Conn::Plain(stream);
     let s = Box::new(d.session(peer, local));
+    let on_connect = local.is_some_and(|l| d.tls_on_connect_ports.contains(&l.port()));
+    let (s, mut stream) = match on_connect {
+        false => (s, stream),
+        true => match tls_on_connect(&d, s, stream).await {
+            Some(x) => x,
+            None => return,
+        },
+    };
     let early_ok = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let flag = early_ok.clone();
     let Some(mut s) = on_session(s, move |s| {
@@ -580,6 +593,24 @@ async fn starttls(
         }
         c => Some(c),
     }
+}
+
+/// `tls_on_connect_ports`: the handshake before the banner (no `220 TLS go ahead`); a
+/// failure is logged and the connection closed, as Exim does.
+async fn tls_on_connect(d: &Daemon, s: Box<Session>, stream: Conn) -> Option<(Box<Session>, Conn)> {
+    let mut s = on_session(s, |s| s.tls_on_connect()).await?;
+    let mut stream = stream;
+    if let Some(req) = s.take_tls_request() {
+        stream = starttls(d, &mut s, stream, req).await.unwrap_or(Conn::Gone);
+    }
+    let failed = s.is_closed() || s.tls.is_none() || matches!(stream, Conn::Gone);
+    log_lines(s.log.drain(..));
+    if failed {
+        let _ = stream.shutdown().await;
+        let _ = tokio::task::spawn_blocking(move || drop(s)).await;
+        return None;
+    }
+    Some((s, stream))
 }
 
 /// Accept connections on `listener` until `stop` turns true.

@@ -35,8 +35,8 @@ fn free_port() -> u16 {
 }
 
 /// Start the daemon with a fresh certificate for `localhost` (files `cert.pem`,
-/// `key.pem` in the test directory), `extra` main options (`TESTDIR` stands for that
-/// directory) and `acls`.
+/// `key.pem` in the test directory), `extra` main options (`TESTDIR` and `TESTPORT`
+/// stand for that directory and the listening port) and `acls`.
 pub fn start(name: &str, extra: &str, acls: &str) -> Daemon {
     let dir = std::env::temp_dir().join(format!("rexim-tls-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -56,7 +56,9 @@ pub fn start(name: &str, extra: &str, acls: &str) -> Daemon {
          {extra}\n\
          begin acl\n{acls}\n",
         dir.display(),
-        extra = extra.replace("TESTDIR", &dir.display().to_string()),
+        extra = extra
+            .replace("TESTDIR", &dir.display().to_string())
+            .replace("TESTPORT", &port.to_string()),
     );
     let conf_path = dir.join("test.conf");
     std::fs::write(&conf_path, conf).expect("write config");

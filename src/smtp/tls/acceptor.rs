@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::HandshakeSignatureValid;
@@ -70,6 +70,8 @@ pub struct TlsServer {
     provider: Arc<CryptoProvider>,
     ticketer: Arc<dyn ProducesTickets>,
     cache: Mutex<HashMap<Key, Arc<Cached>>>,
+    /// How many configurations were built (files read and parsed).
+    builds: AtomicUsize,
 }
 
 /// A configuration for one handshake, and what its ticketer saw.
@@ -204,7 +206,13 @@ impl TlsServer {
             provider: Arc::new(rustls::crypto::ring::default_provider()),
             ticketer: Arc::new(ticketer),
             cache: Mutex::new(HashMap::new()),
+            builds: AtomicUsize::new(0),
         })
+    }
+
+    /// How many times PEM files were read and a configuration built.
+    pub fn builds(&self) -> usize {
+        self.builds.load(Ordering::Relaxed)
     }
 
     /// The configuration for one connection. `Err` is the text of Exim's "TLS error"
@@ -252,6 +260,7 @@ impl TlsServer {
     }
 
     fn build(&self, key: &Key, stamps: Vec<Option<Stamp>>) -> Result<Cached, String> {
+        self.builds.fetch_add(1, Ordering::Relaxed);
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&key.certificate)
             .and_then(|it| it.collect::<Result<Vec<_>, _>>())
             .map_err(|e| format!("(tls_certificate): {}: {e}", key.certificate))?;

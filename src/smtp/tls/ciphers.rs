@@ -145,7 +145,8 @@ pub fn select(provider: &CryptoProvider, spec: &str) -> Result<Vec<SupportedCiph
             }
         }
     }
-    let tls13_default = !names_tls13;
+    // OpenSSL refuses a cipher list that selects nothing; so does rexim.
+    let tls13_default = !names_tls13 && !chosen.is_empty();
     let out: Vec<SupportedCipherSuite> = provider
         .cipher_suites
         .iter()

@@ -206,6 +206,18 @@ fn printing(text: &str, space: bool) -> String {
     out
 }
 
+/// `tls_on_connect_ports`: a colon-separated list of port numbers.
+pub fn on_connect_ports(text: &str) -> Result<Vec<u16>, String> {
+    crate::expand::lists::iter(text.as_bytes())
+        .map(|p| {
+            let p = String::from_utf8_lossy(&p).trim().to_string();
+            p.parse::<u16>().map_err(|_| {
+                format!("tls_on_connect_ports: \"{p}\" is not a port number (service names are not supported by rexim)")
+            })
+        })
+        .collect()
+}
+
 /// The `$tls_in_*` values a `-H` file carries (`-tls_cipher`, `-tls_sni`, ...), as Exim's
 /// spool reader restores them for delivery.
 pub fn vars_from_spool(h: &crate::spool::header::HeaderFile) -> Vec<(&'static str, Val)> {

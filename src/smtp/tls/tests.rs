@@ -78,3 +78,60 @@ fn variables_and_the_spool_round_trip() {
     // '^' is 'A' + 29.
     assert_eq!(v("tls_in_resumption").as_deref(), Some("29"));
 }
+
+#[test]
+fn configurations_are_cached_until_a_file_changes() {
+    let dir = std::env::temp_dir().join(format!("rexim-tls-cache-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write_cert = || {
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let pem = format!("{}{}", ck.cert.pem(), ck.key_pair.serialize_pem());
+        std::fs::write(dir.join("both.pem"), pem).unwrap();
+    };
+    write_cert();
+    let server = acceptor::TlsServer::new().unwrap();
+    let mut req = TlsRequest {
+        certificate: dir.join("both.pem").display().to_string(),
+        ..TlsRequest::default()
+    };
+    let p = server.prepare(&req).unwrap();
+    assert!(
+        !p.config.ticketer.enabled(),
+        "tickets only for tls_resumption_hosts"
+    );
+    req.resumption = true;
+    let p = server.prepare(&req).unwrap();
+    assert!(p.config.ticketer.enabled());
+    // Hourly keys, the previous one still accepted: tickets live two hours.
+    assert_eq!(
+        p.config.ticketer.lifetime(),
+        2 * acceptor::TICKET_KEY_LIFETIME
+    );
+    assert_eq!(server.builds(), 1, "same files: no new read");
+    // A new certificate in the same file (another size and inode change) is picked up.
+    std::fs::remove_file(dir.join("both.pem")).unwrap();
+    write_cert();
+    server.prepare(&req).unwrap();
+    assert_eq!(server.builds(), 2);
+    // Errors name the option and the file.
+    req.certificate = dir.join("missing.pem").display().to_string();
+    let e = server.prepare(&req).err().unwrap();
+    assert!(
+        e.starts_with("(tls_certificate): ") && e.contains("missing.pem"),
+        "{e}"
+    );
+    req.certificate = dir.join("both.pem").display().to_string();
+    req.require_ciphers = "RC4-MD5".into();
+    let e = server.prepare(&req).err().unwrap();
+    assert!(e.contains("no cipher suite rexim supports"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn on_connect_ports_list() {
+    assert_eq!(on_connect_ports("465 : 2465"), Ok(vec![465, 2465]));
+    assert_eq!(on_connect_ports(""), Ok(vec![]));
+    assert!(on_connect_ports("smtps")
+        .unwrap_err()
+        .contains("not a port number"));
+}

@@ -117,12 +117,30 @@ impl Session {
     /// 454, and the session goes on in clear.
     pub fn tls_unavailable(&mut self, why: &str) {
         log_tls_error(self, why);
-        self.reply("454 TLS currently unavailable");
+        if self.state == crate::smtp::session::State::Connect {
+            self.state = crate::smtp::session::State::Closed;
+        } else {
+            self.reply("454 TLS currently unavailable");
+        }
     }
 
-    /// The driver is about to run the handshake.
+    /// The driver is about to run the handshake (not for TLS on connect).
     pub fn tls_go_ahead(&mut self) {
-        self.reply("220 TLS go ahead");
+        if self.state != crate::smtp::session::State::Connect {
+            self.reply("220 TLS go ahead");
+        }
+    }
+
+    /// `tls_on_connect_ports`: ask for TLS before the banner; without a usable
+    /// configuration the connection is closed.
+    pub fn tls_on_connect(&mut self) {
+        match request(self) {
+            Ok(r) => self.tls_request = Some(r),
+            Err(e) => {
+                log_tls_error(self, &e);
+                self.state = crate::smtp::session::State::Closed;
+            }
+        }
     }
 
     /// The handshake failed: log it; from now on only QUIT is accepted (Exim).
