@@ -8,7 +8,7 @@
 //!   `#! diff = no: <reason>` not compared with exim4
 //!   `#! args = -oMs name ...` extra command-line options (`-oMa`, `-oMs`, `-oMi`, `-oMt`)
 //! Every config gets `primary_hostname = mx.test` and an empty `tls_advertise_hosts`
-//! (rexim has no TLS layer yet) in front. In replies, the banner date becomes `<DATE>`
+//! (exim4 -bh would offer STARTTLS and try a handshake on stdin; rexim -bh has no TLS) in front. In replies, the banner date becomes `<DATE>`
 //! and message ids become `<ID>`.
 
 use std::io::Write;
