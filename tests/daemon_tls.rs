@@ -221,6 +221,22 @@ fn starttls_acl_and_missing_certificate() {
     d.wait_log("H=(client.test) [127.0.0.1] rejected STARTTLS");
     drop(c);
 
+    // A certificate named by network data (here the HELO name) is refused: taint.
+    let d = start(
+        "tainted",
+        "tls_certificate = ${if eq{$sender_helo_name}{x}{}{TESTDIR/$sender_helo_name}}\n\
+         tls_privatekey = TESTDIR/key.pem",
+        "",
+    );
+    let mut c = d.connect();
+    assert!(c.reply().starts_with("220"));
+    assert!(c.cmd("EHLO cert.pem").contains("STARTTLS"));
+    assert_eq!(c.cmd("STARTTLS"), "454 TLS currently unavailable");
+    d.wait_log(
+        "TLS error on connection from (cert.pem) [127.0.0.1] (tls_certificate): tainted file name",
+    );
+    drop(c);
+
     // The certificate file went away: 454, and the session goes on in clear.
     let d = start("nocert", "", "");
     std::fs::remove_file(d.dir.join("cert.pem")).unwrap();

@@ -494,7 +494,7 @@ async fn connection(
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        if let Some(input) = stream.tcp().and_then(pending_input) {
+        if let Some(input) = stream.plain().and_then(pending_input) {
             refuse_early_talker(&mut s, &input);
         }
     }

@@ -326,11 +326,13 @@ pub fn build(
     if let Some(v) = var(ctx, "tls_in_cipher") {
         h.options.push(opt("tls_cipher", v));
     }
+    // Exim writes these through string_printing: a DN may hold any byte.
+    let printed = |v: &Val| v.derive(crate::smtp::tls::printing(&text(v), false));
     if let Some(v) = var(ctx, "tls_in_peerdn") {
-        h.options.push(opt("tls_peerdn", v));
+        h.options.push(opt("tls_peerdn", &printed(v)));
     }
     if let Some(v) = var(ctx, "tls_in_sni") {
-        h.options.push(opt("tls_sni", v));
+        h.options.push(opt("tls_sni", &printed(v)));
     }
     let resumption = var(ctx, "tls_in_resumption")
         .and_then(|v| text(v).parse::<u8>().ok())

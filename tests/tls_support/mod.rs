@@ -51,11 +51,19 @@ pub fn start(name: &str, extra: &str, acls: &str) -> Daemon {
          daemon_smtp_ports = {port}\n\
          spool_directory = {0}/spool\n\
          log_file_path = {0}/log/%slog\n\
-         tls_certificate = {0}/cert.pem\n\
-         tls_privatekey = {0}/key.pem\n\
+         {cert}\
          {extra}\n\
          begin acl\n{acls}\n",
         dir.display(),
+        // The test's own tls_certificate replaces the default one.
+        cert = if extra.contains("tls_certificate =") {
+            String::new()
+        } else {
+            format!(
+                "tls_certificate = {0}/cert.pem\ntls_privatekey = {0}/key.pem\n",
+                dir.display()
+            )
+        },
         extra = extra
             .replace("TESTDIR", &dir.display().to_string())
             .replace("TESTPORT", &port.to_string()),

@@ -22,6 +22,9 @@ use super::{ClientVerify, TlsRequest, RESUME_CLIENT_REQUESTED, RESUME_CLIENT_SUG
 /// with one previous key, as Exim runs it).
 pub const TICKET_KEY_LIFETIME: u32 = 60 * 60;
 
+/// Most configurations kept at once.
+const MAX_CACHED: usize = 64;
+
 /// Where Debian keeps the system's trusted CAs (`tls_verify_certificates = system`).
 const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
@@ -239,6 +242,10 @@ impl TlsServer {
             None => {
                 let c = Arc::new(self.build(&key, stamps)?);
                 if let Ok(mut cache) = self.cache.lock() {
+                    // Option values that expand differently per host could grow it.
+                    if cache.len() >= MAX_CACHED {
+                        cache.clear();
+                    }
                     cache.insert(key, c.clone());
                 }
                 c

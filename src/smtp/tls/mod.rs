@@ -185,22 +185,21 @@ impl TlsLogging {
     }
 }
 
-/// Exim's `string_printing` (with `space`: `string_printing2` with SP_TAB|SP_SPACE,
-/// which also escapes spaces and tabs).
-fn printing(text: &str, space: bool) -> String {
+/// Exim's `string_printing` (with `space`: `string_printing2` with SP_TAB|SP_SPACE):
+/// printable ASCII kept, C escapes for the usual controls, octal for the other bytes.
+pub fn printing(text: &str, space: bool) -> String {
     let mut out = String::new();
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' if !space => out.push('\t'),
-            '\t' => out.push_str("\\t"),
-            ' ' if space => out.push_str("\\x20"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
+    for &b in text.as_bytes() {
+        match b {
+            b' ' if space => out.push_str("\\040"),
+            0x20..=0x7e => out.push(char::from(b)),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            0x08 => out.push_str("\\b"),
+            0x0b => out.push_str("\\v"),
+            0x0c => out.push_str("\\f"),
+            b'\t' => out.push_str("\\t"),
+            _ => out.push_str(&format!("\\{b:03o}")),
         }
     }
     out

@@ -23,12 +23,11 @@ pub enum Conn {
 }
 
 impl Conn {
-    /// The TCP socket under either form.
-    pub fn tcp(&self) -> Option<&TcpStream> {
+    /// The socket while the connection is in clear (raw peeks mean nothing under TLS).
+    pub fn plain(&self) -> Option<&TcpStream> {
         match self {
             Conn::Plain(s) => Some(s),
-            Conn::Tls(t) => Some(t.get_ref().0),
-            Conn::Gone => None,
+            _ => None,
         }
     }
 

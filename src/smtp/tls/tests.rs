@@ -24,7 +24,7 @@ fn log_fields_follow_the_selector() {
     let all = TlsLogging::from_selector("+all -tls_certificate_verified");
     assert_eq!(
         all.fields(Some(&f)),
-        " X=TLS1.3:TLS_AES_256_GCM_SHA384:256* DN=\"/CN=client\" SNI=mx\\x20test"
+        " X=TLS1.3:TLS_AES_256_GCM_SHA384:256* DN=\"/CN=client\" SNI=mx\\040test"
     );
     let none = TlsLogging::from_selector("-tls_cipher -tls_certificate_verified +smtp_connection");
     assert_eq!(none.fields(Some(&f)), "");

@@ -39,32 +39,45 @@ pub fn handle_starttls(s: &mut Session) -> Done {
     Done::Continue
 }
 
-/// Expand one TLS option for this connection.
-fn expand_option(s: &mut Session, name: &str, e: Option<&Expansion>) -> Result<String, String> {
+/// Expand one TLS option for this connection. A file name must not come from the
+/// network (taint), as everywhere in Exim.
+fn expand_option(
+    s: &mut Session,
+    name: &str,
+    e: Option<&Expansion>,
+    file: bool,
+) -> Result<String, String> {
     let Some(e) = e else {
         return Ok(String::new());
     };
-    expand(e, &mut s.ctx)
-        .map(|v| v.as_str_lossy().into_owned())
-        .map_err(|err| {
-            format!(
-                "({name}): expansion of \"{}\" failed: {}",
-                e.source(),
-                err.message
-            )
-        })
+    let v = expand(e, &mut s.ctx).map_err(|err| {
+        format!(
+            "({name}): expansion of \"{}\" failed: {}",
+            e.source(),
+            err.message
+        )
+    })?;
+    let text = v.as_str_lossy().into_owned();
+    if file && v.tainted && !text.is_empty() && text != "system" {
+        return Err(format!("({name}): tainted file name \"{text}\" refused"));
+    }
+    Ok(text)
 }
 
 /// The option values the driver needs, expanded and matched for this host.
 fn request(s: &mut Session) -> Result<TlsRequest, String> {
     let cfg = s.cfg.clone();
-    let certificate = expand_option(s, "tls_certificate", cfg.tls_certificate.as_ref())?;
+    let certificate = expand_option(s, "tls_certificate", cfg.tls_certificate.as_ref(), true)?;
     if certificate.is_empty() {
         return Err("(tls_certificate): no certificate configured".into());
     }
-    let privatekey = expand_option(s, "tls_privatekey", cfg.tls_privatekey.as_ref())?;
-    let require_ciphers =
-        expand_option(s, "tls_require_ciphers", cfg.tls_require_ciphers.as_ref())?;
+    let privatekey = expand_option(s, "tls_privatekey", cfg.tls_privatekey.as_ref(), true)?;
+    let require_ciphers = expand_option(
+        s,
+        "tls_require_ciphers",
+        cfg.tls_require_ciphers.as_ref(),
+        false,
+    )?;
     let verify = if s.host_in(&cfg.tls_verify_hosts) {
         ClientVerify::Required
     } else if s.host_in(&cfg.tls_try_verify_hosts) {
@@ -79,6 +92,7 @@ fn request(s: &mut Session) -> Result<TlsRequest, String> {
             s,
             "tls_verify_certificates",
             Some(&cfg.tls_verify_certificates),
+            true,
         )?
     };
     let resumption = s.host_in(&cfg.tls_resumption_hosts);
