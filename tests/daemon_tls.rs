@@ -317,3 +317,19 @@ fn command_injection_after_starttls() {
     assert!(c.cmd("QUIT").starts_with("221"));
     d.wait_log("(STARTTLS received after TLS started): ");
 }
+
+#[test]
+fn silent_client_times_out_in_the_handshake() {
+    let d = start("hs-timeout", "smtp_receive_timeout = 1s", "");
+    let mut c = d.connect();
+    assert!(c.reply().starts_with("220"));
+    c.cmd("EHLO client.test");
+    assert_eq!(c.cmd("STARTTLS"), "220 TLS go ahead");
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let _ = c.r.read_to_end(&mut rest);
+    assert!(started.elapsed() < Duration::from_secs(8), "not bounded");
+    d.wait_log(
+        "TLS error on connection from (client.test) [127.0.0.1] (SSL_accept): timed out",
+    );
+}
