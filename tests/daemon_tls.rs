@@ -142,6 +142,21 @@ fn starttls_message_and_resumption() {
         vh.contains("-tls_cipher TLS1.3:TLS_AES_256_GCM_SHA384:256"),
         "{vh}"
     );
+    if let Ok(p) = Command::new("exipick")
+        .arg("--spool")
+        .arg(d.dir.join("spool"))
+        .args(["-i", "--show-vars", "tls_cipher,tls_sni"])
+        .output()
+    {
+        let out = String::from_utf8_lossy(&p.stdout);
+        assert!(p.status.success(), "{out}");
+        assert!(
+            out.contains(&format!(
+                "{id} tls_cipher='TLS1.3:TLS_AES_256_GCM_SHA384:256' tls_sni='localhost'"
+            )),
+            "{out}"
+        );
+    }
 }
 
 #[test]
@@ -329,7 +344,5 @@ fn silent_client_times_out_in_the_handshake() {
     let mut rest = Vec::new();
     let _ = c.r.read_to_end(&mut rest);
     assert!(started.elapsed() < Duration::from_secs(8), "not bounded");
-    d.wait_log(
-        "TLS error on connection from (client.test) [127.0.0.1] (SSL_accept): timed out",
-    );
+    d.wait_log("TLS error on connection from (client.test) [127.0.0.1] (SSL_accept): timed out");
 }
