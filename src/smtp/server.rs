@@ -206,6 +206,7 @@ pub fn build(o: &Options) -> Result<(Daemon, Vec<SocketAddr>), String> {
     let sink: Option<Arc<dyn MessageSink>> = Some(Arc::new(store));
     let logs = crate::log::LogFiles::from_config(&cfg).map_err(|e| e.to_string())?;
     let _ = LOG_FILES.set(logs);
+    log_lines(crate::smtp::tls::unsupported_options(&cfg));
     let addrs = listen_addresses(
         &main_text(&cfg, "local_interfaces"),
         &main_text(&cfg, "daemon_smtp_ports"),

@@ -205,6 +205,26 @@ pub fn printing(text: &str, space: bool) -> String {
     out
 }
 
+/// Main TLS options rexim reads but does not act on, and what that means.
+const IGNORED_OPTIONS: &[(&str, &str)] = &[
+    ("openssl_options", "rustls has no such switches"),
+    ("tls_alpn", "no ALPN is negotiated"),
+    ("tls_crl", "no revocation check of client certificates"),
+    ("tls_dhparam", "rustls has no finite-field DH"),
+    ("tls_eccurve", "rustls's default groups are used"),
+    ("tls_ocsp_file", "no OCSP stapling"),
+];
+
+/// One line per TLS option set in the configuration that rexim does not support, for
+/// the daemon's log at startup (a silent difference would be worse).
+pub fn unsupported_options(cfg: &crate::config::Config) -> Vec<String> {
+    IGNORED_OPTIONS
+        .iter()
+        .filter(|(name, _)| cfg.main.contains_key(name))
+        .map(|(name, why)| format!("{name} is not supported by rexim and is ignored: {why}"))
+        .collect()
+}
+
 /// `tls_on_connect_ports`: a colon-separated list of port numbers.
 pub fn on_connect_ports(text: &str) -> Result<Vec<u16>, String> {
     crate::expand::lists::iter(text.as_bytes())
