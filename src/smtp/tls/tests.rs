@@ -135,3 +135,60 @@ fn on_connect_ports_list() {
         .unwrap_err()
         .contains("not a port number"));
 }
+
+/// The sans-IO contract: the session asks for TLS, stops reading, and forgets the clear
+/// session once the driver reports the handshake.
+#[test]
+fn session_asks_the_driver_for_tls() {
+    use crate::smtp::{Peer, Session, SessionConfig};
+    use std::sync::Arc;
+    let macros = crate::config::initial_macros(&[]).unwrap();
+    let loaded = crate::config::load_text(
+        "t.conf",
+        "tls_certificate = /c/$sender_host_address.pem\nsmtp_enforce_sync = false\n\
+         tls_resumption_hosts = 192.0.2.1\ntls_try_verify_hosts = *\n",
+        macros,
+    );
+    let (mut cfg, acls) = SessionConfig::from_config(&loaded).unwrap();
+    cfg.primary_hostname = "mx.test".into();
+    let peer = Peer {
+        address: "192.0.2.1".into(),
+        port: 1234,
+        ..Peer::default()
+    };
+    let mut s = Session::new(Arc::new(cfg), Arc::new(acls), Context::default(), peer);
+    s.start();
+    s.take_output();
+    s.tls_available = true;
+    s.feed(b"EHLO a.test\r\nSTARTTLS\r\nNOOP\r\nNOOP\r\n");
+    let out = String::from_utf8(s.take_output()).unwrap();
+    assert!(out.contains("250-STARTTLS\r\n"), "{out}");
+    // Nothing after STARTTLS is answered: the driver goes first.
+    assert!(!out.contains("250 OK"), "{out}");
+    let req = s.take_tls_request().expect("a TLS request");
+    assert_eq!(req.certificate, "/c/192.0.2.1.pem");
+    assert!(req.resumption);
+    assert_eq!(req.verify, ClientVerify::Try);
+    assert_eq!(req.verify_certificates, "system");
+    s.tls_go_ahead();
+    assert_eq!(s.take_output(), b"220 TLS go ahead\r\n");
+    let mut f = facts();
+    f.sni = None;
+    s.tls_started(f);
+    // The clear-text NOOPs were discarded; the client starts again with EHLO.
+    s.feed(b"EHLO b.test\r\n");
+    let out = String::from_utf8(s.take_output()).unwrap();
+    assert!(
+        out.starts_with("250-mx.test Hello b.test [192.0.2.1]\r\n"),
+        "{out}"
+    );
+    assert!(!out.contains("STARTTLS"), "{out}");
+    assert_eq!(
+        s.ctx.get("received_protocol").unwrap().as_str_lossy(),
+        "esmtps"
+    );
+    assert_eq!(
+        s.ctx.get("tls_in_cipher").unwrap().as_str_lossy(),
+        "TLS1.3:TLS_AES_256_GCM_SHA384:256"
+    );
+}
