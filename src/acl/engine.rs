@@ -45,12 +45,33 @@ pub struct AclRun<'a> {
     pub log_msg: Option<String>,
     /// Running under `-bh`: `delay` is not obeyed.
     pub host_checking: bool,
+    /// The expanded value for the `set` modifier being run.
+    pub set_value: Option<Val>,
 }
 
 impl AclRun<'_> {
     /// Expand text in the ACL's context.
     pub fn expand(&mut self, e: &Expansion) -> Result<Val, crate::ExpandError> {
         expand(e, self.ctx)
+    }
+
+    /// Write a panic-log line after the trace collected so far.
+    pub fn flush_trace_then_panic(&mut self, text: String) {
+        self.flush_trace();
+        self.state.panic_log(text);
+    }
+
+    /// Move the `-bh` trace collected so far into the log stream, so trace and log
+    /// lines keep their order. Call before adding a log line.
+    pub fn flush_trace(&mut self) {
+        if self.ctx.trace.is_some() {
+            for text in self.ctx.take_trace() {
+                self.state.logs.push(crate::acl::state::LogLine {
+                    targets: Vec::new(),
+                    text,
+                });
+            }
+        }
     }
 }
 
@@ -86,6 +107,12 @@ pub fn run_acl(
         }
     };
     if text.tainted {
+        for text in ctx.take_trace() {
+            state.logs.push(crate::acl::state::LogLine {
+                targets: Vec::new(),
+                text,
+            });
+        }
         state.panic_log(format!(
             "attempt to use tainted ACL text \"{}\"",
             text.as_str_lossy()
@@ -105,8 +132,10 @@ pub fn run_acl(
         user_msg: None,
         log_msg: None,
         host_checking,
+        set_value: None,
     };
     let rc = check_text(&mut run, &text.as_str_lossy(), 0);
+    run.flush_trace();
     Verdict {
         rc,
         user_message: run.user_msg,
@@ -126,12 +155,26 @@ pub fn check_text(run: &mut AclRun, text: &str, level: u32) -> Rc {
     } else {
         run.acls.get(text).cloned()
     };
+    let mut acl_name = "inline ACL".to_string();
     let acl: Arc<Acl> = match named {
-        Some(a) => a,
+        Some(a) => {
+            acl_name = format!("ACL \"{text}\"");
+            if a.statements.is_empty() {
+                run.ctx
+                    .trace(|| format!("ACL \"{text}\" is empty: implicit DENY"));
+                return Rc::Fail;
+            }
+            run.ctx.trace(|| format!("using ACL \"{text}\""));
+            a
+        }
         None => {
             let body = if !text.contains(' ') && text.starts_with('/') {
                 match std::fs::read_to_string(text) {
-                    Ok(b) => b,
+                    Ok(b) => {
+                        acl_name = format!("ACL \"{text}\"");
+                        run.ctx.trace(|| format!("read ACL from file {text}"));
+                        b
+                    }
                     Err(e) => {
                         run.log_msg = Some(format!("failed to open ACL file \"{text}\": {e}"));
                         return Rc::Error;
@@ -141,7 +184,12 @@ pub fn check_text(run: &mut AclRun, text: &str, level: u32) -> Rc {
                 text.to_string()
             };
             match read::read_inline(&body) {
-                Ok(a) => Arc::new(a),
+                Ok(mut a) => {
+                    for st in &mut a.statements {
+                        st.origin = run.acls.inline_origin.clone();
+                    }
+                    Arc::new(a)
+                }
                 Err(errs) => {
                     run.log_msg = Some(errs[0].message.clone());
                     return Rc::Error;
@@ -149,18 +197,53 @@ pub fn check_text(run: &mut AclRun, text: &str, level: u32) -> Rc {
             }
         }
     };
-    run_statements(run, &acl, level)
+    run_statements(run, &acl, &acl_name, level)
 }
 
-fn run_statements(run: &mut AclRun, acl: &Acl, level: u32) -> Rc {
+/// The `-bh` trace line for a statement's outcome.
+fn trace_outcome(run: &mut AclRun, verb: Verb, cond: Rc, acl_name: &str) {
+    let what = match cond {
+        Rc::Defer => "condition test deferred",
+        Rc::Error => "condition test error",
+        Rc::Ok => "condition test succeeded",
+        Rc::Fail => "condition test failed",
+        Rc::Discard => "condition test yielded \"discard\"",
+        Rc::FailDrop => "condition test yielded \"drop\"",
+    };
+    run.ctx
+        .trace(|| format!("{}: {what} in {acl_name}", verb.name()));
+}
+
+fn run_statements(run: &mut AclRun, acl: &Acl, acl_name: &str, level: u32) -> Rc {
     let quit_check = level == 0 && matches!(run.phase, Phase::Quit | Phase::NotQuit);
     for st in &acl.statements {
         let mut endpass = false;
         run.verb = st.verb;
+        if run.ctx.tracing() {
+            let (file, line) = st.origin.clone().unwrap_or_else(|| ("".into(), 0));
+            run.ctx
+                .trace(|| format!("processing \"{}\" ({file} {line})", st.verb.name()));
+        }
         let cond = check_statement(run, st, &mut endpass, level);
+        trace_outcome(run, st.verb, cond, acl_name);
+        let end = |run: &mut AclRun, what: &str| {
+            run.ctx.trace(|| format!("end of {acl_name}: {what}"));
+        };
         match cond {
             Rc::Defer if st.verb != Verb::Warn => return Rc::Defer,
             Rc::Error => return Rc::Error,
+            _ => {}
+        }
+        match st.verb {
+            Verb::Accept if cond == Rc::Ok || cond == Rc::Discard => end(run, "ACCEPT"),
+            Verb::Accept | Verb::Discard if endpass => run
+                .ctx
+                .trace(|| format!("{}: endpass encountered - denying access", st.verb.name())),
+            Verb::Defer if cond == Rc::Ok => end(run, "DEFER"),
+            Verb::Deny if cond == Rc::Ok => end(run, "DENY"),
+            Verb::Discard if cond == Rc::Ok || cond == Rc::Discard => end(run, "DISCARD"),
+            Verb::Drop if cond == Rc::Ok => end(run, "DROP"),
+            Verb::Require if cond != Rc::Ok => end(run, "not OK"),
             _ => {}
         }
         let bad_quit = |run: &mut AclRun| {
@@ -202,6 +285,7 @@ fn run_statements(run: &mut AclRun, acl: &Acl, level: u32) -> Rc {
             }
             Verb::Warn => {
                 if cond == Rc::Ok {
+                    run.flush_trace();
                     let user = run.user_msg.take();
                     let log = run.log_msg.take();
                     run.state.warn(user, log);
@@ -212,6 +296,8 @@ fn run_statements(run: &mut AclRun, acl: &Acl, level: u32) -> Rc {
             _ => {}
         }
     }
+    run.ctx
+        .trace(|| format!("end of {acl_name}: implicit DENY"));
     Rc::Fail
 }
 
@@ -223,10 +309,12 @@ fn check_statement(run: &mut AclRun, st: &Statement, endpass: &mut bool, level: 
     for item in &st.items {
         match (item.def.name, &item.arg) {
             ("message", Arg::Expand(e)) => {
+                run.ctx.trace(|| format!("  message: {}", e.source()));
                 user_message = Some(e);
                 continue;
             }
             ("log_message", Arg::Expand(e)) => {
+                run.ctx.trace(|| format!("l_message: {}", e.source()));
                 log_message = Some(e);
                 continue;
             }
@@ -236,9 +324,13 @@ fn check_statement(run: &mut AclRun, st: &Statement, endpass: &mut bool, level: 
             }
             _ => {}
         }
-        let arg: Vec<u8> = match &item.arg {
-            Arg::Expand(e) => match expand(e, run.ctx) {
-                Ok(v) => v.bytes,
+        let expansion = match &item.arg {
+            Arg::Expand(e) | Arg::Set(_, e) => Some(e),
+            _ => None,
+        };
+        let value = match expansion {
+            Some(e) => match expand(e, run.ctx) {
+                Ok(v) => Some(v),
                 Err(err) if err.kind == ErrorKind::Forced => continue,
                 Err(err) => {
                     run.log_msg = Some(format!(
@@ -253,8 +345,20 @@ fn check_statement(run: &mut AclRun, st: &Statement, endpass: &mut bool, level: 
                     };
                 }
             },
-            Arg::Raw(s) => s.as_bytes().to_vec(),
-            Arg::Set(..) | Arg::None => Vec::new(),
+            None => None,
+        };
+        if run.ctx.tracing() {
+            trace_check(run, item, value.as_ref());
+        }
+        let arg: Vec<u8> = match (&item.arg, &value) {
+            (Arg::Raw(s), _) => s.as_bytes().to_vec(),
+            (Arg::Expand(_), Some(v)) => v.bytes.clone(),
+            _ => Vec::new(),
+        };
+        run.set_value = if matches!(item.arg, Arg::Set(..)) {
+            value
+        } else {
+            None
         };
         if item.def.forbids & run.phase.bit() != 0 {
             let what = if item.def.kind == Kind::Modifier {
@@ -307,7 +411,7 @@ fn check_statement(run: &mut AclRun, st: &Statement, endpass: &mut bool, level: 
                 Ok(v) if !v.is_empty() => run.user_msg = Some(v.as_str_lossy().into_owned()),
                 Ok(_) => {}
                 Err(err) if err.kind == ErrorKind::Forced => {}
-                Err(err) => run.state.panic_log(format!(
+                Err(err) => run.flush_trace_then_panic(format!(
                     "failed to expand ACL message \"{}\": {}",
                     e.source(),
                     err.message
@@ -326,7 +430,7 @@ fn check_statement(run: &mut AclRun, st: &Statement, endpass: &mut bool, level: 
                 }
                 Ok(_) => {}
                 Err(err) if err.kind == ErrorKind::Forced => {}
-                Err(err) => run.state.panic_log(format!(
+                Err(err) => run.flush_trace_then_panic(format!(
                     "failed to expand ACL message \"{}\": {}",
                     e.source(),
                     err.message
@@ -339,6 +443,35 @@ fn check_statement(run: &mut AclRun, st: &Statement, endpass: &mut bool, level: 
     }
     run.ctx.unset("acl_verify_message");
     rc
+}
+
+/// `check NAME = raw` and, when the raw text expands to something else, `= value`.
+fn trace_check(run: &mut AclRun, item: &crate::acl::model::Item, value: Option<&Val>) {
+    let neg = if item.def.kind == Kind::Condition && item.negated {
+        "!"
+    } else {
+        ""
+    };
+    let mut head = format!("check {neg}{} ", item.def.name);
+    let raw = match &item.arg {
+        Arg::Expand(e) => e.source(),
+        Arg::Raw(s) => s.as_str(),
+        Arg::Set(name, e) => {
+            head.push_str(name);
+            head.push(' ');
+            e.source()
+        }
+        Arg::None => "",
+    };
+    run.ctx.trace(|| format!("{head}= {raw}"));
+    // Exim's expand_string returns its input untouched when it holds no `$` or `\\`.
+    let Some(v) = value.filter(|_| raw.contains(['$', '\\'])) else {
+        return;
+    };
+    let line = format!("{:w$}= {}", "", v.as_str_lossy(), w = head.len().min(29));
+    if let Some(t) = run.ctx.trace.as_mut() {
+        t.plain(&line);
+    }
 }
 
 fn set_verify_message(ctx: &mut Context, text: Option<&str>) {
@@ -384,6 +517,7 @@ impl crate::expand::context::AclRunner for ExpansionAcls {
             user_msg: None,
             log_msg: None,
             host_checking: false,
+            set_value: None,
         };
         let rc = if acls.get(name).is_some() {
             check_text(&mut run, name, 1)

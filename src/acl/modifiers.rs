@@ -28,6 +28,11 @@ pub fn set(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
     let Arg::Set(name, value) = &item.arg else {
         return Rc::Error;
     };
+    // The engine has expanded the value already (to trace it).
+    if let Some(v) = run.set_value.take() {
+        run.ctx.set(name, v);
+        return Rc::Ok;
+    }
     match expand(value, run.ctx) {
         Ok(v) => {
             run.ctx.set(name, v);
@@ -114,6 +119,7 @@ pub fn logwrite(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
         }
         None => (vec!["main"], text),
     };
+    run.flush_trace();
     run.state.logs.push(LogLine {
         targets,
         text: escape_nonprinting(&msg),

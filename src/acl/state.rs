@@ -40,17 +40,26 @@ pub struct MessageState {
     pub ratelimit_mail: HashMap<String, f64>,
     pub ratelimit_conn: HashMap<String, f64>,
     warned: HashSet<String>,
+    /// Exim's `host_and_ident` for the connection (`H=(helo) [ip]`), which prefixes
+    /// `warn` log lines; set by the SMTP session before each ACL.
+    pub host_ident: String,
 }
 
 impl MessageState {
     /// A `warn` statement succeeded: log its message once per message, keep a
     /// `message` as a header to add (Exim's deprecated behaviour).
     pub fn warn(&mut self, user: Option<String>, log: Option<String>) {
-        if let Some(l) = log {
-            if self.warned.insert(l.clone()) {
+        // Exim logs only a log text of its own, not one copied from `message`.
+        if let Some(l) = log.filter(|l| Some(l) != user.as_ref()) {
+            let text = if self.host_ident.is_empty() {
+                format!("Warning: {l}")
+            } else {
+                format!("{} Warning: {l}", self.host_ident)
+            };
+            if self.warned.insert(text.clone()) {
                 self.logs.push(LogLine {
                     targets: vec!["main"],
-                    text: format!("Warning: {l}"),
+                    text,
                 });
             }
         }
@@ -102,6 +111,7 @@ impl MessageState {
             ratelimit_conn: conn,
             // A delay not yet slept (the engine takes it after the command) survives.
             delay: self.delay,
+            host_ident: std::mem::take(&mut self.host_ident),
             ..Default::default()
         };
     }

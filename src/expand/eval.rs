@@ -35,8 +35,14 @@ const STACK_CHECK_EVERY: u32 = 8;
 
 /// Expand a parsed expansion.
 pub fn expand(e: &Expansion, ctx: &mut Context) -> ExpResult<Val> {
-    let mut ev = Eval::new(ctx);
-    ev.seq(&e.body)
+    if ctx.trace.is_none() {
+        return Eval::new(ctx).seq(&e.body);
+    }
+    // The `-bh` trace indents what happens inside an expansion (Exim's `expand_level`).
+    ctx.trace_indent(1);
+    let r = Eval::new(ctx).seq(&e.body);
+    ctx.trace_indent(-1);
+    r
 }
 
 /// Parse and expand in one step (convenient for one-off strings).

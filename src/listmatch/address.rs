@@ -34,6 +34,10 @@ impl Matcher for AddressMatcher {
         Kind::Address
     }
 
+    fn trace_name(&self) -> String {
+        String::from_utf8_lossy(&self.orig).into_owned()
+    }
+
     fn caseful(&mut self) {
         if let Some(at) = self.orig.iter().rposition(|&c| c == b'@') {
             self.address[..at].copy_from_slice(&self.orig[..at]);

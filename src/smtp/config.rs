@@ -262,6 +262,7 @@ impl SessionConfig {
             Err(es) => errors.extend(es),
         }
         let mut acls = crate::acl::AclSet::default();
+        acls.inline_origin = Some((cfg.main_file.as_str().into(), cfg.end_line));
         for acl in &cfg.acls {
             let lines: Vec<crate::acl::read::Line> = acl
                 .lines
@@ -272,7 +273,10 @@ impl SessionConfig {
                 })
                 .collect();
             match crate::acl::read::read_acl(&acl.name, &lines) {
-                Ok(a) => acls.insert(a),
+                Ok(mut a) => {
+                    set_origins(&mut a, &acl.lines);
+                    acls.insert(a)
+                }
                 Err(es) => errors.extend(
                     es.into_iter()
                         .map(|e| format!("error in ACL \"{}\": {}", acl.name, e.message)),
@@ -284,5 +288,23 @@ impl SessionConfig {
         } else {
             Err(errors)
         }
+    }
+}
+
+/// Give each statement the file and line of its verb (the `-bh` trace shows them).
+fn set_origins(acl: &mut crate::acl::Acl, lines: &[crate::config::lines::Line]) {
+    let mut files: Vec<std::sync::Arc<str>> = Vec::new();
+    for st in &mut acl.statements {
+        let Some(l) = lines.iter().find(|l| l.span.start == st.span.start) else {
+            continue;
+        };
+        let file = match files.iter().find(|f| ***f == *l.file_name) {
+            Some(f) => f.clone(),
+            None => {
+                files.push(l.file_name.as_str().into());
+                files[files.len() - 1].clone()
+            }
+        };
+        st.origin = Some((file, l.lineno));
     }
 }

@@ -525,6 +525,11 @@ impl Session {
     }
 
     pub fn log(&mut self, line: String) {
+        // The `-bh` trace written so far comes first.
+        if self.ctx.trace.is_some() {
+            let trace = self.ctx.take_trace();
+            self.log.extend(trace);
+        }
         self.log.push(line);
     }
 
@@ -578,6 +583,7 @@ impl Session {
 
     /// Run an ACL for a phase, collecting its log lines.
     pub fn acl(&mut self, phase: Phase, spec: &Expansion) -> Verdict {
+        self.acl_state.host_ident = self.host_and_ident();
         let v = run_acl(
             &mut self.ctx,
             &self.acls,
@@ -728,7 +734,9 @@ impl Session {
         }
         let ip = self.peer.address.clone();
         let name = self.peer.name.clone();
-        matches!(
+        // Not traced: the `-bh` trace names these option checks, which rexim does not yet.
+        let trace = self.ctx.trace.take();
+        let hit = matches!(
             crate::listmatch::match_host(
                 &mut self.ctx,
                 ip.as_bytes(),
@@ -737,7 +745,9 @@ impl Session {
                 true
             ),
             Ok(Some(_))
-        )
+        );
+        self.ctx.trace = trace;
+        hit
     }
 }
 

@@ -73,7 +73,7 @@ fn rcpt(s: &mut Session) -> Done {
         Some(spec) => s.acl(Phase::Rcpt, &spec),
         // No RCPT ACL: Exim refuses every recipient from a remote host.
         None => {
-            s.log(">>> ACL is NULL: implicit DENY".into());
+            s.ctx.trace(|| "ACL is NULL: implicit DENY".into());
             crate::acl::Verdict {
                 rc: Rc::Fail,
                 user_message: None,
