@@ -360,17 +360,8 @@ fn check_statement(run: &mut AclRun, st: &Statement, endpass: &mut bool, level: 
         } else {
             None
         };
-        if item.def.forbids & run.phase.bit() != 0 {
-            let what = if item.def.kind == Kind::Modifier {
-                "use"
-            } else {
-                "test"
-            };
-            run.log_msg = Some(format!(
-                "cannot {what} {} condition in {} ACL",
-                item.def.name,
-                run.phase.name()
-            ));
+        if let Some(m) = crate::acl::conditions::forbidden_message(item.def, run.phase) {
+            run.log_msg = Some(m);
             return Rc::Error;
         }
         rc = if item.def.name == "acl" {

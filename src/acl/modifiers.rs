@@ -264,30 +264,37 @@ pub fn udpsend(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
 /// `control = name[/options]`, checked against the phases Exim allows.
 pub fn control(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
     let text = String::from_utf8_lossy(arg).trim().to_string();
-    let name = text.split('/').next().unwrap_or("");
-    let Some(def) = CONTROLS
-        .iter()
-        .find(|c| name == c.name || (c.name == "queue" && name == "queue_only"))
-    else {
-        run.log_msg = Some(format!("syntax error in \"control={text}\""));
-        return Rc::Error;
-    };
-    if !def.options && text.len() > name.len() {
-        run.log_msg = Some(format!("syntax error in \"control={text}\""));
-        return Rc::Error;
-    }
-    if def.forbids & run.phase.bit() != 0 {
-        run.log_msg = Some(format!(
-            "cannot use \"control={}\" in {} ACL",
-            def.name,
-            run.phase.name()
-        ));
+    if let Err(e) = control_check(&text, run.phase) {
+        run.log_msg = Some(e);
         return Rc::Error;
     }
     if !run.state.controls.contains(&text) {
         run.state.controls.push(text);
     }
     Rc::Ok
+}
+
+/// Exim's checks of a `control =` value: a known name, options only where allowed, and
+/// a phase where it may be used. `Err` is Exim's message.
+pub fn control_check(text: &str, phase: crate::acl::Phase) -> Result<(), String> {
+    let name = text.split('/').next().unwrap_or("");
+    let Some(def) = CONTROLS
+        .iter()
+        .find(|c| name == c.name || (c.name == "queue" && name == "queue_only"))
+    else {
+        return Err(format!("syntax error in \"control={text}\""));
+    };
+    if !def.options && text.len() > name.len() {
+        return Err(format!("syntax error in \"control={text}\""));
+    }
+    if def.forbids & phase.bit() != 0 {
+        return Err(format!(
+            "cannot use \"control={}\" in {} ACL",
+            def.name,
+            phase.name()
+        ));
+    }
+    Ok(())
 }
 
 struct ControlDef {

@@ -261,8 +261,10 @@ impl SessionConfig {
             Ok(list) => out.authenticators = list,
             Err(es) => errors.extend(es),
         }
-        let mut acls = crate::acl::AclSet::default();
-        acls.inline_origin = Some((cfg.main_file.as_str().into(), cfg.end_line));
+        let mut acls = crate::acl::AclSet {
+            inline_origin: Some((cfg.main_file.as_str().into(), cfg.end_line)),
+            ..Default::default()
+        };
         for acl in &cfg.acls {
             let lines: Vec<crate::acl::read::Line> = acl
                 .lines
