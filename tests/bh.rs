@@ -10,15 +10,35 @@
 //!   `#! diff = no: <reason>` not compared with exim4
 //!   `#! stderr = no: <reason>` replies compared with exim4, stderr not
 //!   `#! args = -oMs name ...` extra command-line options (`-oMa`, `-oMs`, `-oMi`, `-oMt`)
-//! Every config gets `primary_hostname = mx.test` and an empty `tls_advertise_hosts`
-//! (rexim has no TLS layer yet) in front. In replies, the banner date becomes `<DATE>`
+//! Every config gets `primary_hostname = mx.test`, an empty `tls_advertise_hosts`
+//! (rexim has no TLS layer yet) and a `spool_directory` (where the MIME ACL decodes
+//! parts; shown as `<SPOOL>`) in front. In replies, the banner date becomes `<DATE>`
 //! and message ids become `<ID>`.
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-const PRELUDE: &str = "primary_hostname = mx.test\ntls_advertise_hosts =\n";
+/// The spool directory both exim4 and rexim use (world-writable: exim4 -bh runs as
+/// its own user).
+fn spool_dir() -> String {
+    static DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("rexim-bh-spool-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        d.to_string_lossy().into_owned()
+    })
+    .clone()
+}
+
+fn prelude() -> String {
+    format!(
+        "primary_hostname = mx.test\ntls_advertise_hosts =\nspool_directory = {}\n",
+        spool_dir()
+    )
+}
 
 struct Fixture {
     config: String,
@@ -39,7 +59,7 @@ fn read_fixture(path: &Path) -> Fixture {
     let mut diff = true;
     let mut stderr_diff = true;
     let mut args = Vec::new();
-    let mut config = String::from(PRELUDE);
+    let mut config = prelude();
     for line in head.lines() {
         if let Some(d) = line.strip_prefix("#!") {
             let (k, v) = d.split_once('=').expect("directive");
@@ -77,7 +97,7 @@ fn normalise(out: &str) -> String {
     )
     .unwrap();
     let id = pcre2::bytes::Regex::new(r"\b[0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{2}\b").unwrap();
-    let mut s = out.to_string();
+    let mut s = out.replace(&spool_dir(), "<SPOOL>");
     for (re, rep) in [(&date, "<DATE>"), (&id, "<ID>")] {
         let mut res = String::new();
         let mut last = 0;
@@ -107,6 +127,11 @@ fn normalise_stderr(err: &str, exim_conf: &str) -> String {
         // session code is shared with the STARTTLS work, and several options
         // (host_lookup, hosts_proxy, helo_verify_hosts ...) are not read by rexim.
         if option_check.is_match(line.as_bytes()).unwrap() {
+            continue;
+        }
+        // rexim keeps the spool copy Exim scans (`<id>.eml`) and decoded parts in memory
+        // or removes them itself; Exim traces each file it unlinks.
+        if line.starts_with(">>> unspool_mbox(): unlinking") {
             continue;
         }
         // rexim logs SMTP syntax and protocol errors; Exim's default log_selector has

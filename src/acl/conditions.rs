@@ -2,7 +2,7 @@
 
 use crate::acl::engine::{AclRun, Rc};
 use crate::acl::phase::bits::*;
-use crate::acl::{dnslists, lists, modifiers, ratelimit, seen, tests, unsupported};
+use crate::acl::{dnslists, lists, mime, modifiers, ratelimit, seen, tests, unsupported};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -87,7 +87,7 @@ pub static ACL_CONDITIONS: &[AclCondDef] = &[
     cond("condition", true, 0, tests::condition),
     modifier("continue", 0, modifiers::continue_),
     modifier("control", 0, modifiers::control),
-    cond("decode", true, !MIME, unsupported::decode),
+    cond("decode", true, !MIME, mime::decode),
     modifier("delay", NOTQUIT, modifiers::delay),
     cond("dkim_signers", true, !DKIM, unsupported::dkim),
     cond("dkim_status", true, !DKIM, unsupported::dkim),
@@ -118,7 +118,7 @@ pub static ACL_CONDITIONS: &[AclCondDef] = &[
         unsupported::malware,
     ),
     modifier("message", 0, modifiers::message_text),
-    cond("mime_regex", true, !MIME, unsupported::mime_regex),
+    cond("mime_regex", true, !MIME, mime::mime_regex),
     modifier("queue", NOTSMTP | PRDR | DATA, modifiers::queue),
     cond("ratelimit", true, 0, ratelimit::ratelimit),
     cond("recipients", false, !RCPT, lists::recipients),

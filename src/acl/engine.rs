@@ -47,12 +47,23 @@ pub struct AclRun<'a> {
     pub host_checking: bool,
     /// The expanded value for the `set` modifier being run.
     pub set_value: Option<Val>,
+    /// Whether the expanded argument of the condition being run is tainted.
+    pub arg_tainted: bool,
 }
 
 impl AclRun<'_> {
     /// Expand text in the ACL's context.
     pub fn expand(&mut self, e: &Expansion) -> Result<Val, crate::ExpandError> {
         expand(e, self.ctx)
+    }
+
+    /// Write a main-log line after the trace collected so far.
+    pub fn flush_trace_then_log(&mut self, text: String) {
+        self.flush_trace();
+        self.state.logs.push(crate::acl::state::LogLine {
+            targets: vec!["main"],
+            text,
+        });
     }
 
     /// Write a panic-log line after the trace collected so far.
@@ -133,6 +144,7 @@ pub fn run_acl(
         log_msg: None,
         host_checking,
         set_value: None,
+        arg_tainted: false,
     };
     let rc = check_text(&mut run, &text.as_str_lossy(), 0);
     run.flush_trace();
@@ -284,6 +296,19 @@ fn run_statements(run: &mut AclRun, acl: &Acl, acl_name: &str, level: u32) -> Rc
                 return if quit_check { bad_quit(run) } else { cond }
             }
             Verb::Warn => {
+                if cond == Rc::Defer {
+                    // Exim's acl_warn_skipped log selector is on by default.
+                    let why = run
+                        .log_msg
+                        .as_ref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default();
+                    let who = run.state.host_ident.clone();
+                    let sep = if who.is_empty() { "" } else { " " };
+                    run.flush_trace_then_log(format!(
+                        "{who}{sep}Warning: ACL \"warn\" statement skipped: condition test deferred{why}"
+                    ));
+                }
                 if cond == Rc::Ok {
                     run.flush_trace();
                     let user = run.user_msg.take();
@@ -355,6 +380,7 @@ fn check_statement(run: &mut AclRun, st: &Statement, endpass: &mut bool, level: 
             (Arg::Expand(_), Some(v)) => v.bytes.clone(),
             _ => Vec::new(),
         };
+        run.arg_tainted = value.as_ref().is_some_and(|v| v.tainted);
         run.set_value = if matches!(item.arg, Arg::Set(..)) {
             value
         } else {
@@ -509,6 +535,7 @@ impl crate::expand::context::AclRunner for ExpansionAcls {
             log_msg: None,
             host_checking: false,
             set_value: None,
+            arg_tainted: false,
         };
         let rc = if acls.get(name).is_some() {
             check_text(&mut run, name, 1)

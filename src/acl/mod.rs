@@ -8,6 +8,7 @@ pub mod engine;
 pub mod env;
 pub mod hints;
 pub mod lists;
+pub mod mime;
 pub mod model;
 pub mod modifiers;
 pub mod phase;

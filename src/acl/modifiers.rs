@@ -101,12 +101,15 @@ pub fn remove_header(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
     Rc::Ok
 }
 
-/// `logwrite = [:main,reject,panic:] text`: written at once.
+/// `logwrite = [:main,reject,panic:] text`: written at once, non-printing bytes escaped.
 pub fn logwrite(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
-    let text = String::from_utf8_lossy(arg).into_owned();
-    let (targets, msg) = match text.strip_prefix(':').and_then(|r| r.split_once(':')) {
+    let (targets, msg): (Vec<&'static str>, &[u8]) = match arg.strip_prefix(b":").and_then(|r| {
+        r.iter()
+            .position(|&c| c == b':')
+            .map(|i| (&r[..i], &r[i + 1..]))
+    }) {
         Some((list, msg)) => {
-            let t = list
+            let t = String::from_utf8_lossy(list)
                 .split(',')
                 .filter_map(|w| match w.trim() {
                     "main" => Some("main"),
@@ -115,27 +118,32 @@ pub fn logwrite(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
                     _ => None,
                 })
                 .collect();
-            (t, msg.trim_start().to_string())
+            (t, msg.trim_ascii_start())
         }
-        None => (vec!["main"], text),
+        None => (vec!["main"], arg),
     };
     run.flush_trace();
     run.state.logs.push(LogLine {
         targets,
-        text: escape_nonprinting(&msg),
+        text: string_printing(msg),
     });
     Rc::Ok
 }
 
-fn escape_nonprinting(s: &str) -> String {
+/// Exim's `string_printing`: bytes outside printable ASCII become `\n`, `\t`, ... or
+/// three octal digits.
+pub fn string_printing(s: &[u8]) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for &c in s {
         match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\{:03o}", c as u32)),
-            c => out.push(c),
+            b' '..=b'~' => out.push(c as char),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0b => out.push_str("\\v"),
+            0x0c => out.push_str("\\f"),
+            c => out.push_str(&format!("\\{c:03o}")),
         }
     }
     out

@@ -40,6 +40,10 @@ pub struct MessageState {
     pub ratelimit_mail: HashMap<String, f64>,
     pub ratelimit_conn: HashMap<String, f64>,
     warned: HashSet<String>,
+    /// How many of `add_headers` the message seen by later ACLs already has.
+    pub headers_applied: usize,
+    /// The part the MIME ACL is running for.
+    pub mime: Option<crate::acl::mime::MimeCursor>,
     /// Exim's `host_and_ident` for the connection (`H=(helo) [ip]`), which prefixes
     /// `warn` log lines; set by the SMTP session before each ACL.
     pub host_ident: String,
@@ -51,6 +55,7 @@ impl MessageState {
     pub fn warn(&mut self, user: Option<String>, log: Option<String>) {
         // Exim logs only a log text of its own, not one copied from `message`.
         if let Some(l) = log.filter(|l| Some(l) != user.as_ref()) {
+            let l = crate::acl::modifiers::string_printing(l.as_bytes());
             let text = if self.host_ident.is_empty() {
                 format!("Warning: {l}")
             } else {

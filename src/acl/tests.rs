@@ -199,8 +199,12 @@ pub fn encrypted(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
     }
 }
 
-/// `regex = list`: the message (headers and body) matches one of the regexes.
+/// `regex = list`: a line of the message (headers, blank line, body) matches one of
+/// the regexes; in the MIME ACL, a line of the current part.
 pub fn regex(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
+    if run.state.mime.is_some() {
+        return crate::acl::mime::regex_in_part(run, arg);
+    }
     let Some(msg) = run.ctx.message.clone() else {
         return Rc::Fail;
     };
@@ -210,28 +214,7 @@ pub fn regex(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
     }
     text.push(b'\n');
     text.extend_from_slice(&msg.body);
-    for pat in lists::iter(arg) {
-        let re = match crate::expand::regex::compile(&pat, false) {
-            Ok(r) => r,
-            Err(e) => {
-                run.log_msg = Some(e.message);
-                return Rc::Error;
-            }
-        };
-        for line in text.split(|&c| c == b'\n') {
-            if let Ok(Some(caps)) = re.captures(line) {
-                run.ctx.set("regex_match_string", Val::tainted(pat.clone()));
-                for i in 1..caps.len().min(10) {
-                    if let Some(m) = caps.get(i) {
-                        run.ctx
-                            .set(&format!("regex{i}"), Val::tainted(m.as_bytes()));
-                    }
-                }
-                return Rc::Ok;
-            }
-        }
-    }
-    Rc::Fail
+    crate::acl::mime::match_lines(run, arg, &text, 0, None)
 }
 
 /// `verify = header_syntax`, `verify = reverse_host_lookup/defer_ok`, ... (see

@@ -14,6 +14,8 @@ pub struct SessionConfig {
     pub acl_smtp_rcpt: Option<Expansion>,
     pub acl_smtp_predata: Option<Expansion>,
     pub acl_smtp_data: Option<Expansion>,
+    /// Run for each MIME part after DATA, before `acl_smtp_data`.
+    pub acl_smtp_mime: Option<Expansion>,
     pub acl_smtp_quit: Option<Expansion>,
     pub acl_smtp_notquit: Option<Expansion>,
     pub acl_smtp_vrfy: Option<Expansion>,
@@ -61,6 +63,7 @@ impl Default for SessionConfig {
             acl_smtp_rcpt: None,
             acl_smtp_predata: None,
             acl_smtp_data: None,
+            acl_smtp_mime: None,
             acl_smtp_quit: None,
             acl_smtp_notquit: None,
             acl_smtp_vrfy: None,
@@ -105,6 +108,7 @@ impl SessionConfig {
             "acl_smtp_rcpt" => self.acl_smtp_rcpt = acl(),
             "acl_smtp_predata" => self.acl_smtp_predata = acl(),
             "acl_smtp_data" => self.acl_smtp_data = acl(),
+            "acl_smtp_mime" => self.acl_smtp_mime = acl(),
             "acl_smtp_quit" => self.acl_smtp_quit = acl(),
             "acl_smtp_notquit" => self.acl_smtp_notquit = acl(),
             "acl_smtp_vrfy" => self.acl_smtp_vrfy = acl(),
@@ -207,6 +211,7 @@ const SESSION_OPTIONS: &[&str] = &[
     "acl_smtp_helo",
     "acl_smtp_mail",
     "acl_smtp_mailauth",
+    "acl_smtp_mime",
     "acl_smtp_notquit",
     "acl_smtp_predata",
     "acl_smtp_quit",
@@ -265,6 +270,16 @@ impl SessionConfig {
             inline_origin: Some((cfg.main_file.as_str().into(), cfg.end_line)),
             ..Default::default()
         };
+        // The MIME ACL decodes parts under spool_directory/scan.
+        if let Some(def) =
+            crate::config::tables::find(crate::config::tables::MAIN, "spool_directory")
+        {
+            if let Value::Str(s) = cfg.main_value(def) {
+                if !s.is_empty() {
+                    acls.env.spool_dir = Some(std::path::PathBuf::from(s));
+                }
+            }
+        }
         for acl in &cfg.acls {
             let lines: Vec<crate::acl::read::Line> = acl
                 .lines

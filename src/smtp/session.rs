@@ -592,8 +592,19 @@ impl Session {
             spec,
             self.host_checking,
         );
+        // Once a message has its id, Exim's log lines start with it.
+        let id = match phase {
+            Phase::Data | Phase::Mime => self
+                .ctx
+                .get("message_exim_id")
+                .map(|v| v.as_str_lossy().into_owned()),
+            _ => None,
+        };
         for l in std::mem::take(&mut self.acl_state.logs) {
-            self.log(l.text);
+            match &id {
+                Some(id) if !l.targets.is_empty() => self.log(format!("{id} {}", l.text)),
+                _ => self.log(l.text),
+            }
         }
         v
     }
@@ -629,6 +640,7 @@ impl Session {
         let what = match phase {
             Phase::Predata => "DATA".to_string(),
             Phase::Data => "after DATA".to_string(),
+            Phase::Mime => "during MIME ACL checks".to_string(),
             Phase::Connect => "connection in \"connect\" ACL".to_string(),
             // Only the mechanism: the rest may hold credentials.
             Phase::Auth => format!(
@@ -648,7 +660,7 @@ impl Session {
             ),
         };
         let sender_info = match phase {
-            Phase::Rcpt | Phase::Data => format!(
+            Phase::Rcpt | Phase::Data | Phase::Mime => format!(
                 "F=<{}>{} ",
                 String::from_utf8_lossy(self.env.sender.as_deref().unwrap_or_default()),
                 self.auth_log_element()

@@ -168,7 +168,13 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     let recipients: Vec<u8> = s.env.recipients.join(&b", "[..]);
     s.ctx.set("recipients", Val::tainted(recipients));
     let mut accept_msg = None;
-    if let Some(spec) = s.cfg.acl_smtp_data.clone() {
+    // Headers added by earlier ACLs are visible; Exim runs the MIME ACL (per part)
+    // before the DATA ACL.
+    crate::smtp::verbs::mime::apply_added_headers(s);
+    if let Some(done) = crate::smtp::verbs::mime::run(s, &id) {
+        return done;
+    }
+    if let Some(spec) = s.cfg.acl_smtp_data.clone().filter(|_| !s.env.discarded) {
         let v = s.acl(Phase::Data, &spec);
         match v.rc {
             Rc::Ok => accept_msg = v.user_message,
