@@ -25,9 +25,12 @@ fn spool_dir() -> String {
     static DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
         let d = std::env::temp_dir().join(format!("rexim-bh-spool-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        // `scan/` too: rexim (perhaps root) and exim4 both create message directories in it.
+        for sub in [d.clone(), d.join("scan")] {
+            std::fs::create_dir_all(&sub).unwrap();
+            std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        }
         d.to_string_lossy().into_owned()
     })
     .clone()

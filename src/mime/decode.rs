@@ -77,7 +77,7 @@ fn b64_value(c: u8) -> Option<u8> {
 
 /// Exim's base64 decoder: `=` counts as a position, bad characters are skipped (an
 /// anomaly), and a final incomplete byte is written out.
-fn base64<'a>(lines: &mut dyn Iterator<Item = &'a [u8]>) -> (Vec<u8>, Option<Anomaly>) {
+fn base64(lines: &mut dyn Iterator<Item = &[u8]>) -> (Vec<u8>, Option<Anomaly>) {
     let mut out = Vec::new();
     let mut anomaly = None;
     let mut state = 0u32;
@@ -117,7 +117,7 @@ fn base64<'a>(lines: &mut dyn Iterator<Item = &'a [u8]>) -> (Vec<u8>, Option<Ano
 }
 
 /// Exim's quoted-printable decoder: `=XX`, soft line breaks, and a bad `=` kept as is.
-fn qp<'a>(lines: &mut dyn Iterator<Item = &'a [u8]>) -> (Vec<u8>, Option<Anomaly>) {
+fn qp(lines: &mut dyn Iterator<Item = &[u8]>) -> (Vec<u8>, Option<Anomaly>) {
     let mut out = Vec::new();
     let mut anomaly = None;
     for line in lines {

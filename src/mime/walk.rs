@@ -154,13 +154,11 @@ impl Walk {
                         return Ok(Flow::Stop);
                     }
                 }
-                _ if content_type.starts_with(b"message/rfc822") => {
-                    if self.queued < MAX_RFC822 {
-                        self.queued += 1;
-                        let enc = part.headers.content_transfer_encoding.as_deref();
-                        let (body, _) = decode_part(data, *pos, part.boundary.as_deref(), enc);
-                        self.rfc822.push_back(body);
-                    }
+                _ if content_type.starts_with(b"message/rfc822") && self.queued < MAX_RFC822 => {
+                    self.queued += 1;
+                    let enc = part.headers.content_transfer_encoding.as_deref();
+                    let (body, _) = decode_part(data, *pos, part.boundary.as_deref(), enc);
+                    self.rfc822.push_back(body);
                 }
                 _ => {}
             }

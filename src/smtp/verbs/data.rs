@@ -171,14 +171,24 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     // Headers added by earlier ACLs are visible; Exim runs the MIME ACL (per part)
     // before the DATA ACL.
     crate::smtp::verbs::mime::apply_added_headers(s);
+    let discarded_before = s.env.discarded;
+    // Exim's "blackholed by": which ACL discarded the message after DATA, and why.
+    let mut blackhole: Option<String> = None;
     if let Some(done) = crate::smtp::verbs::mime::run(s, &id) {
         return done;
+    }
+    if s.env.discarded && !discarded_before {
+        blackhole = Some("(MIME ACL discarded recipients)".into());
     }
     if let Some(spec) = s.cfg.acl_smtp_data.clone().filter(|_| !s.env.discarded) {
         let v = s.acl(Phase::Data, &spec);
         match v.rc {
             Rc::Ok => accept_msg = v.user_message,
-            Rc::Discard => s.env.discarded = true,
+            Rc::Discard => {
+                s.env.discarded = true;
+                let why = v.log_message.map(|m| format!(": {m}")).unwrap_or_default();
+                blackhole = Some(format!("(DATA ACL discarded recipients){why}"));
+            }
             _ => {
                 // Exim's log line for a DATA rejection starts with the message id.
                 let before = s.log.len();
@@ -192,6 +202,29 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         }
     }
     let mut stored_size = None;
+    if blackhole.is_some() {
+        // Exim writes the message before discarding it, and logs its size.
+        let added: Vec<String> = s
+            .acl_state
+            .add_headers
+            .iter()
+            .map(|(_, h)| h.clone())
+            .collect();
+        let msg = crate::smtp::sink::AcceptedMessage {
+            id: &id,
+            sender: s.env.sender.as_deref().unwrap_or_default(),
+            recipients: &s.env.recipients,
+            data: &body,
+            added_headers: &added,
+            removed_headers: &s.acl_state.remove_headers,
+            ctx: &s.ctx,
+            dsn_ret: s.env.dsn_ret,
+            dsn_envid: s.env.dsn_envid.as_deref(),
+            recipient_dsn: &s.env.recipient_dsn,
+            auth_pubname: s.auth.authenticator(s).map(|au| au.public_name.as_str()),
+        };
+        stored_size = crate::spool::build::message_size(&msg).ok();
+    }
     if !s.env.discarded {
         let sink = if s.host_checking {
             None
@@ -268,6 +301,10 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         line += &format!(" id={mid}");
     }
     s.log(line);
+    if let Some(detail) = blackhole {
+        s.log(format!("{id} => blackhole {detail}"));
+        s.log(format!("{id} Completed"));
+    }
     s.reset_message();
     Done::Continue
 }
