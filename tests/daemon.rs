@@ -664,3 +664,19 @@ fn mime_acl_checks_each_part() {
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn control_no_enforce_sync_allows_early_talkers() {
+    let d = start(
+        "nosync",
+        &format!("{RCPT_OPT}\nacl_smtp_connect = accept control = no_enforce_sync"),
+        RCPT_ACL,
+    );
+    let mut c = d.connect();
+    c.reply();
+    // The same batch as early_talker_is_refused, now answered in full.
+    c.send(b"EHLO client.example\r\nMAIL FROM:<a@client.example>\r\n");
+    assert!(c.reply().starts_with("250-test.example Hello"));
+    assert_eq!(c.reply(), "250 OK");
+    assert_eq!(code(&c.cmd("QUIT")), "221");
+}

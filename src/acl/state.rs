@@ -102,6 +102,15 @@ impl MessageState {
             .any(|c| c == name || c.starts_with(&format!("{name}/")))
     }
 
+    /// `control = enforce_sync` / `no_enforce_sync`: the last one obeyed, if any.
+    pub fn sync_control(&self) -> Option<bool> {
+        self.controls.iter().rev().find_map(|c| match c.as_str() {
+            "enforce_sync" => Some(true),
+            "no_enforce_sync" => Some(false),
+            _ => None,
+        })
+    }
+
     /// Forget per-message effects (after a message, RSET, MAIL).
     pub fn reset_message(&mut self) {
         let keep: Vec<String> = self

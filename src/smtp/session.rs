@@ -432,7 +432,11 @@ impl Session {
 
     /// Did the client send more input after a command that must wait for its reply?
     fn out_of_sync(&self, verb: Option<Verb>) -> bool {
-        if !self.sync_check || !self.cfg.smtp_enforce_sync || !self.rx.pending() {
+        let enforce = self
+            .acl_state
+            .sync_control()
+            .unwrap_or(self.cfg.smtp_enforce_sync);
+        if !self.sync_check || !enforce || !self.rx.pending() {
             return false;
         }
         match verb {
