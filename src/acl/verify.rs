@@ -6,8 +6,8 @@ use crate::acl::phase::bits::*;
 use crate::dns::{reverse_name, DnsResult, RData, RType};
 use crate::expand::address::{find_address_end, Options, Parser};
 
-/// Phases with a message (Exim's ACL_BITS_HAVEDATA).
-const HAVE_DATA: u32 = DATA | NOTSMTP | PRDR | MIME | DKIM;
+/// Phases with a message, and QUIT/not-QUIT after one (Exim's ACL_BITS_HAVEDATA).
+const HAVE_DATA: u32 = DATA | NOTSMTP | PRDR | MIME | DKIM | QUIT | NOTQUIT;
 
 fn var(run: &AclRun, name: &str) -> String {
     run.ctx
