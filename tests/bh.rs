@@ -19,31 +19,30 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// The spool directory both exim4 and rexim use (world-writable: exim4 -bh runs as
-/// its own user).
-fn spool_dir() -> String {
-    static DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("rexim-bh-spool-{}", std::process::id()));
-        use std::os::unix::fs::PermissionsExt;
-        // `scan/` too: rexim (perhaps root) and exim4 both create message directories in it.
-        for sub in [d.clone(), d.join("scan")] {
-            std::fs::create_dir_all(&sub).unwrap();
-            std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o1777)).unwrap();
-        }
-        d.to_string_lossy().into_owned()
-    })
-    .clone()
+/// A fresh spool directory for one run of one fixture (exim4 and rexim apart: Exim's
+/// hints databases are not LMDB files). World-writable, as exim4 -bh runs as its own
+/// user; shown as `<SPOOL>` in outputs and removed afterwards.
+fn fresh_spool(who: &str, fixture: &str) -> String {
+    let d = std::env::temp_dir().join(format!("rexim-bh-{}-{who}-{fixture}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    use std::os::unix::fs::PermissionsExt;
+    // `scan/` too: decoded MIME parts go into per-message directories under it.
+    for sub in [d.clone(), d.join("scan")] {
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    }
+    d.to_string_lossy().into_owned()
 }
 
+/// Placeholder for the spool directory in fixture configurations.
+const SPOOL: &str = "@SPOOL@";
+
 fn prelude() -> String {
-    format!(
-        "primary_hostname = mx.test\ntls_advertise_hosts =\nspool_directory = {}\n",
-        spool_dir()
-    )
+    format!("primary_hostname = mx.test\ntls_advertise_hosts =\nspool_directory = {SPOOL}\n")
 }
 
 struct Fixture {
+    name: String,
     config: String,
     dialogue: Vec<u8>,
     host: String,
@@ -84,6 +83,10 @@ fn read_fixture(path: &Path) -> Fixture {
         d.extend_from_slice(b"\r\n");
     }
     Fixture {
+        name: path
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         config,
         dialogue: d,
         host,
@@ -100,7 +103,7 @@ fn normalise(out: &str) -> String {
     )
     .unwrap();
     let id = pcre2::bytes::Regex::new(r"\b[0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{2}\b").unwrap();
-    let mut s = out.replace(&spool_dir(), "<SPOOL>");
+    let mut s = out.to_string();
     for (re, rep) in [(&date, "<DATE>"), (&id, "<ID>")] {
         let mut res = String::new();
         let mut last = 0;
@@ -156,9 +159,13 @@ fn normalise_stderr(err: &str, exim_conf: &str) -> String {
     out
 }
 
-fn run_rexim(f: &Fixture) -> (String, String) {
+/// Run a fixture through rexim: its replies and its stderr, with the spool shown as
+/// `<SPOOL>`. `who` names the run's own spool directory.
+fn run_rexim(f: &Fixture, who: &str) -> (String, String) {
     let macros = rexim::config::initial_macros(&[]).unwrap();
-    let loaded = rexim::config::load_text(CONF_NAME, f.config.clone(), macros);
+    let spool = fresh_spool(who, &f.name);
+    let config = f.config.replace(SPOOL, &spool);
+    let loaded = rexim::config::load_text(CONF_NAME, config, macros);
     assert!(
         loaded.errors.is_empty(),
         "config errors: {:?}",
@@ -175,9 +182,10 @@ fn run_rexim(f: &Fixture) -> (String, String) {
     let mut out = Vec::new();
     let mut err = Vec::new();
     rexim::cli::bh::run(&mut s, &mut f.dialogue.as_slice(), &mut out, &mut err);
+    let _ = std::fs::remove_dir_all(&spool);
     (
-        normalise(&String::from_utf8_lossy(&out)),
-        String::from_utf8_lossy(&err).into_owned(),
+        normalise(&String::from_utf8_lossy(&out).replace(&spool, "<SPOOL>")),
+        String::from_utf8_lossy(&err).replace(&spool, "<SPOOL>"),
     )
 }
 
@@ -185,7 +193,7 @@ fn run_rexim(f: &Fixture) -> (String, String) {
 fn bh_transcripts() {
     insta::glob!("bh/inputs/*.txt", |path| {
         let f = read_fixture(path);
-        let (out, log) = run_rexim(&f);
+        let (out, log) = run_rexim(&f, "snapshot");
         let log: String = log.lines().map(|l| normalise(l) + "\n").collect();
         insta::with_settings!({ description => String::from_utf8_lossy(&f.dialogue).replace('\r', "") }, {
             insta::assert_snapshot!(format!("{out}\n--- log\n{log}"));
@@ -220,7 +228,8 @@ fn differential_against_exim() {
             continue;
         }
         let conf = dir.join("exim.conf");
-        std::fs::write(&conf, &f.config).unwrap();
+        let spool = fresh_spool("exim", &f.name);
+        std::fs::write(&conf, f.config.replace(SPOOL, &spool)).unwrap();
         let mut child = Command::new(exim)
             .arg("-C")
             .arg(&conf)
@@ -234,10 +243,12 @@ fn differential_against_exim() {
             .expect("exim4 runs");
         child.stdin.take().unwrap().write_all(&f.dialogue).ok();
         let o = child.wait_with_output().unwrap();
-        let exim_out = normalise(&String::from_utf8_lossy(&o.stdout));
-        let (ours, our_err) = run_rexim(&f);
+        let _ = std::fs::remove_dir_all(&spool);
+        let exim_out = normalise(&String::from_utf8_lossy(&o.stdout).replace(&spool, "<SPOOL>"));
+        let exim_stderr = String::from_utf8_lossy(&o.stderr).replace(&spool, "<SPOOL>");
+        let (ours, our_err) = run_rexim(&f, "rexim");
         let conf_text = conf.to_string_lossy();
-        let exim_err = normalise_stderr(&String::from_utf8_lossy(&o.stderr), &conf_text);
+        let exim_err = normalise_stderr(&exim_stderr, &conf_text);
         let our_err = normalise_stderr(&our_err, &conf_text);
         if f.stderr_diff && exim_err != our_err {
             failures.push(format!(

@@ -253,10 +253,12 @@ fn scan_items(
             };
             // Exim caches a named host list's answer for the connection unless the
             // list holds an expansion.
-            let key = m
-                .cache_key()
-                .filter(|_| !sub.contains('$'))
-                .map(|k| format!("{name}\0{k}").into_boxed_str());
+            let key = if sub.contains('$') {
+                None
+            } else {
+                m.cache_key()
+                    .map(|k| format!("{name}\0{k}").into_boxed_str())
+            };
             if let Some(cached) = key.as_ref().and_then(|k| ctx.host_list_cache.get(k)) {
                 if let Some(hit) = cached.clone() {
                     trace_list(ctx, label, positive, &format!("{} - cached", shown()));

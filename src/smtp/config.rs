@@ -270,13 +270,16 @@ impl SessionConfig {
             inline_origin: Some((cfg.main_file.as_str().into(), cfg.end_line)),
             ..Default::default()
         };
-        // The MIME ACL decodes parts under spool_directory/scan.
+        // Hints databases live in spool_directory/db; the MIME ACL decodes parts under
+        // spool_directory/scan.
         if let Some(def) =
             crate::config::tables::find(crate::config::tables::MAIN, "spool_directory")
         {
             if let Value::Str(s) = cfg.main_value(def) {
                 if !s.is_empty() {
-                    acls.env.spool_dir = Some(std::path::PathBuf::from(s));
+                    let spool = std::path::PathBuf::from(s);
+                    acls.env.hints_dir = Some(spool.join("db"));
+                    acls.env.spool_dir = Some(spool);
                 }
             }
         }
