@@ -537,11 +537,14 @@ impl crate::expand::context::AclRunner for ExpansionAcls {
             set_value: None,
             arg_tainted: false,
         };
+        // The trace indents a nested ACL one more level than the expansion calling it.
+        run.ctx.trace_indent(1);
         let rc = if acls.get(name).is_some() {
             check_text(&mut run, name, 1)
         } else {
             Rc::Error
         };
+        run.ctx.trace_indent(-1);
         let msg = run.user_msg.take().map(Val::from);
         let log = run.log_msg.take();
         for (i, v) in saved.into_iter().enumerate() {

@@ -175,14 +175,19 @@ pub fn delay(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
     let text = String::from_utf8_lossy(arg);
     match parse_time(text.trim()) {
         Some(secs) => {
-            if !run.host_checking {
+            run.ctx
+                .trace(|| format!("delay modifier requests {secs}-second delay"));
+            if run.host_checking {
+                run.ctx
+                    .trace(|| "delay skipped in -bh checking mode".into());
+            } else {
                 run.state.delay += Duration::from_secs(secs);
             }
             Rc::Ok
         }
         None => {
             run.log_msg = Some(format!(
-                "delay error: \"{}\" is not a time value",
+                "syntax error in argument for \"delay\" modifier: \"{}\" is not a time value",
                 text.trim()
             ));
             Rc::Error
