@@ -12,6 +12,9 @@ pub const MAX_DEPTH: u32 = 64;
 pub const MAX_PARTS: u32 = 10_000;
 /// Most `message/rfc822` parts queued for a pass (Exim's limit of 128 files).
 pub const MAX_RFC822: usize = 128;
+/// Decoded `message/rfc822` parts may hold at most this many times the size of the
+/// message (nested ones are decoded again for each level).
+pub const RFC822_BUDGET_FACTOR: usize = 4;
 
 /// One part as the MIME ACL sees it.
 #[derive(Debug, Clone)]
@@ -38,6 +41,7 @@ pub enum Flow {
 pub enum Limit {
     TooDeep,
     TooManyParts,
+    TooMuchRfc822,
 }
 
 impl std::fmt::Display for Limit {
@@ -45,6 +49,10 @@ impl std::fmt::Display for Limit {
         match self {
             Limit::TooDeep => write!(f, "MIME parts nested more than {MAX_DEPTH} deep"),
             Limit::TooManyParts => write!(f, "more than {MAX_PARTS} MIME parts"),
+            Limit::TooMuchRfc822 => write!(
+                f,
+                "message/rfc822 parts larger than {RFC822_BUDGET_FACTOR} times the message"
+            ),
         }
     }
 }
@@ -69,6 +77,8 @@ pub struct Walk {
     /// Decoded `message/rfc822` parts waiting for their own pass.
     pub rfc822: std::collections::VecDeque<Vec<u8>>,
     queued: usize,
+    /// Bytes of decoded `message/rfc822` parts still allowed (set by the first pass).
+    budget: Option<usize>,
 }
 
 impl Walk {
@@ -81,6 +91,9 @@ impl Walk {
     ) -> Result<Flow, Limit> {
         let mut pos = 0;
         let mut count = 0u32;
+        if self.budget.is_none() {
+            self.budget = Some(data.len().saturating_mul(RFC822_BUDGET_FACTOR));
+        }
         self.level(data, &mut pos, None, 0, &mut count, visit)
     }
 
@@ -158,6 +171,11 @@ impl Walk {
                     self.queued += 1;
                     let enc = part.headers.content_transfer_encoding.as_deref();
                     let (body, _) = decode_part(data, *pos, part.boundary.as_deref(), enc);
+                    let left = self.budget.unwrap_or(0);
+                    if body.len() > left {
+                        return Err(Limit::TooMuchRfc822);
+                    }
+                    self.budget = Some(left - body.len());
                     self.rfc822.push_back(body);
                 }
                 _ => {}
@@ -215,6 +233,24 @@ mod tests {
         let mut w = Walk::default();
         let r = w.pass(msg.as_bytes(), &mut |_| Flow::Continue);
         assert_eq!(r, Err(Limit::TooDeep));
+    }
+
+    #[test]
+    fn nested_rfc822_copies_are_bounded() {
+        // Each level is decoded again: without a budget, memory grows with depth.
+        let mut msg = String::from("Subject: x\n");
+        for _ in 0..100 {
+            msg = format!("Content-Type: message/rfc822\n\n{msg}");
+        }
+        let mut w = Walk::default();
+        let mut r = w.pass(msg.as_bytes(), &mut |_| Flow::Continue);
+        while r.is_ok() {
+            let Some(next) = w.rfc822.pop_front() else {
+                break;
+            };
+            r = w.pass(&next, &mut |_| Flow::Continue);
+        }
+        assert_eq!(r, Err(Limit::TooMuchRfc822));
     }
 
     #[test]
