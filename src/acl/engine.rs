@@ -7,8 +7,11 @@ use crate::acl::model::{Acl, AclSet, Arg, Statement, Verb};
 use crate::acl::phase::Phase;
 use crate::acl::read;
 use crate::acl::state::MessageState;
+use crate::acl::trace::{trace_check, trace_outcome};
 use crate::error::ErrorKind;
 use crate::expand::{expand, Context, Expansion, Val};
+
+pub use crate::acl::expansion::ExpansionAcls;
 
 /// Result codes of conditions and of whole ACLs (Exim's OK, FAIL, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,20 +213,6 @@ pub fn check_text(run: &mut AclRun, text: &str, level: u32) -> Rc {
         }
     };
     run_statements(run, &acl, &acl_name, level)
-}
-
-/// The `-bh` trace line for a statement's outcome.
-fn trace_outcome(run: &mut AclRun, verb: Verb, cond: Rc, acl_name: &str) {
-    let what = match cond {
-        Rc::Defer => "condition test deferred",
-        Rc::Error => "condition test error",
-        Rc::Ok => "condition test succeeded",
-        Rc::Fail => "condition test failed",
-        Rc::Discard => "condition test yielded \"discard\"",
-        Rc::FailDrop => "condition test yielded \"drop\"",
-    };
-    run.ctx
-        .trace(|| format!("{}: {what} in {acl_name}", verb.name()));
 }
 
 fn run_statements(run: &mut AclRun, acl: &Acl, acl_name: &str, level: u32) -> Rc {
@@ -462,105 +451,11 @@ fn check_statement(run: &mut AclRun, st: &Statement, endpass: &mut bool, level: 
     rc
 }
 
-/// `check NAME = raw` and, when the raw text expands to something else, `= value`.
-fn trace_check(run: &mut AclRun, item: &crate::acl::model::Item, value: Option<&Val>) {
-    let neg = if item.def.kind == Kind::Condition && item.negated {
-        "!"
-    } else {
-        ""
-    };
-    let mut head = format!("check {neg}{} ", item.def.name);
-    let raw = match &item.arg {
-        Arg::Expand(e) => e.source(),
-        Arg::Raw(s) => s.as_str(),
-        Arg::Set(name, e) => {
-            head.push_str(name);
-            head.push(' ');
-            e.source()
-        }
-        Arg::None => "",
-    };
-    run.ctx.trace(|| format!("{head}= {raw}"));
-    // Exim's expand_string returns its input untouched when it holds no `$` or `\\`.
-    let Some(v) = value.filter(|_| raw.contains(['$', '\\'])) else {
-        return;
-    };
-    let line = format!("{:w$}= {}", "", v.as_str_lossy(), w = head.len().min(29));
-    if let Some(t) = run.ctx.trace.as_mut() {
-        t.plain(&line);
-    }
-}
-
 fn set_verify_message(ctx: &mut Context, text: Option<&str>) {
     match text {
         Some(t) => {
             ctx.set("acl_verify_message", t);
         }
         None => ctx.unset("acl_verify_message"),
-    }
-}
-
-/// Lets `${acl{name}{args}}` and the `acl` expansion condition run configured ACLs.
-pub struct ExpansionAcls {
-    pub acls: Arc<AclSet>,
-}
-
-impl crate::expand::context::AclRunner for ExpansionAcls {
-    fn run(
-        &self,
-        name: &str,
-        args: &[Val],
-        ctx: &mut Context,
-    ) -> crate::expand::context::AclOutcome {
-        use crate::expand::context::AclOutcome;
-        let mut state = MessageState::default();
-        let saved: Vec<Option<Val>> = (1..=9)
-            .map(|i| ctx.get(&format!("acl_arg{i}")).cloned())
-            .collect();
-        for i in 1..=9 {
-            ctx.set(
-                &format!("acl_arg{i}"),
-                args.get(i - 1).cloned().unwrap_or_default(),
-            );
-        }
-        ctx.set("acl_narg", args.len().to_string());
-        let acls = self.acls.clone();
-        let mut run = AclRun {
-            ctx,
-            phase: Phase::Unknown,
-            acls: &acls,
-            state: &mut state,
-            verb: Verb::Accept,
-            user_msg: None,
-            log_msg: None,
-            host_checking: false,
-            set_value: None,
-            arg_tainted: false,
-        };
-        // The trace indents a nested ACL one more level than the expansion calling it.
-        run.ctx.trace_indent(1);
-        let rc = if acls.get(name).is_some() {
-            check_text(&mut run, name, 1)
-        } else {
-            Rc::Error
-        };
-        run.ctx.trace_indent(-1);
-        let msg = run.user_msg.take().map(Val::from);
-        let log = run.log_msg.take();
-        for (i, v) in saved.into_iter().enumerate() {
-            let n = format!("acl_arg{}", i + 1);
-            match v {
-                Some(v) => {
-                    ctx.set(&n, v);
-                }
-                None => ctx.unset(&n),
-            }
-        }
-        match rc {
-            Rc::Ok | Rc::Discard => AclOutcome::Accept(msg),
-            Rc::Fail | Rc::FailDrop => AclOutcome::Deny(msg),
-            Rc::Defer => AclOutcome::Defer,
-            Rc::Error => AclOutcome::Error(log.unwrap_or_default()),
-        }
     }
 }

@@ -6,6 +6,7 @@ pub mod conditions;
 pub mod dnslists;
 pub mod engine;
 pub mod env;
+pub mod expansion;
 pub mod hints;
 pub mod lists;
 pub mod mime;
@@ -17,6 +18,7 @@ pub mod read;
 pub mod seen;
 pub mod state;
 pub mod tests;
+pub mod trace;
 pub mod unsupported;
 pub mod verify;
 
