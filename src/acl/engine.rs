@@ -149,12 +149,31 @@ pub fn run_acl(
         set_value: None,
         arg_tainted: false,
     };
-    let rc = check_text(&mut run, &text.as_str_lossy(), 0);
+    let mut rc = check_text(&mut run, &text.as_str_lossy(), 0);
+    if let Some(verb) = verb_not_allowed(rc, phase) {
+        run.flush_trace_then_panic(format!(
+            "\"{verb}\" verb not allowed in {} ACL",
+            phase.name()
+        ));
+        rc = Rc::Error;
+    }
     run.flush_trace();
     Verdict {
         rc,
         user_message: run.user_msg,
         log_message: run.log_msg,
+    }
+}
+
+/// Exim's last checks on an ACL's result: `discard` only where a message is being
+/// received (not PREDATA), `drop` not from MAILAUTH.
+pub fn verb_not_allowed(rc: Rc, phase: Phase) -> Option<&'static str> {
+    match rc {
+        Rc::Discard if phase as u8 > Phase::NotSmtp as u8 || phase == Phase::Predata => {
+            Some("discard")
+        }
+        Rc::FailDrop if phase == Phase::MailAuth => Some("drop"),
+        _ => None,
     }
 }
 

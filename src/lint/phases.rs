@@ -1,9 +1,11 @@
-//! Lint family: conditions, modifiers, `control =` and `verify =` values that Exim refuses
-//! in the phase where their ACL runs (directly from an `acl_smtp_*` option, through
+//! Lint family: verbs, conditions, modifiers, `control =` and `verify =` values that Exim
+//! refuses in the phase where their ACL runs (directly from an `acl_smtp_*` option, through
 //! `acl =`, or inline in the option). Exim finds these only when the statement runs
 //! (a 4xx and a log line); lint finds them at load time.
 
 use crate::acl::conditions::static_phase_error;
+use crate::acl::engine::{verb_not_allowed, Rc};
+use crate::acl::model::{Statement, Verb};
 use crate::acl::read::read_inline;
 use crate::config::{Config, Span, Value};
 use crate::diag::{DiagLabel, Diagnostic, Severity};
@@ -28,6 +30,12 @@ pub fn check(cfg: &Config, out: &mut Vec<Diagnostic>) {
         };
         for (phase, opt) in &phases[*name] {
             for st in &acl.statements {
+                if let Some(m) = verb_error(st, *phase) {
+                    out.push(diagnostic(
+                        format!("ACL \"{name}\" (run for {opt}): {m}"),
+                        span_of(st.span.start as usize),
+                    ));
+                }
                 for item in &st.items {
                     if let Some(m) = static_phase_error(item, *phase) {
                         out.push(diagnostic(
@@ -47,13 +55,22 @@ pub fn check(cfg: &Config, out: &mut Vec<Diagnostic>) {
         let Value::Str(text) = &setting.value else {
             continue;
         };
-        if !text.trim().contains(' ') || text.contains('$') {
+        // Inline text: it has a space, or is a bare verb that names no ACL.
+        let t = text.trim();
+        let bare_verb = Verb::from_name(t).is_some() && !by_name.contains_key(t);
+        if !(t.contains(' ') || bare_verb) || t.contains('$') {
             continue;
         }
         let Ok(acl) = read_inline(text) else {
             continue;
         };
         for st in &acl.statements {
+            if let Some(m) = verb_error(st, *phase) {
+                out.push(diagnostic(
+                    format!("inline ACL in {opt}: {m}"),
+                    setting.span,
+                ));
+            }
             for item in &st.items {
                 if let Some(m) = static_phase_error(item, *phase) {
                     out.push(diagnostic(
@@ -64,6 +81,17 @@ pub fn check(cfg: &Config, out: &mut Vec<Diagnostic>) {
             }
         }
     }
+}
+
+/// `discard` where no message is being received (or in PREDATA), `drop` in MAILAUTH:
+/// Exim refuses the ACL's result with a panic-log line.
+fn verb_error(st: &Statement, phase: crate::acl::Phase) -> Option<String> {
+    let rc = match st.verb {
+        Verb::Discard => Rc::Discard,
+        Verb::Drop => Rc::FailDrop,
+        _ => return None,
+    };
+    verb_not_allowed(rc, phase).map(|v| format!("\"{v}\" verb not allowed in {} ACL", phase.name()))
 }
 
 fn diagnostic(message: String, span: Span) -> Diagnostic {
