@@ -236,6 +236,52 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_input_walks_to_an_end() {
+        // Pseudo-random mixes of MIME syntax: every walk ends, within the bounds, and
+        // every part starts inside the data.
+        let pieces: &[&[u8]] = &[
+            b"Content-Type: multipart/mixed; boundary=a\n",
+            b"Content-Type: message/rfc822\n",
+            b"Content-Transfer-Encoding: base64\n",
+            b"Content-Disposition: attachment; filename*=x''%FF%\n",
+            b"\n",
+            b"--a\n",
+            b"--a--\n",
+            b"(\\\"=;\r\n\t",
+            b"=?utf-8?B?////?=",
+            b"QUJD=\n",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..300 {
+            let mut data = Vec::new();
+            for _ in 0..40 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                data.extend_from_slice(pieces[(seed % pieces.len() as u64) as usize]);
+            }
+            let mut w = Walk::default();
+            let mut passes = 0;
+            let mut next = Some(data.clone());
+            while let Some(d) = next.take() {
+                passes += 1;
+                let mut ok = true;
+                let r = w.pass(&d, &mut |p| {
+                    ok &= p.body <= d.len();
+                    Flow::Continue
+                });
+                assert!(ok);
+                if r.is_err() {
+                    break;
+                }
+                next = w.rfc822.pop_front();
+            }
+            assert!(passes <= MAX_RFC822 + 1);
+            assert!(w.visited <= MAX_PARTS + 1);
+        }
+    }
+
+    #[test]
     fn nested_rfc822_copies_are_bounded() {
         // Each level is decoded again: without a budget, memory grows with depth.
         let mut msg = String::from("Subject: x\n");
