@@ -29,6 +29,9 @@ const MIME_VARS: &[&str] = &[
 /// Run `acl_smtp_mime` for the received message with id `id`. `Some` when the message
 /// was refused (the reply is sent); `None` to go on to the DATA ACL.
 pub fn run(s: &mut Session, id: &str) -> Option<Done> {
+    // Exim starts each message with these values, MIME ACL or not.
+    s.ctx.set("mime_part_count", "-1");
+    s.ctx.set("mime_is_rfc822", "0");
     let spec = s.cfg.acl_smtp_mime.clone()?;
     let msg = s.ctx.message.clone()?;
     let is_mime = msg
@@ -55,6 +58,8 @@ pub fn run(s: &mut Session, id: &str) -> Option<Done> {
     let mut data: Arc<[u8]> = mbox.into();
     let mut rfc822 = false;
     let mut verdict: Option<Verdict> = None;
+    // After the `message/rfc822` passes, `$mime_part_count` is the main pass's again.
+    let mut main_count: Option<String> = None;
     loop {
         let pass_data = data.clone();
         let r = walk.pass(&data, &mut |part: &Part| {
@@ -87,6 +92,12 @@ pub fn run(s: &mut Session, id: &str) -> Option<Done> {
         if verdict.is_some() {
             break;
         }
+        if main_count.is_none() {
+            main_count = s
+                .ctx
+                .get("mime_part_count")
+                .map(|v| v.as_str_lossy().into_owned());
+        }
         // Then each `message/rfc822` part, decoded, as a message of its own.
         match walk.rfc822.pop_front() {
             Some(next) => {
@@ -98,6 +109,9 @@ pub fn run(s: &mut Session, id: &str) -> Option<Done> {
     }
     for v in MIME_VARS {
         s.ctx.unset(v);
+    }
+    if let (Some(c), true) = (main_count, rfc822) {
+        s.ctx.set("mime_part_count", c);
     }
     apply_added_headers(s);
     if !s.acl_state.has_control("no_mbox_unspool") {
