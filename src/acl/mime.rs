@@ -122,11 +122,12 @@ pub fn decode(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
         None | Some(b"default") => None,
         Some(o) => Some(String::from_utf8_lossy(o).into_owned()),
     };
-    if named.is_some() && run.arg_tainted {
-        let path = match &named {
-            Some(n) if n.starts_with('/') => n.clone(),
-            Some(n) => format!("{}/{n}", scan_dir_text(&cur)),
-            None => unreachable!(),
+    // A name from network data never names a file (Exim: `Tainted filename`, defer).
+    if let Some(n) = named.as_deref().filter(|_| run.arg_tainted) {
+        let path = if n.starts_with('/') {
+            n.to_string()
+        } else {
+            format!("{}/{n}", scan_dir_text(&cur))
         };
         run.flush_trace_then_log(format!("Tainted filename '{path}'"));
         return Rc::Defer;
@@ -166,11 +167,15 @@ fn decode_to_file(
                 PathBuf::from(o)
             }
         }
-        Some(name) => scan.join(name),
-        None => {
+        // Relative names and automatic ones go into the message's scan directory, which
+        // Exim has created for its copy of the message.
+        rel => {
             std::fs::create_dir_all(&scan)
                 .map_err(|e| format!("decode: cannot create {}: {e}", scan.display()))?;
-            free_name(&scan, &cur.message_id)
+            match rel {
+                Some(name) => scan.join(name),
+                None => free_name(&scan, &cur.message_id),
+            }
         }
     };
     let (bytes, anomaly) = decode_part(
