@@ -281,6 +281,21 @@ pub fn control(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
         run.log_msg = Some(e);
         return Rc::Error;
     }
+    // The case controls act at once, on `$local_part` for the rest of this RCPT ACL.
+    if let Some((orig, _)) = run.state.rcpt_original.clone() {
+        match text.as_str() {
+            "caseful_local_part" => {
+                run.ctx.set("local_part", Val::tainted(orig));
+                return Rc::Ok;
+            }
+            "caselower_local_part" => {
+                run.ctx
+                    .set("local_part", Val::tainted(orig.to_ascii_lowercase()));
+                return Rc::Ok;
+            }
+            _ => {}
+        }
+    }
     if !run.state.controls.contains(&text) {
         run.state.controls.push(text);
     }

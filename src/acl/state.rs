@@ -40,6 +40,10 @@ pub struct MessageState {
     pub ratelimit_mail: HashMap<String, f64>,
     pub ratelimit_conn: HashMap<String, f64>,
     warned: HashSet<String>,
+    /// The current RCPT's local part and domain as sent (`$local_part` and `$domain` are
+    /// lowercased): `local_parts` and `recipients` match these, as Exim does, and
+    /// `control = caseful_local_part` restores the local part.
+    pub rcpt_original: Option<(Vec<u8>, Vec<u8>)>,
     /// How many of `add_headers` the message seen by later ACLs already has.
     pub headers_applied: usize,
     /// The part the MIME ACL is running for.
