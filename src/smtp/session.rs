@@ -114,6 +114,9 @@ pub struct Session {
     nonmail_host: Option<bool>,
     /// PIPECONNECT may be advertised only until the first DATA/BDAT (Exim).
     pub(crate) pipe_connect_acceptable: bool,
+    /// The id of the latest message: Exim starts every later log line of the connection
+    /// with it.
+    pub(crate) log_id: Option<String>,
 }
 
 /// What the last EHLO advertised.
@@ -171,6 +174,7 @@ impl Session {
             nonmail: crate::smtp::nonmail::NonMail::default(),
             nonmail_host: None,
             pipe_connect_acceptable: true,
+            log_id: None,
         };
         s.set_connection_vars();
         s
@@ -534,7 +538,10 @@ impl Session {
             let trace = self.ctx.take_trace();
             self.log.extend(trace);
         }
-        self.log.push(line);
+        match &self.log_id {
+            Some(id) if !line.starts_with(id.as_str()) => self.log.push(format!("{id} {line}")),
+            _ => self.log.push(line),
+        }
     }
 
     fn synprot_log(&mut self, kind: &str, msg: &str) {
@@ -596,18 +603,12 @@ impl Session {
             spec,
             self.host_checking,
         );
-        // Once a message has its id, Exim's log lines start with it.
-        let id = match phase {
-            Phase::Data | Phase::Mime => self
-                .ctx
-                .get("message_exim_id")
-                .map(|v| v.as_str_lossy().into_owned()),
-            _ => None,
-        };
         for l in std::mem::take(&mut self.acl_state.logs) {
-            match &id {
-                Some(id) if !l.targets.is_empty() => self.log(format!("{id} {}", l.text)),
-                _ => self.log(l.text),
+            if l.targets.is_empty() {
+                // A `-bh` trace line, already in order.
+                self.log.push(l.text);
+            } else {
+                self.log(l.text);
             }
         }
         v
@@ -740,7 +741,9 @@ impl Session {
     /// A new message id in Exim's format.
     pub fn new_message_id(&mut self) -> String {
         self.messages += 1;
-        crate::smtp::msgid::next_id(self.pid)
+        let id = crate::smtp::msgid::next_id(self.pid);
+        self.log_id = Some(id.clone());
+        id
     }
 
     /// Does the calling host match a host list option?

@@ -154,6 +154,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             s.host_and_ident()
         );
         s.log(line);
+        s.log_id = None;
         s.reset_message();
         return Done::Continue;
     }
@@ -190,12 +191,10 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
                 blackhole = Some(format!("(DATA ACL discarded recipients){why}"));
             }
             _ => {
-                // Exim's log line for a DATA rejection starts with the message id.
-                let before = s.log.len();
+                // The log line starts with the message id (Session::log adds it);
+                // no message was accepted, so later lines carry none.
                 let done = s.acl_fail(Phase::Data, &v);
-                if let Some(l) = s.log.get_mut(before..).and_then(|l| l.last_mut()) {
-                    *l = format!("{id} {l}");
-                }
+                s.log_id = None;
                 s.reset_message();
                 return done;
             }
@@ -255,6 +254,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             Some(Err(e)) => {
                 // Nothing is acknowledged unless it is on disk.
                 s.log(format!("{id} spool write failed: {e}"));
+                s.log_id = None;
                 s.reply("451 Temporary local problem - please try later");
                 s.reset_message();
                 return Done::Continue;
@@ -304,6 +304,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     if let Some(detail) = blackhole {
         s.log(format!("{id} => blackhole {detail}"));
         s.log(format!("{id} Completed"));
+        s.log_id = None;
     }
     s.reset_message();
     Done::Continue

@@ -124,12 +124,9 @@ pub fn run(s: &mut Session, id: &str) -> Option<Done> {
         s.env.discarded = true;
         return None;
     }
-    // Exim's log line for the rejection starts with the message id.
-    let before = s.log.len();
+    // The log line starts with the message id (Session::log adds it).
     let done = s.acl_fail(Phase::Mime, &v);
-    if let Some(l) = s.log.get_mut(before..).and_then(|l| l.last_mut()) {
-        *l = format!("{id} {l}");
-    }
+    s.log_id = None;
     s.reset_message();
     Some(done)
 }
