@@ -613,3 +613,70 @@ fn input_before_the_greeting() {
     assert_eq!(code(&c.reply()), "220");
     assert_eq!(code(&c.cmd("EHLO client.example")), "250");
 }
+
+#[test]
+fn mime_acl_checks_each_part() {
+    let acls = format!(
+        "{RCPT_ACL}chk_mime:\n  deny mime_regex = forbidden\n       message = part $mime_part_count ($mime_filename) refused\n  accept\n"
+    );
+    let d = start(
+        "mime",
+        &format!("{RCPT_OPT}\nacl_smtp_mime = chk_mime"),
+        &acls,
+    );
+    let mut c = d.connect();
+    c.reply();
+    c.cmd("EHLO client.example");
+    let send = |c: &mut Client, attachment: &str| -> String {
+        assert_eq!(code(&c.cmd("MAIL FROM:<a@client.example>")), "250");
+        assert_eq!(code(&c.cmd("RCPT TO:<u@test.example>")), "250");
+        assert_eq!(code(&c.cmd("DATA")), "354");
+        c.send(
+            format!(
+                "Subject: mime\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+                 --b\r\nContent-Type: text/plain\r\n\r\nhello\r\n\
+                 --b\r\nContent-Type: application/octet-stream; name=x.bin\r\n\
+                 Content-Transfer-Encoding: base64\r\n\r\n{attachment}\r\n--b--\r\n.\r\n"
+            )
+            .as_bytes(),
+        );
+        c.reply()
+    };
+    // base64 of "forbidden words" and of "harmless words".
+    assert_eq!(
+        send(&mut c, "Zm9yYmlkZGVuIHdvcmRz"),
+        "550 part 2 (x.bin) refused"
+    );
+    let ok = send(&mut c, "aGFybWxlc3Mgd29yZHM=");
+    assert!(ok.starts_with("250 OK id="), "{ok}");
+    assert_eq!(code(&c.cmd("QUIT")), "221");
+    assert_eq!(d.stored().len(), 1);
+    assert!(
+        d.log()
+            .contains("rejected during MIME ACL checks: part 2 (x.bin) refused"),
+        "{}",
+        d.log()
+    );
+    // The parts mime_regex decoded are removed once the message is done.
+    let scan = d.dir.join("spool").join("scan");
+    let left: Vec<_> = std::fs::read_dir(&scan)
+        .map(|r| r.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn control_no_enforce_sync_allows_early_talkers() {
+    let d = start(
+        "nosync",
+        &format!("{RCPT_OPT}\nacl_smtp_connect = accept control = no_enforce_sync"),
+        RCPT_ACL,
+    );
+    let mut c = d.connect();
+    c.reply();
+    // The same batch as early_talker_is_refused, now answered in full.
+    c.send(b"EHLO client.example\r\nMAIL FROM:<a@client.example>\r\n");
+    assert!(c.reply().starts_with("250-test.example Hello"));
+    assert_eq!(c.reply(), "250 OK");
+    assert_eq!(code(&c.cmd("QUIT")), "221");
+}

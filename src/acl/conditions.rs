@@ -2,7 +2,7 @@
 
 use crate::acl::engine::{AclRun, Rc};
 use crate::acl::phase::bits::*;
-use crate::acl::{dnslists, lists, modifiers, ratelimit, seen, tests, unsupported};
+use crate::acl::{dnslists, lists, mime, modifiers, ratelimit, seen, tests, unsupported};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -87,7 +87,7 @@ pub static ACL_CONDITIONS: &[AclCondDef] = &[
     cond("condition", true, 0, tests::condition),
     modifier("continue", 0, modifiers::continue_),
     modifier("control", 0, modifiers::control),
-    cond("decode", true, !MIME, unsupported::decode),
+    cond("decode", true, !MIME, mime::decode),
     modifier("delay", NOTQUIT, modifiers::delay),
     cond("dkim_signers", true, !DKIM, unsupported::dkim),
     cond("dkim_status", true, !DKIM, unsupported::dkim),
@@ -118,7 +118,7 @@ pub static ACL_CONDITIONS: &[AclCondDef] = &[
         unsupported::malware,
     ),
     modifier("message", 0, modifiers::message_text),
-    cond("mime_regex", true, !MIME, unsupported::mime_regex),
+    cond("mime_regex", true, !MIME, mime::mime_regex),
     modifier("queue", NOTSMTP | PRDR | DATA, modifiers::queue),
     cond("ratelimit", true, 0, ratelimit::ratelimit),
     cond("recipients", false, !RCPT, lists::recipients),
@@ -143,6 +143,50 @@ pub static ACL_CONDITIONS: &[AclCondDef] = &[
     modifier("udpsend", 0, modifiers::udpsend),
     cond("verify", true, 0, tests::verify),
 ];
+
+/// Exim's run-time refusal of a condition or modifier in a phase where it is not
+/// allowed (`cannot test domains condition in MAIL ACL`).
+pub fn forbidden_message(def: &AclCondDef, phase: crate::acl::Phase) -> Option<String> {
+    if def.forbids & phase.bit() == 0 {
+        return None;
+    }
+    let what = if def.kind == Kind::Modifier {
+        "use"
+    } else {
+        "test"
+    };
+    Some(format!(
+        "cannot {what} {} condition in {} ACL",
+        def.name,
+        phase.name()
+    ))
+}
+
+/// What Exim would refuse when `item` runs in `phase`, as far as can be told before
+/// running it: the condition itself, or a `control =` / `verify =` value without
+/// expansions. For `rexim lint`; Exim itself checks only at run time.
+pub fn static_phase_error(
+    item: &crate::acl::model::Item,
+    phase: crate::acl::Phase,
+) -> Option<String> {
+    use crate::acl::model::Arg;
+    if let Some(m) = forbidden_message(item.def, phase) {
+        return Some(m);
+    }
+    let Arg::Expand(e) = &item.arg else {
+        return None;
+    };
+    let text = e.source();
+    if text.contains('$') || text.contains('\\') {
+        return None;
+    }
+    let r = match item.def.name {
+        "control" => modifiers::control_check(text.trim(), phase),
+        "verify" => crate::acl::verify::verify_check(text, phase),
+        _ => Ok(()),
+    };
+    r.err()
+}
 
 pub fn find(name: &str) -> Option<&'static AclCondDef> {
     ACL_CONDITIONS

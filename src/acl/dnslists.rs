@@ -67,6 +67,7 @@ fn parse_zone(item: &str) -> (Zone, Option<String>) {
 }
 
 fn log(run: &mut AclRun, text: String) {
+    run.flush_trace();
     run.state.logs.push(LogLine {
         targets: vec!["main"],
         text,

@@ -7,8 +7,11 @@ use crate::acl::model::{Acl, AclSet, Arg, Statement, Verb};
 use crate::acl::phase::Phase;
 use crate::acl::read;
 use crate::acl::state::MessageState;
+use crate::acl::trace::{trace_check, trace_outcome};
 use crate::error::ErrorKind;
 use crate::expand::{expand, Context, Expansion, Val};
+
+pub use crate::acl::expansion::ExpansionAcls;
 
 /// Result codes of conditions and of whole ACLs (Exim's OK, FAIL, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,12 +48,44 @@ pub struct AclRun<'a> {
     pub log_msg: Option<String>,
     /// Running under `-bh`: `delay` is not obeyed.
     pub host_checking: bool,
+    /// The expanded value for the `set` modifier being run.
+    pub set_value: Option<Val>,
+    /// Whether the expanded argument of the condition being run is tainted.
+    pub arg_tainted: bool,
 }
 
 impl AclRun<'_> {
     /// Expand text in the ACL's context.
     pub fn expand(&mut self, e: &Expansion) -> Result<Val, crate::ExpandError> {
         expand(e, self.ctx)
+    }
+
+    /// Write a main-log line after the trace collected so far.
+    pub fn flush_trace_then_log(&mut self, text: String) {
+        self.flush_trace();
+        self.state.logs.push(crate::acl::state::LogLine {
+            targets: vec!["main"],
+            text,
+        });
+    }
+
+    /// Write a panic-log line after the trace collected so far.
+    pub fn flush_trace_then_panic(&mut self, text: String) {
+        self.flush_trace();
+        self.state.panic_log(text);
+    }
+
+    /// Move the `-bh` trace collected so far into the log stream, so trace and log
+    /// lines keep their order. Call before adding a log line.
+    pub fn flush_trace(&mut self) {
+        if self.ctx.trace.is_some() {
+            for text in self.ctx.take_trace() {
+                self.state.logs.push(crate::acl::state::LogLine {
+                    targets: Vec::new(),
+                    text,
+                });
+            }
+        }
     }
 }
 
@@ -86,6 +121,12 @@ pub fn run_acl(
         }
     };
     if text.tainted {
+        for text in ctx.take_trace() {
+            state.logs.push(crate::acl::state::LogLine {
+                targets: Vec::new(),
+                text,
+            });
+        }
         state.panic_log(format!(
             "attempt to use tainted ACL text \"{}\"",
             text.as_str_lossy()
@@ -105,12 +146,34 @@ pub fn run_acl(
         user_msg: None,
         log_msg: None,
         host_checking,
+        set_value: None,
+        arg_tainted: false,
     };
-    let rc = check_text(&mut run, &text.as_str_lossy(), 0);
+    let mut rc = check_text(&mut run, &text.as_str_lossy(), 0);
+    if let Some(verb) = verb_not_allowed(rc, phase) {
+        run.flush_trace_then_panic(format!(
+            "\"{verb}\" verb not allowed in {} ACL",
+            phase.name()
+        ));
+        rc = Rc::Error;
+    }
+    run.flush_trace();
     Verdict {
         rc,
         user_message: run.user_msg,
         log_message: run.log_msg,
+    }
+}
+
+/// Exim's last checks on an ACL's result: `discard` only where a message is being
+/// received (not PREDATA), `drop` not from MAILAUTH.
+pub fn verb_not_allowed(rc: Rc, phase: Phase) -> Option<&'static str> {
+    match rc {
+        Rc::Discard if phase as u8 > Phase::NotSmtp as u8 || phase == Phase::Predata => {
+            Some("discard")
+        }
+        Rc::FailDrop if phase == Phase::MailAuth => Some("drop"),
+        _ => None,
     }
 }
 
@@ -126,12 +189,26 @@ pub fn check_text(run: &mut AclRun, text: &str, level: u32) -> Rc {
     } else {
         run.acls.get(text).cloned()
     };
+    let mut acl_name = "inline ACL".to_string();
     let acl: Arc<Acl> = match named {
-        Some(a) => a,
+        Some(a) => {
+            acl_name = format!("ACL \"{text}\"");
+            if a.statements.is_empty() {
+                run.ctx
+                    .trace(|| format!("ACL \"{text}\" is empty: implicit DENY"));
+                return Rc::Fail;
+            }
+            run.ctx.trace(|| format!("using ACL \"{text}\""));
+            a
+        }
         None => {
             let body = if !text.contains(' ') && text.starts_with('/') {
                 match std::fs::read_to_string(text) {
-                    Ok(b) => b,
+                    Ok(b) => {
+                        acl_name = format!("ACL \"{text}\"");
+                        run.ctx.trace(|| format!("read ACL from file {text}"));
+                        b
+                    }
                     Err(e) => {
                         run.log_msg = Some(format!("failed to open ACL file \"{text}\": {e}"));
                         return Rc::Error;
@@ -141,7 +218,12 @@ pub fn check_text(run: &mut AclRun, text: &str, level: u32) -> Rc {
                 text.to_string()
             };
             match read::read_inline(&body) {
-                Ok(a) => Arc::new(a),
+                Ok(mut a) => {
+                    for st in &mut a.statements {
+                        st.origin = run.acls.inline_origin.clone();
+                    }
+                    Arc::new(a)
+                }
                 Err(errs) => {
                     run.log_msg = Some(errs[0].message.clone());
                     return Rc::Error;
@@ -149,18 +231,39 @@ pub fn check_text(run: &mut AclRun, text: &str, level: u32) -> Rc {
             }
         }
     };
-    run_statements(run, &acl, level)
+    run_statements(run, &acl, &acl_name, level)
 }
 
-fn run_statements(run: &mut AclRun, acl: &Acl, level: u32) -> Rc {
+fn run_statements(run: &mut AclRun, acl: &Acl, acl_name: &str, level: u32) -> Rc {
     let quit_check = level == 0 && matches!(run.phase, Phase::Quit | Phase::NotQuit);
     for st in &acl.statements {
         let mut endpass = false;
         run.verb = st.verb;
+        if run.ctx.tracing() {
+            let (file, line) = st.origin.clone().unwrap_or_else(|| ("".into(), 0));
+            run.ctx
+                .trace(|| format!("processing \"{}\" ({file} {line})", st.verb.name()));
+        }
         let cond = check_statement(run, st, &mut endpass, level);
+        trace_outcome(run, st.verb, cond, acl_name);
+        let end = |run: &mut AclRun, what: &str| {
+            run.ctx.trace(|| format!("end of {acl_name}: {what}"));
+        };
         match cond {
             Rc::Defer if st.verb != Verb::Warn => return Rc::Defer,
             Rc::Error => return Rc::Error,
+            _ => {}
+        }
+        match st.verb {
+            Verb::Accept if cond == Rc::Ok || cond == Rc::Discard => end(run, "ACCEPT"),
+            Verb::Accept | Verb::Discard if endpass => run
+                .ctx
+                .trace(|| format!("{}: endpass encountered - denying access", st.verb.name())),
+            Verb::Defer if cond == Rc::Ok => end(run, "DEFER"),
+            Verb::Deny if cond == Rc::Ok => end(run, "DENY"),
+            Verb::Discard if cond == Rc::Ok || cond == Rc::Discard => end(run, "DISCARD"),
+            Verb::Drop if cond == Rc::Ok => end(run, "DROP"),
+            Verb::Require if cond != Rc::Ok => end(run, "not OK"),
             _ => {}
         }
         let bad_quit = |run: &mut AclRun| {
@@ -201,7 +304,21 @@ fn run_statements(run: &mut AclRun, acl: &Acl, level: u32) -> Rc {
                 return if quit_check { bad_quit(run) } else { cond }
             }
             Verb::Warn => {
+                if cond == Rc::Defer {
+                    // Exim's acl_warn_skipped log selector is on by default.
+                    let why = run
+                        .log_msg
+                        .as_ref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default();
+                    let who = run.state.host_ident.clone();
+                    let sep = if who.is_empty() { "" } else { " " };
+                    run.flush_trace_then_log(format!(
+                        "{who}{sep}Warning: ACL \"warn\" statement skipped: condition test deferred{why}"
+                    ));
+                }
                 if cond == Rc::Ok {
+                    run.flush_trace();
                     let user = run.user_msg.take();
                     let log = run.log_msg.take();
                     run.state.warn(user, log);
@@ -212,6 +329,8 @@ fn run_statements(run: &mut AclRun, acl: &Acl, level: u32) -> Rc {
             _ => {}
         }
     }
+    run.ctx
+        .trace(|| format!("end of {acl_name}: implicit DENY"));
     Rc::Fail
 }
 
@@ -223,10 +342,12 @@ fn check_statement(run: &mut AclRun, st: &Statement, endpass: &mut bool, level: 
     for item in &st.items {
         match (item.def.name, &item.arg) {
             ("message", Arg::Expand(e)) => {
+                run.ctx.trace(|| format!("  message: {}", e.source()));
                 user_message = Some(e);
                 continue;
             }
             ("log_message", Arg::Expand(e)) => {
+                run.ctx.trace(|| format!("l_message: {}", e.source()));
                 log_message = Some(e);
                 continue;
             }
@@ -236,9 +357,13 @@ fn check_statement(run: &mut AclRun, st: &Statement, endpass: &mut bool, level: 
             }
             _ => {}
         }
-        let arg: Vec<u8> = match &item.arg {
-            Arg::Expand(e) => match expand(e, run.ctx) {
-                Ok(v) => v.bytes,
+        let expansion = match &item.arg {
+            Arg::Expand(e) | Arg::Set(_, e) => Some(e),
+            _ => None,
+        };
+        let value = match expansion {
+            Some(e) => match expand(e, run.ctx) {
+                Ok(v) => Some(v),
                 Err(err) if err.kind == ErrorKind::Forced => continue,
                 Err(err) => {
                     run.log_msg = Some(format!(
@@ -253,20 +378,24 @@ fn check_statement(run: &mut AclRun, st: &Statement, endpass: &mut bool, level: 
                     };
                 }
             },
-            Arg::Raw(s) => s.as_bytes().to_vec(),
-            Arg::Set(..) | Arg::None => Vec::new(),
+            None => None,
         };
-        if item.def.forbids & run.phase.bit() != 0 {
-            let what = if item.def.kind == Kind::Modifier {
-                "use"
-            } else {
-                "test"
-            };
-            run.log_msg = Some(format!(
-                "cannot {what} {} condition in {} ACL",
-                item.def.name,
-                run.phase.name()
-            ));
+        if run.ctx.tracing() {
+            trace_check(run, item, value.as_ref());
+        }
+        let arg: Vec<u8> = match (&item.arg, &value) {
+            (Arg::Raw(s), _) => s.as_bytes().to_vec(),
+            (Arg::Expand(_), Some(v)) => v.bytes.clone(),
+            _ => Vec::new(),
+        };
+        run.arg_tainted = value.as_ref().is_some_and(|v| v.tainted);
+        run.set_value = if matches!(item.arg, Arg::Set(..)) {
+            value
+        } else {
+            None
+        };
+        if let Some(m) = crate::acl::conditions::forbidden_message(item.def, run.phase) {
+            run.log_msg = Some(m);
             return Rc::Error;
         }
         rc = if item.def.name == "acl" {
@@ -307,7 +436,7 @@ fn check_statement(run: &mut AclRun, st: &Statement, endpass: &mut bool, level: 
                 Ok(v) if !v.is_empty() => run.user_msg = Some(v.as_str_lossy().into_owned()),
                 Ok(_) => {}
                 Err(err) if err.kind == ErrorKind::Forced => {}
-                Err(err) => run.state.panic_log(format!(
+                Err(err) => run.flush_trace_then_panic(format!(
                     "failed to expand ACL message \"{}\": {}",
                     e.source(),
                     err.message
@@ -326,7 +455,7 @@ fn check_statement(run: &mut AclRun, st: &Statement, endpass: &mut bool, level: 
                 }
                 Ok(_) => {}
                 Err(err) if err.kind == ErrorKind::Forced => {}
-                Err(err) => run.state.panic_log(format!(
+                Err(err) => run.flush_trace_then_panic(format!(
                     "failed to expand ACL message \"{}\": {}",
                     e.source(),
                     err.message
@@ -347,65 +476,5 @@ fn set_verify_message(ctx: &mut Context, text: Option<&str>) {
             ctx.set("acl_verify_message", t);
         }
         None => ctx.unset("acl_verify_message"),
-    }
-}
-
-/// Lets `${acl{name}{args}}` and the `acl` expansion condition run configured ACLs.
-pub struct ExpansionAcls {
-    pub acls: Arc<AclSet>,
-}
-
-impl crate::expand::context::AclRunner for ExpansionAcls {
-    fn run(
-        &self,
-        name: &str,
-        args: &[Val],
-        ctx: &mut Context,
-    ) -> crate::expand::context::AclOutcome {
-        use crate::expand::context::AclOutcome;
-        let mut state = MessageState::default();
-        let saved: Vec<Option<Val>> = (1..=9)
-            .map(|i| ctx.get(&format!("acl_arg{i}")).cloned())
-            .collect();
-        for i in 1..=9 {
-            ctx.set(
-                &format!("acl_arg{i}"),
-                args.get(i - 1).cloned().unwrap_or_default(),
-            );
-        }
-        ctx.set("acl_narg", args.len().to_string());
-        let acls = self.acls.clone();
-        let mut run = AclRun {
-            ctx,
-            phase: Phase::Unknown,
-            acls: &acls,
-            state: &mut state,
-            verb: Verb::Accept,
-            user_msg: None,
-            log_msg: None,
-            host_checking: false,
-        };
-        let rc = if acls.get(name).is_some() {
-            check_text(&mut run, name, 1)
-        } else {
-            Rc::Error
-        };
-        let msg = run.user_msg.take().map(Val::from);
-        let log = run.log_msg.take();
-        for (i, v) in saved.into_iter().enumerate() {
-            let n = format!("acl_arg{}", i + 1);
-            match v {
-                Some(v) => {
-                    ctx.set(&n, v);
-                }
-                None => ctx.unset(&n),
-            }
-        }
-        match rc {
-            Rc::Ok | Rc::Discard => AclOutcome::Accept(msg),
-            Rc::Fail | Rc::FailDrop => AclOutcome::Deny(msg),
-            Rc::Defer => AclOutcome::Defer,
-            Rc::Error => AclOutcome::Error(log.unwrap_or_default()),
-        }
     }
 }

@@ -13,6 +13,8 @@ pub struct AclEnv {
     /// Where hints databases live (Exim's `spool_directory/db`); `None` makes
     /// `ratelimit` an error.
     pub hints_dir: Option<PathBuf>,
+    /// Exim's `spool_directory`: the MIME ACL's `decode` writes under its `scan/`.
+    pub spool_dir: Option<PathBuf>,
 }
 
 impl Default for AclEnv {
@@ -20,6 +22,7 @@ impl Default for AclEnv {
         AclEnv {
             resolver: Arc::new(SystemResolver::default()),
             hints_dir: None,
+            spool_dir: None,
         }
     }
 }

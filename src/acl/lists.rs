@@ -55,7 +55,10 @@ pub fn domains(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
 
 /// `local_parts = postmaster : abuse`: `$local_part` is listed; sets `$local_part_data`.
 pub fn local_parts(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
-    let lp = var(run, "local_part");
+    let lp = match &run.state.rcpt_original {
+        Some((lp, _)) => lp.clone(),
+        None => var(run, "local_part"),
+    };
     let r = listmatch::match_local_part(run.ctx, &lp, arg, true);
     finish(run, r, Some("local_part_data"))
 }
@@ -63,8 +66,10 @@ pub fn local_parts(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
 /// `recipients = postmaster@example.com`: the recipient address is listed; sets
 /// `$recipient_data`.
 pub fn recipients(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
-    let lp = var(run, "local_part");
-    let d = var(run, "domain");
+    let (lp, d) = match &run.state.rcpt_original {
+        Some((lp, d)) => (lp.clone(), d.clone()),
+        None => (var(run, "local_part"), var(run, "domain")),
+    };
     let mut addr = lp;
     if !d.is_empty() {
         addr.push(b'@');

@@ -6,8 +6,10 @@ pub mod conditions;
 pub mod dnslists;
 pub mod engine;
 pub mod env;
+pub mod expansion;
 pub mod hints;
 pub mod lists;
+pub mod mime;
 pub mod model;
 pub mod modifiers;
 pub mod phase;
@@ -16,6 +18,7 @@ pub mod read;
 pub mod seen;
 pub mod state;
 pub mod tests;
+pub mod trace;
 pub mod unsupported;
 pub mod verify;
 

@@ -70,7 +70,12 @@ pub struct Statement {
     pub verb: Verb,
     pub items: Vec<Item>,
     pub span: Span,
+    /// Configuration file and line of the verb, for the `-bh` trace.
+    pub origin: Option<Origin>,
 }
+
+/// Where a statement was read: file name and Exim's line number.
+pub type Origin = (Arc<str>, u32);
 
 #[derive(Debug, Clone)]
 pub struct Acl {
@@ -84,6 +89,9 @@ pub struct AclSet {
     pub acls: std::collections::HashMap<String, Arc<Acl>>,
     /// Resolver and hints database used by the conditions that need them.
     pub env: crate::acl::env::AclEnv,
+    /// What Exim names as the source of ACLs read at run time (inline text): the main
+    /// configuration file and its last line.
+    pub inline_origin: Option<Origin>,
 }
 
 impl AclSet {

@@ -28,6 +28,11 @@ pub fn set(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
     let Arg::Set(name, value) = &item.arg else {
         return Rc::Error;
     };
+    // The engine has expanded the value already (to trace it).
+    if let Some(v) = run.set_value.take() {
+        run.ctx.set(name, v);
+        return Rc::Ok;
+    }
     match expand(value, run.ctx) {
         Ok(v) => {
             run.ctx.set(name, v);
@@ -96,12 +101,15 @@ pub fn remove_header(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
     Rc::Ok
 }
 
-/// `logwrite = [:main,reject,panic:] text`: written at once.
+/// `logwrite = [:main,reject,panic:] text`: written at once, non-printing bytes escaped.
 pub fn logwrite(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
-    let text = String::from_utf8_lossy(arg).into_owned();
-    let (targets, msg) = match text.strip_prefix(':').and_then(|r| r.split_once(':')) {
+    let (targets, msg): (Vec<&'static str>, &[u8]) = match arg.strip_prefix(b":").and_then(|r| {
+        r.iter()
+            .position(|&c| c == b':')
+            .map(|i| (&r[..i], &r[i + 1..]))
+    }) {
         Some((list, msg)) => {
-            let t = list
+            let t = String::from_utf8_lossy(list)
                 .split(',')
                 .filter_map(|w| match w.trim() {
                     "main" => Some("main"),
@@ -110,26 +118,32 @@ pub fn logwrite(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
                     _ => None,
                 })
                 .collect();
-            (t, msg.trim_start().to_string())
+            (t, msg.trim_ascii_start())
         }
-        None => (vec!["main"], text),
+        None => (vec!["main"], arg),
     };
+    run.flush_trace();
     run.state.logs.push(LogLine {
         targets,
-        text: escape_nonprinting(&msg),
+        text: string_printing(msg),
     });
     Rc::Ok
 }
 
-fn escape_nonprinting(s: &str) -> String {
+/// Exim's `string_printing`: bytes outside printable ASCII become `\n`, `\t`, ... or
+/// three octal digits.
+pub fn string_printing(s: &[u8]) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for &c in s {
         match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\{:03o}", c as u32)),
-            c => out.push(c),
+            b' '..=b'~' => out.push(c as char),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0b => out.push_str("\\v"),
+            0x0c => out.push_str("\\f"),
+            c => out.push_str(&format!("\\{c:03o}")),
         }
     }
     out
@@ -161,14 +175,19 @@ pub fn delay(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
     let text = String::from_utf8_lossy(arg);
     match parse_time(text.trim()) {
         Some(secs) => {
-            if !run.host_checking {
+            run.ctx
+                .trace(|| format!("delay modifier requests {secs}-second delay"));
+            if run.host_checking {
+                run.ctx
+                    .trace(|| "delay skipped in -bh checking mode".into());
+            } else {
                 run.state.delay += Duration::from_secs(secs);
             }
             Rc::Ok
         }
         None => {
             run.log_msg = Some(format!(
-                "delay error: \"{}\" is not a time value",
+                "syntax error in argument for \"delay\" modifier: \"{}\" is not a time value",
                 text.trim()
             ));
             Rc::Error
@@ -258,30 +277,52 @@ pub fn udpsend(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
 /// `control = name[/options]`, checked against the phases Exim allows.
 pub fn control(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
     let text = String::from_utf8_lossy(arg).trim().to_string();
-    let name = text.split('/').next().unwrap_or("");
-    let Some(def) = CONTROLS
-        .iter()
-        .find(|c| name == c.name || (c.name == "queue" && name == "queue_only"))
-    else {
-        run.log_msg = Some(format!("syntax error in \"control={text}\""));
-        return Rc::Error;
-    };
-    if !def.options && text.len() > name.len() {
-        run.log_msg = Some(format!("syntax error in \"control={text}\""));
+    if let Err(e) = control_check(&text, run.phase) {
+        run.log_msg = Some(e);
         return Rc::Error;
     }
-    if def.forbids & run.phase.bit() != 0 {
-        run.log_msg = Some(format!(
-            "cannot use \"control={}\" in {} ACL",
-            def.name,
-            run.phase.name()
-        ));
-        return Rc::Error;
+    // The case controls act at once, on `$local_part` for the rest of this RCPT ACL.
+    if let Some((orig, _)) = run.state.rcpt_original.clone() {
+        match text.as_str() {
+            "caseful_local_part" => {
+                run.ctx.set("local_part", Val::tainted(orig));
+                return Rc::Ok;
+            }
+            "caselower_local_part" => {
+                run.ctx
+                    .set("local_part", Val::tainted(orig.to_ascii_lowercase()));
+                return Rc::Ok;
+            }
+            _ => {}
+        }
     }
     if !run.state.controls.contains(&text) {
         run.state.controls.push(text);
     }
     Rc::Ok
+}
+
+/// Exim's checks of a `control =` value: a known name, options only where allowed, and
+/// a phase where it may be used. `Err` is Exim's message.
+pub fn control_check(text: &str, phase: crate::acl::Phase) -> Result<(), String> {
+    let name = text.split('/').next().unwrap_or("");
+    let Some(def) = CONTROLS
+        .iter()
+        .find(|c| name == c.name || (c.name == "queue" && name == "queue_only"))
+    else {
+        return Err(format!("syntax error in \"control={text}\""));
+    };
+    if !def.options && text.len() > name.len() {
+        return Err(format!("syntax error in \"control={text}\""));
+    }
+    if def.forbids & phase.bit() != 0 {
+        return Err(format!(
+            "cannot use \"control={}\" in {} ACL",
+            def.name,
+            phase.name()
+        ));
+    }
+    Ok(())
 }
 
 struct ControlDef {

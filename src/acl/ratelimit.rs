@@ -279,9 +279,13 @@ pub fn ratelimit(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
         if unique.is_some() { "unique/" } else { "" }
     );
 
+    run.ctx
+        .trace(|| format!("ratelimit condition count={count:.0} {limit:.1}/{key}"));
     // Already computed for this command / message / connection?
     if let Some(&rate) = cache(run.state, readonly, mode).get(&key) {
         run.ctx.set("sender_rate", format!("{rate:.1}"));
+        run.ctx
+            .trace(|| format!("ratelimit found pre-computed rate {rate:.1}"));
         return if rate < limit { Rc::Fail } else { Rc::Ok };
     }
 
@@ -293,6 +297,7 @@ pub fn ratelimit(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
         Ok(db) => db,
         Err(_) => {
             run.ctx.unset("sender_rate");
+            run.ctx.trace(|| "ratelimit database not available".into());
             run.log_msg = Some("ratelimit database not available".into());
             return Rc::Defer;
         }
@@ -318,20 +323,54 @@ pub fn ratelimit(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
     let (sec, usec) = run.ctx.clock.now();
     let bloom_len = ((limit * 2.0) as usize).clamp(BLOOM_MIN, BLOOM_MAX);
     let mut rec = old.clone().unwrap_or_default();
+    // The -bh trace follows Exim's steps: key found, Bloom filter kept or not, ...
+    let mut have_block = old.is_some();
+    if let Some(o) = &old {
+        run.ctx.trace(|| "ratelimit found key in database".into());
+        if unique.is_some() && (sec as f64) > o.bloom_epoch as f64 + period {
+            run.ctx
+                .trace(|| "ratelimit discarding old Bloom filter".into());
+            have_block = false;
+        }
+        if unique.is_some() && o.bloom.is_empty() {
+            run.ctx
+                .trace(|| "ratelimit discarding undersize Bloom filter".into());
+            have_block = false;
+        }
+    }
+    if !have_block {
+        run.ctx.trace(|| {
+            if unique.is_some() {
+                "ratelimit creating new Bloom filter".into()
+            } else {
+                "ratelimit creating new rate data block".into()
+            }
+        });
+    }
     if let Some(u) = &unique {
-        let stale = old
-            .as_ref()
-            .is_none_or(|o| (sec as f64) > o.bloom_epoch as f64 + period || o.bloom.is_empty());
-        if stale {
+        if !have_block {
             rec.bloom_epoch = sec;
             rec.bloom = vec![0; bloom_len];
         }
-        if !readonly && bloom_seen(&mut rec.bloom, u) {
-            count = 0.0;
+        if !readonly {
+            run.ctx
+                .trace(|| format!("ratelimit checking uniqueness of {u}"));
+            if bloom_seen(&mut rec.bloom, u) {
+                count = 0.0;
+                run.ctx
+                    .trace(|| "ratelimit event found in Bloom filter".into());
+            } else {
+                run.ctx
+                    .trace(|| "ratelimit event added to Bloom filter".into());
+            }
         }
     }
     match &old {
-        None => rec.rate = count,
+        None => {
+            run.ctx
+                .trace(|| "ratelimit initializing new key's rate data".into());
+            rec.rate = count
+        }
         Some(o) => {
             let now = sec as f64 + f64::from(usec) / 1e6;
             let prev = o.sec as f64 + f64::from(o.usec) / 1e6;
@@ -349,11 +388,20 @@ pub fn ratelimit(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
     let rc = if rec.rate < limit { Rc::Fail } else { Rc::Ok };
     if (rc == Rc::Fail && leaky) || strict {
         if let Err(e) = db.write(db_key.as_bytes(), &rec.encode(unique.is_some())) {
-            run.state
-                .panic_log(format!("ratelimit database write failed: {e}"));
+            run.flush_trace_then_panic(format!("ratelimit database write failed: {e}"));
         }
+        run.ctx.trace(|| "ratelimit db updated".into());
+    } else {
+        let why = if readonly {
+            "readonly mode"
+        } else {
+            "over the limit, but leaky"
+        };
+        run.ctx.trace(|| format!("ratelimit db not updated: {why}"));
     }
     cache(run.state, readonly, mode).insert(key, rec.rate);
-    run.ctx.set("sender_rate", format!("{:.1}", rec.rate));
+    let rate = format!("{:.1}", rec.rate);
+    run.ctx.trace(|| format!("ratelimit computed rate {rate}"));
+    run.ctx.set("sender_rate", rate);
     rc
 }

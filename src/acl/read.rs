@@ -53,6 +53,7 @@ pub fn read_acl(name: &str, lines: &[Line]) -> Result<Acl, Vec<ReadError>> {
                 verb,
                 items: Vec::new(),
                 span,
+                origin: None,
             });
             if after.is_empty() {
                 continue;

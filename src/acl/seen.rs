@@ -59,6 +59,7 @@ pub fn seen(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
         None => None,
     };
     let Some(db) = db else {
+        run.ctx.trace(|| "database for 'seen' not available".into());
         run.log_msg = Some("database for 'seen' not available".into());
         return Rc::Defer;
     };
@@ -76,15 +77,18 @@ pub fn seen(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
             return Rc::Defer;
         }
     };
-    let write = |stamp: i64, run: &mut AclRun| {
+    // The -bh trace names each outcome as Exim does.
+    let write = |stamp: i64, run: &mut AclRun, how: &str| {
         if let Err(e) = db.write(db_key.as_bytes(), &stamp.to_le_bytes()) {
-            run.state
-                .panic_log(format!("seen database write failed: {e}"));
+            run.flush_trace_then_panic(format!("seen database write failed: {e}"));
         }
+        run.ctx.trace(|| format!("seen db written ({how})"));
     };
     let Some(stamp) = stored else {
         if mode != Mode::ReadOnly {
-            write(now, run);
+            write(now, run, "create");
+        } else {
+            run.ctx.trace(|| "seen db not written (readonly)".into());
         }
         return Rc::Fail;
     };
@@ -94,10 +98,12 @@ pub fn seen(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
     } else {
         diff < interval
     };
-    if mode == Mode::Write || (mode == Mode::Default && !before) {
-        write(now, run);
-    } else if mode == Mode::Default && diff >= refresh {
-        write(now.saturating_sub(interval), run);
+    if mode == Mode::ReadOnly {
+        run.ctx.trace(|| "seen db not written (readonly)".into());
+    } else if mode == Mode::Write || !before {
+        write(now, run, "update");
+    } else if diff >= refresh {
+        write(now.saturating_sub(interval), run, "refresh");
     }
     if hit {
         Rc::Ok

@@ -40,17 +40,35 @@ pub struct MessageState {
     pub ratelimit_mail: HashMap<String, f64>,
     pub ratelimit_conn: HashMap<String, f64>,
     warned: HashSet<String>,
+    /// The current RCPT's local part and domain as sent (`$local_part` and `$domain` are
+    /// lowercased): `local_parts` and `recipients` match these, as Exim does, and
+    /// `control = caseful_local_part` restores the local part.
+    pub rcpt_original: Option<(Vec<u8>, Vec<u8>)>,
+    /// How many of `add_headers` the message seen by later ACLs already has.
+    pub headers_applied: usize,
+    /// The part the MIME ACL is running for.
+    pub mime: Option<crate::acl::mime::MimeCursor>,
+    /// Exim's `host_and_ident` for the connection (`H=(helo) [ip]`), which prefixes
+    /// `warn` log lines; set by the SMTP session before each ACL.
+    pub host_ident: String,
 }
 
 impl MessageState {
     /// A `warn` statement succeeded: log its message once per message, keep a
     /// `message` as a header to add (Exim's deprecated behaviour).
     pub fn warn(&mut self, user: Option<String>, log: Option<String>) {
-        if let Some(l) = log {
-            if self.warned.insert(l.clone()) {
+        // Exim logs only a log text of its own, not one copied from `message`.
+        if let Some(l) = log.filter(|l| Some(l) != user.as_ref()) {
+            let l = crate::acl::modifiers::string_printing(l.as_bytes());
+            let text = if self.host_ident.is_empty() {
+                format!("Warning: {l}")
+            } else {
+                format!("{} Warning: {l}", self.host_ident)
+            };
+            if self.warned.insert(text.clone()) {
                 self.logs.push(LogLine {
                     targets: vec!["main"],
-                    text: format!("Warning: {l}"),
+                    text,
                 });
             }
         }
@@ -88,6 +106,15 @@ impl MessageState {
             .any(|c| c == name || c.starts_with(&format!("{name}/")))
     }
 
+    /// `control = enforce_sync` / `no_enforce_sync`: the last one obeyed, if any.
+    pub fn sync_control(&self) -> Option<bool> {
+        self.controls.iter().rev().find_map(|c| match c.as_str() {
+            "enforce_sync" => Some(true),
+            "no_enforce_sync" => Some(false),
+            _ => None,
+        })
+    }
+
     /// Forget per-message effects (after a message, RSET, MAIL).
     pub fn reset_message(&mut self) {
         let keep: Vec<String> = self
@@ -102,6 +129,7 @@ impl MessageState {
             ratelimit_conn: conn,
             // A delay not yet slept (the engine takes it after the command) survives.
             delay: self.delay,
+            host_ident: std::mem::take(&mut self.host_ident),
             ..Default::default()
         };
     }

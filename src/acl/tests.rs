@@ -66,7 +66,9 @@ pub fn nested(run: &mut AclRun, arg: &[u8], level: u32) -> Rc {
     }
     run.ctx.set("acl_narg", (expanded.len() - 1).to_string());
     let outer_verb = run.verb;
+    run.ctx.trace_indent(1);
     let rc = check_text(run, &expanded[0].as_str_lossy(), level + 1);
+    run.ctx.trace_indent(-1);
     run.verb = outer_verb;
     for (i, v) in saved.into_iter().enumerate() {
         let name = format!("acl_arg{}", i + 1);
@@ -147,17 +149,30 @@ fn in_string_list(run: &mut AclRun, subject: &str, list: &[u8]) -> Rc {
             return Rc::Error;
         }
     };
+    let label = format!("{subject} in \"{}\"?", list.as_str_lossy());
+    let mut last_neg = false;
     for item in lists::iter(&list.bytes) {
         let (neg, pat) = match item.strip_prefix(b"!") {
             Some(p) => (true, p.trim_ascii_start().to_vec()),
             None => (false, item.clone()),
         };
+        last_neg = neg;
         let hit = pat == b"*" || pat.eq_ignore_ascii_case(subject.as_bytes());
         if hit {
+            let yes = if neg { "no" } else { "yes" };
+            let item = String::from_utf8_lossy(&item);
+            run.ctx
+                .trace(|| format!("{label} {yes} (matched \"{item}\")"));
             return if neg { Rc::Fail } else { Rc::Ok };
         }
     }
-    Rc::Fail
+    let yes = if last_neg { "yes" } else { "no" };
+    run.ctx.trace(|| format!("{label} {yes} (end of list)"));
+    if last_neg {
+        Rc::Ok
+    } else {
+        Rc::Fail
+    }
 }
 
 /// `authenticated = list`: the connection authenticated with a listed authenticator.
@@ -184,8 +199,12 @@ pub fn encrypted(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
     }
 }
 
-/// `regex = list`: the message (headers and body) matches one of the regexes.
+/// `regex = list`: a line of the message (headers, blank line, body) matches one of
+/// the regexes; in the MIME ACL, a line of the current part.
 pub fn regex(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
+    if run.state.mime.is_some() {
+        return crate::acl::mime::regex_in_part(run, arg);
+    }
     let Some(msg) = run.ctx.message.clone() else {
         return Rc::Fail;
     };
@@ -195,28 +214,7 @@ pub fn regex(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
     }
     text.push(b'\n');
     text.extend_from_slice(&msg.body);
-    for pat in lists::iter(arg) {
-        let re = match crate::expand::regex::compile(&pat, false) {
-            Ok(r) => r,
-            Err(e) => {
-                run.log_msg = Some(e.message);
-                return Rc::Error;
-            }
-        };
-        for line in text.split(|&c| c == b'\n') {
-            if let Ok(Some(caps)) = re.captures(line) {
-                run.ctx.set("regex_match_string", Val::tainted(pat.clone()));
-                for i in 1..caps.len().min(10) {
-                    if let Some(m) = caps.get(i) {
-                        run.ctx
-                            .set(&format!("regex{i}"), Val::tainted(m.as_bytes()));
-                    }
-                }
-                return Rc::Ok;
-            }
-        }
-    }
-    Rc::Fail
+    crate::acl::mime::match_lines(run, arg, &text, 0, None)
 }
 
 /// `verify = header_syntax`, `verify = reverse_host_lookup/defer_ok`, ... (see

@@ -1,5 +1,5 @@
-//! ACL conditions rexim knows by name but cannot run yet (content scanning, DKIM,
-//! DMARC, SPF): configurations using them load, and evaluating one is an explicit error.
+//! ACL conditions rexim knows by name but cannot run yet (spam and malware scanning,
+//! DKIM, DMARC, SPF): configurations using them load, and evaluating one is an explicit error.
 
 use crate::acl::engine::{AclRun, Rc};
 use crate::acl::model::Item;
@@ -10,11 +10,6 @@ fn not_supported(run: &mut AclRun, item: &Item, why: &str) -> Rc {
         item.def.name
     ));
     Rc::Error
-}
-
-/// `decode = default`: MIME part decoding (content scanning not implemented).
-pub fn decode(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
-    not_supported(run, item, "no MIME ACL support")
 }
 
 /// `dkim_signers = example.com`, `dkim_status = pass` (no DKIM verification).
@@ -30,11 +25,6 @@ pub fn dmarc_status(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
 /// `malware = *` (no virus scanner interface).
 pub fn malware(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
     not_supported(run, item, "no malware scanner interface")
-}
-
-/// `mime_regex = ^Content-Type: .*zip` (no MIME ACL support).
-pub fn mime_regex(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
-    not_supported(run, item, "no MIME ACL support")
 }
 
 /// `spam = nobody:true` (no spamd interface).

@@ -6,8 +6,8 @@ use crate::acl::phase::bits::*;
 use crate::dns::{reverse_name, DnsResult, RData, RType};
 use crate::expand::address::{find_address_end, Options, Parser};
 
-/// Phases with a message (Exim's ACL_BITS_HAVEDATA).
-const HAVE_DATA: u32 = DATA | NOTSMTP | PRDR | MIME | DKIM;
+/// Phases with a message, and QUIT/not-QUIT after one (Exim's ACL_BITS_HAVEDATA).
+const HAVE_DATA: u32 = DATA | NOTSMTP | PRDR | MIME | DKIM | QUIT | NOTQUIT;
 
 fn var(run: &AclRun, name: &str) -> String {
     run.ctx
@@ -16,15 +16,15 @@ fn var(run: &AclRun, name: &str) -> String {
         .unwrap_or_default()
 }
 
-/// `verify = header_syntax/...`: dispatch on the kind, with Exim's option and phase checks.
-pub fn verify(run: &mut AclRun, arg: &[u8]) -> Rc {
-    let text = String::from_utf8_lossy(arg).into_owned();
-    let mut parts = text.split('/').map(str::trim);
-    let kind = parts.next().unwrap_or("").to_ascii_lowercase();
-    let opts: Vec<String> = parts
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
+/// Exim's checks of a `verify =` value before it runs: a known kind, no options where it
+/// takes none, and a phase where it may be used. `Err` is Exim's message.
+pub fn verify_check(text: &str, phase: crate::acl::Phase) -> Result<(), String> {
+    let kind = text
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let (where_ok, no_opts) = match kind.as_str() {
         "reverse_host_lookup" | "csa" => (u32::MAX, false),
         "certificate" | "helo" => (u32::MAX, true),
@@ -33,30 +33,40 @@ pub fn verify(run: &mut AclRun, arg: &[u8]) -> Rc {
         "recipient" => (RCPT, false),
         k if k.starts_with("sender") => (MAIL | RCPT | PREDATA | DATA | NOTSMTP, false),
         _ => {
-            run.log_msg = Some(format!(
+            return Err(format!(
                 "expected \"sender[=address]\", \"recipient\", \"helo\", \"header_syntax\", \"header_sender\", \"header_names_ascii\" or \"reverse_host_lookup\" at start of ACL condition \"verify {text}\""
             ));
-            return Rc::Error;
         }
     };
     if no_opts && text.contains('/') {
-        run.log_msg = Some(format!(
+        return Err(format!(
             "unexpected '/' found in \"{text}\" (this verify item has no options)"
         ));
-        return Rc::Error;
     }
-    if where_ok & run.phase.bit() == 0 {
+    if where_ok & phase.bit() == 0 {
         let name = if kind.starts_with("sender") {
             "sender"
         } else {
             &kind
         };
-        run.log_msg = Some(format!(
-            "cannot verify {name} in ACL for {}",
-            run.phase.name()
-        ));
+        return Err(format!("cannot verify {name} in ACL for {}", phase.name()));
+    }
+    Ok(())
+}
+
+/// `verify = header_syntax/...`: dispatch on the kind, with Exim's option and phase checks.
+pub fn verify(run: &mut AclRun, arg: &[u8]) -> Rc {
+    let text = String::from_utf8_lossy(arg).into_owned();
+    if let Err(e) = verify_check(&text, run.phase) {
+        run.log_msg = Some(e);
         return Rc::Error;
     }
+    let mut parts = text.split('/').map(str::trim);
+    let kind = parts.next().unwrap_or("").to_ascii_lowercase();
+    let opts: Vec<String> = parts
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
     match kind.as_str() {
         "header_syntax" => header_syntax(run),
         "header_names_ascii" => header_names_ascii(run),

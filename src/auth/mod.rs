@@ -159,7 +159,14 @@ impl Items {
 /// Exim's `auth_check_some_cond`: expand a condition; empty/`0`/`no`/`false` fail,
 /// `1`/`yes`/`true` pass, a forced failure fails, anything else defers.
 pub fn check_condition(e: &Expansion, items: &Items, ctx: &mut Context) -> Outcome {
-    let v = match items.expand(e, ctx) {
+    let r = items.expand(e, ctx);
+    if let Some(t) = ctx.trace.as_mut() {
+        match &r {
+            Ok(v) => t.plain(&format!("expanded string: {}", v.as_str_lossy())),
+            Err(err) => t.plain(&format!("expansion failed: {}", err.message)),
+        }
+    }
+    let v = match r {
         Ok(v) => v,
         Err(err) if err.kind == ErrorKind::Forced => return Outcome::Fail,
         Err(err) => {

@@ -81,8 +81,32 @@ impl Exchange {
             }
         }
         match &au.server_condition {
-            Some(c) => Step::Done(check_condition(c, &self.items, ctx)),
+            Some(c) => {
+                if ctx.tracing() {
+                    trace_items(&au.name, &self.items, ctx);
+                }
+                Step::Done(check_condition(c, &self.items, ctx))
+            }
             None => Step::Done(Outcome::Ok),
         }
+    }
+}
+
+/// The `-bh` trace Exim prints before checking `server_condition`: the driver and the
+/// `$auth<n>` and `$<n>` values.
+fn trace_items(name: &str, items: &crate::auth::Items, ctx: &mut Context) {
+    let Some(t) = ctx.trace.as_mut() else {
+        return;
+    };
+    t.plain(&format!("{name} authenticator server_condition:"));
+    for (i, v) in items.0.iter().take(crate::auth::AUTH_VARS).enumerate() {
+        t.plain(&format!(
+            "  $auth{} = {}",
+            i + 1,
+            String::from_utf8_lossy(v)
+        ));
+    }
+    for (i, v) in items.0.iter().enumerate() {
+        t.plain(&format!("  ${} = {}", i + 1, String::from_utf8_lossy(v)));
     }
 }

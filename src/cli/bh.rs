@@ -89,6 +89,8 @@ pub fn session(o: &Options, cfg: SessionConfig, acls: AclSet) -> Result<Session,
     };
     let acls = Arc::new(acls);
     let mut ctx = Context::default();
+    // `exim -bh` prints its debug trace (the `>>>` lines) on stderr.
+    ctx.trace = Some(Box::default());
     ctx.acl = Some(Arc::new(ExpansionAcls { acls: acls.clone() }));
     let mut s = Session::new(Arc::new(cfg), acls, ctx, peer);
     s.host_checking = true;
@@ -103,6 +105,8 @@ pub fn preamble(address: &str) -> String {
 }
 
 fn flush_logs(s: &mut Session, err: &mut dyn Write) {
+    let trace = s.ctx.take_trace();
+    s.log.extend(trace);
     for l in s.log.drain(..) {
         if l.starts_with(">>>") {
             let _ = writeln!(err, "{l}");

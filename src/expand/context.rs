@@ -128,6 +128,11 @@ pub struct Context {
     pub acl_depth: u32,
     /// Lines that Exim would write to its logs (taint violations etc.).
     pub log: Vec<String>,
+    /// `-bh` debug trace (the `>>>` lines); `None` when nobody is watching.
+    pub trace: Option<Box<crate::expand::trace::Trace>>,
+    /// Results of named host lists without expansions, by list name and host: Exim
+    /// caches them for the connection (the `-bh` trace shows `- cached`).
+    pub host_list_cache: HashMap<Box<str>, Option<crate::listmatch::Matched>>,
 }
 
 impl Default for Context {
@@ -154,6 +159,8 @@ impl Context {
             clock: Arc::new(SystemClock),
             acl_depth: 0,
             log: Vec::new(),
+            trace: None,
+            host_list_cache: HashMap::new(),
         }
     }
 

@@ -35,8 +35,7 @@ const STACK_CHECK_EVERY: u32 = 8;
 
 /// Expand a parsed expansion.
 pub fn expand(e: &Expansion, ctx: &mut Context) -> ExpResult<Val> {
-    let mut ev = Eval::new(ctx);
-    ev.seq(&e.body)
+    Eval::new(ctx).seq(&e.body)
 }
 
 /// Parse and expand in one step (convenient for one-off strings).
@@ -64,6 +63,18 @@ impl<'c> Eval<'c> {
 
     /// Expand a sequence, appending to `out`.
     pub fn seq_into(&mut self, s: &Seq, out: &mut Val) -> ExpResult<()> {
+        if self.ctx.trace.is_none() {
+            return self.seq_nodes(s, out);
+        }
+        // The `-bh` trace indents what happens inside an expansion by its nesting, as
+        // Exim's `expand_level` counts its recursive expansions of arguments.
+        self.ctx.trace_indent(1);
+        let r = self.seq_nodes(s, out);
+        self.ctx.trace_indent(-1);
+        r
+    }
+
+    fn seq_nodes(&mut self, s: &Seq, out: &mut Val) -> ExpResult<()> {
         for node in &s.nodes {
             match node {
                 Node::Text(t) => out.bytes.extend_from_slice(t),

@@ -15,6 +15,7 @@ pub mod message;
 pub mod operators;
 pub mod parse;
 pub mod regex;
+pub mod trace;
 pub mod value;
 pub mod vars;
 

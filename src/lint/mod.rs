@@ -2,6 +2,7 @@
 
 mod acl;
 mod load;
+mod phases;
 mod refs;
 mod taint;
 mod vars;
@@ -16,6 +17,7 @@ pub fn run(cfg: &Config) -> Vec<Diagnostic> {
     refs::check(cfg, &mut out);
     acl::check(cfg, &mut out);
     vars::check(cfg, &mut out);
+    phases::check(cfg, &mut out);
     taint::check(cfg, &mut out);
     out
 }

@@ -132,7 +132,7 @@ pub fn check(cfg: &Config, out: &mut Vec<Diagnostic>) {
         if let Some(t) = text(s) {
             let plain = !t.is_empty() && t.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
             if plain
-                && !matches!(t, "accept" | "deny" | "defer")
+                && crate::acl::Verb::from_name(t).is_none()
                 && !cfg.acls.iter().any(|a| a.name == t)
             {
                 out.push(Diagnostic {

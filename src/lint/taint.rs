@@ -17,6 +17,14 @@ const TAINTED: &[&str] = &[
     "message_body_end",
     "message_headers",
     "message_headers_raw",
+    "mime_boundary",
+    "mime_charset",
+    "mime_content_description",
+    "mime_content_disposition",
+    "mime_content_id",
+    "mime_content_transfer_encoding",
+    "mime_content_type",
+    "mime_filename",
     "original_domain",
     "original_local_part",
     "parent_domain",
@@ -107,8 +115,10 @@ pub fn check(cfg: &Config, out: &mut Vec<Diagnostic>) {
                     .partition_point(|o| *o <= item.span.start as usize)
                     .saturating_sub(1);
                 let span = acl.lines.get(i).map(|l| l.span).unwrap_or(acl.span);
+                // `decode =` names the file the MIME part is written to.
+                let whole = item.def.name == "decode";
                 for e in super::vars::expansions(&item.arg) {
-                    check_expansion(out, &format!("ACL \"{}\"", acl.name), &e, false, span);
+                    check_expansion(out, &format!("ACL \"{}\"", acl.name), &e, whole, span);
                 }
             }
         }

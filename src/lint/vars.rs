@@ -62,29 +62,39 @@ const PHASE_VARS: &[(&str, &[Phase])] = &[
 /// Phases in which message headers exist.
 const HEADER_PHASES: &[Phase] = &[Data, Mime, Dkim, Prdr, NotSmtp];
 
-pub fn check(cfg: &Config, out: &mut Vec<Diagnostic>) {
+/// An ACL as read for linting, with the offsets `span_of` maps back to config lines.
+pub(super) type ParsedAcl = Option<(crate::acl::Acl, Vec<usize>)>;
+
+/// Named ACLs reached from the `acl_smtp_*` options, directly or through `acl =`
+/// conditions: for each, the phases it runs in and the option that leads there.
+pub(super) struct Reach<'c> {
+    pub by_name: HashMap<&'c str, &'c crate::config::Acl>,
+    pub phases: HashMap<&'c str, Vec<(Phase, &'static str)>>,
+    pub parsed: HashMap<&'c str, ParsedAcl>,
+}
+
+pub(super) fn reach(cfg: &Config) -> Reach<'_> {
     let by_name: HashMap<&str, &crate::config::Acl> =
         cfg.acls.iter().map(|a| (a.name.as_str(), a)).collect();
-    // Phases each named ACL runs in, following `acl =` calls.
-    let mut phases: HashMap<&str, Vec<Phase>> = HashMap::new();
-    let mut queue: VecDeque<(&str, Phase)> = VecDeque::new();
+    let mut phases: HashMap<&str, Vec<(Phase, &'static str)>> = HashMap::new();
+    let mut queue: VecDeque<(&str, Phase, &'static str)> = VecDeque::new();
     for (opt, phase) in HOOKS {
         let Some(def) = crate::config::tables::find(crate::config::tables::MAIN, opt) else {
             continue;
         };
         if let Value::Str(name) = cfg.main_value(def) {
             if let Some((n, _)) = by_name.get_key_value(name.trim()) {
-                queue.push_back((n, *phase));
+                queue.push_back((n, *phase, opt));
             }
         }
     }
-    let mut parsed: HashMap<&str, Option<(crate::acl::Acl, Vec<usize>)>> = HashMap::new();
-    while let Some((name, phase)) = queue.pop_front() {
+    let mut parsed: HashMap<&str, ParsedAcl> = HashMap::new();
+    while let Some((name, phase, opt)) = queue.pop_front() {
         let seen = phases.entry(name).or_default();
-        if seen.contains(&phase) {
+        if seen.iter().any(|(p, _)| *p == phase) {
             continue;
         }
-        seen.push(phase);
+        seen.push((phase, opt));
         let entry = parsed.entry(name).or_insert_with(|| read(by_name[name]));
         let Some((acl, _)) = entry else { continue };
         for st in &acl.statements {
@@ -92,12 +102,34 @@ pub fn check(cfg: &Config, out: &mut Vec<Diagnostic>) {
                 if let (true, Arg::Raw(text)) = (item.def.name == "acl", &item.arg) {
                     let callee = text.split_whitespace().next().unwrap_or("");
                     if let Some((n, _)) = by_name.get_key_value(callee) {
-                        queue.push_back((n, phase));
+                        queue.push_back((n, phase, opt));
                     }
                 }
             }
         }
     }
+    Reach {
+        by_name,
+        phases,
+        parsed,
+    }
+}
+
+/// The option naming the ACL for each phase.
+pub(super) fn hooks() -> &'static [(&'static str, Phase)] {
+    HOOKS
+}
+
+pub fn check(cfg: &Config, out: &mut Vec<Diagnostic>) {
+    let Reach {
+        by_name,
+        phases,
+        parsed,
+    } = reach(cfg);
+    let phases: HashMap<&str, Vec<Phase>> = phases
+        .into_iter()
+        .map(|(n, ps)| (n, ps.into_iter().map(|(p, _)| p).collect()))
+        .collect();
     let mut names: Vec<&&str> = phases.keys().collect();
     names.sort();
     for name in names {

@@ -5,9 +5,7 @@ use crate::expand::context::Context;
 use crate::expand::lists;
 use crate::expand::value::Val;
 use crate::listmatch::string::{check_string, StringMatcher};
-use crate::listmatch::{
-    check_list, trim_start, ItemErr, ItemResult, Kind, ListError, Matched, Matcher,
-};
+use crate::listmatch::{trim_start, ItemErr, ItemResult, Kind, ListError, Matched, Matcher};
 
 /// The address being checked: lowercased entirely until `+caseful`, then only the domain.
 pub struct AddressMatcher {
@@ -32,6 +30,10 @@ const CHAIN_LIMIT: u32 = 50;
 impl Matcher for AddressMatcher {
     fn kind(&self) -> Kind {
         Kind::Address
+    }
+
+    fn trace_name(&self) -> String {
+        String::from_utf8_lossy(&self.orig).into_owned()
     }
 
     fn caseful(&mut self) {
@@ -165,7 +167,11 @@ fn single_item(ctx: &mut Context, m: &mut StringMatcher, item: &[u8]) -> ItemRes
     if item.is_empty() {
         list = b":".to_vec();
     }
-    check_list(ctx, m, &list, false, 1).map_err(|e| match e {
+    // Exim checks the item as a list of its own, shown as it is in the trace.
+    let shown = ctx
+        .tracing()
+        .then(|| format!("\"{}\"", String::from_utf8_lossy(item)));
+    super::check_list_as(ctx, m, &list, false, 1, shown.as_deref()).map_err(|e| match e {
         ListError::Defer(m) => ItemErr::Defer(m),
         ListError::Fatal(m) => ItemErr::Fatal(m),
     })

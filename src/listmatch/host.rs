@@ -35,6 +35,24 @@ impl Matcher for HostMatcher {
         Kind::Host
     }
 
+    fn cache_key(&self) -> Option<String> {
+        let name = self.name.as_deref().unwrap_or(b"");
+        Some(format!(
+            "{}\0{}",
+            String::from_utf8_lossy(&self.address),
+            String::from_utf8_lossy(name)
+        ))
+    }
+
+    fn trace_name(&self) -> String {
+        // Exim names the calling host "host"; a match_ip subject by its address.
+        if self.ip_only {
+            String::from_utf8_lossy(&self.address).into_owned()
+        } else {
+            "host".into()
+        }
+    }
+
     fn test(&mut self, ctx: &mut Context, item: &[u8]) -> ItemResult {
         if item == b"*" {
             return found();

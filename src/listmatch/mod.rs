@@ -86,8 +86,14 @@ pub(crate) type ItemResult = Result<Option<Matched>, ItemErr>;
 pub(crate) trait Matcher {
     fn kind(&self) -> Kind;
     fn test(&mut self, ctx: &mut Context, item: &[u8]) -> ItemResult;
+    /// The subject as the `-bh` trace names it (`host`, the domain, the address).
+    fn trace_name(&self) -> String;
     /// `+caseful` seen in an address or local-part list.
     fn caseful(&mut self) {}
+    /// For host lists: the subject identity under which named-list results are cached.
+    fn cache_key(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Most nested `+name` references followed before giving up.
@@ -101,6 +107,22 @@ pub(crate) fn check_list(
     expand: bool,
     depth: u32,
 ) -> MatchResult {
+    check_list_as(ctx, m, list, expand, depth, None)
+}
+
+/// Most of a list shown in a trace label (Exim's `LIST_LIMIT_PR`).
+const LIST_LIMIT_PR: usize = 2048;
+
+/// `check_list`, naming the list in the `-bh` trace by `option` (an option name) when
+/// given, else by its expanded text, as Exim's `ot`.
+pub(crate) fn check_list_as(
+    ctx: &mut Context,
+    m: &mut dyn Matcher,
+    list: &[u8],
+    expand: bool,
+    depth: u32,
+    option: Option<&str>,
+) -> MatchResult {
     if depth > MAX_NESTING {
         return Err(ListError::Defer(Some(
             "named lists nested too deeply".into(),
@@ -109,7 +131,15 @@ pub(crate) fn check_list(
     let text = if expand {
         match crate::expand::expand_str(&String::from_utf8_lossy(list), ctx) {
             Ok(v) => v.bytes,
-            Err(e) if e.is_forced() => return Ok(None),
+            Err(e) if e.is_forced() => {
+                ctx.trace(|| {
+                    format!(
+                        "expansion of \"{}\" forced failure: assume not in this list",
+                        String::from_utf8_lossy(list)
+                    )
+                });
+                return Ok(None);
+            }
             Err(e) => {
                 ctx.log.push(format!(
                     "failed to expand \"{}\" while checking a list: {}",
@@ -122,11 +152,50 @@ pub(crate) fn check_list(
     } else {
         list.to_vec()
     };
+    let label = ctx.tracing().then(|| match option {
+        Some(o) => format!("{} in {o}?", m.trace_name()),
+        None => {
+            let shown = String::from_utf8_lossy(&text[..text.len().min(LIST_LIMIT_PR)]);
+            let more = if text.len() >= LIST_LIMIT_PR {
+                "..."
+            } else {
+                ""
+            };
+            format!("{} in \"{shown}{more}\"?", m.trace_name())
+        }
+    });
+    let r = scan_items(ctx, m, &text, list, depth, &label);
+    if let (Err(ListError::Defer(_)), Some(l)) = (&r, &label) {
+        let l = l.clone();
+        if let Some(t) = ctx.trace.as_mut() {
+            t.plain(&format!("{l} list match deferred"));
+        }
+    }
+    r
+}
+
+/// Trace the outcome of one item (`yes (matched "x")`), the end of the list, etc.
+fn trace_list(ctx: &mut Context, label: &Option<String>, yes: bool, why: &str) {
+    if let Some(l) = label {
+        let answer = if yes { "yes" } else { "no" };
+        ctx.trace(|| format!("{l} {answer} ({why})"));
+    }
+}
+
+/// Scan the items of an expanded list.
+fn scan_items(
+    ctx: &mut Context,
+    m: &mut dyn Matcher,
+    text: &[u8],
+    list: &[u8],
+    depth: u32,
+    label: &Option<String>,
+) -> MatchResult {
     let kind = m.kind();
     let mut positive = true;
     let (mut inc_unknown, mut ign_unknown, mut inc_defer, mut ign_defer) =
         (false, false, false, false);
-    for item in lists::iter(&text) {
+    for item in lists::iter(text) {
         if matches!(kind, Kind::Address | Kind::LocalPart) && item == b"+caseful" {
             m.caseful();
             continue;
@@ -146,6 +215,7 @@ pub(crate) fn check_list(
                 continue;
             }
         }
+        let shown = || format!("matched \"{}\"", String::from_utf8_lossy(&item));
         let mut body: &[u8] = &item;
         positive = true;
         if body.first() == Some(&b'!') {
@@ -160,6 +230,7 @@ pub(crate) fn check_list(
                 list,
                 positive,
                 (inc_unknown, ign_unknown, inc_defer, ign_defer),
+                label,
             )? {
                 FileOutcome::Decided(r) => return Ok(r),
                 FileOutcome::Continue(last) => positive = last,
@@ -180,13 +251,36 @@ pub(crate) fn check_list(
                 ));
                 return Err(ListError::Defer(None));
             };
-            if let Some(hit) = check_list(ctx, m, sub.as_bytes(), true, depth + 1)? {
+            // Exim caches a named host list's answer for the connection unless the
+            // list holds an expansion.
+            let key = if sub.contains('$') {
+                None
+            } else {
+                m.cache_key()
+                    .map(|k| format!("{name}\0{k}").into_boxed_str())
+            };
+            if let Some(cached) = key.as_ref().and_then(|k| ctx.host_list_cache.get(k)) {
+                if let Some(hit) = cached.clone() {
+                    trace_list(ctx, label, positive, &format!("{} - cached", shown()));
+                    return Ok(if positive { Some(hit) } else { None });
+                }
+                continue;
+            }
+            let r = check_list(ctx, m, sub.as_bytes(), true, depth + 1)?;
+            if let Some(k) = key {
+                ctx.host_list_cache.insert(k, r.clone());
+            }
+            if let Some(hit) = r {
+                trace_list(ctx, label, positive, &shown());
                 return Ok(if positive { Some(hit) } else { None });
             }
             continue;
         }
         match m.test(ctx, body) {
-            Ok(Some(hit)) => return Ok(if positive { Some(hit) } else { None }),
+            Ok(Some(hit)) => {
+                trace_list(ctx, label, positive, &shown());
+                return Ok(if positive { Some(hit) } else { None });
+            }
             Ok(None) => {}
             Err(ItemErr::Fatal(msg)) => return Err(ListError::Fatal(msg)),
             Err(ItemErr::Defer(msg)) => {
@@ -197,6 +291,7 @@ pub(crate) fn check_list(
                     )
                 });
                 if ign_defer {
+                    ctx.trace(|| format!("{msg}: item ignored by +ignore_defer"));
                     continue;
                 }
                 if inc_defer {
@@ -207,8 +302,10 @@ pub(crate) fn check_list(
             }
             Err(ItemErr::Unknown(msg)) => {
                 if ign_unknown {
+                    ctx.trace(|| format!("{msg}: item ignored by +ignore_unknown"));
                     continue;
                 }
+                trace_list(ctx, label, inc_unknown, &msg);
                 if !inc_unknown {
                     return Ok(None);
                 }
@@ -218,6 +315,7 @@ pub(crate) fn check_list(
         }
     }
     // End of list: in only when the last item was negative.
+    trace_list(ctx, label, !positive, "end of list");
     Ok(if positive {
         None
     } else {
@@ -241,6 +339,7 @@ fn check_file(
     list: &[u8],
     positive: bool,
     flags: (bool, bool, bool, bool),
+    label: &Option<String>,
 ) -> Result<FileOutcome, ListError> {
     use std::io::Read;
     let (inc_unknown, ign_unknown, inc_defer, ign_defer) = flags;
@@ -283,6 +382,8 @@ fn check_file(
         last = pos;
         match m.test(ctx, body) {
             Ok(Some(mut hit)) => {
+                let why = format!("matched \"{}\" in {name}", String::from_utf8_lossy(line));
+                trace_list(ctx, label, positive, &why);
                 hit.value = Some(Val::new(body));
                 return Ok(FileOutcome::Decided(if pos { Some(hit) } else { None }));
             }

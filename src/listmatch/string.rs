@@ -53,6 +53,10 @@ impl Matcher for StringMatcher {
         self.kind
     }
 
+    fn trace_name(&self) -> String {
+        String::from_utf8_lossy(&self.orig).into_owned()
+    }
+
     fn caseful(&mut self) {
         self.subject = self.orig.clone();
         self.caseless = false;

@@ -14,6 +14,8 @@ pub struct SessionConfig {
     pub acl_smtp_rcpt: Option<Expansion>,
     pub acl_smtp_predata: Option<Expansion>,
     pub acl_smtp_data: Option<Expansion>,
+    /// Run for each MIME part after DATA, before `acl_smtp_data`.
+    pub acl_smtp_mime: Option<Expansion>,
     pub acl_smtp_quit: Option<Expansion>,
     pub acl_smtp_notquit: Option<Expansion>,
     pub acl_smtp_vrfy: Option<Expansion>,
@@ -74,6 +76,7 @@ impl Default for SessionConfig {
             acl_smtp_rcpt: None,
             acl_smtp_predata: None,
             acl_smtp_data: None,
+            acl_smtp_mime: None,
             acl_smtp_quit: None,
             acl_smtp_notquit: None,
             acl_smtp_vrfy: None,
@@ -128,6 +131,7 @@ impl SessionConfig {
             "acl_smtp_rcpt" => self.acl_smtp_rcpt = acl(),
             "acl_smtp_predata" => self.acl_smtp_predata = acl(),
             "acl_smtp_data" => self.acl_smtp_data = acl(),
+            "acl_smtp_mime" => self.acl_smtp_mime = acl(),
             "acl_smtp_quit" => self.acl_smtp_quit = acl(),
             "acl_smtp_notquit" => self.acl_smtp_notquit = acl(),
             "acl_smtp_vrfy" => self.acl_smtp_vrfy = acl(),
@@ -245,6 +249,7 @@ const SESSION_OPTIONS: &[&str] = &[
     "acl_smtp_helo",
     "acl_smtp_mail",
     "acl_smtp_mailauth",
+    "acl_smtp_mime",
     "acl_smtp_notquit",
     "acl_smtp_predata",
     "acl_smtp_quit",
@@ -309,7 +314,23 @@ impl SessionConfig {
             Ok(list) => out.authenticators = list,
             Err(es) => errors.extend(es),
         }
-        let mut acls = crate::acl::AclSet::default();
+        let mut acls = crate::acl::AclSet {
+            inline_origin: Some((cfg.main_file.as_str().into(), cfg.end_line)),
+            ..Default::default()
+        };
+        // Hints databases live in spool_directory/db; the MIME ACL decodes parts under
+        // spool_directory/scan.
+        if let Some(def) =
+            crate::config::tables::find(crate::config::tables::MAIN, "spool_directory")
+        {
+            if let Value::Str(s) = cfg.main_value(def) {
+                if !s.is_empty() {
+                    let spool = std::path::PathBuf::from(s);
+                    acls.env.hints_dir = Some(spool.join("db"));
+                    acls.env.spool_dir = Some(spool);
+                }
+            }
+        }
         for acl in &cfg.acls {
             let lines: Vec<crate::acl::read::Line> = acl
                 .lines
@@ -320,7 +341,10 @@ impl SessionConfig {
                 })
                 .collect();
             match crate::acl::read::read_acl(&acl.name, &lines) {
-                Ok(a) => acls.insert(a),
+                Ok(mut a) => {
+                    set_origins(&mut a, &acl.lines);
+                    acls.insert(a)
+                }
                 Err(es) => errors.extend(
                     es.into_iter()
                         .map(|e| format!("error in ACL \"{}\": {}", acl.name, e.message)),
@@ -332,5 +356,23 @@ impl SessionConfig {
         } else {
             Err(errors)
         }
+    }
+}
+
+/// Give each statement the file and line of its verb (the `-bh` trace shows them).
+fn set_origins(acl: &mut crate::acl::Acl, lines: &[crate::config::lines::Line]) {
+    let mut files: Vec<std::sync::Arc<str>> = Vec::new();
+    for st in &mut acl.statements {
+        let Some(l) = lines.iter().find(|l| l.span.start == st.span.start) else {
+            continue;
+        };
+        let file = match files.iter().find(|f| ***f == *l.file_name) {
+            Some(f) => f.clone(),
+            None => {
+                files.push(l.file_name.as_str().into());
+                files[files.len() - 1].clone()
+            }
+        };
+        st.origin = Some((file, l.lineno));
     }
 }

@@ -121,6 +121,9 @@ pub struct Session {
     pub tls: Option<crate::smtp::tls::TlsFacts>,
     pub(crate) tls_request: Option<crate::smtp::tls::TlsRequest>,
     pub(crate) tls_broken: bool,
+    /// The id of the latest message: Exim starts every later log line of the connection
+    /// with it.
+    pub(crate) log_id: Option<String>,
 }
 
 /// What the last EHLO advertised.
@@ -182,6 +185,7 @@ impl Session {
             tls: None,
             tls_request: None,
             tls_broken: false,
+            log_id: None,
         };
         s.set_connection_vars();
         s
@@ -450,7 +454,11 @@ impl Session {
 
     /// Did the client send more input after a command that must wait for its reply?
     fn out_of_sync(&self, verb: Option<Verb>) -> bool {
-        if !self.sync_check || !self.cfg.smtp_enforce_sync || !self.rx.pending() {
+        let enforce = self
+            .acl_state
+            .sync_control()
+            .unwrap_or(self.cfg.smtp_enforce_sync);
+        if !self.sync_check || !enforce || !self.rx.pending() {
             return false;
         }
         match verb {
@@ -543,7 +551,15 @@ impl Session {
     }
 
     pub fn log(&mut self, line: String) {
-        self.log.push(line);
+        // The `-bh` trace written so far comes first.
+        if self.ctx.trace.is_some() {
+            let trace = self.ctx.take_trace();
+            self.log.extend(trace);
+        }
+        match &self.log_id {
+            Some(id) if !line.starts_with(id.as_str()) => self.log.push(format!("{id} {line}")),
+            _ => self.log.push(line),
+        }
     }
 
     fn synprot_log(&mut self, kind: &str, msg: &str) {
@@ -596,6 +612,7 @@ impl Session {
 
     /// Run an ACL for a phase, collecting its log lines.
     pub fn acl(&mut self, phase: Phase, spec: &Expansion) -> Verdict {
+        self.acl_state.host_ident = self.host_and_ident();
         let v = run_acl(
             &mut self.ctx,
             &self.acls,
@@ -605,7 +622,12 @@ impl Session {
             self.host_checking,
         );
         for l in std::mem::take(&mut self.acl_state.logs) {
-            self.log(l.text);
+            if l.targets.is_empty() {
+                // A `-bh` trace line, already in order.
+                self.log.push(l.text);
+            } else {
+                self.log(l.text);
+            }
         }
         v
     }
@@ -641,6 +663,7 @@ impl Session {
         let what = match phase {
             Phase::Predata => "DATA".to_string(),
             Phase::Data => "after DATA".to_string(),
+            Phase::Mime => "during MIME ACL checks".to_string(),
             Phase::Connect => "connection in \"connect\" ACL".to_string(),
             // Only the mechanism: the rest may hold credentials.
             Phase::Auth => format!(
@@ -660,7 +683,7 @@ impl Session {
             ),
         };
         let sender_info = match phase {
-            Phase::Rcpt | Phase::Data => format!(
+            Phase::Rcpt | Phase::Data | Phase::Mime => format!(
                 "F=<{}>{} ",
                 String::from_utf8_lossy(self.env.sender.as_deref().unwrap_or_default()),
                 self.auth_log_element()
@@ -737,7 +760,9 @@ impl Session {
     /// A new message id in Exim's format.
     pub fn new_message_id(&mut self) -> String {
         self.messages += 1;
-        crate::smtp::msgid::next_id(self.pid)
+        let id = crate::smtp::msgid::next_id(self.pid);
+        self.log_id = Some(id.clone());
+        id
     }
 
     /// Does the calling host match a host list option?
@@ -747,7 +772,9 @@ impl Session {
         }
         let ip = self.peer.address.clone();
         let name = self.peer.name.clone();
-        matches!(
+        // Not traced: the `-bh` trace names these option checks, which rexim does not yet.
+        let trace = self.ctx.trace.take();
+        let hit = matches!(
             crate::listmatch::match_host(
                 &mut self.ctx,
                 ip.as_bytes(),
@@ -756,7 +783,9 @@ impl Session {
                 true
             ),
             Ok(Some(_))
-        )
+        );
+        self.ctx.trace = trace;
+        hit
     }
 }
 

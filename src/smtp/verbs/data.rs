@@ -154,6 +154,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             s.host_and_ident()
         );
         s.log(line);
+        s.log_id = None;
         s.reset_message();
         return Done::Continue;
     }
@@ -168,24 +169,61 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     let recipients: Vec<u8> = s.env.recipients.join(&b", "[..]);
     s.ctx.set("recipients", Val::tainted(recipients));
     let mut accept_msg = None;
-    if let Some(spec) = s.cfg.acl_smtp_data.clone() {
+    // Headers added by earlier ACLs are visible; Exim runs the MIME ACL (per part)
+    // before the DATA ACL.
+    crate::smtp::verbs::mime::apply_added_headers(s);
+    let discarded_before = s.env.discarded;
+    // Exim's "blackholed by": which ACL discarded the message after DATA, and why.
+    let mut blackhole: Option<String> = None;
+    if let Some(done) = crate::smtp::verbs::mime::run(s, &id) {
+        return done;
+    }
+    if s.env.discarded && !discarded_before {
+        blackhole = Some("(MIME ACL discarded recipients)".into());
+    }
+    if let Some(spec) = s.cfg.acl_smtp_data.clone().filter(|_| !s.env.discarded) {
         let v = s.acl(Phase::Data, &spec);
         match v.rc {
             Rc::Ok => accept_msg = v.user_message,
-            Rc::Discard => s.env.discarded = true,
+            Rc::Discard => {
+                s.env.discarded = true;
+                let why = v.log_message.map(|m| format!(": {m}")).unwrap_or_default();
+                blackhole = Some(format!("(DATA ACL discarded recipients){why}"));
+            }
             _ => {
-                // Exim's log line for a DATA rejection starts with the message id.
-                let before = s.log.len();
+                // The log line starts with the message id (Session::log adds it);
+                // no message was accepted, so later lines carry none.
                 let done = s.acl_fail(Phase::Data, &v);
-                if let Some(l) = s.log.get_mut(before..).and_then(|l| l.last_mut()) {
-                    *l = format!("{id} {l}");
-                }
+                s.log_id = None;
                 s.reset_message();
                 return done;
             }
         }
     }
     let mut stored_size = None;
+    if blackhole.is_some() {
+        // Exim writes the message before discarding it, and logs its size.
+        let added: Vec<String> = s
+            .acl_state
+            .add_headers
+            .iter()
+            .map(|(_, h)| h.clone())
+            .collect();
+        let msg = crate::smtp::sink::AcceptedMessage {
+            id: &id,
+            sender: s.env.sender.as_deref().unwrap_or_default(),
+            recipients: &s.env.recipients,
+            data: &body,
+            added_headers: &added,
+            removed_headers: &s.acl_state.remove_headers,
+            ctx: &s.ctx,
+            dsn_ret: s.env.dsn_ret,
+            dsn_envid: s.env.dsn_envid.as_deref(),
+            recipient_dsn: &s.env.recipient_dsn,
+            auth_pubname: s.auth.authenticator(s).map(|au| au.public_name.as_str()),
+        };
+        stored_size = crate::spool::build::message_size(&msg).ok();
+    }
     if !s.env.discarded {
         let sink = if s.host_checking {
             None
@@ -216,6 +254,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             Some(Err(e)) => {
                 // Nothing is acknowledged unless it is on disk.
                 s.log(format!("{id} spool write failed: {e}"));
+                s.log_id = None;
                 s.reply("451 Temporary local problem - please try later");
                 s.reset_message();
                 return Done::Continue;
@@ -263,6 +302,11 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         line += &format!(" id={mid}");
     }
     s.log(line);
+    if let Some(detail) = blackhole {
+        s.log(format!("{id} => blackhole {detail}"));
+        s.log(format!("{id} Completed"));
+        s.log_id = None;
+    }
     s.reset_message();
     Done::Continue
 }

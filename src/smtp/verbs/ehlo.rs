@@ -155,7 +155,8 @@ fn greet(s: &mut Session, esmtp: bool, user: Option<String>) -> Done {
     if cfg.acl_smtp_expn.is_some() {
         caps.push("EXPN".into());
     }
-    if s.host_in(&cfg.pipelining_advertise_hosts) {
+    // `control = no_pipelining` (connect or HELO ACL) withdraws the offer, as Exim.
+    if !s.acl_state.has_control("no_pipelining") && s.host_in(&cfg.pipelining_advertise_hosts) {
         caps.push("PIPELINING".into());
         s.offered.pipelining = true;
         if s.pipe_connect_acceptable && s.host_in(&cfg.pipelining_connect_advertise_hosts) {

@@ -80,11 +80,14 @@ pub fn handle_etrn(s: &mut Session) -> Done {
     s.log(line);
     let v = match s.cfg.acl_smtp_etrn.clone() {
         Some(spec) => s.acl(Phase::Etrn, &spec),
-        None => crate::acl::Verdict {
-            rc: Rc::Fail,
-            user_message: None,
-            log_message: None,
-        },
+        None => {
+            s.ctx.trace(|| "ACL is NULL: implicit DENY".into());
+            crate::acl::Verdict {
+                rc: Rc::Fail,
+                user_message: None,
+                log_message: None,
+            }
+        }
     };
     if v.rc != Rc::Ok {
         return s.acl_fail(Phase::Etrn, &v);
@@ -97,6 +100,8 @@ pub fn handle_etrn(s: &mut Session) -> Done {
         return Done::Continue;
     }
     // `-bh` skips the queue run and reports success, as Exim does.
+    s.ctx.trace(|| "ETRN command is: exim -R".into());
+    s.ctx.trace(|| "ETRN command execution skipped".into());
     match v.user_message {
         Some(u) => user_reply(s, "250", &u),
         None => s.reply("250 OK"),

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod data;
 pub mod ehlo;
 pub mod mail;
+pub mod mime;
 pub mod misc;
 pub mod rcpt;
 pub mod starttls;

@@ -67,13 +67,20 @@ fn rcpt(s: &mut Session) -> Done {
     s.ctx.set("rcpt_count", s.env.rcpt_count.to_string());
     s.ctx
         .set("recipients_count", s.env.recipients.len().to_string());
-    s.ctx.set("local_part", Val::tainted(addr.local_part()));
-    s.ctx.set("domain", Val::tainted(addr.domain()));
+    // Exim lowercases both for the RCPT ACL (`control = caseful_local_part` restores
+    // the local part as sent).
+    s.acl_state.rcpt_original = Some((addr.local_part().to_vec(), addr.domain().to_vec()));
+    s.ctx.set(
+        "local_part",
+        Val::tainted(addr.local_part().to_ascii_lowercase()),
+    );
+    s.ctx
+        .set("domain", Val::tainted(addr.domain().to_ascii_lowercase()));
     let v = match s.cfg.acl_smtp_rcpt.clone() {
         Some(spec) => s.acl(Phase::Rcpt, &spec),
         // No RCPT ACL: Exim refuses every recipient from a remote host.
         None => {
-            s.log(">>> ACL is NULL: implicit DENY".into());
+            s.ctx.trace(|| "ACL is NULL: implicit DENY".into());
             crate::acl::Verdict {
                 rc: Rc::Fail,
                 user_message: None,
@@ -83,6 +90,7 @@ fn rcpt(s: &mut Session) -> Done {
     };
     s.ctx.unset("local_part");
     s.ctx.unset("domain");
+    s.acl_state.rcpt_original = None;
     match v.rc {
         Rc::Ok | Rc::Discard => {
             if v.rc == Rc::Discard {

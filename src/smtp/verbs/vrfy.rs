@@ -5,7 +5,8 @@ use crate::acl::{Phase, Rc, Verdict};
 use crate::expand::address::{Options, Parser};
 use crate::smtp::session::{Done, Session};
 
-fn implicit_deny() -> Verdict {
+fn implicit_deny(s: &mut Session) -> Verdict {
+    s.ctx.trace(|| "ACL is NULL: implicit DENY".into());
     Verdict {
         rc: Rc::Fail,
         user_message: None,
@@ -31,7 +32,7 @@ pub fn handle_vrfy(s: &mut Session) -> Done {
     }
     let v = match s.cfg.acl_smtp_vrfy.clone() {
         Some(spec) => s.acl(Phase::Vrfy, &spec),
-        None => implicit_deny(),
+        None => implicit_deny(s),
     };
     if v.rc != Rc::Ok {
         return s.acl_fail(Phase::Vrfy, &v);
@@ -47,7 +48,7 @@ pub fn handle_vrfy(s: &mut Session) -> Done {
 pub fn handle_expn(s: &mut Session) -> Done {
     let v = match s.cfg.acl_smtp_expn.clone() {
         Some(spec) => s.acl(Phase::Expn, &spec),
-        None => implicit_deny(),
+        None => implicit_deny(s),
     };
     if v.rc != Rc::Ok {
         return s.acl_fail(Phase::Expn, &v);

@@ -1,0 +1,7 @@
+//! MIME structure of a received message as Exim's content scanner sees it: part
+//! headers and their parameters (`header`), body decoding (`decode`), and the walk over
+//! the parts in Exim's order (`walk`), used by the MIME ACL.
+
+pub mod decode;
+pub mod header;
+pub mod walk;

@@ -1,0 +1,194 @@
+//! The MIME ACL after DATA: run once per MIME part, before the DATA ACL, as Exim runs
+//! it (only for a message with a `Content-Type:` header and at least one recipient).
+
+use std::sync::Arc;
+
+use crate::acl::mime::MimeCursor;
+use crate::acl::{Phase, Rc, Verdict};
+use crate::expand::Val;
+use crate::mime::walk::{Flow, Part, Walk};
+use crate::smtp::session::{Done, Session};
+
+const MIME_VARS: &[&str] = &[
+    "mime_anomaly_level",
+    "mime_anomaly_text",
+    "mime_boundary",
+    "mime_charset",
+    "mime_content_description",
+    "mime_content_disposition",
+    "mime_content_id",
+    "mime_content_size",
+    "mime_content_transfer_encoding",
+    "mime_content_type",
+    "mime_decoded_filename",
+    "mime_filename",
+    "mime_is_coverletter",
+    "mime_is_multipart",
+];
+
+/// Run `acl_smtp_mime` for the received message with id `id`. `Some` when the message
+/// was refused (the reply is sent); `None` to go on to the DATA ACL.
+pub fn run(s: &mut Session, id: &str) -> Option<Done> {
+    // Exim starts each message with these values, MIME ACL or not.
+    s.ctx.set("mime_part_count", "-1");
+    s.ctx.set("mime_is_rfc822", "0");
+    let spec = s.cfg.acl_smtp_mime.clone()?;
+    let msg = s.ctx.message.clone()?;
+    let is_mime = msg
+        .headers
+        .iter()
+        .any(|h| h.text.len() >= 13 && h.text[..13].eq_ignore_ascii_case(b"Content-Type:"));
+    if s.env.recipients.is_empty() || !is_mime {
+        return None;
+    }
+    // The message as Exim spools it for scanning: headers, a blank line, the body.
+    let mut mbox = Vec::with_capacity(msg.body.len() + 1024);
+    for h in &msg.headers {
+        mbox.extend_from_slice(&h.text);
+    }
+    mbox.push(b'\n');
+    mbox.extend_from_slice(&msg.body);
+    let scan_dir = s
+        .acls
+        .env
+        .spool_dir
+        .as_ref()
+        .map(|d| d.join("scan").join(id));
+    let mut walk = Walk::default();
+    let mut data: Arc<[u8]> = mbox.into();
+    let mut rfc822 = false;
+    let mut verdict: Option<Verdict> = None;
+    // After the `message/rfc822` passes, `$mime_part_count` is the main pass's again.
+    let mut main_count: Option<String> = None;
+    loop {
+        let pass_data = data.clone();
+        let r = walk.pass(&data, &mut |part: &Part| {
+            let cursor = MimeCursor {
+                data: pass_data.clone(),
+                body: part.body,
+                boundary: part.boundary.clone(),
+                encoding: part.headers.content_transfer_encoding.clone(),
+                scan_dir: scan_dir.clone(),
+                message_id: id.to_string(),
+            };
+            set_part_vars(s, part, rfc822);
+            s.acl_state.mime = Some(cursor);
+            let v = s.acl(Phase::Mime, &spec);
+            s.acl_state.mime = None;
+            if v.rc == Rc::Ok {
+                Flow::Continue
+            } else {
+                verdict = Some(v);
+                Flow::Stop
+            }
+        });
+        if let Err(limit) = r {
+            verdict = Some(Verdict {
+                rc: Rc::Defer,
+                user_message: None,
+                log_message: Some(limit.to_string()),
+            });
+        }
+        if verdict.is_some() {
+            break;
+        }
+        if main_count.is_none() {
+            main_count = s
+                .ctx
+                .get("mime_part_count")
+                .map(|v| v.as_str_lossy().into_owned());
+        }
+        // Then each `message/rfc822` part, decoded, as a message of its own.
+        match walk.rfc822.pop_front() {
+            Some(next) => {
+                data = next.into();
+                rfc822 = true;
+            }
+            None => break,
+        }
+    }
+    for v in MIME_VARS {
+        s.ctx.unset(v);
+    }
+    if let (Some(c), true) = (main_count, rfc822) {
+        s.ctx.set("mime_part_count", c);
+    }
+    apply_added_headers(s);
+    if !s.acl_state.has_control("no_mbox_unspool") {
+        if let Some(dir) = &scan_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    let v = verdict?;
+    if v.rc == Rc::Discard {
+        s.env.discarded = true;
+        return None;
+    }
+    // The log line starts with the message id (Session::log adds it).
+    let done = s.acl_fail(Phase::Mime, &v);
+    s.log_id = None;
+    s.reset_message();
+    Some(done)
+}
+
+fn set_part_vars(s: &mut Session, part: &Part, rfc822: bool) {
+    let h = &part.headers;
+    let text_vars = [
+        ("mime_content_type", &h.content_type),
+        ("mime_content_disposition", &h.content_disposition),
+        (
+            "mime_content_transfer_encoding",
+            &h.content_transfer_encoding,
+        ),
+        ("mime_content_id", &h.content_id),
+        ("mime_content_description", &h.content_description),
+        ("mime_filename", &h.filename),
+        ("mime_charset", &h.charset),
+        ("mime_boundary", &h.boundary),
+    ];
+    for (name, value) in text_vars {
+        match value {
+            Some(v) => {
+                s.ctx.set(name, Val::tainted(v.clone()));
+            }
+            None => s.ctx.unset(name),
+        }
+    }
+    s.ctx.unset("mime_decoded_filename");
+    s.ctx.unset("mime_anomaly_text");
+    let flag = |b: bool| if b { "1" } else { "0" };
+    s.ctx.set("mime_anomaly_level", "0");
+    s.ctx.set("mime_content_size", "0");
+    s.ctx.set("mime_part_count", part.count.to_string());
+    s.ctx.set("mime_is_multipart", flag(part.is_multipart));
+    s.ctx.set("mime_is_coverletter", flag(part.is_coverletter));
+    s.ctx.set("mime_is_rfc822", flag(rfc822));
+}
+
+/// Make headers queued by `add_header` so far visible to later ACLs (`$h_*`), as Exim
+/// adds them to the message before the MIME and DATA ACLs.
+pub fn apply_added_headers(s: &mut Session) {
+    use crate::acl::state::HeaderPosition;
+    let Some(msg) = s.ctx.message.clone() else {
+        return;
+    };
+    let pending = &s.acl_state.add_headers[s
+        .acl_state
+        .headers_applied
+        .min(s.acl_state.add_headers.len())..];
+    if pending.is_empty() {
+        return;
+    }
+    let mut m = (*msg).clone();
+    for (pos, text) in pending {
+        let h = crate::expand::message::Header {
+            text: text.as_bytes().to_vec(),
+        };
+        match pos {
+            HeaderPosition::AtStart | HeaderPosition::AtStartRfc => m.headers.insert(0, h),
+            _ => m.headers.push(h),
+        }
+    }
+    s.acl_state.headers_applied = s.acl_state.add_headers.len();
+    s.ctx.message = Some(Arc::new(m));
+}
