@@ -186,8 +186,8 @@ impl Loader {
                 Some("authenticators") => self.driver_section(Class::Authenticator),
                 Some("routers") => self.driver_section(Class::Router),
                 Some("transports") => self.driver_section(Class::Transport),
-                Some("retrys") => self.raw_section(|c| &mut c.retry),
-                Some("rewrites") => self.raw_section(|c| &mut c.rewrite),
+                Some("retrys") => self.rule_section(Self::retry_line),
+                Some("rewrites") => self.rule_section(Self::rewrite_line),
                 Some(_) => self.raw_section(|c| &mut c.local_scan),
                 None => self.raw_section(|c| &mut c.local_scan),
             };
@@ -212,6 +212,37 @@ impl Loader {
                 Ok(line) => f(&mut self.cfg).push(line),
                 Err(next) => return next,
             }
+        }
+    }
+
+    /// The retry and rewrite sections: one rule per logical line (as in Exim, a macro
+    /// definition here is read as a rule).
+    fn rule_section(&mut self, rule: fn(&mut Self, &Line)) -> Option<String> {
+        loop {
+            match self.next_in_section() {
+                Ok(line) => rule(self, &line),
+                Err(next) => return next,
+            }
+        }
+    }
+
+    fn retry_line(&mut self, line: &Line) {
+        match super::retry::parse_rule(&line.text, line.span) {
+            Ok(r) => self.cfg.retry.push(r),
+            Err(e) => self.err(line, e),
+        }
+    }
+
+    fn rewrite_line(&mut self, line: &Line) {
+        match super::rewrite::parse_rule(&line.text, true, line.span) {
+            Ok(r) => {
+                if let Some(e) = r.expansion.as_ref().and_then(|e| e.static_error()) {
+                    let msg = format!("rewrite replacement \"{}\": {}", r.replacement, e.message);
+                    self.expansion_err(line, msg);
+                }
+                self.cfg.rewrite.push(r);
+            }
+            Err(e) => self.err(line, e),
         }
     }
 

@@ -10,6 +10,8 @@ pub mod macros;
 pub mod options;
 pub mod print;
 mod print_config;
+pub mod retry;
+pub mod rewrite;
 pub mod tables;
 
 use std::collections::HashMap;
@@ -94,8 +96,10 @@ pub struct Config {
     pub routers: Vec<Driver>,
     pub transports: Vec<Driver>,
     pub authenticators: Vec<Driver>,
-    pub retry: Vec<Line>,
-    pub rewrite: Vec<Line>,
+    /// `begin retry`, in order (the first matching rule applies).
+    pub retry: Vec<retry::RetryRule>,
+    /// `begin rewrite`, in order.
+    pub rewrite: Vec<rewrite::RewriteRule>,
     pub local_scan: Vec<Line>,
     pub errors: Vec<ConfigError>,
     /// Expansion syntax errors in option values and lists: Exim accepts the file and fails

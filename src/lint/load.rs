@@ -5,6 +5,9 @@ use crate::diag::{DiagLabel, Diagnostic, Severity};
 
 /// Codes for loader messages, by the shape of Exim's wording (first match wins).
 const CODES: &[(&str, &str)] = &[
+    ("rewrite flag character", "bad-rewrite-rule"),
+    ("rewrite replacement string", "bad-rewrite-rule"),
+    ("rewrite rule has", "bad-rewrite-rule"),
     ("is already defined", "macro-redefined"),
     ("can't redefine an undefined macro", "macro-undefined"),
     ("cannot be defined as a macro", "macro-substring"),
@@ -35,6 +38,14 @@ const CODES: &[(&str, &str)] = &[
     ("missing quote", "unterminated-string"),
     ("extra characters", "extra-characters"),
     ("BOM", "byte-order-mark"),
+    ("retry rule", "bad-retry-rule"),
+    ("retry error", "bad-retry-rule"),
+    ("expected after \"refused\"", "bad-retry-rule"),
+    ("expected after \"timeout\"", "bad-retry-rule"),
+    ("must be followed by xx", "bad-retry-rule"),
+    ("bad time value", "bad-retry-rule"),
+    ("comma expected", "bad-retry-rule"),
+    ("semicolon expected", "bad-retry-rule"),
 ];
 
 fn code_for(e: &ConfigError) -> &'static str {

@@ -3,6 +3,7 @@
 mod acl;
 mod load;
 mod refs;
+mod rules;
 mod taint;
 mod vars;
 
@@ -17,5 +18,6 @@ pub fn run(cfg: &Config) -> Vec<Diagnostic> {
     acl::check(cfg, &mut out);
     vars::check(cfg, &mut out);
     taint::check(cfg, &mut out);
+    rules::check(cfg, &mut out);
     out
 }
