@@ -1,6 +1,7 @@
 //! `rexim lint`: every problem in a configuration, each with a kebab-case code and spans.
 
 mod acl;
+mod deprecated;
 mod load;
 mod refs;
 mod rules;
@@ -19,5 +20,6 @@ pub fn run(cfg: &Config) -> Vec<Diagnostic> {
     vars::check(cfg, &mut out);
     taint::check(cfg, &mut out);
     rules::check(cfg, &mut out);
+    deprecated::check(cfg, &mut out);
     out
 }
