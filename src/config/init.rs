@@ -107,6 +107,11 @@ fn quota_warn_set(d: &Driver) -> bool {
 
 /// Checks made when a driver's definition is complete (Exim's driver init functions).
 pub fn check(class: Class, d: &Driver, errors: &mut Vec<ConfigError>) {
+    check_generic(class, d, errors);
+    super::init_checks::check_driver(class, d, errors);
+}
+
+fn check_generic(class: Class, d: &Driver, errors: &mut Vec<ConfigError>) {
     let drv = d.driver.as_deref().unwrap_or("");
     if class == Class::Router {
         let needs = matches!(drv, "accept" | "dnslookup" | "ipliteral");

@@ -462,6 +462,12 @@ impl Loader {
                 return true;
             }
         };
+        if let (OptType::Rewrite, Value::Str(rules)) = (def.ty, &value) {
+            if let Err(e) = header_rewrites(rules) {
+                self.err(line, e);
+                return true;
+            }
+        }
         if let Value::Str(new) = &value {
             let old = match previous.as_ref().map(|p| &p.value) {
                 Some(Value::Str(o)) => Some(o.as_str()),
@@ -650,6 +656,9 @@ impl Loader {
         if let Some(d) = current.take() {
             self.finish_driver(class, d);
         }
+        let mut errs = Vec::new();
+        super::init_checks::check_section(class, self.drivers(class), &mut errs);
+        self.cfg.errors.extend(errs);
         next
     }
 
@@ -710,6 +719,23 @@ impl Loader {
             }
         }
     }
+}
+
+/// A transport's `headers_rewrite`: a list of rules (header rewrites only), read at load
+/// time as Exim does.
+fn header_rewrites(rules: &str) -> Result<(), String> {
+    use super::rewrite::{flags, parse_rule};
+    let mut all = 0;
+    for item in crate::expand::lists::iter(rules.as_bytes()) {
+        let text = String::from_utf8_lossy(&item);
+        all |= parse_rule(&text, false, super::Span::default())?.flags;
+    }
+    if all & (flags::ALL_ENVELOPE | flags::SMTP) != 0 {
+        return Err(
+            "rewrite rule specifies a non-header rewrite - not allowed at transport time -".into(),
+        );
+    }
+    Ok(())
 }
 
 /// Split `list` on `sep` (doubled = literal; a leading `<x` changes it), trimming items, as

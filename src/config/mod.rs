@@ -4,6 +4,7 @@ pub mod builtin;
 pub mod error;
 pub mod ids;
 pub mod init;
+mod init_checks;
 pub mod lines;
 mod load;
 pub mod macros;
