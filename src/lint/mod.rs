@@ -6,6 +6,7 @@ mod load;
 mod refs;
 mod rules;
 mod taint;
+mod transports;
 mod vars;
 
 use crate::config::Config;
@@ -21,5 +22,6 @@ pub fn run(cfg: &Config) -> Vec<Diagnostic> {
     taint::check(cfg, &mut out);
     rules::check(cfg, &mut out);
     deprecated::check(cfg, &mut out);
+    transports::check(cfg, &mut out);
     out
 }
