@@ -7,3 +7,4 @@ pub mod config;
 pub mod lint;
 pub mod queue;
 pub mod repl;
+pub mod retry_test;

@@ -12,6 +12,7 @@ pub mod options;
 pub mod print;
 mod print_config;
 pub mod retry;
+pub mod retry_match;
 pub mod rewrite;
 pub mod tables;
 
