@@ -113,59 +113,69 @@ pub fn check(class: Class, d: &Driver, errors: &mut Vec<ConfigError>) {
 
 fn check_generic(class: Class, d: &Driver, errors: &mut Vec<ConfigError>) {
     let drv = d.driver.as_deref().unwrap_or("");
-    if class == Class::Router {
-        let needs = matches!(drv, "accept" | "dnslookup" | "ipliteral");
-        let forbids = drv == "redirect";
-        let has = str_set(d, "transport");
-        if needs && !has && !is_set(d, "verify_only") {
-            errors.push(ConfigError::general(
-                format!(
-                    "{} router:\n  a transport is required for this router",
-                    d.name
-                ),
-                Some(d.span),
-            ));
-        }
-        if forbids && has {
-            errors.push(ConfigError::general(
-                format!(
-                    "{} router:\n  a transport must not be defined for this router",
-                    d.name
-                ),
-                Some(d.span),
-            ));
-        }
+    if class == Class::Router && drv == "redirect" {
         let about = || format!("{} router", d.name);
-        if drv == "redirect" {
-            let (file, data) = (
-                d.options.contains_key("file"),
-                d.options.contains_key("data"),
-            );
-            if file == data {
-                let only = if file { "only " } else { "" };
-                let msg = format!("{only}one of \"file\" or \"data\" must be specified");
-                errors.push(ConfigError::about(msg, Some(d.span), about()));
+        let (file, data) = (
+            d.options.contains_key("file"),
+            d.options.contains_key("data"),
+        );
+        if file == data {
+            let only = if file { "only " } else { "" };
+            let msg = format!("{only}one of \"file\" or \"data\" must be specified");
+            errors.push(ConfigError::about(msg, Some(d.span), about()));
+        }
+        if is_set(d, "one_time") {
+            if d.options.contains_key("headers_add") || d.options.contains_key("headers_remove") {
+                let msg =
+                    "\"headers_add\" and \"headers_remove\" are not permitted with \"one_time\"";
+                errors.push(ConfigError::about(msg.into(), Some(d.span), about()));
             }
-            if is_set(d, "one_time") {
-                if d.options.contains_key("headers_add") || d.options.contains_key("headers_remove")
-                {
-                    let msg = "\"headers_add\" and \"headers_remove\" are not permitted with \"one_time\"";
-                    errors.push(ConfigError::about(msg.into(), Some(d.span), about()));
-                }
-                if is_set(d, "unseen") {
-                    let msg = "\"unseen\" may not be used with \"one_time\"";
-                    errors.push(ConfigError::about(msg.into(), Some(d.span), about()));
-                }
+            if is_set(d, "unseen") {
+                let msg = "\"unseen\" may not be used with \"one_time\"";
+                errors.push(ConfigError::about(msg.into(), Some(d.span), about()));
             }
         }
-        if let Some(Value::Str(s)) = d.options.get("self").map(|s| &s.value) {
-            if !matches!(s.as_str(), "freeze" | "defer" | "send" | "pass" | "fail")
-                && !s.starts_with("reroute:")
+    }
+}
+
+/// The checks of Exim's `route_init`, made for each router once the section is read:
+/// transports required or forbidden by the driver, and the `self` option.
+pub fn route_checks(d: &Driver, errors: &mut Vec<ConfigError>) {
+    let drv = d.driver.as_deref().unwrap_or("");
+    if d.def.is_none() {
+        return;
+    }
+    let needs = matches!(drv, "accept" | "dnslookup" | "ipliteral");
+    let forbids = drv == "redirect";
+    let has = str_set(d, "transport");
+    if needs && !has && !is_set(d, "verify_only") {
+        errors.push(ConfigError::general(
+            format!(
+                "{} router:\n  a transport is required for this router",
+                d.name
+            ),
+            Some(d.span),
+        ));
+    }
+    if forbids && has {
+        let span = d.options.get("transport").map_or(d.span, |s| s.span);
+        errors.push(ConfigError::general(
+            format!(
+                "{} router:\n  a transport must not be defined for this router",
+                d.name
+            ),
+            Some(span),
+        ));
+    }
+    if let Some(s) = d.options.get("self") {
+        if let Value::Str(v) = &s.value {
+            if !matches!(v.as_str(), "freeze" | "defer" | "send" | "pass" | "fail")
+                && !v.starts_with("reroute:")
             {
-                let msg = format!("{s} is not valid for the self option");
+                let msg = format!("{v} is not valid for the self option");
                 errors.push(ConfigError::about(
                     msg,
-                    Some(d.span),
+                    Some(s.span),
                     format!("{} router", d.name),
                 ));
             }

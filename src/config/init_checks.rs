@@ -272,6 +272,7 @@ pub fn check_section(class: Class, drivers: &[Driver], errors: &mut Vec<ConfigEr
 
 fn routers(drivers: &[Driver], errors: &mut Vec<ConfigError>) {
     for (i, r) in drivers.iter().enumerate() {
+        super::init::route_checks(r, errors);
         for (opt, after) in [("redirect_router", false), ("pass_router", true)] {
             let Some(target) = text(r, opt) else { continue };
             match drivers.iter().position(|x| x.name == target) {
