@@ -8,3 +8,4 @@ pub mod lint;
 pub mod queue;
 pub mod repl;
 pub mod retry_test;
+pub mod rewrite_test;

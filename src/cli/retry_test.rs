@@ -6,6 +6,7 @@ use crate::config::retry::{
 };
 use crate::config::retry_match::find_rule;
 use crate::config::Config;
+use crate::expand::context::Clock;
 
 /// Exim's description of a rule's error (quota, refused and timeout forms; `*` otherwise).
 fn error_text(e: &RetryError) -> String {
@@ -67,6 +68,18 @@ fn steps_text(r: &RetryRule) -> String {
     out
 }
 
+/// Write what Exim would log to its main log on stderr, as Exim does in these test modes.
+pub fn print_log(lines: &mut Vec<String>) {
+    if lines.is_empty() {
+        return;
+    }
+    let now = crate::expand::context::SystemClock.now().0;
+    let ts = crate::expand::computed::tod("log", now, 0).unwrap_or_default();
+    for l in lines.drain(..) {
+        eprintln!("{ts} {l}");
+    }
+}
+
 /// Run `-brt` with the arguments after the flag; returns the exit status.
 pub fn main(cfg: &Config, args: &[String]) -> i32 {
     let Some(key) = args.first() else {
@@ -112,7 +125,9 @@ pub fn main(cfg: &Config, args: &[String]) -> i32 {
         }
     }
     let mut ctx = crate::cli::config::expansion_context(cfg);
-    match find_rule(&cfg.retry, &mut ctx, key, alternate, &error, None) {
+    let found = find_rule(&cfg.retry, &mut ctx, key, alternate, &error, None);
+    print_log(&mut ctx.log);
+    match found {
         None => println!("No retry information found"),
         Some(r) => println!(
             "Retry rule: {}  {}  {}",

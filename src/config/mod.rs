@@ -14,6 +14,7 @@ mod print_config;
 pub mod retry;
 pub mod retry_match;
 pub mod rewrite;
+pub mod rewrite_apply;
 pub mod tables;
 
 use std::collections::HashMap;

@@ -40,13 +40,11 @@ fn error_matches(rule: &RetryError, error: &RetryError) -> bool {
     }
 }
 
-/// Match one address against a single-item address list (the item is expanded first, as
-/// Exim does; a failed expansion, which Exim logs, does not match).
+/// Match one address against a rule's pattern (a one-item address list, expanded first; a
+/// failed expansion, logged in `ctx.log` as Exim does, does not match).
 fn address_matches(ctx: &mut Context, address: &str, pattern: &str) -> bool {
-    // A control-character separator keeps the pattern one item, as Exim's UCHAR_MAX+1.
-    let list = format!("<\x01{pattern}");
     matches!(
-        crate::listmatch::match_address(ctx, address.as_bytes(), list.as_bytes(), true),
+        crate::listmatch::match_address_item(ctx, address.as_bytes(), pattern, false),
         Ok(Some(_))
     )
 }

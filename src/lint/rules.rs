@@ -68,6 +68,31 @@ pub fn check(cfg: &Config, out: &mut Vec<Diagnostic>) {
             ));
         }
     }
+    let patterns = cfg
+        .retry
+        .iter()
+        .map(|r| ("retry", &r.pattern, r.span))
+        .chain(cfg.rewrite.iter().map(|r| ("rewrite", &r.pattern, r.span)));
+    for (section, pattern, span) in patterns {
+        // Exim expands the pattern before matching; one that cannot expand never matches.
+        if let Some(e) = crate::expand::parse(pattern).static_error() {
+            let hint = if pattern.starts_with('^') {
+                " (write a regex as \\N^...\\N)"
+            } else {
+                ""
+            };
+            out.push(diag(
+                "pattern-never-matches",
+                Severity::Error,
+                format!(
+                    "{section} pattern \"{pattern}\" fails to expand: {}{hint}",
+                    e.message
+                ),
+                span,
+                "this rule never applies",
+            ));
+        }
+    }
     for r in &cfg.rewrite {
         if let Some(msg) = regex_problem(&r.pattern) {
             out.push(diag(

@@ -1,0 +1,240 @@
+//! Applying rewrite rules to one address (Exim's `rewrite_one`), for `-brw` and later for
+//! message reception and delivery.
+
+use super::rewrite::{flags, RewriteRule};
+use crate::expand::address::{Options, Parser};
+use crate::expand::{Context, Eval};
+
+/// What rewriting can fail on; Exim logs these and keeps the address as it was so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RewriteError {
+    /// A `w` rule produced `phrase <address>`: rexim does not yet re-quote the phrase as
+    /// Exim's `parse_fix_phrase` does.
+    WholePhraseUnsupported,
+}
+
+/// The result of rewriting one address.
+pub struct Rewritten {
+    pub address: String,
+    /// A `w` rule replaced the whole header address (phrase included).
+    pub whole: bool,
+    /// Some rule rewrote it (possibly to the same text).
+    pub changed: bool,
+    /// Lines Exim writes to its main/panic log (failed expansions, unusable results).
+    pub log: Vec<String>,
+}
+
+/// A phrase Exim's `parse_fix_phrase` leaves as it is (leading space dropped): printable
+/// ASCII without quotes, comments or specials.
+fn plain_phrase(p: &str) -> Option<&str> {
+    let p = p.trim_start_matches(|c: char| c.is_ascii_whitespace());
+    p.bytes()
+        .all(|c| (c == b'\t' || (32..=126).contains(&c)) && !b"\"()<>@,;:\\.[]".contains(&c))
+        .then_some(p)
+}
+
+/// Exim's `parse_find_at`: an `@` outside quotes.
+pub fn has_at(s: &str) -> bool {
+    let mut quoted = false;
+    let mut escaped = false;
+    for c in s.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => quoted = !quoted,
+            '@' if !quoted => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+fn parse(text: &str, allow_null: bool) -> Result<crate::expand::address::Address, String> {
+    let opts = Options {
+        allow_null,
+        ..Options::default()
+    };
+    Parser::new(opts).extract(text.as_bytes())
+}
+
+/// Does the rule's pattern match `subject`? Returns the numeric variables it sets.
+fn matches(
+    ctx: &mut Context,
+    rule: &RewriteRule,
+    subject: &str,
+    flag: u32,
+) -> Option<Vec<crate::expand::value::Val>> {
+    if flag & flags::SMTP != 0 {
+        // SMTP-time rules: the pattern (a regex) is expanded, then matched against anything.
+        let key = match crate::expand::expand_str(&rule.pattern, ctx) {
+            Ok(k) => k,
+            Err(e) => {
+                if !e.is_forced() {
+                    ctx.log.push(format!(
+                        "failed to expand \"{}\" while checking for SMTP rewriting: {}",
+                        rule.pattern, e.message
+                    ));
+                }
+                return None;
+            }
+        };
+        let s = subject.as_bytes();
+        let hit =
+            crate::listmatch::string::check_string(ctx, s, s, &key.bytes, false, false, true, true)
+                .ok()??;
+        return Some(hit.captures);
+    }
+    let hit = crate::listmatch::match_address_item(ctx, subject.as_bytes(), &rule.pattern, true)
+        .ok()??;
+    Some(hit.captures)
+}
+
+/// Rewrite `address` (a bare address, or `<>` for SMTP senders) with the rules that have
+/// `flag`; `qualify` is the domain for the `Q` flag.
+pub fn rewrite_one(
+    rules: &[RewriteRule],
+    ctx: &mut Context,
+    address: &str,
+    flag: u32,
+    qualify: &str,
+) -> Result<Rewritten, RewriteError> {
+    let mut out = Rewritten {
+        address: address.to_string(),
+        whole: false,
+        changed: false,
+        log: Vec::new(),
+    };
+    let mut subject = address.to_string();
+    let (mut yield_start, mut yield_end) = (0usize, 0usize);
+    let null_ok = flag == flags::ENV_FROM || flag == (flags::SMTP | SMTP_SENDER);
+    let mut done = false;
+    for rule in rules {
+        if rule.flags & flag == 0 {
+            continue;
+        }
+        let mut count = 0;
+        while let Some(captures) = matches(ctx, rule, &subject, flag) {
+            let Some(expansion) = &rule.expansion else {
+                return Ok(out);
+            };
+            let (lp, dom) = match subject.rsplit_once('@') {
+                Some((l, d)) if flag & flags::SMTP == 0 => {
+                    (Some(l.to_string()), Some(d.to_string()))
+                }
+                _ => (None, None),
+            };
+            let saved = (ctx.get("local_part").cloned(), ctx.get("domain").cloned());
+            if let (Some(l), Some(d)) = (&lp, &dom) {
+                ctx.set("local_part", l.as_str());
+                ctx.set("domain", d.as_str());
+            }
+            let result = {
+                let mut ev = Eval::new(ctx);
+                ev.captures = captures;
+                ev.seq(&expansion.body)
+            };
+            if lp.is_some() {
+                for (name, old) in [("local_part", saved.0), ("domain", saved.1)] {
+                    match old {
+                        Some(v) => {
+                            ctx.set(name, v);
+                        }
+                        None => ctx.unset(name),
+                    }
+                }
+            }
+            let new = match result {
+                Ok(v) => String::from_utf8_lossy(&v.bytes).into_owned(),
+                Err(e) if e.is_forced() => {
+                    if rule.flags & flags::QUIT != 0 {
+                        return Ok(out);
+                    }
+                    break;
+                }
+                Err(e) => {
+                    let msg = format!(
+                        "Expansion of {} failed while rewriting: {}",
+                        rule.replacement, e.message
+                    );
+                    out.log.push(msg);
+                    return Ok(out);
+                }
+            };
+            let parsed = match parse(&new, null_ok) {
+                Ok(p) => p,
+                Err(e) => {
+                    let msg = format!(
+                        "Rewrite of {subject} yielded unparseable address: {e} in address {new}"
+                    );
+                    out.log.push(msg);
+                    return Ok(out);
+                }
+            };
+            let mut newparsed = String::from_utf8_lossy(&parsed.address).into_owned();
+            let (start, mut end) = (parsed.start, parsed.end);
+            let mut new = new;
+            if parsed.domain_offset == 0 && (!newparsed.is_empty() || !null_ok) {
+                if rule.flags & flags::QUALIFY == 0 {
+                    let msg = format!("Rewrite of {subject} yielded unqualified address \"{new}\"");
+                    out.log.push(msg);
+                    return Ok(out);
+                }
+                newparsed = format!("{newparsed}@{qualify}");
+                new = format!("{}{newparsed}{}", &new[..start], &new[end..]);
+                end = start + newparsed.len();
+            }
+            out.changed = true;
+            if flag & flags::ALL_HEADERS != 0 && (rule.flags & flags::WHOLE != 0 || out.whole) {
+                if rule.flags & flags::WHOLE != 0 {
+                    let (mut start, mut end) = (start, end);
+                    if start > 0 && new.as_bytes()[start - 1] == b'<' {
+                        // Exim re-quotes the phrases around `<address>` (`parse_fix_phrase`);
+                        // rexim keeps phrases that need no quoting and refuses the others.
+                        let p1 = new[..start - 1].trim_end_matches(' ').len();
+                        let after = &new[(end + 1).min(new.len())..];
+                        let p2 = new.len() - after.trim_start_matches(' ').len();
+                        let (Some(pf1), Some(pf2)) =
+                            (plain_phrase(&new[..p1]), plain_phrase(&new[p2..]))
+                        else {
+                            return Err(RewriteError::WholePhraseUnsupported);
+                        };
+                        let (pf1, pf2) = (pf1.to_string(), pf2.to_string());
+                        new = format!("{pf1}{}{pf2}", &new[p1..p2]);
+                        start = pf1.len() + start - p1;
+                        end = start + newparsed.len();
+                    }
+                    out.address = new;
+                    yield_start = start;
+                    yield_end = end;
+                    out.whole = true;
+                } else {
+                    let y = &out.address;
+                    let joined = format!("{}{newparsed}{}", &y[..yield_start], &y[yield_end..]);
+                    yield_end = yield_start + newparsed.len();
+                    out.address = joined;
+                }
+                subject = newparsed;
+            } else {
+                subject = newparsed.clone();
+                out.address = newparsed;
+            }
+            done = rule.flags & flags::QUIT != 0;
+            if rule.flags & flags::REPEAT == 0 {
+                break;
+            }
+            count += 1;
+            if count > 10 {
+                out.log
+                    .push("rewrite rule repeat ignored after 10 times".into());
+                break;
+            }
+        }
+        if done {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Exim's `rewrite_smtp_sender` bit: an SMTP sender, which may become `<>`.
+pub const SMTP_SENDER: u32 = 0x0200;
