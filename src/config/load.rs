@@ -228,7 +228,14 @@ impl Loader {
 
     fn retry_line(&mut self, line: &Line) {
         match super::retry::parse_rule(&line.text, line.span) {
-            Ok(r) => self.cfg.retry.push(r),
+            Ok(r) => {
+                if r.dns_timeout {
+                    let msg = "\"timeout_dns\" is no longer available in retry rules (it has never worked) - treated as \"timeout\"";
+                    let w = ConfigError::warning(msg.into(), Some(line.span));
+                    self.cfg.warnings.push(w);
+                }
+                self.cfg.retry.push(r);
+            }
             Err(e) => self.err(line, e),
         }
     }

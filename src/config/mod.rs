@@ -105,6 +105,8 @@ pub struct Config {
     pub rewrite: Vec<rewrite::RewriteRule>,
     pub local_scan: Vec<Line>,
     pub errors: Vec<ConfigError>,
+    /// What Exim logs while loading but accepts (obsolete forms).
+    pub warnings: Vec<ConfigError>,
     /// Expansion syntax errors in option values and lists: Exim accepts the file and fails
     /// only when the value is used; rexim finds them at load time (for `lint`).
     pub expansion_errors: Vec<ConfigError>,
