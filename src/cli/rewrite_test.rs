@@ -2,7 +2,7 @@
 
 use crate::cli::retry_test::print_log;
 use crate::config::rewrite::flags;
-use crate::config::rewrite_apply::{has_at, rewrite_one, RewriteError, SMTP_SENDER};
+use crate::config::rewrite_apply::{cut, has_at, rewrite_one, RewriteError, SMTP_SENDER};
 use crate::config::{tables, Config, Value};
 use crate::expand::address::{Options, Parser};
 
@@ -108,7 +108,8 @@ pub fn main(cfg: &Config, args: &[String]) -> i32 {
         } else if r.whole || flag & flags::ALL_HEADERS == 0 {
             r.address
         } else {
-            format!("{}{}{}", &s[..parsed.start], r.address, &s[parsed.end..])
+            let (before, after) = (cut(&s, 0, parsed.start), cut(&s, parsed.end, usize::MAX));
+            format!("{before}{}{after}", r.address)
         };
         println!("{place}: {shown}");
     }

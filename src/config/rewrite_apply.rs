@@ -24,6 +24,14 @@ pub struct Rewritten {
     pub log: Vec<String>,
 }
 
+/// Bytes `a..b` of `s` as text (offsets come from the byte-oriented address parser, so
+/// they need not fall on character boundaries).
+pub fn cut(s: &str, a: usize, b: usize) -> std::borrow::Cow<'_, str> {
+    let bytes = s.as_bytes();
+    let (a, b) = (a.min(bytes.len()), b.min(bytes.len()));
+    String::from_utf8_lossy(&bytes[a..b.max(a)])
+}
+
 /// A phrase Exim's `parse_fix_phrase` leaves as it is (leading space dropped): printable
 /// ASCII without quotes, comments or specials.
 fn plain_phrase(p: &str) -> Option<&str> {
@@ -180,7 +188,11 @@ pub fn rewrite_one(
                     return Ok(out);
                 }
                 newparsed = format!("{newparsed}@{qualify}");
-                new = format!("{}{newparsed}{}", &new[..start], &new[end..]);
+                new = format!(
+                    "{}{newparsed}{}",
+                    cut(&new, 0, start),
+                    cut(&new, end, usize::MAX)
+                );
                 end = start + newparsed.len();
             }
             out.changed = true;
@@ -190,16 +202,17 @@ pub fn rewrite_one(
                     if start > 0 && new.as_bytes()[start - 1] == b'<' {
                         // Exim re-quotes the phrases around `<address>` (`parse_fix_phrase`);
                         // rexim keeps phrases that need no quoting and refuses the others.
-                        let p1 = new[..start - 1].trim_end_matches(' ').len();
-                        let after = &new[(end + 1).min(new.len())..];
+                        let before = cut(&new, 0, start - 1);
+                        let p1 = before.trim_end_matches(' ').len();
+                        let after = cut(&new, end + 1, usize::MAX);
                         let p2 = new.len() - after.trim_start_matches(' ').len();
-                        let (Some(pf1), Some(pf2)) =
-                            (plain_phrase(&new[..p1]), plain_phrase(&new[p2..]))
-                        else {
+                        let (Some(pf1), Some(pf2)) = (
+                            plain_phrase(&cut(&new, 0, p1)).map(str::to_string),
+                            plain_phrase(&cut(&new, p2, usize::MAX)).map(str::to_string),
+                        ) else {
                             return Err(RewriteError::WholePhraseUnsupported);
                         };
-                        let (pf1, pf2) = (pf1.to_string(), pf2.to_string());
-                        new = format!("{pf1}{}{pf2}", &new[p1..p2]);
+                        new = format!("{pf1}{}{pf2}", cut(&new, p1, p2));
                         start = pf1.len() + start - p1;
                         end = start + newparsed.len();
                     }
@@ -209,7 +222,11 @@ pub fn rewrite_one(
                     out.whole = true;
                 } else {
                     let y = &out.address;
-                    let joined = format!("{}{newparsed}{}", &y[..yield_start], &y[yield_end..]);
+                    let joined = format!(
+                        "{}{newparsed}{}",
+                        cut(y, 0, yield_start),
+                        cut(y, yield_end, usize::MAX)
+                    );
                     yield_end = yield_start + newparsed.len();
                     out.address = joined;
                 }
@@ -238,3 +255,75 @@ pub fn rewrite_one(
 
 /// Exim's `rewrite_smtp_sender` bit: an SMTP sender, which may become `<>`.
 pub const SMTP_SENDER: u32 = 0x0200;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::rewrite::parse_rule;
+
+    fn rules(lines: &[&str]) -> Vec<RewriteRule> {
+        lines
+            .iter()
+            .map(|l| parse_rule(l, true, Default::default()).unwrap())
+            .collect()
+    }
+
+    fn run(r: &[RewriteRule], addr: &str, flag: u32) -> Rewritten {
+        let mut ctx = Context::default();
+        rewrite_one(r, &mut ctx, addr, flag, "q.example").unwrap()
+    }
+
+    #[test]
+    fn wildcards_and_flags() {
+        let r = rules(&["*@old.example $1@new.example F"]);
+        assert_eq!(
+            run(&r, "fred@old.example", flags::ENV_FROM).address,
+            "fred@new.example"
+        );
+        // Not a From: rule.
+        assert_eq!(
+            run(&r, "fred@old.example", flags::TO).address,
+            "fred@old.example"
+        );
+        assert_eq!(
+            run(&r, "jö@old.example", flags::ENV_FROM).address,
+            "jö@new.example"
+        );
+    }
+
+    #[test]
+    fn qualify_and_unqualified() {
+        let r = rules(&["*@a.example $local_part Q"]);
+        assert_eq!(run(&r, "x@a.example", flags::TO).address, "x@q.example");
+        let r = rules(&["*@a.example $local_part"]);
+        let out = run(&r, "x@a.example", flags::TO);
+        assert_eq!(out.address, "x@a.example");
+        assert!(
+            out.log[0].contains("yielded unqualified address"),
+            "{:?}",
+            out.log
+        );
+    }
+
+    #[test]
+    fn repeat_is_bounded() {
+        let r = rules(&["*@a.example $1x@a.example R"]);
+        let out = run(&r, "f@a.example", flags::TO);
+        assert_eq!(out.address, format!("f{}@a.example", "x".repeat(11)));
+        assert_eq!(out.log, ["rewrite rule repeat ignored after 10 times"]);
+    }
+
+    #[test]
+    fn whole_header_phrase() {
+        let r = rules(&["a@b.example \"Ann <ann@c.example>\" w"]);
+        let out = run(&r, "a@b.example", flags::FROM);
+        assert_eq!(
+            (out.address.as_str(), out.whole),
+            ("Ann <ann@c.example>", true)
+        );
+        let r = rules(&["a@b.example \"\\\"A, B\\\" <ann@c.example>\" w"]);
+        let mut ctx = Context::default();
+        let e = rewrite_one(&r, &mut ctx, "a@b.example", flags::FROM, "q").err();
+        assert_eq!(e, Some(RewriteError::WholePhraseUnsupported));
+    }
+}
