@@ -470,7 +470,7 @@ impl Loader {
             }
         };
         if let (OptType::Rewrite, Value::Str(rules)) = (def.ty, &value) {
-            if let Err(e) = header_rewrites(rules) {
+            if let Err(e) = super::rewrite::check_header_rewrites(rules) {
                 self.err(line, e);
                 return true;
             }
@@ -726,23 +726,6 @@ impl Loader {
             }
         }
     }
-}
-
-/// A transport's `headers_rewrite`: a list of rules (header rewrites only), read at load
-/// time as Exim does.
-fn header_rewrites(rules: &str) -> Result<(), String> {
-    use super::rewrite::{flags, parse_rule};
-    let mut all = 0;
-    for item in crate::expand::lists::iter(rules.as_bytes()) {
-        let text = String::from_utf8_lossy(&item);
-        all |= parse_rule(&text, false, super::Span::default())?.flags;
-    }
-    if all & (flags::ALL_ENVELOPE | flags::SMTP) != 0 {
-        return Err(
-            "rewrite rule specifies a non-header rewrite - not allowed at transport time -".into(),
-        );
-    }
-    Ok(())
 }
 
 /// Split `list` on `sep` (doubled = literal; a leading `<x` changes it), trimming items, as

@@ -99,6 +99,22 @@ pub fn parse_rule(text: &str, global: bool, span: super::Span) -> Result<Rewrite
     })
 }
 
+/// A transport's `headers_rewrite`: a list of rules that may rewrite headers only, read at
+/// load time as Exim does.
+pub fn check_header_rewrites(rules: &str) -> Result<(), String> {
+    let mut all = 0;
+    for item in crate::expand::lists::iter(rules.as_bytes()) {
+        let text = String::from_utf8_lossy(&item);
+        all |= parse_rule(&text, false, super::Span::default())?.flags;
+    }
+    if all & (flags::ALL_ENVELOPE | flags::SMTP) != 0 {
+        return Err(
+            "rewrite rule specifies a non-header rewrite - not allowed at transport time -".into(),
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
