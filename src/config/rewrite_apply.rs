@@ -8,8 +8,8 @@ use crate::expand::{Context, Eval};
 /// What rewriting can fail on; Exim logs these and keeps the address as it was so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RewriteError {
-    /// A `w` rule produced `phrase <address>`: rexim does not yet re-quote the phrase as
-    /// Exim's `parse_fix_phrase` does.
+    /// A `w` rule produced `phrase <address>` with a phrase that mixes quoted and unquoted
+    /// text, has comments or 8-bit characters: rexim does not yet re-quote it as Exim does.
     WholePhraseUnsupported,
 }
 
@@ -32,13 +32,54 @@ pub fn cut(s: &str, a: usize, b: usize) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(&bytes[a..b.max(a)])
 }
 
-/// A phrase Exim's `parse_fix_phrase` leaves as it is (leading space dropped): printable
-/// ASCII without quotes, comments or specials.
-fn plain_phrase(p: &str) -> Option<&str> {
+/// Exim's `parse_fix_phrase` for the phrases rexim handles: leading space dropped; a phrase
+/// without quotes or comments is quoted whole if it has a special character; one quoted
+/// string is kept. Others (mixed quoting, comments, 8-bit text needing RFC 2047) are `None`.
+fn fix_phrase(p: &str) -> Option<String> {
     let p = p.trim_start_matches(|c: char| c.is_ascii_whitespace());
-    p.bytes()
-        .all(|c| (c == b'\t' || (32..=126).contains(&c)) && !b"\"()<>@,;:\\.[]".contains(&c))
-        .then_some(p)
+    if !p.bytes().all(|c| c == b'\t' || (32..=126).contains(&c)) {
+        return None;
+    }
+    if !p.contains(['"', '(']) {
+        let special = p.bytes().any(|c| b")<>@,;:\\.[]".contains(&c));
+        return Some(if special {
+            format!("\"{p}\"")
+        } else {
+            p.to_string()
+        });
+    }
+    if !p.contains('"') && !specials_outside_comments(p)? {
+        return Some(p.to_string());
+    }
+    let inner = p.strip_prefix('"')?.strip_suffix('"')?;
+    let mut escaped = false;
+    for c in inner.bytes() {
+        match c {
+            _ if escaped => escaped = false,
+            b'\\' => escaped = true,
+            b'"' => return None,
+            _ => {}
+        }
+    }
+    (!escaped).then(|| p.to_string())
+}
+
+/// Whether a phrase without quotes has special characters outside its (balanced)
+/// comments; `None` when a comment is unbalanced or holds an escape.
+fn specials_outside_comments(p: &str) -> Option<bool> {
+    let mut depth = 0u32;
+    let mut special = false;
+    for c in p.bytes() {
+        match (c, depth) {
+            (b'(', _) => depth += 1,
+            (b')', 0) => special = true,
+            (b')', _) => depth -= 1,
+            (b'\\', _) => return None,
+            (_, 0) => special |= b"<>@,;:.[]".contains(&c),
+            _ => {}
+        }
+    }
+    (depth == 0).then_some(special)
 }
 
 /// Exim's `parse_find_at`: an `@` outside quotes.
@@ -200,15 +241,14 @@ pub fn rewrite_one(
                 if rule.flags & flags::WHOLE != 0 {
                     let (mut start, mut end) = (start, end);
                     if start > 0 && new.as_bytes()[start - 1] == b'<' {
-                        // Exim re-quotes the phrases around `<address>` (`parse_fix_phrase`);
-                        // rexim keeps phrases that need no quoting and refuses the others.
+                        // Exim re-quotes the phrases around `<address>` (`parse_fix_phrase`).
                         let before = cut(&new, 0, start - 1);
                         let p1 = before.trim_end_matches(' ').len();
                         let after = cut(&new, end + 1, usize::MAX);
                         let p2 = new.len() - after.trim_start_matches(' ').len();
                         let (Some(pf1), Some(pf2)) = (
-                            plain_phrase(&cut(&new, 0, p1)).map(str::to_string),
-                            plain_phrase(&cut(&new, p2, usize::MAX)).map(str::to_string),
+                            fix_phrase(&cut(&new, 0, p1)),
+                            fix_phrase(&cut(&new, p2, usize::MAX)),
                         ) else {
                             return Err(RewriteError::WholePhraseUnsupported);
                         };
@@ -322,6 +362,19 @@ mod tests {
             ("Ann <ann@c.example>", true)
         );
         let r = rules(&["a@b.example \"\\\"A, B\\\" <ann@c.example>\" w"]);
+        let out = run(&r, "a@b.example", flags::FROM);
+        assert_eq!(out.address, "\"A, B\" <ann@c.example>");
+        let r = rules(&["a@b.example \"A. B <ann@c.example>\" w"]);
+        assert_eq!(
+            run(&r, "a@b.example", flags::FROM).address,
+            "\"A. B\" <ann@c.example>"
+        );
+        let r = rules(&["a@b.example \"A (x) <ann@c.example>\" w"]);
+        assert_eq!(
+            run(&r, "a@b.example", flags::FROM).address,
+            "A (x) <ann@c.example>"
+        );
+        let r = rules(&["a@b.example \"A (x, \\\"y) <ann@c.example>\" w"]);
         let mut ctx = Context::default();
         let e = rewrite_one(&r, &mut ctx, "a@b.example", flags::FROM, "q").err();
         assert_eq!(e, Some(RewriteError::WholePhraseUnsupported));
