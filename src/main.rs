@@ -7,7 +7,7 @@ use rexim::cli::{be, config};
 use rexim::Context;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: rexim [-C FILE] [-D NAME=value] (-be [expansion ...] | -bem FILE [expansion ...] | -bP [item ...] | -bV | -bh IP[.port] | -bd [-oX ports|interfaces] | -bp [id ...] | -Mvh id | -Mvb id)");
+    eprintln!("usage: rexim [-C FILE] [-D NAME=value] (-be [expansion ...] | -bem FILE [expansion ...] | -bP [item ...] | -bV | -brt key [domain] [error] | -brw address | -bh IP[.port] | -bd [-oX ports|interfaces] | -bp [id ...] | -Mvh id | -Mvb id)");
     ExitCode::from(1)
 }
 
@@ -54,6 +54,14 @@ fn main() -> ExitCode {
         },
         Mode::ListOptions => config::list_options(&a),
         Mode::Version => config::version(&a),
+        Mode::RetryTest => match config::load(&a) {
+            Ok(cfg) => rexim::cli::retry_test::main(&cfg, &a.rest),
+            Err(rc) => rc,
+        },
+        Mode::RewriteTest => match config::load(&a) {
+            Ok(cfg) => rexim::cli::rewrite_test::main(&cfg, &a.rest),
+            Err(rc) => rc,
+        },
         Mode::None => return usage(),
     };
     ExitCode::from(code.clamp(0, 255) as u8)

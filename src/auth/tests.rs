@@ -161,7 +161,7 @@ fn config_builds_server_authenticators() {
 plain:\n  driver = plaintext\n  public_name = PLAIN\n  server_condition = yes\n\
 client_only:\n  driver = plaintext\n  client_send = ^u^p\n\
 login:\n  driver = plaintext\n  server_prompts = User\n  server_condition = no\n\
-cram:\n  driver = cram_md5\n  client_name = x\n  client_secret = y\n";
+cram:\n  driver = cram_md5\n  public_name = CRAM-MD5\n  client_name = x\n  client_secret = y\n";
     let macros = crate::config::initial_macros(&[]).unwrap();
     let loaded = crate::config::load_text("t.conf", text, macros);
     assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
@@ -171,7 +171,7 @@ cram:\n  driver = cram_md5\n  client_name = x\n  client_secret = y\n";
         .map(|a| (&a.name[..], &a.public_name[..]))
         .collect();
     assert_eq!(names, [("plain", "PLAIN"), ("login", "login")]);
-    let text = "begin authenticators\ncram:\n  driver = cram_md5\n  server_secret = s\n";
+    let text = "begin authenticators\ncram:\n  driver = cram_md5\n  public_name = CRAM-MD5\n  server_secret = s\n";
     let macros = crate::config::initial_macros(&[]).unwrap();
     let loaded = crate::config::load_text("t.conf", text, macros);
     let err = from_config(&loaded).unwrap_err();

@@ -23,6 +23,10 @@ pub enum Mode {
     Expand,
     ListOptions,
     Version,
+    /// `-brt`: which retry rule applies.
+    RetryTest,
+    /// `-brw`: what rewriting does to an address.
+    RewriteTest,
 }
 
 /// Parse `args` (without the program name). `Err` carries the message for stderr.
@@ -44,6 +48,8 @@ pub fn parse(args: &[String]) -> Result<Args, String> {
             }
             "-bP" if a.mode == Mode::None => a.mode = Mode::ListOptions,
             "-bV" if a.mode == Mode::None => a.mode = Mode::Version,
+            "-brt" if a.mode == Mode::None => a.mode = Mode::RetryTest,
+            "-brw" if a.mode == Mode::None => a.mode = Mode::RewriteTest,
             "-n" => a.no_labels = true,
             "-C" => {
                 i += 1;

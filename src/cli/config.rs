@@ -31,12 +31,19 @@ pub fn load(args: &Args) -> Result<Config, i32> {
             return Err(1);
         }
     };
+    // Exim turns on its debug output for -bP (not -bP config), which changes the format.
+    let debug_format =
+        args.mode == Mode::ListOptions && args.rest.first().is_none_or(|r| r != "config");
+    let now = crate::expand::context::SystemClock.now().0;
+    let ts = crate::expand::computed::tod("log", now, 0).unwrap_or_default();
+    for w in &cfg.warnings {
+        if debug_format {
+            eprint!("{}", w.exim_text());
+        } else {
+            eprint!("{}", w.exim_log_text(&ts));
+        }
+    }
     if !cfg.errors.is_empty() {
-        // Exim turns on its debug output for -bP (not -bP config), which changes the format.
-        let debug_format =
-            args.mode == Mode::ListOptions && args.rest.first().is_none_or(|r| r != "config");
-        let now = crate::expand::context::SystemClock.now().0;
-        let ts = crate::expand::computed::tod("log", now, 0).unwrap_or_default();
         for e in &cfg.errors {
             if debug_format {
                 eprint!("{}", e.exim_text());

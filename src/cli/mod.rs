@@ -7,3 +7,5 @@ pub mod config;
 pub mod lint;
 pub mod queue;
 pub mod repl;
+pub mod retry_test;
+pub mod rewrite_test;

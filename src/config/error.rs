@@ -99,10 +99,23 @@ impl ConfigError {
         }
     }
 
+    /// A panic-log warning: Exim logs it and carries on (`timeout_dns` in a retry rule).
+    pub fn warning(message: String, span: Option<Span>) -> ConfigError {
+        ConfigError {
+            message,
+            span,
+            location: None,
+            die: false,
+            about: None,
+            main_log: true,
+        }
+    }
+
     /// The text Exim writes to stderr when it stops on this error under `-bP`.
     pub fn exim_text(&self) -> String {
         if self.main_log {
-            return format!("LOG: MAIN PANIC DIE\n  {}\n", self.message);
+            let die = if self.die { " DIE" } else { "" };
+            return format!("LOG: MAIN PANIC{die}\n  {}\n", self.message);
         }
         let head = if self.die {
             "LOG: PANIC DIE"

@@ -107,60 +107,75 @@ fn quota_warn_set(d: &Driver) -> bool {
 
 /// Checks made when a driver's definition is complete (Exim's driver init functions).
 pub fn check(class: Class, d: &Driver, errors: &mut Vec<ConfigError>) {
+    check_generic(class, d, errors);
+    super::init_checks::check_driver(class, d, errors);
+}
+
+fn check_generic(class: Class, d: &Driver, errors: &mut Vec<ConfigError>) {
     let drv = d.driver.as_deref().unwrap_or("");
-    if class == Class::Router {
-        let needs = matches!(drv, "accept" | "dnslookup" | "ipliteral");
-        let forbids = drv == "redirect";
-        let has = str_set(d, "transport");
-        if needs && !has && !is_set(d, "verify_only") {
-            errors.push(ConfigError::general(
-                format!(
-                    "{} router:\n  a transport is required for this router",
-                    d.name
-                ),
-                Some(d.span),
-            ));
-        }
-        if forbids && has {
-            errors.push(ConfigError::general(
-                format!(
-                    "{} router:\n  a transport must not be defined for this router",
-                    d.name
-                ),
-                Some(d.span),
-            ));
-        }
+    if class == Class::Router && drv == "redirect" {
         let about = || format!("{} router", d.name);
-        if drv == "redirect" {
-            let (file, data) = (
-                d.options.contains_key("file"),
-                d.options.contains_key("data"),
-            );
-            if file == data {
-                let only = if file { "only " } else { "" };
-                let msg = format!("{only}one of \"file\" or \"data\" must be specified");
-                errors.push(ConfigError::about(msg, Some(d.span), about()));
+        let (file, data) = (
+            d.options.contains_key("file"),
+            d.options.contains_key("data"),
+        );
+        if file == data {
+            let only = if file { "only " } else { "" };
+            let msg = format!("{only}one of \"file\" or \"data\" must be specified");
+            errors.push(ConfigError::about(msg, Some(d.span), about()));
+        }
+        if is_set(d, "one_time") {
+            if d.options.contains_key("headers_add") || d.options.contains_key("headers_remove") {
+                let msg =
+                    "\"headers_add\" and \"headers_remove\" are not permitted with \"one_time\"";
+                errors.push(ConfigError::about(msg.into(), Some(d.span), about()));
             }
-            if is_set(d, "one_time") {
-                if d.options.contains_key("headers_add") || d.options.contains_key("headers_remove")
-                {
-                    let msg = "\"headers_add\" and \"headers_remove\" are not permitted with \"one_time\"";
-                    errors.push(ConfigError::about(msg.into(), Some(d.span), about()));
-                }
-                if is_set(d, "unseen") {
-                    let msg = "\"unseen\" may not be used with \"one_time\"";
-                    errors.push(ConfigError::about(msg.into(), Some(d.span), about()));
-                }
+            if is_set(d, "unseen") {
+                let msg = "\"unseen\" may not be used with \"one_time\"";
+                errors.push(ConfigError::about(msg.into(), Some(d.span), about()));
             }
         }
-        if let Some(Value::Str(s)) = d.options.get("self").map(|s| &s.value) {
-            if !matches!(s.as_str(), "freeze" | "defer" | "send" | "pass" | "fail")
-                && !s.starts_with("reroute:")
+    }
+}
+
+/// The checks of Exim's `route_init`, made for each router once the section is read:
+/// transports required or forbidden by the driver, and the `self` option.
+pub fn route_checks(d: &Driver, errors: &mut Vec<ConfigError>) {
+    let drv = d.driver.as_deref().unwrap_or("");
+    if d.def.is_none() {
+        return;
+    }
+    let needs = matches!(drv, "accept" | "dnslookup" | "ipliteral");
+    let forbids = drv == "redirect";
+    let has = str_set(d, "transport");
+    if needs && !has && !is_set(d, "verify_only") {
+        errors.push(ConfigError::general(
+            format!(
+                "{} router:\n  a transport is required for this router",
+                d.name
+            ),
+            Some(d.span),
+        ));
+    }
+    if forbids && has {
+        let span = d.options.get("transport").map_or(d.span, |s| s.span);
+        errors.push(ConfigError::general(
+            format!(
+                "{} router:\n  a transport must not be defined for this router",
+                d.name
+            ),
+            Some(span),
+        ));
+    }
+    if let Some(s) = d.options.get("self") {
+        if let Value::Str(v) = &s.value {
+            if !matches!(v.as_str(), "freeze" | "defer" | "send" | "pass" | "fail")
+                && !v.starts_with("reroute:")
             {
-                let msg = format!("{s} is not valid for the self option");
+                let msg = format!("{v} is not valid for the self option");
                 errors.push(ConfigError::about(
                     msg,
-                    Some(d.span),
+                    Some(s.span),
                     format!("{} router", d.name),
                 ));
             }
@@ -180,6 +195,19 @@ pub fn check_main(cfg: &super::Config, errors: &mut Vec<ConfigError>) {
         let msg = "both local_from_check and local_sender_retain are set; this combination is not allowed";
         errors.push(ConfigError::general(msg.into(), None));
     }
+    if let Some(Value::Str(s)) = get("syslog_facility") {
+        let name = match s.get(..4) {
+            Some(p) if p.eq_ignore_ascii_case("log_") => &s[4..],
+            _ => s.as_str(),
+        };
+        if !SYSLOG_FACILITIES
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(name))
+        {
+            let msg = format!("failed to interpret syslog_facility \"{s}\"");
+            errors.push(ConfigError::general(msg, None));
+        }
+    }
     if let Some(Value::Str(s)) = get("errors_reply_to") {
         let addr = match s.rsplit_once('<') {
             Some((_, a)) => a.trim_end_matches(|c: char| c == '>' || c.is_whitespace()),
@@ -192,11 +220,73 @@ pub fn check_main(cfg: &super::Config, errors: &mut Vec<ConfigError>) {
             ));
         }
     }
+    let int = |n: &str, default: i64| match get(n) {
+        Some(Value::Int(v)) => *v,
+        _ => default,
+    };
+    let per_host = matches!(get("smtp_accept_max_per_host"), Some(Value::Str(_)));
+    if int("smtp_accept_max", 20) == 0 && (int("smtp_accept_queue", 0) > 0 || per_host) {
+        let msg =
+            "smtp_accept_max must be set if smtp_accept_queue or smtp_accept_max_per_host is set";
+        errors.push(ConfigError::general(msg.into(), None));
+    }
+    if let Some(Value::Str(raw)) = get("localhost_number") {
+        check_localhost_number(raw, errors);
+    }
     if let Some(Value::Int(n)) = get("tls_dh_max_bits") {
         if *n < 1024 {
             let msg = "tls_dh_max_bits is too small, must be at least 1024 for interop";
             errors.push(ConfigError::general(msg.into(), None));
         }
+    }
+}
+
+/// `syslog_facility` names (an optional `log_` prefix is allowed).
+const SYSLOG_FACILITIES: &[&str] = &[
+    "mail", "user", "news", "uucp", "local0", "local1", "local2", "local3", "local4", "local5",
+    "local6", "local7", "daemon",
+];
+
+/// Highest `localhost_number` (message ids carry it in base 62).
+const LOCALHOST_MAX: i64 = 16;
+
+/// `localhost_number` is expanded, then read as C `strtol` base 0 (trailing space allowed).
+fn check_localhost_number(raw: &str, errors: &mut Vec<ConfigError>) {
+    let mut ctx = crate::Context::default();
+    let v = match crate::expand::expand_str(raw, &mut ctx) {
+        Ok(v) => String::from_utf8_lossy(&v.bytes).into_owned(),
+        Err(e) => {
+            let msg = format!("failed to expand localhost_number \"{raw}\": {}", e.message);
+            errors.push(ConfigError::main_log(msg));
+            return;
+        }
+    };
+    let t = v.trim_start();
+    let (neg, digits) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (radix, body) = if let Some(h) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+        .filter(|h| h.starts_with(|c: char| c.is_ascii_hexdigit()))
+    {
+        (16, h)
+    } else if digits.starts_with('0') {
+        (8, digits)
+    } else {
+        (10, digits)
+    };
+    let n = body.chars().take_while(|c| c.is_digit(radix)).count();
+    let value = i64::from_str_radix(&body[..n], radix).unwrap_or(if n == 0 { 0 } else { i64::MAX });
+    let value = if neg { -value } else { value };
+    if !body[n..].trim_start().is_empty() {
+        let msg = format!("localhost_number value is not a number: {v}");
+        errors.push(ConfigError::general(msg, None));
+    } else if value > LOCALHOST_MAX {
+        let msg =
+            format!("localhost_number is greater than the maximum allowed value ({LOCALHOST_MAX})");
+        errors.push(ConfigError::general(msg, None));
     }
 }
 

@@ -186,8 +186,8 @@ impl Loader {
                 Some("authenticators") => self.driver_section(Class::Authenticator),
                 Some("routers") => self.driver_section(Class::Router),
                 Some("transports") => self.driver_section(Class::Transport),
-                Some("retrys") => self.raw_section(|c| &mut c.retry),
-                Some("rewrites") => self.raw_section(|c| &mut c.rewrite),
+                Some("retrys") => self.rule_section(Self::retry_line),
+                Some("rewrites") => self.rule_section(Self::rewrite_line),
                 Some(_) => self.raw_section(|c| &mut c.local_scan),
                 None => self.raw_section(|c| &mut c.local_scan),
             };
@@ -212,6 +212,44 @@ impl Loader {
                 Ok(line) => f(&mut self.cfg).push(line),
                 Err(next) => return next,
             }
+        }
+    }
+
+    /// The retry and rewrite sections: one rule per logical line (as in Exim, a macro
+    /// definition here is read as a rule).
+    fn rule_section(&mut self, rule: fn(&mut Self, &Line)) -> Option<String> {
+        loop {
+            match self.next_in_section() {
+                Ok(line) => rule(self, &line),
+                Err(next) => return next,
+            }
+        }
+    }
+
+    fn retry_line(&mut self, line: &Line) {
+        match super::retry::parse_rule(&line.text, line.span) {
+            Ok(r) => {
+                if r.dns_timeout {
+                    let msg = "\"timeout_dns\" is no longer available in retry rules (it has never worked) - treated as \"timeout\"";
+                    let w = ConfigError::warning(msg.into(), Some(line.span));
+                    self.cfg.warnings.push(w);
+                }
+                self.cfg.retry.push(r);
+            }
+            Err(e) => self.err(line, e),
+        }
+    }
+
+    fn rewrite_line(&mut self, line: &Line) {
+        match super::rewrite::parse_rule(&line.text, true, line.span) {
+            Ok(r) => {
+                if let Some(e) = r.expansion.as_ref().and_then(|e| e.static_error()) {
+                    let msg = format!("rewrite replacement \"{}\": {}", r.replacement, e.message);
+                    self.expansion_err(line, msg);
+                }
+                self.cfg.rewrite.push(r);
+            }
+            Err(e) => self.err(line, e),
         }
     }
 
@@ -431,6 +469,12 @@ impl Loader {
                 return true;
             }
         };
+        if let (OptType::Rewrite, Value::Str(rules)) = (def.ty, &value) {
+            if let Err(e) = super::rewrite::check_header_rewrites(rules) {
+                self.err(line, e);
+                return true;
+            }
+        }
         if let Value::Str(new) = &value {
             let old = match previous.as_ref().map(|p| &p.value) {
                 Some(Value::Str(o)) => Some(o.as_str()),
@@ -619,6 +663,9 @@ impl Loader {
         if let Some(d) = current.take() {
             self.finish_driver(class, d);
         }
+        let mut errs = Vec::new();
+        super::init_checks::check_section(class, self.drivers(class), &mut errs);
+        self.cfg.errors.extend(errs);
         next
     }
 

@@ -4,12 +4,17 @@ pub mod builtin;
 pub mod error;
 pub mod ids;
 pub mod init;
+mod init_checks;
 pub mod lines;
 mod load;
 pub mod macros;
 pub mod options;
 pub mod print;
 mod print_config;
+pub mod retry;
+pub mod retry_match;
+pub mod rewrite;
+pub mod rewrite_apply;
 pub mod tables;
 
 use std::collections::HashMap;
@@ -94,10 +99,14 @@ pub struct Config {
     pub routers: Vec<Driver>,
     pub transports: Vec<Driver>,
     pub authenticators: Vec<Driver>,
-    pub retry: Vec<Line>,
-    pub rewrite: Vec<Line>,
+    /// `begin retry`, in order (the first matching rule applies).
+    pub retry: Vec<retry::RetryRule>,
+    /// `begin rewrite`, in order.
+    pub rewrite: Vec<rewrite::RewriteRule>,
     pub local_scan: Vec<Line>,
     pub errors: Vec<ConfigError>,
+    /// What Exim logs while loading but accepts (obsolete forms).
+    pub warnings: Vec<ConfigError>,
     /// Expansion syntax errors in option values and lists: Exim accepts the file and fails
     /// only when the value is used; rexim finds them at load time (for `lint`).
     pub expansion_errors: Vec<ConfigError>,

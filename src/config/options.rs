@@ -257,6 +257,30 @@ fn extra_chars(rest: &str, t1: &str, t2: &str, t3: &str) -> String {
     format!("extra characters follow {t1}{t2}{t3}{comment}")
 }
 
+/// Exim's `string_dequote`: a `"quoted"` string (escapes interpreted, the closing quote
+/// optional) or text up to white space; returns it and the rest of the line.
+pub fn dequote(s: &str) -> (String, &str) {
+    let b = s.as_bytes();
+    if b.first() != Some(&b'"') {
+        let n = b.iter().take_while(|c| !c.is_ascii_whitespace()).count();
+        return (s[..n].to_string(), &s[n..]);
+    }
+    let mut out = Vec::new();
+    let mut i = 1;
+    while i < b.len() && b[i] != b'"' {
+        if b[i] == b'\\' && i + 1 < b.len() {
+            i += 1 + unescape(&b[i + 1..], &mut out);
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    if i < b.len() {
+        i += 1;
+    }
+    (String::from_utf8_lossy(&out).into_owned(), &s[i..])
+}
+
 /// Process a `"quoted"` value (Exim's `string_dequote` + escapes) or return the text verbatim.
 pub fn read_string(s: &str, name: &str) -> Result<String, String> {
     if !s.starts_with('"') {

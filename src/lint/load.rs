@@ -5,6 +5,25 @@ use crate::diag::{DiagLabel, Diagnostic, Severity};
 
 /// Codes for loader messages, by the shape of Exim's wording (first match wins).
 const CODES: &[(&str, &str)] = &[
+    ("rewrite flag character", "bad-rewrite-rule"),
+    ("rewrite replacement string", "bad-rewrite-rule"),
+    ("rewrite rule has", "bad-rewrite-rule"),
+    ("non-header rewrite", "bad-rewrite-rule"),
+    ("have the same public name", "duplicate-name"),
+    ("not found for", "undefined-router"),
+    ("does not follow", "router-order"),
+    ("only one of", "conflicting-options"),
+    ("mutually exclusive", "conflicting-options"),
+    ("both ", "conflicting-options"),
+    ("not permitted with", "conflicting-options"),
+    ("may not be used with", "conflicting-options"),
+    ("not allowed on", "conflicting-options"),
+    ("must not be set without", "conflicting-options"),
+    ("no locking configured", "conflicting-options"),
+    ("must be specified", "option-required"),
+    ("must be set", "option-required"),
+    ("user set without group", "option-required"),
+    ("no public name", "option-required"),
     ("is already defined", "macro-redefined"),
     ("can't redefine an undefined macro", "macro-undefined"),
     ("cannot be defined as a macro", "macro-substring"),
@@ -35,6 +54,14 @@ const CODES: &[(&str, &str)] = &[
     ("missing quote", "unterminated-string"),
     ("extra characters", "extra-characters"),
     ("BOM", "byte-order-mark"),
+    ("retry rule", "bad-retry-rule"),
+    ("retry error", "bad-retry-rule"),
+    ("expected after \"refused\"", "bad-retry-rule"),
+    ("expected after \"timeout\"", "bad-retry-rule"),
+    ("must be followed by xx", "bad-retry-rule"),
+    ("bad time value", "bad-retry-rule"),
+    ("comma expected", "bad-retry-rule"),
+    ("semicolon expected", "bad-retry-rule"),
 ];
 
 fn code_for(e: &ConfigError) -> &'static str {

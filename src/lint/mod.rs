@@ -1,10 +1,13 @@
 //! `rexim lint`: every problem in a configuration, each with a kebab-case code and spans.
 
 mod acl;
+mod deprecated;
 mod load;
 mod phases;
 mod refs;
+mod rules;
 mod taint;
+mod transports;
 mod vars;
 
 use crate::config::Config;
@@ -19,5 +22,8 @@ pub fn run(cfg: &Config) -> Vec<Diagnostic> {
     vars::check(cfg, &mut out);
     phases::check(cfg, &mut out);
     taint::check(cfg, &mut out);
+    rules::check(cfg, &mut out);
+    deprecated::check(cfg, &mut out);
+    transports::check(cfg, &mut out);
     out
 }

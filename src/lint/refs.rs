@@ -9,7 +9,10 @@ fn list_refs(text: &str) -> Vec<String> {
         .filter_map(|item| {
             let s = String::from_utf8_lossy(&item).into_owned();
             let s = s.trim_start_matches('!').trim_start();
-            let name = s.strip_prefix('+')?;
+            // `+name`, or `local@+name` in an address list (the domain part is a domain list).
+            let name = s
+                .strip_prefix('+')
+                .or_else(|| s.rsplit_once('@').and_then(|(_, d)| d.strip_prefix('+')))?;
             (!name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_'))
                 .then(|| name.to_string())
         })
@@ -72,6 +75,17 @@ pub fn check(cfg: &Config, out: &mut Vec<Diagnostic>) {
                 check_refs(t, s.span, out);
             }
         }
+    }
+    // Retry and rewrite patterns are one-item address lists; retry `senders` a list.
+    for r in &cfg.retry {
+        let item = format!("<\x01{}", r.pattern);
+        check_refs(&item, r.span, out);
+        if let Some(s) = &r.senders {
+            check_refs(s, r.span, out);
+        }
+    }
+    for r in &cfg.rewrite {
+        check_refs(&format!("<\x01{}", r.pattern), r.span, out);
     }
     for acl in &cfg.acls {
         for line in &acl.lines {

@@ -12,6 +12,8 @@ pub struct AddressMatcher {
     orig: Vec<u8>,
     address: Vec<u8>,
     caseless: bool,
+    /// Set up `$0` (the address) and `$1..` (wild parts, regex groups), as rewriting does.
+    captures: bool,
 }
 
 impl AddressMatcher {
@@ -20,7 +22,26 @@ impl AddressMatcher {
             orig: address.to_vec(),
             address: address.to_ascii_lowercase(),
             caseless: true,
+            captures: false,
         }
+    }
+
+    /// Exim's matching of rewrite patterns: caseful local part, numeric variables set.
+    pub fn for_rewrite(address: &[u8]) -> AddressMatcher {
+        let mut m = AddressMatcher::new(address);
+        m.caseful();
+        m.captures = true;
+        m
+    }
+
+    /// `$0` is the address as given, before any lowercasing.
+    fn with_whole(&self, rest: &[Val]) -> Vec<Val> {
+        if !self.captures {
+            return Vec::new();
+        }
+        let mut v = vec![Val::new(self.orig.as_slice())];
+        v.extend_from_slice(rest);
+        v
     }
 }
 
@@ -62,11 +83,14 @@ impl Matcher for AddressMatcher {
                 pattern,
                 self.caseless,
                 false,
-                false,
+                self.captures,
                 true,
             )?;
             // Exim passes no value pointer for address regexes.
-            return Ok(r.map(|_| Matched::default()));
+            return Ok(r.map(|m| Matched {
+                value: None,
+                captures: self.with_whole(m.captures.get(1..).unwrap_or_default()),
+            }));
         }
         let mut i = pattern
             .iter()
@@ -85,7 +109,7 @@ impl Matcher for AddressMatcher {
                     String::from_utf8_lossy(pattern)
                 ));
             }
-            return check_string(
+            let r = check_string(
                 ctx,
                 &subject,
                 &subject,
@@ -94,7 +118,11 @@ impl Matcher for AddressMatcher {
                 false,
                 false,
                 false,
-            );
+            )?;
+            return Ok(r.map(|mut m| {
+                m.captures = self.with_whole(&[]);
+                m
+            }));
         }
         let Some(sd) = sdomain else {
             return Ok(pattern.is_empty().then(Matched::default));
@@ -103,6 +131,7 @@ impl Matcher for AddressMatcher {
             return self.split_lookup(ctx, &subject, sd, &pattern[2..]);
         }
         let mut value: Option<Vec<u8>> = None;
+        let mut wild: Vec<Val> = Vec::new();
         let mut domain_pat: &[u8] = pattern;
         if let Some(mut pd) = pattern.iter().rposition(|&c| c == b'@') {
             let tail = &pattern[pd + 1..];
@@ -130,6 +159,7 @@ impl Matcher for AddressMatcher {
                 {
                     return Ok(None);
                 }
+                wild.push(Val::new(&slocal[..slocal.len() - suffix.len()]));
             } else if !eq(slocal, local) {
                 return Ok(None);
             }
@@ -138,9 +168,11 @@ impl Matcher for AddressMatcher {
             domain_pat = &pattern[pd + 1..];
         }
         let dom = &subject[sd + 1..];
-        let mut dm = StringMatcher::with(dom, self.caseless, true, false);
+        let mut dm = StringMatcher::with(dom, self.caseless, true, self.captures);
         let r = single_item(ctx, &mut dm, domain_pat)?;
         Ok(r.map(|hit| {
+            wild.extend(hit.captures.into_iter().skip(1));
+            let captures = self.with_whole(&wild);
             let dvalue = hit.value.map(|v| v.bytes);
             let v = if value.is_some() || dvalue.is_some() {
                 let mut out = value.unwrap_or_default();
@@ -150,10 +182,7 @@ impl Matcher for AddressMatcher {
             } else {
                 None
             };
-            Matched {
-                value: v,
-                captures: Vec::new(),
-            }
+            Matched { value: v, captures }
         }))
     }
 }

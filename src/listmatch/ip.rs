@@ -57,6 +57,11 @@ fn strtol_rest(s: &[u8], p: usize) -> (i64, usize) {
     strtol(s, p).unwrap_or((0, p))
 }
 
+/// C `strtol(s + p, NULL, 10)`: 0 when nothing converts.
+pub fn strtol_value(s: &[u8], p: usize) -> i64 {
+    strtol_rest(s, p).0
+}
+
 /// C `atoi` of the text after a mask slash, as Exim reads mask lengths.
 pub fn mask_bits(s: &[u8], slash: usize) -> u32 {
     let n = strtol_rest(s, slash + 1).0;

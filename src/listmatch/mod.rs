@@ -464,6 +464,38 @@ pub fn match_address(ctx: &mut Context, address: &[u8], list: &[u8], expand: boo
     check_list(ctx, &mut m, list, expand, 0)
 }
 
+/// One address-list item (expanded first, never split: Exim's one-item lists for retry and
+/// rewrite patterns) against an address. With `rewrite`, the local part is compared
+/// casefully and `$0..$n` are set up, as Exim's rewriting does. A failed expansion is
+/// logged in `ctx.log` (with the pattern as written) and does not match.
+pub fn match_address_item(
+    ctx: &mut Context,
+    address: &[u8],
+    pattern: &str,
+    rewrite: bool,
+) -> MatchResult {
+    let expanded = match crate::expand::expand_str(pattern, ctx) {
+        Ok(v) => v.bytes,
+        Err(e) if e.is_forced() => return Ok(None),
+        Err(e) => {
+            ctx.log.push(format!(
+                "failed to expand \"{pattern}\" while checking a list: {}",
+                e.message
+            ));
+            return Err(ListError::Defer(Some(e.message)));
+        }
+    };
+    let mut m = if rewrite {
+        address::AddressMatcher::for_rewrite(address)
+    } else {
+        address::AddressMatcher::new(address)
+    };
+    // A control-character separator keeps the item whole (Exim's UCHAR_MAX+1).
+    let mut list = b"<\x01".to_vec();
+    list.extend_from_slice(&expanded);
+    check_list(ctx, &mut m, &list, false, 0)
+}
+
 /// `match_ip`: is `ip` (empty for a local caller) in a host list restricted to IP
 /// addresses and IP lookups?
 pub fn match_ip(ctx: &mut Context, ip: &[u8], list: &[u8], expand: bool) -> MatchResult {

@@ -4,155 +4,23 @@ use crate::error::{ExpResult, ExpandError};
 use crate::expand::eval::Eval;
 use crate::expand::operators::cstr;
 use crate::expand::value::Val;
+use crate::listmatch::ip;
 
-fn at(s: &[u8], i: usize) -> u8 {
-    s.get(i).copied().unwrap_or(0)
+/// The IP text rules are shared with list matching (`crate::listmatch::ip`): one syntax check
+/// and one binary conversion for every user.
+fn ip_kind(s: &[u8], allow_mask: bool) -> (u8, usize) {
+    let (kind, mask) = ip::ip_version(s, allow_mask);
+    (kind, mask.unwrap_or(0))
 }
 
-/// C `strtol(s, &end, base)` on a prefix: (value, bytes used; 0 when no digits).
-fn strtol(s: &[u8], base: u32) -> (i64, usize) {
-    let mut i = 0;
-    while matches!(at(s, i), b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
-        i += 1;
-    }
-    let neg = at(s, i) == b'-';
-    if matches!(at(s, i), b'-' | b'+') {
-        i += 1;
-    }
-    let start = i;
-    let mut n: i64 = 0;
-    while let Some(d) = (at(s, i) as char).to_digit(base) {
-        n = n
-            .saturating_mul(i64::from(base))
-            .saturating_add(i64::from(d));
-        i += 1;
-    }
-    if i == start {
-        return (0, 0);
-    }
-    (if neg { -n } else { n }, i)
-}
-
-/// Exim's `string_is_ip_address` (as patched in 4.96.1, which Debian's 4.96 carries):
-/// 4, 6 or 0, and the offset of a `/mask` (0 if none) when `allow_mask`.
-pub fn ip_kind(s: &[u8], allow_mask: bool) -> (u8, usize) {
-    let slash = s.iter().position(|&c| c == b'/');
-    let percent = s.iter().position(|&c| c == b'%');
-    let mut end = s.len();
-    let mut mask = 0;
-    if let Some(sl) = slash {
-        if !allow_mask {
-            return (0, 0);
-        }
-        let rest = &s[sl + 1..];
-        let (m, used) = strtol(rest, 10);
-        if used != rest.len() || m < 0 {
-            return (0, 0);
-        }
-        mask = sl;
-        end = sl;
-    }
-    if let Some(pc) = percent {
-        if slash.is_some() {
-            return (0, mask);
-        }
-        if !s[pc + 1..]
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || c.is_ascii_punctuation())
-        {
-            return (0, mask);
-        }
-        end = pc;
-    }
-    if end > 255 {
-        return (0, mask);
-    }
-    let Ok(addr) = std::str::from_utf8(&s[..end]) else {
-        return (0, mask);
-    };
-    if addr.contains(':') {
-        (
-            if addr.parse::<std::net::Ipv6Addr>().is_ok() {
-                6
-            } else {
-                0
-            },
-            mask,
-        )
-    } else if percent.is_none() && addr.parse::<std::net::Ipv4Addr>().is_ok() {
-        (4, mask)
-    } else {
-        (0, mask)
-    }
-}
-
-/// Exim's `host_aton` on a checked address: 1 word for IPv4, 4 for IPv6.
-pub fn aton(s: &[u8]) -> (usize, [u32; 4]) {
+/// Binary form of a checked address as (words used, four words).
+fn aton(s: &[u8]) -> (usize, [u32; 4]) {
+    let words = ip::aton(s);
     let mut bin = [0u32; 4];
-    let mut v4 = s;
-    let mut v4offset = 0;
-    if s.contains(&b':') {
-        let mut p = usize::from(at(s, 0) == b':');
-        let mut comps: Vec<&[u8]> = Vec::new();
-        let mut nulloffset = 0;
-        while p < s.len() && s[p] != b'%' && comps.len() < 8 {
-            let len = s[p..]
-                .iter()
-                .position(|&c| c == b':' || c == b'%')
-                .unwrap_or(s.len() - p);
-            if len == 0 {
-                nulloffset = comps.len();
-            }
-            comps.push(&s[p..p + len]);
-            p += len;
-            if at(s, p) == b':' {
-                p += 1;
-            }
-        }
-        let mut v6count = 8;
-        let ipv4_ends = comps.last().is_some_and(|c| c.contains(&b'.'));
-        if ipv4_ends {
-            v4 = comps.pop().unwrap_or_default();
-            v4offset = 3;
-            v6count = 6;
-        }
-        if comps.len() < v6count {
-            let insert = v6count - comps.len();
-            let at_ = (nulloffset + 1).min(comps.len());
-            for _ in 0..insert {
-                comps.insert(at_, b"");
-            }
-        }
-        for i in (0..v6count).step_by(2) {
-            let hi = strtol(comps.get(i).copied().unwrap_or_default(), 16).0 as u32;
-            let lo = strtol(comps.get(i + 1).copied().unwrap_or_default(), 16).0 as u32;
-            bin[i / 2] = (hi << 16).wrapping_add(lo);
-        }
-        if !ipv4_ends {
-            return (4, bin);
-        }
+    for (slot, w) in bin.iter_mut().zip(&words) {
+        *slot = *w;
     }
-    let mut x = [0u32; 4];
-    let mut i = 0;
-    for (n, slot) in x.iter_mut().enumerate() {
-        if n > 0 {
-            if at(v4, i) != b'.' {
-                break;
-            }
-            i += 1;
-        }
-        let (v, used) = strtol(&v4[i.min(v4.len())..], 10);
-        if used == 0 {
-            break;
-        }
-        *slot = v as u32;
-        i += used;
-    }
-    bin[v4offset] = (x[0] << 24)
-        .wrapping_add(x[1] << 16)
-        .wrapping_add(x[2] << 8)
-        .wrapping_add(x[3]);
-    (v4offset + 1, bin)
+    (words.len(), bin)
 }
 
 /// Exim's `ipv6_nmtoa`: compressed IPv6 text (its collapsing rules, quirks included).
@@ -225,10 +93,9 @@ pub fn mask(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
             String::from_utf8_lossy(s)
         )));
     }
-    let (m, used) = strtol(&s[off + 1..], 10);
-    let m = m as i32;
+    let m = ip::strtol_value(s, off + 1) as i32;
     let limit = if kind == 4 { 32 } else { 128 };
-    if off + 1 + used != s.len() || m < 0 || m > limit {
+    if m < 0 || m > limit {
         return Err(ExpandError::hard(format!(
             "mask value too big in \"{}\"",
             String::from_utf8_lossy(s)
