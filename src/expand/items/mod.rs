@@ -10,6 +10,7 @@ pub mod extract;
 pub mod imap;
 pub mod lists;
 pub mod lookup;
+pub mod skipped;
 pub mod socket;
 pub mod substr;
 pub mod system;

@@ -426,7 +426,8 @@ impl<'s> Builder<'s> {
                     return err(groups, format!("missing '}}' after '{name}'"));
                 }
                 let seqs: Vec<Seq> = groups.iter().map(|g| g.seq.clone()).collect();
-                let tail = items::substr::skipped_tail(name, &seqs);
+                let mut tail = items::substr::skipped_tail(name, &seqs);
+                items::skipped::check_sg(name, &seqs, &mut tail);
                 node(groups, tail, None)
             }
             Shape::Fixed { n, missing } => {
@@ -449,6 +450,7 @@ impl<'s> Builder<'s> {
                 }
                 let rest = groups.split_off(n);
                 let tail = self.tail(rest, word, close, name);
+                items::skipped::check_listextract(name, &mut groups[0].seq);
                 node(groups, tail, None)
             }
             Shape::TailEither { a, b, missing } => {
