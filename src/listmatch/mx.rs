@@ -41,7 +41,10 @@ enum Found {
     /// The local host is (one of) the lowest-preference MXs.
     Local,
     /// Remote hosts only, or a local host at a higher preference (`removed`).
-    Hosts { removed: bool, again: bool },
+    Hosts {
+        removed: bool,
+        again: bool,
+    },
     /// No MX records (or none usable).
     Nothing,
     Again,
@@ -111,9 +114,11 @@ fn scan(ctx: &mut Context, domain: &str, ignore: Option<&[u8]>) -> Found {
     // One entry per host name, at its lowest preference; a null MX names no host.
     mxs.sort();
     let mut seen = Vec::new();
-    mxs.retain(|(_, h)| !h.is_empty() && !seen.contains(h) && {
-        seen.push(h.clone());
-        true
+    mxs.retain(|(_, h)| {
+        !h.is_empty() && !seen.contains(h) && {
+            seen.push(h.clone());
+            true
+        }
     });
     if mxs.is_empty() {
         return Found::Nothing;
