@@ -87,3 +87,29 @@ pub fn cert_operand(op: &str, operand: &Seq, src: &str) -> Option<Seq> {
         operand.span,
     ))
 }
+
+/// Exim first reads a `$`-operand of `md5`, `sha1`, `sha256` and `base64` as plain text
+/// (no variables or items) up to the next `}`, to see whether it names a certificate
+/// variable. With no `}` left in the string that pass fails: `${sha256:$x` gives
+/// "missing } at end of string" whatever `$x` is. `rest` is the source after the `$`.
+pub fn cert_prepass_error(op: &str, rest: &[u8]) -> Option<ExpandError> {
+    if !matches!(op, "md5" | "sha1" | "sha256" | "base64") {
+        return None;
+    }
+    let mut i = 0;
+    while i < rest.len() {
+        match rest[i] {
+            b'\\' if rest.get(i + 1) == Some(&b'N') => {
+                // `\N...\N` is copied as it stands.
+                match rest[i + 2..].windows(2).position(|w| w == b"\\N") {
+                    Some(end) => i += 2 + end + 2,
+                    None => break,
+                }
+            }
+            b'\\' if i + 1 < rest.len() => i += 2,
+            b'}' => return None,
+            _ => i += 1,
+        }
+    }
+    Some(ExpandError::hard("missing } at end of string"))
+}

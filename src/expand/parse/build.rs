@@ -322,6 +322,17 @@ impl<'s> Builder<'s> {
 
     pub fn op(&self, name: &str, operand: Seq, close: Close, span: Span) -> Node {
         let mut operand = operand;
+        let after_dollar = self
+            .src
+            .as_bytes()
+            .get(operand.span.start as usize..)
+            .and_then(|t| t.strip_prefix(b"$"));
+        if let Some(e) = operators::find(name)
+            .zip(after_dollar)
+            .and_then(|((def, _), rest)| operators::digests::cert_prepass_error(def.name, rest))
+        {
+            return error_node(vec![], e.at(span));
+        }
         if !close.ok && operand.static_err.is_none() {
             let mut nodes = std::mem::take(&mut operand.nodes);
             nodes.push(error_node(vec![], self.missing_close_error(close.pos)));
@@ -423,7 +434,13 @@ impl<'s> Builder<'s> {
                     );
                 }
                 if word.is_some() || !close.ok {
-                    return err(groups, format!("missing '}}' after '{name}'"));
+                    // prvscheck reads its arguments in two steps; the second wants one first.
+                    let msg = if name == "prvscheck" && groups.len() < 2 {
+                        "Not enough arguments for 'prvscheck' (min is 1)".to_string()
+                    } else {
+                        format!("missing '}}' after '{name}'")
+                    };
+                    return err(groups, msg);
                 }
                 let seqs: Vec<Seq> = groups.iter().map(|g| g.seq.clone()).collect();
                 let mut tail = items::substr::skipped_tail(name, &seqs);
