@@ -128,6 +128,8 @@ pub struct Context {
     pub acl_depth: u32,
     /// Lines that Exim would write to its logs (taint violations etc.).
     pub log: Vec<String>,
+    /// Certificate variables (`Context::set_certificate`, in `expand/cert/`).
+    pub certificates: crate::expand::cert::Certificates,
 }
 
 impl Default for Context {
@@ -154,6 +156,7 @@ impl Context {
             clock: Arc::new(SystemClock),
             acl_depth: 0,
             log: Vec::new(),
+            certificates: Default::default(),
         }
     }
 

@@ -341,8 +341,8 @@ impl<'s> Builder<'s> {
         match operators::find(name) {
             Some((def, arg)) => {
                 let arg = arg.map(str::to_string);
-                let operand = operators::digests::cert_operand(def.name, &operand, self.src)
-                    .unwrap_or(operand);
+                let (operand, def) = operators::digests::cert_operand(def.name, &operand, self.src)
+                    .unwrap_or((operand, def));
                 Node::Op(Box::new(OpNode {
                     def,
                     name: name.to_string(),
@@ -468,6 +468,9 @@ impl<'s> Builder<'s> {
                 let rest = groups.split_off(n);
                 let tail = self.tail(rest, word, close, name);
                 items::skipped::check_listextract(name, &mut groups[0].seq);
+                if let Some(g) = groups.get_mut(1) {
+                    items::certextract::cert_var_arg(name, &mut g.seq, self.src);
+                }
                 node(groups, tail, None)
             }
             Shape::TailEither { a, b, missing } => {
