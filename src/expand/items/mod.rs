@@ -13,6 +13,7 @@ pub mod lists;
 pub mod lookup;
 pub mod skipped;
 pub mod socket;
+mod socket_tls;
 pub mod substr;
 pub mod system;
 pub mod text;
