@@ -855,6 +855,12 @@ impl<'s> Builder<'s> {
             } else {
                 format!("missing 2nd string in {{}} after \"{name}\"")
             };
+            let mut groups = groups;
+            if !broken && got == 1 {
+                // Exim checks a number as soon as it is read, before the missing string.
+                let g = &mut groups[0];
+                g.seq = conditions::compare::checked_number(name, std::mem::take(&mut g.seq));
+            }
             return (
                 cond_error(negations, pre_groups(groups), ExpandError::hard(msg), span),
                 vec![],
