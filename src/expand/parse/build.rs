@@ -244,13 +244,23 @@ impl<'s> Builder<'s> {
 
     fn curly(&self, why: &str, pos: usize) -> Arc<ExpandError> {
         let pos = pos.min(self.src.len());
-        Arc::new(
-            ExpandError::hard(format!(
-                "curly-bracket problem in conditional yes/no parsing: {why}\n remaining string is '{}'",
-                &self.src[pos..]
-            ))
-            .at(Span::new(pos, self.src.len())),
-        )
+        let msg = self.curly_message(format!(
+            "curly-bracket problem in conditional yes/no parsing: {why}\n remaining string is '{}'",
+            &self.src[pos..]
+        ));
+        Arc::new(ExpandError::hard(msg).at(Span::new(pos, self.src.len())))
+    }
+
+    /// Exim's `EXPAND_FAILED_CURLY`: once a header name has swallowed a `}`, brace
+    /// errors (missing `{`/`}` of an item, too few arguments, a bad yes/no part) all
+    /// read "missing or misplaced { or } - could be header name not terminated by colon".
+    fn curly_message(&self, msg: String) -> String {
+        let curly = ["missing '{'", "missing '}' after", "Not enough arguments", "curly-bracket"];
+        if self.malformed_header && curly.iter().any(|p| msg.starts_with(p)) {
+            "missing or misplaced { or } - could be header name not terminated by colon".into()
+        } else {
+            msg
+        }
     }
 
     /// `{ inner }`: a missing `}` can only mean end of input.
@@ -399,6 +409,7 @@ impl<'s> Builder<'s> {
             def.shape
         };
         let err = |before: Vec<Group>, msg: String| {
+            let msg = self.curly_message(msg);
             error_node(pre_groups(before), ExpandError::hard(msg).at(span))
         };
         let node = |args: Vec<Group>, tail: Tail, tail_alt: Option<Tail>| {
@@ -588,7 +599,8 @@ impl<'s> Builder<'s> {
         if groups.is_empty() {
             return error_node(
                 before,
-                ExpandError::hard("missing '{' for lookup file-or-query arg").at(span),
+                ExpandError::hard(self.curly_message("missing '{' for lookup file-or-query arg".into()))
+                    .at(span),
             );
         }
         let rest = groups.split_off(1);
