@@ -2,9 +2,9 @@
 
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::ast::{Node, OpNode, Seq};
+use crate::expand::eval::Eval;
 use crate::expand::operators::OpDef;
 use crate::expand::value::Val;
-use crate::expand::eval::Eval;
 
 /// Exim's `expanded_string_integer` for conditions: empty/blank is 0; `strtoll`
 /// (sign, decimal digits), then an optional k/m/g multiplier, then only whitespace.

@@ -255,7 +255,12 @@ impl<'s> Builder<'s> {
     /// errors (missing `{`/`}` of an item, too few arguments, a bad yes/no part) all
     /// read "missing or misplaced { or } - could be header name not terminated by colon".
     fn curly_message(&self, msg: String) -> String {
-        let curly = ["missing '{'", "missing '}' after", "Not enough arguments", "curly-bracket"];
+        let curly = [
+            "missing '{'",
+            "missing '}' after",
+            "Not enough arguments",
+            "curly-bracket",
+        ];
         if self.malformed_header && curly.iter().any(|p| msg.starts_with(p)) {
             "missing or misplaced { or } - could be header name not terminated by colon".into()
         } else {
@@ -599,8 +604,10 @@ impl<'s> Builder<'s> {
         if groups.is_empty() {
             return error_node(
                 before,
-                ExpandError::hard(self.curly_message("missing '{' for lookup file-or-query arg".into()))
-                    .at(span),
+                ExpandError::hard(
+                    self.curly_message("missing '{' for lookup file-or-query arg".into()),
+                )
+                .at(span),
             );
         }
         let rest = groups.split_off(1);
