@@ -169,6 +169,32 @@ fn scan(ctx: &mut Context, domain: &str, ignore: Option<&[u8]>) -> Found {
     }
 }
 
+thread_local! {
+    static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Most `@mx_*` checks nested through `/ignore=` lists.
+const MAX_DEPTH: u32 = 5;
+
+struct DepthGuard;
+
+impl DepthGuard {
+    fn enter() -> Option<DepthGuard> {
+        DEPTH.with(|d| {
+            (d.get() < MAX_DEPTH).then(|| {
+                d.set(d.get() + 1);
+                DepthGuard
+            })
+        })
+    }
+}
+
+impl Drop for DepthGuard {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
 /// Test an `@mx_*` item against `domain`: `Ok(None)` when `item` is not one
 /// (a literal for the caller), else whether it matched.
 pub(crate) fn check(
@@ -178,6 +204,15 @@ pub(crate) fn check(
 ) -> Option<Result<bool, ItemErr>> {
     let (which, ignore) = parse(item)?;
     let name = String::from_utf8_lossy(domain).into_owned();
+    // An `/ignore=` list may hold `@mx_*` items of its own; bound the recursion.
+    let _guard = match DepthGuard::enter() {
+        Some(g) => g,
+        None => {
+            return Some(Err(ItemErr::Defer(Some(format!(
+                "@mx_ items nested too deeply while checking \"{name}\""
+            )))))
+        }
+    };
     let deferred = || {
         Err(ItemErr::Defer(Some(format!(
             "DNS lookup of \"{name}\" deferred"

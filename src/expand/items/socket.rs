@@ -82,7 +82,7 @@ fn options(opts: Option<&Val>, eol: Option<&Val>) -> Options {
             o.tls |= v != b"no";
         } else if let Some(v) = item.strip_prefix(b"sni=") {
             o.tls = true;
-            o.sni = Some(String::from_utf8_lossy(v).into_owned());
+            o.sni = (!v.is_empty()).then(|| String::from_utf8_lossy(v).into_owned());
         }
     }
     o.eol = eol.filter(|e| !e.is_empty()).map(|e| e.bytes.clone());
