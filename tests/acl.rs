@@ -7,7 +7,8 @@
 //! Before the first ACL block, optional fixture directives:
 //! - `@dns NAME TYPE DATA`: a record of the fake DNS zone the ACLs' resolver answers
 //!   from (format of `rexim::dns::FakeResolver`; `NAME SERVFAIL` gives a temporary error).
-//!   Without any `@dns` line the zone is empty (every name is NXDOMAIN).
+//!   Without any `@dns` line the zone is empty (every name is NXDOMAIN). List items
+//!   such as `@mx_any` ask the same zone.
 //! - `@domainlist NAME = LIST` (also `@hostlist`, `@addresslist`, `@localpartlist`):
 //!   a named list for `+NAME` items.
 //! - `@hints`: give the ACLs a hints-database directory (a fresh temporary directory per
@@ -167,7 +168,13 @@ fn run_fixture(text: &str) -> String {
     let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/acl/data");
     let acl_text = acl_text.replace("@DATA@", data);
     let (mut set, errors) = load_acls(&acl_text);
-    set.env.resolver = Arc::new(FakeResolver::parse(&zone).expect("zone"));
+    let resolver: Arc<dyn rexim::dns::Resolver> =
+        Arc::new(FakeResolver::parse(&zone).expect("zone"));
+    set.env.resolver = resolver.clone();
+    // List items such as `@mx_any` ask the lookups' resolver: the same zone.
+    let lookups = rexim::lookup::Lookups::default()
+        .with_resolver(resolver)
+        .shared();
     set.env.hints_dir = hints.clone();
     let set = Arc::new(set);
     let named = Arc::new(named);
@@ -179,7 +186,7 @@ fn run_fixture(text: &str) -> String {
         let mut words = case.split_whitespace();
         let ph = phase(words.next().unwrap());
         let acl = words.next().unwrap();
-        let mut ctx = Context::default();
+        let mut ctx = Context::new(lookups.clone());
         ctx.named_lists = Some(named.clone());
         ctx.acl = Some(Arc::new(rexim::acl::engine::ExpansionAcls {
             acls: set.clone(),

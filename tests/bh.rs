@@ -117,7 +117,26 @@ fn normalise(out: &str) -> String {
         res.push_str(&s[last..]);
         s = res;
     }
-    s
+    cram_challenges(&s)
+}
+
+/// A CRAM-MD5 challenge holds the server's pid and the time: `334 <CRAM-MD5 @HOST>`.
+fn cram_challenges(out: &str) -> String {
+    use base64::Engine;
+    let shape = pcre2::bytes::Regex::new(r"^<\d+\.\d+@(.*)>$").unwrap();
+    let mut res = String::new();
+    for line in out.split_inclusive('\n') {
+        let b64 = line.strip_prefix("334 ").map(str::trim_end);
+        let clear = b64.and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
+        match clear.and_then(|c| {
+            let host = shape.captures(&c).ok()??.get(1)?.as_bytes().to_vec();
+            Some(String::from_utf8_lossy(&host).into_owned())
+        }) {
+            Some(host) => res.push_str(&format!("334 <CRAM-MD5 @{host}>\r\n")),
+            None => res.push_str(line),
+        }
+    }
+    res
 }
 
 /// The configuration file name rexim's loader is given (the trace prints it).

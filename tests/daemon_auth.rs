@@ -15,7 +15,9 @@ const AUTHENTICATORS: &str = "begin authenticators\n\
 plain:\n  driver = plaintext\n  public_name = PLAIN\n  server_prompts = :\n  \
 server_condition = ${if and{{eq{$auth2}{user}}{eq{$auth3}{secret}}}}\n  server_set_id = $auth2\n\
 login:\n  driver = plaintext\n  public_name = LOGIN\n  server_prompts = Username:: : Password::\n  \
-server_condition = ${if and{{eq{$auth1}{user}}{eq{$auth2}{secret}}}}\n  server_set_id = $auth1\n";
+server_condition = ${if and{{eq{$auth1}{user}}{eq{$auth2}{secret}}}}\n  server_set_id = $auth1\n\
+cram:\n  driver = cram_md5\n  public_name = CRAM-MD5\n  \
+server_secret = ${if eq{$auth1}{user}{secret}fail}\n  server_set_id = $auth1\n";
 
 /// Relaying (any domain) only for authenticated clients.
 const ACLS: &str = "acl_check_rcpt:\n  accept authenticated = *\n  \
@@ -215,7 +217,7 @@ fn swaks_auth_plain_and_login() {
         eprintln!("SKIPPED: swaks is not installed");
         return;
     };
-    assert!(ok.contains("250-AUTH PLAIN LOGIN"), "{ok}");
+    assert!(ok.contains("250-AUTH PLAIN LOGIN CRAM-MD5"), "{ok}");
     assert!(ok.contains("235 Authentication succeeded"), "{ok}");
     assert!(ok.contains("250 OK id="), "{ok}");
     let bad = swaks(
@@ -280,6 +282,35 @@ fn swaks_auth_plain_and_login() {
 }
 
 #[test]
+fn swaks_auth_cram_md5() {
+    let d = start("cram", "");
+    let args = |password: &'static str| {
+        [
+            "--auth",
+            "CRAM-MD5",
+            "--auth-user",
+            "user",
+            "--auth-password",
+            password,
+        ]
+    };
+    let Some(ok) = swaks(&d, &args("secret")) else {
+        eprintln!("SKIPPED: swaks is not installed");
+        return;
+    };
+    assert!(ok.contains("235 Authentication succeeded"), "{ok}");
+    assert!(ok.contains("250 OK id="), "{ok}");
+    let bad = swaks(&d, &args("wrong")).unwrap();
+    assert!(bad.contains("535 Incorrect authentication data"), "{bad}");
+    let log = d.mainlog();
+    assert!(log.contains("A=cram:user"), "{log}");
+    assert!(
+        log.contains("cram authenticator failed for (client.example) [127.0.0.1]:"),
+        "{log}"
+    );
+}
+
+#[test]
 fn python_smtplib_login_and_auth_sender() {
     let d = start("smtplib", "");
     let script = format!(
@@ -308,14 +339,14 @@ print('done')\n",
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // smtplib tries CRAM-MD5 first only when offered; PLAIN is its next choice.
+    // smtplib prefers CRAM-MD5 when it is offered, as here.
     assert!(text.contains("refused 535"), "{text}");
     assert!(text.contains("authenticated\nagain 503\ndone"), "{text}");
     let ids = d.ids();
     assert_eq!(ids.len(), 1);
     let h = d.header_file(&ids[0]);
     assert!(h.contains("\n--auth_sender a+b@py.example\n"), "{h}");
-    assert!(h.contains("\n-host_auth plain\n"), "{h}");
+    assert!(h.contains("\n-host_auth cram\n"), "{h}");
 }
 
 /// Talk SMTP line by line over a raw socket.

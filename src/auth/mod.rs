@@ -1,11 +1,15 @@
 //! Server-side SMTP authenticators (`begin authenticators`): their settings and the checks
 //! Exim's drivers share (`server_condition`, `server_set_id`, `$auth<n>`/`$<n>`).
 //!
-//! Only the `plaintext` driver has a server side in rexim so far; a `cram_md5` instance
-//! configured as a server is refused with a named error when the session configuration is
-//! built, and client-only instances are ignored (rexim does not deliver yet).
+//! The `plaintext` and `cram_md5` drivers have server sides; other drivers are refused
+//! with a named error when the session configuration is built, and client-only instances
+//! are ignored (rexim does not deliver yet). [`Exchange`] runs either driver's dialogue.
 
+pub mod cram_md5;
+pub mod exchange;
 pub mod plaintext;
+
+pub use exchange::Exchange;
 
 use crate::expand::{parse, Context, Eval, Expansion, Val};
 use crate::ErrorKind;
@@ -19,6 +23,7 @@ pub const AUTH_VARS: usize = 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Driver {
     Plaintext,
+    CramMd5,
 }
 
 /// One `begin authenticators` instance with a server side.
@@ -35,6 +40,16 @@ pub struct Authenticator {
     pub server_mail_auth_condition: Option<Expansion>,
     /// `plaintext`: the prompts sent for data not given on the AUTH command.
     pub server_prompts: Option<Expansion>,
+    /// `cram_md5`: the user's shared secret, expanded with `$auth1` = the user name.
+    pub server_secret: Option<Expansion>,
+}
+
+/// What the session does next in an exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Send `334 <base64 of this>` and read one line.
+    Prompt(Vec<u8>),
+    Done(Outcome),
 }
 
 /// The result of a server exchange, as Exim's driver return codes.
@@ -50,6 +65,8 @@ pub enum Outcome {
     },
     Bad64,
     Cancelled,
+    /// Data came with the AUTH command where the mechanism takes none (cram_md5).
+    Unexpected,
 }
 
 /// A string option of a driver instance, `None` when not set.
@@ -81,13 +98,25 @@ pub fn from_config(cfg: &crate::config::Config) -> Result<Vec<Authenticator>, Ve
                     server_advertise_condition: parsed("server_advertise_condition"),
                     server_mail_auth_condition: parsed("server_mail_auth_condition"),
                     server_prompts: parsed("server_prompts"),
+                    server_secret: None,
                 });
             }
-            Some("cram_md5") if option(d, "server_secret").is_some() => errors.push(format!(
-                "authenticator \"{}\": the server side of the cram_md5 driver is not supported by rexim yet",
-                d.name
-            )),
-            Some("cram_md5") => {}
+            Some("cram_md5") => {
+                let Some(secret) = parsed("server_secret") else {
+                    continue; // client-only: no server side
+                };
+                out.push(Authenticator {
+                    name: d.name.clone(),
+                    driver: Driver::CramMd5,
+                    public_name: option(d, "public_name").unwrap_or_else(|| d.name.clone()),
+                    server_condition: parsed("server_condition"),
+                    server_set_id: parsed("server_set_id"),
+                    server_advertise_condition: parsed("server_advertise_condition"),
+                    server_mail_auth_condition: parsed("server_mail_auth_condition"),
+                    server_prompts: None,
+                    server_secret: Some(secret),
+                });
+            }
             other => errors.push(format!(
                 "authenticator \"{}\": driver {:?} is not supported by rexim",
                 d.name,

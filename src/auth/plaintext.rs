@@ -4,17 +4,10 @@
 //! Sans-IO: [`Exchange::start`] and [`Exchange::answer`] return the next [`Step`]; the session
 //! sends the prompt and feeds back the client's line.
 
+pub use super::Step;
 use super::{check_condition, Authenticator, Items, Outcome, EXPAND_MAXN};
 use crate::expand::operators::codecs::decode64;
 use crate::expand::{expand, Context};
-
-/// What the session does next.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    /// Send `334 <base64 of this>` and read one line.
-    Prompt(Vec<u8>),
-    Done(Outcome),
-}
 
 /// One plaintext exchange in progress.
 #[derive(Debug, Clone, Default)]

@@ -12,6 +12,7 @@ fn plaintext(prompts: &str, cond: &str, set_id: &str) -> Authenticator {
         server_advertise_condition: None,
         server_mail_auth_condition: None,
         server_prompts: (!prompts.is_empty()).then(|| parse(prompts)),
+        server_secret: None,
     }
 }
 
@@ -171,12 +172,98 @@ cram:\n  driver = cram_md5\n  public_name = CRAM-MD5\n  client_name = x\n  clien
         .map(|a| (&a.name[..], &a.public_name[..]))
         .collect();
     assert_eq!(names, [("plain", "PLAIN"), ("login", "login")]);
-    let text = "begin authenticators\ncram:\n  driver = cram_md5\n  public_name = CRAM-MD5\n  server_secret = s\n";
+    let text = "begin authenticators\ncram:\n  driver = cram_md5\n  public_name = CRAM-MD5\n  server_secret = s\n\
+other:\n  driver = spa\n";
     let macros = crate::config::initial_macros(&[]).unwrap();
     let loaded = crate::config::load_text("t.conf", text, macros);
     let err = from_config(&loaded).unwrap_err();
-    assert!(
-        err[0].contains("cram_md5 driver is not supported by rexim yet"),
-        "{err:?}"
+    assert_eq!(
+        err,
+        ["authenticator \"other\": driver \"spa\" is not supported by rexim"]
     );
+    let text = "begin authenticators\ncram:\n  driver = cram_md5\n  server_secret = s\n";
+    let macros = crate::config::initial_macros(&[]).unwrap();
+    let loaded = crate::config::load_text("t.conf", text, macros);
+    let list = from_config(&loaded).unwrap();
+    assert_eq!(list[0].driver, Driver::CramMd5);
+    assert_eq!(list[0].public_name, "cram");
+}
+
+fn cram(cond: Option<&str>) -> Authenticator {
+    Authenticator {
+        name: "cram".into(),
+        driver: Driver::CramMd5,
+        public_name: "CRAM-MD5".into(),
+        server_condition: cond.map(parse),
+        server_set_id: Some(parse("$auth1")),
+        server_advertise_condition: None,
+        server_mail_auth_condition: None,
+        server_prompts: None,
+        server_secret: Some(parse("${if eq{$1}{tim}{tanstaaftanstaaf}fail}")),
+    }
+}
+
+/// RFC 2195's example exchange.
+const RFC_CHALLENGE: &[u8] = b"<1896.697170952@postoffice.reston.mci.net>";
+
+#[test]
+fn cram_md5_rfc2195_example() {
+    use super::cram_md5;
+    assert_eq!(
+        cram_md5::digest(b"tanstaaftanstaaf", RFC_CHALLENGE)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+        "b913a602c7eda7a495b4e6e7334d3890"
+    );
+    let mut ctx = Context::default();
+    let au = cram(None);
+    let answer = |text: &str, ctx: &mut Context| {
+        cram_md5::Exchange::with_challenge(RFC_CHALLENGE).answer(&au, &b64(text.as_bytes()), ctx)
+    };
+    let good = "tim b913a602c7eda7a495b4e6e7334d3890";
+    assert_eq!(answer(good, &mut ctx), Step::Done(Outcome::Ok));
+    // Exim reads the digest as lower-case hex only.
+    let upper = "tim B913A602C7EDA7A495B4E6E7334D3890";
+    assert_eq!(answer(upper, &mut ctx), Step::Done(Outcome::Fail));
+    // Unknown user: server_secret forced to fail.
+    let other = "tom b913a602c7eda7a495b4e6e7334d3890";
+    assert_eq!(answer(other, &mut ctx), Step::Done(Outcome::Fail));
+    assert_eq!(answer("tim", &mut ctx), Step::Done(Outcome::Fail));
+    let mut x = cram_md5::Exchange::with_challenge(RFC_CHALLENGE);
+    assert_eq!(
+        x.answer(&au, b"*", &mut ctx),
+        Step::Done(Outcome::Cancelled)
+    );
+    assert_eq!(x.answer(&au, b"!!", &mut ctx), Step::Done(Outcome::Bad64));
+    // server_condition authorises after the digest matched.
+    let denied = cram(Some("${if eq{$auth1}{tim}{no}{yes}}"));
+    let step = cram_md5::Exchange::with_challenge(RFC_CHALLENGE).answer(
+        &denied,
+        &b64(good.as_bytes()),
+        &mut ctx,
+    );
+    assert_eq!(step, Step::Done(Outcome::Fail));
+}
+
+#[test]
+fn cram_md5_refuses_initial_data_and_challenges_otherwise() {
+    use super::cram_md5;
+    let mut ctx = Context::default();
+    ctx.set("primary_hostname", "mx.test");
+    let (_, step) = cram_md5::Exchange::start(b"dGlt", &mut ctx);
+    assert_eq!(step, Step::Done(Outcome::Unexpected));
+    let (_, step) = cram_md5::Exchange::start(b"", &mut ctx);
+    let Step::Prompt(c) = step else {
+        panic!("no challenge")
+    };
+    let text = String::from_utf8(c).unwrap();
+    let inner = text
+        .strip_prefix('<')
+        .unwrap()
+        .strip_suffix("@mx.test>")
+        .unwrap();
+    let (pid, time) = inner.split_once('.').unwrap();
+    assert_eq!(pid, std::process::id().to_string());
+    assert!(time.parse::<i64>().unwrap() > 1_700_000_000);
 }

@@ -133,6 +133,8 @@ pub struct Context {
     /// Results of named host lists without expansions, by list name and host: Exim
     /// caches them for the connection (the `-bh` trace shows `- cached`).
     pub host_list_cache: HashMap<Box<str>, Option<crate::listmatch::Matched>>,
+    /// Certificate variables (`Context::set_certificate`, in `expand/cert/`).
+    pub certificates: crate::expand::cert::Certificates,
 }
 
 impl Default for Context {
@@ -161,6 +163,7 @@ impl Context {
             log: Vec::new(),
             trace: None,
             host_list_cache: HashMap::new(),
+            certificates: Default::default(),
         }
     }
 

@@ -2,6 +2,7 @@
 
 pub mod address;
 pub mod ast;
+pub mod cert;
 pub mod computed;
 pub mod conditions;
 pub mod context;

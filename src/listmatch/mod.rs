@@ -9,6 +9,7 @@ use crate::expand::value::Val;
 pub mod address;
 pub mod host;
 pub mod ip;
+mod mx;
 pub mod string;
 
 /// A successful match: the value Exim leaves in `$value` / `$domain_data`, and

@@ -167,10 +167,12 @@ pub(crate) fn check_string(
             }
             return Ok(None);
         } else if pattern.len() > 4 && pattern[..4].eq_ignore_ascii_case(b"@mx_") {
-            return Err(ItemErr::Fatal(format!(
-                "\"{}\" list items (MX lookups) are not supported by rexim",
-                String::from_utf8_lossy(&pattern)
-            )));
+            if let Some(r) = crate::listmatch::mx::check(ctx, s, &pattern) {
+                return Ok(r?.then(|| Matched {
+                    value: value(&pattern),
+                    captures: whole(),
+                }));
+            }
         }
     }
     let Some(semi) = pattern.iter().position(|&c| c == b';') else {

@@ -29,6 +29,8 @@ const CACHE_MAX: usize = 100_000;
 /// All lookup drivers of a process plus the result cache.
 pub struct Lookups {
     drivers: Vec<Box<dyn LookupDriver>>,
+    /// The resolver behind `dnsdb` and the `@mx_*` list items.
+    resolver: Arc<dyn crate::dns::Resolver>,
     cache: Mutex<HashMap<CacheKey, Option<Vec<u8>>>>,
 }
 
@@ -36,6 +38,7 @@ impl Default for Lookups {
     fn default() -> Self {
         Lookups {
             drivers: TYPES.iter().map(|t| (t.make)()).collect(),
+            resolver: Arc::new(crate::dns::SystemResolver::default()),
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -60,9 +63,15 @@ impl Lookups {
         self
     }
 
-    /// Answer `dnsdb` from `resolver` (tests use `dns::FakeResolver`).
-    pub fn with_resolver(self, resolver: Arc<dyn crate::dns::Resolver>) -> Lookups {
+    /// Answer `dnsdb` and `@mx_*` list items from `resolver` (tests use `dns::FakeResolver`).
+    pub fn with_resolver(mut self, resolver: Arc<dyn crate::dns::Resolver>) -> Lookups {
+        self.resolver = resolver.clone();
         self.with_driver("dnsdb", dnsdb::with_resolver(resolver))
+    }
+
+    /// The resolver list items use (the system one unless `with_resolver` replaced it).
+    pub fn resolver(&self) -> Arc<dyn crate::dns::Resolver> {
+        self.resolver.clone()
     }
 
     pub fn shared(self) -> Arc<Lookups> {

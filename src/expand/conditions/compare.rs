@@ -1,8 +1,10 @@
 //! Numeric (`= < >` ...) and string (`eq lt ...`) comparisons.
 
 use crate::error::{ExpResult, ExpandError};
-use crate::expand::ast::Seq;
+use crate::expand::ast::{Node, OpNode, Seq};
 use crate::expand::eval::Eval;
+use crate::expand::operators::OpDef;
+use crate::expand::value::Val;
 
 /// Exim's `expanded_string_integer` for conditions: empty/blank is 0; `strtoll`
 /// (sign, decimal digits), then an optional k/m/g multiplier, then only whitespace.
@@ -63,6 +65,32 @@ pub fn to_number(s: &[u8]) -> ExpResult<i64> {
         return Err(msg("invalid integer \"%s\""));
     }
     Ok(value)
+}
+
+/// Wraps the only argument of a numeric comparison missing its second one, so that
+/// (when not skipping) the number check comes first: `${if ={abc}` fails with
+/// "integer expected but "abc" found". String comparisons are left as they are.
+pub fn checked_number(cond: &str, arg: Seq) -> Seq {
+    if cond.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return arg;
+    }
+    static CHECK: OpDef = OpDef {
+        name: "number",
+        run: number_check,
+    };
+    let span = arg.span;
+    let node = Node::Op(Box::new(OpNode {
+        def: &CHECK,
+        name: cond.to_string(),
+        arg: None,
+        operand: arg,
+        span,
+    }));
+    Seq::new(vec![node], span)
+}
+
+fn number_check(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
+    to_number(&v.bytes).map(|_| Val::default())
 }
 
 /// Expand both sides, converting each to a number straight after it is read.

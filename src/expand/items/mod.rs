@@ -6,11 +6,14 @@ use crate::expand::eval::Eval;
 use crate::expand::value::Val;
 
 pub mod acl;
+pub mod certextract;
 pub mod extract;
 pub mod imap;
 pub mod lists;
 pub mod lookup;
+pub mod skipped;
 pub mod socket;
+mod socket_tls;
 pub mod substr;
 pub mod system;
 pub mod text;
@@ -60,7 +63,7 @@ fn missing_numbered(name: &str, got: usize) -> String {
 pub static ITEMS: &[ItemDef] = &[
     ItemDef { name: "acl", shape: Shape::Subs { min: 1, max: 10 }, raw_first_arg: false, run: acl::acl },
     ItemDef { name: "authresults", shape: Shape::Subs { min: 1, max: 1 }, raw_first_arg: false, run: acl::authresults },
-    ItemDef { name: "certextract", shape: Shape::Tail { n: 2, missing: unsupported::certextract_missing }, raw_first_arg: false, run: unsupported::certextract },
+    ItemDef { name: "certextract", shape: Shape::Tail { n: 2, missing: certextract::certextract_missing }, raw_first_arg: false, run: certextract::certextract },
     ItemDef { name: "dlfunc", shape: Shape::Subs { min: 2, max: 10 }, raw_first_arg: false, run: unsupported::dlfunc },
     ItemDef { name: "env", shape: Shape::Tail { n: 1, missing: system::env_missing }, raw_first_arg: false, run: system::env },
     ItemDef { name: "extract", shape: Shape::TailEither { a: 2, b: 3, missing: missing_numbered }, raw_first_arg: false, run: extract::extract },

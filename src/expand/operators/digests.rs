@@ -8,7 +8,7 @@ use sha3::{Sha3_224, Sha3_256, Sha3_384, Sha3_512};
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::ast::{Node, Seq};
 use crate::expand::eval::Eval;
-use crate::expand::operators::cstr;
+use crate::expand::operators::{cstr, OpDef};
 use crate::expand::value::Val;
 
 fn hex(bytes: &[u8], upper: bool) -> Vec<u8> {
@@ -58,32 +58,110 @@ pub fn sha3(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
     Ok(Val::new(hex(&d, true)))
 }
 
-/// Certificate variables that `md5`, `sha1`, `sha256` and `base64` treat specially.
-const CERT_VARS: [&str; 4] = [
-    "tls_in_ourcert",
-    "tls_in_peercert",
-    "tls_out_ourcert",
-    "tls_out_peercert",
-];
-
 /// Exim reads `${md5:$tls_in_peercert}` (exactly `$` and a certificate variable) as a
-/// certificate reference; with no certificate (always so in rexim, which has no TLS
-/// certificates in expansions) it hashes the variable's *name*. Returns the operand to
-/// use instead, for the parser.
-pub fn cert_operand(op: &str, operand: &Seq, src: &str) -> Option<Seq> {
-    if !matches!(op, "md5" | "sha1" | "sha256" | "base64") {
-        return None;
-    }
+/// certificate reference: with a certificate set it gives the certificate's fingerprint
+/// (upper-case hex of the DER's digest; `base64` gives the DER in base64), without one it
+/// works on the variable's *name*. Returns, for the parser, the operand (the name) and
+/// the certificate-aware operator to use instead.
+pub fn cert_operand(op: &str, operand: &Seq, src: &str) -> Option<(Seq, &'static OpDef)> {
+    let def = CERT_OPS.iter().find(|d| d.name == op)?;
     let [Node::Var(v, span)] = &operand.nodes[..] else {
         return None;
     };
     let name = v.name();
     let text = src.get(span.start as usize..span.end as usize)?;
-    if !CERT_VARS.contains(&name.as_str()) || text.strip_prefix('$') != Some(name.as_str()) {
+    if !crate::expand::cert::is_cert_var(&name) || text.strip_prefix('$') != Some(name.as_str()) {
         return None;
     }
-    Some(Seq::new(
-        vec![Node::Text(name.into_bytes().into())],
-        operand.span,
-    ))
+    let seq = Seq::new(vec![Node::Text(name.into_bytes().into())], operand.span);
+    Some((seq, def))
+}
+
+/// The operators that accept a certificate variable (reached only through `cert_operand`).
+static CERT_OPS: [OpDef; 4] = [
+    OpDef {
+        name: "base64",
+        run: cert_base64,
+    },
+    OpDef {
+        name: "md5",
+        run: cert_md5,
+    },
+    OpDef {
+        name: "sha1",
+        run: cert_sha1,
+    },
+    OpDef {
+        name: "sha256",
+        run: cert_sha256,
+    },
+];
+
+/// The certificate a `cert_operand` names, if the variable holds one.
+fn cert_der(ev: &Eval, v: &Val) -> Option<Vec<u8>> {
+    let name = std::str::from_utf8(&v.bytes).ok()?;
+    ev.ctx.certificate(name).map(|c| c.der().to_vec())
+}
+
+/// `${md5:$tls_in_peercert}`: the certificate's MD5 fingerprint, upper-case hex.
+fn cert_md5(ev: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
+    match cert_der(ev, &v) {
+        Some(der) => Ok(Val::tainted(hex(&Md5::digest(der), true))),
+        None => md5(ev, arg, v),
+    }
+}
+
+/// `${sha1:$tls_in_peercert}`: the certificate's SHA-1 fingerprint.
+fn cert_sha1(ev: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
+    match cert_der(ev, &v) {
+        Some(der) => Ok(Val::tainted(hex(&Sha1::digest(der), true))),
+        None => sha1(ev, arg, v),
+    }
+}
+
+/// `${sha256:$tls_in_peercert}`: the certificate's SHA-256 fingerprint.
+fn cert_sha256(ev: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
+    match cert_der(ev, &v) {
+        Some(der) => Ok(Val::tainted(hex(&Sha256::digest(der), true))),
+        None => sha2(ev, arg, v),
+    }
+}
+
+/// `${base64:$tls_in_peercert}`: the certificate's DER in base64.
+fn cert_base64(ev: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
+    use base64::Engine;
+    match cert_der(ev, &v) {
+        Some(der) => Ok(Val::tainted(
+            base64::engine::general_purpose::STANDARD
+                .encode(der)
+                .into_bytes(),
+        )),
+        None => crate::expand::operators::codecs::base64(ev, arg, v),
+    }
+}
+
+/// Exim first reads a `$`-operand of `md5`, `sha1`, `sha256` and `base64` as plain text
+/// (no variables or items) up to the next `}`, to see whether it names a certificate
+/// variable. With no `}` left in the string that pass fails: `${sha256:$x` gives
+/// "missing } at end of string" whatever `$x` is. `rest` is the source after the `$`.
+pub fn cert_prepass_error(op: &str, rest: &[u8]) -> Option<ExpandError> {
+    if !matches!(op, "md5" | "sha1" | "sha256" | "base64") {
+        return None;
+    }
+    let mut i = 0;
+    while i < rest.len() {
+        match rest[i] {
+            b'\\' if rest.get(i + 1) == Some(&b'N') => {
+                // `\N...\N` is copied as it stands.
+                match rest[i + 2..].windows(2).position(|w| w == b"\\N") {
+                    Some(end) => i += 2 + end + 2,
+                    None => break,
+                }
+            }
+            b'\\' if i + 1 < rest.len() => i += 2,
+            b'}' => return None,
+            _ => i += 1,
+        }
+    }
+    Some(ExpandError::hard("missing } at end of string"))
 }

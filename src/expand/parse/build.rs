@@ -244,13 +244,28 @@ impl<'s> Builder<'s> {
 
     fn curly(&self, why: &str, pos: usize) -> Arc<ExpandError> {
         let pos = pos.min(self.src.len());
-        Arc::new(
-            ExpandError::hard(format!(
-                "curly-bracket problem in conditional yes/no parsing: {why}\n remaining string is '{}'",
-                &self.src[pos..]
-            ))
-            .at(Span::new(pos, self.src.len())),
-        )
+        let msg = self.curly_message(format!(
+            "curly-bracket problem in conditional yes/no parsing: {why}\n remaining string is '{}'",
+            &self.src[pos..]
+        ));
+        Arc::new(ExpandError::hard(msg).at(Span::new(pos, self.src.len())))
+    }
+
+    /// Exim's `EXPAND_FAILED_CURLY`: once a header name has swallowed a `}`, brace
+    /// errors (missing `{`/`}` of an item, too few arguments, a bad yes/no part) all
+    /// read "missing or misplaced { or } - could be header name not terminated by colon".
+    fn curly_message(&self, msg: String) -> String {
+        let curly = [
+            "missing '{'",
+            "missing '}' after",
+            "Not enough arguments",
+            "curly-bracket",
+        ];
+        if self.malformed_header && curly.iter().any(|p| msg.starts_with(p)) {
+            "missing or misplaced { or } - could be header name not terminated by colon".into()
+        } else {
+            msg
+        }
     }
 
     /// `{ inner }`: a missing `}` can only mean end of input.
@@ -322,6 +337,17 @@ impl<'s> Builder<'s> {
 
     pub fn op(&self, name: &str, operand: Seq, close: Close, span: Span) -> Node {
         let mut operand = operand;
+        let after_dollar = self
+            .src
+            .as_bytes()
+            .get(operand.span.start as usize..)
+            .and_then(|t| t.strip_prefix(b"$"));
+        if let Some(e) = operators::find(name)
+            .zip(after_dollar)
+            .and_then(|((def, _), rest)| operators::digests::cert_prepass_error(def.name, rest))
+        {
+            return error_node(vec![], e.at(span));
+        }
         if !close.ok && operand.static_err.is_none() {
             let mut nodes = std::mem::take(&mut operand.nodes);
             nodes.push(error_node(vec![], self.missing_close_error(close.pos)));
@@ -330,8 +356,8 @@ impl<'s> Builder<'s> {
         match operators::find(name) {
             Some((def, arg)) => {
                 let arg = arg.map(str::to_string);
-                let operand = operators::digests::cert_operand(def.name, &operand, self.src)
-                    .unwrap_or(operand);
+                let (operand, def) = operators::digests::cert_operand(def.name, &operand, self.src)
+                    .unwrap_or((operand, def));
                 Node::Op(Box::new(OpNode {
                     def,
                     name: name.to_string(),
@@ -388,6 +414,7 @@ impl<'s> Builder<'s> {
             def.shape
         };
         let err = |before: Vec<Group>, msg: String| {
+            let msg = self.curly_message(msg);
             error_node(pre_groups(before), ExpandError::hard(msg).at(span))
         };
         let node = |args: Vec<Group>, tail: Tail, tail_alt: Option<Tail>| {
@@ -423,10 +450,17 @@ impl<'s> Builder<'s> {
                     );
                 }
                 if word.is_some() || !close.ok {
-                    return err(groups, format!("missing '}}' after '{name}'"));
+                    // prvscheck reads its arguments in two steps; the second wants one first.
+                    let msg = if name == "prvscheck" && groups.len() < 2 {
+                        "Not enough arguments for 'prvscheck' (min is 1)".to_string()
+                    } else {
+                        format!("missing '}}' after '{name}'")
+                    };
+                    return err(groups, msg);
                 }
                 let seqs: Vec<Seq> = groups.iter().map(|g| g.seq.clone()).collect();
-                let tail = items::substr::skipped_tail(name, &seqs);
+                let mut tail = items::substr::skipped_tail(name, &seqs);
+                items::skipped::check_sg(name, &seqs, &mut tail);
                 node(groups, tail, None)
             }
             Shape::Fixed { n, missing } => {
@@ -449,6 +483,10 @@ impl<'s> Builder<'s> {
                 }
                 let rest = groups.split_off(n);
                 let tail = self.tail(rest, word, close, name);
+                items::skipped::check_listextract(name, &mut groups[0].seq);
+                if let Some(g) = groups.get_mut(1) {
+                    items::certextract::cert_var_arg(name, &mut g.seq, self.src);
+                }
                 node(groups, tail, None)
             }
             Shape::TailEither { a, b, missing } => {
@@ -566,7 +604,10 @@ impl<'s> Builder<'s> {
         if groups.is_empty() {
             return error_node(
                 before,
-                ExpandError::hard("missing '{' for lookup file-or-query arg").at(span),
+                ExpandError::hard(
+                    self.curly_message("missing '{' for lookup file-or-query arg".into()),
+                )
+                .at(span),
             );
         }
         let rest = groups.split_off(1);
@@ -833,6 +874,12 @@ impl<'s> Builder<'s> {
             } else {
                 format!("missing 2nd string in {{}} after \"{name}\"")
             };
+            let mut groups = groups;
+            if !broken && got == 1 {
+                // Exim checks a number as soon as it is read, before the missing string.
+                let g = &mut groups[0];
+                g.seq = conditions::compare::checked_number(name, std::mem::take(&mut g.seq));
+            }
             return (
                 cond_error(negations, pre_groups(groups), ExpandError::hard(msg), span),
                 vec![],

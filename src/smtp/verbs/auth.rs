@@ -2,8 +2,7 @@
 //! `AUTH=` parameter of MAIL, with Exim's replies and log lines.
 
 use crate::acl::{Phase, Rc};
-use crate::auth::plaintext::{Exchange, Step};
-use crate::auth::{condition_true, xtext_decode, Authenticator, Driver, Outcome};
+use crate::auth::{condition_true, xtext_decode, Authenticator, Exchange, Outcome, Step};
 use crate::expand::Val;
 use crate::smtp::proto::MAX_COMMAND_LINE;
 use crate::smtp::session::{Done, Session, State};
@@ -124,12 +123,8 @@ pub fn handle_auth(s: &mut Session) -> Done {
         return s.synprot_error("protocol", 504, &msg);
     };
     let au = &cfg.authenticators[index];
-    match au.driver {
-        Driver::Plaintext => {
-            let (x, step) = Exchange::start(au, data, &mut s.ctx);
-            next_step(s, index, x, step)
-        }
-    }
+    let (x, step) = Exchange::start(au, data, &mut s.ctx);
+    next_step(s, index, x, step)
 }
 
 /// The client's answer to a `334` prompt.
@@ -173,7 +168,7 @@ fn finish(s: &mut Session, index: usize, x: &Exchange, mut outcome: Outcome) {
     // server_set_id is expanded even after a failure, for the log.
     let set_id = match &au.server_set_id {
         None => None,
-        Some(e) => match x.items.expand(e, &mut s.ctx) {
+        Some(e) => match x.items().expand(e, &mut s.ctx) {
             Ok(v) => Some(
                 String::from_utf8_lossy(&crate::expand::operators::text::printing(&v.bytes, false))
                     .into_owned(),
@@ -227,6 +222,10 @@ fn finish(s: &mut Session, index: usize, x: &Exchange, mut outcome: Outcome) {
         Outcome::Cancelled => (
             "501 Authentication cancelled".into(),
             Some("501 Authentication cancelled".into()),
+        ),
+        Outcome::Unexpected => (
+            "553 Initial data not expected".into(),
+            Some("553 Initial data not expected".into()),
         ),
         Outcome::Fail => (
             "535 Incorrect authentication data".into(),
