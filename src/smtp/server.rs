@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -431,6 +431,25 @@ fn printing(bytes: &[u8]) -> String {
     out
 }
 
+/// Wait until the client sends something and take it (empty: end of input). An idle
+/// connection holds no read buffer: the bytes are read into the stack, then copied out.
+async fn read_some(stream: &TcpStream) -> std::io::Result<Vec<u8>> {
+    loop {
+        stream.readable().await?;
+        match read_now(stream) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            r => return r,
+        }
+    }
+}
+
+/// The bytes waiting on the socket, read through a buffer on this thread's stack.
+fn read_now(stream: &TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut buf = [0u8; 16 * 1024];
+    let n = stream.try_read(&mut buf)?;
+    Ok(buf[..n].to_vec())
+}
+
 /// Drive one connection to its end.
 async fn connection(
     d: Arc<Daemon>,
@@ -474,7 +493,6 @@ async fn connection(
             refuse_early_talker(&mut s, &input);
         }
     }
-    let mut buf = vec![0u8; 16 * 1024];
     loop {
         // ACL `delay =`: sleep on the timer (no thread is held) before the replies of
         // this batch go out. Replies to earlier pipelined commands of the same batch wait
@@ -491,8 +509,8 @@ async fn connection(
         }
         let read = async {
             match d.receive_timeout {
-                Some(t) => tokio::time::timeout(t, stream.read(&mut buf)).await.ok(),
-                None => Some(stream.read(&mut buf).await),
+                Some(t) => tokio::time::timeout(t, read_some(&stream)).await.ok(),
+                None => Some(read_some(&stream).await),
             }
         };
         let got = tokio::select! {
@@ -502,11 +520,9 @@ async fn connection(
         let next = match got {
             None => on_session(s, shutting_down).await,
             Some(None) => on_session(s, timed_out).await,
-            Some(Some(Ok(0) | Err(_))) => on_session(s, |s| s.close_input()).await,
-            Some(Some(Ok(n))) => {
-                let bytes = buf[..n].to_vec();
-                on_session(s, move |s| s.feed(&bytes)).await
-            }
+            Some(Some(Err(_))) => on_session(s, |s| s.close_input()).await,
+            Some(Some(Ok(bytes))) if bytes.is_empty() => on_session(s, |s| s.close_input()).await,
+            Some(Some(Ok(bytes))) => on_session(s, move |s| s.feed(&bytes)).await,
         };
         match next {
             Some(n) => s = n,

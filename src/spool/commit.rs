@@ -1,0 +1,315 @@
+//! Group commit: the `-D` and `-H` files of every message waiting at the same moment are
+//! made durable together, by one commit worker thread.
+//!
+//! A session writes its two files under temporary names (`dat.<id>`, `hdr.<id>`) without
+//! syncing them and hands them to the worker, then blocks until its batch is done. The
+//! worker takes every message queued so far (no artificial wait: while it syncs one batch,
+//! the next one gathers) and, for the whole batch:
+//!
+//! 1. starts write-back of every file at once (`sync_file_range`), so the filesystem
+//!    journal commits them all in one transaction instead of one per file;
+//! 2. `fsync`s each file (after step 1 most of these find nothing left to do);
+//! 3. renames each `dat.<id>` to `<id>-D`, then `fsync`s each spool directory once;
+//! 4. renames each `hdr.<id>` to `<id>-H`, then `fsync`s each directory once more.
+//!
+//! So a `-H` (what makes a message queued) is never visible before its `-D` is durable,
+//! and no message is acknowledged before its files and both directory entries are. A
+//! failure at any step fails only the messages it touches: their files (temporary or
+//! renamed) are removed and the session answers 451.
+
+use std::fs::{self, File};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+
+use super::{io_err, SpoolError};
+
+/// At most this many messages per batch, so one slow batch cannot grow without bound.
+const MAX_BATCH: usize = 256;
+
+/// A spool file written under its temporary name, not yet durable.
+pub struct Pending {
+    pub file: File,
+    pub tmp: PathBuf,
+    pub dest: PathBuf,
+}
+
+/// One message's two files and where to send the outcome.
+pub struct Job {
+    pub dir: PathBuf,
+    pub data: Pending,
+    pub header: Pending,
+    done: Option<SyncSender<Result<(), SpoolError>>>,
+}
+
+impl Job {
+    pub fn new(dir: PathBuf, data: Pending, header: Pending) -> Job {
+        Job {
+            dir,
+            data,
+            header,
+            done: None,
+        }
+    }
+}
+
+/// The handle sessions submit to; the worker thread ends when the last handle is dropped.
+pub struct GroupCommit {
+    tx: Sender<Job>,
+}
+
+impl std::fmt::Debug for GroupCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GroupCommit")
+    }
+}
+
+impl GroupCommit {
+    /// Start the commit worker thread.
+    pub fn start() -> std::io::Result<GroupCommit> {
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("spool-commit".into())
+            .spawn(move || worker(rx))?;
+        Ok(GroupCommit { tx })
+    }
+
+    /// Make `job` durable with whatever else is waiting; returns once it is (or failed).
+    pub fn commit(&self, mut job: Job) -> Result<(), SpoolError> {
+        let (done, wait) = mpsc::sync_channel(1);
+        job.done = Some(done);
+        if let Err(mpsc::SendError(job)) = self.tx.send(job) {
+            // The worker is gone (it never exits while handles live, but be safe).
+            return commit_batch(vec![job]).remove(0);
+        }
+        wait.recv().unwrap_or_else(|_| {
+            Err(SpoolError::Io {
+                path: PathBuf::new(),
+                source: std::io::Error::other("spool commit worker stopped"),
+            })
+        })
+    }
+}
+
+fn worker(rx: Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let mut dones: Vec<_> = batch.iter_mut().map(|j| j.done.take()).collect();
+        let results = commit_batch(batch);
+        for (done, r) in dones.iter_mut().zip(results) {
+            if let Some(d) = done.take() {
+                let _ = d.send(r);
+            }
+        }
+    }
+}
+
+/// Start write-back of a file's dirty pages without waiting (an optimisation only: the
+/// `fsync` that follows is what makes the file durable).
+fn start_writeback(f: &File) {
+    // SAFETY: a plain syscall on a file descriptor we own; no memory is passed.
+    unsafe {
+        libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+/// Per message: how far it got, so a failure removes exactly what was created.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    Written,
+    DataRenamed,
+    HeaderRenamed,
+}
+
+struct Track {
+    stage: Stage,
+    error: Option<SpoolError>,
+}
+
+/// Make a batch durable (steps 1–4 of the module comment); one result per job, in order.
+pub fn commit_batch(batch: Vec<Job>) -> Vec<Result<(), SpoolError>> {
+    for j in &batch {
+        start_writeback(&j.data.file);
+        start_writeback(&j.header.file);
+    }
+    let mut track: Vec<Track> = batch
+        .iter()
+        .map(|j| Track {
+            stage: Stage::Written,
+            error: j
+                .data
+                .file
+                .sync_all()
+                .map_err(io_err(&j.data.tmp))
+                .and_then(|()| j.header.file.sync_all().map_err(io_err(&j.header.tmp)))
+                .err(),
+        })
+        .collect();
+    rename_step(&batch, &mut track, Stage::DataRenamed, |j| &j.data);
+    rename_step(&batch, &mut track, Stage::HeaderRenamed, |j| &j.header);
+    batch
+        .iter()
+        .zip(track)
+        .map(|(j, t)| match t.error {
+            None => Ok(()),
+            Some(e) => {
+                remove_created(j, t.stage);
+                Err(e)
+            }
+        })
+        .collect()
+}
+
+/// Rename one file of every message still on track, then fsync each directory once.
+fn rename_step(batch: &[Job], track: &mut [Track], to: Stage, which: impl Fn(&Job) -> &Pending) {
+    let mut dirs: Vec<&Path> = Vec::new();
+    for (j, t) in batch.iter().zip(track.iter_mut()) {
+        if t.error.is_some() {
+            continue;
+        }
+        let p = which(j);
+        match fs::rename(&p.tmp, &p.dest) {
+            Ok(()) => {
+                t.stage = to;
+                if !dirs.contains(&j.dir.as_path()) {
+                    dirs.push(&j.dir);
+                }
+            }
+            Err(e) => t.error = Some(io_err(&p.dest)(e)),
+        }
+    }
+    for dir in dirs {
+        let Err(e) = File::open(dir).and_then(|d| d.sync_all()) else {
+            continue;
+        };
+        for (j, t) in batch.iter().zip(track.iter_mut()) {
+            if j.dir == dir && t.error.is_none() {
+                t.error = Some(SpoolError::Io {
+                    path: dir.to_path_buf(),
+                    source: std::io::Error::new(e.kind(), e.to_string()),
+                });
+            }
+        }
+    }
+}
+
+/// Remove a failed message's files: each under the name it has reached (a failed rename
+/// leaves whatever was in the way of it alone).
+fn remove_created(j: &Job, stage: Stage) {
+    let header = if stage >= Stage::HeaderRenamed {
+        &j.header.dest
+    } else {
+        &j.header.tmp
+    };
+    let data = if stage >= Stage::DataRenamed {
+        &j.data.dest
+    } else {
+        &j.data.tmp
+    };
+    let _ = fs::remove_file(header);
+    let _ = fs::remove_file(data);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::spool::{HeaderFile, Spool};
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("rexim-commit-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn pending(dir: &Path, tmp: &str, dest: &Path, text: &str) -> Pending {
+        let tmp = dir.join(tmp);
+        fs::write(&tmp, text).unwrap();
+        Pending {
+            file: File::open(&tmp).unwrap(),
+            tmp,
+            dest: dest.to_path_buf(),
+        }
+    }
+
+    /// In one batch a message whose `-H` cannot be renamed fails alone: its `-D` (already
+    /// renamed) and temporary `-H` are removed, the other message is committed.
+    #[test]
+    fn a_failure_fails_only_its_message_and_leaves_nothing() {
+        let dir = temp_dir("fail");
+        let good = Job::new(
+            dir.clone(),
+            pending(&dir, "dat.a", &dir.join("a-D"), "a-D\nbody\n"),
+            pending(&dir, "hdr.a", &dir.join("a-H"), "a-H\n"),
+        );
+        let bad = Job::new(
+            dir.clone(),
+            pending(&dir, "dat.b", &dir.join("b-D"), "b-D\nbody\n"),
+            pending(&dir, "hdr.b", &dir.join("missing/b-H"), "b-H\n"),
+        );
+        let r = commit_batch(vec![good, bad]);
+        assert!(r[0].is_ok());
+        let e = r[1].as_ref().unwrap_err().to_string();
+        assert!(e.contains("missing/b-H"), "{e}");
+        assert_eq!(names(&dir), ["a-D", "a-H"]);
+        assert_eq!(fs::read_to_string(dir.join("a-D")).unwrap(), "a-D\nbody\n");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Many writers through one spool share the worker; every message is whole afterwards
+    /// and no temporary file is left.
+    #[test]
+    fn concurrent_writers_are_all_committed() {
+        let dir = temp_dir("many");
+        let spool = Arc::new(Spool::new(&dir));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let spool = spool.clone();
+                std::thread::spawn(move || {
+                    for i in 0..10 {
+                        let h = HeaderFile {
+                            id: format!("1xVc00-0000{t}{i}-00"),
+                            login: "u".into(),
+                            ..HeaderFile::default()
+                        };
+                        spool
+                            .write(&h, format!("body {t} {i}\n").as_bytes())
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let ids = spool.message_ids().unwrap();
+        assert_eq!(ids.len(), 80);
+        for id in &ids {
+            let (t, i) = (&id[11..12], &id[12..13]);
+            assert_eq!(spool.read_header(id).unwrap().id, *id);
+            assert_eq!(
+                spool.read_body(id).unwrap(),
+                format!("body {t} {i}\n").as_bytes()
+            );
+        }
+        assert_eq!(names(&spool.input_dir()).len(), 160, "only -D and -H files");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
