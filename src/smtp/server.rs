@@ -298,7 +298,11 @@ impl Daemon {
             interface_port: local.map(|l| l.port()).unwrap_or(0),
             ident: None,
         };
-        let mut ctx = Context::default();
+        // One set of lookup drivers for the process (lsearch files parsed once, a
+        // connection costs no driver state), a result cache per connection.
+        static LOOKUPS: std::sync::OnceLock<crate::lookup::Lookups> = std::sync::OnceLock::new();
+        let lookups = LOOKUPS.get_or_init(Default::default).share_drivers();
+        let mut ctx = Context::new(Arc::new(lookups));
         ctx.acl = Some(Arc::new(ExpansionAcls {
             acls: self.acls.clone(),
         }));

@@ -154,10 +154,9 @@ impl Spool {
         Ok(if other.exists() { other } else { preferred })
     }
 
-    /// Store a message durably: `-D` and `-H` are written under temporary names, then
-    /// committed together with the other messages waiting at the same moment (fsync'd,
-    /// `-D` renamed, directory fsync'd, `-H` renamed, directory fsync'd: see
-    /// [`commit`]). Returns once the message is durable; on error nothing of it is left.
+    /// Store a message durably: `-D` and `-H` are written under temporary names and
+    /// fsync'd, then committed together with the other messages waiting at the same moment
+    /// (`-D` renamed, directory fsync'd, `-H` renamed, directory fsync'd: see [`commit`]). Returns once the message is durable; on error nothing of it is left.
     pub fn write(&self, header: &HeaderFile, data: &[u8]) -> Result<(), SpoolError> {
         let input = self.message_dir(&header.id)?;
         fs::create_dir_all(&input).map_err(io_err(&input))?;
@@ -175,6 +174,11 @@ impl Spool {
                 return Err(e);
             }
         };
+        if let Err(e) = commit::sync_files(&d, &h) {
+            let _ = fs::remove_file(&d.tmp);
+            let _ = fs::remove_file(&h.tmp);
+            return Err(e);
+        }
         let job = commit::Job::new(input, d, h);
         match self
             .committer
