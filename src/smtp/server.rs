@@ -38,6 +38,12 @@ use crate::smtp::{Peer, Session, SessionConfig};
 /// The configuration used when no `-C` is given.
 pub const DEFAULT_CONFIG_TEXT: &str = include_str!("../../stdlib/default.conf");
 
+/// Threads that run session batches (ACLs, the spool's fsyncs). Each thread keeps
+/// allocator pages of its own (about 0.7 MB measured with 10,000 idle connections), and
+/// tokio's default of 512 let a burst of connections cost hundreds of MB; 64 still lets
+/// 64 sessions wait on a commit or a slow lookup at once.
+const MAX_SESSION_THREADS: usize = 64;
+
 /// How long a shutdown waits for connections still inside a command.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -661,6 +667,7 @@ pub fn main(args: &[String]) -> i32 {
         }
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(MAX_SESSION_THREADS)
         .enable_all()
         .build()
     {

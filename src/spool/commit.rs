@@ -1,14 +1,15 @@
 //! Group commit: the directory entries of every message waiting at the same moment are
-//! made durable together, by one commit worker thread.
+//! made durable together, in one batch.
 //!
 //! A session writes its two files under temporary names (`dat.<id>`, `hdr.<id>`), starts
 //! write-back of both at once and `fsync`s them itself ([`sync_files`]): sessions on
 //! different threads sync in parallel, which the filesystem journal folds into shared
 //! commits (a single thread syncing everybody's files one after the other measured 3–7
 //! times slower on this machine's shared disk: each slow fsync stalls every session). It
-//! then hands the files to the worker and blocks until its batch is done. The worker takes
-//! every message queued so far (no artificial wait: while it commits one batch, the next
-//! one gathers) and, for the whole batch:
+//! then queues the files and blocks until its batch is done. Whichever session finds no
+//! commit in progress leads the next one ([`GroupCommit`]): it takes every message queued
+//! so far (no artificial wait: while one batch commits, the next one gathers) and, for the
+//! whole batch:
 //!
 //! 1. renames each `dat.<id>` to `<id>-D`, then `fsync`s each spool directory once;
 //! 2. renames each `hdr.<id>` to `<id>-H`, then `fsync`s each directory once more.
@@ -19,10 +20,11 @@
 //! batch. A failure at any step fails only the messages it touches: their files
 //! (temporary or renamed) are removed and the session answers 451.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::{Condvar, Mutex};
 
 use super::{io_err, SpoolError};
 
@@ -36,28 +38,37 @@ pub struct Pending {
     pub dest: PathBuf,
 }
 
-/// One message's two files (synced) and where to send the outcome.
+/// One message's two files (synced) and the directory they go in.
 pub struct Job {
     pub dir: PathBuf,
     pub data: Pending,
     pub header: Pending,
-    done: Option<SyncSender<Result<(), SpoolError>>>,
 }
 
 impl Job {
     pub fn new(dir: PathBuf, data: Pending, header: Pending) -> Job {
-        Job {
-            dir,
-            data,
-            header,
-            done: None,
-        }
+        Job { dir, data, header }
     }
 }
 
-/// The handle sessions submit to; the worker thread ends when the last handle is dropped.
+/// Messages waiting for a commit, and the outcomes of finished ones.
+#[derive(Default)]
+struct Queue {
+    next_ticket: u64,
+    waiting: Vec<(u64, Job)>,
+    /// A session is committing a batch right now.
+    busy: bool,
+    done: HashMap<u64, Result<(), SpoolError>>,
+}
+
+/// Where sessions meet to commit together. No thread of its own: the first session to
+/// find nobody committing becomes the leader, takes every message queued so far (its own
+/// included) and commits them, while the others wait; a session that arrives meanwhile
+/// joins the next batch. One connection alone pays no thread hand-off.
+#[derive(Default)]
 pub struct GroupCommit {
-    tx: Sender<Job>,
+    queue: Mutex<Queue>,
+    finished: Condvar,
 }
 
 impl std::fmt::Debug for GroupCommit {
@@ -67,47 +78,38 @@ impl std::fmt::Debug for GroupCommit {
 }
 
 impl GroupCommit {
-    /// Start the commit worker thread.
-    pub fn start() -> std::io::Result<GroupCommit> {
-        let (tx, rx) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("spool-commit".into())
-            .spawn(move || worker(rx))?;
-        Ok(GroupCommit { tx })
-    }
-
     /// Make `job` durable with whatever else is waiting; returns once it is (or failed).
-    pub fn commit(&self, mut job: Job) -> Result<(), SpoolError> {
-        let (done, wait) = mpsc::sync_channel(1);
-        job.done = Some(done);
-        if let Err(mpsc::SendError(job)) = self.tx.send(job) {
-            // The worker is gone (it never exits while handles live, but be safe).
-            return commit_batch(vec![job]).remove(0);
-        }
-        wait.recv().unwrap_or_else(|_| {
-            Err(SpoolError::Io {
-                path: PathBuf::new(),
-                source: std::io::Error::other("spool commit worker stopped"),
-            })
-        })
-    }
-}
-
-fn worker(rx: Receiver<Job>) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => batch.push(j),
-                Err(_) => break,
+    pub fn commit(&self, job: Job) -> Result<(), SpoolError> {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let ticket = q.next_ticket;
+        q.next_ticket += 1;
+        q.waiting.push((ticket, job));
+        loop {
+            if let Some(r) = q.done.remove(&ticket) {
+                return r;
             }
-        }
-        let mut dones: Vec<_> = batch.iter_mut().map(|j| j.done.take()).collect();
-        let results = commit_batch(batch);
-        for (done, r) in dones.iter_mut().zip(results) {
-            if let Some(d) = done.take() {
-                let _ = d.send(r);
+            if q.busy {
+                q = self.finished.wait(q).unwrap_or_else(|p| p.into_inner());
+                continue;
             }
+            q.busy = true;
+            let n = q.waiting.len().min(MAX_BATCH);
+            let (tickets, batch): (Vec<u64>, Vec<Job>) = q.waiting.drain(..n).unzip();
+            drop(q);
+            // A panic must not leave `busy` set with sessions waiting for ever.
+            let results =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commit_batch(batch)))
+                    .unwrap_or_else(|_| {
+                        let failed = || SpoolError::Io {
+                            path: PathBuf::new(),
+                            source: std::io::Error::other("spool commit failed"),
+                        };
+                        tickets.iter().map(|_| Err(failed())).collect()
+                    });
+            q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            q.done.extend(tickets.into_iter().zip(results));
+            q.busy = false;
+            self.finished.notify_all();
         }
     }
 }

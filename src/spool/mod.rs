@@ -18,7 +18,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 pub use header::{HeaderFile, HeaderLine, Recipient};
 
@@ -73,9 +73,8 @@ pub struct Spool {
     pub received_header_text: String,
     /// `split_spool_directory`: new messages go in `input/<6th character of the id>/`.
     pub split: bool,
-    /// The group-commit worker, started by the first write and shared by clones (`None`
-    /// inside: the thread could not start, so each write commits alone).
-    committer: Arc<OnceLock<Option<commit::GroupCommit>>>,
+    /// Where concurrent writes meet to commit together; shared by clones.
+    committer: Arc<commit::GroupCommit>,
 }
 
 impl Spool {
@@ -179,14 +178,7 @@ impl Spool {
             let _ = fs::remove_file(&h.tmp);
             return Err(e);
         }
-        let job = commit::Job::new(input, d, h);
-        match self
-            .committer
-            .get_or_init(|| commit::GroupCommit::start().ok())
-        {
-            Some(c) => c.commit(job),
-            None => commit::commit_batch(vec![job]).remove(0),
-        }
+        self.committer.commit(commit::Job::new(input, d, h))
     }
 
     /// Read and parse one message's `-H` file.
