@@ -162,7 +162,9 @@ fn exim_listing(dir: &Path) -> Option<Vec<String>> {
     )
 }
 
-fn round(tag: &str, kill_after: Duration) {
+/// One run: start the daemon, load it, and once `min_acked` messages are acknowledged wait
+/// `extra` more (the random part of the kill point), then SIGKILL it and check the spool.
+fn round(tag: &str, min_acked: usize, extra: Duration) {
     let dir: PathBuf =
         std::env::temp_dir().join(format!("rexim-durability-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -176,7 +178,15 @@ fn round(tag: &str, kill_after: Duration) {
             std::thread::spawn(move || client(n, port, acked))
         })
         .collect();
-    std::thread::sleep(kill_after);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acked.lock().unwrap().len() < min_acked {
+        assert!(
+            Instant::now() < deadline,
+            "{tag}: fewer than {min_acked} messages acknowledged in 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(extra);
     daemon.kill().expect("SIGKILL the daemon");
     daemon.wait().expect("reap the daemon");
     for c in clients {
@@ -234,7 +244,7 @@ fn round(tag: &str, kill_after: Duration) {
         eprintln!("SKIP the exim4 -bp check: exim4 is not installed");
     }
     eprintln!(
-        "{tag}: killed after {kill_after:?}: {} acknowledged, {} queued",
+        "{tag}: killed {extra:?} after {min_acked} acknowledgements: {} acknowledged, {} queued",
         acked.len(),
         queued.len()
     );
@@ -244,8 +254,8 @@ fn round(tag: &str, kill_after: Duration) {
 #[test]
 fn every_acknowledged_message_survives_sigkill() {
     let mut rng = rand::thread_rng();
-    for (i, base) in [500u64, 1000, 1700].into_iter().enumerate() {
-        let jitter = rng.gen_range(0..100);
-        round(&format!("kill{i}"), Duration::from_millis(base + jitter));
+    for (i, min_acked) in [1usize, 50, 300].into_iter().enumerate() {
+        let extra = Duration::from_millis(rng.gen_range(0..300));
+        round(&format!("kill{i}"), min_acked, extra);
     }
 }
