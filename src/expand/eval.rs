@@ -82,6 +82,32 @@ impl<'c> Eval<'c> {
         Ok(())
     }
 
+    /// Set `$item`, reusing the buffer of the previous one.
+    pub fn set_item(&mut self, bytes: &[u8], tainted: bool) {
+        match &mut self.item {
+            Some(v) => {
+                v.bytes.clear();
+                v.bytes.extend_from_slice(bytes);
+                v.tainted = tainted;
+            }
+            None => {
+                self.item = Some(Val {
+                    bytes: bytes.to_vec(),
+                    tainted,
+                })
+            }
+        }
+    }
+
+    /// Put `$value` back to `saved`, copying only when it was changed.
+    pub fn restore_value(&mut self, saved: &Option<Val>) {
+        match saved {
+            None => self.value = None,
+            Some(v) if self.value.as_ref() != Some(v) => self.value = Some(v.clone()),
+            Some(_) => {}
+        }
+    }
+
     /// Pass over a sequence that is not selected: only its syntax errors count.
     pub fn skip(&self, s: &Seq) -> ExpResult<()> {
         match &s.static_err {

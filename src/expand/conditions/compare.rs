@@ -14,8 +14,8 @@ pub fn to_number(s: &[u8]) -> ExpResult<i64> {
     if s.is_empty() {
         return Ok(0);
     }
-    let text = String::from_utf8_lossy(s);
-    let msg = |m: &str| ExpandError::hard(m.replace("%s", &text));
+    // The text is only needed for an error message: build it then.
+    let msg = |m: &str| ExpandError::hard(m.replace("%s", &String::from_utf8_lossy(s)));
     let neg = s[0] == b'-';
     let start = usize::from(matches!(s[0], b'-' | b'+'));
     let nd = s[start..].iter().take_while(|c| c.is_ascii_digit()).count();

@@ -12,14 +12,15 @@ use crate::listmatch::{self, ip, ListError, MatchResult};
 fn inlist_with(ev: &mut Eval, args: &[Seq], caseless: bool) -> ExpResult<bool> {
     let subject = ev.seq(&args[0])?;
     let list = ev.seq(&args[1])?;
-    for item in lists::iter(&list.bytes) {
+    let mut it = lists::iter(&list.bytes);
+    while let Some(item) = it.next_item() {
         let hit = if caseless {
             item.eq_ignore_ascii_case(&subject.bytes)
         } else {
-            item == subject.bytes
+            *item == subject.bytes[..]
         };
         if hit {
-            ev.value = Some(list.derive(item));
+            ev.value = Some(list.derive(item.into_owned()));
             return Ok(true);
         }
     }

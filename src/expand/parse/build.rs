@@ -425,8 +425,7 @@ impl<'s> Builder<'s> {
                 if word.is_some() || !close.ok {
                     return err(groups, format!("missing '}}' after '{name}'"));
                 }
-                let seqs: Vec<Seq> = groups.iter().map(|g| g.seq.clone()).collect();
-                let tail = items::substr::skipped_tail(name, &seqs);
+                let tail = items::substr::skipped_tail(name, groups.iter().map(|g| &g.seq));
                 node(groups, tail, None)
             }
             Shape::Fixed { n, missing } => {
