@@ -1,14 +1,22 @@
 //! Walks the AST with a `Context`: the one evaluator used by `-be`, the config, ACLs and the library.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::ast::*;
 use crate::expand::context::Context;
 use crate::expand::headers;
 use crate::expand::value::Val;
-use crate::expand::vars::Var;
+use crate::expand::vars::{self, Var, VarId};
 use crate::expand::{computed, parse};
+
+/// What a bare item (no `{yes}` string) prints when it succeeds.
+enum EmptyYes {
+    Bytes(&'static [u8]),
+    Val(Val),
+    /// The `$value` set for `{yes}` (the found data).
+    Value,
+}
 
 /// Per-evaluation state: `$value`, `$item`, numeric captures and depth.
 pub struct Eval<'c> {
@@ -32,6 +40,15 @@ pub(crate) fn on_big_stack<R>(f: impl FnOnce() -> R) -> R {
 }
 
 const STACK_CHECK_EVERY: u32 = 8;
+
+/// The ids of `$value` and `$item`, which live in `Eval` rather than the context.
+fn value_ids() -> (VarId, VarId) {
+    static IDS: OnceLock<(VarId, VarId)> = OnceLock::new();
+    *IDS.get_or_init(|| {
+        let id = |n| vars::var_id(n).unwrap_or(VarId(u16::MAX));
+        (id("value"), id("item"))
+    })
+}
 
 /// Expand a parsed expansion.
 pub fn expand(e: &Expansion, ctx: &mut Context) -> ExpResult<Val> {
@@ -144,8 +161,8 @@ impl<'c> Eval<'c> {
             Node::Var(v, span) => {
                 // Common case first: append a set value without copying it twice.
                 let set = match v {
-                    Var::Fixed(id) if id.name() == "value" => self.value.as_ref(),
-                    Var::Fixed(id) if id.name() == "item" => self.item.as_ref(),
+                    Var::Fixed(id) if *id == value_ids().0 => self.value.as_ref(),
+                    Var::Fixed(id) if *id == value_ids().1 => self.item.as_ref(),
                     other => self.ctx.dynamic(other),
                 };
                 if let Some(val) = set {
@@ -227,10 +244,12 @@ impl<'c> Eval<'c> {
     pub fn var(&mut self, v: &Var) -> ExpResult<Val> {
         match v {
             Var::Fixed(id) => {
-                match id.name() {
-                    "value" => return Ok(self.value.clone().unwrap_or_default()),
-                    "item" => return Ok(self.item.clone().unwrap_or_default()),
-                    _ => {}
+                let (value, item) = value_ids();
+                if *id == value {
+                    return Ok(self.value.clone().unwrap_or_default());
+                }
+                if *id == item {
+                    return Ok(self.item.clone().unwrap_or_default());
                 }
                 if let Some(val) = self.ctx.fixed(*id) {
                     return Ok(val.clone());
@@ -256,11 +275,11 @@ impl<'c> Eval<'c> {
     fn if_item(&mut self, i: &IfNode, out: &mut Val) -> ExpResult<()> {
         let saved_value = self.value.clone();
         let saved_caps = self.captures.clone();
-        let r = (|| {
-            let yes = self.cond(&i.cond)?;
-            let current = self.value.clone();
-            self.tail(&i.tail, yes, Val::from("true"), current, "if", out)
-        })();
+        // `{yes}` and `{no}` both see the `$value` the condition left.
+        let r = match self.cond(&i.cond) {
+            Ok(yes) => self.tail_core(&i.tail, yes, EmptyYes::Bytes(b"true"), None, "if", out),
+            Err(e) => Err(e),
+        };
         self.value = saved_value;
         self.captures = saved_caps;
         r
@@ -277,15 +296,58 @@ impl<'c> Eval<'c> {
         what: &str,
         out: &mut Val,
     ) -> ExpResult<()> {
+        self.tail_core(
+            t,
+            yes,
+            EmptyYes::Val(empty_yes),
+            Some(value_for_yes),
+            what,
+            out,
+        )
+    }
+
+    /// As [`Eval::tail`] when the bare item (no strings) prints the found value itself:
+    /// `${lookup{k}lsearch{f}}`, `${extract{k}{data}}`.
+    pub fn tail_value(
+        &mut self,
+        t: &Tail,
+        found: Option<Val>,
+        what: &str,
+        out: &mut Val,
+    ) -> ExpResult<()> {
+        let yes = found.is_some();
+        self.tail_core(t, yes, EmptyYes::Value, Some(found), what, out)
+    }
+
+    /// `value_for_yes`: `None` leaves `$value` alone for the whole tail.
+    fn tail_core(
+        &mut self,
+        t: &Tail,
+        yes: bool,
+        empty_yes: EmptyYes,
+        value_for_yes: Option<Option<Val>>,
+        what: &str,
+        out: &mut Val,
+    ) -> ExpResult<()> {
         if let Some(e) = &t.before {
             return Err((**e).clone());
         }
-        let outer = std::mem::replace(&mut self.value, value_for_yes);
+        let outer = value_for_yes.map(|v| std::mem::replace(&mut self.value, v));
         let Some(yes_seq) = &t.yes else {
             if yes {
-                out.push(&empty_yes);
+                match empty_yes {
+                    EmptyYes::Bytes(b) => out.push_bytes(b),
+                    EmptyYes::Val(v) => out.push(&v),
+                    EmptyYes::Value => {
+                        if let Some(v) = &self.value {
+                            out.push(v);
+                        }
+                    }
+                }
             }
-            self.value = outer;
+            if let Some(o) = outer {
+                self.value = o;
+            }
             return Ok(());
         };
         let r = if yes {
@@ -293,7 +355,9 @@ impl<'c> Eval<'c> {
         } else {
             self.skip(yes_seq)
         };
-        self.value = outer;
+        if let Some(o) = outer {
+            self.value = o;
+        }
         r?;
         if let Some(e) = &t.after_yes {
             return Err((**e).clone());

@@ -1,18 +1,18 @@
 //! PCRE2 compilation with a process-wide cache: no regex is compiled twice.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use pcre2::bytes::{Regex, RegexBuilder};
 
 use crate::error::{ExpResult, ExpandError};
+use crate::expand::fxhash::FxHashMap;
 
 /// Compiled patterns, one map per `caseless` setting (so a hit needs no key copy).
-type Cache = Mutex<[HashMap<Vec<u8>, Arc<Regex>>; 2]>;
+type Cache = Mutex<[FxHashMap<Vec<u8>, Arc<Regex>>; 2]>;
 
 fn cache() -> &'static Cache {
     static CACHE: OnceLock<Cache> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new([HashMap::new(), HashMap::new()]))
+    CACHE.get_or_init(|| Mutex::new([FxHashMap::default(), FxHashMap::default()]))
 }
 
 /// Compile (or fetch) a regex. Errors use Exim's wording:

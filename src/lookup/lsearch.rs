@@ -241,6 +241,12 @@ pub fn make() -> Box<dyn LookupDriver> {
 }
 
 impl LookupDriver for Lsearch {
+    /// The parsed file is already an in-memory index: a result cache in front of it
+    /// would only add key copies and hashing (file changes still show, by generation).
+    fn cache_results(&self) -> bool {
+        false
+    }
+
     fn open(&self, source: &[u8], _opts: &Options) -> Result<Opened, LookupError> {
         open(source)
     }
