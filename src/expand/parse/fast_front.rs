@@ -79,6 +79,27 @@ enum Mode {
     Raw,
 }
 
+impl Mode {
+    /// The bit of [`TEXT_STOP`] for the bytes that end plain text in this mode.
+    fn stop_mask(self) -> u8 {
+        match self {
+            Mode::Top => 1,
+            Mode::Inner => 2,
+            Mode::Raw => 4,
+        }
+    }
+}
+
+/// Bytes that end a run of plain text: `$` and `\` at top level, also `}` inside
+/// braces; `\` and `}` in raw groups (one table lookup per byte).
+static TEXT_STOP: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'$' as usize] = 1 | 2;
+    t[b'\\' as usize] = 1 | 2 | 4;
+    t[b'}' as usize] = 2 | 4;
+    t
+};
+
 fn is_sp(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
@@ -143,11 +164,13 @@ impl<'s> Fast<'s> {
                     buf.node(n);
                 }
                 _ => {
-                    let end = self.run_while(self.pos, |c| match mode {
-                        Mode::Top => c != b'$' && c != b'\\',
-                        Mode::Inner => c != b'$' && c != b'\\' && c != b'}',
-                        Mode::Raw => c != b'\\' && c != b'}',
-                    });
+                    let mask = mode.stop_mask();
+                    let rest = &self.s[self.pos..];
+                    let end = self.pos
+                        + rest
+                            .iter()
+                            .position(|&c| TEXT_STOP[c as usize] & mask != 0)
+                            .unwrap_or(rest.len());
                     buf.text(&self.s[self.pos..end]);
                     self.pos = end;
                 }
