@@ -99,6 +99,62 @@ impl<'c> Eval<'c> {
         Ok(())
     }
 
+    /// The value of a variable that is set (no computing, no errors), read in place.
+    fn set_var_ref(&self, v: &Var) -> Option<&Val> {
+        match v {
+            Var::Fixed(id) if *id == value_ids().0 => self.value.as_ref(),
+            Var::Fixed(id) if *id == value_ids().1 => self.item.as_ref(),
+            other => self.ctx.dynamic(other),
+        }
+    }
+
+    /// Expand `s` and hand its bytes and taint to `f`. A sequence that is one piece of
+    /// literal text or one set variable is read in place instead of being copied.
+    pub fn with_bytes<R>(&mut self, s: &Seq, f: impl FnOnce(&[u8], bool) -> R) -> ExpResult<R> {
+        let max = self.ctx.limits.max_output;
+        match s.nodes.as_slice() {
+            [] => return Ok(f(b"", false)),
+            [Node::Text(t)] if t.len() <= max => return Ok(f(t, false)),
+            [Node::Var(v, _)] => {
+                if let Some(val) = self.set_var_ref(v).filter(|v| v.bytes.len() <= max) {
+                    return Ok(f(&val.bytes, val.tainted));
+                }
+            }
+            _ => {}
+        }
+        let v = self.seq(s)?;
+        Ok(f(&v.bytes, v.tainted))
+    }
+
+    /// Expand two arguments in order and hand both (bytes, taint) to `f`, copying at
+    /// most the first, and neither when the second is literal text.
+    pub fn with_two<R>(
+        &mut self,
+        a: &Seq,
+        b: &Seq,
+        f: impl FnOnce((&[u8], bool), (&[u8], bool)) -> R,
+    ) -> ExpResult<R> {
+        let max = self.ctx.limits.max_output;
+        // Literal text has no side effects and cannot fail: reading it first is safe.
+        let literal: Option<&[u8]> = match b.nodes.as_slice() {
+            [] => Some(b""),
+            [Node::Text(t)] if t.len() <= max => Some(t),
+            _ => None,
+        };
+        if let Some(y) = literal {
+            return self.with_bytes(a, |x, t| f((x, t), (y, false)));
+        }
+        let first: (std::borrow::Cow<[u8]>, bool) = match a.nodes.as_slice() {
+            [] => (std::borrow::Cow::Borrowed(b""), false),
+            [Node::Text(t)] if t.len() <= max => (std::borrow::Cow::Borrowed(&t[..]), false),
+            _ => {
+                let v = self.seq(a)?;
+                (std::borrow::Cow::Owned(v.bytes), v.tainted)
+            }
+        };
+        self.with_bytes(b, |y, t| f((&first.0, first.1), (y, t)))
+    }
+
     /// Set `$item`, reusing the buffer of the previous one.
     pub fn set_item(&mut self, bytes: &[u8], tainted: bool) {
         match &mut self.item {
@@ -160,12 +216,7 @@ impl<'c> Eval<'c> {
             }
             Node::Var(v, span) => {
                 // Common case first: append a set value without copying it twice.
-                let set = match v {
-                    Var::Fixed(id) if *id == value_ids().0 => self.value.as_ref(),
-                    Var::Fixed(id) if *id == value_ids().1 => self.item.as_ref(),
-                    other => self.ctx.dynamic(other),
-                };
-                if let Some(val) = set {
+                if let Some(val) = self.set_var_ref(v) {
                     out.push(val);
                     return Ok(());
                 }
