@@ -65,6 +65,7 @@ pub fn parse_body_mapped(src: &str, unmap: bool) -> Seq {
         b: Builder::new(src),
         depth: 0,
         unmap,
+        buffers: Vec::new(),
     };
     f.seq(Mode::Top)
 }
@@ -119,6 +120,8 @@ struct Fast<'s> {
     b: Builder<'s>,
     depth: u32,
     unmap: bool,
+    /// Text buffers of finished sequences, for the next ones (one per nesting level).
+    buffers: Vec<Vec<u8>>,
 }
 
 impl<'s> Fast<'s> {
@@ -146,7 +149,7 @@ impl<'s> Fast<'s> {
 
     fn seq(&mut self, mode: Mode) -> Seq {
         let start = self.pos;
-        let mut buf = SeqBuf::new(self.unmap);
+        let mut buf = SeqBuf::with_buffer(self.unmap, self.buffers.pop().unwrap_or_default());
         self.depth += 1;
         if self.depth > MAX_NESTING {
             let e = ExpandError::hard(format!(
@@ -182,7 +185,9 @@ impl<'s> Fast<'s> {
         } else {
             self.pos
         };
-        buf.finish(Span::new(start, end))
+        let (seq, text) = buf.finish_keep_buffer(Span::new(start, end));
+        self.buffers.push(text);
+        seq
     }
 
     fn escape(&mut self, buf: &mut SeqBuf) {
