@@ -55,7 +55,7 @@ pub enum DefTarget<'a> {
 /// Collects the pieces of a sequence: merges text, stops at the first error.
 #[derive(Default)]
 pub struct SeqBuf {
-    nodes: Vec<Node>,
+    nodes: Nodes,
     text: Vec<u8>,
     stopped: bool,
     /// The source had bytes that are not UTF-8, carried as stand-in characters
