@@ -53,6 +53,12 @@ impl Expansion {
 /// piece, which is then stored inline: no allocation per argument.
 pub type Nodes = smallvec::SmallVec<[Node; 1]>;
 
+// Parsed expansions are shared between threads (configuration, ACLs).
+const _: () = {
+    const fn shareable<T: Send + Sync>() {}
+    shareable::<Expansion>();
+};
+
 /// A sequence of pieces whose outputs are concatenated.
 #[derive(Debug, Clone, Default)]
 pub struct Seq {
