@@ -111,7 +111,7 @@ impl<'a> ListIter<'a> {
             };
             let piece = &s[start..end];
             match &mut item {
-                Cow::Borrowed(b) if b.is_empty() => item = Cow::Borrowed(piece),
+                Cow::Borrowed([]) => item = Cow::Borrowed(piece),
                 Cow::Borrowed(b) => {
                     let mut owned = b.to_vec();
                     owned.extend_from_slice(piece);
