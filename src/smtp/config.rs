@@ -49,6 +49,8 @@ pub struct SessionConfig {
     pub tls_remember_esmtp: bool,
     pub acl_smtp_starttls: Option<Expansion>,
     pub log_tls: crate::smtp::tls::TlsLogging,
+    /// The session's own optional log lines (syntax/protocol errors, no MAIL).
+    pub log_session: crate::smtp::logsel::SessionLogging,
     pub helo_accept_junk_hosts: String,
     /// Hosts that must send HELO/EHLO before MAIL (Exim's default: all).
     pub hosts_require_helo: String,
@@ -104,6 +106,7 @@ impl Default for SessionConfig {
             tls_remember_esmtp: false,
             acl_smtp_starttls: None,
             log_tls: crate::smtp::tls::TlsLogging::default(),
+            log_session: crate::smtp::logsel::SessionLogging::default(),
             helo_accept_junk_hosts: String::new(),
             hosts_require_helo: "*".into(),
             message_body_visible: 500,
@@ -182,7 +185,10 @@ impl SessionConfig {
             "tls_resumption_hosts" => self.tls_resumption_hosts = value.into(),
             "tls_remember_esmtp" => self.tls_remember_esmtp = bool_value(value)?,
             "acl_smtp_starttls" => self.acl_smtp_starttls = acl(),
-            "log_selector" => self.log_tls = crate::smtp::tls::TlsLogging::from_selector(value),
+            "log_selector" => {
+                self.log_tls = crate::smtp::tls::TlsLogging::from_selector(value);
+                self.log_session = crate::smtp::logsel::SessionLogging::from_selector(value);
+            }
             "helo_accept_junk_hosts" => self.helo_accept_junk_hosts = value.into(),
             "hosts_require_helo" => self.hosts_require_helo = value.into(),
             "message_body_visible" => {

@@ -7,6 +7,7 @@
 
 pub mod command;
 pub mod lexer;
+pub mod lost;
 
 pub use command::{parse_mail_args, MailArgs};
 pub use lexer::Verb;
@@ -72,6 +73,8 @@ pub struct Receiver {
     pub max_message: usize,
     /// Bytes of data (after unstuffing) seen for the current message, kept or not.
     pub data_size: usize,
+    /// Where the input ended during DATA (see [`lost::eof_place`]).
+    pub data_lost_at: &'static str,
 }
 
 impl Default for Receiver {
@@ -89,6 +92,7 @@ impl Receiver {
             eof: false,
             max_message: 64 * 1024 * 1024,
             data_size: 0,
+            data_lost_at: "",
         }
     }
 
@@ -232,6 +236,7 @@ impl Receiver {
             };
             let Some(nl) = rest.iter().position(|&c| c == b'\n') else {
                 if self.eof {
+                    self.data_lost_at = lost::eof_place(body, !rest.is_empty() || !*at_start);
                     self.pos = self.buf.len();
                     self.mode = Mode::Command;
                     return Some(Event::Eof);

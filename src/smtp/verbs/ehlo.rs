@@ -46,7 +46,9 @@ pub fn handle_ehlo(s: &mut Session, esmtp: bool) -> Done {
             s.host_and_ident().trim_start_matches("H=")
         );
         s.log(line);
-        s.helo_name = None;
+        // `$sender_helo_name` is forgotten, but log lines keep the last good name (Exim
+        // rebuilds its host description only after a valid HELO).
+        s.ctx.unset("sender_helo_name");
         s.synprot_errors += 1;
         if s.synprot_errors > s.cfg.smtp_max_synprot_errors {
             s.too_many_errors_log();

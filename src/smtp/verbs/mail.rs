@@ -73,12 +73,15 @@ pub fn handle_mail(s: &mut Session) -> Done {
             "501 {}: sender address must contain a domain",
             String::from_utf8_lossy(&s.cmd.arg)
         ));
-        let line = format!(
-            "unqualified sender rejected: <{}> {}",
-            String::from_utf8_lossy(&sender),
-            s.host_and_ident()
-        );
-        s.log(line);
+        // Logged under the smtp_syntax_error selector, as Exim does.
+        if s.cfg.log_session.syntax_error {
+            let line = format!(
+                "unqualified sender rejected: <{}> {}",
+                String::from_utf8_lossy(&sender),
+                s.host_and_ident()
+            );
+            s.log(line);
+        }
         return Done::Continue;
     }
     s.env.sender = Some(sender.clone());

@@ -55,12 +55,15 @@ fn rcpt(s: &mut Session) -> Done {
             "501 {}: recipient address must contain a domain",
             String::from_utf8_lossy(&s.cmd.arg)
         ));
-        let line = format!(
-            "unqualified recipient rejected: <{}> {}",
-            String::from_utf8_lossy(&addr.address),
-            s.host_and_ident()
-        );
-        s.log(line);
+        // Logged under the smtp_syntax_error selector, as Exim does.
+        if s.cfg.log_session.syntax_error {
+            let line = format!(
+                "unqualified recipient rejected: <{}> {}",
+                String::from_utf8_lossy(&addr.address),
+                s.host_and_ident()
+            );
+            s.log(line);
+        }
         return Done::Continue;
     }
     s.env.rcpt_count += 1;
