@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod history;
+pub mod hostopts;
 pub mod listen;
 pub mod logsel;
 pub mod msgid;

@@ -129,6 +129,8 @@ pub struct Session {
     pub(crate) history: crate::smtp::history::History,
     pub(crate) mail_commands: u32,
     started: std::time::Instant,
+    /// What the connection-time host-list checks decided (`hostopts.rs`).
+    pub(crate) host_flags: crate::smtp::hostopts::HostFlags,
 }
 
 /// What the last EHLO advertised.
@@ -194,6 +196,7 @@ impl Session {
             history: Default::default(),
             mail_commands: 0,
             started: std::time::Instant::now(),
+            host_flags: Default::default(),
         };
         s.set_connection_vars();
         s
@@ -269,6 +272,10 @@ impl Session {
 
     /// Send the banner (after the connect ACL). Call once, before feeding input.
     pub fn start(&mut self) {
+        if !crate::smtp::hostopts::connection_checks(self) {
+            self.state = State::Closed;
+            return;
+        }
         if let Some(spec) = self.cfg.acl_smtp_connect.clone() {
             let v = self.acl(Phase::Connect, &spec);
             if v.rc != Rc::Ok {
@@ -281,6 +288,9 @@ impl Session {
         match expand(&banner, &mut self.ctx) {
             Ok(v) => {
                 let text = v.as_str_lossy().into_owned();
+                let hosts = self.cfg.pipelining_connect_advertise_hosts.clone();
+                self.pipe_connect_acceptable = !self.peer.address.is_empty()
+                    && self.host_option("pipelining_connect_advertise_hosts", &hosts);
                 self.respond("220", true, &text);
                 self.state = State::Command;
             }
@@ -342,6 +352,7 @@ impl Session {
             return Done::Close;
         }
         if self.state == State::Data {
+            crate::smtp::hostopts::fromline_check(self, self.rx.data_lost_first_line);
             let line = format!(
                 "SMTP connection from {} lost while reading message data{}",
                 self.host_and_ident().trim_start_matches("H="),
@@ -486,7 +497,7 @@ impl Session {
             Some(b) => b,
             None => {
                 let hosts = self.cfg.smtp_accept_max_nonmail_hosts.clone();
-                let b = self.host_in(&hosts);
+                let b = self.host_option("smtp_accept_max_nonmail_hosts", &hosts);
                 self.nonmail_host = Some(b);
                 b
             }
@@ -824,7 +835,43 @@ impl Session {
         id
     }
 
-    /// Does the calling host match a host list option?
+    /// Does the calling host match the host-list option `name`? Traced under `-bh` as
+    /// Exim traces its own option checks (`host in NAME? no (option unset)`).
+    pub fn host_option(&mut self, name: &str, list: &str) -> bool {
+        if list.is_empty() && !self.cfg.empty_lists.iter().any(|n| n == name) {
+            self.ctx
+                .trace(|| format!("host in {name}? no (option unset)"));
+            return false;
+        }
+        let ip = self.peer.address.clone();
+        let host = self.peer.name.clone();
+        matches!(
+            crate::listmatch::match_host_option(
+                &mut self.ctx,
+                ip.as_bytes(),
+                host.as_deref().map(str::as_bytes),
+                list.as_bytes(),
+                name
+            ),
+            Ok(Some(_))
+        )
+    }
+
+    /// The domain unqualified senders get (`qualify_domain`, else `primary_hostname`),
+    /// and unqualified recipients (`qualify_recipient`, else the former).
+    pub fn qualify_domain(&self, recipient: bool) -> String {
+        let c = &self.cfg;
+        if recipient && !c.qualify_recipient.is_empty() {
+            return c.qualify_recipient.clone();
+        }
+        if c.qualify_domain.is_empty() {
+            c.primary_hostname.clone()
+        } else {
+            c.qualify_domain.clone()
+        }
+    }
+
+    /// Does the calling host match a host list (untraced)?
     pub fn host_in(&mut self, list: &str) -> bool {
         if list.is_empty() {
             return false;

@@ -75,6 +75,8 @@ pub struct Receiver {
     pub data_size: usize,
     /// Where the input ended during DATA (see [`lost::eof_place`]).
     pub data_lost_at: &'static str,
+    /// The lost data held a complete, non-empty first line (Exim had read a header).
+    pub data_lost_first_line: bool,
 }
 
 impl Default for Receiver {
@@ -93,6 +95,7 @@ impl Receiver {
             max_message: 64 * 1024 * 1024,
             data_size: 0,
             data_lost_at: "",
+            data_lost_first_line: false,
         }
     }
 
@@ -237,6 +240,8 @@ impl Receiver {
             let Some(nl) = rest.iter().position(|&c| c == b'\n') else {
                 if self.eof {
                     self.data_lost_at = lost::eof_place(body, !rest.is_empty() || !*at_start);
+                    self.data_lost_first_line =
+                        body.iter().position(|&c| c == b'\n').is_some_and(|i| i > 0);
                     self.pos = self.buf.len();
                     self.mode = Mode::Command;
                     return Some(Event::Eof);

@@ -43,12 +43,16 @@ fn rcpt(s: &mut Session) -> Done {
         Ok(a) => a,
         Err(e) => return s.synprot_error_data("syntax", 501, Some(&text), &e),
     };
-    // An unqualified postmaster is always accepted, qualified with the local domain.
-    if addr.domain_offset == 0 && addr.address.eq_ignore_ascii_case(b"postmaster") {
+    // An unqualified postmaster is always accepted, others from
+    // `recipient_unqualified_hosts`; they get `qualify_recipient`.
+    if addr.domain_offset == 0
+        && (s.host_flags.allow_unqualified_recipient
+            || addr.address.eq_ignore_ascii_case(b"postmaster"))
+    {
         addr.domain_offset = addr.address.len() + 1;
         addr.address.push(b'@');
         addr.address
-            .extend_from_slice(s.cfg.primary_hostname.as_bytes());
+            .extend_from_slice(s.qualify_domain(true).as_bytes());
     }
     if addr.domain_offset == 0 {
         s.reply(&format!(
