@@ -154,7 +154,15 @@ pub fn verify_helo(s: &mut Session, helo: &str) -> bool {
         return true;
     }
     s.ctx.trace(|| format!("getting IP address for {helo}"));
-    addresses(s, helo).contains(&ip)
+    let ok = addresses(s, helo).contains(&ip);
+    if ok {
+        s.ctx
+            .trace(|| format!("IP address for {helo} matches calling address"));
+        // rexim's resolver does no DNSSEC validation.
+        s.ctx
+            .trace(|| "Forward DNS security status: unverified".into());
+    }
+    ok
 }
 
 /// Exim checks `ignore_fromline_hosts` as it reads the first header line of a message
@@ -167,4 +175,87 @@ pub fn fromline_check(s: &mut Session, first_header: bool) {
     }
     let hosts = s.cfg.ignore_fromline_hosts.clone();
     s.host_option("ignore_fromline_hosts", &hosts);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::expand::Context;
+    use crate::smtp::{Peer, Session, SessionConfig};
+
+    const ZONE: &str = "1.2.0.192.in-addr.arpa PTR client.example\n\
+                        client.example A 192.0.2.1\n\
+                        alias.example A 192.0.2.1\n\
+                        other.example A 198.51.100.1\n";
+
+    /// A started session from 192.0.2.1 with the fake DNS above; the banner is dropped.
+    fn session(config: &str) -> Session {
+        session_from(config, "192.0.2.1")
+    }
+
+    fn session_from(config: &str, ip: &str) -> Session {
+        let macros = crate::config::initial_macros(&[]).expect("macros");
+        let loaded = crate::config::load_text("test.conf", config, macros);
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        let (cfg, mut acls) = SessionConfig::from_config(&loaded).expect("config");
+        acls.env.resolver = Arc::new(crate::dns::FakeResolver::parse(ZONE).expect("zone"));
+        let peer = Peer {
+            address: ip.into(),
+            ..Peer::default()
+        };
+        let mut s = Session::new(Arc::new(cfg), Arc::new(acls), Context::default(), peer);
+        s.start();
+        s.take_output();
+        s
+    }
+
+    fn cmd(s: &mut Session, line: &str) -> String {
+        s.feed(format!("{line}\r\n").as_bytes());
+        String::from_utf8(s.take_output()).unwrap()
+    }
+
+    #[test]
+    fn host_lookup_sets_a_forward_checked_name() {
+        let mut s = session("primary_hostname = mx.test\nhost_lookup = *\n");
+        assert_eq!(s.peer.name.as_deref(), Some("client.example"));
+        let r = cmd(&mut s, "HELO x.example");
+        assert_eq!(r, "250 mx.test Hello client.example [192.0.2.1]\r\n");
+        assert!(s.log.is_empty(), "{:?}", s.log);
+    }
+
+    #[test]
+    fn helo_verify_by_name_or_forward_lookup() {
+        let mut s = session("primary_hostname = mx.test\nhelo_verify_hosts = *\n");
+        // No name yet: the reverse lookup finds client.example.
+        assert!(cmd(&mut s, "HELO Client.Example").starts_with("250 "));
+        // Not the host's name, but its A record is the caller's address.
+        assert!(cmd(&mut s, "HELO alias.example").starts_with("250 "));
+        let r = cmd(&mut s, "EHLO other.example");
+        assert_eq!(r, "550 EHLO argument does not match calling host\r\n");
+        let logged = s.log.last().cloned().unwrap_or_default();
+        assert_eq!(
+            logged,
+            "rejected \"EHLO other.example\" from client.example (other.example) [192.0.2.1]"
+        );
+    }
+
+    #[test]
+    fn helo_try_verify_only_notes_the_failure() {
+        let mut s = session("primary_hostname = mx.test\nhelo_try_verify_hosts = *\n");
+        assert!(cmd(&mut s, "HELO other.example").starts_with("250 "));
+    }
+
+    #[test]
+    fn a_missing_ptr_is_logged_once_and_not_retried_for_helo() {
+        // The zone has no PTR for this address.
+        let config = "primary_hostname = mx.test\nhost_lookup = *\nhelo_verify_hosts = *\n";
+        let mut s = session_from(config, "192.0.2.7");
+        assert_eq!(
+            s.log,
+            vec!["no host name found for IP address 192.0.2.7".to_string()]
+        );
+        assert!(cmd(&mut s, "HELO client.example").starts_with("550 "));
+        assert_eq!(s.log.len(), 2, "{:?}", s.log);
+    }
 }
