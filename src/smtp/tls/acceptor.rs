@@ -65,6 +65,8 @@ struct Cached {
     config: Arc<ServerConfig>,
     /// For `tls_try_verify_hosts`: the real verifier, run after the handshake.
     checker: Option<Arc<dyn ClientCertVerifier>>,
+    /// The first certificate of `tls_certificate` (`$tls_in_ourcert`).
+    ourcert: Vec<u8>,
 }
 
 /// The daemon's TLS state shared by all connections: the configuration cache and the
@@ -83,6 +85,8 @@ pub struct Prepared {
     /// `RESUME_CLIENT_REQUESTED`/`RESUME_CLIENT_SUGGESTED` bits set during the handshake.
     pub events: Arc<AtomicU8>,
     pub checker: Option<Arc<dyn ClientCertVerifier>>,
+    /// The certificate this configuration presents (DER).
+    pub ourcert: Vec<u8>,
 }
 
 /// A ticketer wrapping the shared rotator (itself a rustls `TicketRotator`) that notes
@@ -263,6 +267,7 @@ impl TlsServer {
             config: Arc::new(config),
             events,
             checker: cached.checker.clone(),
+            ourcert: cached.ourcert.clone(),
         })
     }
 
@@ -312,6 +317,7 @@ impl TlsServer {
                 }
             }
         };
+        let ourcert = certs[0].to_vec();
         let mut config = builder
             .with_single_cert(certs, private)
             .map_err(|e| format!("(tls_certificate): {e}"))?;
@@ -322,6 +328,7 @@ impl TlsServer {
             stamps,
             config: Arc::new(config),
             checker,
+            ourcert,
         })
     }
 }

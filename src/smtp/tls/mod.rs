@@ -9,6 +9,7 @@
 //! `Session::tls_started` or `Session::tls_failed`.
 
 pub mod acceptor;
+pub mod certs;
 pub mod ciphers;
 pub mod dn;
 pub mod stream;
@@ -62,6 +63,10 @@ pub struct TlsFacts {
     pub peerdn: Option<String>,
     pub certificate_verified: bool,
     pub resumption: u8,
+    /// The client's certificate (DER), when it presented one (`$tls_in_peercert`).
+    pub peercert: Option<Vec<u8>>,
+    /// The certificate rexim presented (`$tls_in_ourcert`).
+    pub ourcert: Option<Vec<u8>>,
 }
 
 impl TlsFacts {
@@ -97,6 +102,21 @@ impl TlsFacts {
             // The client chose it: tainted, as in Exim.
             ctx.set("tls_in_sni", Val::tainted(sni.as_bytes()));
             ctx.set("tls_sni", Val::tainted(sni.as_bytes()));
+        }
+        // A client's certificate that is not X.509 (possible under tls_try_verify_hosts,
+        // which takes any bytes) leaves the variable unset rather than failing the session.
+        for (name, der) in [
+            ("tls_in_peercert", &self.peercert),
+            ("tls_in_ourcert", &self.ourcert),
+        ] {
+            match der {
+                Some(d) => {
+                    if ctx.set_certificate(name, d).is_err() {
+                        ctx.clear_certificate(name);
+                    }
+                }
+                None => ctx.clear_certificate(name),
+            }
         }
     }
 }
@@ -235,6 +255,22 @@ pub fn on_connect_ports(text: &str) -> Result<Vec<u16>, String> {
             })
         })
         .collect()
+}
+
+/// The certificates a `-H` file carries (`--tls_peercert`, `-tls_ourcert`), as DER, for
+/// [`Context::set_certificate`]; a line that does not parse is skipped, as Exim logs and
+/// skips it.
+pub fn certs_from_spool(h: &crate::spool::header::HeaderFile) -> Vec<(&'static str, Vec<u8>)> {
+    [
+        ("tls_peercert", "tls_in_peercert"),
+        ("tls_ourcert", "tls_in_ourcert"),
+    ]
+    .into_iter()
+    .filter_map(|(opt, var)| {
+        let text = h.option(opt)?.value.as_ref()?;
+        certs::import_cert(text).ok().map(|der| (var, der))
+    })
+    .collect()
 }
 
 /// The `$tls_in_*` values a `-H` file carries (`-tls_cipher`, `-tls_sni`, ...), as Exim's

@@ -106,6 +106,8 @@ fn facts(tls: &TlsStream<TcpStream>, req: &TlsRequest, p: &Prepared) -> TlsFacts
         peerdn,
         certificate_verified,
         resumption,
+        peercert: chain.and_then(|ch| ch.first()).map(|c| c.to_vec()),
+        ourcert: Some(p.ourcert.clone()),
     }
 }
 

@@ -10,6 +10,8 @@ fn facts() -> TlsFacts {
         peerdn: Some("/CN=client".into()),
         certificate_verified: true,
         resumption: RESUME_SUPPORTED | RESUME_CLIENT_SUGGESTED | RESUME_SERVER_TICKET | RESUME_USED,
+        peercert: None,
+        ourcert: None,
     }
 }
 
