@@ -57,6 +57,8 @@ struct Key {
     ciphers: String,
     verify: ClientVerify,
     verify_certificates: String,
+    eccurve: String,
+    ocsp_file: String,
 }
 
 struct Cached {
@@ -231,6 +233,8 @@ impl TlsServer {
             ciphers: req.require_ciphers.clone(),
             verify: req.verify,
             verify_certificates: req.verify_certificates.clone(),
+            eccurve: req.eccurve.clone(),
+            ocsp_file: req.ocsp_file.clone(),
         };
         let files = key_files(&key);
         let stamps: Vec<Option<Stamp>> = files.iter().map(|f| stamp(f)).collect();
@@ -294,8 +298,11 @@ impl TlsServer {
         } else {
             super::ciphers::select(&self.provider, &key.ciphers)?
         };
+        let kx_groups =
+            super::groups::select(&key.eccurve)?.unwrap_or_else(|| self.provider.kx_groups.clone());
         let provider = Arc::new(CryptoProvider {
             cipher_suites: suites,
+            kx_groups,
             ..(*self.provider).clone()
         });
         let builder = ServerConfig::builder_with_provider(provider.clone())
@@ -319,7 +326,7 @@ impl TlsServer {
         };
         let ourcert = certs[0].to_vec();
         let mut config = builder
-            .with_single_cert(certs, private)
+            .with_single_cert_with_ocsp(certs, private, super::ocsp::response(&key.ocsp_file)?)
             .map_err(|e| format!("(tls_certificate): {e}"))?;
         config.ticketer = Arc::new(NoTickets);
         config.session_storage = Arc::new(NoServerSessionStorage {});
@@ -341,6 +348,9 @@ fn key_files(k: &Key) -> Vec<String> {
     }
     if k.verify != ClientVerify::None {
         v.push(ca_file(&k.verify_certificates).to_string());
+    }
+    if !k.ocsp_file.is_empty() {
+        v.push(super::ocsp::path(&k.ocsp_file).to_string());
     }
     v
 }

@@ -12,6 +12,10 @@ pub mod acceptor;
 pub mod certs;
 pub mod ciphers;
 pub mod dn;
+pub mod groups;
+pub mod handshake;
+pub mod hello;
+pub mod ocsp;
 pub mod stream;
 
 use crate::expand::{Context, Val};
@@ -47,6 +51,12 @@ pub struct TlsRequest {
     pub verify_certificates: String,
     /// The host matched `tls_resumption_hosts`: session tickets are offered.
     pub resumption: bool,
+    /// `tls_alpn`, expanded: the names a client may ask for (empty: ALPN not checked).
+    pub alpn: Vec<String>,
+    /// `tls_eccurve`, expanded (`auto` or empty: rustls's default groups).
+    pub eccurve: String,
+    /// `tls_ocsp_file`, expanded (empty: no stapling).
+    pub ocsp_file: String,
 }
 
 /// What a completed handshake established.
@@ -228,11 +238,8 @@ pub fn printing(text: &str, space: bool) -> String {
 /// Main TLS options rexim reads but does not act on, and what that means.
 const IGNORED_OPTIONS: &[(&str, &str)] = &[
     ("openssl_options", "rustls has no such switches"),
-    ("tls_alpn", "no ALPN is negotiated"),
     ("tls_crl", "no revocation check of client certificates"),
     ("tls_dhparam", "rustls has no finite-field DH"),
-    ("tls_eccurve", "rustls's default groups are used"),
-    ("tls_ocsp_file", "no OCSP stapling"),
 ];
 
 /// One line per TLS option set in the configuration that rexim does not support, for

@@ -96,6 +96,14 @@ fn request(s: &mut Session) -> Result<TlsRequest, String> {
         )?
     };
     let resumption = s.host_in(&cfg.tls_resumption_hosts);
+    let alpn = expand_option(s, "tls_alpn", cfg.tls_alpn.as_ref(), false)?;
+    let alpn = crate::expand::lists::iter(alpn.as_bytes())
+        .map(|n| String::from_utf8_lossy(&n).trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
+    let eccurve = expand_option(s, "tls_eccurve", cfg.tls_eccurve.as_ref(), false)?;
+    crate::smtp::tls::groups::select(&eccurve)?;
+    let ocsp_file = expand_option(s, "tls_ocsp_file", cfg.tls_ocsp_file.as_ref(), true)?;
     Ok(TlsRequest {
         certificate,
         privatekey,
@@ -103,6 +111,20 @@ fn request(s: &mut Session) -> Result<TlsRequest, String> {
         verify,
         verify_certificates,
         resumption,
+        alpn,
+        eccurve,
+        ocsp_file,
+    })
+}
+
+/// Does `tls_certificate` name the SNI variable? Then Exim re-expands the certificate
+/// options once the ClientHello has arrived.
+fn reexpands_for_sni(s: &Session) -> bool {
+    s.cfg.tls_certificate.as_ref().is_some_and(|e| {
+        let src = e.source();
+        ["tls_sni", "tls_in_sni", "tls_out_sni"]
+            .iter()
+            .any(|n| src.contains(n))
     })
 }
 
@@ -155,6 +177,17 @@ impl Session {
                 self.state = crate::smtp::session::State::Closed;
             }
         }
+    }
+
+    /// The ClientHello named `sni`: set `$tls_in_sni` (tainted) and, when
+    /// `tls_certificate` refers to it, expand the options again for this name. `None`:
+    /// the first request stands. `Err`: the handshake is refused (logged by the caller
+    /// through [`Session::tls_failed`]).
+    pub fn tls_sni_request(&mut self, sni: &str) -> Option<Result<TlsRequest, String>> {
+        for v in ["tls_in_sni", "tls_sni"] {
+            self.ctx.set(v, crate::expand::Val::tainted(sni.as_bytes()));
+        }
+        reexpands_for_sni(self).then(|| request(self))
     }
 
     /// The handshake failed: log it; from now on only QUIT is accepted (Exim).
