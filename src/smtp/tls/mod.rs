@@ -252,16 +252,42 @@ pub fn unsupported_options(cfg: &crate::config::Config) -> Vec<String> {
         .collect()
 }
 
-/// `tls_on_connect_ports`: a colon-separated list of port numbers.
+/// `tls_on_connect_ports`: a colon-separated list of port numbers or TCP service names
+/// (looked up in `/etc/services`, as Exim's `getservbyname`).
 pub fn on_connect_ports(text: &str) -> Result<Vec<u16>, String> {
+    let services = std::fs::read_to_string(SERVICES_FILE).unwrap_or_default();
+    on_connect_ports_with(text, &services)
+}
+
+const SERVICES_FILE: &str = "/etc/services";
+
+/// [`on_connect_ports`] with the services table given.
+pub fn on_connect_ports_with(text: &str, services: &str) -> Result<Vec<u16>, String> {
     crate::expand::lists::iter(text.as_bytes())
         .map(|p| {
             let p = String::from_utf8_lossy(&p).trim().to_string();
-            p.parse::<u16>().map_err(|_| {
-                format!("tls_on_connect_ports: \"{p}\" is not a port number (service names are not supported by rexim)")
-            })
+            p.parse::<u16>()
+                .ok()
+                .or_else(|| tcp_service(services, &p))
+                .ok_or_else(|| {
+                    format!("tls_on_connect_ports: \"{p}\" is not a port number or a TCP service in {SERVICES_FILE}")
+                })
         })
         .collect()
+}
+
+/// The port of a TCP service by name or alias in an `/etc/services` text.
+fn tcp_service(services: &str, name: &str) -> Option<u16> {
+    services.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or("");
+        let mut words = line.split_whitespace();
+        let first = words.next()?;
+        let (port, proto) = words.next()?.split_once('/')?;
+        let named = first == name || words.any(|alias| alias == name);
+        (named && proto == "tcp")
+            .then(|| port.parse().ok())
+            .flatten()
+    })
 }
 
 /// The certificates a `-H` file carries (`--tls_peercert`, `-tls_ourcert`), as DER, for

@@ -133,9 +133,19 @@ fn configurations_are_cached_until_a_file_changes() {
 fn on_connect_ports_list() {
     assert_eq!(on_connect_ports("465 : 2465"), Ok(vec![465, 2465]));
     assert_eq!(on_connect_ports(""), Ok(vec![]));
-    assert!(on_connect_ports("smtps")
+    let services = "# comment\nsmtp\t\t25/tcp\t\tmail\n\
+                    submissions\t465/tcp\t\tssmtp smtps urd # over TLS\nfoo 99/udp\n";
+    assert_eq!(
+        on_connect_ports_with("smtps : submissions : 2465", services),
+        Ok(vec![465, 465, 2465])
+    );
+    assert!(on_connect_ports_with("foo", services)
         .unwrap_err()
-        .contains("not a port number"));
+        .contains("not a port number or a TCP service"));
+    // The system's table, where it has the usual entry.
+    if std::fs::read_to_string("/etc/services").is_ok_and(|s| s.contains(" smtps ")) {
+        assert_eq!(on_connect_ports("smtps"), Ok(vec![465]));
+    }
 }
 
 /// The sans-IO contract: the session asks for TLS, stops reading, and forgets the clear
