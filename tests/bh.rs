@@ -10,9 +10,7 @@
 //!   `#! diff = no: <reason>` not compared with exim4
 //!   `#! stderr = no: <reason>` replies compared with exim4, stderr not
 //!   `#! args = -oMs name ...` extra command-line options (`-oMa`, `-oMs`, `-oMi`, `-oMt`)
-//! Every config gets `primary_hostname = mx.test`, an empty `tls_advertise_hosts`
-//! (exim4 -bh would offer STARTTLS and try a handshake on stdin; rexim -bh has no TLS)
-//! and a `spool_directory` (where the MIME ACL decodes parts; shown as `<SPOOL>`) in
+//! Every config gets `primary_hostname = mx.test` and a `spool_directory` (where the MIME ACL decodes parts; shown as `<SPOOL>`) in
 //! front. In replies, the banner date becomes `<DATE>`
 //! and message ids become `<ID>`.
 
@@ -39,7 +37,7 @@ fn fresh_spool(who: &str, fixture: &str) -> String {
 const SPOOL: &str = "@SPOOL@";
 
 fn prelude() -> String {
-    format!("primary_hostname = mx.test\ntls_advertise_hosts =\nspool_directory = {SPOOL}\n")
+    format!("primary_hostname = mx.test\nspool_directory = {SPOOL}\n")
 }
 
 struct Fixture {

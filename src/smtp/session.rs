@@ -121,6 +121,9 @@ pub struct Session {
     pub tls: Option<crate::smtp::tls::TlsFacts>,
     pub(crate) tls_request: Option<crate::smtp::tls::TlsRequest>,
     pub(crate) tls_broken: bool,
+    /// `-bh`: STARTTLS is offered without a certificate (Exim's self-signed default);
+    /// the driver reports the handshake failed, as Exim's attempt on stdin does.
+    pub tls_simulated: bool,
     /// The id of the latest message: Exim starts every later log line of the connection
     /// with it.
     pub(crate) log_id: Option<String>,
@@ -185,6 +188,7 @@ impl Session {
             tls: None,
             tls_request: None,
             tls_broken: false,
+            tls_simulated: false,
             log_id: None,
         };
         s.set_connection_vars();

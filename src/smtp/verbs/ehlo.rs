@@ -172,7 +172,7 @@ fn greet(s: &mut Session, esmtp: bool, user: Option<String>) -> Done {
     }
     if s.tls_available
         && s.tls.is_none()
-        && cfg.tls_certificate.is_some()
+        && (cfg.tls_certificate.is_some() || s.tls_simulated)
         && s.host_in(&cfg.tls_advertise_hosts)
     {
         caps.push("STARTTLS".into());

@@ -68,7 +68,7 @@ fn expand_option(
 fn request(s: &mut Session) -> Result<TlsRequest, String> {
     let cfg = s.cfg.clone();
     let certificate = expand_option(s, "tls_certificate", cfg.tls_certificate.as_ref(), true)?;
-    if certificate.is_empty() {
+    if certificate.is_empty() && !s.tls_simulated {
         return Err("(tls_certificate): no certificate configured".into());
     }
     let privatekey = expand_option(s, "tls_privatekey", cfg.tls_privatekey.as_ref(), true)?;
@@ -78,6 +78,8 @@ fn request(s: &mut Session) -> Result<TlsRequest, String> {
         cfg.tls_require_ciphers.as_ref(),
         false,
     )?;
+    // Exim's order of the host checks (the -bh trace shows it).
+    let resumption = s.host_in(&cfg.tls_resumption_hosts);
     let verify = if s.host_in(&cfg.tls_verify_hosts) {
         ClientVerify::Required
     } else if s.host_in(&cfg.tls_try_verify_hosts) {
@@ -95,7 +97,6 @@ fn request(s: &mut Session) -> Result<TlsRequest, String> {
             true,
         )?
     };
-    let resumption = s.host_in(&cfg.tls_resumption_hosts);
     let alpn = expand_option(s, "tls_alpn", cfg.tls_alpn.as_ref(), false)?;
     let alpn = crate::expand::lists::iter(alpn.as_bytes())
         .map(|n| String::from_utf8_lossy(&n).trim().to_string())
