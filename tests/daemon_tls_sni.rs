@@ -132,6 +132,11 @@ fn alpn_as_exim_checks_it() {
     // A web client: refused.
     assert!(starttls(&d, &client(&[&d.cert], &[b"h2", b"http/1.1"]), "localhost").is_err());
     d.wait_log("(SSL_accept): ALPN rejected: the client offered 'h2' 'http/1.1'");
+    // hosts_require_alpn: a client without ALPN is refused, one with it served.
+    let d2 = start("alpn-required", "hosts_require_alpn = 127.0.0.1", "");
+    assert!(starttls(&d2, &client(&[&d2.cert], &[]), "localhost").is_err());
+    d2.wait_log("(SSL_accept): ALPN required but not negotiated");
+    assert!(starttls(&d2, &client(&[&d2.cert], &[b"esmtp"]), "localhost").is_ok());
     // tls_alpn empty: not checked.
     let d = start("alpn-off", "tls_alpn =", "");
     let tls = starttls(&d, &client(&[&d.cert], &[b"h2"]), "localhost").unwrap();

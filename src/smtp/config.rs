@@ -48,6 +48,8 @@ pub struct SessionConfig {
     /// ALPN names a client may ask for (Exim: `smtp : esmtp`), the key-exchange group
     /// (`auto`) and the OCSP response to staple.
     pub tls_alpn: Option<Expansion>,
+    /// Hosts whose TLS client must use ALPN (when `tls_alpn` is set).
+    pub hosts_require_alpn: String,
     pub tls_eccurve: Option<Expansion>,
     pub tls_ocsp_file: Option<Expansion>,
     pub tls_resumption_hosts: String,
@@ -106,6 +108,7 @@ impl Default for SessionConfig {
             tls_try_verify_hosts: String::new(),
             tls_verify_certificates: parse("system"),
             tls_alpn: Some(parse("smtp : esmtp")),
+            hosts_require_alpn: String::new(),
             tls_eccurve: Some(parse("auto")),
             tls_ocsp_file: None,
             tls_resumption_hosts: String::new(),
@@ -188,6 +191,7 @@ impl SessionConfig {
             "tls_try_verify_hosts" => self.tls_try_verify_hosts = value.into(),
             "tls_verify_certificates" => self.tls_verify_certificates = parse(value),
             "tls_alpn" => self.tls_alpn = opt_expansion(value),
+            "hosts_require_alpn" => self.hosts_require_alpn = value.into(),
             "tls_eccurve" => self.tls_eccurve = opt_expansion(value),
             "tls_ocsp_file" => self.tls_ocsp_file = opt_expansion(value),
             "tls_resumption_hosts" => self.tls_resumption_hosts = value.into(),
@@ -272,6 +276,7 @@ const SESSION_OPTIONS: &[&str] = &[
     "dsn_advertise_hosts",
     "helo_accept_junk_hosts",
     "helo_allow_chars",
+    "hosts_require_alpn",
     "hosts_require_helo",
     "log_selector",
     "message_body_visible",

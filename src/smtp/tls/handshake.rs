@@ -38,7 +38,7 @@ pub async fn run(
             }
         }
     };
-    let alpn = match super::hello::alpn_choice(hello.alpn.as_deref(), &req.alpn) {
+    let alpn = match super::hello::alpn_choice(hello.alpn.as_deref(), &req.alpn, req.require_alpn) {
         Ok(a) => a,
         Err(why) => return pending.refuse(why).await,
     };

@@ -16,17 +16,22 @@ pub struct Hello {
 
 /// Exim's rule: a client offering ALPN must offer exactly one name, and it must be in
 /// `tls_alpn`; that name is then selected. `Ok(None)`: nothing to select (no ALPN
-/// offered, or `tls_alpn` empty). `Err`: the handshake is refused.
+/// offered, or `tls_alpn` empty). `Err`: the handshake is refused. With `required`
+/// (`hosts_require_alpn`), a client offering no ALPN is refused too.
 pub fn alpn_choice(
     offered: Option<&[Vec<u8>]>,
     ours: &[String],
+    required: bool,
 ) -> Result<Option<Vec<u8>>, String> {
-    let Some(offered) = offered else {
-        return Ok(None);
-    };
     if ours.is_empty() {
         return Ok(None);
     }
+    let Some(offered) = offered else {
+        if required {
+            return Err("(SSL_accept): ALPN required but not negotiated".into());
+        }
+        return Ok(None);
+    };
     match offered {
         [one] if ours.iter().any(|n| n.as_bytes() == one.as_slice()) => Ok(Some(one.clone())),
         _ => Err(format!(
@@ -73,19 +78,24 @@ mod tests {
     #[test]
     fn alpn_follows_exim() {
         let ours = vec!["smtp".to_string(), "esmtp".to_string()];
-        assert_eq!(alpn_choice(None, &ours), Ok(None));
+        assert_eq!(alpn_choice(None, &ours, false), Ok(None));
         assert_eq!(
-            alpn_choice(Some(&[b"esmtp".to_vec()]), &ours),
+            alpn_choice(None, &ours, true),
+            Err("(SSL_accept): ALPN required but not negotiated".into())
+        );
+        assert_eq!(alpn_choice(None, &[], true), Ok(None));
+        assert_eq!(
+            alpn_choice(Some(&[b"esmtp".to_vec()]), &ours, false),
             Ok(Some(b"esmtp".to_vec()))
         );
-        assert!(alpn_choice(Some(&[b"h2".to_vec()]), &ours).is_err());
+        assert!(alpn_choice(Some(&[b"h2".to_vec()]), &ours, false).is_err());
         // Two names, even with one of ours among them: refused, as Exim does.
-        let e = alpn_choice(Some(&[b"smtp".to_vec(), b"h2".to_vec()]), &ours).unwrap_err();
+        let e = alpn_choice(Some(&[b"smtp".to_vec(), b"h2".to_vec()]), &ours, false).unwrap_err();
         assert_eq!(
             e,
             "(SSL_accept): ALPN rejected: the client offered 'smtp' 'h2'"
         );
         // tls_alpn empty: not checked.
-        assert_eq!(alpn_choice(Some(&[b"h2".to_vec()]), &[]), Ok(None));
+        assert_eq!(alpn_choice(Some(&[b"h2".to_vec()]), &[], false), Ok(None));
     }
 }

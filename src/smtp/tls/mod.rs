@@ -53,6 +53,8 @@ pub struct TlsRequest {
     pub resumption: bool,
     /// `tls_alpn`, expanded: the names a client may ask for (empty: ALPN not checked).
     pub alpn: Vec<String>,
+    /// The host matched `hosts_require_alpn`: a client without ALPN is refused.
+    pub require_alpn: bool,
     /// `tls_eccurve`, expanded (`auto` or empty: rustls's default groups).
     pub eccurve: String,
     /// `tls_ocsp_file`, expanded (empty: no stapling).

@@ -102,6 +102,10 @@ fn request(s: &mut Session) -> Result<TlsRequest, String> {
         .map(|n| String::from_utf8_lossy(&n).trim().to_string())
         .filter(|n| !n.is_empty())
         .collect();
+    let alpn: Vec<String> = alpn;
+    // Exim checks the list after the handshake, and only when tls_alpn is in force (and
+    // -bh never gets that far).
+    let require_alpn = !alpn.is_empty() && !s.tls_simulated && s.host_in(&cfg.hosts_require_alpn);
     let eccurve = expand_option(s, "tls_eccurve", cfg.tls_eccurve.as_ref(), false)?;
     crate::smtp::tls::groups::select(&eccurve)?;
     let ocsp_file = expand_option(s, "tls_ocsp_file", cfg.tls_ocsp_file.as_ref(), true)?;
@@ -113,6 +117,7 @@ fn request(s: &mut Session) -> Result<TlsRequest, String> {
         verify_certificates,
         resumption,
         alpn,
+        require_alpn,
         eccurve,
         ocsp_file,
     })
