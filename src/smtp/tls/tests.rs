@@ -204,3 +204,30 @@ fn session_asks_the_driver_for_tls() {
         "TLS1.3:TLS_AES_256_GCM_SHA384:256"
     );
 }
+
+/// SNI: each expanded certificate name has its own cached configuration; going back
+/// and forth between names reads no file again.
+#[test]
+fn one_cached_configuration_per_certificate_name() {
+    let dir = std::env::temp_dir().join(format!("rexim-tls-sni-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["a", "b"] {
+        let ck = rcgen::generate_simple_self_signed(vec![format!("{name}.test")]).unwrap();
+        let pem = format!("{}{}", ck.cert.pem(), ck.key_pair.serialize_pem());
+        std::fs::write(dir.join(format!("{name}.pem")), pem).unwrap();
+    }
+    let server = acceptor::TlsServer::new().unwrap();
+    let req = |name: &str| TlsRequest {
+        certificate: dir.join(format!("{name}.pem")).display().to_string(),
+        ..TlsRequest::default()
+    };
+    let a = server.prepare(&req("a")).unwrap().ourcert;
+    let b = server.prepare(&req("b")).unwrap().ourcert;
+    assert_ne!(a, b);
+    for _ in 0..3 {
+        assert_eq!(server.prepare(&req("a")).unwrap().ourcert, a);
+        assert_eq!(server.prepare(&req("b")).unwrap().ourcert, b);
+    }
+    assert_eq!(server.builds(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
