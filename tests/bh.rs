@@ -118,7 +118,8 @@ fn normalise(out: &str) -> String {
     cram_challenges(&s)
 }
 
-/// A CRAM-MD5 challenge holds the server's pid and the time: `334 <CRAM-MD5 @HOST>`.
+/// A CRAM-MD5 challenge holds the server's pid and the time: `334 <CRAM-MD5 @HOST>`
+/// (and in the trace, the digest computed over it: `<DIGEST>`).
 fn cram_challenges(out: &str) -> String {
     use base64::Engine;
     let shape = pcre2::bytes::Regex::new(r"^<\d+\.\d+@(.*)>$").unwrap();
@@ -126,6 +127,16 @@ fn cram_challenges(out: &str) -> String {
     for line in out.split_inclusive('\n') {
         let b64 = line.strip_prefix("334 ").map(str::trim_end);
         let clear = b64.and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
+        // Exim's (and rexim's) CRAM-MD5 trace shows the challenge and the digest of it.
+        if let Some(rest) = line.strip_prefix(">>>           challenge = ") {
+            let host = rest.trim_end().rsplit('@').next().unwrap_or("");
+            res.push_str(&format!(">>>           challenge = <CRAM-MD5 @{host}\n"));
+            continue;
+        }
+        if line.starts_with(">>>           digest    = ") {
+            res.push_str(">>>           digest    = <DIGEST>\n");
+            continue;
+        }
         match clear.and_then(|c| {
             let host = shape.captures(&c).ok()??.get(1)?.as_bytes().to_vec();
             Some(String::from_utf8_lossy(&host).into_owned())

@@ -114,7 +114,17 @@ impl Exchange {
                 })
             }
         };
-        if !digest_matches(hex, &digest(&secret, &self.challenge)) {
+        let expected = digest(&secret, &self.challenge);
+        // Exim's debug output, which `-bh` shows.
+        if let Some(t) = ctx.trace.as_mut() {
+            let hexed: String = expected.iter().map(|b| format!("{b:02x}")).collect();
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            t.plain(&format!("CRAM-MD5: user name = {}", text(&self.items.0[0])));
+            t.plain(&format!("          challenge = {}", text(&self.challenge)));
+            t.plain(&format!("          received  = {}", text(hex)));
+            t.plain(&format!("          digest    = {hexed}"));
+        }
+        if !digest_matches(hex, &expected) {
             return Step::Done(Outcome::Fail);
         }
         match &au.server_condition {
