@@ -35,7 +35,7 @@ pub struct SessionConfig {
     pub dsn_advertise_hosts: String,
     pub smtputf8_advertise_hosts: String,
     /// STARTTLS is offered to these hosts (Exim's default: all) when `tls_certificate` is
-    /// set and the driver can run TLS (the daemon; not `-bh`).
+    /// set and the driver can run TLS (the daemon; `-bh` offers it without a certificate).
     pub tls_advertise_hosts: String,
     /// STARTTLS (`smtp/tls/`): the files, ciphers, client certificates, session tickets,
     /// the STARTTLS ACL, and which TLS fields the log lines carry.
