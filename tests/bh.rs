@@ -10,9 +10,7 @@
 //!   `#! diff = no: <reason>` not compared with exim4
 //!   `#! stderr = no: <reason>` replies compared with exim4, stderr not
 //!   `#! args = -oMs name ...` extra command-line options (`-oMa`, `-oMs`, `-oMi`, `-oMt`)
-//! Every config gets `primary_hostname = mx.test`, an empty `tls_advertise_hosts`
-//! (exim4 -bh would offer STARTTLS and try a handshake on stdin; rexim -bh has no TLS)
-//! and a `spool_directory` (where the MIME ACL decodes parts; shown as `<SPOOL>`) in
+//! Every config gets `primary_hostname = mx.test` and a `spool_directory` (where the MIME ACL decodes parts; shown as `<SPOOL>`) in
 //! front. In replies, the banner date becomes `<DATE>`
 //! and message ids become `<ID>`.
 
@@ -39,7 +37,7 @@ fn fresh_spool(who: &str, fixture: &str) -> String {
 const SPOOL: &str = "@SPOOL@";
 
 fn prelude() -> String {
-    format!("primary_hostname = mx.test\ntls_advertise_hosts =\nspool_directory = {SPOOL}\n")
+    format!("primary_hostname = mx.test\nspool_directory = {SPOOL}\n")
 }
 
 struct Fixture {
@@ -139,7 +137,8 @@ fn cram_trace(out: &str) -> String {
     res
 }
 
-/// A CRAM-MD5 challenge holds the server's pid and the time: `334 <CRAM-MD5 @HOST>`.
+/// A CRAM-MD5 challenge holds the server's pid and the time: `334 <CRAM-MD5 @HOST>`
+/// (and in the trace, the digest computed over it: `<DIGEST>`).
 fn cram_challenges(out: &str) -> String {
     use base64::Engine;
     let shape = pcre2::bytes::Regex::new(r"^<\d+\.\d+@(.*)>$").unwrap();
@@ -147,6 +146,16 @@ fn cram_challenges(out: &str) -> String {
     for line in out.split_inclusive('\n') {
         let b64 = line.strip_prefix("334 ").map(str::trim_end);
         let clear = b64.and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
+        // Exim's (and rexim's) CRAM-MD5 trace shows the challenge and the digest of it.
+        if let Some(rest) = line.strip_prefix(">>>           challenge = ") {
+            let host = rest.trim_end().rsplit('@').next().unwrap_or("");
+            res.push_str(&format!(">>>           challenge = <CRAM-MD5 @{host}\n"));
+            continue;
+        }
+        if line.starts_with(">>>           digest    = ") {
+            res.push_str(">>>           digest    = <DIGEST>\n");
+            continue;
+        }
         match clear.and_then(|c| {
             let host = shape.captures(&c).ok()??.get(1)?.as_bytes().to_vec();
             Some(String::from_utf8_lossy(&host).into_owned())

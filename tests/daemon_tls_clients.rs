@@ -181,10 +181,12 @@ fn tried_client_certificate() {
 fn tls_on_connect_port() {
     let d = start(
         "onconnect",
-        "acl_smtp_rcpt = accept\ntls_on_connect_ports = TESTPORT\ntls_ocsp_file = /nonexistent",
+        "acl_smtp_rcpt = accept\ntls_on_connect_ports = TESTPORT\ntls_dhparam = /nonexistent",
         "",
     );
-    d.wait_log("tls_ocsp_file is not supported by rexim and is ignored: no OCSP stapling");
+    d.wait_log(
+        "tls_dhparam is not supported by rexim and is ignored: rustls has no finite-field DH",
+    );
     // TLS first, then the banner, with no STARTTLS on offer.
     let c = d.connect();
     let mut c = c.handshake(&d.client_config());

@@ -35,7 +35,7 @@ pub struct SessionConfig {
     pub dsn_advertise_hosts: String,
     pub smtputf8_advertise_hosts: String,
     /// STARTTLS is offered to these hosts (Exim's default: all) when `tls_certificate` is
-    /// set and the driver can run TLS (the daemon; not `-bh`).
+    /// set and the driver can run TLS (the daemon; `-bh` offers it without a certificate).
     pub tls_advertise_hosts: String,
     /// STARTTLS (`smtp/tls/`): the files, ciphers, client certificates, session tickets,
     /// the STARTTLS ACL, and which TLS fields the log lines carry.
@@ -45,6 +45,13 @@ pub struct SessionConfig {
     pub tls_verify_hosts: String,
     pub tls_try_verify_hosts: String,
     pub tls_verify_certificates: Expansion,
+    /// ALPN names a client may ask for (Exim: `smtp : esmtp`), the key-exchange group
+    /// (`auto`) and the OCSP response to staple.
+    pub tls_alpn: Option<Expansion>,
+    /// Hosts whose TLS client must use ALPN (when `tls_alpn` is set).
+    pub hosts_require_alpn: String,
+    pub tls_eccurve: Option<Expansion>,
+    pub tls_ocsp_file: Option<Expansion>,
     pub tls_resumption_hosts: String,
     pub tls_remember_esmtp: bool,
     pub acl_smtp_starttls: Option<Expansion>,
@@ -120,6 +127,10 @@ impl Default for SessionConfig {
             tls_verify_hosts: String::new(),
             tls_try_verify_hosts: String::new(),
             tls_verify_certificates: parse("system"),
+            tls_alpn: Some(parse("smtp : esmtp")),
+            hosts_require_alpn: String::new(),
+            tls_eccurve: Some(parse("auto")),
+            tls_ocsp_file: None,
             tls_resumption_hosts: String::new(),
             tls_remember_esmtp: false,
             acl_smtp_starttls: None,
@@ -213,6 +224,10 @@ impl SessionConfig {
             "tls_verify_hosts" => self.tls_verify_hosts = value.into(),
             "tls_try_verify_hosts" => self.tls_try_verify_hosts = value.into(),
             "tls_verify_certificates" => self.tls_verify_certificates = parse(value),
+            "tls_alpn" => self.tls_alpn = opt_expansion(value),
+            "hosts_require_alpn" => self.hosts_require_alpn = value.into(),
+            "tls_eccurve" => self.tls_eccurve = opt_expansion(value),
+            "tls_ocsp_file" => self.tls_ocsp_file = opt_expansion(value),
             "tls_resumption_hosts" => self.tls_resumption_hosts = value.into(),
             "tls_remember_esmtp" => self.tls_remember_esmtp = bool_value(value)?,
             "acl_smtp_starttls" => self.acl_smtp_starttls = acl(),
@@ -317,6 +332,7 @@ const SESSION_OPTIONS: &[&str] = &[
     "host_reject_connection",
     "hosts_connection_nolog",
     "hosts_proxy",
+    "hosts_require_alpn",
     "hosts_require_helo",
     "ignore_fromline_hosts",
     "log_selector",
@@ -337,7 +353,10 @@ const SESSION_OPTIONS: &[&str] = &[
     "smtp_max_unknown_commands",
     "smtputf8_advertise_hosts",
     "tls_advertise_hosts",
+    "tls_alpn",
     "tls_certificate",
+    "tls_eccurve",
+    "tls_ocsp_file",
     "tls_privatekey",
     "tls_remember_esmtp",
     "tls_require_ciphers",

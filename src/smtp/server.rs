@@ -603,15 +603,14 @@ async fn starttls(
     stream: Conn,
     req: crate::smtp::tls::TlsRequest,
 ) -> Option<Conn> {
-    let prepared = match d.tls.clone() {
-        None => Err("(tls_certificate): no certificate configured".to_string()),
-        Some(t) => {
-            let r = req.clone();
-            tokio::task::spawn_blocking(move || t.prepare(&r))
-                .await
-                .unwrap_or_else(|e| Err(format!("(tls): {e}")))
-        }
+    let Some(server) = d.tls.clone() else {
+        s.tls_unavailable("(tls_certificate): no certificate configured");
+        return Some(stream);
     };
+    let (t, r) = (server.clone(), req.clone());
+    let prepared = tokio::task::spawn_blocking(move || t.prepare(&r))
+        .await
+        .unwrap_or_else(|e| Err(format!("(tls): {e}")));
     let prepared = match prepared {
         Ok(p) => p,
         Err(e) => {
@@ -624,7 +623,8 @@ async fn starttls(
     if !flush(s, &mut stream, d.receive_timeout).await {
         return None;
     }
-    let (stream, r) = stream.start_tls(&req, prepared, d.receive_timeout).await;
+    let (stream, r) =
+        crate::smtp::tls::handshake::run(server, s, stream, req, prepared, d.receive_timeout).await;
     match r {
         Ok(facts) => s.tls_started(facts),
         Err(e) => s.tls_failed(&e),

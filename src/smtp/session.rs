@@ -121,6 +121,9 @@ pub struct Session {
     pub tls: Option<crate::smtp::tls::TlsFacts>,
     pub(crate) tls_request: Option<crate::smtp::tls::TlsRequest>,
     pub(crate) tls_broken: bool,
+    /// `-bh`: STARTTLS is offered without a certificate (Exim's self-signed default);
+    /// the driver reports the handshake failed, as Exim's attempt on stdin does.
+    pub tls_simulated: bool,
     /// The id of the latest message: Exim starts every later log line of the connection
     /// with it.
     pub(crate) log_id: Option<String>,
@@ -192,6 +195,7 @@ impl Session {
             tls: None,
             tls_request: None,
             tls_broken: false,
+            tls_simulated: false,
             log_id: None,
             history: Default::default(),
             mail_commands: 0,
@@ -435,7 +439,11 @@ impl Session {
             self.nonmail_failure()
         } else {
             if let Some(v) = c.verb.filter(|_| !bad_argument) {
-                self.nonmail.used(v);
+                // STARTTLS loses its free use only once it gets past its checks
+                // (verbs/starttls.rs), as in Exim.
+                if v != Verb::Starttls {
+                    self.nonmail.used(v);
+                }
                 self.history.had(v);
                 if v == Verb::Mail {
                     self.mail_commands += 1;

@@ -343,6 +343,16 @@ pub fn build(
     if let Some(v) = var(ctx, "tls_in_cipher") {
         h.options.push(opt("tls_cipher", v));
     }
+    // The client's certificate is network data: `--` marks it tainted, as Exim writes it.
+    let cert_line = |name: &str, var: &str, tainted: bool| {
+        ctx.certificate(var).map(|c| OptionLine {
+            name: name.into(),
+            value: Some(crate::smtp::tls::certs::export_cert(c.der()).into_bytes()),
+            tainted,
+        })
+    };
+    h.options
+        .extend(cert_line("tls_peercert", "tls_in_peercert", true));
     // Exim writes these through string_printing: a DN may hold any byte.
     let printed = |v: &Val| v.derive(crate::smtp::tls::printing(&text(v), false));
     if let Some(v) = var(ctx, "tls_in_peerdn") {
@@ -351,6 +361,8 @@ pub fn build(
     if let Some(v) = var(ctx, "tls_in_sni") {
         h.options.push(opt("tls_sni", &printed(v)));
     }
+    h.options
+        .extend(cert_line("tls_ourcert", "tls_in_ourcert", false));
     let resumption = var(ctx, "tls_in_resumption")
         .and_then(|v| text(v).parse::<u8>().ok())
         .unwrap_or(0);

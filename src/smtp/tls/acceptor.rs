@@ -57,6 +57,8 @@ struct Key {
     ciphers: String,
     verify: ClientVerify,
     verify_certificates: String,
+    eccurve: String,
+    ocsp_file: String,
 }
 
 struct Cached {
@@ -65,6 +67,8 @@ struct Cached {
     config: Arc<ServerConfig>,
     /// For `tls_try_verify_hosts`: the real verifier, run after the handshake.
     checker: Option<Arc<dyn ClientCertVerifier>>,
+    /// The first certificate of `tls_certificate` (`$tls_in_ourcert`).
+    ourcert: Vec<u8>,
 }
 
 /// The daemon's TLS state shared by all connections: the configuration cache and the
@@ -83,6 +87,8 @@ pub struct Prepared {
     /// `RESUME_CLIENT_REQUESTED`/`RESUME_CLIENT_SUGGESTED` bits set during the handshake.
     pub events: Arc<AtomicU8>,
     pub checker: Option<Arc<dyn ClientCertVerifier>>,
+    /// The certificate this configuration presents (DER).
+    pub ourcert: Vec<u8>,
 }
 
 /// A ticketer wrapping the shared rotator (itself a rustls `TicketRotator`) that notes
@@ -227,6 +233,8 @@ impl TlsServer {
             ciphers: req.require_ciphers.clone(),
             verify: req.verify,
             verify_certificates: req.verify_certificates.clone(),
+            eccurve: req.eccurve.clone(),
+            ocsp_file: req.ocsp_file.clone(),
         };
         let files = key_files(&key);
         let stamps: Vec<Option<Stamp>> = files.iter().map(|f| stamp(f)).collect();
@@ -263,6 +271,7 @@ impl TlsServer {
             config: Arc::new(config),
             events,
             checker: cached.checker.clone(),
+            ourcert: cached.ourcert.clone(),
         })
     }
 
@@ -289,8 +298,11 @@ impl TlsServer {
         } else {
             super::ciphers::select(&self.provider, &key.ciphers)?
         };
+        let kx_groups =
+            super::groups::select(&key.eccurve)?.unwrap_or_else(|| self.provider.kx_groups.clone());
         let provider = Arc::new(CryptoProvider {
             cipher_suites: suites,
+            kx_groups,
             ..(*self.provider).clone()
         });
         let builder = ServerConfig::builder_with_provider(provider.clone())
@@ -312,8 +324,9 @@ impl TlsServer {
                 }
             }
         };
+        let ourcert = certs[0].to_vec();
         let mut config = builder
-            .with_single_cert(certs, private)
+            .with_single_cert_with_ocsp(certs, private, super::ocsp::response(&key.ocsp_file)?)
             .map_err(|e| format!("(tls_certificate): {e}"))?;
         config.ticketer = Arc::new(NoTickets);
         config.session_storage = Arc::new(NoServerSessionStorage {});
@@ -322,6 +335,7 @@ impl TlsServer {
             stamps,
             config: Arc::new(config),
             checker,
+            ourcert,
         })
     }
 }
@@ -334,6 +348,9 @@ fn key_files(k: &Key) -> Vec<String> {
     }
     if k.verify != ClientVerify::None {
         v.push(ca_file(&k.verify_certificates).to_string());
+    }
+    if !k.ocsp_file.is_empty() {
+        v.push(super::ocsp::path(&k.ocsp_file).to_string());
     }
     v
 }

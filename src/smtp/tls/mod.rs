@@ -9,8 +9,13 @@
 //! `Session::tls_started` or `Session::tls_failed`.
 
 pub mod acceptor;
+pub mod certs;
 pub mod ciphers;
 pub mod dn;
+pub mod groups;
+pub mod handshake;
+pub mod hello;
+pub mod ocsp;
 pub mod stream;
 
 use crate::expand::{Context, Val};
@@ -46,6 +51,14 @@ pub struct TlsRequest {
     pub verify_certificates: String,
     /// The host matched `tls_resumption_hosts`: session tickets are offered.
     pub resumption: bool,
+    /// `tls_alpn`, expanded: the names a client may ask for (empty: ALPN not checked).
+    pub alpn: Vec<String>,
+    /// The host matched `hosts_require_alpn`: a client without ALPN is refused.
+    pub require_alpn: bool,
+    /// `tls_eccurve`, expanded (`auto` or empty: rustls's default groups).
+    pub eccurve: String,
+    /// `tls_ocsp_file`, expanded (empty: no stapling).
+    pub ocsp_file: String,
 }
 
 /// What a completed handshake established.
@@ -62,6 +75,10 @@ pub struct TlsFacts {
     pub peerdn: Option<String>,
     pub certificate_verified: bool,
     pub resumption: u8,
+    /// The client's certificate (DER), when it presented one (`$tls_in_peercert`).
+    pub peercert: Option<Vec<u8>>,
+    /// The certificate rexim presented (`$tls_in_ourcert`).
+    pub ourcert: Option<Vec<u8>>,
 }
 
 impl TlsFacts {
@@ -97,6 +114,21 @@ impl TlsFacts {
             // The client chose it: tainted, as in Exim.
             ctx.set("tls_in_sni", Val::tainted(sni.as_bytes()));
             ctx.set("tls_sni", Val::tainted(sni.as_bytes()));
+        }
+        // A client's certificate that is not X.509 (possible under tls_try_verify_hosts,
+        // which takes any bytes) leaves the variable unset rather than failing the session.
+        for (name, der) in [
+            ("tls_in_peercert", &self.peercert),
+            ("tls_in_ourcert", &self.ourcert),
+        ] {
+            match der {
+                Some(d) => {
+                    if ctx.set_certificate(name, d).is_err() {
+                        ctx.clear_certificate(name);
+                    }
+                }
+                None => ctx.clear_certificate(name),
+            }
         }
     }
 }
@@ -208,11 +240,8 @@ pub fn printing(text: &str, space: bool) -> String {
 /// Main TLS options rexim reads but does not act on, and what that means.
 const IGNORED_OPTIONS: &[(&str, &str)] = &[
     ("openssl_options", "rustls has no such switches"),
-    ("tls_alpn", "no ALPN is negotiated"),
     ("tls_crl", "no revocation check of client certificates"),
     ("tls_dhparam", "rustls has no finite-field DH"),
-    ("tls_eccurve", "rustls's default groups are used"),
-    ("tls_ocsp_file", "no OCSP stapling"),
 ];
 
 /// One line per TLS option set in the configuration that rexim does not support, for
@@ -225,16 +254,58 @@ pub fn unsupported_options(cfg: &crate::config::Config) -> Vec<String> {
         .collect()
 }
 
-/// `tls_on_connect_ports`: a colon-separated list of port numbers.
+/// `tls_on_connect_ports`: a colon-separated list of port numbers or TCP service names
+/// (looked up in `/etc/services`, as Exim's `getservbyname`).
 pub fn on_connect_ports(text: &str) -> Result<Vec<u16>, String> {
+    let services = std::fs::read_to_string(SERVICES_FILE).unwrap_or_default();
+    on_connect_ports_with(text, &services)
+}
+
+const SERVICES_FILE: &str = "/etc/services";
+
+/// [`on_connect_ports`] with the services table given.
+pub fn on_connect_ports_with(text: &str, services: &str) -> Result<Vec<u16>, String> {
     crate::expand::lists::iter(text.as_bytes())
         .map(|p| {
             let p = String::from_utf8_lossy(&p).trim().to_string();
-            p.parse::<u16>().map_err(|_| {
-                format!("tls_on_connect_ports: \"{p}\" is not a port number (service names are not supported by rexim)")
-            })
+            p.parse::<u16>()
+                .ok()
+                .or_else(|| tcp_service(services, &p))
+                .ok_or_else(|| {
+                    format!("tls_on_connect_ports: \"{p}\" is not a port number or a TCP service in {SERVICES_FILE}")
+                })
         })
         .collect()
+}
+
+/// The port of a TCP service by name or alias in an `/etc/services` text.
+fn tcp_service(services: &str, name: &str) -> Option<u16> {
+    services.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or("");
+        let mut words = line.split_whitespace();
+        let first = words.next()?;
+        let (port, proto) = words.next()?.split_once('/')?;
+        let named = first == name || words.any(|alias| alias == name);
+        (named && proto == "tcp")
+            .then(|| port.parse().ok())
+            .flatten()
+    })
+}
+
+/// The certificates a `-H` file carries (`--tls_peercert`, `-tls_ourcert`), as DER, for
+/// [`Context::set_certificate`]; a line that does not parse is skipped, as Exim logs and
+/// skips it.
+pub fn certs_from_spool(h: &crate::spool::header::HeaderFile) -> Vec<(&'static str, Vec<u8>)> {
+    [
+        ("tls_peercert", "tls_in_peercert"),
+        ("tls_ourcert", "tls_in_ourcert"),
+    ]
+    .into_iter()
+    .filter_map(|(opt, var)| {
+        let text = h.option(opt)?.value.as_ref()?;
+        certs::import_cert(text).ok().map(|der| (var, der))
+    })
+    .collect()
 }
 
 /// The `$tls_in_*` values a `-H` file carries (`-tls_cipher`, `-tls_sni`, ...), as Exim's

@@ -2,16 +2,20 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::server::danger::ClientCertVerifier;
+use rustls::server::Acceptor;
 use rustls::{HandshakeKind, ProtocolVersion};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_rustls::server::TlsStream;
+use tokio_rustls::server::{StartHandshake, TlsStream};
+use tokio_rustls::LazyConfigAcceptor;
 
 use super::acceptor::{verified_later, Prepared};
+use super::hello::Hello;
 use super::{TlsFacts, TlsRequest, RESUME_SERVER_TICKET, RESUME_SUPPORTED, RESUME_USED};
 
 /// A connection, in clear or encrypted.
@@ -31,25 +35,70 @@ impl Conn {
         }
     }
 
-    /// Run the server side of a handshake (the `220 TLS go ahead` already sent), bounded
-    /// by `limit` (`smtp_receive_timeout`). Returns the new stream, and the facts or the
-    /// error text for Exim's log line (`(SSL_accept): …`). On failure the clear
-    /// connection is kept, as Exim keeps reading it.
-    pub async fn start_tls(
+    /// Read the ClientHello (the `220 TLS go ahead` already sent), bounded by `limit`
+    /// (`smtp_receive_timeout`, which covers the whole handshake). `Err` gives back the
+    /// clear connection (or `Gone` after a timeout) and the text for Exim's log line.
+    pub async fn read_client_hello(
+        self,
+        limit: Option<Duration>,
+    ) -> Result<(Pending, Hello), (Conn, String)> {
+        let tcp = match self {
+            Conn::Plain(t) => t,
+            other => return Err((other, "(SSL_accept): TLS already active".into())),
+        };
+        let deadline = limit.map(|l| Instant::now() + l);
+        let mut lazy = LazyConfigAcceptor::new(Acceptor::default(), tcp);
+        let result = match deadline {
+            Some(d) => match tokio::time::timeout_at(d.into(), &mut lazy).await {
+                Ok(r) => r,
+                Err(_) => return Err((Conn::Gone, "(SSL_accept): timed out".into())),
+            },
+            None => (&mut lazy).await,
+        };
+        match result {
+            Ok(start) => {
+                let ch = start.client_hello();
+                let hello = Hello {
+                    sni: ch.server_name().map(str::to_string),
+                    alpn: ch.alpn().map(|it| it.map(<[u8]>::to_vec).collect()),
+                };
+                Ok((Pending { start, deadline }, hello))
+            }
+            Err(e) => {
+                let conn = lazy.take_io().map_or(Conn::Gone, Conn::Plain);
+                Err((conn, format!("(SSL_accept): {e}")))
+            }
+        }
+    }
+}
+
+/// A handshake after its ClientHello, waiting for the configuration to go on with.
+pub struct Pending {
+    start: StartHandshake<TcpStream>,
+    deadline: Option<Instant>,
+}
+
+impl Pending {
+    /// Go on with `prepared` (selecting `alpn`, when the client asked for it). Returns
+    /// the new stream, and the facts or the error text. On failure the clear connection
+    /// is kept, as Exim keeps reading it.
+    pub async fn finish(
         self,
         req: &TlsRequest,
         prepared: Prepared,
-        limit: Option<Duration>,
+        alpn: Option<Vec<u8>>,
     ) -> (Conn, Result<TlsFacts, String>) {
-        let tcp = match self {
-            Conn::Plain(t) => t,
-            other => return (other, Err("(SSL_accept): TLS already active".into())),
+        let config = match alpn {
+            Some(name) => {
+                let mut c = (*prepared.config).clone();
+                c.alpn_protocols = vec![name];
+                Arc::new(c)
+            }
+            None => prepared.config.clone(),
         };
-        let accept = tokio_rustls::TlsAcceptor::from(prepared.config.clone())
-            .accept(tcp)
-            .into_fallible();
-        let result = match limit {
-            Some(t) => match tokio::time::timeout(t, accept).await {
+        let accept = self.start.into_stream(config).into_fallible();
+        let result = match self.deadline {
+            Some(d) => match tokio::time::timeout_at(d.into(), accept).await {
                 Ok(r) => r,
                 Err(_) => return (Conn::Gone, Err("(SSL_accept): timed out".into())),
             },
@@ -62,6 +111,26 @@ impl Conn {
             }
             Err((e, tcp)) => (Conn::Plain(tcp), Err(format!("(SSL_accept): {e}"))),
         }
+    }
+
+    /// End the handshake with an alert (SNI re-expansion or ALPN refused); `why` is the
+    /// log text. The clear connection is kept.
+    pub async fn refuse(self, why: String) -> (Conn, Result<TlsFacts, String>) {
+        let Some(config) = super::hello::refusal() else {
+            return (Conn::Plain(self.start.io), Err(why));
+        };
+        let accept = self.start.into_stream(config).into_fallible();
+        let tcp = match self.deadline {
+            Some(d) => match tokio::time::timeout_at(d.into(), accept).await {
+                Ok(Err((_, tcp))) => Conn::Plain(tcp),
+                Ok(Ok(_)) | Err(_) => Conn::Gone,
+            },
+            None => match accept.await {
+                Err((_, tcp)) => Conn::Plain(tcp),
+                Ok(_) => Conn::Gone,
+            },
+        };
+        (tcp, Err(why))
     }
 }
 
@@ -106,6 +175,8 @@ fn facts(tls: &TlsStream<TcpStream>, req: &TlsRequest, p: &Prepared) -> TlsFacts
         peerdn,
         certificate_verified,
         resumption,
+        peercert: chain.and_then(|ch| ch.first()).map(|c| c.to_vec()),
+        ourcert: Some(p.ourcert.clone()),
     }
 }
 

@@ -10,6 +10,8 @@ fn facts() -> TlsFacts {
         peerdn: Some("/CN=client".into()),
         certificate_verified: true,
         resumption: RESUME_SUPPORTED | RESUME_CLIENT_SUGGESTED | RESUME_SERVER_TICKET | RESUME_USED,
+        peercert: None,
+        ourcert: None,
     }
 }
 
@@ -131,9 +133,19 @@ fn configurations_are_cached_until_a_file_changes() {
 fn on_connect_ports_list() {
     assert_eq!(on_connect_ports("465 : 2465"), Ok(vec![465, 2465]));
     assert_eq!(on_connect_ports(""), Ok(vec![]));
-    assert!(on_connect_ports("smtps")
+    let services = "# comment\nsmtp\t\t25/tcp\t\tmail\n\
+                    submissions\t465/tcp\t\tssmtp smtps urd # over TLS\nfoo 99/udp\n";
+    assert_eq!(
+        on_connect_ports_with("smtps : submissions : 2465", services),
+        Ok(vec![465, 465, 2465])
+    );
+    assert!(on_connect_ports_with("foo", services)
         .unwrap_err()
-        .contains("not a port number"));
+        .contains("not a port number or a TCP service"));
+    // The system's table, where it has the usual entry.
+    if std::fs::read_to_string("/etc/services").is_ok_and(|s| s.contains(" smtps ")) {
+        assert_eq!(on_connect_ports("smtps"), Ok(vec![465]));
+    }
 }
 
 /// The sans-IO contract: the session asks for TLS, stops reading, and forgets the clear
@@ -191,4 +203,31 @@ fn session_asks_the_driver_for_tls() {
         s.ctx.get("tls_in_cipher").unwrap().as_str_lossy(),
         "TLS1.3:TLS_AES_256_GCM_SHA384:256"
     );
+}
+
+/// SNI: each expanded certificate name has its own cached configuration; going back
+/// and forth between names reads no file again.
+#[test]
+fn one_cached_configuration_per_certificate_name() {
+    let dir = std::env::temp_dir().join(format!("rexim-tls-sni-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["a", "b"] {
+        let ck = rcgen::generate_simple_self_signed(vec![format!("{name}.test")]).unwrap();
+        let pem = format!("{}{}", ck.cert.pem(), ck.key_pair.serialize_pem());
+        std::fs::write(dir.join(format!("{name}.pem")), pem).unwrap();
+    }
+    let server = acceptor::TlsServer::new().unwrap();
+    let req = |name: &str| TlsRequest {
+        certificate: dir.join(format!("{name}.pem")).display().to_string(),
+        ..TlsRequest::default()
+    };
+    let a = server.prepare(&req("a")).unwrap().ourcert;
+    let b = server.prepare(&req("b")).unwrap().ourcert;
+    assert_ne!(a, b);
+    for _ in 0..3 {
+        assert_eq!(server.prepare(&req("a")).unwrap().ourcert, a);
+        assert_eq!(server.prepare(&req("b")).unwrap().ourcert, b);
+    }
+    assert_eq!(server.builds(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
 }

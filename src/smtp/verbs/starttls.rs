@@ -18,6 +18,7 @@ pub fn handle_starttls(s: &mut Session) -> Done {
             return s.acl_fail(Phase::Starttls, &v);
         }
     }
+    s.nonmail.used(Verb::Starttls);
     // An implied RSET; and nothing the client sent in clear after the command may be
     // taken as sent under TLS (the STARTTLS command-injection attack).
     s.reset_message();
@@ -68,7 +69,7 @@ fn expand_option(
 fn request(s: &mut Session) -> Result<TlsRequest, String> {
     let cfg = s.cfg.clone();
     let certificate = expand_option(s, "tls_certificate", cfg.tls_certificate.as_ref(), true)?;
-    if certificate.is_empty() {
+    if certificate.is_empty() && !s.tls_simulated {
         return Err("(tls_certificate): no certificate configured".into());
     }
     let privatekey = expand_option(s, "tls_privatekey", cfg.tls_privatekey.as_ref(), true)?;
@@ -78,9 +79,11 @@ fn request(s: &mut Session) -> Result<TlsRequest, String> {
         cfg.tls_require_ciphers.as_ref(),
         false,
     )?;
-    let verify = if s.host_in(&cfg.tls_verify_hosts) {
+    // Exim's order of the host checks (the -bh trace shows it).
+    let resumption = s.host_option("tls_resumption_hosts", &cfg.tls_resumption_hosts);
+    let verify = if s.host_option("tls_verify_hosts", &cfg.tls_verify_hosts) {
         ClientVerify::Required
-    } else if s.host_in(&cfg.tls_try_verify_hosts) {
+    } else if s.host_option("tls_try_verify_hosts", &cfg.tls_try_verify_hosts) {
         ClientVerify::Try
     } else {
         ClientVerify::None
@@ -95,7 +98,18 @@ fn request(s: &mut Session) -> Result<TlsRequest, String> {
             true,
         )?
     };
-    let resumption = s.host_in(&cfg.tls_resumption_hosts);
+    let alpn = expand_option(s, "tls_alpn", cfg.tls_alpn.as_ref(), false)?;
+    let alpn = crate::expand::lists::iter(alpn.as_bytes())
+        .map(|n| String::from_utf8_lossy(&n).trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
+    let alpn: Vec<String> = alpn;
+    // Exim checks the list after the handshake, and only when tls_alpn is in force (and
+    // -bh never gets that far).
+    let require_alpn = !alpn.is_empty() && !s.tls_simulated && s.host_in(&cfg.hosts_require_alpn);
+    let eccurve = expand_option(s, "tls_eccurve", cfg.tls_eccurve.as_ref(), false)?;
+    crate::smtp::tls::groups::select(&eccurve)?;
+    let ocsp_file = expand_option(s, "tls_ocsp_file", cfg.tls_ocsp_file.as_ref(), true)?;
     Ok(TlsRequest {
         certificate,
         privatekey,
@@ -103,6 +117,21 @@ fn request(s: &mut Session) -> Result<TlsRequest, String> {
         verify,
         verify_certificates,
         resumption,
+        alpn,
+        require_alpn,
+        eccurve,
+        ocsp_file,
+    })
+}
+
+/// Does `tls_certificate` name the SNI variable? Then Exim re-expands the certificate
+/// options once the ClientHello has arrived.
+fn reexpands_for_sni(s: &Session) -> bool {
+    s.cfg.tls_certificate.as_ref().is_some_and(|e| {
+        let src = e.source();
+        ["tls_sni", "tls_in_sni", "tls_out_sni"]
+            .iter()
+            .any(|n| src.contains(n))
     })
 }
 
@@ -155,6 +184,17 @@ impl Session {
                 self.state = crate::smtp::session::State::Closed;
             }
         }
+    }
+
+    /// The ClientHello named `sni`: set `$tls_in_sni` (tainted) and, when
+    /// `tls_certificate` refers to it, expand the options again for this name. `None`:
+    /// the first request stands. `Err`: the handshake is refused (logged by the caller
+    /// through [`Session::tls_failed`]).
+    pub fn tls_sni_request(&mut self, sni: &str) -> Option<Result<TlsRequest, String>> {
+        for v in ["tls_in_sni", "tls_sni"] {
+            self.ctx.set(v, crate::expand::Val::tainted(sni.as_bytes()));
+        }
+        reexpands_for_sni(self).then(|| request(self))
     }
 
     /// The handshake failed: log it; from now on only QUIT is accepted (Exim).
