@@ -15,6 +15,11 @@ pub struct AclEnv {
     pub hints_dir: Option<PathBuf>,
     /// Exim's `spool_directory`: the MIME ACL's `decode` writes under its `scan/`.
     pub spool_dir: Option<PathBuf>,
+    /// Exim's `spamd_address` (the `spam` condition's servers).
+    pub spamd_address: String,
+    /// Exim's `received_header_text` (`None`: Exim's default), for the Received:
+    /// header scanners see.
+    pub received_header_text: Option<String>,
 }
 
 impl Default for AclEnv {
@@ -23,6 +28,8 @@ impl Default for AclEnv {
             resolver: Arc::new(SystemResolver::default()),
             hints_dir: None,
             spool_dir: None,
+            spamd_address: "127.0.0.1 783".into(),
+            received_header_text: None,
         }
     }
 }

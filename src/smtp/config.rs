@@ -331,6 +331,15 @@ impl SessionConfig {
                 }
             }
         }
+        if let Some(def) = crate::config::tables::find(crate::config::tables::MAIN, "spamd_address")
+        {
+            if let Value::Str(s) = cfg.main_value(def) {
+                acls.env.spamd_address = s;
+            }
+        }
+        if let Some(Value::Str(t)) = cfg.main.get("received_header_text").map(|s| &s.value) {
+            acls.env.received_header_text = Some(t.clone());
+        }
         for acl in &cfg.acls {
             let lines: Vec<crate::acl::read::Line> = acl
                 .lines

@@ -159,6 +159,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         return Done::Continue;
     }
     let id = s.new_message_id();
+    let body = Arc::new(body);
     let visible = s.cfg.message_body_visible;
     s.ctx.message = Some(Arc::new(Message::read(&body, visible)));
     s.ctx.set("message_exim_id", id.as_str());
@@ -168,6 +169,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         .set("recipients_count", s.env.recipients.len().to_string());
     let recipients: Vec<u8> = s.env.recipients.join(&b", "[..]);
     s.ctx.set("recipients", Val::tainted(recipients));
+    scan_input(s, &id, &body);
     let mut accept_msg = None;
     // Headers added by earlier ACLs are visible; Exim runs the MIME ACL (per part)
     // before the DATA ACL.
@@ -309,6 +311,34 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     }
     s.reset_message();
     Done::Continue
+}
+
+/// What content scanners (`spam`) send: the message as received, with the Received:
+/// header Exim has put first by the time the DATA ACL runs.
+fn scan_input(s: &mut Session, id: &str, body: &Arc<Vec<u8>>) {
+    let template = s
+        .acls
+        .env
+        .received_header_text
+        .clone()
+        .unwrap_or_else(|| crate::spool::build::DEFAULT_RECEIVED_HEADER_TEXT.to_string());
+    let msg = crate::smtp::sink::AcceptedMessage {
+        id,
+        sender: s.env.sender.as_deref().unwrap_or_default(),
+        recipients: &s.env.recipients,
+        data: body,
+        added_headers: &[],
+        removed_headers: &[],
+        ctx: &s.ctx,
+        dsn_ret: 0,
+        dsn_envid: None,
+        recipient_dsn: &[],
+        auth_pubname: None,
+    };
+    let received = crate::spool::build::received_header(&msg, &template).unwrap_or_default();
+    s.acl_state.received_header = received;
+    s.acl_state.scan_data = Some(Arc::clone(body));
+    s.acl_state.recipients = s.env.recipients.clone();
 }
 
 /// The `id=` element of the `<=` line: the Message-ID header's address, without `<>`.
