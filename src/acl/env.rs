@@ -20,6 +20,9 @@ pub struct AclEnv {
     /// Exim's `received_header_text` (`None`: Exim's default), for the Received:
     /// header scanners see.
     pub received_header_text: Option<String>,
+    /// `local_from_check` and `local_sender_retain`, for submission mode.
+    pub local_from_check: bool,
+    pub local_sender_retain: bool,
 }
 
 impl Default for AclEnv {
@@ -30,6 +33,8 @@ impl Default for AclEnv {
             spool_dir: None,
             spamd_address: "127.0.0.1 783".into(),
             received_header_text: None,
+            local_from_check: true,
+            local_sender_retain: false,
         }
     }
 }

@@ -58,6 +58,10 @@ pub struct MessageState {
     pub scan_data: Option<std::sync::Arc<Vec<u8>>>,
     pub received_header: Vec<u8>,
     pub recipients: Vec<Vec<u8>>,
+    /// `control = freeze`: when the message was frozen (Exim's `deliver_frozen_at`).
+    pub frozen_at: Option<i64>,
+    /// `control = submission` and its options.
+    pub submission: Option<crate::smtp::submission::Submission>,
 }
 
 impl MessageState {

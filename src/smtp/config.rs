@@ -337,6 +337,14 @@ impl SessionConfig {
                 acls.env.spamd_address = s;
             }
         }
+        for (name, slot) in [
+            ("local_from_check", &mut acls.env.local_from_check),
+            ("local_sender_retain", &mut acls.env.local_sender_retain),
+        ] {
+            if let Some(Value::Bool(b)) = cfg.main.get(name).map(|s| &s.value) {
+                *slot = *b;
+            }
+        }
         if let Some(Value::Str(t)) = cfg.main.get("received_header_text").map(|s| &s.value) {
             acls.env.received_header_text = Some(t.clone());
         }

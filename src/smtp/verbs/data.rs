@@ -159,9 +159,16 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         return Done::Continue;
     }
     let id = s.new_message_id();
+    let (body, seen, obsolete, log_id) = match submission_fixups(s, &id, body) {
+        Ok(v) => v,
+        Err(done) => return done,
+    };
     let body = Arc::new(body);
     let visible = s.cfg.message_body_visible;
-    s.ctx.message = Some(Arc::new(Message::read(&body, visible)));
+    s.ctx.message = Some(Arc::new(Message::read(
+        seen.as_deref().unwrap_or(&body),
+        visible,
+    )));
     s.ctx.set("message_exim_id", id.as_str());
     s.ctx.set("message_id", id.as_str());
     s.ctx.set("message_size", size.to_string());
@@ -223,6 +230,8 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             dsn_envid: s.env.dsn_envid.as_deref(),
             recipient_dsn: &s.env.recipient_dsn,
             auth_pubname: s.auth.authenticator(s).map(|au| au.public_name.as_str()),
+            frozen_at: s.acl_state.frozen_at,
+            obsolete_headers: &obsolete,
         };
         stored_size = crate::spool::build::message_size(&msg).ok();
     }
@@ -250,6 +259,8 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             dsn_envid: s.env.dsn_envid.as_deref(),
             recipient_dsn: &s.env.recipient_dsn,
             auth_pubname: s.auth.authenticator(s).map(|au| au.public_name.as_str()),
+            frozen_at: s.acl_state.frozen_at,
+            obsolete_headers: &obsolete,
         };
         match sink.map(|sink| sink.store_sized(&msg)) {
             Some(Ok(Some(n))) => stored_size = Some(n),
@@ -300,10 +311,13 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     if let Some(n) = stored_size {
         line += &format!(" S={n}");
     }
-    if let Some(mid) = log_message_id(&body) {
+    if let Some(mid) = log_id {
         line += &format!(" id={mid}");
     }
     s.log(line);
+    if s.acl_state.frozen_at.is_some() {
+        s.log(format!("{id} frozen by ACL"));
+    }
     if let Some(detail) = blackhole {
         s.log(format!("{id} => blackhole {detail}"));
         s.log(format!("{id} Completed"));
@@ -311,6 +325,72 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     }
     s.reset_message();
     Done::Continue
+}
+
+/// The message as stored, as the ACLs see it (when submission mode changed it), the
+/// old header lines, and the `id=` for the log. In submission mode Exim adds missing
+/// headers and may replace the envelope sender before any DATA-time ACL runs.
+#[allow(clippy::type_complexity)]
+fn submission_fixups(
+    s: &mut Session,
+    id: &str,
+    body: Vec<u8>,
+) -> Result<(Vec<u8>, Option<Vec<u8>>, Vec<usize>, Option<String>), Done> {
+    let log_id = log_message_id(&body);
+    let Some(sub) = s.acl_state.submission.clone() else {
+        return Ok((body, None, Vec::new(), log_id));
+    };
+    let (headers, _) = crate::spool::build::split_headers(&body);
+    if crate::smtp::submission::has_resent(&headers) {
+        // Not silently wrong: Exim applies the fixups to the Resent- set.
+        s.log(format!(
+            "{id} submission mode: messages with Resent- headers are not supported by rexim yet"
+        ));
+        s.log_id = None;
+        s.reply("451 Temporary local problem - please try later");
+        s.reset_message();
+        return Err(Done::Continue);
+    }
+    let text = |s: &Session, name: &str| {
+        s.ctx
+            .get(name)
+            .map(|v| v.as_str_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let date = crate::expand_str("${tod_full}", &mut s.ctx)
+        .map(|v| v.as_str_lossy().into_owned())
+        .unwrap_or_default();
+    let mut qualify = text(s, "qualify_domain");
+    if qualify.is_empty() {
+        qualify = s.cfg.primary_hostname.clone();
+    }
+    let auth = s.ctx.get("authenticated_id").map(|v| v.bytes.clone());
+    let sender = s.env.sender.clone().unwrap_or_default();
+    let facts = crate::smtp::submission::Facts {
+        message_id: id,
+        primary_hostname: &s.cfg.primary_hostname,
+        qualify_domain: &qualify,
+        sender: &sender,
+        authenticated_id: auth.as_deref(),
+        date: &date,
+        local_from_check: s.acls.env.local_from_check,
+        local_sender_retain: s.acls.env.local_sender_retain,
+    };
+    let fx = crate::smtp::submission::fixups(&headers, &sub, &facts);
+    let created_id = fx.added.iter().any(|l| l.starts_with("Message-Id:"));
+    if let Some(new) = &fx.new_sender {
+        s.ctx.set("sender_address", Val::tainted(new.clone()));
+        s.env.sender = Some(new.clone());
+    }
+    let applied = crate::smtp::submission::apply(&body, &fx);
+    // Exim logs a Message-Id it made only with log_selector +msg_id_created.
+    let log_id = if created_id { None } else { log_id };
+    Ok((
+        applied.stored,
+        Some(applied.visible),
+        applied.obsolete,
+        log_id,
+    ))
 }
 
 /// What content scanners (`spam`) send: the message as received, with the Received:
@@ -334,6 +414,8 @@ fn scan_input(s: &mut Session, id: &str, body: &Arc<Vec<u8>>) {
         dsn_envid: None,
         recipient_dsn: &[],
         auth_pubname: None,
+        frozen_at: None,
+        obsolete_headers: &[],
     };
     let received = crate::spool::build::received_header(&msg, &template).unwrap_or_default();
     s.acl_state.received_header = received;
