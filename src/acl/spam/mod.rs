@@ -147,10 +147,8 @@ fn ask(run: &mut AclRun, address: &str, user: &[u8], mbox: &[u8]) -> Option<repl
         let server = servers[i].clone();
         let mut attempt = client::connect(&server);
         if attempt.is_err() && !server.retry.is_zero() {
-            // Exim sleeps `retry=` once, then tries the same server again.
-            if !run.host_checking {
-                std::thread::sleep(server.retry);
-            }
+            // Exim sleeps `retry=` once (under -bh too), then tries the same server again.
+            std::thread::sleep(server.retry);
             attempt = client::connect(&server);
         }
         match attempt {
