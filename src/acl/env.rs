@@ -23,6 +23,8 @@ pub struct AclEnv {
     /// `local_from_check` and `local_sender_retain`, for submission mode.
     pub local_from_check: bool,
     pub local_sender_retain: bool,
+    /// `qualify_domain` when the configuration sets it (else `primary_hostname`).
+    pub qualify_domain: Option<String>,
 }
 
 impl Default for AclEnv {
@@ -35,6 +37,7 @@ impl Default for AclEnv {
             received_header_text: None,
             local_from_check: true,
             local_sender_retain: false,
+            qualify_domain: None,
         }
     }
 }

@@ -345,6 +345,9 @@ impl SessionConfig {
                 *slot = *b;
             }
         }
+        if let Some(Value::Str(q)) = cfg.main.get("qualify_domain").map(|s| &s.value) {
+            acls.env.qualify_domain = Some(q.clone());
+        }
         if let Some(Value::Str(t)) = cfg.main.get("received_header_text").map(|s| &s.value) {
             acls.env.received_header_text = Some(t.clone());
         }

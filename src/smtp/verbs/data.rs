@@ -351,19 +351,16 @@ fn submission_fixups(
         s.reset_message();
         return Err(Done::Continue);
     }
-    let text = |s: &Session, name: &str| {
-        s.ctx
-            .get(name)
-            .map(|v| v.as_str_lossy().into_owned())
-            .unwrap_or_default()
-    };
     let date = crate::expand_str("${tod_full}", &mut s.ctx)
         .map(|v| v.as_str_lossy().into_owned())
         .unwrap_or_default();
-    let mut qualify = text(s, "qualify_domain");
-    if qualify.is_empty() {
-        qualify = s.cfg.primary_hostname.clone();
-    }
+    let qualify = s
+        .acls
+        .env
+        .qualify_domain
+        .clone()
+        .filter(|q| !q.is_empty())
+        .unwrap_or_else(|| s.cfg.primary_hostname.clone());
     let auth = s.ctx.get("authenticated_id").map(|v| v.bytes.clone());
     let sender = s.env.sender.clone().unwrap_or_default();
     let facts = crate::smtp::submission::Facts {
