@@ -25,6 +25,9 @@ pub struct AclEnv {
     pub local_sender_retain: bool,
     /// `qualify_domain` when the configuration sets it (else `primary_hostname`).
     pub qualify_domain: Option<String>,
+    /// `message_id_header_domain` and `message_id_header_text` (expanded per message).
+    pub message_id_header_domain: Option<String>,
+    pub message_id_header_text: Option<String>,
 }
 
 impl Default for AclEnv {
@@ -38,6 +41,8 @@ impl Default for AclEnv {
             local_from_check: true,
             local_sender_retain: false,
             qualify_domain: None,
+            message_id_header_domain: None,
+            message_id_header_text: None,
         }
     }
 }

@@ -345,8 +345,20 @@ impl SessionConfig {
                 *slot = *b;
             }
         }
-        if let Some(Value::Str(q)) = cfg.main.get("qualify_domain").map(|s| &s.value) {
-            acls.env.qualify_domain = Some(q.clone());
+        for (name, slot) in [
+            ("qualify_domain", &mut acls.env.qualify_domain),
+            (
+                "message_id_header_domain",
+                &mut acls.env.message_id_header_domain,
+            ),
+            (
+                "message_id_header_text",
+                &mut acls.env.message_id_header_text,
+            ),
+        ] {
+            if let Some(Value::Str(v)) = cfg.main.get(name).map(|s| &s.value) {
+                *slot = Some(v.clone());
+            }
         }
         if let Some(Value::Str(t)) = cfg.main.get("received_header_text").map(|s| &s.value) {
             acls.env.received_header_text = Some(t.clone());

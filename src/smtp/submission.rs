@@ -56,7 +56,11 @@ pub struct Fixups {
 /// The facts the fixups depend on.
 pub struct Facts<'a> {
     pub message_id: &'a str,
-    pub primary_hostname: &'a str,
+    /// The domain of a generated `Message-Id:` (`message_id_header_domain`, else
+    /// `primary_hostname`) and the text after the id (`message_id_header_text`), both
+    /// already expanded and sanitised with [`id_domain`] / [`id_text`].
+    pub id_domain: &'a str,
+    pub id_text: &'a str,
     pub qualify_domain: &'a str,
     pub sender: &'a [u8],
     pub authenticated_id: Option<&'a [u8]>,
@@ -77,6 +81,33 @@ fn has(headers: &[Vec<u8>], name: &str) -> bool {
     headers
         .iter()
         .any(|h| name_of(h).eq_ignore_ascii_case(name.as_bytes()))
+}
+
+/// A `message_id_header_domain` value as Exim uses it: anything but letters, digits
+/// and dots becomes `-`.
+pub fn id_domain(v: &str) -> String {
+    v.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// A `message_id_header_text` value: controls and RFC 2822 specials become `-`.
+pub fn id_text(v: &str) -> String {
+    v.chars()
+        .map(|c| {
+            if (c as u32) < 32 || " ()<>@,;:\\\".[]\u{7f}".contains(c) {
+                '-'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// Exim's `local_part_quote`: quoted only where RFC 2822 needs it.
@@ -112,9 +143,10 @@ pub fn fixups(headers: &[Vec<u8>], sub: &Submission, f: &Facts) -> Fixups {
         ..Fixups::default()
     };
     if !has(headers, "message-id") {
+        let dot = if f.id_text.is_empty() { "" } else { "." };
         out.added.push(format!(
-            "Message-Id: <E{}@{}>\n",
-            f.message_id, f.primary_hostname
+            "Message-Id: <E{}{dot}{}@{}>\n",
+            f.message_id, f.id_text, f.id_domain
         ));
     }
     let auth = f.authenticated_id.filter(|a| !a.is_empty());
@@ -216,7 +248,8 @@ mod tests {
     fn facts<'a>(sender: &'a [u8], auth: Option<&'a [u8]>) -> Facts<'a> {
         Facts {
             message_id: "1abcde-000000-00",
-            primary_hostname: "mx.test",
+            id_domain: "mx.test",
+            id_text: "",
             qualify_domain: "mx.test",
             sender,
             authenticated_id: auth,
@@ -294,5 +327,7 @@ mod tests {
         let f = fixups(&[], &sub, &facts(b"", Some(b"u@example.net")));
         assert_eq!(f.added[1], "From: u@example.net\n");
         assert!(quote_local_part(b"x y") == "\"x y\"");
+        assert_eq!(id_domain("a_b.EX@x"), "a-b.EX-x");
+        assert_eq!(id_text("t x@(y)."), "t-x--y--");
     }
 }

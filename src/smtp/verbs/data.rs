@@ -363,9 +363,43 @@ fn submission_fixups(
         .unwrap_or_else(|| s.cfg.primary_hostname.clone());
     let auth = s.ctx.get("authenticated_id").map(|v| v.bytes.clone());
     let sender = s.env.sender.clone().unwrap_or_default();
+    let mut id_domain = s.cfg.primary_hostname.clone();
+    let mut id_text = String::new();
+    let env = s.acls.env.clone();
+    for (option, name, out) in [
+        (
+            &env.message_id_header_domain,
+            "message_id_header_domain",
+            &mut id_domain,
+        ),
+        (
+            &env.message_id_header_text,
+            "message_id_header_text",
+            &mut id_text,
+        ),
+    ] {
+        let Some(text) = option else { continue };
+        match crate::expand_str(text, &mut s.ctx) {
+            Ok(v) if !v.is_empty() => {
+                let v = v.as_str_lossy();
+                *out = if name.ends_with("domain") {
+                    crate::smtp::submission::id_domain(&v)
+                } else {
+                    crate::smtp::submission::id_text(&v)
+                };
+            }
+            Ok(_) => {}
+            Err(e) if e.kind == crate::error::ErrorKind::Forced => {}
+            Err(e) => s.log(format!(
+                "expansion of \"{text}\" ({name}) failed: {}",
+                e.message
+            )),
+        }
+    }
     let facts = crate::smtp::submission::Facts {
         message_id: id,
-        primary_hostname: &s.cfg.primary_hostname,
+        id_domain: &id_domain,
+        id_text: &id_text,
         qualify_domain: &qualify,
         sender: &sender,
         authenticated_id: auth.as_deref(),
