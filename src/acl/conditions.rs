@@ -137,7 +137,12 @@ pub static ACL_CONDITIONS: &[AclCondDef] = &[
     ),
     cond("senders", false, NO_SENDER_PHASES, lists::senders),
     modifier("set", 0, modifiers::set),
-    cond("spam", true, !(DATA | PRDR | NOTSMTP), unsupported::spam),
+    cond(
+        "spam",
+        true,
+        !(DATA | PRDR | NOTSMTP),
+        crate::acl::spam::spam,
+    ),
     cond("spf", true, SPF_FORBIDS, unsupported::spf),
     cond("spf_guess", true, SPF_FORBIDS, unsupported::spf),
     modifier("udpsend", 0, modifiers::udpsend),

@@ -15,6 +15,19 @@ pub struct AclEnv {
     pub hints_dir: Option<PathBuf>,
     /// Exim's `spool_directory`: the MIME ACL's `decode` writes under its `scan/`.
     pub spool_dir: Option<PathBuf>,
+    /// Exim's `spamd_address` (the `spam` condition's servers).
+    pub spamd_address: String,
+    /// Exim's `received_header_text` (`None`: Exim's default), for the Received:
+    /// header scanners see.
+    pub received_header_text: Option<String>,
+    /// `local_from_check` and `local_sender_retain`, for submission mode.
+    pub local_from_check: bool,
+    pub local_sender_retain: bool,
+    /// `qualify_domain` when the configuration sets it (else `primary_hostname`).
+    pub qualify_domain: Option<String>,
+    /// `message_id_header_domain` and `message_id_header_text` (expanded per message).
+    pub message_id_header_domain: Option<String>,
+    pub message_id_header_text: Option<String>,
 }
 
 impl Default for AclEnv {
@@ -23,6 +36,13 @@ impl Default for AclEnv {
             resolver: Arc::new(SystemResolver::default()),
             hints_dir: None,
             spool_dir: None,
+            spamd_address: "127.0.0.1 783".into(),
+            received_header_text: None,
+            local_from_check: true,
+            local_sender_retain: false,
+            qualify_domain: None,
+            message_id_header_domain: None,
+            message_id_header_text: None,
         }
     }
 }

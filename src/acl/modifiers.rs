@@ -296,6 +296,23 @@ pub fn control(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
             _ => {}
         }
     }
+    if let Some(opts) = text.strip_prefix("freeze") {
+        // `/no_tell` only matters for `freeze_tell`, which needs local delivery.
+        if !opts.is_empty() && opts != "/no_tell" {
+            run.log_msg = Some(format!("syntax error in \"control={text}\""));
+            return Rc::Error;
+        }
+        run.state.frozen_at = Some(run.ctx.now());
+    }
+    if let Some(opts) = text.strip_prefix("submission") {
+        match crate::smtp::submission::Submission::parse(opts) {
+            Some(sub) => run.state.submission = Some(sub),
+            None => {
+                run.log_msg = Some(format!("syntax error in \"control={text}\""));
+                return Rc::Error;
+            }
+        }
+    }
     if !run.state.controls.contains(&text) {
         run.state.controls.push(text);
     }

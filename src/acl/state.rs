@@ -51,6 +51,17 @@ pub struct MessageState {
     /// Exim's `host_and_ident` for the connection (`H=(helo) [ip]`), which prefixes
     /// `warn` log lines; set by the SMTP session before each ACL.
     pub host_ident: String,
+    /// The last `spam` answer for this message (Exim asks once per message and user).
+    pub spam_cache: Option<crate::acl::spam::SpamCache>,
+    /// The message as received and the Received: header Exim puts first, for
+    /// scanners (`spam`); the recipients, for rspamd.
+    pub scan_data: Option<std::sync::Arc<Vec<u8>>>,
+    pub received_header: Vec<u8>,
+    pub recipients: Vec<Vec<u8>>,
+    /// `control = freeze`: when the message was frozen (Exim's `deliver_frozen_at`).
+    pub frozen_at: Option<i64>,
+    /// `control = submission` and its options.
+    pub submission: Option<crate::smtp::submission::Submission>,
 }
 
 impl MessageState {

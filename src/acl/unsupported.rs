@@ -1,4 +1,4 @@
-//! ACL conditions rexim knows by name but cannot run yet (spam and malware scanning,
+//! ACL conditions rexim knows by name but cannot run yet (malware scanning,
 //! DKIM, DMARC, SPF): configurations using them load, and evaluating one is an explicit error.
 
 use crate::acl::engine::{AclRun, Rc};
@@ -25,11 +25,6 @@ pub fn dmarc_status(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
 /// `malware = *` (no virus scanner interface).
 pub fn malware(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
     not_supported(run, item, "no malware scanner interface")
-}
-
-/// `spam = nobody:true` (no spamd interface).
-pub fn spam(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
-    not_supported(run, item, "no spamd interface")
 }
 
 /// `spf = fail`, `spf_guess = fail` (no SPF support).

@@ -35,7 +35,7 @@ pub fn cut(s: &str, a: usize, b: usize) -> std::borrow::Cow<'_, str> {
 /// Exim's `parse_fix_phrase` for the phrases rexim handles: leading space dropped; a phrase
 /// without quotes or comments is quoted whole if it has a special character; one quoted
 /// string is kept. Others (mixed quoting, comments, 8-bit text needing RFC 2047) are `None`.
-fn fix_phrase(p: &str) -> Option<String> {
+pub(crate) fn fix_phrase(p: &str) -> Option<String> {
     let p = p.trim_start_matches(|c: char| c.is_ascii_whitespace());
     if !p.bytes().all(|c| c == b'\t' || (32..=126).contains(&c)) {
         return None;

@@ -319,8 +319,9 @@ pub fn tod(which: &str, secs: i64, usecs: u32) -> Option<String> {
             t.sec,
             zone(t.gmtoff)
         ),
+        // Exim pads the day with a zero here (`Dec 01`), unlike `tod_full`.
         "bsdinbox" => format!(
-            "{} {} {:2} {:02}:{:02}:{:02} {}",
+            "{} {} {:02} {:02}:{:02}:{:02} {}",
             DAYS[t.wday], MONTHS[t.mon], t.mday, t.hour, t.min, t.sec, t.year
         ),
         "zulu" => {

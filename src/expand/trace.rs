@@ -23,14 +23,27 @@ impl Trace {
         for _ in 0..self.indent & 3 {
             l.push(' ');
         }
-        l.push_str(text);
+        push_continued(&mut l, text);
         self.lines.push(l);
     }
 
     /// Add a line without indentation (Exim's plain `debug_printf`).
     pub fn plain(&mut self, text: &str) {
-        self.lines.push(format!(">>> {text}"));
+        let mut l = String::from(">>> ");
+        push_continued(&mut l, text);
+        self.lines.push(l);
     }
+}
+
+/// Append `text` to a line holding only its prefix; Exim repeats the prefix after
+/// each newline inside the text (a multi-line `$spam_report`, say).
+fn push_continued(line: &mut String, text: &str) {
+    if !text.contains('\n') {
+        line.push_str(text);
+        return;
+    }
+    let prefix = line.clone();
+    line.push_str(&text.replace('\n', &format!("\n{prefix}")));
 }
 
 impl crate::expand::Context {

@@ -414,6 +414,38 @@ impl SessionConfig {
                 }
             }
         }
+        if let Some(def) = crate::config::tables::find(crate::config::tables::MAIN, "spamd_address")
+        {
+            if let Value::Str(s) = cfg.main_value(def) {
+                acls.env.spamd_address = s;
+            }
+        }
+        for (name, slot) in [
+            ("local_from_check", &mut acls.env.local_from_check),
+            ("local_sender_retain", &mut acls.env.local_sender_retain),
+        ] {
+            if let Some(Value::Bool(b)) = cfg.main.get(name).map(|s| &s.value) {
+                *slot = *b;
+            }
+        }
+        for (name, slot) in [
+            ("qualify_domain", &mut acls.env.qualify_domain),
+            (
+                "message_id_header_domain",
+                &mut acls.env.message_id_header_domain,
+            ),
+            (
+                "message_id_header_text",
+                &mut acls.env.message_id_header_text,
+            ),
+        ] {
+            if let Some(Value::Str(v)) = cfg.main.get(name).map(|s| &s.value) {
+                *slot = Some(v.clone());
+            }
+        }
+        if let Some(Value::Str(t)) = cfg.main.get("received_header_text").map(|s| &s.value) {
+            acls.env.received_header_text = Some(t.clone());
+        }
         for acl in &cfg.acls {
             let lines: Vec<crate::acl::read::Line> = acl
                 .lines

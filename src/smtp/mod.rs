@@ -11,6 +11,7 @@ pub mod proto;
 pub mod server;
 pub mod session;
 pub mod sink;
+pub mod submission;
 pub mod tls;
 pub mod verbs;
 

@@ -27,6 +27,11 @@ pub struct AcceptedMessage<'a> {
     pub recipient_dsn: &'a [crate::smtp::session::RecipientDsn],
     /// The mechanism the client authenticated with (`-host_auth_pubname`).
     pub auth_pubname: Option<&'a str>,
+    /// `control = freeze`: the time it was frozen (`-frozen` in `-H`).
+    pub frozen_at: Option<i64>,
+    /// Indices of the message's own header lines that are old (`*`: a `Sender:`
+    /// dropped by submission mode).
+    pub obsolete_headers: &'a [usize],
 }
 
 pub trait MessageSink: Send + Sync {

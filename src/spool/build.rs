@@ -337,6 +337,15 @@ pub fn build(
         h.options.push(opt("auth_sender", v));
     }
     h.options.push(flag("deliver_firsttime", None));
+    if let Some(t) = msg.frozen_at {
+        h.options.push(flag("frozen", Some(t.to_string())));
+    }
+    // Exim writes the last `spam` answer's values (its globals outlive the message).
+    for name in ["spam_bar", "spam_score", "spam_score_int"] {
+        if let Some(v) = var(ctx, name) {
+            h.options.push(opt(name, v));
+        }
+    }
     if var(ctx, "tls_in_certificate_verified").is_some_and(|v| v.bytes == b"1") {
         h.options.push(flag("tls_certificate_verified", None));
     }
@@ -406,12 +415,13 @@ pub fn build(
         kind: b'P',
         text: received_header(msg, received_header_text)?,
     });
-    for hdr in in_headers.drain(..) {
-        let removed = msg.removed_headers.iter().any(|r| {
-            r.trim_end_matches(':')
-                .as_bytes()
-                .eq_ignore_ascii_case(header_name(&hdr))
-        });
+    for (i, hdr) in in_headers.drain(..).enumerate() {
+        let removed = msg.obsolete_headers.contains(&i)
+            || msg.removed_headers.iter().any(|r| {
+                r.trim_end_matches(':')
+                    .as_bytes()
+                    .eq_ignore_ascii_case(header_name(&hdr))
+            });
         let kind = if removed { b'*' } else { header_type(&hdr) };
         h.headers.push(HeaderLine { kind, text: hdr });
     }

@@ -161,8 +161,17 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         return Done::Continue;
     }
     let id = s.new_message_id();
+    let (body, seen, obsolete, log_id) =
+        match crate::smtp::verbs::arrival::submission_fixups(s, &id, body) {
+            Ok(v) => v,
+            Err(done) => return done,
+        };
+    let body = Arc::new(body);
     let visible = s.cfg.message_body_visible;
-    s.ctx.message = Some(Arc::new(Message::read(&body, visible)));
+    s.ctx.message = Some(Arc::new(Message::read(
+        seen.as_deref().unwrap_or(&body),
+        visible,
+    )));
     s.ctx.set("message_exim_id", id.as_str());
     s.ctx.set("message_id", id.as_str());
     s.ctx.set("message_size", size.to_string());
@@ -170,6 +179,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         .set("recipients_count", s.env.recipients.len().to_string());
     let recipients: Vec<u8> = s.env.recipients.join(&b", "[..]);
     s.ctx.set("recipients", Val::tainted(recipients));
+    crate::smtp::verbs::arrival::scan_input(s, &id, &body);
     let mut accept_msg = None;
     // Headers added by earlier ACLs are visible; Exim runs the MIME ACL (per part)
     // before the DATA ACL.
@@ -223,6 +233,8 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             dsn_envid: s.env.dsn_envid.as_deref(),
             recipient_dsn: &s.env.recipient_dsn,
             auth_pubname: s.auth.authenticator(s).map(|au| au.public_name.as_str()),
+            frozen_at: s.acl_state.frozen_at,
+            obsolete_headers: &obsolete,
         };
         stored_size = crate::spool::build::message_size(&msg).ok();
     }
@@ -250,6 +262,8 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             dsn_envid: s.env.dsn_envid.as_deref(),
             recipient_dsn: &s.env.recipient_dsn,
             auth_pubname: s.auth.authenticator(s).map(|au| au.public_name.as_str()),
+            frozen_at: s.acl_state.frozen_at,
+            obsolete_headers: &obsolete,
         };
         match sink.map(|sink| sink.store_sized(&msg)) {
             Some(Ok(Some(n))) => stored_size = Some(n),
@@ -300,10 +314,13 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     if let Some(n) = stored_size {
         line += &format!(" S={n}");
     }
-    if let Some(mid) = log_message_id(&body) {
+    if let Some(mid) = log_id {
         line += &format!(" id={mid}");
     }
     s.log(line);
+    if s.acl_state.frozen_at.is_some() {
+        s.log(format!("{id} frozen by ACL"));
+    }
     if let Some(detail) = blackhole {
         s.log(format!("{id} => blackhole {detail}"));
         s.log(format!("{id} Completed"));
@@ -314,7 +331,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
 }
 
 /// The `id=` element of the `<=` line: the Message-ID header's address, without `<>`.
-fn log_message_id(data: &[u8]) -> Option<String> {
+pub(crate) fn log_message_id(data: &[u8]) -> Option<String> {
     let (headers, _) = crate::spool::build::split_headers(data);
     let h = headers.iter().find(|h| {
         h.len() > 11 && h[..10].eq_ignore_ascii_case(b"message-id") && {

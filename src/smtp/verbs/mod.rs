@@ -1,5 +1,6 @@
 //! One file per SMTP verb, each with a `handle_<verb>` function.
 
+pub mod arrival;
 pub mod auth;
 pub mod data;
 pub mod ehlo;
