@@ -2,7 +2,7 @@
 
 use crate::acl::engine::{AclRun, Rc};
 use crate::acl::phase::bits::*;
-use crate::acl::{dnslists, lists, mime, modifiers, ratelimit, seen, tests, unsupported};
+use crate::acl::{dnslists, lists, mime, modifiers, ratelimit, seen, spf, tests, unsupported};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -138,8 +138,8 @@ pub static ACL_CONDITIONS: &[AclCondDef] = &[
     cond("senders", false, NO_SENDER_PHASES, lists::senders),
     modifier("set", 0, modifiers::set),
     cond("spam", true, !(DATA | PRDR | NOTSMTP), unsupported::spam),
-    cond("spf", true, SPF_FORBIDS, unsupported::spf),
-    cond("spf_guess", true, SPF_FORBIDS, unsupported::spf),
+    cond("spf", true, SPF_FORBIDS, spf::spf),
+    cond("spf_guess", true, SPF_FORBIDS, spf::spf_guess),
     modifier("udpsend", 0, modifiers::udpsend),
     cond("verify", true, 0, tests::verify),
 ];

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::dns::{Resolver, SystemResolver};
+use crate::mailauth::spf_dns::SpfDns;
 
 #[derive(Clone)]
 pub struct AclEnv {
@@ -15,6 +16,10 @@ pub struct AclEnv {
     pub hints_dir: Option<PathBuf>,
     /// Exim's `spool_directory`: the MIME ACL's `decode` writes under its `scan/`.
     pub spool_dir: Option<PathBuf>,
+    /// DNS for SPF checks (mail-auth's system resolver, or a fixture zone).
+    pub spf_dns: SpfDns,
+    /// `spf_smtp_comment_template` expanded (Exim expands it once, at SPF start-up).
+    pub spf_comment_template: Option<String>,
 }
 
 impl Default for AclEnv {
@@ -23,6 +28,8 @@ impl Default for AclEnv {
             resolver: Arc::new(SystemResolver::default()),
             hints_dir: None,
             spool_dir: None,
+            spf_dns: SpfDns::System,
+            spf_comment_template: None,
         }
     }
 }

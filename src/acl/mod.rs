@@ -16,6 +16,7 @@ pub mod phase;
 pub mod ratelimit;
 pub mod read;
 pub mod seen;
+pub mod spf;
 pub mod state;
 pub mod tests;
 pub mod trace;

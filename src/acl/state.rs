@@ -51,6 +51,11 @@ pub struct MessageState {
     /// Exim's `host_and_ident` for the connection (`H=(helo) [ip]`), which prefixes
     /// `warn` log lines; set by the SMTP session before each ACL.
     pub host_ident: String,
+    /// SPF outcomes already computed for this message (per client, HELO and sender).
+    pub spf: Vec<(
+        crate::mailauth::spf::SpfRequest,
+        crate::mailauth::spf::SpfOutcome,
+    )>,
 }
 
 impl MessageState {

@@ -1,5 +1,5 @@
 //! ACL conditions rexim knows by name but cannot run yet (spam and malware scanning,
-//! DKIM, DMARC, SPF): configurations using them load, and evaluating one is an explicit error.
+//! DKIM, DMARC): configurations using them load, and evaluating one is an explicit error.
 
 use crate::acl::engine::{AclRun, Rc};
 use crate::acl::model::Item;
@@ -30,9 +30,4 @@ pub fn malware(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
 /// `spam = nobody:true` (no spamd interface).
 pub fn spam(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
     not_supported(run, item, "no spamd interface")
-}
-
-/// `spf = fail`, `spf_guess = fail` (no SPF support).
-pub fn spf(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
-    not_supported(run, item, "no SPF support")
 }
