@@ -20,6 +20,8 @@ pub struct AclEnv {
     pub spf_dns: SpfDns,
     /// `spf_smtp_comment_template` expanded (Exim expands it once, at SPF start-up).
     pub spf_comment_template: Option<String>,
+    /// The main option `spf_guess` (the record `spf_guess =` falls back to).
+    pub spf_guess: Option<String>,
 }
 
 impl Default for AclEnv {
@@ -30,6 +32,7 @@ impl Default for AclEnv {
             spool_dir: None,
             spf_dns: SpfDns::System,
             spf_comment_template: None,
+            spf_guess: None,
         }
     }
 }

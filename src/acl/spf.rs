@@ -38,7 +38,7 @@ fn request(run: &AclRun, guess: bool) -> Option<SpfRequest> {
         return None;
     }
     let guess = guess.then(|| {
-        let g = var(run, "spf_guess");
+        let g = run.acls.env.spf_guess.clone().unwrap_or_default();
         if g.is_empty() {
             DEFAULT_GUESS.to_string()
         } else {

@@ -185,3 +185,18 @@ fn guess_replaces_none_only() {
     let o = check(&r, &dns());
     assert_eq!((o.result, o.guessed), ("fail", false));
 }
+
+#[test]
+fn runs_inside_the_daemons_blocking_tasks() {
+    // Sessions run ACLs under tokio's spawn_blocking; SPF blocks on its own runtime.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let o = rt
+        .block_on(tokio::task::spawn_blocking(|| {
+            run("192.0.2.7", "bob@fail.example")
+        }))
+        .unwrap();
+    assert_eq!(o.result, "fail");
+}
