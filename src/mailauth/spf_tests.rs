@@ -194,9 +194,9 @@ fn runs_inside_the_daemons_blocking_tasks() {
         .build()
         .unwrap();
     let o = rt
-        .block_on(tokio::task::spawn_blocking(|| {
-            run("192.0.2.7", "bob@fail.example")
-        }))
+        .block_on(async {
+            tokio::task::spawn_blocking(|| run("192.0.2.7", "bob@fail.example")).await
+        })
         .unwrap();
     assert_eq!(o.result, "fail");
 }
