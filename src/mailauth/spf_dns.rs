@@ -182,7 +182,7 @@ impl OfflineZone {
 
     /// The SPF record of a name, as mail-auth's TXT lookup would leave it: the first
     /// TXT record that parses as SPF, else "not found"; a SERVFAIL stays an error.
-    fn add_txt(&mut self, zone: &FakeResolver, name: &str, fqdn: &Box<str>) {
+    fn add_txt(&mut self, zone: &FakeResolver, name: &str, fqdn: &str) {
         let value = match zone.lookup(name, RType::Txt).result {
             DnsResult::Records(recs) => {
                 let mut found: Result<Spf, Error> = Err(Error::Dns(DnsError::InvalidRecordType));
@@ -201,7 +201,7 @@ impl OfflineZone {
                 Txt::Error(Error::Dns(DnsError::Resolver(why)))
             }
         };
-        self.txt.insert(fqdn.clone(), value);
+        self.txt.insert(fqdn.into(), value);
     }
 }
 
