@@ -77,8 +77,10 @@ fn process(run: &mut AclRun, arg: &[u8], guess: bool) -> Rc {
             run.ctx.set("spf_header_comment", o.header_comment.as_str());
             run.ctx.set("spf_received", o.received.as_str());
             run.ctx.set("spf_result", o.result);
-            run.ctx
-                .set("spf_result_guessed", if o.guessed { "yes" } else { "no" });
+            // As Exim, a guess sticks for the rest of the message (reset with it).
+            if o.guessed {
+                run.ctx.set("spf_result_guessed", "yes");
+            }
             run.ctx.set("spf_smtp_comment", o.smtp_comment.as_str());
             o.result
         }

@@ -15,6 +15,8 @@ nomatch.example TXT "v=spf1 ip4:198.51.100.1"
 other.example TXT "some other text"
 broken.example TXT "v=spf1 ip4:not-an-address -all"
 slow.example SERVFAIL
+aslow.example TXT "v=spf1 a:host.slowzone.example -all"
+host.slowzone.example SERVFAIL
 inc.example TXT "v=spf1 include:pass.example -all"
 incmissing.example TXT "v=spf1 include:nothing.example -all"
 redir.example TXT "v=spf1 redirect=pass.example"
@@ -126,6 +128,10 @@ fn permerror_and_temperror() {
         "mx.rexim.test: encountered temporary error during SPF processing of domain of slow.example"
     );
     assert_eq!(o.smtp_comment, "");
+    // An address lookup that fails temporarily, inside the evaluation.
+    let started = std::time::Instant::now();
+    assert_eq!(run("192.0.2.7", "bob@aslow.example").result, "temperror");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
 
 #[test]
