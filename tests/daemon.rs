@@ -680,3 +680,69 @@ fn control_no_enforce_sync_allows_early_talkers() {
     assert_eq!(c.reply(), "250 OK");
     assert_eq!(code(&c.cmd("QUIT")), "221");
 }
+
+/// The daemon's mainlog/rejectlog follow `log_selector` for the session's optional
+/// lines, with Exim's `C=` command history.
+#[test]
+fn session_log_lines_follow_log_selector() {
+    let d = start(
+        "logsel",
+        "log_selector = +smtp_protocol_error +smtp_no_mail\nsmtp_max_synprot_errors = 1",
+        "",
+    );
+    let mut c = d.connect();
+    c.reply();
+    c.cmd("EHLO client.example");
+    assert_eq!(c.cmd("FOO"), "500 unrecognized command");
+    // FOO counted (not logged: no smtp_syntax_error), so this one is one too many.
+    let last = c.cmd("RCPT TO:<a@b.example>");
+    assert_eq!(
+        last,
+        "503-sender not yet given\n503 Too many syntax or protocol errors"
+    );
+    assert!(c.closed());
+    let mut c = d.connect();
+    c.reply();
+    c.cmd("EHLO other.example");
+    assert_eq!(code(&c.cmd("QUIT")), "221");
+    let logs = d.dir.join("spool").join("log");
+    let want = "no MAIL in SMTP connection from (other.example) [127.0.0.1] D=0s C=EHLO,QUIT";
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let mainlog = loop {
+        let text = std::fs::read_to_string(logs.join("mainlog")).unwrap_or_default();
+        if text.contains(want) || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(mainlog.contains(want), "{mainlog}");
+    assert!(
+        mainlog.contains("SMTP protocol error in \"RCPT TO:<a@b.example>\" H=(client.example) [127.0.0.1] sender not yet given"),
+        "{mainlog}"
+    );
+    // smtp_syntax_error is not selected.
+    assert!(!mainlog.contains("SMTP syntax error"), "{mainlog}");
+    let dropped = "SMTP call from (client.example) [127.0.0.1] dropped: too many syntax or protocol errors (last command was \"RCPT TO:<a@b.example>\",  C=EHLO,RCPT)";
+    assert!(mainlog.contains(dropped), "{mainlog}");
+    let rejectlog = std::fs::read_to_string(logs.join("rejectlog")).unwrap_or_default();
+    assert!(rejectlog.contains(dropped), "{rejectlog}");
+}
+
+/// `host_reject_connection`: Exim's 554 before the banner, logged to both logs.
+#[test]
+fn host_reject_connection_refuses_before_the_banner() {
+    let d = start("hostreject", "host_reject_connection = 127.0.0.1", "");
+    let mut c = d.connect();
+    assert_eq!(c.reply(), "554 SMTP service not available");
+    assert!(c.closed());
+    let logs = d.dir.join("spool").join("log");
+    let want = "refused connection from [127.0.0.1] (host_reject_connection)";
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while !std::fs::read_to_string(logs.join("rejectlog"))
+        .unwrap_or_default()
+        .contains(want)
+    {
+        assert!(Instant::now() < deadline, "no rejectlog line: {}", d.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -114,7 +114,9 @@ impl Exchange {
                 })
             }
         };
-        if !digest_matches(hex, &digest(&secret, &self.challenge)) {
+        let expected = digest(&secret, &self.challenge);
+        trace_exchange(&self.items.0[0], &self.challenge, hex, &expected, ctx);
+        if !digest_matches(hex, &expected) {
             return Step::Done(Outcome::Fail);
         }
         match &au.server_condition {
@@ -122,4 +124,18 @@ impl Exchange {
             None => Step::Done(Outcome::Ok),
         }
     }
+}
+
+/// The `-bh` trace Exim prints once the secret is known: user, challenge, the client's
+/// digest and the one expected.
+fn trace_exchange(user: &[u8], challenge: &[u8], got: &[u8], want: &[u8; 16], ctx: &mut Context) {
+    let Some(t) = ctx.trace.as_mut() else {
+        return;
+    };
+    let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let want: String = want.iter().map(|b| format!("{b:02x}")).collect();
+    t.plain(&format!("CRAM-MD5: user name = {}", lossy(user)));
+    t.plain(&format!("          challenge = {}", lossy(challenge)));
+    t.plain(&format!("          received  = {}", lossy(got)));
+    t.plain(&format!("          digest    = {want}"));
 }

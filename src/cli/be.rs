@@ -89,19 +89,19 @@ fn flush_log(ctx: &mut Context) {
 }
 
 /// Read logical lines from `input` as bytes (trailing blanks stripped, `\` joins lines,
-/// the joined line's leading blanks dropped).
-fn next_logical_line(input: &mut dyn BufRead) -> io::Result<Option<Vec<u8>>> {
-    let mut line: Vec<u8> = Vec::new();
-    let mut buf = Vec::new();
+/// the joined line's leading blanks dropped) into `line`; false at end of input.
+/// `buf` is scratch space: both buffers are reused from line to line.
+fn next_logical_line(
+    input: &mut dyn BufRead,
+    line: &mut Vec<u8>,
+    buf: &mut Vec<u8>,
+) -> io::Result<bool> {
+    line.clear();
     let mut continued = false;
     loop {
         buf.clear();
-        if input.read_until(b'\n', &mut buf)? == 0 {
-            return Ok(if !continued && line.is_empty() {
-                None
-            } else {
-                Some(line)
-            });
+        if input.read_until(b'\n', buf)? == 0 {
+            return Ok(continued || !line.is_empty());
         }
         let end = buf
             .iter()
@@ -122,7 +122,7 @@ fn next_logical_line(input: &mut dyn BufRead) -> io::Result<Option<Vec<u8>>> {
             }
             None => {
                 line.extend_from_slice(piece);
-                return Ok(Some(line));
+                return Ok(true);
             }
         }
     }
@@ -170,7 +170,8 @@ pub struct Exchange {
 pub fn session(input: &mut dyn BufRead, ctx: &mut Context) -> io::Result<Vec<Exchange>> {
     let mut macros = Macros::default();
     let mut result = Vec::new();
-    while let Some(line) = next_logical_line(input)? {
+    let (mut line, mut buf) = (Vec::new(), Vec::new());
+    while next_logical_line(input, &mut line, &mut buf)? {
         let output = process_line(&line, &mut macros, ctx).unwrap_or_default();
         flush_log(ctx);
         result.push(Exchange {
@@ -276,13 +277,14 @@ pub fn main_with_macros(
     // so a piped session stays interactive while a batch run makes few syscalls.
     let mut input = io::BufReader::with_capacity(1 << 16, io::stdin());
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout());
+    let (mut line, mut buf) = (Vec::new(), Vec::new());
     loop {
         let _ = out.write_all(b"> ");
         if input.buffer().is_empty() {
             let _ = out.flush();
         }
-        match next_logical_line(&mut input) {
-            Ok(Some(line)) => {
+        match next_logical_line(&mut input, &mut line, &mut buf) {
+            Ok(true) => {
                 let printed = process_line(&line, &mut macros, &mut ctx);
                 if !ctx.log.is_empty() {
                     let _ = out.flush();
@@ -293,7 +295,7 @@ pub fn main_with_macros(
                     let _ = out.write_all(b"\n");
                 }
             }
-            Ok(None) => break,
+            Ok(false) => break,
             Err(e) => {
                 eprintln!("rexim: reading standard input: {e}");
                 return 1;

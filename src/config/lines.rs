@@ -189,6 +189,11 @@ impl Reader {
                 self.include(&arg, if_exists, line_span, errors);
                 continue;
             }
+            if len == 0 && rest.iter().all(|c| c.is_ascii_whitespace()) {
+                // A blank line before any text is no part of the next logical line's span.
+                buf.truncate(len);
+                continue;
+            }
             if first.is_none() || first.is_some_and(|(f, _, _)| f == file) {
                 last_end = pend;
             }

@@ -204,7 +204,8 @@ impl Macros {
     pub fn substitute(&self, line: &str) -> String {
         let mut b = line.as_bytes().to_vec();
         self.expand(&mut b, true);
-        String::from_utf8_lossy(&b).into_owned()
+        // Substituting text into valid UTF-8 keeps it valid: no second copy needed.
+        String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
     pub fn get(&self, name: &str) -> Option<&Macro> {

@@ -49,10 +49,20 @@ impl Expansion {
     }
 }
 
+/// The pieces of a sequence. Most sequences (`{yes}`, `{$item}`, an operand) hold one
+/// piece, which is then stored inline: no allocation per argument.
+pub type Nodes = smallvec::SmallVec<[Node; 1]>;
+
+// Parsed expansions are shared between threads (configuration, ACLs).
+const _: () = {
+    const fn shareable<T: Send + Sync>() {}
+    shareable::<Expansion>();
+};
+
 /// A sequence of pieces whose outputs are concatenated.
 #[derive(Debug, Clone, Default)]
 pub struct Seq {
-    pub nodes: Vec<Node>,
+    pub nodes: Nodes,
     /// First error that is raised even when this sequence is skipped.
     pub static_err: Option<Arc<ExpandError>>,
     pub span: Span,
@@ -212,7 +222,8 @@ pub enum CondKind {
 }
 
 impl Seq {
-    pub fn new(nodes: Vec<Node>, span: Span) -> Seq {
+    pub fn new(nodes: impl Into<Nodes>, span: Span) -> Seq {
+        let nodes = nodes.into();
         let static_err = nodes.iter().find_map(|n| n.static_err());
         Seq {
             nodes,

@@ -1,14 +1,22 @@
 //! Walks the AST with a `Context`: the one evaluator used by `-be`, the config, ACLs and the library.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::ast::*;
 use crate::expand::context::Context;
 use crate::expand::headers;
 use crate::expand::value::Val;
-use crate::expand::vars::Var;
+use crate::expand::vars::{self, Var, VarId};
 use crate::expand::{computed, parse};
+
+/// What a bare item (no `{yes}` string) prints when it succeeds.
+enum EmptyYes {
+    Bytes(&'static [u8]),
+    Val(Val),
+    /// The `$value` set for `{yes}` (the found data).
+    Value,
+}
 
 /// Per-evaluation state: `$value`, `$item`, numeric captures and depth.
 pub struct Eval<'c> {
@@ -32,6 +40,15 @@ pub(crate) fn on_big_stack<R>(f: impl FnOnce() -> R) -> R {
 }
 
 const STACK_CHECK_EVERY: u32 = 8;
+
+/// The ids of `$value` and `$item`, which live in `Eval` rather than the context.
+fn value_ids() -> (VarId, VarId) {
+    static IDS: OnceLock<(VarId, VarId)> = OnceLock::new();
+    *IDS.get_or_init(|| {
+        let id = |n| vars::var_id(n).unwrap_or(VarId(u16::MAX));
+        (id("value"), id("item"))
+    })
+}
 
 /// Expand a parsed expansion.
 pub fn expand(e: &Expansion, ctx: &mut Context) -> ExpResult<Val> {
@@ -93,6 +110,88 @@ impl<'c> Eval<'c> {
         Ok(())
     }
 
+    /// The value of a variable that is set (no computing, no errors), read in place.
+    fn set_var_ref(&self, v: &Var) -> Option<&Val> {
+        match v {
+            Var::Fixed(id) if *id == value_ids().0 => self.value.as_ref(),
+            Var::Fixed(id) if *id == value_ids().1 => self.item.as_ref(),
+            other => self.ctx.dynamic(other),
+        }
+    }
+
+    /// Expand `s` and hand its bytes and taint to `f`. A sequence that is one piece of
+    /// literal text or one set variable is read in place instead of being copied.
+    pub fn with_bytes<R>(&mut self, s: &Seq, f: impl FnOnce(&[u8], bool) -> R) -> ExpResult<R> {
+        let max = self.ctx.limits.max_output;
+        match s.nodes.as_slice() {
+            [] => return Ok(f(b"", false)),
+            [Node::Text(t)] if t.len() <= max => return Ok(f(t, false)),
+            [Node::Var(v, _)] => {
+                if let Some(val) = self.set_var_ref(v).filter(|v| v.bytes.len() <= max) {
+                    return Ok(f(&val.bytes, val.tainted));
+                }
+            }
+            _ => {}
+        }
+        let v = self.seq(s)?;
+        Ok(f(&v.bytes, v.tainted))
+    }
+
+    /// Expand two arguments in order and hand both (bytes, taint) to `f`, copying at
+    /// most the first, and neither when the second is literal text.
+    pub fn with_two<R>(
+        &mut self,
+        a: &Seq,
+        b: &Seq,
+        f: impl FnOnce((&[u8], bool), (&[u8], bool)) -> R,
+    ) -> ExpResult<R> {
+        let max = self.ctx.limits.max_output;
+        // Literal text has no side effects and cannot fail: reading it first is safe.
+        let literal: Option<&[u8]> = match b.nodes.as_slice() {
+            [] => Some(b""),
+            [Node::Text(t)] if t.len() <= max => Some(t),
+            _ => None,
+        };
+        if let Some(y) = literal {
+            return self.with_bytes(a, |x, t| f((x, t), (y, false)));
+        }
+        let first: (std::borrow::Cow<[u8]>, bool) = match a.nodes.as_slice() {
+            [] => (std::borrow::Cow::Borrowed(b""), false),
+            [Node::Text(t)] if t.len() <= max => (std::borrow::Cow::Borrowed(&t[..]), false),
+            _ => {
+                let v = self.seq(a)?;
+                (std::borrow::Cow::Owned(v.bytes), v.tainted)
+            }
+        };
+        self.with_bytes(b, |y, t| f((&first.0, first.1), (y, t)))
+    }
+
+    /// Set `$item`, reusing the buffer of the previous one.
+    pub fn set_item(&mut self, bytes: &[u8], tainted: bool) {
+        match &mut self.item {
+            Some(v) => {
+                v.bytes.clear();
+                v.bytes.extend_from_slice(bytes);
+                v.tainted = tainted;
+            }
+            None => {
+                self.item = Some(Val {
+                    bytes: bytes.to_vec(),
+                    tainted,
+                })
+            }
+        }
+    }
+
+    /// Put `$value` back to `saved`, copying only when it was changed.
+    pub fn restore_value(&mut self, saved: &Option<Val>) {
+        match saved {
+            None => self.value = None,
+            Some(v) if self.value.as_ref() != Some(v) => self.value = Some(v.clone()),
+            Some(_) => {}
+        }
+    }
+
     /// Pass over a sequence that is not selected: only its syntax errors count.
     pub fn skip(&self, s: &Seq) -> ExpResult<()> {
         match &s.static_err {
@@ -128,12 +227,7 @@ impl<'c> Eval<'c> {
             }
             Node::Var(v, span) => {
                 // Common case first: append a set value without copying it twice.
-                let set = match v {
-                    Var::Fixed(id) if id.name() == "value" => self.value.as_ref(),
-                    Var::Fixed(id) if id.name() == "item" => self.item.as_ref(),
-                    other => self.ctx.dynamic(other),
-                };
-                if let Some(val) = set {
+                if let Some(val) = self.set_var_ref(v) {
                     out.push(val);
                     return Ok(());
                 }
@@ -212,10 +306,12 @@ impl<'c> Eval<'c> {
     pub fn var(&mut self, v: &Var) -> ExpResult<Val> {
         match v {
             Var::Fixed(id) => {
-                match id.name() {
-                    "value" => return Ok(self.value.clone().unwrap_or_default()),
-                    "item" => return Ok(self.item.clone().unwrap_or_default()),
-                    _ => {}
+                let (value, item) = value_ids();
+                if *id == value {
+                    return Ok(self.value.clone().unwrap_or_default());
+                }
+                if *id == item {
+                    return Ok(self.item.clone().unwrap_or_default());
                 }
                 if let Some(val) = self.ctx.fixed(*id) {
                     return Ok(val.clone());
@@ -241,11 +337,11 @@ impl<'c> Eval<'c> {
     fn if_item(&mut self, i: &IfNode, out: &mut Val) -> ExpResult<()> {
         let saved_value = self.value.clone();
         let saved_caps = self.captures.clone();
-        let r = (|| {
-            let yes = self.cond(&i.cond)?;
-            let current = self.value.clone();
-            self.tail(&i.tail, yes, Val::from("true"), current, "if", out)
-        })();
+        // `{yes}` and `{no}` both see the `$value` the condition left.
+        let r = match self.cond(&i.cond) {
+            Ok(yes) => self.tail_core(&i.tail, yes, EmptyYes::Bytes(b"true"), None, "if", out),
+            Err(e) => Err(e),
+        };
         self.value = saved_value;
         self.captures = saved_caps;
         r
@@ -262,15 +358,58 @@ impl<'c> Eval<'c> {
         what: &str,
         out: &mut Val,
     ) -> ExpResult<()> {
+        self.tail_core(
+            t,
+            yes,
+            EmptyYes::Val(empty_yes),
+            Some(value_for_yes),
+            what,
+            out,
+        )
+    }
+
+    /// As [`Eval::tail`] when the bare item (no strings) prints the found value itself:
+    /// `${lookup{k}lsearch{f}}`, `${extract{k}{data}}`.
+    pub fn tail_value(
+        &mut self,
+        t: &Tail,
+        found: Option<Val>,
+        what: &str,
+        out: &mut Val,
+    ) -> ExpResult<()> {
+        let yes = found.is_some();
+        self.tail_core(t, yes, EmptyYes::Value, Some(found), what, out)
+    }
+
+    /// `value_for_yes`: `None` leaves `$value` alone for the whole tail.
+    fn tail_core(
+        &mut self,
+        t: &Tail,
+        yes: bool,
+        empty_yes: EmptyYes,
+        value_for_yes: Option<Option<Val>>,
+        what: &str,
+        out: &mut Val,
+    ) -> ExpResult<()> {
         if let Some(e) = &t.before {
             return Err((**e).clone());
         }
-        let outer = std::mem::replace(&mut self.value, value_for_yes);
+        let outer = value_for_yes.map(|v| std::mem::replace(&mut self.value, v));
         let Some(yes_seq) = &t.yes else {
             if yes {
-                out.push(&empty_yes);
+                match empty_yes {
+                    EmptyYes::Bytes(b) => out.push_bytes(b),
+                    EmptyYes::Val(v) => out.push(&v),
+                    EmptyYes::Value => {
+                        if let Some(v) = &self.value {
+                            out.push(v);
+                        }
+                    }
+                }
             }
-            self.value = outer;
+            if let Some(o) = outer {
+                self.value = o;
+            }
             return Ok(());
         };
         let r = if yes {
@@ -278,7 +417,9 @@ impl<'c> Eval<'c> {
         } else {
             self.skip(yes_seq)
         };
-        self.value = outer;
+        if let Some(o) = outer {
+            self.value = o;
+        }
         r?;
         if let Some(e) = &t.after_yes {
             return Err((**e).clone());

@@ -1,5 +1,7 @@
 //! Exim list syntax: `:` by default, `<x` to change the separator, doubled separators as data.
 
+use std::borrow::Cow;
+
 /// Iterates the items of an Exim list, as Exim's `string_nextinlist` does.
 pub struct ListIter<'a> {
     s: &'a [u8],
@@ -79,10 +81,10 @@ impl<'a> ListIter<'a> {
     }
 }
 
-impl Iterator for ListIter<'_> {
-    type Item = Vec<u8>;
-
-    fn next(&mut self) -> Option<Vec<u8>> {
+impl<'a> ListIter<'a> {
+    /// The next item, borrowed from the list unless it contains doubled separators
+    /// (the common case costs no allocation).
+    pub fn next_item(&mut self) -> Option<Cow<'a, [u8]>> {
         if self.pending.is_some() {
             self.resolve_sep();
         } else {
@@ -97,17 +99,26 @@ impl Iterator for ListIter<'_> {
         if s[self.pos] == sep {
             self.pos += 1;
             if s.get(self.pos) != Some(&sep) || special {
-                return Some(Vec::new());
+                return Some(Cow::Borrowed(&[]));
             }
         }
-        let mut out = Vec::new();
+        let mut item: Cow<'a, [u8]> = Cow::Borrowed(&[]);
         loop {
             let start = self.pos;
-            let mut end = start + 1;
-            while end < s.len() && s[end] != sep {
-                end += 1;
+            let end = match memchr_from(s, start + 1, sep) {
+                Some(e) => e,
+                None => s.len(),
+            };
+            let piece = &s[start..end];
+            match &mut item {
+                Cow::Borrowed([]) => item = Cow::Borrowed(piece),
+                Cow::Borrowed(b) => {
+                    let mut owned = b.to_vec();
+                    owned.extend_from_slice(piece);
+                    item = Cow::Owned(owned);
+                }
+                Cow::Owned(v) => v.extend_from_slice(piece),
             }
-            out.extend_from_slice(&s[start..end.min(s.len())]);
             self.pos = end;
             if self.pos >= s.len() {
                 break;
@@ -118,13 +129,58 @@ impl Iterator for ListIter<'_> {
             }
         }
         // Trailing whitespace goes, unless the last space is escaped with a backslash.
-        while let Some(&last) = out.last() {
-            if !is_space(last) || (out.len() > 1 && out[out.len() - 2] == b'\\') {
-                break;
+        let keep = kept_len(&item);
+        Some(match item {
+            Cow::Borrowed(b) => Cow::Borrowed(&b[..keep]),
+            Cow::Owned(mut v) => {
+                v.truncate(keep);
+                Cow::Owned(v)
             }
-            out.pop();
+        })
+    }
+}
+
+/// Index of the first `sep` at or after `from`.
+fn memchr_from(s: &[u8], from: usize, sep: u8) -> Option<usize> {
+    s.get(from..)?
+        .iter()
+        .position(|&c| c == sep)
+        .map(|i| i + from)
+}
+
+/// Length of `item` once unescaped trailing whitespace is dropped.
+fn kept_len(item: &[u8]) -> usize {
+    let mut n = item.len();
+    while n > 0 {
+        let last = item[n - 1];
+        if !is_space(last) || (n > 1 && item[n - 2] == b'\\') {
+            break;
         }
-        Some(out)
+        n -= 1;
+    }
+    n
+}
+
+impl Iterator for ListIter<'_> {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        self.next_item().map(Cow::into_owned)
+    }
+
+    fn count(mut self) -> usize {
+        let mut n = 0;
+        while self.next_item().is_some() {
+            n += 1;
+        }
+        n
+    }
+
+    fn nth(&mut self, n: usize) -> Option<Vec<u8>> {
+        for _ in 0..n {
+            self.next_item()?;
+        }
+        self.next()
     }
 }
 

@@ -8,6 +8,7 @@ pub mod conditions;
 pub mod context;
 pub mod escape;
 pub mod eval;
+pub mod fxhash;
 pub mod headers;
 pub mod items;
 pub mod json_text;

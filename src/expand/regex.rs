@@ -1,33 +1,36 @@
 //! PCRE2 compilation with a process-wide cache: no regex is compiled twice.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use pcre2::bytes::{Regex, RegexBuilder};
 
 use crate::error::{ExpResult, ExpandError};
+use crate::expand::fxhash::FxHashMap;
 
-type Cache = Mutex<HashMap<(Vec<u8>, bool), Arc<Regex>>>;
+/// Compiled patterns, one map per `caseless` setting (so a hit needs no key copy).
+type Cache = Mutex<[FxHashMap<Vec<u8>, Arc<Regex>>; 2]>;
 
 fn cache() -> &'static Cache {
     static CACHE: OnceLock<Cache> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+    CACHE.get_or_init(|| Mutex::new([FxHashMap::default(), FxHashMap::default()]))
 }
 
 /// Compile (or fetch) a regex. Errors use Exim's wording:
 /// `regular expression error in "(": missing closing parenthesis at offset 1`.
 pub fn compile(pattern: &[u8], caseless: bool) -> ExpResult<Arc<Regex>> {
-    let key = (pattern.to_vec(), caseless);
+    let slot = usize::from(caseless);
     if let Some(r) = cache()
         .lock()
-        .map_err(|_| ExpandError::hard("regex cache poisoned"))?
-        .get(&key)
+        .map_err(|_| ExpandError::hard("regex cache poisoned"))?[slot]
+        .get(pattern)
     {
         return Ok(r.clone());
     }
     let text = String::from_utf8_lossy(pattern);
+    // Patterns are compiled once and matched many times: JIT pays for itself.
     let re = RegexBuilder::new()
         .caseless(caseless)
+        .jit_if_available(true)
         .build(&text)
         .map_err(|e| {
             ExpandError::hard(format!(
@@ -41,10 +44,10 @@ pub fn compile(pattern: &[u8], caseless: bool) -> ExpResult<Arc<Regex>> {
     let mut c = cache()
         .lock()
         .map_err(|_| ExpandError::hard("regex cache poisoned"))?;
-    if c.len() > 10_000 {
-        c.clear();
+    if c[slot].len() > 10_000 {
+        c[slot].clear();
     }
-    c.insert(key, re.clone());
+    c[slot].insert(pattern.to_vec(), re.clone());
     Ok(re)
 }
 

@@ -320,7 +320,16 @@ pub static VARIABLES: &[&str] = &[
 
 /// The id of a fixed variable by name.
 pub fn var_id(name: &str) -> Option<VarId> {
-    VARIABLES.binary_search(&name).ok().map(|i| VarId(i as u16))
+    // Every `$name` of every parsed expansion comes here: a hash beats a binary search.
+    static INDEX: std::sync::OnceLock<crate::expand::fxhash::FxHashMap<&str, u16>> =
+        std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        (0..)
+            .zip(VARIABLES.iter().copied())
+            .map(|(i, n)| (n, i))
+            .collect()
+    });
+    index.get(name).map(|&i| VarId(i))
 }
 
 /// Resolve a `$name`, following Exim's order: ACL variables, router variables,

@@ -518,6 +518,32 @@ pub fn match_host(
     check_list(ctx, &mut m, list, expand, 0)
 }
 
+/// `match_host` for a host-list option, traced under the option's name as Exim's
+/// session checks are (`host in hosts_proxy? no (end of list)`).
+pub fn match_host_option(
+    ctx: &mut Context,
+    ip: &[u8],
+    name: Option<&[u8]>,
+    list: &[u8],
+    option: &str,
+) -> MatchResult {
+    let mut m = host::HostMatcher::new(ip, name.map(<[u8]>::to_vec));
+    m.ip_only = false;
+    check_list_as(ctx, &mut m, list, true, 0, Some(option))
+}
+
+/// `match_domain` for a domain-list option, traced under the option's name
+/// (`x.example in helo_lookup_domains? no (end of list)`).
+pub fn match_domain_option(
+    ctx: &mut Context,
+    subject: &[u8],
+    list: &[u8],
+    option: &str,
+) -> MatchResult {
+    let mut m = string::StringMatcher::new(subject, Kind::Domain);
+    check_list_as(ctx, &mut m, list, true, 0, Some(option))
+}
+
 #[cfg(test)]
 mod tests;
 

@@ -170,9 +170,13 @@ impl LogFiles {
 
 /// Exim's rejection lines (`rejected RCPT`, `rejected after DATA`, `rejected from <...>`,
 /// `rejected connection`, synchronization errors) all contain the word `rejected`; a failed
-/// AUTH (`plain authenticator failed for ...`) goes to the rejectlog too.
+/// AUTH (`plain authenticator failed for ...`) goes to the rejectlog too, and so do
+/// dropped calls (`SMTP call from ... dropped: too many ...`) and `refused connection
+/// from ... (host_reject_connection)`, which Exim writes with LOG_REJECT.
 pub fn is_rejection(line: &str) -> bool {
     line.contains(" authenticator failed for ")
+        || (line.contains("SMTP call from ") && line.contains(" dropped: too many "))
+        || line.contains("refused connection from ")
         || line
             .split(|c: char| !c.is_ascii_alphanumeric())
             .any(|w| w == "rejected")

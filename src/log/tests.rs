@@ -68,6 +68,15 @@ fn paths_and_errors() {
     assert!(is_rejection(
         "plain authenticator failed for (x) [1.2.3.4]: 535 Incorrect authentication data"
     ));
+    assert!(is_rejection(
+        "SMTP call from (x) [1.2.3.4] dropped: too many unrecognized commands (last was \"X\")"
+    ));
+    assert!(is_rejection(
+        "refused connection from [1.2.3.4] (host_reject_connection)"
+    ));
+    assert!(!is_rejection(
+        "no MAIL in SMTP connection from (x) [1.2.3.4] D=0s C=EHLO,QUIT"
+    ));
 }
 
 #[test]

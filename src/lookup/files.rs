@@ -1,6 +1,5 @@
 //! Lookup files read once and kept parsed until they change on disk (inode, size, mtime).
 
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
@@ -9,6 +8,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::expand::fxhash::FxHashMap;
 use crate::lookup::LookupError;
 
 /// Largest lookup file rexim reads into memory.
@@ -72,7 +72,8 @@ type Slot<T> = (Stamp, u64, Arc<T>);
 
 /// Parsed files of one kind, keyed by file name.
 pub struct FileCache<T> {
-    map: Mutex<HashMap<Vec<u8>, Slot<T>>>,
+    /// Keyed by file names from the configuration: a fast hasher is safe.
+    map: Mutex<FxHashMap<Vec<u8>, Slot<T>>>,
     /// Words for the open-failure message (`for linear search`).
     purpose: &'static str,
     /// Lookup type named in "not a regular file (TYPE lookup)".
@@ -85,7 +86,7 @@ pub struct FileCache<T> {
 impl<T: Send + Sync + 'static> FileCache<T> {
     pub fn new(purpose: &'static str, type_name: &'static str) -> FileCache<T> {
         FileCache {
-            map: Mutex::new(HashMap::new()),
+            map: Mutex::new(FxHashMap::default()),
             purpose,
             type_name,
             not_regular: None,

@@ -1,8 +1,8 @@
 //! `lsearch`: the linear-search text file (`key: data`), parsed once into an indexed table.
 
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
+use crate::expand::fxhash::FxHashMap;
 use crate::lookup::files::{is_space, FileCache};
 use crate::lookup::{Call, LookupDriver, LookupError, Opened, Options};
 
@@ -43,7 +43,8 @@ pub fn ret_full(opts: &Options) -> bool {
 pub struct LsFile {
     pub entries: Vec<Entry>,
     /// Lowercased key -> first entry with that key.
-    pub index: HashMap<Vec<u8>, usize>,
+    /// Keys come from the file (trusted), so a fast hasher is safe here.
+    pub index: FxHashMap<Vec<u8>, usize>,
     /// Parsed network of each entry, built on first use by iplsearch.
     pub nets: OnceLock<Vec<Option<crate::lookup::ip::Net>>>,
     /// Literal-key index and pattern positions for nwildlsearch (0) and wildlsearch (1).
@@ -222,7 +223,7 @@ pub fn parse(text: &[u8]) -> LsFile {
             data_start,
         });
     }
-    let mut index = HashMap::with_capacity(entries.len());
+    let mut index = FxHashMap::with_capacity_and_hasher(entries.len(), Default::default());
     for (n, e) in entries.iter().enumerate() {
         index.entry(e.key.to_ascii_lowercase()).or_insert(n);
     }
@@ -241,6 +242,12 @@ pub fn make() -> Box<dyn LookupDriver> {
 }
 
 impl LookupDriver for Lsearch {
+    /// The parsed file is already an in-memory index: a result cache in front of it
+    /// would only add key copies and hashing (file changes still show, by generation).
+    fn cache_results(&self) -> bool {
+        false
+    }
+
     fn open(&self, source: &[u8], _opts: &Options) -> Result<Opened, LookupError> {
         open(source)
     }
@@ -257,9 +264,14 @@ impl LookupDriver for Lsearch {
         let Some(file) = opened.get::<LsFile>() else {
             return Ok(None);
         };
+        let lower: std::borrow::Cow<[u8]> = if key.iter().any(u8::is_ascii_uppercase) {
+            key.to_ascii_lowercase().into()
+        } else {
+            key.into()
+        };
         Ok(file
             .index
-            .get(&key.to_ascii_lowercase())
+            .get(&*lower)
             .and_then(|&n| file.entries.get(n))
             .map(|e| e.result(opts)))
     }

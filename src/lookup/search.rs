@@ -28,7 +28,9 @@ const CACHE_MAX: usize = 100_000;
 
 /// All lookup drivers of a process plus the result cache.
 pub struct Lookups {
-    drivers: Vec<Box<dyn LookupDriver>>,
+    /// Shared between the connections of a daemon (`share_drivers`): the parsed files
+    /// they keep are read once per process, not once per connection.
+    drivers: Vec<Arc<dyn LookupDriver>>,
     /// The resolver behind `dnsdb` and the `@mx_*` list items.
     resolver: Arc<dyn crate::dns::Resolver>,
     cache: Mutex<HashMap<CacheKey, Option<Vec<u8>>>>,
@@ -37,7 +39,7 @@ pub struct Lookups {
 impl Default for Lookups {
     fn default() -> Self {
         Lookups {
-            drivers: TYPES.iter().map(|t| (t.make)()).collect(),
+            drivers: TYPES.iter().map(|t| Arc::from((t.make)())).collect(),
             resolver: Arc::new(crate::dns::SystemResolver::default()),
             cache: Mutex::new(HashMap::new()),
         }
@@ -58,9 +60,19 @@ impl Lookups {
     /// Replace one driver (tests inject fakes, e.g. a DNS zone for `dnsdb`).
     pub fn with_driver(mut self, name: &str, driver: Box<dyn LookupDriver>) -> Lookups {
         if let Some(i) = find_type(name) {
-            self.drivers[i] = driver;
+            self.drivers[i] = Arc::from(driver);
         }
         self
+    }
+
+    /// The same drivers (and the files they hold parsed) with an empty result cache of its
+    /// own: one per SMTP connection, as Exim's cache lives in each connection's process.
+    pub fn share_drivers(&self) -> Lookups {
+        Lookups {
+            drivers: self.drivers.clone(),
+            resolver: self.resolver.clone(),
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Answer `dnsdb` and `@mx_*` list items from `resolver` (tests use `dns::FakeResolver`).

@@ -49,6 +49,8 @@ pub struct SessionConfig {
     pub tls_remember_esmtp: bool,
     pub acl_smtp_starttls: Option<Expansion>,
     pub log_tls: crate::smtp::tls::TlsLogging,
+    /// The session's own optional log lines (syntax/protocol errors, no MAIL).
+    pub log_session: crate::smtp::logsel::SessionLogging,
     pub helo_accept_junk_hosts: String,
     /// Hosts that must send HELO/EHLO before MAIL (Exim's default: all).
     pub hosts_require_helo: String,
@@ -63,6 +65,24 @@ pub struct SessionConfig {
     /// hosts the limit applies to.
     pub smtp_accept_max_nonmail: u32,
     pub smtp_accept_max_nonmail_hosts: String,
+    /// Host lists Exim checks as a connection starts, in its order (`smtp/hostopts.rs`),
+    /// the HELO names that force a reverse lookup, and the DATA-time From-line hosts.
+    pub hosts_connection_nolog: String,
+    pub host_lookup: String,
+    pub host_reject_connection: String,
+    pub sender_unqualified_hosts: String,
+    pub recipient_unqualified_hosts: String,
+    pub helo_verify_hosts: String,
+    pub helo_try_verify_hosts: String,
+    pub hosts_proxy: String,
+    pub helo_lookup_domains: String,
+    pub ignore_fromline_hosts: String,
+    /// Domains unqualified senders and recipients get (empty: `primary_hostname`).
+    pub qualify_domain: String,
+    pub qualify_recipient: String,
+    /// List options set to an empty list: traced `no (end of list)`, where an unset
+    /// one is traced `no (option unset)`.
+    pub empty_lists: Vec<String>,
 }
 
 impl Default for SessionConfig {
@@ -104,6 +124,7 @@ impl Default for SessionConfig {
             tls_remember_esmtp: false,
             acl_smtp_starttls: None,
             log_tls: crate::smtp::tls::TlsLogging::default(),
+            log_session: crate::smtp::logsel::SessionLogging::default(),
             helo_accept_junk_hosts: String::new(),
             hosts_require_helo: "*".into(),
             message_body_visible: 500,
@@ -113,6 +134,19 @@ impl Default for SessionConfig {
             authenticators: Vec::new(),
             smtp_accept_max_nonmail: 10,
             smtp_accept_max_nonmail_hosts: "*".into(),
+            hosts_connection_nolog: String::new(),
+            host_lookup: String::new(),
+            host_reject_connection: String::new(),
+            sender_unqualified_hosts: String::new(),
+            recipient_unqualified_hosts: String::new(),
+            helo_verify_hosts: String::new(),
+            helo_try_verify_hosts: String::new(),
+            hosts_proxy: String::new(),
+            helo_lookup_domains: "@ : @[]".into(),
+            ignore_fromline_hosts: String::new(),
+            qualify_domain: String::new(),
+            qualify_recipient: String::new(),
+            empty_lists: Vec::new(),
         }
     }
 }
@@ -182,9 +216,24 @@ impl SessionConfig {
             "tls_resumption_hosts" => self.tls_resumption_hosts = value.into(),
             "tls_remember_esmtp" => self.tls_remember_esmtp = bool_value(value)?,
             "acl_smtp_starttls" => self.acl_smtp_starttls = acl(),
-            "log_selector" => self.log_tls = crate::smtp::tls::TlsLogging::from_selector(value),
+            "log_selector" => {
+                self.log_tls = crate::smtp::tls::TlsLogging::from_selector(value);
+                self.log_session = crate::smtp::logsel::SessionLogging::from_selector(value);
+            }
             "helo_accept_junk_hosts" => self.helo_accept_junk_hosts = value.into(),
             "hosts_require_helo" => self.hosts_require_helo = value.into(),
+            "hosts_connection_nolog" => self.hosts_connection_nolog = value.into(),
+            "host_lookup" => self.host_lookup = value.into(),
+            "host_reject_connection" => self.host_reject_connection = value.into(),
+            "sender_unqualified_hosts" => self.sender_unqualified_hosts = value.into(),
+            "recipient_unqualified_hosts" => self.recipient_unqualified_hosts = value.into(),
+            "helo_verify_hosts" => self.helo_verify_hosts = value.into(),
+            "helo_try_verify_hosts" => self.helo_try_verify_hosts = value.into(),
+            "hosts_proxy" => self.hosts_proxy = value.into(),
+            "helo_lookup_domains" => self.helo_lookup_domains = value.into(),
+            "ignore_fromline_hosts" => self.ignore_fromline_hosts = value.into(),
+            "qualify_domain" => self.qualify_domain = value.into(),
+            "qualify_recipient" => self.qualify_recipient = value.into(),
             "message_body_visible" => {
                 self.message_body_visible = size_value(value)? as usize;
             }
@@ -261,13 +310,25 @@ const SESSION_OPTIONS: &[&str] = &[
     "dsn_advertise_hosts",
     "helo_accept_junk_hosts",
     "helo_allow_chars",
+    "helo_lookup_domains",
+    "helo_try_verify_hosts",
+    "helo_verify_hosts",
+    "host_lookup",
+    "host_reject_connection",
+    "hosts_connection_nolog",
+    "hosts_proxy",
     "hosts_require_helo",
+    "ignore_fromline_hosts",
     "log_selector",
     "message_body_visible",
     "message_size_limit",
     "pipelining_advertise_hosts",
     "pipelining_connect_advertise_hosts",
     "primary_hostname",
+    "qualify_domain",
+    "qualify_recipient",
+    "recipient_unqualified_hosts",
+    "sender_unqualified_hosts",
     "smtp_accept_max_nonmail",
     "smtp_accept_max_nonmail_hosts",
     "smtp_banner",
@@ -306,6 +367,9 @@ impl SessionConfig {
                 Value::Int(i) => i.to_string(),
                 Value::Times(t) => t.first().map(i64::to_string).unwrap_or_default(),
             };
+            if text.is_empty() && !matches!(setting.value, Value::Unset) {
+                out.empty_lists.push(name.to_string());
+            }
             if let Err(e) = out.set_option(name, &text) {
                 errors.push(e);
             }

@@ -1,7 +1,10 @@
 //! The sans-IO SMTP server core: input parsing, the session state machine, message ids.
 
 pub mod config;
+pub mod history;
+pub mod hostopts;
 pub mod listen;
+pub mod logsel;
 pub mod msgid;
 pub mod nonmail;
 pub mod proto;

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -39,6 +39,12 @@ use crate::smtp::{Peer, Session, SessionConfig};
 
 /// The configuration used when no `-C` is given.
 pub const DEFAULT_CONFIG_TEXT: &str = include_str!("../../stdlib/default.conf");
+
+/// Threads that run session batches (ACLs, the spool's fsyncs). Each thread keeps
+/// allocator pages of its own (about 0.7 MB measured with 10,000 idle connections), and
+/// tokio's default of 512 let a burst of connections cost hundreds of MB; 64 still lets
+/// 64 sessions wait on a commit or a slow lookup at once.
+const MAX_SESSION_THREADS: usize = 64;
 
 /// How long a shutdown waits for connections still inside a command.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -313,7 +319,11 @@ impl Daemon {
             interface_port: local.map(|l| l.port()).unwrap_or(0),
             ident: None,
         };
-        let mut ctx = Context::default();
+        // One set of lookup drivers for the process (lsearch files parsed once, a
+        // connection costs no driver state), a result cache per connection.
+        static LOOKUPS: std::sync::OnceLock<crate::lookup::Lookups> = std::sync::OnceLock::new();
+        let lookups = LOOKUPS.get_or_init(Default::default).share_drivers();
+        let mut ctx = Context::new(Arc::new(lookups));
         ctx.acl = Some(Arc::new(ExpansionAcls {
             acls: self.acls.clone(),
         }));
@@ -447,6 +457,41 @@ fn printing(bytes: &[u8]) -> String {
     out
 }
 
+/// Wait until the client sends something and take it (empty: end of input). An idle
+/// connection holds no read buffer: the bytes are read into the stack, then copied out.
+async fn read_some(stream: &TcpStream) -> std::io::Result<Vec<u8>> {
+    loop {
+        stream.readable().await?;
+        match read_now(stream) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            r => return r,
+        }
+    }
+}
+
+/// The next input of a connection: in clear straight from the socket (no buffer held
+/// while idle); under TLS through the decrypting stream (its buffer lives only while a
+/// read is pending).
+async fn read_conn(stream: &mut Conn) -> std::io::Result<Vec<u8>> {
+    match stream {
+        Conn::Plain(tcp) => read_some(tcp).await,
+        Conn::Gone => Ok(Vec::new()),
+        tls => {
+            let mut buf = vec![0u8; 16 * 1024];
+            let n = tokio::io::AsyncReadExt::read(tls, &mut buf).await?;
+            buf.truncate(n);
+            Ok(buf)
+        }
+    }
+}
+
+/// The bytes waiting on the socket, read through a buffer on this thread's stack.
+fn read_now(stream: &TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut buf = [0u8; 16 * 1024];
+    let n = stream.try_read(&mut buf)?;
+    Ok(buf[..n].to_vec())
+}
+
 /// Drive one connection to its end.
 async fn connection(
     d: Arc<Daemon>,
@@ -499,7 +544,6 @@ async fn connection(
             refuse_early_talker(&mut s, &input);
         }
     }
-    let mut buf = vec![0u8; 16 * 1024];
     loop {
         // ACL `delay =`: sleep on the timer (no thread is held) before the replies of
         // this batch go out. Replies to earlier pipelined commands of the same batch wait
@@ -516,8 +560,8 @@ async fn connection(
         }
         let read = async {
             match d.receive_timeout {
-                Some(t) => tokio::time::timeout(t, stream.read(&mut buf)).await.ok(),
-                None => Some(stream.read(&mut buf).await),
+                Some(t) => tokio::time::timeout(t, read_conn(&mut stream)).await.ok(),
+                None => Some(read_conn(&mut stream).await),
             }
         };
         let got = tokio::select! {
@@ -527,11 +571,9 @@ async fn connection(
         let next = match got {
             None => on_session(s, shutting_down).await,
             Some(None) => on_session(s, timed_out).await,
-            Some(Some(Ok(0) | Err(_))) => on_session(s, |s| s.close_input()).await,
-            Some(Some(Ok(n))) => {
-                let bytes = buf[..n].to_vec();
-                on_session(s, move |s| s.feed(&bytes)).await
-            }
+            Some(Some(Err(_))) => on_session(s, |s| s.close_input()).await,
+            Some(Some(Ok(bytes))) if bytes.is_empty() => on_session(s, |s| s.close_input()).await,
+            Some(Some(Ok(bytes))) => on_session(s, move |s| s.feed(&bytes)).await,
         };
         match next {
             Some(n) => s = n,
@@ -736,6 +778,7 @@ pub fn main(args: &[String]) -> i32 {
         }
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(MAX_SESSION_THREADS)
         .enable_all()
         .build()
     {

@@ -124,6 +124,13 @@ pub struct Session {
     /// The id of the latest message: Exim starts every later log line of the connection
     /// with it.
     pub(crate) log_id: Option<String>,
+    /// The last commands (the `C=` of "dropped" and "no MAIL" lines), MAIL commands
+    /// seen, and when the connection started (`D=`).
+    pub(crate) history: crate::smtp::history::History,
+    pub(crate) mail_commands: u32,
+    started: std::time::Instant,
+    /// What the connection-time host-list checks decided (`hostopts.rs`).
+    pub(crate) host_flags: crate::smtp::hostopts::HostFlags,
 }
 
 /// What the last EHLO advertised.
@@ -186,6 +193,10 @@ impl Session {
             tls_request: None,
             tls_broken: false,
             log_id: None,
+            history: Default::default(),
+            mail_commands: 0,
+            started: std::time::Instant::now(),
+            host_flags: Default::default(),
         };
         s.set_connection_vars();
         s
@@ -261,6 +272,10 @@ impl Session {
 
     /// Send the banner (after the connect ACL). Call once, before feeding input.
     pub fn start(&mut self) {
+        if !crate::smtp::hostopts::connection_checks(self) {
+            self.state = State::Closed;
+            return;
+        }
         if let Some(spec) = self.cfg.acl_smtp_connect.clone() {
             let v = self.acl(Phase::Connect, &spec);
             if v.rc != Rc::Ok {
@@ -273,6 +288,9 @@ impl Session {
         match expand(&banner, &mut self.ctx) {
             Ok(v) => {
                 let text = v.as_str_lossy().into_owned();
+                let hosts = self.cfg.pipelining_connect_advertise_hosts.clone();
+                self.pipe_connect_acceptable = !self.peer.address.is_empty()
+                    && self.host_option("pipelining_connect_advertise_hosts", &hosts);
                 self.respond("220", true, &text);
                 self.state = State::Command;
             }
@@ -323,6 +341,7 @@ impl Session {
             };
             if done == Done::Close {
                 self.state = State::Closed;
+                self.log_no_mail();
             }
         }
     }
@@ -330,6 +349,18 @@ impl Session {
     fn lost_connection(&mut self) -> Done {
         if self.tls_broken {
             self.notquit("tls-failed");
+            return Done::Close;
+        }
+        if self.state == State::Data {
+            crate::smtp::hostopts::fromline_check(self, self.rx.data_lost_first_line);
+            let line = format!(
+                "SMTP connection from {} lost while reading message data{}",
+                self.host_and_ident().trim_start_matches("H="),
+                self.rx.data_lost_at
+            );
+            self.log(line);
+            self.notquit("connection-lost");
+            self.reply("421 Lost incoming connection");
             return Done::Close;
         }
         self.notquit("connection-lost");
@@ -343,11 +374,41 @@ impl Session {
             State::Data | State::Chunk { .. } => "reading message data",
             _ => "reading SMTP command",
         };
+        // Outside a transaction Exim writes this only under its smtp_connection
+        // selector (some clients just drop the call instead of sending QUIT).
+        let in_transaction = self.env.sender.is_some() || !self.env.recipients.is_empty();
+        if what == "reading SMTP command" && !in_transaction {
+            return Done::Close;
+        }
         let helo = self.host_and_ident().trim_start_matches("H=").to_string();
+        let duration = self.duration();
         self.log(format!(
-            "unexpected disconnection while {what} from {helo} D=0s"
+            "unexpected disconnection while {what} from {helo} D={duration}"
         ));
         Done::Close
+    }
+
+    /// Time since the connection started, as `D=` shows it.
+    fn duration(&self) -> String {
+        let secs = self.started.elapsed().as_secs();
+        crate::config::options::print_time(i64::try_from(secs).unwrap_or(i64::MAX))
+    }
+
+    /// Exim's `smtp_log_no_mail`: with `log_selector = +smtp_no_mail`, a connection that
+    /// ends without any MAIL command gets a line with its command history.
+    fn log_no_mail(&mut self) {
+        if self.mail_commands > 0 || !self.cfg.log_session.no_mail {
+            return;
+        }
+        let line = format!(
+            "no MAIL in SMTP connection from {} D={}{}{}{}",
+            self.host_and_ident().trim_start_matches("H="),
+            self.duration(),
+            self.auth_log_element(),
+            self.cfg.log_tls.fields(self.tls.as_ref()),
+            self.history.log_element()
+        );
+        self.log(line);
     }
 
     fn command(&mut self, c: CommandLine) -> Done {
@@ -365,6 +426,7 @@ impl Session {
         if self.out_of_sync(c.verb) {
             return self.sync_failure();
         }
+        let bad_argument = c.verb.is_some_and(|v| !v.has_arg() && !c.arg.is_empty());
         let done = if c.had_nul {
             self.synprot_log("syntax", "NUL character(s) present (shown as '?')");
             self.reply("501 NUL characters are not allowed in SMTP commands");
@@ -372,8 +434,12 @@ impl Session {
         } else if c.verb.is_some_and(|v| self.too_many_nonmail(v)) {
             self.nonmail_failure()
         } else {
-            if let Some(v) = c.verb.filter(|v| v.has_arg() || c.arg.is_empty()) {
+            if let Some(v) = c.verb.filter(|_| !bad_argument) {
                 self.nonmail.used(v);
+                self.history.had(v);
+                if v == Verb::Mail {
+                    self.mail_commands += 1;
+                }
             }
             match c.verb {
                 Some(v) if !v.has_arg() && !c.arg.is_empty() => {
@@ -431,7 +497,7 @@ impl Session {
             Some(b) => b,
             None => {
                 let hosts = self.cfg.smtp_accept_max_nonmail_hosts.clone();
-                let b = self.host_in(&hosts);
+                let b = self.host_option("smtp_accept_max_nonmail_hosts", &hosts);
                 self.nonmail_host = Some(b);
                 b
             }
@@ -563,6 +629,9 @@ impl Session {
     }
 
     fn synprot_log(&mut self, kind: &str, msg: &str) {
+        if !self.cfg.log_session.synprot(kind) {
+            return;
+        }
         let line = format!(
             "SMTP {kind} error in \"{}\" {} {msg}",
             String::from_utf8_lossy(&self.cmd.line),
@@ -603,9 +672,10 @@ impl Session {
 
     pub(crate) fn too_many_errors_log(&mut self) {
         let line = format!(
-            "SMTP call from {} dropped: too many syntax or protocol errors (last command was \"{}\")",
+            "SMTP call from {} dropped: too many syntax or protocol errors (last command was \"{}\", {})",
             self.host_and_ident().trim_start_matches("H="),
-            String::from_utf8_lossy(&self.cmd.line)
+            String::from_utf8_lossy(&self.cmd.line),
+            self.history.log_element()
         );
         self.log(line);
     }
@@ -770,7 +840,43 @@ impl Session {
         id
     }
 
-    /// Does the calling host match a host list option?
+    /// Does the calling host match the host-list option `name`? Traced under `-bh` as
+    /// Exim traces its own option checks (`host in NAME? no (option unset)`).
+    pub fn host_option(&mut self, name: &str, list: &str) -> bool {
+        if list.is_empty() && !self.cfg.empty_lists.iter().any(|n| n == name) {
+            self.ctx
+                .trace(|| format!("host in {name}? no (option unset)"));
+            return false;
+        }
+        let ip = self.peer.address.clone();
+        let host = self.peer.name.clone();
+        matches!(
+            crate::listmatch::match_host_option(
+                &mut self.ctx,
+                ip.as_bytes(),
+                host.as_deref().map(str::as_bytes),
+                list.as_bytes(),
+                name
+            ),
+            Ok(Some(_))
+        )
+    }
+
+    /// The domain unqualified senders get (`qualify_domain`, else `primary_hostname`),
+    /// and unqualified recipients (`qualify_recipient`, else the former).
+    pub fn qualify_domain(&self, recipient: bool) -> String {
+        let c = &self.cfg;
+        if recipient && !c.qualify_recipient.is_empty() {
+            return c.qualify_recipient.clone();
+        }
+        if c.qualify_domain.is_empty() {
+            c.primary_hostname.clone()
+        } else {
+            c.qualify_domain.clone()
+        }
+    }
+
+    /// Does the calling host match a host list (untraced)?
     pub fn host_in(&mut self, list: &str) -> bool {
         if list.is_empty() {
             return false;

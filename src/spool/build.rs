@@ -1,9 +1,10 @@
 //! From an accepted SMTP message to the `-H` contents and `-D` body Exim would write.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::header::{header_type, AclVar, HeaderFile, HeaderLine, OptionLine, Recipient};
-use crate::expand::{Context, Val};
+use crate::expand::{Context, Expansion, Val};
 use crate::smtp::sink::AcceptedMessage;
 
 /// Exim 4.96's default `received_header_text` (TLS parts included, as in Debian's build).
@@ -178,8 +179,10 @@ pub fn received_header(msg: &AcceptedMessage, template: &str) -> Result<Vec<u8>,
     if let [only] = msg.recipients {
         ctx.set("received_for", Val::tainted(only.clone()));
     }
-    let date = crate::expand_str("${tod_full}", &mut ctx).map_err(|e| e.message)?;
-    let text = crate::expand_str(template, &mut ctx).map_err(|e| {
+    static TOD_FULL: std::sync::OnceLock<Expansion> = std::sync::OnceLock::new();
+    let date = TOD_FULL.get_or_init(|| crate::parse("${tod_full}"));
+    let date = crate::expand(date, &mut ctx).map_err(|e| e.message)?;
+    let text = crate::expand(&parsed_template(template), &mut ctx).map_err(|e| {
         format!(
             "Expansion of \"{template}\" (received_header_text) failed: {}",
             e.message
@@ -195,6 +198,20 @@ pub fn received_header(msg: &AcceptedMessage, template: &str) -> Result<Vec<u8>,
     out.extend_from_slice(&date.bytes);
     out.push(b'\n');
     Ok(out)
+}
+
+/// `received_header_text` parsed once, not once per message (a daemon has one template).
+fn parsed_template(template: &str) -> Arc<Expansion> {
+    static LAST: Mutex<Option<(String, Arc<Expansion>)>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    match &*last {
+        Some((t, e)) if t == template => e.clone(),
+        _ => {
+            let e = Arc::new(crate::parse(template));
+            *last = Some((template.to_string(), e.clone()));
+            e
+        }
+    }
 }
 
 fn opt(name: &str, v: &Val) -> OptionLine {

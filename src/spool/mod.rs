@@ -8,6 +8,7 @@
 //! ```
 
 pub mod build;
+pub mod commit;
 pub mod header;
 pub mod queue;
 #[cfg(test)]
@@ -17,6 +18,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use header::{HeaderFile, HeaderLine, Recipient};
 
@@ -71,6 +73,8 @@ pub struct Spool {
     pub received_header_text: String,
     /// `split_spool_directory`: new messages go in `input/<6th character of the id>/`.
     pub split: bool,
+    /// Where concurrent writes meet to commit together; shared by clones.
+    committer: Arc<commit::GroupCommit>,
 }
 
 impl Spool {
@@ -83,6 +87,7 @@ impl Spool {
             originator: (login_name(uid), uid, gid),
             received_header_text: build::DEFAULT_RECEIVED_HEADER_TEXT.to_string(),
             split: false,
+            committer: Arc::default(),
         }
     }
 
@@ -148,26 +153,32 @@ impl Spool {
         Ok(if other.exists() { other } else { preferred })
     }
 
-    /// Write `-D` then `-H`, each to a temporary name, fsync'd, renamed, directory fsync'd.
+    /// Store a message durably: `-D` and `-H` are written under temporary names and
+    /// fsync'd, then committed together with the other messages waiting at the same moment
+    /// (`-D` renamed, directory fsync'd, `-H` renamed, directory fsync'd: see [`commit`]). Returns once the message is durable; on error nothing of it is left.
     pub fn write(&self, header: &HeaderFile, data: &[u8]) -> Result<(), SpoolError> {
         let input = self.message_dir(&header.id)?;
         fs::create_dir_all(&input).map_err(io_err(&input))?;
-        let d = input.join(format!("{}-D", header.id));
-        let h = input.join(format!("{}-H", header.id));
-        let mut dbytes = Vec::with_capacity(data.len() + 20);
-        dbytes.extend_from_slice(format!("{}-D\n", header.id).as_bytes());
-        dbytes.extend_from_slice(data);
-        durable_write(&input, &format!("dat.{}", header.id), &d, &dbytes)?;
-        if let Err(e) = durable_write(
-            &input,
-            &format!("hdr.{}", header.id),
-            &h,
-            &header.to_bytes(),
-        ) {
-            let _ = fs::remove_file(&d);
+        let id = &header.id;
+        let d = unsynced_write(&input, &format!("dat.{id}"), &format!("{id}-D"), |f| {
+            f.write_all(format!("{id}-D\n").as_bytes())?;
+            f.write_all(data)
+        })?;
+        let h = match unsynced_write(&input, &format!("hdr.{id}"), &format!("{id}-H"), |f| {
+            f.write_all(&header.to_bytes())
+        }) {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = fs::remove_file(&d.tmp);
+                return Err(e);
+            }
+        };
+        if let Err(e) = commit::sync_files(&d, &h) {
+            let _ = fs::remove_file(&d.tmp);
+            let _ = fs::remove_file(&h.tmp);
             return Err(e);
         }
-        Ok(())
+        self.committer.commit(commit::Job::new(input, d, h))
     }
 
     /// Read and parse one message's `-H` file.
@@ -236,28 +247,33 @@ pub fn is_message_id(id: &str) -> bool {
             .all(|(i, c)| i == 6 || i == 13 || c.is_ascii_alphanumeric())
 }
 
-fn durable_write(dir: &Path, temp: &str, dest: &Path, bytes: &[u8]) -> Result<(), SpoolError> {
+/// Write a file under `dir/temp` (not yet synced) for the group commit to make durable
+/// and rename to `dir/dest`.
+fn unsynced_write(
+    dir: &Path,
+    temp: &str,
+    dest: &str,
+    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> Result<commit::Pending, SpoolError> {
     let tmp = dir.join(temp);
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(SPOOL_MODE)
-            .open(&tmp)
-            .map_err(io_err(&tmp))?;
-        f.write_all(bytes).map_err(io_err(&tmp))?;
-        f.sync_all().map_err(io_err(&tmp))?;
-        drop(f);
-        fs::rename(&tmp, dest).map_err(io_err(dest))?;
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(dir))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    let opened = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(SPOOL_MODE)
+        .open(&tmp);
+    let result = opened.and_then(|mut f| fill(&mut f).map(|()| f));
+    match result {
+        Ok(file) => Ok(commit::Pending {
+            file,
+            tmp,
+            dest: dir.join(dest),
+        }),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(io_err(&tmp)(e))
+        }
     }
-    result
 }
 
 fn login_name(uid: u32) -> String {

@@ -16,8 +16,8 @@ pub fn to_number(s: &[u8]) -> ExpResult<i64> {
     if s.is_empty() {
         return Ok(0);
     }
-    let text = String::from_utf8_lossy(s);
-    let msg = |m: &str| ExpandError::hard(m.replace("%s", &text));
+    // The text is only needed for an error message: build it then.
+    let msg = |m: &str| ExpandError::hard(m.replace("%s", &String::from_utf8_lossy(s)));
     let neg = s[0] == b'-';
     let start = usize::from(matches!(s[0], b'-' | b'+'));
     let nd = s[start..].iter().take_while(|c| c.is_ascii_digit()).count();
@@ -95,8 +95,8 @@ fn number_check(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
 
 /// Expand both sides, converting each to a number straight after it is read.
 fn numbers(ev: &mut Eval, args: &[Seq]) -> ExpResult<(i64, i64)> {
-    let a = to_number(&ev.seq(&args[0])?.bytes)?;
-    let b = to_number(&ev.seq(&args[1])?.bytes)?;
+    let a = ev.with_bytes(&args[0], |b, _| to_number(b))??;
+    let b = ev.with_bytes(&args[1], |b, _| to_number(b))??;
     Ok((a, b))
 }
 
@@ -121,20 +121,19 @@ pub fn num_ge(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
     numbers(ev, args).map(|(a, b)| a >= b)
 }
 
-fn strings(ev: &mut Eval, args: &[Seq]) -> ExpResult<(Vec<u8>, Vec<u8>)> {
-    let a = ev.seq(&args[0])?.bytes;
-    let b = ev.seq(&args[1])?.bytes;
-    Ok((a, b))
+/// Expand both sides (in order) and compare them with `f`.
+fn strings(ev: &mut Eval, args: &[Seq], f: impl FnOnce(&[u8], &[u8]) -> bool) -> ExpResult<bool> {
+    ev.with_two(&args[0], &args[1], |(a, _), (b, _)| f(a, b))
 }
 
 /// `${if eq{a}{a}{y}{n}}` gives `y`.
 pub fn eq(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
-    strings(ev, args).map(|(a, b)| a == b)
+    strings(ev, args, |a, b| a == b)
 }
 
 /// `${if eqi{A}{a}{y}{n}}` gives `y`.
 pub fn eqi(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
-    strings(ev, args).map(|(a, b)| a.eq_ignore_ascii_case(&b))
+    strings(ev, args, |a, b| a.eq_ignore_ascii_case(b))
 }
 
 /// Exim's `strcmpic`: compare after ASCII lowercasing each byte.
@@ -146,40 +145,40 @@ fn caseless_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 
 /// `${if lt{abc}{abd}{y}{n}}` gives `y` (byte order).
 pub fn lt(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
-    strings(ev, args).map(|(a, b)| a < b)
+    strings(ev, args, |a, b| a < b)
 }
 
 /// `${if lti{ABC}{abd}{y}{n}}` gives `y`.
 pub fn lti(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
-    strings(ev, args).map(|(a, b)| caseless_cmp(&a, &b).is_lt())
+    strings(ev, args, |a, b| caseless_cmp(a, b).is_lt())
 }
 
 /// `${if le{abc}{abc}{y}{n}}` gives `y`.
 pub fn le(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
-    strings(ev, args).map(|(a, b)| a <= b)
+    strings(ev, args, |a, b| a <= b)
 }
 
 /// `${if lei{ABC}{abc}{y}{n}}` gives `y`.
 pub fn lei(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
-    strings(ev, args).map(|(a, b)| caseless_cmp(&a, &b).is_le())
+    strings(ev, args, |a, b| caseless_cmp(a, b).is_le())
 }
 
 /// `${if gt{b}{a}{y}{n}}` gives `y`.
 pub fn gt(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
-    strings(ev, args).map(|(a, b)| a > b)
+    strings(ev, args, |a, b| a > b)
 }
 
 /// `${if gti{B}{a}{y}{n}}` gives `y`.
 pub fn gti(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
-    strings(ev, args).map(|(a, b)| caseless_cmp(&a, &b).is_gt())
+    strings(ev, args, |a, b| caseless_cmp(a, b).is_gt())
 }
 
 /// `${if ge{b}{b}{y}{n}}` gives `y`.
 pub fn ge(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
-    strings(ev, args).map(|(a, b)| a >= b)
+    strings(ev, args, |a, b| a >= b)
 }
 
 /// `${if gei{B}{b}{y}{n}}` gives `y`.
 pub fn gei(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
-    strings(ev, args).map(|(a, b)| caseless_cmp(&a, &b).is_ge())
+    strings(ev, args, |a, b| caseless_cmp(a, b).is_ge())
 }

@@ -7,7 +7,6 @@ use crate::expand::ast::{Cond, Seq};
 use crate::expand::eval::Eval;
 use crate::expand::json_text::{dewrap, json_next};
 use crate::expand::lists;
-use crate::expand::value::Val;
 
 /// Placeholder `run` for iterator conditions, which the evaluator calls through `each`.
 pub fn not_direct(_: &mut Eval, _: &[Seq]) -> ExpResult<bool> {
@@ -44,32 +43,30 @@ fn iterate(ev: &mut Eval, list: &Seq, cond: &Cond, any: bool, mode: Mode) -> Exp
     let inside = |e: ExpandError| inside(name, e);
     let text = ev.seq(list)?;
     ev.skip_cond(cond).map_err(inside)?;
-    let items: Vec<Vec<u8>> = match mode {
-        Mode::List => lists::iter(&text.bytes).collect(),
+    let items: Vec<std::borrow::Cow<[u8]>> = match mode {
+        Mode::List => {
+            let mut it = lists::iter(&text.bytes);
+            std::iter::from_fn(|| it.next_item()).collect()
+        }
         Mode::Json | Mode::Jsons => {
             let mut inner =
                 dewrap(&text.bytes, b'[', b']').map_err(|_| ExpandError::hard("missing ']'"))?;
-            std::iter::from_fn(|| json_next(&mut inner).map(<[u8]>::to_vec)).collect()
+            std::iter::from_fn(|| json_next(&mut inner).map(std::borrow::Cow::Borrowed)).collect()
         }
     };
     let saved = ev.item.take();
 
     let r = (|| {
         let mut result = false;
-        for item in items {
-            let item = if mode == Mode::Jsons {
-                dewrap(&item, b'"', b'"')
-                    .map_err(|_| {
-                        ExpandError::hard("missing '\"' wrapping string result for extract jsons")
-                    })?
-                    .to_vec()
+        for item in &items {
+            let item: &[u8] = if mode == Mode::Jsons {
+                dewrap(item, b'"', b'"').map_err(|_| {
+                    ExpandError::hard("missing '\"' wrapping string result for extract jsons")
+                })?
             } else {
                 item
             };
-            ev.item = Some(Val {
-                bytes: item,
-                tainted: text.tainted,
-            });
+            ev.set_item(item, text.tainted);
             let v = ev.cond(cond).map_err(inside)?;
             if any && v {
                 return Ok(true);

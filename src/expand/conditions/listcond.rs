@@ -10,20 +10,30 @@ use crate::expand::value::Val;
 use crate::listmatch::{self, ip, ListError, MatchResult};
 
 fn inlist_with(ev: &mut Eval, args: &[Seq], caseless: bool) -> ExpResult<bool> {
-    let subject = ev.seq(&args[0])?;
-    let list = ev.seq(&args[1])?;
-    for item in lists::iter(&list.bytes) {
-        let hit = if caseless {
-            item.eq_ignore_ascii_case(&subject.bytes)
-        } else {
-            item == subject.bytes
-        };
-        if hit {
-            ev.value = Some(list.derive(item));
-            return Ok(true);
+    let found = ev.with_two(&args[0], &args[1], |(subject, _), (list, tainted)| {
+        let mut it = lists::iter(list);
+        while let Some(item) = it.next_item() {
+            let hit = if caseless {
+                item.eq_ignore_ascii_case(subject)
+            } else {
+                *item == *subject
+            };
+            if hit {
+                return Some(Val {
+                    bytes: item.into_owned(),
+                    tainted,
+                });
+            }
         }
+        None
+    })?;
+    match found {
+        Some(v) => {
+            ev.value = Some(v);
+            Ok(true)
+        }
+        None => Ok(false),
     }
-    Ok(false)
 }
 
 /// `${if inlist{b}{a:b:c}{$value}{n}}` gives `b`.
@@ -38,19 +48,27 @@ pub fn inlisti(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
 
 /// `${if match{abc}{(b)(c)}{$0-$1-$2}}` gives `bc-b-c`.
 pub fn match_re(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
-    let subject = ev.seq(&args[0])?;
-    let pattern = ev.seq(&args[1])?;
-    let re = ev.regex(&pattern.bytes, false)?;
-    let caps = re
-        .captures(&subject.bytes)
-        .map_err(|e| ExpandError::hard(format!("regex match error: {e}")))?;
-    let Some(caps) = caps else {
-        return Ok(false);
-    };
-    ev.captures = (0..caps.len())
-        .map(|i| subject.derive(caps.get(i).map_or(&b""[..], |m| m.as_bytes())))
-        .collect();
-    Ok(true)
+    let caps = ev.with_two(&args[0], &args[1], |(subject, tainted), (pattern, _)| {
+        let re = crate::expand::regex::compile(pattern, false)?;
+        let caps = re
+            .captures(subject)
+            .map_err(|e| ExpandError::hard(format!("regex match error: {e}")))?;
+        Ok::<_, ExpandError>(caps.map(|caps| {
+            (0..caps.len())
+                .map(|i| Val {
+                    bytes: caps.get(i).map_or(&b""[..], |m| m.as_bytes()).to_vec(),
+                    tainted,
+                })
+                .collect::<Vec<Val>>()
+        }))
+    })??;
+    match caps {
+        Some(c) => {
+            ev.captures = c;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
 /// Publish a list match's `$value` and `$0..$n` like Exim does. Domain, local-part

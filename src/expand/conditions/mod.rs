@@ -3,6 +3,7 @@
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::ast::{Cond, Seq};
 use crate::expand::eval::Eval;
+use crate::expand::fxhash::FxHashMap;
 
 pub mod auth;
 pub mod compare;
@@ -133,10 +134,16 @@ pub fn too_few_message(name: &str) -> Option<String> {
 }
 
 pub fn find(name: &str) -> Option<&'static CondDef> {
-    CONDITIONS
-        .binary_search_by(|d| d.name.cmp(name))
-        .ok()
-        .map(|i| &CONDITIONS[i])
+    // Looked up for every condition of every parsed expansion: hashed, not searched.
+    static INDEX: std::sync::OnceLock<FxHashMap<&str, usize>> = std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        CONDITIONS
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.name, i))
+            .collect()
+    });
+    index.get(name).map(|&i| &CONDITIONS[i])
 }
 
 impl std::fmt::Debug for CondDef {

@@ -64,15 +64,7 @@ pub fn extract(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
         (keyed(&k, &data.bytes).map(|v| data.derive(v)), &node.tail)
     };
     let saved_caps = ev.captures.clone();
-    let ok = found.is_some();
-    let r = ev.tail(
-        tail,
-        ok,
-        found.clone().unwrap_or_default(),
-        found,
-        "extract",
-        out,
-    );
+    let r = ev.tail_value(tail, found, "extract", out);
     ev.captures = saved_caps;
     r
 }
@@ -248,15 +240,7 @@ pub fn listextract(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<(
         .and_then(|i| lists::iter(&list.bytes).nth(i))
         .map(|v| list.derive(v));
     let saved_caps = ev.captures.clone();
-    let ok = found.is_some();
-    let r = ev.tail(
-        &node.tail,
-        ok,
-        found.clone().unwrap_or_default(),
-        found,
-        "listextract",
-        out,
-    );
+    let r = ev.tail_value(&node.tail, found, "listextract", out);
     ev.captures = saved_caps;
     r
 }

@@ -52,25 +52,33 @@ pub fn map(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
         .map_err(|e| inside(e, "map", "item"))?;
     let saved_item = ev.item.take();
     let saved_value = ev.value.clone();
+    let (base, base_taint) = (out.bytes.len(), out.tainted);
     let r = (|| {
         let mut it = lists::iter(&list.bytes);
         let sep = it.separator();
-        let mut result = list.derive(Vec::new());
-        for (n, item) in it.enumerate() {
+        out.tainted |= list.tainted;
+        let mut mapped = Val::default();
+        let mut n = 0;
+        while let Some(item) = it.next_item() {
             check_count(ev, n)?;
-            ev.item = Some(list.derive(item));
-            let mapped = ev
-                .seq(&node.args[1])
+            ev.set_item(&item, list.tainted);
+            mapped.bytes.clear();
+            mapped.tainted = false;
+            ev.seq_into(&node.args[1], &mut mapped)
                 .map_err(|e| inside(e, "map", "item"))?;
-            result.tainted |= mapped.tainted;
-            append_output(&mut result.bytes, n == 0, sep, &mapped.bytes);
+            out.tainted |= mapped.tainted;
+            append_output(&mut out.bytes, n == 0, sep, &mapped.bytes);
+            n += 1;
         }
-        Ok(result)
+        Ok(())
     })();
     ev.item = saved_item;
     ev.value = saved_value;
-    out.push(&r?);
-    Ok(())
+    if r.is_err() {
+        out.bytes.truncate(base);
+        out.tainted = base_taint;
+    }
+    r
 }
 
 /// `${reduce{1:2:3}{0}{${eval:$value+$item}}}` gives `6`.
@@ -82,15 +90,24 @@ pub fn reduce(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
     let saved_item = ev.item.take();
     let saved_value = ev.value.replace(init);
     let r = (|| {
-        for (n, item) in lists::iter(&list.bytes).enumerate() {
+        let mut it = lists::iter(&list.bytes);
+        let mut next = Val::default();
+        let mut n = 0;
+        while let Some(item) = it.next_item() {
             check_count(ev, n)?;
-            ev.item = Some(list.derive(item));
-            let next = ev
-                .seq(&node.args[2])
+            ev.set_item(&item, list.tainted);
+            next.bytes.clear();
+            next.tainted = false;
+            ev.seq_into(&node.args[2], &mut next)
                 .map_err(|e| inside(e, "reduce", "item"))?;
-            ev.value = Some(next);
+            // The new `$value` takes the old one's buffer for the next round.
+            match &mut ev.value {
+                Some(v) => std::mem::swap(v, &mut next),
+                None => ev.value = Some(std::mem::take(&mut next)),
+            }
+            n += 1;
         }
-        Ok(ev.value.clone().unwrap_or_default())
+        Ok(ev.value.take().unwrap_or_default())
     })();
     ev.item = saved_item;
     ev.value = saved_value;
@@ -105,29 +122,35 @@ pub fn filter(ev: &mut Eval, node: &FilterNode, out: &mut Val) -> ExpResult<()> 
         .map_err(|e| inside(e, "filter", "item"))?;
     let saved_item = ev.item.take();
     let saved_value = ev.value.clone();
+    let (base, base_taint) = (out.bytes.len(), out.tainted);
     let r = (|| {
         let mut it = lists::iter(&list.bytes);
         let sep = it.separator();
-        let mut result = list.derive(Vec::new());
+        out.tainted |= list.tainted;
         let mut first = true;
-        for (n, item) in it.enumerate() {
+        let mut n = 0;
+        while let Some(item) = it.next_item() {
             check_count(ev, n)?;
-            ev.item = Some(list.derive(item.clone()));
+            ev.set_item(&item, list.tainted);
             let keep = ev
                 .cond(&node.cond)
                 .map_err(|e| inside(e, "filter", "condition"))?;
-            ev.value = saved_value.clone();
+            ev.restore_value(&saved_value);
             if keep {
-                append_output(&mut result.bytes, first, sep, &item);
+                append_output(&mut out.bytes, first, sep, &item);
                 first = false;
             }
+            n += 1;
         }
-        Ok(result)
+        Ok(())
     })();
     ev.item = saved_item;
     ev.value = saved_value;
-    out.push(&r?);
-    Ok(())
+    if r.is_err() {
+        out.bytes.truncate(base);
+        out.tainted = base_taint;
+    }
+    r
 }
 
 /// Exim's wording for a missing argument group of sort.

@@ -64,7 +64,6 @@ pub fn run(ev: &mut Eval, node: &LookupNode, out: &mut Val) -> ExpResult<()> {
         });
     ev.captures = saved_caps.clone();
     let hit = hit?;
-    let found = hit.is_some();
     let value = hit.map(|h| {
         if h.clears_captures {
             ev.captures = Vec::new();
@@ -94,14 +93,7 @@ pub fn run(ev: &mut Eval, node: &LookupNode, out: &mut Val) -> ExpResult<()> {
             tainted: h.tainted,
         }
     });
-    let r = ev.tail(
-        &node.tail,
-        found,
-        value.clone().unwrap_or_default(),
-        value,
-        "lookup",
-        out,
-    );
+    let r = ev.tail_value(&node.tail, value, "lookup", out);
     ev.captures = saved_caps;
     r
 }

@@ -3,6 +3,7 @@
 use crate::error::ExpResult;
 use crate::expand::ast::ItemNode;
 use crate::expand::eval::Eval;
+use crate::expand::fxhash::FxHashMap;
 use crate::expand::value::Val;
 
 pub mod acl;
@@ -92,10 +93,10 @@ pub static ITEMS: &[ItemDef] = &[
 ];
 
 pub fn find(name: &str) -> Option<&'static ItemDef> {
-    ITEMS
-        .binary_search_by(|d| d.name.cmp(name))
-        .ok()
-        .map(|i| &ITEMS[i])
+    // Looked up for every item of every parsed expansion: hashed, not searched.
+    static INDEX: std::sync::OnceLock<FxHashMap<&str, usize>> = std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| ITEMS.iter().enumerate().map(|(i, d)| (d.name, i)).collect());
+    index.get(name).map(|&i| &ITEMS[i])
 }
 
 impl std::fmt::Debug for ItemDef {

@@ -24,7 +24,7 @@ fn literal_text(s: &Seq) -> Vec<u8> {
 
 /// `${sg}` in a skipped branch: `${if eq{1}{2}{${sg{a}{(}{b}}}}` fails on the regex.
 /// Runs after all three arguments are read, as Exim's `read_subs` does.
-pub fn check_sg(name: &str, args: &[Seq], tail: &mut Tail) {
+pub fn check_sg(name: &str, args: &[&Seq], tail: &mut Tail) {
     if name != "sg" || tail.after.is_some() || args.iter().any(|a| a.static_err.is_some()) {
         return;
     }

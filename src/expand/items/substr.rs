@@ -116,13 +116,13 @@ fn skipped_text(s: &Seq) -> Vec<u8> {
 /// Exim 4.96 runs these items even when skipping, on the arguments' literal text, so a
 /// bad literal number fails an unselected branch too. The error is placed where a
 /// skipped item's static errors are collected (a `Subs` item never runs its tail).
-pub fn skipped_tail(name: &str, args: &[Seq]) -> Tail {
+pub fn skipped_tail<'a>(name: &str, args: impl Iterator<Item = &'a Seq> + Clone) -> Tail {
     if !matches!(name, "length" | "substr" | "hash" | "nhash")
-        || args.iter().any(|a| a.static_err.is_some())
+        || args.clone().any(|a| a.static_err.is_some())
     {
         return Tail::default();
     }
-    let texts: Vec<Vec<u8>> = args.iter().map(skipped_text).collect();
+    let texts: Vec<Vec<u8>> = args.map(skipped_text).collect();
     let refs: Vec<&[u8]> = texts.iter().map(|t| &t[..]).collect();
     match compute(name, &refs) {
         Ok(_) => Tail::default(),

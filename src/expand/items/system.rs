@@ -65,15 +65,7 @@ pub fn env(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
     } else {
         None
     };
-    let ok = found.is_some();
-    ev.tail(
-        &node.tail,
-        ok,
-        found.clone().unwrap_or_default(),
-        found,
-        "env",
-        out,
-    )
+    ev.tail_value(&node.tail, found, "env", out)
 }
 
 /// Read a file the way Exim's `cat_file` does: 1023-byte `fgets` chunks, each cut at

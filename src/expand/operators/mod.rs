@@ -2,6 +2,7 @@
 
 use crate::error::ExpResult;
 use crate::expand::eval::Eval;
+use crate::expand::fxhash::FxHashMap;
 use crate::expand::value::Val;
 
 pub mod address_ops;
@@ -107,10 +108,16 @@ pub fn cstr(b: &[u8]) -> &[u8] {
 }
 
 fn lookup(name: &str) -> Option<&'static OpDef> {
-    OPERATORS
-        .binary_search_by(|d| d.name.cmp(name))
-        .ok()
-        .map(|i| &OPERATORS[i])
+    // Looked up for every operator of every parsed expansion: hashed, not searched.
+    static INDEX: std::sync::OnceLock<FxHashMap<&str, usize>> = std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        OPERATORS
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.name, i))
+            .collect()
+    });
+    index.get(name).map(|&i| &OPERATORS[i])
 }
 
 impl std::fmt::Debug for OpDef {

@@ -55,7 +55,7 @@ pub enum DefTarget<'a> {
 /// Collects the pieces of a sequence: merges text, stops at the first error.
 #[derive(Default)]
 pub struct SeqBuf {
-    nodes: Vec<Node>,
+    nodes: Nodes,
     text: Vec<u8>,
     stopped: bool,
     /// The source had bytes that are not UTF-8, carried as stand-in characters
@@ -64,20 +64,26 @@ pub struct SeqBuf {
 }
 
 impl SeqBuf {
-    pub fn new(unmap: bool) -> SeqBuf {
+    /// Start with `text` as the (empty) text buffer: a front end can hand the same
+    /// buffers from sequence to sequence instead of allocating one per sequence.
+    pub fn with_buffer(unmap: bool, mut text: Vec<u8>) -> SeqBuf {
+        text.clear();
         SeqBuf {
             unmap,
+            text,
             ..SeqBuf::default()
         }
     }
 
+    /// The finished text node: an exact-size copy; the buffer stays for reuse.
     fn take_text(&mut self) -> Box<[u8]> {
-        let t = std::mem::take(&mut self.text);
-        if self.unmap {
-            super::unmap_bytes(&t).into()
+        let t: Box<[u8]> = if self.unmap {
+            super::unmap_bytes(&self.text).into()
         } else {
-            t.into()
-        }
+            self.text[..].into()
+        };
+        self.text.clear();
+        t
     }
 
     pub fn text(&mut self, t: &[u8]) {
@@ -107,12 +113,17 @@ impl SeqBuf {
         !is_err
     }
 
-    pub fn finish(mut self, span: Span) -> Seq {
+    pub fn finish(self, span: Span) -> Seq {
+        self.finish_keep_buffer(span).0
+    }
+
+    /// As [`SeqBuf::finish`], also returning the text buffer for the next sequence.
+    pub fn finish_keep_buffer(mut self, span: Span) -> (Seq, Vec<u8>) {
         if !self.text.is_empty() && !self.stopped {
             let t = self.take_text();
             self.nodes.push(Node::Text(t));
         }
-        Seq::new(self.nodes, span)
+        (Seq::new(self.nodes, span), self.text)
     }
 }
 
@@ -458,9 +469,11 @@ impl<'s> Builder<'s> {
                     };
                     return err(groups, msg);
                 }
-                let seqs: Vec<Seq> = groups.iter().map(|g| g.seq.clone()).collect();
-                let mut tail = items::substr::skipped_tail(name, &seqs);
-                items::skipped::check_sg(name, &seqs, &mut tail);
+                let mut tail = items::substr::skipped_tail(name, groups.iter().map(|g| &g.seq));
+                if name == "sg" {
+                    let seqs: Vec<&Seq> = groups.iter().map(|g| &g.seq).collect();
+                    items::skipped::check_sg(name, &seqs, &mut tail);
+                }
                 node(groups, tail, None)
             }
             Shape::Fixed { n, missing } => {

@@ -65,6 +65,7 @@ pub fn parse_body_mapped(src: &str, unmap: bool) -> Seq {
         b: Builder::new(src),
         depth: 0,
         unmap,
+        buffers: Vec::new(),
     };
     f.seq(Mode::Top)
 }
@@ -78,6 +79,27 @@ enum Mode {
     /// Inside a raw group: `$` is text too.
     Raw,
 }
+
+impl Mode {
+    /// The bit of [`TEXT_STOP`] for the bytes that end plain text in this mode.
+    fn stop_mask(self) -> u8 {
+        match self {
+            Mode::Top => 1,
+            Mode::Inner => 2,
+            Mode::Raw => 4,
+        }
+    }
+}
+
+/// Bytes that end a run of plain text: `$` and `\` at top level, also `}` inside
+/// braces; `\` and `}` in raw groups (one table lookup per byte).
+static TEXT_STOP: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'$' as usize] = 1 | 2;
+    t[b'\\' as usize] = 1 | 2 | 4;
+    t[b'}' as usize] = 2 | 4;
+    t
+};
 
 fn is_sp(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
@@ -98,6 +120,8 @@ struct Fast<'s> {
     b: Builder<'s>,
     depth: u32,
     unmap: bool,
+    /// Text buffers of finished sequences, for the next ones (one per nesting level).
+    buffers: Vec<Vec<u8>>,
 }
 
 impl<'s> Fast<'s> {
@@ -125,7 +149,7 @@ impl<'s> Fast<'s> {
 
     fn seq(&mut self, mode: Mode) -> Seq {
         let start = self.pos;
-        let mut buf = SeqBuf::new(self.unmap);
+        let mut buf = SeqBuf::with_buffer(self.unmap, self.buffers.pop().unwrap_or_default());
         self.depth += 1;
         if self.depth > MAX_NESTING {
             let e = ExpandError::hard(format!(
@@ -143,11 +167,13 @@ impl<'s> Fast<'s> {
                     buf.node(n);
                 }
                 _ => {
-                    let end = self.run_while(self.pos, |c| match mode {
-                        Mode::Top => c != b'$' && c != b'\\',
-                        Mode::Inner => c != b'$' && c != b'\\' && c != b'}',
-                        Mode::Raw => c != b'\\' && c != b'}',
-                    });
+                    let mask = mode.stop_mask();
+                    let rest = &self.s[self.pos..];
+                    let end = self.pos
+                        + rest
+                            .iter()
+                            .position(|&c| TEXT_STOP[c as usize] & mask != 0)
+                            .unwrap_or(rest.len());
                     buf.text(&self.s[self.pos..end]);
                     self.pos = end;
                 }
@@ -159,7 +185,9 @@ impl<'s> Fast<'s> {
         } else {
             self.pos
         };
-        buf.finish(Span::new(start, end))
+        let (seq, text) = buf.finish_keep_buffer(Span::new(start, end));
+        self.buffers.push(text);
+        seq
     }
 
     fn escape(&mut self, buf: &mut SeqBuf) {

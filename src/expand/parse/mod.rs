@@ -26,7 +26,7 @@ pub fn parse_reference(source: &str) -> Expansion {
 
 fn parse_with(source: &str, front: fn(&str) -> Seq) -> Expansion {
     let source: Arc<str> = Arc::from(source);
-    let body = if !source.contains(['$', '\\']) {
+    let body = if !source.bytes().any(|c| c == b'$' || c == b'\\') {
         // Exim's fast path: nothing to expand.
         let nodes = if source.is_empty() {
             Vec::new()
@@ -37,7 +37,7 @@ fn parse_with(source: &str, front: fn(&str) -> Seq) -> Expansion {
     } else {
         // Deep input is parsed on a stack big enough for the recursion; the scanner
         // itself refuses nesting deeper than MAX_PARSE_NESTING.
-        if brace_depth(source.as_bytes()) > 32 {
+        if may_nest_deeper_than(source.as_bytes(), 32) {
             stacker::grow(64 << 20, || front(&source))
         } else {
             front(&source)
@@ -54,7 +54,7 @@ pub fn parse_bytes(source: &[u8]) -> Expansion {
         Ok(s) => parse(s),
         Err(_) => {
             let mapped = map_bytes(source);
-            let body = if brace_depth(mapped.as_bytes()) > 32 {
+            let body = if may_nest_deeper_than(mapped.as_bytes(), 32) {
                 stacker::grow(64 << 20, || fast_front::parse_body_mapped(&mapped, true))
             } else {
                 fast_front::parse_body_mapped(&mapped, true)
@@ -128,6 +128,12 @@ pub fn parse_checked(source: &str) -> Result<Expansion, ExpandError> {
 /// Deepest nesting of sequences and conditions the scanner follows (far beyond any real
 /// configuration; keeps hostile input from exhausting the stack).
 pub const MAX_PARSE_NESTING: usize = 1000;
+
+/// Whether `{` may nest deeper than `limit` (the exact depth is computed only when the
+/// text holds that many braces at all, which ordinary expansions do not).
+fn may_nest_deeper_than(s: &[u8], limit: usize) -> bool {
+    s.iter().filter(|&&c| c == b'{').count() > limit && brace_depth(s) > limit
+}
 
 /// The deepest nesting of `{` in the text, ignoring escaped braces and `\N...\N`.
 fn brace_depth(s: &[u8]) -> usize {

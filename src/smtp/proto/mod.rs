@@ -7,6 +7,7 @@
 
 pub mod command;
 pub mod lexer;
+pub mod lost;
 
 pub use command::{parse_mail_args, MailArgs};
 pub use lexer::Verb;
@@ -72,6 +73,10 @@ pub struct Receiver {
     pub max_message: usize,
     /// Bytes of data (after unstuffing) seen for the current message, kept or not.
     pub data_size: usize,
+    /// Where the input ended during DATA (see [`lost::eof_place`]).
+    pub data_lost_at: &'static str,
+    /// The lost data held a complete, non-empty first line (Exim had read a header).
+    pub data_lost_first_line: bool,
 }
 
 impl Default for Receiver {
@@ -89,6 +94,8 @@ impl Receiver {
             eof: false,
             max_message: 64 * 1024 * 1024,
             data_size: 0,
+            data_lost_at: "",
+            data_lost_first_line: false,
         }
     }
 
@@ -232,6 +239,9 @@ impl Receiver {
             };
             let Some(nl) = rest.iter().position(|&c| c == b'\n') else {
                 if self.eof {
+                    self.data_lost_at = lost::eof_place(body, !rest.is_empty() || !*at_start);
+                    self.data_lost_first_line =
+                        body.iter().position(|&c| c == b'\n').is_some_and(|i| i > 0);
                     self.pos = self.buf.len();
                     self.mode = Mode::Command;
                     return Some(Event::Eof);

@@ -37,7 +37,7 @@ pub fn advertise(s: &mut Session) -> Option<String> {
         return None;
     }
     let hosts = s.cfg.auth_advertise_hosts.clone();
-    if !s.host_in(&hosts) {
+    if !s.host_option("auth_advertise_hosts", &hosts) {
         return None;
     }
     let cfg = s.cfg.clone();

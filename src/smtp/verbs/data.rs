@@ -142,6 +142,8 @@ fn needs_separator(body: &[u8]) -> bool {
 }
 
 fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usize)>) -> Done {
+    let first_header = body.iter().position(|&c| c == b'\n').is_some_and(|i| i > 0);
+    crate::smtp::hostopts::fromline_check(s, first_header);
     // The data is read: Exim expects a new message (one free RSET, HELO/EHLO, STARTTLS).
     s.nonmail.new_message();
     let limit = s.cfg.message_size_limit;

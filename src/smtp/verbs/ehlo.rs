@@ -29,10 +29,7 @@ pub fn valid_helo(arg: &str, allow: &str) -> bool {
 pub fn handle_ehlo(s: &mut Session, esmtp: bool) -> Done {
     let hello = if esmtp { "EHLO" } else { "HELO" };
     let arg = String::from_utf8_lossy(&s.cmd.arg).into_owned();
-    let junk_ok = {
-        let l = s.cfg.helo_accept_junk_hosts.clone();
-        s.host_in(&l)
-    };
+    let junk_ok = s.host_flags.helo_accept_junk;
     let allow = s.cfg.helo_allow_chars.clone();
     if !junk_ok && !valid_helo(&arg, &allow) {
         s.reply(&format!("501 Syntactically invalid {hello} argument(s)"));
@@ -46,7 +43,9 @@ pub fn handle_ehlo(s: &mut Session, esmtp: bool) -> Done {
             s.host_and_ident().trim_start_matches("H=")
         );
         s.log(line);
-        s.helo_name = None;
+        // `$sender_helo_name` is forgotten, but log lines keep the last good name (Exim
+        // rebuilds its host description only after a valid HELO).
+        s.ctx.unset("sender_helo_name");
         s.synprot_errors += 1;
         if s.synprot_errors > s.cfg.smtp_max_synprot_errors {
             s.too_many_errors_log();
@@ -61,6 +60,9 @@ pub fn handle_ehlo(s: &mut Session, esmtp: bool) -> Done {
         "sender_helo_name",
         crate::expand::Val::tainted(name.as_bytes()),
     );
+    if !helo_verification(s, hello, &name) {
+        return Done::Continue;
+    }
     s.esmtp = esmtp;
     if let Some(spec) = s.cfg.acl_smtp_helo.clone() {
         let v = s.acl(Phase::Helo, &spec);
@@ -75,6 +77,44 @@ pub fn handle_ehlo(s: &mut Session, esmtp: bool) -> Done {
         }
     }
     greet(s, esmtp, None)
+}
+
+/// `helo_lookup_domains` (a reverse lookup when the HELO name is one of ours), then
+/// `helo_verify_hosts`/`helo_try_verify_hosts`. `false`: refused, reply and log written.
+fn helo_verification(s: &mut Session, hello: &str, name: &str) -> bool {
+    let domains = s.cfg.helo_lookup_domains.clone();
+    if s.peer.name.is_none()
+        && matches!(
+            crate::listmatch::match_domain_option(
+                &mut s.ctx,
+                name.as_bytes(),
+                domains.as_bytes(),
+                "helo_lookup_domains"
+            ),
+            Ok(Some(_))
+        )
+    {
+        crate::smtp::hostopts::host_name_lookup(s);
+    }
+    let f = s.host_flags;
+    if !(f.helo_verify_required || f.helo_verify) {
+        return true;
+    }
+    if crate::smtp::hostopts::verify_helo(s, name) {
+        return true;
+    }
+    if !f.helo_verify_required {
+        s.ctx
+            .trace(|| format!("{hello} verification failed but host is in helo_try_verify_hosts"));
+        return true;
+    }
+    s.reply(&format!("550 {hello} argument does not match calling host"));
+    let line = format!(
+        "rejected \"{hello} {name}\" from {}",
+        s.host_and_ident().trim_start_matches("H=")
+    );
+    s.log(line);
+    false
 }
 
 fn greet(s: &mut Session, esmtp: bool, user: Option<String>) -> Done {
@@ -142,7 +182,7 @@ fn greet(s: &mut Session, esmtp: bool, user: Option<String>) -> Done {
         caps.push("8BITMIME".into());
     }
     let cfg = s.cfg.clone();
-    if s.host_in(&cfg.dsn_advertise_hosts) {
+    if s.host_option("dsn_advertise_hosts", &cfg.dsn_advertise_hosts) {
         caps.push("DSN".into());
         s.offered.dsn = true;
     }
@@ -156,29 +196,36 @@ fn greet(s: &mut Session, esmtp: bool, user: Option<String>) -> Done {
         caps.push("EXPN".into());
     }
     // `control = no_pipelining` (connect or HELO ACL) withdraws the offer, as Exim.
-    if !s.acl_state.has_control("no_pipelining") && s.host_in(&cfg.pipelining_advertise_hosts) {
+    if !s.acl_state.has_control("no_pipelining")
+        && s.host_option(
+            "pipelining_advertise_hosts",
+            &cfg.pipelining_advertise_hosts,
+        )
+    {
         caps.push("PIPELINING".into());
         s.offered.pipelining = true;
-        if s.pipe_connect_acceptable && s.host_in(&cfg.pipelining_connect_advertise_hosts) {
+        // Decided for the connection before the banner (`Session::start`).
+        if s.pipe_connect_acceptable {
             caps.push("PIPECONNECT".into());
         }
     }
     if let Some(auth) = crate::smtp::verbs::auth::advertise(s) {
         caps.push(auth);
     }
-    if s.host_in(&cfg.chunking_advertise_hosts) {
+    if s.host_option("chunking_advertise_hosts", &cfg.chunking_advertise_hosts) {
         caps.push("CHUNKING".into());
         s.offered.chunking = true;
     }
-    if s.tls_available
-        && s.tls.is_none()
+    // Exim checks the host list even where it cannot offer TLS (the trace shows it).
+    if s.tls.is_none()
+        && s.host_option("tls_advertise_hosts", &cfg.tls_advertise_hosts)
+        && s.tls_available
         && cfg.tls_certificate.is_some()
-        && s.host_in(&cfg.tls_advertise_hosts)
     {
         caps.push("STARTTLS".into());
         s.offered.tls = true;
     }
-    if s.host_in(&cfg.smtputf8_advertise_hosts) {
+    if s.host_option("smtputf8_advertise_hosts", &cfg.smtputf8_advertise_hosts) {
         caps.push("SMTPUTF8".into());
         s.offered.smtputf8 = true;
     }

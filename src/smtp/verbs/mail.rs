@@ -12,7 +12,7 @@ pub fn handle_mail(s: &mut Session) -> Done {
     s.was_rej_mail = true;
     if !s.helo_seen {
         let list = s.cfg.hosts_require_helo.clone();
-        if s.host_in(&list) {
+        if s.host_option("hosts_require_helo", &list) {
             s.reply("503 HELO or EHLO required");
             let line = format!(
                 "rejected MAIL from {}: no HELO/EHLO given",
@@ -68,17 +68,25 @@ pub fn handle_mail(s: &mut Session) -> Done {
         s.log(line);
         return Done::Continue;
     }
-    if addr.domain_offset == 0 && !sender.is_empty() {
+    let mut sender = sender;
+    if addr.domain_offset == 0 && !sender.is_empty() && s.host_flags.allow_unqualified_sender {
+        // `sender_unqualified_hosts`: qualified with `qualify_domain`.
+        sender.push(b'@');
+        sender.extend_from_slice(s.qualify_domain(false).as_bytes());
+    } else if addr.domain_offset == 0 && !sender.is_empty() {
         s.reply(&format!(
             "501 {}: sender address must contain a domain",
             String::from_utf8_lossy(&s.cmd.arg)
         ));
-        let line = format!(
-            "unqualified sender rejected: <{}> {}",
-            String::from_utf8_lossy(&sender),
-            s.host_and_ident()
-        );
-        s.log(line);
+        // Logged under the smtp_syntax_error selector, as Exim does.
+        if s.cfg.log_session.syntax_error {
+            let line = format!(
+                "unqualified sender rejected: <{}> {}",
+                String::from_utf8_lossy(&sender),
+                s.host_and_ident()
+            );
+            s.log(line);
+        }
         return Done::Continue;
     }
     s.env.sender = Some(sender.clone());

@@ -45,7 +45,7 @@ pub fn handle_help(s: &mut Session) -> Done {
     s.reply("214-Commands supported:");
     let mut list = String::from(" AUTH");
     let tls = s.cfg.tls_advertise_hosts.clone();
-    if s.tls.is_none() && s.host_in(&tls) {
+    if s.tls.is_none() && s.host_option("tls_advertise_hosts", &tls) {
         list += " STARTTLS";
     }
     list += " HELO EHLO MAIL RCPT DATA BDAT NOOP QUIT RSET HELP";

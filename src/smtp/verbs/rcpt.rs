@@ -43,24 +43,31 @@ fn rcpt(s: &mut Session) -> Done {
         Ok(a) => a,
         Err(e) => return s.synprot_error_data("syntax", 501, Some(&text), &e),
     };
-    // An unqualified postmaster is always accepted, qualified with the local domain.
-    if addr.domain_offset == 0 && addr.address.eq_ignore_ascii_case(b"postmaster") {
+    // An unqualified postmaster is always accepted, others from
+    // `recipient_unqualified_hosts`; they get `qualify_recipient`.
+    if addr.domain_offset == 0
+        && (s.host_flags.allow_unqualified_recipient
+            || addr.address.eq_ignore_ascii_case(b"postmaster"))
+    {
         addr.domain_offset = addr.address.len() + 1;
         addr.address.push(b'@');
         addr.address
-            .extend_from_slice(s.cfg.primary_hostname.as_bytes());
+            .extend_from_slice(s.qualify_domain(true).as_bytes());
     }
     if addr.domain_offset == 0 {
         s.reply(&format!(
             "501 {}: recipient address must contain a domain",
             String::from_utf8_lossy(&s.cmd.arg)
         ));
-        let line = format!(
-            "unqualified recipient rejected: <{}> {}",
-            String::from_utf8_lossy(&addr.address),
-            s.host_and_ident()
-        );
-        s.log(line);
+        // Logged under the smtp_syntax_error selector, as Exim does.
+        if s.cfg.log_session.syntax_error {
+            let line = format!(
+                "unqualified recipient rejected: <{}> {}",
+                String::from_utf8_lossy(&addr.address),
+                s.host_and_ident()
+            );
+            s.log(line);
+        }
         return Done::Continue;
     }
     s.env.rcpt_count += 1;

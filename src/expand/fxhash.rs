@@ -1,0 +1,70 @@
+//! A small, fast, non-cryptographic hasher (the rustc "Fx" scheme) for maps keyed by
+//! short trusted strings: variable names, regex patterns, lookup file names. Network
+//! data never picks these keys, so hash flooding is not a concern here.
+
+use std::hash::{BuildHasherDefault, Hasher};
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher {
+    hash: u64,
+}
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, mut bytes: &[u8]) {
+        while bytes.len() >= 8 {
+            let (word, rest) = bytes.split_at(8);
+            self.add(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+            bytes = rest;
+        }
+        if !bytes.is_empty() {
+            let mut last = [0u8; 8];
+            last[..bytes.len()].copy_from_slice(bytes);
+            self.add(u64::from_le_bytes(last) ^ ((bytes.len() as u64) << 59));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+/// `HashMap<K, V, FxBuild>` hashes with [`FxHasher`].
+pub type FxBuild = BuildHasherDefault<FxHasher>;
+pub type FxHashMap<K, V> = std::collections::HashMap<K, V, FxBuild>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distinct_short_keys_hash_apart() {
+        let h = |s: &str| {
+            let mut f = FxHasher::default();
+            f.write(s.as_bytes());
+            f.finish()
+        };
+        assert_ne!(h("value"), h("item"));
+        assert_ne!(h("a"), h("a\0"));
+        assert_eq!(h("domain"), h("domain"));
+    }
+}
