@@ -20,6 +20,7 @@ pub mod lint;
 pub mod listmatch;
 pub mod log;
 pub mod lookup;
+pub mod mailauth;
 pub mod mime;
 pub mod smtp;
 pub mod spool;

@@ -8,7 +8,7 @@
 //! - `@dns NAME TYPE DATA`: a record of the fake DNS zone the ACLs' resolver answers
 //!   from (format of `rexim::dns::FakeResolver`; `NAME SERVFAIL` gives a temporary error).
 //!   Without any `@dns` line the zone is empty (every name is NXDOMAIN). List items
-//!   such as `@mx_any` ask the same zone.
+//!   such as `@mx_any` ask the same zone, and so do `spf`/`spf_guess` (offline).
 //! - `@domainlist NAME = LIST` (also `@hostlist`, `@addresslist`, `@localpartlist`):
 //!   a named list for `+NAME` items.
 //! - `@hints`: give the ACLs a hints-database directory (a fresh temporary directory per
@@ -119,6 +119,11 @@ const SHOWN_VARS: &[&str] = &[
     "sender_rate",
     "sender_rate_limit",
     "sender_rate_period",
+    "spf_header_comment",
+    "spf_received",
+    "spf_result",
+    "spf_result_guessed",
+    "spf_smtp_comment",
 ];
 
 /// An empty directory of its own for one fixture's hints databases.
@@ -168,8 +173,12 @@ fn run_fixture(text: &str) -> String {
     let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/acl/data");
     let acl_text = acl_text.replace("@DATA@", data);
     let (mut set, errors) = load_acls(&acl_text);
-    let resolver: Arc<dyn rexim::dns::Resolver> =
-        Arc::new(FakeResolver::parse(&zone).expect("zone"));
+    let fake = FakeResolver::parse(&zone).expect("zone");
+    // SPF checks (mail-auth) answer from the same zone, offline.
+    set.env.spf_dns = rexim::mailauth::spf_dns::SpfDns::Offline(Arc::new(
+        rexim::mailauth::spf_dns::OfflineZone::from_zone(&fake),
+    ));
+    let resolver: Arc<dyn rexim::dns::Resolver> = Arc::new(fake);
     set.env.resolver = resolver.clone();
     // List items such as `@mx_any` ask the lookups' resolver: the same zone.
     let lookups = rexim::lookup::Lookups::default()

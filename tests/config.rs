@@ -263,7 +263,8 @@ fn version_lists_registries() {
     let r = rexim(Path::new("/dev/null"), &["-bV".to_string()]);
     assert_eq!(r.code, 0);
     assert!(
-        r.stdout.contains("Support for: rustls TLS_resume SRS\n"),
+        r.stdout
+            .contains("Support for: rustls TLS_resume SPF SRS\n"),
         "{}",
         r.stdout
     );

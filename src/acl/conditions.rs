@@ -2,7 +2,7 @@
 
 use crate::acl::engine::{AclRun, Rc};
 use crate::acl::phase::bits::*;
-use crate::acl::{dnslists, lists, mime, modifiers, ratelimit, seen, tests, unsupported};
+use crate::acl::{dnslists, lists, mime, modifiers, ratelimit, seen, spf, tests, unsupported};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -143,8 +143,8 @@ pub static ACL_CONDITIONS: &[AclCondDef] = &[
         !(DATA | PRDR | NOTSMTP),
         crate::acl::spam::spam,
     ),
-    cond("spf", true, SPF_FORBIDS, unsupported::spf),
-    cond("spf_guess", true, SPF_FORBIDS, unsupported::spf),
+    cond("spf", true, SPF_FORBIDS, spf::spf),
+    cond("spf_guess", true, SPF_FORBIDS, spf::spf_guess),
     modifier("udpsend", 0, modifiers::udpsend),
     cond("verify", true, 0, tests::verify),
 ];

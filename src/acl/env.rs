@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::dns::{Resolver, SystemResolver};
+use crate::mailauth::spf_dns::SpfDns;
 
 #[derive(Clone)]
 pub struct AclEnv {
@@ -28,6 +29,12 @@ pub struct AclEnv {
     /// `message_id_header_domain` and `message_id_header_text` (expanded per message).
     pub message_id_header_domain: Option<String>,
     pub message_id_header_text: Option<String>,
+    /// DNS for SPF checks (mail-auth's system resolver, or a fixture zone).
+    pub spf_dns: SpfDns,
+    /// `spf_smtp_comment_template` expanded (Exim expands it once, at SPF start-up).
+    pub spf_comment_template: Option<String>,
+    /// The main option `spf_guess` (the record `spf_guess =` falls back to).
+    pub spf_guess: Option<String>,
 }
 
 impl Default for AclEnv {
@@ -43,6 +50,9 @@ impl Default for AclEnv {
             qualify_domain: None,
             message_id_header_domain: None,
             message_id_header_text: None,
+            spf_dns: SpfDns::System,
+            spf_comment_template: None,
+            spf_guess: None,
         }
     }
 }

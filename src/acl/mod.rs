@@ -17,6 +17,7 @@ pub mod ratelimit;
 pub mod read;
 pub mod seen;
 pub mod spam;
+pub mod spf;
 pub mod state;
 pub mod tests;
 pub mod trace;

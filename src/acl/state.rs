@@ -62,6 +62,11 @@ pub struct MessageState {
     pub frozen_at: Option<i64>,
     /// `control = submission` and its options.
     pub submission: Option<crate::smtp::submission::Submission>,
+    /// SPF outcomes already computed for this message (per client, HELO and sender).
+    pub spf: Vec<(
+        crate::mailauth::spf::SpfRequest,
+        crate::mailauth::spf::SpfOutcome,
+    )>,
 }
 
 impl MessageState {

@@ -1,5 +1,5 @@
 //! ACL conditions rexim knows by name but cannot run yet (malware scanning,
-//! DKIM, DMARC, SPF): configurations using them load, and evaluating one is an explicit error.
+//! DKIM, DMARC): configurations using them load, and evaluating one is an explicit error.
 
 use crate::acl::engine::{AclRun, Rc};
 use crate::acl::model::Item;
@@ -25,9 +25,4 @@ pub fn dmarc_status(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
 /// `malware = *` (no virus scanner interface).
 pub fn malware(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
     not_supported(run, item, "no malware scanner interface")
-}
-
-/// `spf = fail`, `spf_guess = fail` (no SPF support).
-pub fn spf(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
-    not_supported(run, item, "no SPF support")
 }

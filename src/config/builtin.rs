@@ -24,6 +24,11 @@ fn have_tls() -> bool {
     !crate::smtp::tls::ciphers::SUITES.is_empty()
 }
 
+/// SPF checks (the `spf` and `spf_guess` ACL conditions run, through mail-auth).
+fn have_spf() -> bool {
+    crate::acl::conditions::find("spf").is_some() && crate::lookup::find_type("spf").is_some()
+}
+
 fn have_tls_resume() -> bool {
     have_tls() && crate::smtp::tls::acceptor::TICKET_KEY_LIFETIME > 0
 }
@@ -39,6 +44,11 @@ pub const FEATURES: &[Feature] = &[
         macros: &["TLS_RESUME"],
         word: "TLS_resume",
         present: have_tls_resume,
+    },
+    Feature {
+        macros: &["SPF"],
+        word: "SPF",
+        present: have_spf,
     },
     Feature {
         macros: &["NATIVE_SRS", "SRS"],

@@ -145,6 +145,15 @@ impl FakeResolver {
         Ok(z)
     }
 
+    /// Every owner name the zone mentions (records, `SERVFAIL`, `FAIL`), lowercased.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.records
+            .keys()
+            .chain(&self.servfail)
+            .chain(&self.fail)
+            .map(String::as_str)
+    }
+
     fn exists(&self, name: &str) -> bool {
         let dotted = format!(".{name}");
         self.records

@@ -15,6 +15,7 @@ pub mod lsearch;
 pub mod passwd;
 pub mod search;
 pub mod spec;
+pub mod spf;
 pub mod wild;
 
 pub use search::{Hit, Lookups};
@@ -179,6 +180,11 @@ pub static TYPES: &[TypeDef] = &[
         make: passwd::make,
     },
     TypeDef {
+        name: "spf",
+        single_key: true,
+        make: spf::make,
+    },
+    TypeDef {
         name: "wildlsearch",
         single_key: true,
         make: wild::make_wild,
@@ -189,7 +195,7 @@ pub static TYPES: &[TypeDef] = &[
 /// explicit error rather than "unknown lookup type".
 pub static UNSUPPORTED: &[&str] = &[
     "dbm", "dbmjz", "dbmnz", "ibase", "ldap", "ldapdn", "ldapm", "mysql", "nis", "nis0", "nisplus",
-    "nmh", "oracle", "pgsql", "psl", "redis", "regdom", "spf", "sqlite", "testdb", "whoson",
+    "nmh", "oracle", "pgsql", "psl", "redis", "regdom", "sqlite", "testdb", "whoson",
 ];
 
 pub fn find_type(name: &str) -> Option<usize> {

@@ -446,6 +446,20 @@ impl SessionConfig {
         if let Some(Value::Str(t)) = cfg.main.get("received_header_text").map(|s| &s.value) {
             acls.env.received_header_text = Some(t.clone());
         }
+        // SPF: the guess record and the SMTP comment template (taken as written).
+        for (name, slot) in [
+            ("spf_guess", &mut acls.env.spf_guess),
+            (
+                "spf_smtp_comment_template",
+                &mut acls.env.spf_comment_template,
+            ),
+        ] {
+            if let Some(def) = crate::config::tables::find(crate::config::tables::MAIN, name) {
+                if let Value::Str(s) = cfg.main_value(def) {
+                    *slot = Some(s.to_string());
+                }
+            }
+        }
         for acl in &cfg.acls {
             let lines: Vec<crate::acl::read::Line> = acl
                 .lines

@@ -827,6 +827,11 @@ impl Session {
             "message_exim_id",
             "message_id",
             "authenticated_sender",
+            "spf_header_comment",
+            "spf_received",
+            "spf_result",
+            "spf_result_guessed",
+            "spf_smtp_comment",
         ] {
             self.ctx.unset(v);
         }

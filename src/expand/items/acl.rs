@@ -68,9 +68,10 @@ pub fn acl(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
 /// One method's contribution to an Authentication-Results header (`;\n\t...`).
 type AuthresPart = fn(&Context, &[u8], &mut Val);
 
-/// The methods in Exim's order. SPF, DKIM, DMARC and ARC results go after `smtpauth`
-/// when those modules exist.
-const AUTHRES_PARTS: &[AuthresPart] = &[authres_local, authres_iprev, authres_smtpauth];
+/// The methods in Exim's order. DKIM, DMARC and ARC results go after `spf` when those
+/// modules exist.
+const AUTHRES_PARTS: &[AuthresPart] =
+    &[authres_local, authres_iprev, authres_smtpauth, authres_spf];
 
 fn var<'c>(ctx: &'c Context, name: &str) -> Option<&'c Val> {
     ctx.get(name).filter(|v| !v.is_empty())
@@ -152,6 +153,29 @@ pub fn authresults(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<(
     }
     out.push(&header);
     Ok(())
+}
+
+/// `spf=<result>` once an `spf`/`spf_guess` condition ran for the message, with the
+/// identity checked: `smtp.mailfrom=<domain>`, else `smtp.helo=<name>`, else
+/// `smtp.mailfrom=<>`.
+fn authres_spf(ctx: &Context, _: &[u8], out: &mut Val) {
+    let Some(result) = var(ctx, "spf_result") else {
+        return;
+    };
+    out.push_bytes(b";\n\tspf=");
+    out.push(result);
+    if var(ctx, "spf_result_guessed").is_some_and(|v| v.bytes == b"yes") {
+        out.push_bytes(b" (best guess record for domain)");
+    }
+    if let Some(domain) = var(ctx, "sender_address_domain") {
+        out.push_bytes(b" smtp.mailfrom=");
+        out.push(domain);
+    } else if let Some(helo) = var(ctx, "sender_helo_name") {
+        out.push_bytes(b" smtp.helo=");
+        out.push(helo);
+    } else {
+        out.push_bytes(b" smtp.mailfrom=<>");
+    }
 }
 
 #[cfg(test)]
@@ -248,5 +272,30 @@ mod tests {
             expand("${authresults{mx}}", &mut ctx),
             "Authentication-Results: mx;\n\tiprev=fail smtp.remote-ip=192.0.2.1;\n\tauth=pass (tls) reason=x509.auth"
         );
+    }
+
+    #[test]
+    fn authresults_spf_part() {
+        let mut ctx = Context::default();
+        assert_eq!(
+            expand("${authresults{mx}}", &mut ctx),
+            "Authentication-Results: mx"
+        );
+        ctx.set("spf_result", "pass");
+        ctx.set("sender_address_domain", "example.com");
+        assert_eq!(
+            expand("${authresults{mx}}", &mut ctx),
+            "Authentication-Results: mx;\n\tspf=pass smtp.mailfrom=example.com"
+        );
+        ctx.unset("sender_address_domain");
+        ctx.set("sender_helo_name", "client.example");
+        ctx.set("spf_result", "neutral");
+        ctx.set("spf_result_guessed", "yes");
+        assert_eq!(
+            expand("${authresults{mx}}", &mut ctx),
+            "Authentication-Results: mx;\n\tspf=neutral (best guess record for domain) smtp.helo=client.example"
+        );
+        ctx.unset("sender_helo_name");
+        assert!(expand("${authresults{mx}}", &mut ctx).ends_with(" smtp.mailfrom=<>"));
     }
 }

@@ -1,0 +1,161 @@
+//! End-to-end SPF in `rexim -bd` over 127.0.0.1: the `spf` condition runs in the RCPT
+//! ACL of a real session and `add_header = $spf_received` reaches the spool. The client
+//! is on the loopback address, which Exim's libspf2 build always passes ("localhost is
+//! always allowed.") without asking DNS, so this test needs no resolver at all.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct Daemon {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+const ACLS: &str = "\
+acl_check_rcpt:
+  deny    senders = *@blocked.example
+          spf = pass
+          message = SPF $spf_result for blocked: $spf_header_comment
+  deny    spf = fail
+          message = SPF says no: $spf_smtp_comment
+  warn    add_header = $spf_received
+  accept
+";
+
+fn start() -> Daemon {
+    let dir = std::env::temp_dir().join(format!("rexim-daemon-spf-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("test dir");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let conf = format!(
+        "primary_hostname = test.example\n\
+         local_interfaces = 127.0.0.1\n\
+         daemon_smtp_ports = {port}\n\
+         spool_directory = {0}\n\
+         log_file_path = {0}/log/%slog\n\
+         acl_smtp_rcpt = acl_check_rcpt\n\
+         begin acl\n{ACLS}\n",
+        dir.join("spool").display()
+    );
+    let conf_path = dir.join("test.conf");
+    std::fs::write(&conf_path, conf).expect("write config");
+    let child = Command::new(env!("CARGO_BIN_EXE_rexim"))
+        .arg("-bd")
+        .arg("-C")
+        .arg(&conf_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rexim -bd");
+    let mut d = Daemon { child, port, dir };
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(st)) = d.child.try_wait() {
+            panic!("rexim -bd exited with {st}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rexim -bd did not listen in time"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    d
+}
+
+struct Client {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+}
+
+impl Client {
+    fn new(port: u16) -> Client {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+        Client {
+            r: BufReader::new(s.try_clone().expect("clone")),
+            w: s,
+        }
+    }
+
+    fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            let n = self.r.read_line(&mut line).expect("read reply");
+            assert!(n > 0, "connection closed; got so far: {all:?}");
+            all.push_str(line.trim_end_matches(['\r', '\n']));
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return all;
+            }
+            all.push('\n');
+        }
+    }
+
+    fn cmd(&mut self, line: &str) -> String {
+        self.w
+            .write_all(format!("{line}\r\n").as_bytes())
+            .expect("write");
+        self.reply()
+    }
+}
+
+#[test]
+fn spf_in_the_rcpt_acl_and_received_spf_in_the_spool() {
+    let d = start();
+    let mut c = Client::new(d.port);
+    assert!(c.reply().starts_with("220 "));
+    c.cmd("EHLO client.example");
+    // The condition ran at RCPT: the deny fires with libspf2's loopback comment.
+    assert_eq!(
+        c.cmd("MAIL FROM:<eve@blocked.example>").get(..3),
+        Some("250")
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:<u@test.example>"),
+        "550 SPF pass for blocked: test.example: localhost is always allowed."
+    );
+    assert_eq!(c.cmd("RSET").get(..3), Some("250"));
+    // `spf = fail` never holds for a loopback client; the message is stored with the
+    // Received-SPF: header the warn statement added.
+    assert_eq!(c.cmd("MAIL FROM:<a@client.example>").get(..3), Some("250"));
+    assert_eq!(c.cmd("RCPT TO:<u@test.example>").get(..3), Some("250"));
+    assert_eq!(c.cmd("DATA").get(..3), Some("354"));
+    let r = c.cmd("Subject: spf\r\n\r\nbody\r\n.");
+    assert!(r.starts_with("250 OK id="), "{r}");
+    let id = r.trim_start_matches("250 OK id=").to_string();
+    assert_eq!(c.cmd("QUIT").get(..3), Some("221"));
+
+    let spool = rexim::spool::Spool::new(d.dir.join("spool"));
+    let h = spool.read_header(&id).expect("read -H");
+    let headers: String = h
+        .headers
+        .iter()
+        .map(|hl| String::from_utf8_lossy(&hl.text).into_owned())
+        .collect();
+    assert!(
+        headers.contains(
+            "Received-SPF: pass (test.example: localhost is always allowed.) \
+             client-ip=127.0.0.1; envelope-from=a@client.example; helo=client.example;\n"
+        ),
+        "{headers}"
+    );
+}
