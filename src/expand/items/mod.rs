@@ -1,7 +1,9 @@
 //! Expansion items `${name{arg}...}`: one table row and one small function each.
 
 use crate::error::ExpResult;
-use crate::expand::ast::ItemNode;
+use std::sync::Arc;
+
+use crate::expand::ast::{Expansion, ItemNode, Node, Seq};
 use crate::expand::eval::Eval;
 use crate::expand::fxhash::FxHashMap;
 use crate::expand::value::Val;
@@ -91,6 +93,33 @@ pub static ITEMS: &[ItemDef] = &[
     ItemDef { name: "substr", shape: Shape::Subs { min: 2, max: 3 }, raw_first_arg: false, run: substr::substr },
     ItemDef { name: "tr", shape: Shape::Subs { min: 3, max: 3 }, raw_first_arg: false, run: text::tr },
 ];
+
+/// Parse ahead of time an argument the item reads as expansion text (`sg`'s replacement),
+/// when it is literal, so evaluation does not parse it again on every call.
+pub fn preparse(def: &ItemDef, args: &[Seq]) -> Option<Arc<Expansion>> {
+    match def.name {
+        "sg" => args
+            .get(2)
+            .and_then(literal_text)
+            .map(|t| Arc::new(crate::expand::parse::parse(&String::from_utf8_lossy(&t)))),
+        _ => None,
+    }
+}
+
+/// The text of a sequence made only of literal pieces (which are never tainted).
+fn literal_text(seq: &Seq) -> Option<Vec<u8>> {
+    if seq.static_err.is_some() {
+        return None;
+    }
+    let mut text = Vec::new();
+    for node in &seq.nodes {
+        match node {
+            Node::Text(t) => text.extend_from_slice(t),
+            _ => return None,
+        }
+    }
+    Some(text)
+}
 
 pub fn find(name: &str) -> Option<&'static ItemDef> {
     // Looked up for every item of every parsed expansion: hashed, not searched.
