@@ -136,6 +136,33 @@ impl std::fmt::Debug for ItemDef {
 
 #[cfg(test)]
 mod tests {
+    use crate::expand::ast::Node;
+
+    fn sg_preparsed(src: &str) -> Option<String> {
+        let e = crate::expand::parse::parse(src);
+        match e.body.nodes.first() {
+            Some(Node::Item(item)) => item.preparsed.as_ref().map(|p| p.source().to_string()),
+            other => panic!("{src}: not an item: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sg_literal_replacement_is_parsed_with_the_item() {
+        assert_eq!(
+            sg_preparsed(r"${sg{abc}{b}{<\$0>}}").as_deref(),
+            Some("<$0>")
+        );
+        // Text that is only known at run time is still parsed per call.
+        assert_eq!(sg_preparsed(r"${sg{abc}{b}{$primary_hostname}}"), None);
+        // Checked against exim4 -be: gives a<B>c<B>.
+        let e = crate::expand::parse::parse(r"${sg{abcb}{(b)}{<\${uc:\$1\}>}}");
+        let mut ctx = crate::Context::default();
+        for _ in 0..2 {
+            let v = crate::expand::expand(&e, &mut ctx).unwrap();
+            assert_eq!(v.bytes, b"a<B>c<B>");
+        }
+    }
+
     #[test]
     fn table_is_sorted_and_unique() {
         assert!(super::ITEMS.windows(2).all(|w| w[0].name < w[1].name));
