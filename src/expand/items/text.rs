@@ -106,7 +106,7 @@ pub fn sg(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
         }
     };
     let saved = std::mem::take(&mut ev.captures);
-    let r = sg_loop(ev, &subject, &pattern.bytes, &re, &insert);
+    let r = sg_loop(ev, &subject, &pattern.bytes, &re, insert);
     ev.captures = saved;
     out.push(&r?);
     Ok(())
