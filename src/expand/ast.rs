@@ -156,6 +156,9 @@ pub struct ItemNode {
     pub raw: Option<Box<str>>,
     /// Item-specific flags: `json`/`jsons` for extract, `preexpand` for run.
     pub mode: ItemMode,
+    /// An argument the item would otherwise parse on every call, parsed once here
+    /// (`sg`'s literal replacement text).
+    pub preparsed: Option<Arc<Expansion>>,
     pub span: Span,
 }
 

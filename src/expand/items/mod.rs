@@ -1,7 +1,9 @@
 //! Expansion items `${name{arg}...}`: one table row and one small function each.
 
 use crate::error::ExpResult;
-use crate::expand::ast::ItemNode;
+use std::sync::Arc;
+
+use crate::expand::ast::{Expansion, ItemNode, Node, Seq};
 use crate::expand::eval::Eval;
 use crate::expand::fxhash::FxHashMap;
 use crate::expand::value::Val;
@@ -92,6 +94,33 @@ pub static ITEMS: &[ItemDef] = &[
     ItemDef { name: "tr", shape: Shape::Subs { min: 3, max: 3 }, raw_first_arg: false, run: text::tr },
 ];
 
+/// Parse ahead of time an argument the item reads as expansion text (`sg`'s replacement),
+/// when it is literal, so evaluation does not parse it again on every call.
+pub fn preparse(def: &ItemDef, args: &[Seq]) -> Option<Arc<Expansion>> {
+    match def.name {
+        "sg" => args
+            .get(2)
+            .and_then(literal_text)
+            .map(|t| Arc::new(crate::expand::parse::parse(&String::from_utf8_lossy(&t)))),
+        _ => None,
+    }
+}
+
+/// The text of a sequence made only of literal pieces (which are never tainted).
+fn literal_text(seq: &Seq) -> Option<Vec<u8>> {
+    if seq.static_err.is_some() {
+        return None;
+    }
+    let mut text = Vec::new();
+    for node in &seq.nodes {
+        match node {
+            Node::Text(t) => text.extend_from_slice(t),
+            _ => return None,
+        }
+    }
+    Some(text)
+}
+
 pub fn find(name: &str) -> Option<&'static ItemDef> {
     // Looked up for every item of every parsed expansion: hashed, not searched.
     static INDEX: std::sync::OnceLock<FxHashMap<&str, usize>> = std::sync::OnceLock::new();
@@ -107,6 +136,33 @@ impl std::fmt::Debug for ItemDef {
 
 #[cfg(test)]
 mod tests {
+    use crate::expand::ast::Node;
+
+    fn sg_preparsed(src: &str) -> Option<String> {
+        let e = crate::expand::parse::parse(src);
+        match e.body.nodes.first() {
+            Some(Node::Item(item)) => item.preparsed.as_ref().map(|p| p.source().to_string()),
+            other => panic!("{src}: not an item: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sg_literal_replacement_is_parsed_with_the_item() {
+        assert_eq!(
+            sg_preparsed(r"${sg{abc}{b}{<\$0>}}").as_deref(),
+            Some("<$0>")
+        );
+        // Text that is only known at run time is still parsed per call.
+        assert_eq!(sg_preparsed(r"${sg{abc}{b}{$primary_hostname}}"), None);
+        // Checked against exim4 -be: gives a<B>c<B>.
+        let e = crate::expand::parse::parse(r"${sg{abcb}{(b)}{<\${uc:\$1\}>}}");
+        let mut ctx = crate::Context::default();
+        for _ in 0..2 {
+            let v = crate::expand::expand(&e, &mut ctx).unwrap();
+            assert_eq!(v.bytes, b"a<B>c<B>");
+        }
+    }
+
     #[test]
     fn table_is_sorted_and_unique() {
         assert!(super::ITEMS.windows(2).all(|w| w[0].name < w[1].name));

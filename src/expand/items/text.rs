@@ -83,19 +83,30 @@ fn mac<M: Mac + hmac::digest::KeyInit>(key: &[u8], text: &[u8]) -> Vec<u8> {
 pub fn sg(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
     let subject = ev.seq(&node.args[0])?;
     let pattern = ev.seq(&node.args[1])?;
-    let replacement = ev.seq(&node.args[2])?;
-    let re = ev.regex(&pattern.bytes, false)?;
-    if replacement.tainted {
-        let msg = format!(
-            "attempt to expand tainted string '{}'",
-            replacement.as_str_lossy()
-        );
-        ev.ctx.log.push(msg.clone());
-        return Err(ExpandError::hard(msg));
-    }
-    let insert = parse::parse(&replacement.as_str_lossy());
+    let (re, parsed_now);
+    let insert = match &node.preparsed {
+        // A literal replacement was parsed with the item; it is never tainted.
+        Some(parsed) => {
+            re = ev.regex(&pattern.bytes, false)?;
+            parsed.as_ref()
+        }
+        None => {
+            let replacement = ev.seq(&node.args[2])?;
+            re = ev.regex(&pattern.bytes, false)?;
+            if replacement.tainted {
+                let msg = format!(
+                    "attempt to expand tainted string '{}'",
+                    replacement.as_str_lossy()
+                );
+                ev.ctx.log.push(msg.clone());
+                return Err(ExpandError::hard(msg));
+            }
+            parsed_now = parse::parse(&replacement.as_str_lossy());
+            &parsed_now
+        }
+    };
     let saved = std::mem::take(&mut ev.captures);
-    let r = sg_loop(ev, &subject, &pattern.bytes, &re, &insert);
+    let r = sg_loop(ev, &subject, &pattern.bytes, &re, insert);
     ev.captures = saved;
     out.push(&r?);
     Ok(())

@@ -429,9 +429,11 @@ impl<'s> Builder<'s> {
             error_node(pre_groups(before), ExpandError::hard(msg).at(span))
         };
         let node = |args: Vec<Group>, tail: Tail, tail_alt: Option<Tail>| {
-            let args = args.into_iter().map(|g| g.seq).collect();
+            let args: Vec<Seq> = args.into_iter().map(|g| g.seq).collect();
+            let preparsed = items::preparse(def, &args);
             Node::Item(Box::new(ItemNode {
                 def,
+                preparsed,
                 args,
                 tail,
                 tail_alt,
