@@ -212,34 +212,11 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             }
         }
     }
+    // Exim writes a discarded (blackholed) message too before dropping it, and logs its
+    // size; a kept message goes to the sink (none under -bh).
     let mut stored_size = None;
-    if blackhole.is_some() {
-        // Exim writes the message before discarding it, and logs its size.
-        let added: Vec<String> = s
-            .acl_state
-            .add_headers
-            .iter()
-            .map(|(_, h)| h.clone())
-            .collect();
-        let msg = crate::smtp::sink::AcceptedMessage {
-            id: &id,
-            sender: s.env.sender.as_deref().unwrap_or_default(),
-            recipients: &s.env.recipients,
-            data: &body,
-            added_headers: &added,
-            removed_headers: &s.acl_state.remove_headers,
-            ctx: &s.ctx,
-            dsn_ret: s.env.dsn_ret,
-            dsn_envid: s.env.dsn_envid.as_deref(),
-            recipient_dsn: &s.env.recipient_dsn,
-            auth_pubname: s.auth.authenticator(s).map(|au| au.public_name.as_str()),
-            frozen_at: s.acl_state.frozen_at,
-            obsolete_headers: &obsolete,
-        };
-        stored_size = crate::spool::build::message_size(&msg).ok();
-    }
-    if !s.env.discarded {
-        let sink = if s.host_checking {
+    if blackhole.is_some() || !s.env.discarded {
+        let sink = if s.host_checking || s.env.discarded {
             None
         } else {
             s.sink.clone()
@@ -265,9 +242,11 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             frozen_at: s.acl_state.frozen_at,
             obsolete_headers: &obsolete,
         };
-        match sink.map(|sink| sink.store_sized(&msg)) {
-            Some(Ok(Some(n))) => stored_size = Some(n),
-            Some(Err(e)) => {
+        match sink.map_or(Ok(None), |sink| sink.store_sized(&msg)) {
+            Ok(Some(n)) => stored_size = Some(n),
+            // -bh, sink-less sessions, sinks that do not count: the size Exim would log.
+            Ok(None) => stored_size = crate::spool::build::message_size(&msg).ok(),
+            Err(e) => {
                 // Nothing is acknowledged unless it is on disk.
                 s.log(format!("{id} spool write failed: {e}"));
                 s.log_id = None;
@@ -275,8 +254,6 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
                 s.reset_message();
                 return Done::Continue;
             }
-            // -bh, sink-less sessions, sinks that do not count: the size Exim would log.
-            Some(Ok(None)) | None => stored_size = crate::spool::build::message_size(&msg).ok(),
         }
     }
     let chunked = chunk.is_some();
