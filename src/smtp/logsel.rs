@@ -12,17 +12,23 @@ pub struct SessionLogging {
     pub no_mail: bool,
 }
 
+/// The `+name`/`-name` words of a `log_selector` value, left to right (other words are
+/// skipped); each log family picks the names it knows.
+pub fn selector_words(text: &str) -> impl Iterator<Item = (bool, &str)> {
+    text.split_whitespace()
+        .filter_map(|word| match word.as_bytes()[0] {
+            b'+' => Some((true, &word[1..])),
+            b'-' => Some((false, &word[1..])),
+            _ => None,
+        })
+}
+
 impl SessionLogging {
     /// Apply a `log_selector` value (`+smtp_syntax_error -all ...`), left to right;
     /// names about other log lines are skipped.
     pub fn from_selector(text: &str) -> SessionLogging {
         let mut l = SessionLogging::default();
-        for word in text.split_whitespace() {
-            let (on, name) = match word.as_bytes()[0] {
-                b'+' => (true, &word[1..]),
-                b'-' => (false, &word[1..]),
-                _ => continue,
-            };
+        for (on, name) in selector_words(text) {
             match name {
                 "all" => {
                     l = SessionLogging {

@@ -161,12 +161,7 @@ impl TlsLogging {
     /// not about TLS are left to the rest of the logging code.
     pub fn from_selector(text: &str) -> TlsLogging {
         let mut l = TlsLogging::default();
-        for word in text.split_whitespace() {
-            let (on, name) = match word.as_bytes()[0] {
-                b'+' => (true, &word[1..]),
-                b'-' => (false, &word[1..]),
-                _ => continue,
-            };
+        for (on, name) in crate::smtp::logsel::selector_words(text) {
             match name {
                 "all" => {
                     l = TlsLogging {
