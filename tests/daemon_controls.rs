@@ -8,61 +8,17 @@
 #[allow(dead_code)] // the unix-socket server is used by tests/spam.rs only
 mod fake_spamd;
 
+#[path = "support/daemon.rs"]
+mod daemon;
+
+use daemon::{Daemon, IO_TIMEOUT};
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
-
-struct Daemon {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use std::process::Command;
 
 fn start(name: &str, main: &str, rest: &str) -> Daemon {
-    let dir = std::env::temp_dir().join(format!("rexim-controls-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let conf = format!(
-        "primary_hostname = test.example\nlocal_interfaces = 127.0.0.1\n\
-         daemon_smtp_ports = {port}\nspool_directory = {0}\nlog_file_path = {0}/log/%slog\n\
-         {main}\n{rest}",
-        dir.join("spool").display()
-    );
-    std::fs::write(dir.join("test.conf"), conf).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_rexim"))
-        .arg("-bd")
-        .arg("-C")
-        .arg(dir.join("test.conf"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("stderr")).unwrap())
-        .spawn()
-        .unwrap();
-    let d = Daemon { child, port, dir };
-    let deadline = Instant::now() + IO_TIMEOUT;
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "rexim -bd did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(200));
-    d
+    daemon::start(&format!("controls-{name}"), &format!("{main}\n{rest}"))
 }
 
 impl Daemon {

@@ -3,27 +3,12 @@
 //! is on the loopback address, which Exim's libspf2 build always passes ("localhost is
 //! always allowed.") without asking DNS, so this test needs no resolver at all.
 
+#[path = "support/daemon.rs"]
+mod daemon;
+
+use daemon::{Daemon, IO_TIMEOUT};
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
-
-struct Daemon {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use std::net::TcpStream;
 
 const ACLS: &str = "\
 acl_check_rcpt:
@@ -37,48 +22,10 @@ acl_check_rcpt:
 ";
 
 fn start() -> Daemon {
-    let dir = std::env::temp_dir().join(format!("rexim-daemon-spf-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("test dir");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let conf = format!(
-        "primary_hostname = test.example\n\
-         local_interfaces = 127.0.0.1\n\
-         daemon_smtp_ports = {port}\n\
-         spool_directory = {0}\n\
-         log_file_path = {0}/log/%slog\n\
-         acl_smtp_rcpt = acl_check_rcpt\n\
-         begin acl\n{ACLS}\n",
-        dir.join("spool").display()
-    );
-    let conf_path = dir.join("test.conf");
-    std::fs::write(&conf_path, conf).expect("write config");
-    let child = Command::new(env!("CARGO_BIN_EXE_rexim"))
-        .arg("-bd")
-        .arg("-C")
-        .arg(&conf_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start rexim -bd");
-    let mut d = Daemon { child, port, dir };
-    let deadline = Instant::now() + IO_TIMEOUT;
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(st)) = d.child.try_wait() {
-            panic!("rexim -bd exited with {st}");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "rexim -bd did not listen in time"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(200));
-    d
+    daemon::start(
+        "daemon-spf",
+        &format!("acl_smtp_rcpt = acl_check_rcpt\nbegin acl\n{ACLS}\n"),
+    )
 }
 
 struct Client {
