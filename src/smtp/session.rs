@@ -69,6 +69,8 @@ pub struct Envelope {
     pub dsn_ret: u8,
     pub dsn_envid: Option<Vec<u8>>,
     pub recipient_dsn: Vec<RecipientDsn>,
+    /// MAIL asked for PRDR (with `prdr_enable` set): `$prdr_requested`.
+    pub prdr: bool,
 }
 
 /// A recipient's DSN parameters.
@@ -362,6 +364,7 @@ impl Session {
             "spf_result",
             "spf_result_guessed",
             "spf_smtp_comment",
+            "prdr_requested",
         ] {
             self.ctx.unset(v);
         }

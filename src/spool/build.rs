@@ -176,7 +176,10 @@ pub fn received_header(msg: &AcceptedMessage, template: &str) -> Result<Vec<u8>,
     }
     ctx.set("message_exim_id", msg.id);
     ctx.set("message_id", msg.id);
-    if let [only] = msg.recipients {
+    // A PRDR message had several recipients when Exim made its Received: header, even
+    // if only one was kept.
+    let prdr = src.get("prdr_requested").is_some_and(|v| v.bytes == b"yes");
+    if let ([only], false) = (msg.recipients, prdr) {
         ctx.set("received_for", Val::tainted(only.clone()));
     }
     static TOD_FULL: std::sync::OnceLock<Expansion> = std::sync::OnceLock::new();

@@ -18,6 +18,8 @@ pub struct MailArgs {
     pub size: Option<u64>,
     pub body: Option<Vec<u8>>,
     pub smtputf8: bool,
+    /// `PRDR` (any value is ignored, as Exim does).
+    pub prdr: bool,
     pub ret: Option<Vec<u8>>,
     pub envid: Option<Vec<u8>>,
     pub auth: Option<Vec<u8>>,
@@ -187,6 +189,7 @@ pub fn parse_mail_args(arg: &[u8], offered: Offered) -> MailArgs {
                 }
                 out.envid = Some(value);
             }
+            b"PRDR" => out.prdr = true,
             b"SMTPUTF8" => {
                 if !offered.smtputf8 {
                     out.error = err("SMTPUTF8 used when not advertised");

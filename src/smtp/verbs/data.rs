@@ -193,6 +193,15 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     if s.env.discarded && !discarded_before {
         blackhole = Some("(MIME ACL discarded recipients)".into());
     }
+    // PRDR, after the MIME ACL and before the DATA ACL (not when MAIL/RCPT discarded).
+    let mut prdr_reply = None;
+    if !discarded_before {
+        match crate::smtp::verbs::prdr::run(s, &id) {
+            crate::smtp::verbs::prdr::Outcome::NotUsed => {}
+            crate::smtp::verbs::prdr::Outcome::Reply(r) => prdr_reply = Some(r),
+            crate::smtp::verbs::prdr::Outcome::Finished(done) => return done,
+        }
+    }
     if let Some(spec) = s.cfg.acl_smtp_data.clone().filter(|_| !s.env.discarded) {
         let v = s.acl(Phase::Data, &spec);
         match v.rc {
@@ -257,7 +266,12 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         }
     }
     let chunked = chunk.is_some();
+    if let Some(r) = &prdr_reply {
+        // PRDR's summary replaces the usual reply (and -bh's fake-id notice).
+        s.reply(r);
+    }
     match (accept_msg, chunk) {
+        _ if prdr_reply.is_some() => {}
         (Some(m), _) => crate::smtp::verbs::mail::user_reply(s, "250", &m),
         (None, Some((n, total))) => {
             s.reply(&format!("250- {n} byte chunk, total {total}"));
@@ -265,7 +279,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         }
         (None, None) => s.reply(&format!("250 OK id={id}")),
     }
-    if s.host_checking {
+    if s.host_checking && prdr_reply.is_none() {
         s.write_raw("\n**** SMTP testing: that is not a real message id!\n\n");
     }
     let mut sender =
@@ -284,6 +298,9 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         s.cfg.log_tls.fields(s.tls.as_ref()),
         s.auth_log_element()
     );
+    if s.env.prdr {
+        line += " PRDR";
+    }
     if chunked {
         // Exim marks messages received with BDAT.
         line += " K";

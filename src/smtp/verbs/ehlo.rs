@@ -225,6 +225,9 @@ fn greet(s: &mut Session, esmtp: bool, user: Option<String>) -> Done {
         caps.push("STARTTLS".into());
         s.offered.tls = true;
     }
+    if cfg.prdr_enable {
+        caps.push("PRDR".into());
+    }
     if s.host_option("smtputf8_advertise_hosts", &cfg.smtputf8_advertise_hosts) {
         caps.push("SMTPUTF8".into());
         s.offered.smtputf8 = true;

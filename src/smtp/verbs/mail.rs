@@ -98,6 +98,10 @@ pub fn handle_mail(s: &mut Session) -> Done {
     };
     s.env.dsn_envid = args.envid.clone();
     s.env.smtputf8 = args.smtputf8;
+    s.env.prdr = args.prdr && s.cfg.prdr_enable;
+    if s.env.prdr {
+        s.ctx.set("prdr_requested", "yes");
+    }
     if args.smtputf8 {
         s.ctx.set("message_smtputf8", "yes");
     } else {
@@ -128,9 +132,10 @@ pub fn handle_mail(s: &mut Session) -> Done {
                     s.env.discarded = true;
                 }
                 s.was_rej_mail = false;
+                let prdr = if s.env.prdr { ", PRDR Requested" } else { "" };
                 match v.user_message {
-                    Some(u) => user_reply(s, "250", &u),
-                    None => s.reply("250 OK"),
+                    Some(u) => user_reply(s, "250", &format!("{u}{prdr}")),
+                    None => s.reply(&format!("250 OK{prdr}")),
                 }
             }
             _ => {
@@ -141,7 +146,8 @@ pub fn handle_mail(s: &mut Session) -> Done {
         }
     } else {
         s.was_rej_mail = false;
-        s.reply("250 OK");
+        let prdr = if s.env.prdr { ", PRDR Requested" } else { "" };
+        s.reply(&format!("250 OK{prdr}"));
     }
     Done::Continue
 }

@@ -7,6 +7,7 @@ pub mod ehlo;
 pub mod mail;
 pub mod mime;
 pub mod misc;
+pub mod prdr;
 pub mod rcpt;
 pub mod starttls;
 pub mod vrfy;
