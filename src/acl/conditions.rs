@@ -115,7 +115,7 @@ pub static ACL_CONDITIONS: &[AclCondDef] = &[
         "malware",
         true,
         !(DATA | PRDR | NOTSMTP),
-        unsupported::malware,
+        crate::acl::malware::malware,
     ),
     modifier("message", 0, modifiers::message_text),
     cond("mime_regex", true, !MIME, mime::mime_regex),

@@ -18,6 +18,8 @@ pub struct AclEnv {
     pub spool_dir: Option<PathBuf>,
     /// Exim's `spamd_address` (the `spam` condition's servers).
     pub spamd_address: String,
+    /// Exim's `av_scanner` (the `malware` condition's scanner and its options).
+    pub av_scanner: String,
     /// Exim's `received_header_text` (`None`: Exim's default), for the Received:
     /// header scanners see.
     pub received_header_text: Option<String>,
@@ -44,6 +46,7 @@ impl Default for AclEnv {
             hints_dir: None,
             spool_dir: None,
             spamd_address: "127.0.0.1 783".into(),
+            av_scanner: "sophie:/var/run/sophie".into(),
             received_header_text: None,
             local_from_check: true,
             local_sender_retain: false,

@@ -9,6 +9,7 @@ pub mod env;
 pub mod expansion;
 pub mod hints;
 pub mod lists;
+pub mod malware;
 pub mod mime;
 pub mod model;
 pub mod modifiers;

@@ -53,6 +53,10 @@ pub struct MessageState {
     pub host_ident: String,
     /// The last `spam` answer for this message (Exim asks once per message and user).
     pub spam_cache: Option<crate::acl::spam::SpamCache>,
+    /// The last `malware` scan of this message (`Some(None)`: clean), and the `.eml`
+    /// file scanners read (removed with the message unless `no_mbox_unspool`).
+    pub malware_scan: Option<Option<Vec<u8>>>,
+    pub scan_mbox: Option<crate::acl::malware::spool::SpooledMbox>,
     /// The message as received and the Received: header Exim puts first, for
     /// scanners (`spam`); the recipients, for rspamd.
     pub scan_data: Option<std::sync::Arc<Vec<u8>>>,
@@ -140,6 +144,10 @@ impl MessageState {
             .cloned()
             .collect();
         let conn = std::mem::take(&mut self.ratelimit_conn);
+        let keep_mbox = self.has_control("no_mbox_unspool");
+        if let Some(m) = &mut self.scan_mbox {
+            m.keep = keep_mbox;
+        }
         *self = MessageState {
             controls: keep,
             ratelimit_conn: conn,

@@ -1,5 +1,4 @@
-//! ACL conditions rexim knows by name but cannot run yet (malware scanning,
-//! DKIM, DMARC): configurations using them load, and evaluating one is an explicit error.
+//! ACL conditions rexim knows by name but cannot run yet (DKIM, DMARC): configurations using them load, and evaluating one is an explicit error.
 
 use crate::acl::engine::{AclRun, Rc};
 use crate::acl::model::Item;
@@ -20,9 +19,4 @@ pub fn dkim(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
 /// `dmarc_status = reject : quarantine` (no DMARC support).
 pub fn dmarc_status(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
     not_supported(run, item, "no DMARC support")
-}
-
-/// `malware = *` (no virus scanner interface).
-pub fn malware(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
-    not_supported(run, item, "no malware scanner interface")
 }

@@ -424,10 +424,14 @@ impl SessionConfig {
                 }
             }
         }
-        if let Some(def) = crate::config::tables::find(crate::config::tables::MAIN, "spamd_address")
-        {
-            if let Value::Str(s) = cfg.main_value(def) {
-                acls.env.spamd_address = s;
+        for (name, slot) in [
+            ("spamd_address", &mut acls.env.spamd_address),
+            ("av_scanner", &mut acls.env.av_scanner),
+        ] {
+            if let Some(def) = crate::config::tables::find(crate::config::tables::MAIN, name) {
+                if let Value::Str(s) = cfg.main_value(def) {
+                    *slot = s;
+                }
             }
         }
         for (name, slot) in [

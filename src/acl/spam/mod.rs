@@ -241,7 +241,7 @@ fn request(run: &mut AclRun, server: &address::Server, user: &[u8], size: usize)
 
 /// The message as Exim spools it for scanners: a `From ` line, `X-Envelope-From:` and
 /// `X-Envelope-To:`, the headers (its Received: first), a blank line, the body.
-fn mbox(run: &mut AclRun) -> Option<Vec<u8>> {
+pub(crate) fn mbox(run: &mut AclRun) -> Option<Vec<u8>> {
     let prelude = "From ${if def:return_path{$return_path}{MAILER-DAEMON}} ${tod_bsdinbox}\n\
         ${if def:sender_address{X-Envelope-From: <${sender_address}>\n}}\
         ${if def:recipients{X-Envelope-To: ${recipients}\n}}";
