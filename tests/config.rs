@@ -264,7 +264,12 @@ fn version_lists_registries() {
     assert_eq!(r.code, 0);
     assert!(
         r.stdout
-            .contains("Support for: rustls TLS_resume SPF SRS\n"),
+            .contains("Support for: rustls TLS_resume PRDR SPF SRS\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("\nMalware: clamd cmdline sock\n"),
         "{}",
         r.stdout
     );

@@ -120,6 +120,12 @@ pub fn version(args: &Args) -> i32 {
         out.push_str(t.name);
     }
     out.push('\n');
+    out.push_str("Malware:");
+    for m in crate::acl::malware::supported_scanners() {
+        out.push(' ');
+        out.push_str(m);
+    }
+    out.push('\n');
     // rexim reads these drivers' options but has no routing/delivery/authentication engine
     // yet, so -bV says so rather than claim them as Exim does.
     for (title, class) in [

@@ -29,6 +29,11 @@ fn have_spf() -> bool {
     crate::acl::conditions::find("spf").is_some() && crate::lookup::find_type("spf").is_some()
 }
 
+/// PRDR (`prdr_enable`, `acl_smtp_data_prdr`): the per-recipient DATA pass.
+fn have_prdr() -> bool {
+    crate::smtp::verbs::prdr::SUPPORTED
+}
+
 fn have_tls_resume() -> bool {
     have_tls() && crate::smtp::tls::acceptor::TICKET_KEY_LIFETIME > 0
 }
@@ -44,6 +49,11 @@ pub const FEATURES: &[Feature] = &[
         macros: &["TLS_RESUME"],
         word: "TLS_resume",
         present: have_tls_resume,
+    },
+    Feature {
+        macros: &["PRDR"],
+        word: "PRDR",
+        present: have_prdr,
     },
     Feature {
         macros: &["SPF"],
@@ -69,6 +79,10 @@ pub fn builtin_macros() -> Vec<(String, String)> {
     }
     for t in crate::lookup::TYPES {
         v.push(y(format!("_HAVE_LOOKUP_{}", t.name.to_ascii_uppercase())));
+    }
+    for m in crate::acl::malware::supported_scanners() {
+        let name = m.to_ascii_uppercase().replace('-', "_");
+        v.push(y(format!("_HAVE_MALWARE_{name}")));
     }
     for o in tables::MAIN {
         v.push(y(format!("_OPT_MAIN_{}", o.name.to_ascii_uppercase())));

@@ -17,6 +17,7 @@ const HOOKS: &[(&str, Phase)] = &[
     ("acl_smtp_auth", Phase::Auth),
     ("acl_smtp_connect", Phase::Connect),
     ("acl_smtp_data", Phase::Data),
+    ("acl_smtp_data_prdr", Phase::Prdr),
     ("acl_smtp_dkim", Phase::Dkim),
     ("acl_smtp_etrn", Phase::Etrn),
     ("acl_smtp_expn", Phase::Expn),

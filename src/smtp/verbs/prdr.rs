@@ -6,6 +6,9 @@ use crate::acl::{Phase, Rc};
 use crate::expand::Val;
 use crate::smtp::session::{Done, Session};
 
+/// PRDR is built in (`-bV` and `_HAVE_PRDR` say so).
+pub const SUPPORTED: bool = true;
+
 /// What the per-recipient pass decided.
 pub enum Outcome {
     /// No PRDR for this message (not requested, one recipient, or no ACL).
