@@ -71,6 +71,8 @@ pub struct Envelope {
     pub recipient_dsn: Vec<RecipientDsn>,
     /// MAIL asked for PRDR (with `prdr_enable` set): `$prdr_requested`.
     pub prdr: bool,
+    /// The MAIL ACL discarded the message: every RCPT is discarded without its ACL.
+    pub mail_discarded: bool,
 }
 
 /// A recipient's DSN parameters.

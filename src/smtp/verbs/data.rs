@@ -184,9 +184,15 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     // Headers added by earlier ACLs are visible; Exim runs the MIME ACL (per part)
     // before the DATA ACL.
     crate::smtp::verbs::mime::apply_added_headers(s);
-    let discarded_before = s.env.discarded;
-    // Exim's "blackholed by": which ACL discarded the message after DATA, and why.
-    let mut blackhole: Option<String> = None;
+    // Exim's "blackholed by": which ACL discarded the message, and why. With no
+    // recipient left at DATA, the MAIL or RCPT ACL did; a discarded recipient among
+    // accepted ones does not stop the MIME, PRDR and DATA ACLs.
+    let discarded_before = s.env.recipients.is_empty();
+    s.env.discarded = discarded_before;
+    let mut blackhole: Option<String> = discarded_before.then(|| {
+        let by = if s.env.mail_discarded { "MAIL" } else { "RCPT" };
+        format!("({by} ACL discarded recipients)")
+    });
     if let Some(done) = crate::smtp::verbs::mime::run(s, &id) {
         return done;
     }

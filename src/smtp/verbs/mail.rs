@@ -130,6 +130,7 @@ pub fn handle_mail(s: &mut Session) -> Done {
             Rc::Ok | Rc::Discard => {
                 if v.rc == Rc::Discard {
                     s.env.discarded = true;
+                    s.env.mail_discarded = true;
                 }
                 s.was_rej_mail = false;
                 let prdr = if s.env.prdr { ", PRDR Requested" } else { "" };

@@ -84,6 +84,12 @@ fn rcpt(s: &mut Session) -> Done {
     s.ctx
         .set("domain", Val::tainted(addr.domain().to_ascii_lowercase()));
     let v = match s.cfg.acl_smtp_rcpt.clone() {
+        // After a MAIL ACL discard Exim runs no RCPT ACL.
+        _ if s.env.mail_discarded => crate::acl::Verdict {
+            rc: Rc::Discard,
+            user_message: None,
+            log_message: None,
+        },
         Some(spec) => s.acl(Phase::Rcpt, &spec),
         // No RCPT ACL: Exim refuses every recipient from a remote host.
         None => {
@@ -102,6 +108,16 @@ fn rcpt(s: &mut Session) -> Done {
         Rc::Ok | Rc::Discard => {
             if v.rc == Rc::Discard {
                 s.env.discarded = true;
+                let by = if s.env.mail_discarded { "MAIL" } else { "RCPT" };
+                let why = v.log_message.as_ref().map(|m| format!(": {m}"));
+                let line = format!(
+                    "{} F=<{}> RCPT {}: discarded by {by} ACL{}",
+                    s.host_and_ident(),
+                    String::from_utf8_lossy(s.env.sender.as_deref().unwrap_or_default()),
+                    String::from_utf8_lossy(&s.cmd.arg),
+                    why.unwrap_or_default()
+                );
+                s.log(line);
             } else {
                 s.env.recipients.push(addr.address.clone());
                 s.env
