@@ -31,7 +31,12 @@ pub struct MessageState {
     /// Total `delay =` requested; the SMTP engine sleeps it (skipped under `-bh`).
     pub delay: Duration,
     pub queue: Option<String>,
+    /// `bmi_optin` for the next recipient accepted (Exim's `bmi_current_optin`).
     pub bmi_optin: Option<String>,
+    /// Each accepted recipient's opt-in string (parallel to the recipients).
+    pub bmi_optins: Vec<Option<String>>,
+    /// The `dcc` answer for this message (Exim asks dccifd once per message).
+    pub dcc: Option<crate::acl::engine::Rc>,
     /// `log_reject_target` for the rest of this ACL.
     pub reject_targets: Option<Vec<&'static str>>,
     /// `ratelimit` rates already computed, by lifetime (Exim's per-command,
@@ -148,6 +153,13 @@ impl MessageState {
             host_ident: std::mem::take(&mut self.host_ident),
             ..Default::default()
         };
+    }
+
+    /// A recipient was accepted: it takes the pending `bmi_optin`, which is cleared, as
+    /// Exim's `receive_add_recipient` does.
+    pub fn recipient_accepted(&mut self) {
+        let optin = self.bmi_optin.take();
+        self.bmi_optins.push(optin);
     }
 
     /// Forget what only lasts for one SMTP command (per-command `ratelimit` results).
