@@ -78,7 +78,12 @@ impl BmiProvider for FakeProvider {
             "null" => Destination::Null,
             alt => Destination::Alternate(alt.strip_prefix("alt:").unwrap().to_string()),
         };
-        let rules_fired = parts.next().unwrap().split(',').map(|r| r.parse().unwrap()).collect();
+        let rules_fired = parts
+            .next()
+            .unwrap()
+            .split(',')
+            .map(|r| r.parse().unwrap())
+            .collect();
         Ok(DecodedVerdict {
             recipients: vec![rcpt],
             error: false,
@@ -158,7 +163,8 @@ fn message_id(replies: &str) -> String {
 }
 
 fn scrub(s: &str, id: &str) -> String {
-    let date = pcre2::bytes::Regex::new(r"\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d [-+]\d{4}").unwrap();
+    let date =
+        pcre2::bytes::Regex::new(r"\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d [-+]\d{4}").unwrap();
     let s = s.replace(id, "<ID>");
     let mut out = String::new();
     let mut last = 0;
@@ -256,8 +262,10 @@ fn sdk_errors_leave_the_message_without_verdicts() {
     let line = format!("PANIC {id} bmi error [loc 7 type 3]: bmiEndHeaders() failed.");
     assert!(r.log.contains(&line), "{:?}", r.log);
     let spool = rexim::spool::Spool::new(r.dir.join("spool"));
-    let h = rexim::spool::header::HeaderFile::parse(&std::fs::read(spool.file(&id, "H").unwrap()).unwrap())
-        .unwrap();
+    let h = rexim::spool::header::HeaderFile::parse(
+        &std::fs::read(spool.file(&id, "H").unwrap()).unwrap(),
+    )
+    .unwrap();
     assert!(rexim::features::bmi::verdicts_from_spool(&h).is_none());
     let _ = std::fs::remove_dir_all(&r.dir);
 }

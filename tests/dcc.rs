@@ -275,3 +275,34 @@ fn daemon_spools_the_dcc_header() {
         "{main}"
     );
 }
+
+/// The library's ACL entry point in the non-SMTP phase (a local message: the client
+/// address dccifd gets is 127.0.0.1), with the dccifd settings on the ACL set.
+#[test]
+fn library_api_in_the_non_smtp_phase() {
+    use rexim::acl::{api, read::read_inline, AclSet, Phase, Rc};
+    let dccifd = FakeDccifd::tcp(
+        b"G\nG\nX-DCC-Test-Metrics: fake.dcc 1104; Body=1\n\n".to_vec(),
+        Mode::Answer,
+    );
+    let mut acls = AclSet::default();
+    acls.env.dcc.address = format!("127.0.0.1 {}", dccifd.port);
+    let mut acl =
+        read_inline("defer !dcc = *\n      message = greylisted: $dcc_result\naccept").unwrap();
+    acl.name = "check".into();
+    acls.insert(acl);
+    let facts = api::SessionFacts {
+        sender: Some("local@example.org".into()),
+        recipients: vec!["a@example.net".into()],
+        message: Some(b"Subject: local\n\nbody\n".to_vec()),
+        ..Default::default()
+    };
+    let out = api::evaluate(&acls, Phase::NotSmtp, "check", &facts);
+    assert_eq!(out.verdict.rc, Rc::Defer);
+    assert_eq!(out.verdict.user_message.as_deref(), Some("greylisted: G"));
+    let got = dccifd.take_requests();
+    assert_eq!(
+        String::from_utf8_lossy(&got[0]),
+        "header\n127.0.0.1\nHELO localhost\nlocal@example.org\na@example.net\n\nSubject: local\n\r\nbody\n"
+    );
+}

@@ -48,9 +48,8 @@ impl FakeDccifd {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let incoming = std::iter::from_fn(move || l.accept().ok().map(|(c, _)| c)).map(|c| {
+        let incoming = std::iter::from_fn(move || l.accept().ok().map(|(c, _)| c)).inspect(|c| {
             c.set_read_timeout(Some(Duration::from_secs(10))).ok();
-            c
         });
         accept_loop(incoming, reply, mode, requests.clone());
         FakeDccifd { port, requests }
@@ -60,9 +59,8 @@ impl FakeDccifd {
         let _ = std::fs::remove_file(&path);
         let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let incoming = std::iter::from_fn(move || l.accept().ok().map(|(c, _)| c)).map(|c| {
+        let incoming = std::iter::from_fn(move || l.accept().ok().map(|(c, _)| c)).inspect(|c| {
             c.set_read_timeout(Some(Duration::from_secs(10))).ok();
-            c
         });
         accept_loop(incoming, reply, mode, requests.clone());
         FakeDccifd { port: 0, requests }
