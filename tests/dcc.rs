@@ -306,3 +306,30 @@ fn library_api_in_the_non_smtp_phase() {
         "header\n127.0.0.1\nHELO localhost\nlocal@example.org\na@example.net\n\nSubject: local\n\r\nbody\n"
     );
 }
+
+/// A dccifd that does not answer in time: the condition defers with a log line
+/// (Exim has no limit and would wait as long as dccifd does).
+#[test]
+fn slow_dccifd_defers_after_the_time_limit() {
+    use rexim::acl::{api, read::read_inline, AclSet, Phase, Rc};
+    let dccifd = FakeDccifd::tcp(b"A\nA\n\n".to_vec(), Mode::Stall);
+    let mut acls = AclSet::default();
+    acls.env.dcc.address = format!("127.0.0.1 {}", dccifd.port);
+    acls.env.dcc.timeout = std::time::Duration::from_millis(300);
+    let mut acl = read_inline("accept dcc = *").unwrap();
+    acl.name = "check".into();
+    acls.insert(acl);
+    let facts = api::SessionFacts {
+        ip: "192.0.2.1".into(),
+        sender: Some("a@example.org".into()),
+        recipients: vec!["b@example.net".into()],
+        message: Some(b"Subject: slow\n\nbody\n".to_vec()),
+        ..Default::default()
+    };
+    let start = std::time::Instant::now();
+    let out = api::evaluate(&acls, Phase::Data, "check", &facts);
+    assert!(start.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(out.verdict.rc, Rc::Defer);
+    let texts: Vec<&str> = out.logs.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(texts, ["DCC: no answer from dccifd within 0.3s"]);
+}

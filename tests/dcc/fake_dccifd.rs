@@ -12,6 +12,8 @@ pub enum Mode {
     Answer,
     /// Read the request, then close without answering.
     Close,
+    /// Read the request, then wait 3 s before answering (past the client's limit).
+    Stall,
 }
 
 pub struct FakeDccifd {
@@ -25,6 +27,9 @@ fn serve(mut c: impl Read + Write, reply: &[u8], mode: Mode, log: &Mutex<Vec<Vec
     log.lock().unwrap().push(req);
     if mode == Mode::Close {
         return;
+    }
+    if mode == Mode::Stall {
+        std::thread::sleep(Duration::from_secs(3));
     }
     let _ = c.write_all(reply);
 }

@@ -179,13 +179,6 @@ fn conclude(run: &mut AclRun, answer: &[u8], sender: &[u8]) -> Rc {
         let t = String::from_utf8_lossy(answer);
         t.trim_end_matches('\n').to_string()
     };
-    if parsed.long_first_line {
-        log(
-            run,
-            vec!["main"],
-            format!("Wrong header from DCC, output is {}", shown()),
-        );
-    }
     let rc = match parsed.overall {
         Some(c) => {
             let (rc, result, logged) = reply::verdict(c);
@@ -223,6 +216,14 @@ fn conclude(run: &mut AclRun, answer: &[u8], sender: &[u8]) -> Rc {
             Rc::Defer
         }
     };
+    // Exim logs this after the result (for each further character; rexim once).
+    if parsed.long_first_line {
+        log(
+            run,
+            vec!["main"],
+            format!("Wrong header from DCC, output is {}", shown()),
+        );
+    }
     if let Some(h) = parsed.dcc_header() {
         run.ctx.set("dcc_header", Val::tainted(h.to_vec()));
         if run.acls.env.dcc.direct_add_header {
