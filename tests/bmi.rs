@@ -281,3 +281,43 @@ fn without_bmi_run_nothing_is_scanned() {
     assert!(r.provider.seen.lock().unwrap().is_empty());
     let _ = std::fs::remove_dir_all(&r.dir);
 }
+
+/// Exim 4.96 reads a spool file with `--bmi_verdicts` (Debian's build, without
+/// Brightmail, skips the line): `exim4 -bp` lists the message.
+#[test]
+fn exim_reads_the_spool_with_verdicts() {
+    if !std::path::Path::new("/usr/sbin/exim4").exists() {
+        eprintln!("SKIPPED: exim4 is not installed here");
+        return;
+    }
+    let r = run("exim", DIALOGUE);
+    let id = message_id(&r.replies);
+    let spool = r.dir.join("spool");
+    let (user, _, gid) = rexim::spool::Spool::new(&spool).originator;
+    let conf = r.dir.join("exim.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "spool_directory = {0}\nlog_file_path = {0}/exim-%slog\nkeep_environment =\n\
+             exim_user = {user}\nexim_group = {gid}\n\
+             queue_list_requires_admin = false\nprimary_hostname = mx.test\n",
+            spool.display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new("/usr/sbin/exim4")
+        .arg("-C")
+        .arg(&conf)
+        .arg("-bp")
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(listing.contains(&id), "{listing}");
+    assert!(listing.contains("trap@example.net"), "{listing}");
+    let _ = std::fs::remove_dir_all(&r.dir);
+}

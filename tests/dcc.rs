@@ -274,6 +274,33 @@ fn daemon_spools_the_dcc_header() {
         main.contains(&format!("{id} <= alice@example.org")),
         "{main}"
     );
+    // Exim 4.96 reads the header back from rexim's spool.
+    if std::path::Path::new("/usr/sbin/exim4").exists() {
+        let (user, _, gid) = spool.originator.clone();
+        let conf = d.dir.join("exim.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "spool_directory = {0}\nlog_file_path = {0}/exim-%slog\nkeep_environment =\n\
+                 exim_user = {user}\nexim_group = {gid}\n\
+                 queue_list_requires_admin = false\nprimary_hostname = test.example\n",
+                d.dir.join("spool").display()
+            ),
+        )
+        .unwrap();
+        let out = Command::new("/usr/sbin/exim4")
+            .arg("-C")
+            .arg(&conf)
+            .args(["-Mvh", &id])
+            .output()
+            .unwrap();
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            shown.contains("  X-DCC-Test-Metrics: fake.dcc 1104; Body=1 Fuz1=1\n"),
+            "{shown}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// The library's ACL entry point in the non-SMTP phase (a local message: the client
