@@ -65,18 +65,26 @@ pub fn settings_from_config(cfg: &crate::config::Config, env: &mut crate::acl::e
 /// `dcc = *`, `dcc = */defer_ok`; a first item `false`, `0` or nothing is false
 /// without asking dccifd.
 pub fn dcc(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
-    let mut parts = crate::expand::lists::iter_default(arg, b'/');
-    let first = parts.next().unwrap_or_default();
-    let rc = match crate::expand::lists::iter(&first).next() {
+    let (first, defer_ok) = split_arg(arg);
+    let rc = match first {
         None => Rc::Fail,
         Some(w) if w.eq_ignore_ascii_case(b"false") || w == b"0" => Rc::Fail,
         Some(_) => check(run),
     };
-    let defer_ok = parts.any(|p| p.eq_ignore_ascii_case(b"defer_ok"));
     if rc == Rc::Defer && defer_ok {
         return Rc::Fail;
     }
     rc
+}
+
+/// Exim splits the argument at `/` (or the separator a leading `<x` names); the first
+/// part is itself a colon list whose first item decides whether to scan, and a later
+/// `defer_ok` turns a deferral into failure.
+fn split_arg(arg: &[u8]) -> (Option<Vec<u8>>, bool) {
+    let mut parts = crate::expand::lists::iter_default(arg, b'/');
+    let first = parts.next().unwrap_or_default();
+    let defer_ok = parts.any(|p| p.eq_ignore_ascii_case(b"defer_ok"));
+    (crate::expand::lists::iter(&first).next(), defer_ok)
 }
 
 fn log(run: &mut AclRun, targets: Vec<&'static str>, text: String) {
@@ -277,5 +285,21 @@ fn add_direct(run: &mut AclRun, text: Vec<u8>) {
         let mut m = (*m).clone();
         m.headers.push(Header { text });
         run.ctx.message = Some(Arc::new(m));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn argument_list() {
+        let s = |a: &str| super::split_arg(a.as_bytes());
+        assert_eq!(s("*"), (Some(b"*".to_vec()), false));
+        assert_eq!(s("*/defer_ok"), (Some(b"*".to_vec()), true));
+        assert_eq!(s("*/DEFER_OK"), (Some(b"*".to_vec()), true));
+        assert_eq!(s("<, false,defer_ok"), (Some(b"false".to_vec()), true));
+        assert_eq!(s("0 : x"), (Some(b"0".to_vec()), false));
+        assert_eq!(s(""), (None, false));
+        // An empty first item is still an item: Exim scans.
+        assert_eq!(s(":"), (Some(Vec::new()), false));
     }
 }

@@ -166,3 +166,60 @@ pub fn rule_fired(
         n > 0 && decoded.rules_fired.contains(&n)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::bmi::{BmiMessage, DecodedVerdict, Step};
+
+    /// Verdict `r:<rcpt>` for `rcpt`; `bad` cannot be decoded; rules 5 and 8 fire.
+    struct Tiny;
+
+    impl BmiProvider for Tiny {
+        fn process(&self, _: &BmiMessage) -> Result<Vec<String>, BmiError> {
+            Ok(vec![])
+        }
+
+        fn decode(&self, v: &str) -> Result<DecodedVerdict, BmiError> {
+            let rcpt = v
+                .strip_prefix("r=")
+                .ok_or(BmiError::new(Step::InitMessage, 4, 2))?;
+            Ok(DecodedVerdict {
+                recipients: vec![rcpt.as_bytes().to_vec()],
+                error: false,
+                destination: Destination::Default,
+                rules_fired: vec![5, 8],
+                tracker: Ok("t".into()),
+            })
+        }
+    }
+
+    #[test]
+    fn search_stops_at_an_undecodable_verdict() {
+        let mut logs = Vec::new();
+        let list = b"r=a@x.example:bad:r=b@x.example";
+        assert_eq!(
+            find(&Tiny, Some(list), b"A", b"X.EXAMPLE", &mut logs).as_deref(),
+            Some("r=a@x.example")
+        );
+        assert_eq!(find(&Tiny, Some(list), b"b", b"x.example", &mut logs), None);
+        assert_eq!(
+            logs,
+            ["bmi error [loc 4 type 2]: bmiCreateVerdictFromStr() failed. [bad]"]
+        );
+    }
+
+    #[test]
+    fn rules_read_as_sscanf_reads_them() {
+        let mut logs = Vec::new();
+        let v = Some("r=a@x.example");
+        assert!(rule_fired(&Tiny, v, "1 : +5", &mut logs));
+        assert!(rule_fired(&Tiny, v, "8th", &mut logs));
+        assert!(!rule_fired(&Tiny, v, "-5 : x : 0", &mut logs));
+        assert!(!rule_fired(&Tiny, None, "5", &mut logs));
+        assert!(logs.is_empty());
+        let none = for_recipient(&Tiny, None, b"a", b"x.example");
+        assert_eq!(none, RecipientVerdict::default());
+        assert!(none.deliver);
+    }
+}
