@@ -209,7 +209,7 @@ fn daemon_spools_the_dcc_header() {
             "dccifd_address = 127.0.0.1 {}\ndcc_direct_add_header = true\n\
              acl_smtp_rcpt = rcpt\nacl_smtp_data = data\nbegin acl\n\
              rcpt:\n  accept control = bmi_run\n\
-             data:\n  warn add_header = X-Queued: early\n       dcc = *\n  accept\n",
+             data:\n  warn add_header = X-Queued: early\n       dcc = *\n  accept add_header = $dcc_header\n",
             dccifd.port
         ),
     );
@@ -253,6 +253,12 @@ fn daemon_spools_the_dcc_header() {
         "  X-Queued: early\n"
     );
     assert!(dcc < at("X-Queued").unwrap(), "{texts:?}");
+    // Added again by add_header = $dcc_header: Exim keeps both copies.
+    let copies = texts
+        .iter()
+        .filter(|t| t[2..].starts_with("X-DCC-Test-Metrics:"))
+        .count();
+    assert_eq!(copies, 2, "{texts:?}");
     assert!(rexim::features::bmi::verdicts_from_spool(&h).is_none());
     let requests = dccifd.take_requests();
     assert_eq!(requests.len(), 1);

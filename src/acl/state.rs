@@ -10,6 +10,9 @@ pub enum HeaderPosition {
     AtStart,
     AtStartRfc,
     AfterReceived,
+    /// Already in the message, added at once at the end (Exim's `header_add`, as
+    /// `dcc_direct_add_header` does); `add_header` lines are not compared with it.
+    Direct,
 }
 
 /// A line destined for Exim's logs.
@@ -109,7 +112,8 @@ impl MessageState {
         if !t.ends_with('\n') {
             t.push('\n');
         }
-        if !self.add_headers.iter().any(|(_, h)| *h == t) {
+        let queued = |(p, h): &(HeaderPosition, String)| *p != HeaderPosition::Direct && *h == t;
+        if !self.add_headers.iter().any(queued) {
             self.add_headers.push((pos, t));
         }
     }

@@ -183,8 +183,9 @@ fn client_ip(run: &mut AclRun) -> Vec<u8> {
 /// Set the variables from dccifd's answer, log what Exim logs, give the result.
 fn conclude(run: &mut AclRun, answer: &[u8], sender: &[u8]) -> Rc {
     let parsed = reply::parse(answer);
+    // Exim logs what its first read got: at most one buffer (16 KiB less one byte).
     let shown = || {
-        let t = String::from_utf8_lossy(answer);
+        let t = String::from_utf8_lossy(&answer[..answer.len().min(16383)]);
         t.trim_end_matches('\n').to_string()
     };
     let rc = match parsed.overall {
@@ -279,7 +280,7 @@ fn add_direct(run: &mut AclRun, text: Vec<u8>) {
     let at = run.state.headers_applied.min(run.state.add_headers.len());
     run.state
         .add_headers
-        .insert(at, (HeaderPosition::End, line));
+        .insert(at, (HeaderPosition::Direct, line));
     run.state.headers_applied = at + 1;
     if let Some(m) = run.ctx.message.clone() {
         let mut m = (*m).clone();
