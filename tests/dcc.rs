@@ -14,6 +14,9 @@
 mod daemon;
 #[path = "dcc/fake_dccifd.rs"]
 mod fake_dccifd;
+#[path = "spam/fake_spamd.rs"]
+#[allow(dead_code)] // only its TCP server is used here
+mod fake_spamd;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -365,4 +368,41 @@ fn slow_dccifd_defers_after_the_time_limit() {
     assert_eq!(out.verdict.rc, Rc::Defer);
     let texts: Vec<&str> = out.logs.iter().map(|l| l.text.as_str()).collect();
     assert_eq!(texts, ["DCC: no answer from dccifd within 0.3s"]);
+}
+
+/// With `dcc_direct_add_header` the header is in the message `spam` sends next, as
+/// the seed spec intends ("helps to get the DCC Header through to SpamAssassin").
+#[test]
+fn direct_header_reaches_spamd() {
+    use rexim::acl::{api, read::read_inline, AclSet, Phase, Rc};
+    let dccifd = FakeDccifd::tcp(
+        b"A\nA\nX-DCC-Test-Metrics: fake.dcc 1104; Body=1\n\n".to_vec(),
+        Mode::Answer,
+    );
+    let spamd = fake_spamd::FakeSpamd::tcp(
+        b"SPAMD/1.1 0 EX_OK\r\nContent-length: 8\r\n\r\n0.1/5.0\r\n".to_vec(),
+        fake_spamd::Mode::Answer,
+    );
+    let mut acls = AclSet::default();
+    acls.env.dcc.address = format!("127.0.0.1 {}", dccifd.port);
+    acls.env.dcc.direct_add_header = true;
+    acls.env.spamd_address = format!("127.0.0.1 {}", spamd.port);
+    let mut acl = read_inline("warn dcc = *\nwarn spam = nobody:true\naccept").unwrap();
+    acl.name = "check".into();
+    acls.insert(acl);
+    let facts = api::SessionFacts {
+        ip: "192.0.2.1".into(),
+        sender: Some("a@example.org".into()),
+        recipients: vec!["b@example.net".into()],
+        message: Some(b"Subject: both\n\nbody\n".to_vec()),
+        ..Default::default()
+    };
+    let out = api::evaluate(&acls, Phase::Data, "check", &facts);
+    assert_eq!(out.verdict.rc, Rc::Ok);
+    let sent = spamd.take_requests();
+    let text = String::from_utf8_lossy(&sent[0]);
+    assert!(
+        text.contains("Subject: both\nX-DCC-Test-Metrics: fake.dcc 1104; Body=1\n\nbody\n"),
+        "{text}"
+    );
 }
