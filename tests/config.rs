@@ -263,8 +263,9 @@ fn version_lists_registries() {
     let r = rexim(Path::new("/dev/null"), &["-bV".to_string()]);
     assert_eq!(r.code, 0);
     assert!(
-        r.stdout
-            .contains("Support for: rustls TLS_resume PRDR SPF SRS\n"),
+        r.stdout.contains(
+            "Support for: rustls TLS_resume PRDR SPF SRS Experimental_Brightmail Experimental_DCC\n"
+        ),
         "{}",
         r.stdout
     );

@@ -108,7 +108,11 @@ def main():
     for r in main_rows:
         if r[0] not in dm:
             dm.update(defaults(['-C', '/dev/null', '-bP', r[0]]))
-    emit(outdir + '/main.rs', 'MAIN', 'Main-section options', main_rows, exp, dm)
+    # Seed features Debian's exim4 is built without: the defaults of Exim's BMI/DCC builds.
+    seed = {'bmi_config_file': '/opt/brightmail/etc/brightmail.cfg',
+            'dccifd_address': '/usr/local/dcc/var/dccifd', 'dccifd_options': 'header'}
+    emit(outdir + '/main.rs', 'MAIN', 'Main-section options', main_rows, exp, dm,
+         lambda n, t: seed.get(n))
     print(len(main_rows), 'main options;', sum(1 for r in main_rows if r[0] not in dm), 'without exim4 default', file=sys.stderr)
 
 DRIVERS = {

@@ -37,7 +37,7 @@ pub struct SessionFacts {
     pub recipient: Option<String>,
     /// Recipients accepted so far (for `$recipients` in DATA).
     pub recipients: Vec<String>,
-    /// The whole message (headers and body) for the DATA phase.
+    /// The whole message (headers and body) for the DATA (or non-SMTP) phase.
     pub message: Option<Vec<u8>>,
     /// Other variables to set (`acl_c0`, `authenticated_id`, ...), untainted.
     pub vars: Vec<(String, String)>,
@@ -96,6 +96,14 @@ pub fn evaluate(acls: &AclSet, phase: Phase, acl: &str, facts: &SessionFacts) ->
         ctx.set(k, v.as_str());
     }
     let mut state = MessageState::default();
+    // What content scanners (`spam`, `dcc`) send: the message as given (no Received:
+    // header is added here) and the recipients.
+    state.scan_data = facts.message.clone().map(Arc::new);
+    state.recipients = facts
+        .recipients
+        .iter()
+        .map(|r| r.clone().into_bytes())
+        .collect();
     let verdict = run_acl(&mut ctx, acls, &mut state, phase, &parse(acl), false);
     Outcome {
         verdict,

@@ -87,6 +87,7 @@ pub static ACL_CONDITIONS: &[AclCondDef] = &[
     cond("condition", true, 0, tests::condition),
     modifier("continue", 0, modifiers::continue_),
     modifier("control", 0, modifiers::control),
+    cond("dcc", true, !(DATA | PRDR | NOTSMTP), crate::acl::dcc::dcc),
     cond("decode", true, !MIME, mime::decode),
     modifier("delay", NOTQUIT, modifiers::delay),
     cond("dkim_signers", true, !DKIM, unsupported::dkim),

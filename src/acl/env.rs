@@ -37,6 +37,11 @@ pub struct AclEnv {
     pub spf_comment_template: Option<String>,
     /// The main option `spf_guess` (the record `spf_guess =` falls back to).
     pub spf_guess: Option<String>,
+    /// DCC: `dccifd_address`, `dccifd_options`, `dcc_direct_add_header`, and how long one
+    /// exchange with dccifd may take (Exim sets no limit; rexim does).
+    pub dcc: crate::acl::dcc::DccSettings,
+    /// Brightmail: `bmi_config_file` and the verdict provider (the vendor SDK).
+    pub bmi: crate::features::bmi::BmiSettings,
 }
 
 impl Default for AclEnv {
@@ -56,6 +61,8 @@ impl Default for AclEnv {
             spf_dns: SpfDns::System,
             spf_comment_template: None,
             spf_guess: None,
+            dcc: Default::default(),
+            bmi: Default::default(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod conditions;
+pub mod dcc;
 pub mod dnslists;
 pub mod engine;
 pub mod env;

@@ -10,6 +10,9 @@ pub enum HeaderPosition {
     AtStart,
     AtStartRfc,
     AfterReceived,
+    /// Already in the message, added at once at the end (Exim's `header_add`, as
+    /// `dcc_direct_add_header` does); `add_header` lines are not compared with it.
+    Direct,
 }
 
 /// A line destined for Exim's logs.
@@ -31,7 +34,12 @@ pub struct MessageState {
     /// Total `delay =` requested; the SMTP engine sleeps it (skipped under `-bh`).
     pub delay: Duration,
     pub queue: Option<String>,
+    /// `bmi_optin` for the next recipient accepted (Exim's `bmi_current_optin`).
     pub bmi_optin: Option<String>,
+    /// Each accepted recipient's opt-in string (parallel to the recipients).
+    pub bmi_optins: Vec<Option<String>>,
+    /// The `dcc` answer for this message (Exim asks dccifd once per message).
+    pub dcc: Option<crate::acl::engine::Rc>,
     /// `log_reject_target` for the rest of this ACL.
     pub reject_targets: Option<Vec<&'static str>>,
     /// `ratelimit` rates already computed, by lifetime (Exim's per-command,
@@ -108,7 +116,8 @@ impl MessageState {
         if !t.ends_with('\n') {
             t.push('\n');
         }
-        if !self.add_headers.iter().any(|(_, h)| *h == t) {
+        let queued = |(p, h): &(HeaderPosition, String)| *p != HeaderPosition::Direct && *h == t;
+        if !self.add_headers.iter().any(queued) {
             self.add_headers.push((pos, t));
         }
     }
@@ -156,6 +165,13 @@ impl MessageState {
             host_ident: std::mem::take(&mut self.host_ident),
             ..Default::default()
         };
+    }
+
+    /// A recipient was accepted: it takes the pending `bmi_optin`, which is cleared, as
+    /// Exim's `receive_add_recipient` does.
+    pub fn recipient_accepted(&mut self) {
+        let optin = self.bmi_optin.take();
+        self.bmi_optins.push(optin);
     }
 
     /// Forget what only lasts for one SMTP command (per-command `ratelimit` results).

@@ -6,7 +6,7 @@ const STDLIB: &str = include_str!("../../stdlib/builtin-macros.conf");
 
 /// A compile-time feature as Exim names it, present when rexim's registries have it.
 pub struct Feature {
-    /// Suffixes of the `_HAVE_*` macros it defines.
+    /// Suffixes of the `_HAVE_*` macros it defines, or whole names starting with `_`.
     pub macros: &'static [&'static str],
     /// The word `-bV` prints after "Support for:".
     pub word: &'static str,
@@ -38,6 +38,16 @@ fn have_tls_resume() -> bool {
     have_tls() && crate::smtp::tls::acceptor::TICKET_KEY_LIFETIME > 0
 }
 
+/// The `dcc` ACL condition (dccifd client).
+fn have_dcc() -> bool {
+    crate::acl::conditions::find("dcc").is_some()
+}
+
+/// Brightmail: `control = bmi_run` hands messages to a verdict provider.
+fn have_brightmail() -> bool {
+    crate::acl::modifiers::control_check("bmi_run", crate::acl::Phase::Rcpt).is_ok()
+}
+
 /// Features rexim can report (only those it really implements are `present`).
 pub const FEATURES: &[Feature] = &[
     Feature {
@@ -65,6 +75,16 @@ pub const FEATURES: &[Feature] = &[
         word: "SRS",
         present: have_srs,
     },
+    Feature {
+        macros: &["BRIGHTMAIL", "_EXP_BMI"],
+        word: "Experimental_Brightmail",
+        present: have_brightmail,
+    },
+    Feature {
+        macros: &["DCC", "_EXP_DCC"],
+        word: "Experimental_DCC",
+        present: have_dcc,
+    },
 ];
 
 /// Every built-in macro as (name, value), in Exim's order: reverse alphabetical, so a longer
@@ -74,7 +94,12 @@ pub fn builtin_macros() -> Vec<(String, String)> {
     let y = |s: String| (s, "y".to_string());
     for f in FEATURES.iter().filter(|f| (f.present)()) {
         for m in f.macros {
-            v.push(y(format!("_HAVE_{m}")));
+            // A name starting with `_` is a whole macro name (`_EXP_DCC`).
+            if m.starts_with('_') {
+                v.push(y(m.to_string()));
+            } else {
+                v.push(y(format!("_HAVE_{m}")));
+            }
         }
     }
     for t in crate::lookup::TYPES {

@@ -92,6 +92,8 @@ pub fn initial(name: &str) -> Option<&'static str> {
         | "tls_out_resumption"
         | "tls_out_tlsa_usage" => "0",
         "interface_port" | "mime_part_count" | "received_port" | "sending_port" => "-1",
+        // Brightmail: deliver unless a verdict says otherwise.
+        "bmi_deliver" => "1",
         "message_smtputf8" | "prdr_requested" | "proxy_session" | "sender_helo_dnssec"
         | "sender_host_dnssec" | "spf_result_guessed" | "tls_out_dane" => "no",
         "dkim_key_granularity" | "dkim_key_srvtype" => "*",

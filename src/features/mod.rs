@@ -1,5 +1,6 @@
 //! Seed features (SRS, BATV ...) exposed through the ordinary item and condition registries.
 
+pub mod bmi;
 pub mod prvs;
 pub mod srs;
 

@@ -6,6 +6,7 @@ mod load;
 mod phases;
 mod refs;
 mod rules;
+mod seed;
 mod taint;
 mod transports;
 mod vars;
@@ -25,5 +26,6 @@ pub fn run(cfg: &Config) -> Vec<Diagnostic> {
     rules::check(cfg, &mut out);
     deprecated::check(cfg, &mut out);
     transports::check(cfg, &mut out);
+    seed::check(cfg, &mut out);
     out
 }

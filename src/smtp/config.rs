@@ -434,6 +434,7 @@ impl SessionConfig {
                 }
             }
         }
+        crate::acl::dcc::settings_from_config(cfg, &mut acls.env);
         for (name, slot) in [
             ("local_from_check", &mut acls.env.local_from_check),
             ("local_sender_retain", &mut acls.env.local_sender_retain),

@@ -151,6 +151,26 @@ pub fn log_lines(lines: impl IntoIterator<Item = String>) {
     }
 }
 
+/// Write lines to the paniclog (and stderr), with Exim's timestamp.
+pub fn panic_lines(lines: impl IntoIterator<Item = String>) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    let lines: Vec<String> = lines.into_iter().collect();
+    let ts = crate::expand::computed::tod("log", now, 0).unwrap_or_default();
+    let mut err = std::io::stderr().lock();
+    if let Some(files) = LOG_FILES.get() {
+        let all: Vec<&str> = lines.iter().map(String::as_str).collect();
+        if let Err(e) = files.write(crate::log::Log::Panic, &all, now) {
+            let _ = writeln!(err, "{ts} {e}");
+        }
+    }
+    for l in lines {
+        let _ = writeln!(err, "{ts} {l}");
+    }
+}
+
 /// A main option's text (its default when unset).
 fn main_text(cfg: &Config, name: &str) -> String {
     let Some(def) = tables::find(tables::MAIN, name) else {
@@ -361,6 +381,9 @@ async fn on_session(
 async fn flush(s: &mut Session, stream: &mut Conn, limit: Option<Duration>) -> bool {
     if !s.log.is_empty() {
         log_lines(s.log.drain(..));
+    }
+    if !s.panic_log.is_empty() {
+        panic_lines(s.panic_log.drain(..));
     }
     let out = s.take_output();
     if out.is_empty() {

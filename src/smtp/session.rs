@@ -98,6 +98,8 @@ pub struct Session {
     pub sink: Option<std::sync::Arc<dyn crate::smtp::sink::MessageSink>>,
     /// Lines Exim would write to its logs (the `LOG:` lines of `-bh`).
     pub log: Vec<String>,
+    /// Lines for the panic log (the daemon writes them there; `-bh` shows them in `log`).
+    pub panic_log: Vec<String>,
     pub(crate) rx: Receiver,
     out: Vec<u8>,
     pub(crate) helo_name: Option<String>,
@@ -179,6 +181,7 @@ impl Session {
             state: State::Connect,
             env: Envelope::default(),
             host_checking: false,
+            panic_log: Vec::new(),
             sink: None,
             log: Vec::new(),
             rx: Receiver::new(),

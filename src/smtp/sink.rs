@@ -32,6 +32,8 @@ pub struct AcceptedMessage<'a> {
     /// Indices of the message's own header lines that are old (`*`: a `Sender:`
     /// dropped by submission mode).
     pub obsolete_headers: &'a [usize],
+    /// Brightmail verdicts (`-bmi_verdicts`), when `control = bmi_run` got some.
+    pub bmi_verdicts: Option<&'a [u8]>,
 }
 
 pub trait MessageSink: Send + Sync {

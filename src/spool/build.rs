@@ -349,6 +349,14 @@ pub fn build(
             h.options.push(opt(name, v));
         }
     }
+    // Brightmail verdicts describe message data: tainted, as Exim stores them.
+    if let Some(v) = msg.bmi_verdicts {
+        h.options.push(OptionLine {
+            name: "bmi_verdicts".into(),
+            value: Some(v.to_vec()),
+            tainted: true,
+        });
+    }
     if var(ctx, "tls_in_certificate_verified").is_some_and(|v| v.bytes == b"1") {
         h.options.push(flag("tls_certificate_verified", None));
     }

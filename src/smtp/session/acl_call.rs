@@ -17,15 +17,31 @@ impl Session {
             spec,
             self.host_checking,
         );
-        for l in std::mem::take(&mut self.acl_state.logs) {
+        let logs = std::mem::take(&mut self.acl_state.logs);
+        self.route_logs(logs);
+        v
+    }
+
+    /// ACL log lines to their logs: `-bh` trace lines as they are, panic-log lines to
+    /// `panic_log` too, and every line to `log` under `-bh` (Exim prints them all).
+    pub fn route_logs(&mut self, logs: Vec<crate::acl::state::LogLine>) {
+        for l in logs {
             if l.targets.is_empty() {
                 // A `-bh` trace line, already in order.
                 self.log.push(l.text);
-            } else {
+                continue;
+            }
+            if l.targets.contains(&"panic") && !self.host_checking {
+                let line = match &self.log_id {
+                    Some(id) if !l.text.starts_with(id.as_str()) => format!("{id} {}", l.text),
+                    _ => l.text.clone(),
+                };
+                self.panic_log.push(line);
+            }
+            if self.host_checking || l.targets.iter().any(|t| *t != "panic") {
                 self.log(l.text);
             }
         }
-        v
     }
 
     /// Exim's `smtp_handle_acl_fail`: the reply for a refused command and its log line.

@@ -127,6 +127,7 @@ pub fn scan_input(s: &mut Session, id: &str, body: &Arc<Vec<u8>>) {
         auth_pubname: None,
         frozen_at: None,
         obsolete_headers: &[],
+        bmi_verdicts: None,
     };
     let received = crate::spool::build::received_header(&msg, &template).unwrap_or_default();
     s.acl_state.received_header = received;

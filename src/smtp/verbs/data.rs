@@ -242,6 +242,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             .iter()
             .map(|(_, h)| h.clone())
             .collect();
+        let bmi_verdicts = crate::smtp::verbs::bmi::scan(s, &id, &body, &added, &obsolete);
         let msg = crate::smtp::sink::AcceptedMessage {
             id: &id,
             sender: s.env.sender.as_deref().unwrap_or_default(),
@@ -256,6 +257,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             auth_pubname: s.auth.authenticator(s).map(|au| au.public_name.as_str()),
             frozen_at: s.acl_state.frozen_at,
             obsolete_headers: &obsolete,
+            bmi_verdicts: bmi_verdicts.as_deref(),
         };
         match sink.map_or(Ok(None), |sink| sink.store_sized(&msg)) {
             Ok(Some(n)) => stored_size = Some(n),

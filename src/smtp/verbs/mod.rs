@@ -2,6 +2,7 @@
 
 pub mod arrival;
 pub mod auth;
+pub mod bmi;
 pub mod data;
 pub mod ehlo;
 pub mod mail;

@@ -120,6 +120,7 @@ fn rcpt(s: &mut Session) -> Done {
                 s.log(line);
             } else {
                 s.env.recipients.push(addr.address.clone());
+                s.acl_state.recipient_accepted();
                 s.env
                     .recipient_dsn
                     .push(crate::smtp::session::RecipientDsn {
