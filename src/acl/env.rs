@@ -35,6 +35,8 @@ pub struct AclEnv {
     pub spf_comment_template: Option<String>,
     /// The main option `spf_guess` (the record `spf_guess =` falls back to).
     pub spf_guess: Option<String>,
+    /// `dns_csa_search_limit` and `dns_csa_use_reverse` (`verify = csa`).
+    pub csa: crate::acl::csa::CsaOptions,
 }
 
 impl Default for AclEnv {
@@ -53,6 +55,7 @@ impl Default for AclEnv {
             spf_dns: SpfDns::System,
             spf_comment_template: None,
             spf_guess: None,
+            csa: Default::default(),
         }
     }
 }

@@ -29,6 +29,12 @@ fn have_spf() -> bool {
     crate::acl::conditions::find("spf").is_some() && crate::lookup::find_type("spf").is_some()
 }
 
+/// ARC verification (`verify = arc`, the seed feature); signing waits for the smtp
+/// transport but the signer exists (`mailauth::arc_sign`).
+fn have_arc() -> bool {
+    crate::acl::verify::verify_check("arc", crate::acl::Phase::Data).is_ok()
+}
+
 fn have_tls_resume() -> bool {
     have_tls() && crate::smtp::tls::acceptor::TICKET_KEY_LIFETIME > 0
 }
@@ -55,6 +61,11 @@ pub const FEATURES: &[Feature] = &[
         word: "SRS",
         present: have_srs,
     },
+    Feature {
+        macros: &["ARC"],
+        word: "Experimental_ARC",
+        present: have_arc,
+    },
 ];
 
 /// Every built-in macro as (name, value), in Exim's order: reverse alphabetical, so a longer
@@ -65,6 +76,10 @@ pub fn builtin_macros() -> Vec<(String, String)> {
     for f in FEATURES.iter().filter(|f| (f.present)()) {
         for m in f.macros {
             v.push(y(format!("_HAVE_{m}")));
+            // Exim's experimental features also define `_EXP_<name>`.
+            if f.word.starts_with("Experimental_") {
+                v.push(y(format!("_EXP_{m}")));
+            }
         }
     }
     for t in crate::lookup::TYPES {

@@ -400,3 +400,15 @@ pub fn authres(outcome: Option<&ArcOutcome>, remote_ip: Option<&str>) -> String 
     }
     g
 }
+
+/// Whether a `log_selector` value leaves the `dkim` selector on (Exim's default), which
+/// tags the `<=` line of a message whose ARC chain passed.
+pub fn logs_arc(selector: &str) -> bool {
+    let mut on = true;
+    for (set, name) in crate::smtp::logsel::selector_words(selector) {
+        if name == "dkim" || name == "all" {
+            on = set;
+        }
+    }
+    on
+}

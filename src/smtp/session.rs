@@ -362,9 +362,14 @@ impl Session {
             "spf_result",
             "spf_result_guessed",
             "spf_smtp_comment",
+            "arc_state",
+            "arc_state_reason",
+            "arc_domains",
+            "arc_oldest_pass",
         ] {
             self.ctx.unset(v);
         }
+        self.ctx.arc = None;
         self.ctx.set("rcpt_count", "0");
         self.ctx.set("recipients_count", "0");
         self.ctx.message = None;
