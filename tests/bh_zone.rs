@@ -1,11 +1,14 @@
-//! `verify = arc` through `rexim -bh` with the ARC fixture zone: `tests/arc/inputs/*.txt`
-//! -> insta snapshots. Debian's exim4 is built without ARC (`verify = arc` is an unknown
-//! verify type there and `$arc_state` an unknown variable), so these have no
-//! differential run against exim4.
+//! `rexim -bh` fixtures that need a DNS zone, given to the session as its resolver:
+//! `tests/arc/inputs/*.txt` (`verify = arc`, zone `tests/arc/zone.txt`) and
+//! `tests/csa/inputs/*.txt` (`verify = csa`, zone `tests/csa/zone.txt`) -> insta
+//! snapshots. None is run through exim4: Debian's exim4 is built without ARC
+//! (`verify = arc` is an unknown verify type there, `$arc_state` an unknown variable),
+//! and exim4 cannot be pointed at a fixture zone (the CSA cases that need no DNS are in
+//! `tests/bh/inputs/csa_*.txt`, compared with exim4 by `tests/bh.rs`).
 //!
 //! Fixture format as `tests/bh.rs` (configuration, `---`, dialogue); a dialogue line
 //! `@MESSAGE name@` is replaced by the lines of `tests/arc/messages/name.eml`. The
-//! sealed messages are made by `cargo test --test bh_arc -- --ignored regenerate`
+//! sealed messages are made by `cargo test --test bh_zone -- --ignored regenerate`
 //! with rexim's signer (RSA signatures are deterministic, so they come out the same).
 
 use std::path::{Path, PathBuf};
@@ -19,7 +22,11 @@ fn arc_dir() -> PathBuf {
 }
 
 fn zone() -> rexim::dns::FakeResolver {
-    let text = std::fs::read_to_string(arc_dir().join("zone.txt")).expect("zone");
+    zone_file(&arc_dir().join("zone.txt"))
+}
+
+fn zone_file(path: &Path) -> rexim::dns::FakeResolver {
+    let text = std::fs::read_to_string(path).expect("zone");
     rexim::dns::FakeResolver::parse(&text).expect("zone parses")
 }
 
@@ -142,9 +149,11 @@ fn normalise(s: &str) -> String {
     s
 }
 
+/// The fixture's zone: `zone.txt` next to its `inputs/` directory.
 fn run(path: &Path) -> (String, String, String) {
+    let zone_path = path.parent().unwrap().parent().unwrap().join("zone.txt");
     let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-    let spool = std::env::temp_dir().join(format!("rexim-bharc-{}-{name}", std::process::id()));
+    let spool = std::env::temp_dir().join(format!("rexim-bhzone-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&spool).unwrap();
     let spool_s = spool.to_string_lossy().into_owned();
     let f = read_fixture(path, &spool_s);
@@ -152,7 +161,7 @@ fn run(path: &Path) -> (String, String, String) {
     let loaded = rexim::config::load_text("fixture.conf", f.config.clone(), macros);
     assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
     let (cfg, mut acls) = rexim::smtp::SessionConfig::from_config(&loaded).expect("config");
-    acls.env.resolver = Arc::new(zone());
+    acls.env.resolver = Arc::new(zone_file(&zone_path));
     let argv = vec!["-bh".to_string(), "192.0.2.1".to_string()];
     let o = rexim::cli::bh::parse_args(&argv).unwrap();
     let mut s = rexim::cli::bh::session(&o, cfg, acls).expect("session");
@@ -170,6 +179,16 @@ fn run(path: &Path) -> (String, String, String) {
         log,
         f.config.replace(&spool_s, "<SPOOL>"),
     )
+}
+
+#[test]
+fn csa_transcripts() {
+    insta::glob!("csa/inputs/*.txt", |path| {
+        let (out, log, config) = run(path);
+        insta::with_settings!({ description => config }, {
+            insta::assert_snapshot!(format!("{out}\n--- log\n{log}"));
+        });
+    });
 }
 
 #[test]
