@@ -60,7 +60,10 @@ fn hop(text: &str, admd: &str, selector: &str, results: &str) -> String {
         body: &body,
     };
     let set = sign(&spec, &msg).expect("sealed");
-    format!("{}{with_ar}", String::from_utf8(set).unwrap().replace("\r\n", "\n"))
+    format!(
+        "{}{with_ar}",
+        String::from_utf8(set).unwrap().replace("\r\n", "\n")
+    )
 }
 
 /// The sealed fixture messages, from `base.eml`.
@@ -68,7 +71,12 @@ fn hop(text: &str, admd: &str, selector: &str, results: &str) -> String {
 #[ignore = "writes tests/arc/messages; run by hand after changing the keys or base.eml"]
 fn regenerate() {
     let base = message("base");
-    let one = hop(&base, "hop1.example", "sel1", "spf=pass smtp.mailfrom=origin.example");
+    let one = hop(
+        &base,
+        "hop1.example",
+        "sel1",
+        "spf=pass smtp.mailfrom=origin.example",
+    );
     let two = hop(&one, "hop2.example", "sel2", "arc=pass");
     // The list rewrote the body after the first hop sealed it.
     let edited = one.replace("travelled", "went");

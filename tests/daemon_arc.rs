@@ -25,8 +25,12 @@ check_data:
 ";
 
 fn arc_file(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/arc").join(name))
-        .expect("ARC fixture file")
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/arc")
+            .join(name),
+    )
+    .expect("ARC fixture file")
 }
 
 struct Client {
@@ -126,7 +130,10 @@ fn arc_results_reach_the_spool_and_the_log() {
     });
     let deadline = Instant::now() + IO_TIMEOUT;
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the daemon did not listen in time");
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not listen in time"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 
@@ -166,7 +173,10 @@ fn arc_results_reach_the_spool_and_the_log() {
         .lines()
         .find(|l| l.contains(&format!("{id} <= ")))
         .unwrap_or_else(|| panic!("no <= line in {log}"));
-    assert!(arrival.contains(" S=") && arrival.contains(" ARC"), "{arrival}");
+    assert!(
+        arrival.contains(" S=") && arrival.contains(" ARC"),
+        "{arrival}"
+    );
     assert!(
         log.contains("rejected after DATA: ARC fail: (sequence; expected i=1)"),
         "{log}"

@@ -79,7 +79,8 @@ enum Srv {
 }
 
 fn srv(dns: &dyn Resolver, name: &str) -> DnsResult {
-    dns.lookup(&format!("_client._smtp.{name}"), RType::Srv).result
+    dns.lookup(&format!("_client._smtp.{name}"), RType::Srv)
+        .result
 }
 
 fn special_lookup(dns: &dyn Resolver, name: &str, opts: CsaOptions) -> Srv {
@@ -129,9 +130,9 @@ fn special_lookup(dns: &dyn Resolver, name: &str, opts: CsaOptions) -> Srv {
         match srv(dns, parent) {
             DnsResult::Again(_) => return Srv::Again,
             DnsResult::Records(recs) => {
-                let asserts = recs.iter().any(|r| {
-                    matches!(r.data, RData::Srv { prio: 1, port, .. } if port & 1 == 1)
-                });
+                let asserts = recs
+                    .iter()
+                    .any(|r| matches!(r.data, RData::Srv { prio: 1, port, .. } if port & 1 == 1));
                 if asserts {
                     return Srv::Found(recs, parent.to_string());
                 }
@@ -241,7 +242,9 @@ fn domain_for(run: &AclRun, given: &str, opts: CsaOptions) -> Option<String> {
     }
     if domain.starts_with('[') {
         let start = domain.find(':').unwrap_or(0);
-        let inner = domain.get(start + 1..domain.len().saturating_sub(1)).unwrap_or("");
+        let inner = domain
+            .get(start + 1..domain.len().saturating_sub(1))
+            .unwrap_or("");
         domain = inner.to_string();
     }
     if domain.parse::<std::net::IpAddr>().is_ok() {
@@ -334,7 +337,10 @@ _client._smtp.1.2.0.192.in-addr.arpa TXT \"placeholder\"
 
     #[test]
     fn texts() {
-        assert_eq!(Csa::FailMismatch.reason(), "failed (client address mismatch)");
+        assert_eq!(
+            Csa::FailMismatch.reason(),
+            "failed (client address mismatch)"
+        );
         assert_eq!(Csa::DeferAddr.status(), "defer");
         assert_eq!(Csa::FailExplicit.rc(), Rc::Fail);
         assert_eq!(Csa::DeferSrv.rc(), Rc::Ok);

@@ -185,7 +185,10 @@ fn relaxed(line: &[u8], with_crlf: bool) -> Vec<u8> {
     };
     let mut value = value;
     if !with_crlf {
-        while let Some(r) = value.strip_suffix(b"\n").or_else(|| value.strip_suffix(b"\r")) {
+        while let Some(r) = value
+            .strip_suffix(b"\n")
+            .or_else(|| value.strip_suffix(b"\r"))
+        {
             value = r;
         }
     }
@@ -232,7 +235,8 @@ pub fn sign(spec: &SignSpec, msg: &ArcMessage) -> Result<Vec<u8>, String> {
     // `c=relaxed` names the header canonicalisation; the body's is then `simple`.
     let bh = HashAlgorithm::Sha256.hash(Canonicalization::Simple.canonical_body(&body, 0));
     let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
-    let mut ams = format!("ARC-Message-Signature: i={instance}; a=rsa-sha256; c=relaxed; d={id}; s={sel}");
+    let mut ams =
+        format!("ARC-Message-Signature: i={instance}; a=rsa-sha256; c=relaxed; d={id}; s={sel}");
     if let Some(t) = spec.timestamp {
         ams += &format!("; t={t}");
     }

@@ -80,7 +80,9 @@ fn spec(admd: &str, sel: &str, key: &str) -> SignSpec {
 
 /// One hop: the ADMD adds its A-R header, then seals; the set goes on top.
 fn hop(text: &str, admd: &str, sel: &str, key: &str, arc: &str) -> String {
-    let with_ar = format!("Authentication-Results: {admd}; spf=pass smtp.mailfrom=origin.example{arc}\n{text}");
+    let with_ar = format!(
+        "Authentication-Results: {admd}; spf=pass smtp.mailfrom=origin.example{arc}\n{text}"
+    );
     let (headers, body) = split(&with_ar);
     let msg = ArcMessage {
         headers: headers.iter().map(Vec::as_slice).collect(),
@@ -104,13 +106,19 @@ fn no_arc_headers_is_none() {
     let o = check(MESSAGE);
     assert_eq!((o.state, o.reason, o.domains.as_str()), ("none", None, ""));
     assert_eq!(o.received, None);
-    assert_eq!(authres(Some(&check(MESSAGE)), Some("192.0.2.1")), ";\n\tarc=none");
+    assert_eq!(
+        authres(Some(&check(MESSAGE)), Some("192.0.2.1")),
+        ";\n\tarc=none"
+    );
 }
 
 #[test]
 fn a_sealed_message_passes() {
     let text = one_hop();
-    assert!(text.starts_with("ARC-Seal: i=1; cv=none; a=rsa-sha256; d=hop1.example; s=sel1;\n\t b="), "{text}");
+    assert!(
+        text.starts_with("ARC-Seal: i=1; cv=none; a=rsa-sha256; d=hop1.example; s=sel1;\n\t b="),
+        "{text}"
+    );
     let o = check(&text);
     assert_eq!(o.state, "pass", "{o:?}");
     assert_eq!(o.reason, None);
@@ -130,18 +138,39 @@ fn the_set_has_exims_shape() {
     let names: Vec<String> = headers
         .iter()
         .take(3)
-        .map(|h| String::from_utf8_lossy(h).split(':').next().unwrap().to_string())
+        .map(|h| {
+            String::from_utf8_lossy(h)
+                .split(':')
+                .next()
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    assert_eq!(names, ["ARC-Seal", "ARC-Authentication-Results", "ARC-Message-Signature"]);
+    assert_eq!(
+        names,
+        [
+            "ARC-Seal",
+            "ARC-Authentication-Results",
+            "ARC-Message-Signature"
+        ]
+    );
     let aar = String::from_utf8_lossy(&headers[1]);
     assert_eq!(
         aar,
         "ARC-Authentication-Results: i=1; hop1.example;\n\tspf=pass smtp.mailfrom=origin.example\n"
     );
     let ams = String::from_utf8_lossy(&headers[2]);
-    assert!(ams.starts_with("ARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed; d=hop1.example; s=sel1;\n\tbh="), "{ams}");
+    assert!(
+        ams.starts_with(
+            "ARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed; d=hop1.example; s=sel1;\n\tbh="
+        ),
+        "{ams}"
+    );
     // h= lists the signed headers bottom-up.
-    assert!(ams.contains(";\n\th=Message-ID:Date:Subject:To:From;\n\tb="), "{ams}");
+    assert!(
+        ams.contains(";\n\th=Message-ID:Date:Subject:To:From;\n\tb="),
+        "{ams}"
+    );
 }
 
 #[test]
@@ -191,21 +220,32 @@ fn broken_chains_fail_with_exims_reasons() {
     };
     // The first hop's set is gone: instance 2 has no predecessor.
     let o = check(&rebuild(&|h| !h.starts_with("ARC-") || h.contains("i=2;")));
-    assert_eq!((o.state, o.reason.as_deref()), ("fail", Some("(sequence; expected i=1)")));
+    assert_eq!(
+        (o.state, o.reason.as_deref()),
+        ("fail", Some("(sequence; expected i=1)"))
+    );
     // Exim pads the missing instance with ':' and then adds a separator as well.
     assert_eq!(o.domains, "::hop2.example");
     // One header of the first set missing.
-    let o = check(&rebuild(&|h| !(h.starts_with("ARC-Message-Signature: i=1;"))));
+    let o = check(&rebuild(&|h| {
+        !(h.starts_with("ARC-Message-Signature: i=1;"))
+    }));
     assert_eq!(o.reason.as_deref(), Some("i=1 (missing header)"));
     // A duplicated seal.
     let seal = headers[0].clone();
     let mut dup = vec![seal];
     dup.extend(headers.iter().cloned());
-    let t: String = dup.iter().map(|h| String::from_utf8_lossy(h).into_owned()).collect::<String>()
+    let t: String = dup
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).into_owned())
+        .collect::<String>()
         + "\n"
         + &String::from_utf8_lossy(&body);
     let o = check(&t);
-    assert_eq!(o.reason.as_deref(), Some("collecting headers: inserting AS"));
+    assert_eq!(
+        o.reason.as_deref(),
+        Some("collecting headers: inserting AS")
+    );
     // A gap: instance 3 sealed on top of 1.
     let o = check(&two.replace("i=2;", "i=3;"));
     assert_eq!(o.reason.as_deref(), Some("i=1 (sequence; expected 2)"));
@@ -240,7 +280,10 @@ fn a_tampered_seal_fails_its_signature() {
         "ARC-Authentication-Results: i=1; hop1.example; dkim=pass;",
     );
     let o = check(&text);
-    assert_eq!((o.state, o.reason.as_deref()), ("fail", Some("seal sigverify error")));
+    assert_eq!(
+        (o.state, o.reason.as_deref()),
+        ("fail", Some("seal sigverify error"))
+    );
     assert_eq!(o.oldest_pass, 1, "the AMS still verifies");
 }
 
@@ -252,10 +295,22 @@ fn signing_specifications() {
     assert_eq!(parse_spec("a_b:sel:/k", 0), Err("identity"));
     assert_eq!(parse_spec("a.example:s/1:/k", 0), Err("selector"));
     let s = parse_spec("a.example : sel : /k : timestamps,expire", 1000).unwrap();
-    assert_eq!((s.timestamp, s.expire), (Some(1000), Some(1000 + 2_592_000)));
-    assert_eq!(parse_spec("a:s:/k:expire=+60", 10).unwrap().expire, Some(70));
-    assert_eq!(parse_spec("a:s:/k:expire=+0", 10).unwrap().expire, Some(2_592_010));
-    assert_eq!(parse_spec("a:s:/k:expire=12345", 10).unwrap().expire, Some(12345));
+    assert_eq!(
+        (s.timestamp, s.expire),
+        (Some(1000), Some(1000 + 2_592_000))
+    );
+    assert_eq!(
+        parse_spec("a:s:/k:expire=+60", 10).unwrap().expire,
+        Some(70)
+    );
+    assert_eq!(
+        parse_spec("a:s:/k:expire=+0", 10).unwrap().expire,
+        Some(2_592_010)
+    );
+    assert_eq!(
+        parse_spec("a:s:/k:expire=12345", 10).unwrap().expire,
+        Some(12345)
+    );
     assert_eq!(parse_spec("a:s:/k", 10).unwrap().privkey, "/k");
 }
 
@@ -277,7 +332,9 @@ fn signing_needs_the_admds_results_header() {
         headers: headers.iter().map(Vec::as_slice).collect(),
         body: &body,
     };
-    assert!(sign(&s, &msg).unwrap_err().starts_with("ARC: signing: private key not usable"));
+    assert!(sign(&s, &msg)
+        .unwrap_err()
+        .starts_with("ARC: signing: private key not usable"));
 }
 
 #[test]
@@ -288,9 +345,18 @@ fn timestamps_and_expiry_are_written() {
         headers: headers.iter().map(Vec::as_slice).collect(),
         body: &body,
     };
-    let s = parse_spec(&format!("hop1.example:sel1:{KEY1}:timestamps,expire=+60"), 1000).unwrap();
+    let s = parse_spec(
+        &format!("hop1.example:sel1:{KEY1}:timestamps,expire=+60"),
+        1000,
+    )
+    .unwrap();
     let set = String::from_utf8(sign(&s, &msg).unwrap()).unwrap();
-    assert!(set.starts_with("ARC-Seal: i=1; cv=none; a=rsa-sha256; d=hop1.example; s=sel1; t=1000;\r\n\t b="), "{set}");
+    assert!(
+        set.starts_with(
+            "ARC-Seal: i=1; cv=none; a=rsa-sha256; d=hop1.example; s=sel1; t=1000;\r\n\t b="
+        ),
+        "{set}"
+    );
     assert!(set.contains("s=sel1; t=1000; x=1060;\r\n\tbh="), "{set}");
     let o = check(&format!("{}{with_ar}", set.replace("\r\n", "\n")));
     assert_eq!(o.state, "pass", "{o:?}");
@@ -319,7 +385,10 @@ impl ResolverCache<Box<str>, Txt> for Keys {
 
 fn keys() -> Keys {
     let mut m = HashMap::new();
-    for (name, p) in [("sel1._domainkey.hop1.example.", PUB1), ("sel2._domainkey.hop2.example.", PUB2)] {
+    for (name, p) in [
+        ("sel1._domainkey.hop1.example.", PUB1),
+        ("sel2._domainkey.hop2.example.", PUB2),
+    ] {
         let k = DomainKey::parse(format!("v=DKIM1; p={p}").as_bytes()).unwrap();
         m.insert(name.into(), Txt::DomainKey(Arc::new(k)));
     }
@@ -360,7 +429,8 @@ fn a_set_sealed_by_mail_auth_verifies() {
     let k = keys();
     let rt = crate::mailauth::spf_dns::runtime();
     let arc = rt.block_on(auth.verify_arc(Parameters::new(&msg).with_txt_cache(&k)));
-    let results = mail_auth::AuthenticationResults::new("hop2.example").with_arc_result(&arc, "192.0.2.9".parse().unwrap());
+    let results = mail_auth::AuthenticationResults::new("hop2.example")
+        .with_arc_result(&arc, "192.0.2.9".parse().unwrap());
     let der = rustls_pki_types::PrivateKeyDer::from_pem_slice(KEY2.as_bytes()).unwrap();
     let key = RsaKey::<Sha256>::from_key_der(der).unwrap();
     let set = ArcSealer::from_key(key)
@@ -375,4 +445,3 @@ fn a_set_sealed_by_mail_auth_verifies() {
     assert_eq!(o.domains, "hop1.example:hop2.example");
     assert_eq!(o.received, Some((2, "sel2".into())));
 }
-

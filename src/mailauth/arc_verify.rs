@@ -122,7 +122,8 @@ impl Verifier<'_> {
         let record = rrs.iter().find_map(|r| match &r.data {
             RData::Txt(parts) => {
                 let t = String::from_utf8_lossy(&parts.concat()).into_owned();
-                let dkim = !t.starts_with("v=") || t[..t.len().min(6)].eq_ignore_ascii_case("v=dkim");
+                let dkim =
+                    !t.starts_with("v=") || t[..t.len().min(6)].eq_ignore_ascii_case("v=dkim");
                 dkim.then_some(t)
             }
             _ => None,
