@@ -97,12 +97,13 @@ fn special_lookup(dns: &dyn Resolver, name: &str, opts: CsaOptions) -> Srv {
     };
     let mut limit = opts.search_limit;
     let mut ipv6 = false;
-    let lower = name.to_ascii_lowercase();
-    if lower[suff..] == *".arpa" {
-        if suff > 8 && lower[suff - 8..] == *".in-addr.arpa" {
+    // Byte offsets throughout: a HELO name need not be ASCII.
+    let lower = name.to_ascii_lowercase().into_bytes();
+    if lower[suff..] == *b".arpa" {
+        if suff > 8 && lower[suff - 8..] == *b".in-addr.arpa" {
             suff -= 8;
             limit = 3;
-        } else if suff > 4 && lower[suff - 4..] == *".ip6.arpa" {
+        } else if suff > 4 && lower[suff - 4..] == *b".ip6.arpa" {
             suff -= 4;
             ipv6 = true;
             limit = 3;
@@ -126,7 +127,8 @@ fn special_lookup(dns: &dyn Resolver, name: &str, opts: CsaOptions) -> Srv {
                 }
             }
         }
-        let parent = &name[suff + 1..];
+        let parent = String::from_utf8_lossy(&b[suff + 1..]).into_owned();
+        let parent = parent.as_str();
         match srv(dns, parent) {
             DnsResult::Again(_) => return Srv::Again,
             DnsResult::Records(recs) => {
@@ -304,6 +306,8 @@ _client._smtp.lax.example SRV 1 0 0 lax.example
 _client._smtp.host.lax.example TXT \"placeholder\"
 _client._smtp.2.0.192.in-addr.arpa SRV 1 0 1 x.example
 _client._smtp.1.2.0.192.in-addr.arpa TXT \"placeholder\"
+sub._client._smtp.\u{e9}t\u{e9}.x\u{e9}.ip6.arpa TXT \"placeholder\"
+sub._client._smtp.\u{e9}\u{e9}\u{e9}\u{e9}.in-addr.arpa TXT \"placeholder\"
 ";
 
     fn run(domain: &str) -> Csa {
@@ -333,6 +337,9 @@ _client._smtp.1.2.0.192.in-addr.arpa TXT \"placeholder\"
         assert_eq!(run("host.lax.example"), Csa::Unknown);
         // A reverse name: the search starts at the /8.
         assert_eq!(run("1.2.0.192.in-addr.arpa"), Csa::FailExplicit);
+        // Names that are not ASCII walk by bytes without trouble.
+        assert_eq!(run("\u{e9}t\u{e9}.x\u{e9}.ip6.arpa"), Csa::Unknown);
+        assert_eq!(run("\u{e9}\u{e9}\u{e9}\u{e9}.in-addr.arpa"), Csa::Unknown);
     }
 
     #[test]
