@@ -53,7 +53,11 @@ pub fn verify_arc(run: &mut AclRun, rest: Option<&str>) -> Rc {
         None => run.ctx.set("arc_state_reason", ""),
     };
     run.ctx.set("arc_domains", o.domains.as_str());
-    run.ctx.set("arc_oldest_pass", o.oldest_pass.to_string());
+    // Exim assigns it only when an ARC-Message-Signature verifies (else the value
+    // from an earlier message of the connection stays).
+    if o.oldest_pass > 0 {
+        run.ctx.set("arc_oldest_pass", o.oldest_pass.to_string());
+    }
     let list = rest.map(str::as_bytes).unwrap_or(DEFAULT_STATES);
     if lists::iter(list).any(|s| s == o.state.as_bytes()) {
         Rc::Ok

@@ -238,6 +238,8 @@ impl Session {
             self.ctx.set("sender_ident", i.as_str());
         }
         self.ctx.set("received_protocol", "smtp");
+        // An integer in Exim, 0 until an ARC-Message-Signature verifies.
+        self.ctx.set("arc_oldest_pass", "0");
         self.ctx.set("sender_rcvhost", self.rcvhost());
     }
 
@@ -362,10 +364,9 @@ impl Session {
             "spf_result",
             "spf_result_guessed",
             "spf_smtp_comment",
+            // Exim keeps `$arc_domains` and `$arc_oldest_pass` until the next check.
             "arc_state",
             "arc_state_reason",
-            "arc_domains",
-            "arc_oldest_pass",
         ] {
             self.ctx.unset(v);
         }
