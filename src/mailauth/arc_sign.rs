@@ -206,8 +206,9 @@ fn append_sig(g: &mut Vec<u8>, sig: &[u8]) {
 }
 
 /// Build the ARC set Exim's transport would prepend: `Ok` is the header text (CRLF line
-/// ends, ARC-Seal first); `Err` is the log line Exim writes before sending the message
-/// without one.
+/// ends, ARC-Seal first); `Err` says why the message goes without one (for a missing
+/// A-R header or a key that does not sign, the line Exim logs; an existing chain with
+/// a set lacking a header, which Exim only traces).
 pub fn sign(spec: &SignSpec, msg: &ArcMessage) -> Result<Vec<u8>, String> {
     let headers: Vec<Vec<u8>> = msg.headers.iter().map(|h| crlf(h)).collect();
     let Some(ar) = find_ar(&headers, &spec.identity) else {
