@@ -117,3 +117,18 @@ pub fn builtin_macros() -> Vec<(String, String)> {
     v.dedup_by(|a, b| a.0 == b.0);
     v
 }
+
+#[cfg(test)]
+mod tests {
+    use super::builtin_macros;
+
+    #[test]
+    fn experimental_features_also_define_exp_macros() {
+        let names: Vec<String> = builtin_macros().into_iter().map(|(n, _)| n).collect();
+        for want in ["_HAVE_ARC", "_EXP_ARC", "_HAVE_SPF"] {
+            assert!(names.iter().any(|n| n == want), "{want} missing");
+        }
+        // Mainline features have no `_EXP_` macro.
+        assert!(!names.iter().any(|n| n == "_EXP_SPF"));
+    }
+}
