@@ -42,6 +42,8 @@ pub struct AclEnv {
     pub dcc: crate::acl::dcc::DccSettings,
     /// Brightmail: `bmi_config_file` and the verdict provider (the vendor SDK).
     pub bmi: crate::features::bmi::BmiSettings,
+    /// `dns_csa_search_limit` and `dns_csa_use_reverse` (`verify = csa`).
+    pub csa: crate::acl::csa::CsaOptions,
 }
 
 impl Default for AclEnv {
@@ -63,6 +65,7 @@ impl Default for AclEnv {
             spf_guess: None,
             dcc: Default::default(),
             bmi: Default::default(),
+            csa: Default::default(),
         }
     }
 }

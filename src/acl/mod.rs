@@ -2,8 +2,10 @@
 //! function (`run_acl`) shared by the SMTP engine, `-bh`, `${acl}` and the playground.
 
 pub mod api;
+pub mod arc;
 pub mod conditions;
 pub mod dcc;
+pub mod csa;
 pub mod dnslists;
 pub mod engine;
 pub mod env;

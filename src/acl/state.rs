@@ -79,6 +79,9 @@ pub struct MessageState {
         crate::mailauth::spf::SpfRequest,
         crate::mailauth::spf::SpfOutcome,
     )>,
+    /// `verify = csa` results by domain, for the whole connection (Exim keeps them for
+    /// the process, which serves one connection).
+    pub csa_cache: HashMap<String, crate::acl::csa::Csa>,
 }
 
 impl MessageState {
@@ -157,9 +160,11 @@ impl MessageState {
         if let Some(m) = &mut self.scan_mbox {
             m.keep = keep_mbox;
         }
+        let csa_cache = std::mem::take(&mut self.csa_cache);
         *self = MessageState {
             controls: keep,
             ratelimit_conn: conn,
+            csa_cache,
             // A delay not yet slept (the engine takes it after the command) survives.
             delay: self.delay,
             host_ident: std::mem::take(&mut self.host_ident),

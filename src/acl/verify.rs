@@ -1,5 +1,6 @@
 //! `verify =` kinds that need no routing: header checks, HELO and reverse-lookup checks
-//! through the resolver, certificate; `csa`, `sender` and `recipient` are explicit errors.
+//! through the resolver, certificate, `csa` (`acl/csa.rs`), `arc` (`acl/arc.rs`);
+//! `sender` and `recipient` are explicit errors.
 
 use crate::acl::engine::{AclRun, Rc};
 use crate::acl::phase::bits::*;
@@ -27,6 +28,7 @@ pub fn verify_check(text: &str, phase: crate::acl::Phase) -> Result<(), String> 
         .to_ascii_lowercase();
     let (where_ok, no_opts) = match kind.as_str() {
         "reverse_host_lookup" | "csa" => (u32::MAX, false),
+        "arc" => (DATA, false),
         "certificate" | "helo" => (u32::MAX, true),
         "header_syntax" | "header_names_ascii" => (HAVE_DATA, true),
         "not_blind" | "header_sender" => (HAVE_DATA, false),
@@ -81,11 +83,10 @@ pub fn verify(run: &mut AclRun, arg: &[u8]) -> Rc {
         "helo" => helo(run),
         "reverse_host_lookup" => reverse_host_lookup(run, &opts),
         "csa" => {
-            run.log_msg = Some(
-                "verify = csa: client SMTP authorization is not supported by rexim yet".into(),
-            );
-            Rc::Error
+            let rest = text.split_once('/').map_or("", |(_, r)| r);
+            crate::acl::csa::verify_csa(run, rest)
         }
+        "arc" => crate::acl::arc::verify_arc(run, opts.first().map(String::as_str)),
         "header_sender" => {
             run.log_msg = Some("verify = header_sender: routing not available yet in rexim".into());
             Rc::Error

@@ -34,6 +34,12 @@ fn have_prdr() -> bool {
     crate::smtp::verbs::prdr::SUPPORTED
 }
 
+/// ARC verification (`verify = arc`, the seed feature); signing waits for the smtp
+/// transport but the signer exists (`mailauth::arc_sign`).
+fn have_arc() -> bool {
+    crate::acl::verify::verify_check("arc", crate::acl::Phase::Data).is_ok()
+}
+
 fn have_tls_resume() -> bool {
     have_tls() && crate::smtp::tls::acceptor::TICKET_KEY_LIFETIME > 0
 }
@@ -84,6 +90,11 @@ pub const FEATURES: &[Feature] = &[
         macros: &["DCC", "_EXP_DCC"],
         word: "Experimental_DCC",
         present: have_dcc,
+    },
+    Feature {
+        macros: &["ARC", "_EXP_ARC"],
+        word: "Experimental_ARC",
+        present: have_arc,
     },
 ];
 
@@ -140,4 +151,19 @@ pub fn builtin_macros() -> Vec<(String, String)> {
     v.sort_by(|a, b| b.0.cmp(&a.0));
     v.dedup_by(|a, b| a.0 == b.0);
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::builtin_macros;
+
+    #[test]
+    fn experimental_features_also_define_exp_macros() {
+        let names: Vec<String> = builtin_macros().into_iter().map(|(n, _)| n).collect();
+        for want in ["_HAVE_ARC", "_EXP_ARC", "_HAVE_SPF"] {
+            assert!(names.iter().any(|n| n == want), "{want} missing");
+        }
+        // Mainline features have no `_EXP_` macro.
+        assert!(!names.iter().any(|n| n == "_EXP_SPF"));
+    }
 }

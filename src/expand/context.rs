@@ -135,6 +135,8 @@ pub struct Context {
     pub host_list_cache: HashMap<Box<str>, Option<crate::listmatch::Matched>>,
     /// Certificate variables (`Context::set_certificate`, in `expand/cert/`).
     pub certificates: crate::expand::cert::Certificates,
+    /// The message's ARC outcome once `verify = arc` ran (for `${authresults}`).
+    pub arc: Option<Arc<crate::mailauth::arc::ArcOutcome>>,
 }
 
 impl Default for Context {
@@ -164,6 +166,7 @@ impl Context {
             trace: None,
             host_list_cache: HashMap::new(),
             certificates: Default::default(),
+            arc: None,
         }
     }
 

@@ -1,8 +1,14 @@
-//! Message authentication through mail-auth: SPF (`spf`, `spf_guess`, `$spf_*`).
+//! Message authentication through mail-auth: SPF (`spf`, `spf_guess`, `$spf_*`) and
+//! ARC (`verify = arc`, `$arc_*`, the `arc_sign` signer).
 
+pub mod arc;
+pub mod arc_sign;
+pub mod arc_verify;
 pub mod spf;
 pub mod spf_dns;
 pub mod spf_text;
 
+#[cfg(test)]
+mod arc_tests;
 #[cfg(test)]
 mod spf_tests;

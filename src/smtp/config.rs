@@ -62,6 +62,8 @@ pub struct SessionConfig {
     pub log_tls: crate::smtp::tls::TlsLogging,
     /// The session's own optional log lines (syntax/protocol errors, no MAIL).
     pub log_session: crate::smtp::logsel::SessionLogging,
+    /// The `dkim` log selector (on by default): ` ARC` on `<=` lines of an ARC pass.
+    pub log_arc: bool,
     pub helo_accept_junk_hosts: String,
     /// Hosts that must send HELO/EHLO before MAIL (Exim's default: all).
     pub hosts_require_helo: String,
@@ -141,6 +143,7 @@ impl Default for SessionConfig {
             tls_remember_esmtp: false,
             acl_smtp_starttls: None,
             log_tls: crate::smtp::tls::TlsLogging::default(),
+            log_arc: true,
             log_session: crate::smtp::logsel::SessionLogging::default(),
             helo_accept_junk_hosts: String::new(),
             hosts_require_helo: "*".into(),
@@ -242,6 +245,7 @@ impl SessionConfig {
             "log_selector" => {
                 self.log_tls = crate::smtp::tls::TlsLogging::from_selector(value);
                 self.log_session = crate::smtp::logsel::SessionLogging::from_selector(value);
+                self.log_arc = crate::mailauth::arc::logs_arc(value);
             }
             "helo_accept_junk_hosts" => self.helo_accept_junk_hosts = value.into(),
             "hosts_require_helo" => self.hosts_require_helo = value.into(),
@@ -474,6 +478,12 @@ impl SessionConfig {
                     *slot = Some(s.to_string());
                 }
             }
+        }
+        if let Some(Value::Int(n)) = cfg.main.get("dns_csa_search_limit").map(|s| &s.value) {
+            acls.env.csa.search_limit = (*n).clamp(0, u32::MAX as i64) as u32;
+        }
+        if let Some(Value::Bool(b)) = cfg.main.get("dns_csa_use_reverse").map(|s| &s.value) {
+            acls.env.csa.use_reverse = *b;
         }
         for acl in &cfg.acls {
             let lines: Vec<crate::acl::read::Line> = acl

@@ -245,6 +245,8 @@ impl Session {
             self.ctx.set("sender_ident", i.as_str());
         }
         self.ctx.set("received_protocol", "smtp");
+        // An integer in Exim, 0 until an ARC-Message-Signature verifies.
+        self.ctx.set("arc_oldest_pass", "0");
         self.ctx.set("sender_rcvhost", self.rcvhost());
     }
 
@@ -370,9 +372,13 @@ impl Session {
             "spf_result_guessed",
             "spf_smtp_comment",
             "prdr_requested",
+            // Exim keeps `$arc_domains` and `$arc_oldest_pass` until the next check.
+            "arc_state",
+            "arc_state_reason",
         ] {
             self.ctx.unset(v);
         }
+        self.ctx.arc = None;
         self.ctx.set("rcpt_count", "0");
         self.ctx.set("recipients_count", "0");
         self.ctx.message = None;

@@ -68,10 +68,15 @@ pub fn acl(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
 /// One method's contribution to an Authentication-Results header (`;\n\t...`).
 type AuthresPart = fn(&Context, &[u8], &mut Val);
 
-/// The methods in Exim's order. DKIM, DMARC and ARC results go after `spf` when those
-/// modules exist.
-const AUTHRES_PARTS: &[AuthresPart] =
-    &[authres_local, authres_iprev, authres_smtpauth, authres_spf];
+/// The methods in Exim's order. DKIM and DMARC results go between `spf` and `arc`
+/// when those modules exist.
+const AUTHRES_PARTS: &[AuthresPart] = &[
+    authres_local,
+    authres_iprev,
+    authres_smtpauth,
+    authres_spf,
+    authres_arc,
+];
 
 fn var<'c>(ctx: &'c Context, name: &str) -> Option<&'c Val> {
     ctx.get(name).filter(|v| !v.is_empty())
@@ -176,6 +181,13 @@ fn authres_spf(ctx: &Context, _: &[u8], out: &mut Val) {
     } else {
         out.push_bytes(b" smtp.mailfrom=<>");
     }
+}
+
+/// `arc=<state>` once `verify = arc` ran for the message (Exim's `authres_arc`).
+fn authres_arc(ctx: &Context, _: &[u8], out: &mut Val) {
+    let ip = var(ctx, "sender_host_address").map(|v| v.as_str_lossy().into_owned());
+    let part = crate::mailauth::arc::authres(ctx.arc.as_deref(), ip.as_deref());
+    out.push_bytes(part.as_bytes());
 }
 
 #[cfg(test)]

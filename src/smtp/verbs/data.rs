@@ -316,6 +316,10 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     if let Some(n) = stored_size {
         line += &format!(" S={n}");
     }
+    // Exim tags an ARC pass after the size (and any DKIM= element).
+    if s.cfg.log_arc && s.ctx.arc.as_ref().is_some_and(|a| a.state == "pass") {
+        line += " ARC";
+    }
     if let Some(mid) = log_id {
         line += &format!(" id={mid}");
     }
