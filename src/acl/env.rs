@@ -35,6 +35,8 @@ pub struct AclEnv {
     pub spf_comment_template: Option<String>,
     /// The main option `spf_guess` (the record `spf_guess =` falls back to).
     pub spf_guess: Option<String>,
+    /// DKIM verification and DMARC options (`acl_smtp_dkim`, `dkim_verify_*`, `dmarc_*`).
+    pub mailauth: crate::mailauth::settings::MailAuthSettings,
 }
 
 impl Default for AclEnv {
@@ -53,6 +55,7 @@ impl Default for AclEnv {
             spf_dns: SpfDns::System,
             spf_comment_template: None,
             spf_guess: None,
+            mailauth: Default::default(),
         }
     }
 }

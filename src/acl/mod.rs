@@ -3,6 +3,8 @@
 
 pub mod api;
 pub mod conditions;
+pub mod dkim;
+pub mod dmarc;
 pub mod dnslists;
 pub mod engine;
 pub mod env;

@@ -135,6 +135,8 @@ pub struct Context {
     pub host_list_cache: HashMap<Box<str>, Option<crate::listmatch::Matched>>,
     /// Certificate variables (`Context::set_certificate`, in `expand/cert/`).
     pub certificates: crate::expand::cert::Certificates,
+    /// The message's DKIM/DMARC (and ARC) results, for `${authresults}` and the ACLs.
+    pub auth_results: crate::mailauth::results::AuthResults,
 }
 
 impl Default for Context {
@@ -164,6 +166,7 @@ impl Context {
             trace: None,
             host_list_cache: HashMap::new(),
             certificates: Default::default(),
+            auth_results: Default::default(),
         }
     }
 

@@ -161,6 +161,8 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         return Done::Continue;
     }
     let id = s.new_message_id();
+    // pdkim sees the message as it arrived, before any fixups.
+    crate::smtp::verbs::dkim::verify(s, &body);
     let (body, seen, obsolete, log_id) =
         match crate::smtp::verbs::arrival::submission_fixups(s, &id, body) {
             Ok(v) => v,
@@ -186,11 +188,17 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     crate::smtp::verbs::mime::apply_added_headers(s);
     let discarded_before = s.env.discarded;
     // Exim's "blackholed by": which ACL discarded the message after DATA, and why.
-    let mut blackhole: Option<String> = None;
-    if let Some(done) = crate::smtp::verbs::mime::run(s, &id) {
-        return done;
+    // Exim runs the DKIM ACL first (per signer), then the MIME ACL.
+    let mut blackhole: Option<String> = match crate::smtp::verbs::dkim::run_acl(s) {
+        Err(done) => return done,
+        Ok(b) => b,
+    };
+    if blackhole.is_none() {
+        if let Some(done) = crate::smtp::verbs::mime::run(s, &id) {
+            return done;
+        }
     }
-    if s.env.discarded && !discarded_before {
+    if s.env.discarded && !discarded_before && blackhole.is_none() {
         blackhole = Some("(MIME ACL discarded recipients)".into());
     }
     if let Some(spec) = s.cfg.acl_smtp_data.clone().filter(|_| !s.env.discarded) {
@@ -291,6 +299,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     if let Some(n) = stored_size {
         line += &format!(" S={n}");
     }
+    line += &crate::smtp::verbs::dkim::log_element(s);
     if let Some(mid) = log_id {
         line += &format!(" id={mid}");
     }

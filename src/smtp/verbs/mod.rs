@@ -3,6 +3,7 @@
 pub mod arrival;
 pub mod auth;
 pub mod data;
+pub mod dkim;
 pub mod ehlo;
 pub mod mail;
 pub mod mime;
