@@ -30,7 +30,12 @@ fn status(run: &AclRun) -> &'static str {
 
 /// Exim's dmarc_process, once per message.
 fn process(run: &mut AclRun) {
-    if run.ctx.auth_results.dmarc.is_some() || disabled(run) {
+    if run.ctx.auth_results.dmarc.is_some() {
+        return;
+    }
+    // Exim marks DMARC checked even when disabled: `${authresults}` says `skipped`.
+    if disabled(run) {
+        run.ctx.auth_results.dmarc = Some(DmarcOutcome::skipped(None));
         return;
     }
     let settings = run.acls.env.mailauth.clone();
@@ -110,16 +115,12 @@ fn process(run: &mut AclRun) {
         }
         let wants_report = matches!(o.status, "reject" | "quarantine");
         if run.state.has_control("dmarc_enable_forensic") && wants_report {
-            for r in o
-                .ruf
-                .iter()
-                .filter(|r| r.to_ascii_lowercase().starts_with("mailto:"))
-            {
+            for r in &o.ruf {
+                let to = r.strip_prefix("mailto:").unwrap_or(r);
                 run.state.logs.push(crate::acl::state::LogLine {
                     targets: vec!["main"],
                     text: format!(
-                        "DMARC forensic report to {} not sent: not yet supported by rexim",
-                        &r[7..]
+                        "DMARC forensic report to {to} not sent: not yet supported by rexim"
                     ),
                 });
             }

@@ -323,7 +323,8 @@ fn check_one(
     s.key = Some(rec.clone());
     let Some((key, bits)) = imported else {
         (s.status, s.reason) = (Status::Invalid, Reason::PubkeyImport);
-        *last_error = Some("Error while importing the public key".into());
+        // GnuTLS's text for a key that does not parse, as Debian's Exim logs it.
+        *last_error = Some("ASN1 parser: Error in DER parsing.".into());
         log.push(failed_import);
         return;
     };

@@ -186,19 +186,18 @@ pub fn check(req: &DmarcRequest<'_>, dns: &dyn Resolver) -> DmarcOutcome {
     }
     domains.extend(req.dkim_pass.iter().map(String::as_str));
     let (txt, a) = prefetch(dns, &domains);
-    // The record Exim's lookup uses: at the From: domain, else the closest ancestor.
-    let found = suffixes(&req.from_domain).find_map(|name| {
-        match txt.get(format!("_dmarc.{name}.").as_str()) {
-            Some(Txt::Dmarc(d)) => Some((name.to_string(), d.clone())),
-            _ => None,
-        }
-    });
+    // Exim 4.96 asks for `_dmarc.<From: domain>` only (no organizational-domain
+    // fallback); mail-auth's alignment walks still see every ancestor's record.
+    let found = match txt.get(format!("_dmarc.{}.", req.from_domain).as_str()) {
+        Some(Txt::Dmarc(d)) => Some((req.from_domain.clone(), d.clone())),
+        _ => None,
+    };
     let Some((used_domain, record)) = found else {
         return DmarcOutcome {
             status: "norecord",
             status_text: "No DMARC record",
             domain_policy: "",
-            used_domain: String::new(),
+            used_domain: req.from_domain.clone(),
             pass_fail: "none",
             header_from: Some(req.from_domain.clone()),
             spf_aligned: false,

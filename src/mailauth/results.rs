@@ -54,7 +54,12 @@ pub fn reset_message(ctx: &mut Context) {
 }
 
 /// Exim's `$dkim_verify_status` for a signature (pdkim's status word).
+/// Once the DKIM ACL overrode a signature, pdkim's status no longer matches a word:
+/// Exim then shows `none` and an empty reason.
 pub fn status_word(s: &Signature) -> &'static str {
+    if s.policy.is_some() {
+        return "none";
+    }
     match s.status {
         Status::Invalid => "invalid",
         Status::Fail => "fail",
@@ -65,6 +70,9 @@ pub fn status_word(s: &Signature) -> &'static str {
 
 /// Exim's `$dkim_verify_reason` for a signature.
 pub fn reason_word(s: &Signature) -> &'static str {
+    if s.policy.is_some() {
+        return "";
+    }
     match s.reason {
         Reason::PubkeyUnavailable => "pubkey_unavailable",
         Reason::PubkeyDnsRecord => "pubkey_dns_syntax",
@@ -155,8 +163,9 @@ pub fn set_signature_vars(ctx: &mut Context, sig: Option<&Signature>) {
     ctx.set("dkim_key_length", s.keybits.to_string());
 }
 
-/// The `DKIM: d=... [status]` line `dkim_verbose` logs for a signature.
-pub fn log_line(s: &Signature) -> String {
+/// The `DKIM: d=... [status]` line `dkim_verbose` logs for a signature; an overridden
+/// one shows the ACL's current `$dkim_verify_status`/`_reason` (`acl`).
+pub fn log_line(s: &Signature, acl: Option<(&str, &str)>) -> String {
     let h = &s.header;
     let mut l = format!(
         "DKIM: d={} s={} c={}/{} a={} b={}",
@@ -180,6 +189,7 @@ pub fn log_line(s: &Signature) -> String {
         l += &format!(" l={n}");
     }
     if let Some((status, reason)) = &s.policy {
+        let (status, reason) = acl.unwrap_or((status, reason));
         l += &format!(" [{status} - {reason}]");
         return l;
     }
@@ -241,7 +251,7 @@ pub fn note_signature(
             };
         }
     }
-    Some(log_line(s))
+    Some(log_line(s, acl))
 }
 
 /// The `;\n\tdkim=...` parts of `${authresults}`, one per signature.
