@@ -264,7 +264,7 @@ fn version_lists_registries() {
     assert_eq!(r.code, 0);
     assert!(
         r.stdout
-            .contains("Support for: rustls TLS_resume SPF SRS\n"),
+            .contains("Support for: rustls TLS_resume DKIM DMARC SPF SRS\n"),
         "{}",
         r.stdout
     );
