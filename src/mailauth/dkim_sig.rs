@@ -246,7 +246,7 @@ mod tests {
         );
         assert_eq!(s.headernames.as_deref(), Some("From:To"));
         assert_eq!(s.sighash, b"ABCDEF");
-        assert!(String::from_utf8_lossy(&s.unsigned_value).ends_with(" bh=AAAA; b=;"));
+        assert!(String::from_utf8_lossy(&s.unsigned_value).ends_with("\tbh=AAAA; b=;"));
         assert!(parse_signature(b"a=dsa-sha256; d=x").is_none());
     }
 

@@ -102,19 +102,17 @@ fn suffixes(domain: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// mail-auth's TXT and A caches, filled in advance.
+type TxtMap = HashMap<Box<str>, Txt>;
+type AddressMap = HashMap<Box<str>, RecordSet<Ipv4Addr>>;
+
 fn nxdomain() -> Error {
     Error::Dns(DnsError::RecordNotFound(ResponseCode::NXDomain))
 }
 
 /// `_dmarc.<name>` for every suffix of every domain involved, as mail-auth's cache holds
 /// them; and the A records of the From: domain.
-fn prefetch(
-    dns: &dyn Resolver,
-    domains: &[&str],
-) -> (
-    HashMap<Box<str>, Txt>,
-    HashMap<Box<str>, RecordSet<Ipv4Addr>>,
-) {
+fn prefetch(dns: &dyn Resolver, domains: &[&str]) -> (TxtMap, AddressMap) {
     let mut txt = HashMap::new();
     for d in domains {
         for name in suffixes(d) {
