@@ -12,6 +12,13 @@ use crate::smtp::session::{Done, Session};
 /// Verify the message's signatures (before any fixups change its headers) and keep the
 /// result for the DKIM ACL, `${authresults}`, DMARC and the `<=` line.
 pub fn verify(s: &mut Session, message: &[u8]) {
+    // Exim's dmarc_init: `$dmarc_status` starts as "none" for a message from a host.
+    if s.ctx
+        .get("sender_host_address")
+        .is_some_and(|v| !v.is_empty())
+    {
+        s.ctx.set("dmarc_status", "none");
+    }
     if s.env.discarded || s.acl_state.has_control("dkim_disable_verify") {
         return;
     }
@@ -23,13 +30,6 @@ pub fn verify(s: &mut Session, message: &[u8]) {
     s.ctx
         .set("dkim_signers", Val::tainted(ver.signers().into_bytes()));
     s.ctx.auth_results.dkim = Some(ver);
-    // Exim's dmarc_init: `$dmarc_status` starts as "none" for a message from a host.
-    if s.ctx
-        .get("sender_host_address")
-        .is_some_and(|v| !v.is_empty())
-    {
-        s.ctx.set("dmarc_status", "none");
-    }
 }
 
 /// Run the DKIM ACL (or, without one, log every signature). `Err` when the message was
