@@ -162,6 +162,19 @@ fn dkim_and_dmarc_in_the_daemon() {
     assert!(r.starts_with("250 OK id="), "{r}");
     let id = r.trim_start_matches("250 OK id=").to_string();
 
+    // The same message in one BDAT chunk (CRLF line ends, no dot-stuffing).
+    let crlf = good.replace('\n', "\r\n");
+    let bdat = format!(
+        "MAIL FROM:<alice@example.com>\r\nRCPT TO:<u@test.example>\r\nBDAT {} LAST\r\n{crlf}",
+        crlf.len()
+    );
+    c.w.write_all(bdat.as_bytes()).unwrap();
+    assert_eq!(c.reply().get(..3), Some("250"));
+    assert_eq!(c.reply().get(..3), Some("250"));
+    let r = c.reply();
+    assert!(r.contains("250 OK id="), "{r}");
+    let bdat_id = r.rsplit("250 OK id=").next().unwrap().trim().to_string();
+
     let changed = good.replace("Hello.", "Hello, changed.");
     assert_eq!(
         c.send("alice@example.com", &changed),
@@ -211,6 +224,13 @@ fn dkim_and_dmarc_in_the_daemon() {
     assert!(log.contains("[verification succeeded]"), "{log}");
     assert!(
         log.contains(" DKIM=example.com id=e2e@example.com"),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&format!("{bdat_id} <= alice@example.com"))
+                && l.contains(" K S=")
+                && l.contains(" DKIM=example.com")),
         "{log}"
     );
     assert!(

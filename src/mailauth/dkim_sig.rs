@@ -79,7 +79,7 @@ pub fn decode_qp(v: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'=' && i + 2 < b.len() + 1 {
+        if b[i] == b'=' {
             let hex = b
                 .get(i + 1..i + 3)
                 .and_then(|h| std::str::from_utf8(h).ok());

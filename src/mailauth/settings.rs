@@ -81,3 +81,37 @@ impl MailAuthSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_selector_words_apply_in_order() {
+        let mut s = MailAuthSettings::default();
+        assert!(s.log_dkim && !s.log_dkim_verbose);
+        s.set_log_selector("+dkim_verbose -dkim");
+        assert!(!s.log_dkim && s.log_dkim_verbose);
+        s.set_log_selector("-all +dkim");
+        assert!(s.log_dkim && !s.log_dkim_verbose);
+    }
+
+    #[test]
+    fn options_from_a_configuration() {
+        let macros = crate::config::initial_macros(&[]).unwrap();
+        let cfg = crate::config::load_text(
+            "t.conf",
+            "dkim_verify_signers =\ndkim_verify_minimal = true\n\
+             dkim_verify_hashes = sha1:sha256\ndmarc_tld_file = /etc/tlds\n"
+                .to_string(),
+            macros,
+        );
+        assert!(cfg.errors.is_empty(), "{:?}", cfg.errors);
+        let s = MailAuthSettings::from_config(&cfg);
+        assert!(s.verify_signers.is_none() && s.acl_smtp_dkim.is_none());
+        assert!(s.verify.minimal);
+        assert_eq!(s.verify.hashes, "sha1:sha256");
+        assert_eq!(s.verify.keytypes, "ed25519:rsa");
+        assert_eq!(s.dmarc_tld_file.as_deref(), Some("/etc/tlds"));
+    }
+}
