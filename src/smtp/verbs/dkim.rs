@@ -140,16 +140,14 @@ fn run_for_signer(
                 .as_ref()
                 .and_then(|v| v.signatures.get(i).cloned())
         });
+        // Without a signature, `$dkim_domain`/`$dkim_selector`/`$dkim_key_length` keep
+        // the previous signature's values, as in Exim.
         set_signature_vars(&mut s.ctx, sig.as_ref());
         let (status, reason) = sig
             .as_ref()
             .map_or(("none", ""), |g| (status_word(g), reason_word(g)));
         s.ctx.set("dkim_verify_status", status);
         s.ctx.set("dkim_verify_reason", reason);
-        if sig.is_none() {
-            s.ctx.unset("dkim_domain");
-            s.ctx.unset("dkim_selector");
-        }
         let v = s.acl(Phase::Dkim, spec);
         let now = |s: &Session, n: &str| {
             s.ctx
