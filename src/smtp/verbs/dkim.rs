@@ -18,6 +18,15 @@ pub fn verify(s: &mut Session, message: &[u8]) {
         .is_some_and(|v| !v.is_empty())
     {
         s.ctx.set("dmarc_status", "none");
+        let disabled = s.acl_state.has_control("dmarc_disable_verify")
+            || s.acl_state.has_control("dkim_disable_verify");
+        if let (Some(path), false) = (&s.acls.env.mailauth.dmarc_tld_file, disabled) {
+            if let Err(e) = std::fs::metadata(path) {
+                let why = e.to_string();
+                let why = why.split(" (os error").next().unwrap_or_default();
+                s.log(format!("DMARC failure to load tld list '{path}': {why}"));
+            }
+        }
     }
     if s.env.discarded || s.acl_state.has_control("dkim_disable_verify") {
         return;
