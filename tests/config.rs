@@ -264,7 +264,7 @@ fn version_lists_registries() {
     assert_eq!(r.code, 0);
     assert!(
         r.stdout.contains(
-            "Support for: rustls TLS_resume PRDR SPF SRS Experimental_Brightmail Experimental_DCC Experimental_ARC\n"
+            "Support for: rustls TLS_resume PRDR DKIM DMARC SPF SRS Experimental_Brightmail Experimental_DCC Experimental_ARC\n"
         ),
         "{}",
         r.stdout

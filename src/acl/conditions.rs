@@ -2,7 +2,9 @@
 
 use crate::acl::engine::{AclRun, Rc};
 use crate::acl::phase::bits::*;
-use crate::acl::{dnslists, lists, mime, modifiers, ratelimit, seen, spf, tests, unsupported};
+use crate::acl::{
+    dkim, dmarc, dnslists, lists, mime, modifiers, ratelimit, seen, spf, tests,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -90,9 +92,9 @@ pub static ACL_CONDITIONS: &[AclCondDef] = &[
     cond("dcc", true, !(DATA | PRDR | NOTSMTP), crate::acl::dcc::dcc),
     cond("decode", true, !MIME, mime::decode),
     modifier("delay", NOTQUIT, modifiers::delay),
-    cond("dkim_signers", true, !DKIM, unsupported::dkim),
-    cond("dkim_status", true, !DKIM, unsupported::dkim),
-    cond("dmarc_status", true, !DATA, unsupported::dmarc_status),
+    cond("dkim_signers", true, !DKIM, dkim::dkim_signers),
+    cond("dkim_status", true, !DKIM, dkim::dkim_status),
+    cond("dmarc_status", true, !DATA, dmarc::dmarc_status),
     cond("dnslists", true, 0, dnslists::dnslists),
     cond("domains", false, !(RCPT | VRFY | PRDR), lists::domains),
     cond(

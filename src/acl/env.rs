@@ -44,6 +44,8 @@ pub struct AclEnv {
     pub bmi: crate::features::bmi::BmiSettings,
     /// `dns_csa_search_limit` and `dns_csa_use_reverse` (`verify = csa`).
     pub csa: crate::acl::csa::CsaOptions,
+    /// DKIM verification and DMARC options (`acl_smtp_dkim`, `dkim_verify_*`, `dmarc_*`).
+    pub mailauth: crate::mailauth::settings::MailAuthSettings,
 }
 
 impl Default for AclEnv {
@@ -66,6 +68,7 @@ impl Default for AclEnv {
             dcc: Default::default(),
             bmi: Default::default(),
             csa: Default::default(),
+            mailauth: Default::default(),
         }
     }
 }

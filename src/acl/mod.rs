@@ -6,6 +6,8 @@ pub mod arc;
 pub mod conditions;
 pub mod dcc;
 pub mod csa;
+pub mod dkim;
+pub mod dmarc;
 pub mod dnslists;
 pub mod engine;
 pub mod env;
@@ -25,7 +27,6 @@ pub mod spf;
 pub mod state;
 pub mod tests;
 pub mod trace;
-pub mod unsupported;
 pub mod verify;
 
 pub use engine::{run_acl, AclRun, Rc, Verdict};

@@ -142,6 +142,27 @@ fn read_item(
 
 fn read_set(after: &str, def: &'static conditions::AclCondDef, span: Span) -> Result<Item, String> {
     let s = after;
+    // Exim lets the DKIM ACL overwrite these two verification results.
+    for name in ["dkim_verify_status", "dkim_verify_reason"] {
+        if let Some(rest) = s.strip_prefix(name) {
+            if rest.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                return Err(format!(
+                    "invalid variable name after \"set\" in ACL modifier \"set {s}\" (only \"dkim_verify_status\" or \"dkim_verify_reason\" permitted)"
+                ));
+            }
+            let value = rest
+                .trim_start()
+                .strip_prefix('=')
+                .ok_or_else(|| "\"=\" missing after ACL \"set\" modifier".to_string())?
+                .trim_start();
+            return Ok(Item {
+                def,
+                negated: false,
+                arg: Arg::Set(name.to_string(), parse(value)),
+                span,
+            });
+        }
+    }
     if !(s.starts_with("acl_c") || s.starts_with("acl_m")) {
         return Err(format!(
             "invalid variable name after \"set\" in ACL modifier \"set {s}\" (must start \"acl_c\" or \"acl_m\")"

@@ -40,6 +40,17 @@ fn have_arc() -> bool {
     crate::acl::verify::verify_check("arc", crate::acl::Phase::Data).is_ok()
 }
 
+/// DKIM verification of received messages (`acl_smtp_dkim`, `dkim_*` conditions).
+fn have_dkim() -> bool {
+    crate::acl::conditions::find("dkim_status").is_some()
+        && !crate::mailauth::dkim_sig::KEYTYPES.is_empty()
+}
+
+/// DMARC (the `dmarc_status` condition, through mail-auth).
+fn have_dmarc() -> bool {
+    have_dkim() && have_spf() && crate::acl::conditions::find("dmarc_status").is_some()
+}
+
 fn have_tls_resume() -> bool {
     have_tls() && crate::smtp::tls::acceptor::TICKET_KEY_LIFETIME > 0
 }
@@ -70,6 +81,16 @@ pub const FEATURES: &[Feature] = &[
         macros: &["PRDR"],
         word: "PRDR",
         present: have_prdr,
+    },
+    Feature {
+        macros: &["DKIM"],
+        word: "DKIM",
+        present: have_dkim,
+    },
+    Feature {
+        macros: &["DMARC"],
+        word: "DMARC",
+        present: have_dmarc,
     },
     Feature {
         macros: &["SPF"],

@@ -137,6 +137,8 @@ pub struct Context {
     pub certificates: crate::expand::cert::Certificates,
     /// The message's ARC outcome once `verify = arc` ran (for `${authresults}`).
     pub arc: Option<Arc<crate::mailauth::arc::ArcOutcome>>,
+    /// The message's DKIM/DMARC (and ARC) results, for `${authresults}` and the ACLs.
+    pub auth_results: crate::mailauth::results::AuthResults,
 }
 
 impl Default for Context {
@@ -167,6 +169,7 @@ impl Context {
             host_list_cache: HashMap::new(),
             certificates: Default::default(),
             arc: None,
+            auth_results: Default::default(),
         }
     }
 

@@ -465,6 +465,7 @@ impl SessionConfig {
         if let Some(Value::Str(t)) = cfg.main.get("received_header_text").map(|s| &s.value) {
             acls.env.received_header_text = Some(t.clone());
         }
+        acls.env.mailauth = crate::mailauth::settings::MailAuthSettings::from_config(cfg);
         // SPF: the guess record and the SMTP comment template (taken as written).
         for (name, slot) in [
             ("spf_guess", &mut acls.env.spf_guess),

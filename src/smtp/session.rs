@@ -379,6 +379,7 @@ impl Session {
             self.ctx.unset(v);
         }
         self.ctx.arc = None;
+        crate::mailauth::results::reset_message(&mut self.ctx);
         self.ctx.set("rcpt_count", "0");
         self.ctx.set("recipients_count", "0");
         self.ctx.message = None;

@@ -74,6 +74,10 @@ pub const MAIN: &[OptDef] = &[
     OptDef { name: "dkim_verify_min_keysizes", ty: Str, expanded: false, hidden: false, combine_cond: false, repeat_sep: None, default: "rsa=1024 ed25519=250" },
     OptDef { name: "dkim_verify_minimal", ty: Bool, expanded: false, hidden: false, combine_cond: false, repeat_sep: None, default: "false" },
     OptDef { name: "dkim_verify_signers", ty: Str, expanded: true, hidden: false, combine_cond: false, repeat_sep: None, default: "$dkim_signers" },
+    // DMARC options: Debian's exim4 is built without DMARC, so `-bP` does not list them.
+    OptDef { name: "dmarc_forensic_sender", ty: Str, expanded: true, hidden: true, combine_cond: false, repeat_sep: None, default: "" },
+    OptDef { name: "dmarc_history_file", ty: Str, expanded: false, hidden: true, combine_cond: false, repeat_sep: None, default: "" },
+    OptDef { name: "dmarc_tld_file", ty: Str, expanded: false, hidden: true, combine_cond: false, repeat_sep: None, default: "" },
     OptDef { name: "dns_again_means_nonexist", ty: Str, expanded: true, hidden: false, combine_cond: false, repeat_sep: None, default: "" },
     OptDef { name: "dns_check_names_pattern", ty: Str, expanded: false, hidden: false, combine_cond: false, repeat_sep: None, default: "(?i)^(?>(?(1)\\.|())[^\\W](?>[a-z0-9/_-]*[^\\W])?)+(\\.?)$" },
     OptDef { name: "dns_cname_loops", ty: Int, expanded: false, hidden: false, combine_cond: false, repeat_sep: None, default: "1" },

@@ -68,15 +68,33 @@ pub fn acl(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
 /// One method's contribution to an Authentication-Results header (`;\n\t...`).
 type AuthresPart = fn(&Context, &[u8], &mut Val);
 
-/// The methods in Exim's order. DKIM and DMARC results go between `spf` and `arc`
-/// when those modules exist.
+/// The methods in Exim's order (ARC results go last, after `dmarc`).
 const AUTHRES_PARTS: &[AuthresPart] = &[
     authres_local,
     authres_iprev,
     authres_smtpauth,
     authres_spf,
+    authres_dkim,
+    authres_dmarc,
     authres_arc,
 ];
+
+/// `dkim=<result> header.d=... header.s=... header.a=...` per verified signature.
+fn authres_dkim(ctx: &Context, _: &[u8], out: &mut Val) {
+    crate::mailauth::results::authres_dkim(ctx, out);
+}
+
+/// `dmarc=<pass|fail|none|temperror|skipped> header.from=<domain>` once `dmarc_status` ran.
+fn authres_dmarc(ctx: &Context, _: &[u8], out: &mut Val) {
+    if let Some(d) = &ctx.auth_results.dmarc {
+        out.push_bytes(b";\n\tdmarc=");
+        out.push_bytes(d.pass_fail.as_bytes());
+        if let Some(f) = &d.header_from {
+            out.push_bytes(b" header.from=");
+            out.push_bytes(f.as_bytes());
+        }
+    }
+}
 
 fn var<'c>(ctx: &'c Context, name: &str) -> Option<&'c Val> {
     ctx.get(name).filter(|v| !v.is_empty())

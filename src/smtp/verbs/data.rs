@@ -161,6 +161,8 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         return Done::Continue;
     }
     let id = s.new_message_id();
+    // pdkim sees the message as it arrived, before any fixups.
+    crate::smtp::verbs::dkim::verify(s, &body);
     let (body, seen, obsolete, log_id) =
         match crate::smtp::verbs::arrival::submission_fixups(s, &id, body) {
             Ok(v) => v,
@@ -185,18 +187,27 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     // before the DATA ACL.
     crate::smtp::verbs::mime::apply_added_headers(s);
     // Exim's "blackholed by": which ACL discarded the message, and why. With no
-    // recipient left at DATA, the MAIL or RCPT ACL did; a discarded recipient among
-    // accepted ones does not stop the MIME, PRDR and DATA ACLs.
+    // recipient left at DATA, the MAIL or RCPT ACL did and no later ACL runs; a
+    // discarded recipient among accepted ones does not stop the DKIM, MIME, PRDR and
+    // DATA ACLs. Exim runs the DKIM ACL first (per signer), then the MIME ACL.
     let discarded_before = s.env.recipients.is_empty();
     s.env.discarded = discarded_before;
     let mut blackhole: Option<String> = discarded_before.then(|| {
         let by = if s.env.mail_discarded { "MAIL" } else { "RCPT" };
         format!("({by} ACL discarded recipients)")
     });
-    if let Some(done) = crate::smtp::verbs::mime::run(s, &id) {
-        return done;
+    if blackhole.is_none() {
+        blackhole = match crate::smtp::verbs::dkim::run_acl(s) {
+            Err(done) => return done,
+            Ok(b) => b,
+        };
     }
-    if s.env.discarded && !discarded_before {
+    if blackhole.is_none() {
+        if let Some(done) = crate::smtp::verbs::mime::run(s, &id) {
+            return done;
+        }
+    }
+    if s.env.discarded && !discarded_before && blackhole.is_none() {
         blackhole = Some("(MIME ACL discarded recipients)".into());
     }
     // PRDR, after the MIME ACL and before the DATA ACL (not when MAIL/RCPT discarded).
@@ -316,7 +327,8 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     if let Some(n) = stored_size {
         line += &format!(" S={n}");
     }
-    // Exim tags an ARC pass after the size (and any DKIM= element).
+    // Exim puts any DKIM= element after the size, then tags an ARC pass.
+    line += &crate::smtp::verbs::dkim::log_element(s);
     if s.cfg.log_arc && s.ctx.arc.as_ref().is_some_and(|a| a.state == "pass") {
         line += " ARC";
     }

@@ -4,6 +4,7 @@ pub mod arrival;
 pub mod auth;
 pub mod bmi;
 pub mod data;
+pub mod dkim;
 pub mod ehlo;
 pub mod mail;
 pub mod mime;
