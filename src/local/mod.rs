@@ -1,0 +1,277 @@
+//! Local (non-SMTP) message reception: `rexim -bm addr...`, sendmail-style `rexim
+//! addr...`, `-t`, `-bS` (batched SMTP), running `acl_not_smtp_start`,
+//! `acl_not_smtp_mime` and `acl_not_smtp`, writing Exim's spool and log lines.
+//! rexim never delivers: every `-od*` mode leaves the message on the queue.
+
+pub mod args;
+pub mod bsmtp;
+pub mod caller;
+pub mod fixups;
+pub mod input;
+pub mod mime;
+pub mod receive;
+pub mod report;
+pub mod settings;
+
+use args::{ErrorMode, LocalArgs};
+use caller::Caller;
+use receive::{Envelope, Mode, Outcome};
+use report::{Logger, EXIT_FAILURE};
+use settings::Settings;
+
+/// Exim's `string_printing`: non-printing bytes escaped.
+pub fn printing(s: &str) -> String {
+    crate::smtp::tls::printing(s, false)
+}
+
+/// Who the message is from, as Exim decides it from the caller and the command line.
+#[derive(Debug, Clone)]
+pub struct Who {
+    pub caller: Caller,
+    /// Exim's `sender_local`: not a trusted caller who named the sender.
+    pub sender_local: bool,
+    /// `$originator_name` as a phrase (empty for a trusted `-f` without `-F`).
+    pub name: String,
+    pub name_forced: bool,
+    pub sender_forced: bool,
+    /// `$sender_ident` (the login unless a trusted caller gave `-oMt`).
+    pub ident: Option<String>,
+    pub protocol: String,
+    pub auth_id: Option<String>,
+    pub auth_sender: Option<String>,
+    /// An untrusted caller set the sender (`untrusted_set_sender`, or `<>`).
+    pub sender_set_untrusted: bool,
+    /// `HELO` name in batched SMTP.
+    pub helo: Option<String>,
+}
+
+impl Who {
+    /// Exim's `receive_check_set_sender`: may this caller name `sender`?
+    pub fn may_set_sender(&self, st: &Settings, sender: &[u8]) -> bool {
+        if self.caller.trusted {
+            return true;
+        }
+        if st.untrusted_set_sender.is_empty() {
+            return false;
+        }
+        let mut q = sender.to_vec();
+        if !q.is_empty() && !q.contains(&b'@') {
+            q = receive::qualify(&q, &st.qualify_domain);
+        }
+        let mut ctx = st.context();
+        matches!(
+            crate::listmatch::match_address(&mut ctx, &q, st.untrusted_set_sender.as_bytes(), true),
+            Ok(Some(_))
+        )
+    }
+
+    /// A UUCP `From ` line's sender, when the caller may set it.
+    pub fn take_from_line_sender(&mut self, st: &Settings, env: &mut Envelope, new: Vec<u8>) {
+        let Ok(a) = crate::expand::address::extract(&new) else {
+            return;
+        };
+        let mut s = a.address;
+        if a.domain_offset == 0 && !s.is_empty() {
+            s = receive::qualify(&s, &st.qualify_domain);
+        }
+        if !self.may_set_sender(st, &s) {
+            return;
+        }
+        env.sender = s;
+        if self.caller.trusted {
+            self.auth_sender = None;
+            self.name = String::new();
+            self.sender_local = false;
+        }
+    }
+}
+
+/// The sender address of `-f` (`<>` and the empty string are the null sender).
+fn parse_f(text: &str) -> Result<Vec<u8>, String> {
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    let opts = crate::expand::address::Options {
+        allow_null: true,
+        allow_domain_literals: true,
+        strip_trailing_dot: true,
+        allow_utf8_domains: true,
+        ..Default::default()
+    };
+    crate::expand::address::Parser::new(opts)
+        .extract(text.as_bytes())
+        .map(|a| a.address)
+        .map_err(|e| format!("exim: bad -f address \"{text}\": {e}"))
+}
+
+/// Decide the sender and the caller facts (exim.c's rules for local messages).
+fn who_and_sender(st: &Settings, a: &LocalArgs) -> Result<(Who, Vec<u8>), String> {
+    let caller = Caller::current(&st.exim_user, &st.trusted_users, &st.trusted_groups);
+    let trusted = caller.trusted;
+    let mut sender = match &a.sender {
+        Some(t) => Some(parse_f(t)?),
+        None => None,
+    };
+    let mut sender_forced = sender.is_some();
+    let raw_name = match &a.name {
+        Some(n) => n.clone(),
+        None if sender.is_none() || !trusted => caller.gecos.clone(),
+        None => String::new(),
+    };
+    let name = crate::config::rewrite_apply::fix_phrase(&raw_name).unwrap_or(raw_name);
+    let sender_local = (sender.is_none() && !a.batched_smtp) || !trusted;
+    let login = caller.login.clone();
+    let mut who = Who {
+        sender_local,
+        name,
+        name_forced: a.name.is_some(),
+        sender_forced,
+        ident: Some(login.clone()),
+        protocol: if a.batched_smtp { "local-bsmtp" } else { "local" }.into(),
+        auth_id: None,
+        auth_sender: None,
+        sender_set_untrusted: false,
+        helo: None,
+        caller,
+    };
+    if trusted {
+        if let Some(i) = &a.ident {
+            who.ident = (!i.is_empty()).then(|| i.clone());
+        }
+        if let Some(p) = &a.protocol {
+            who.protocol = p.clone();
+        }
+        who.auth_id = a.auth_id.clone();
+        who.auth_sender = a.auth_sender.clone();
+    }
+    if sender_local {
+        who.auth_sender
+            .get_or_insert_with(|| format!("{login}@{}", st.qualify_domain));
+        who.auth_id.get_or_insert_with(|| login.clone());
+    }
+    let allowed = sender.as_ref().is_some_and(|s| who.may_set_sender(st, s));
+    if (!a.batched_smtp && sender.is_none()) || (sender.is_some() && !allowed) {
+        // The null sender is always allowed; anything else becomes the caller.
+        if sender.as_ref().is_none_or(|s| !s.is_empty()) {
+            sender = Some(login.clone().into_bytes());
+            sender_forced = false;
+        }
+    }
+    who.sender_forced = sender_forced;
+    who.sender_set_untrusted = !trusted && sender_forced;
+    let mut s = sender.unwrap_or_default();
+    if !s.is_empty() && !s.contains(&b'@') {
+        let lp = fixups::quote_local_part(&String::from_utf8_lossy(&s));
+        s = format!("{lp}@{}", st.qualify_domain).into_bytes();
+    }
+    Ok((who, s))
+}
+
+/// The command-line recipients (comma-separated lists allowed); `Err` is Exim's text.
+fn recipients(list: &[String]) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::new();
+    for arg in list {
+        for one in crate::expand::address::split(arg.as_bytes()) {
+            let trimmed = one.trim_ascii();
+            if trimmed.is_empty() {
+                continue;
+            }
+            match crate::expand::address::extract(trimmed) {
+                Ok(a) => out.push(a.address),
+                Err(e) => {
+                    return Err(format!(
+                        "exim: bad recipient address \"{}\": {e}",
+                        printing(arg)
+                    ))
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Logged when `-oem`/`-oew`/`-oee` asks for an error report by mail.
+pub const MAIL_ERRORS_UNSUPPORTED: &str =
+    "error report not mailed: rexim does not send mail yet (-oem); it was written on stderr";
+
+/// Exim's text when it is called with nothing to do.
+const USAGE: &str = "Exim is a Mail Transfer Agent. It is normally called by Mail User Agents,\n\
+not directly from a shell command line. Options and/or arguments control\n\
+what it does when called. For a list of options, see the Exim documentation.\n";
+
+/// `rexim -bm ...` / `rexim -t` / `rexim -bS` / `rexim addr ...`: the exit status.
+pub fn main(argv: &[String]) -> i32 {
+    let a = match args::parse(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let cli = crate::cli::args::Args {
+        config: a.config.clone(),
+        defines: a.defines.clone(),
+        ..Default::default()
+    };
+    let cfg = match crate::cli::config::load(&cli) {
+        Ok(c) => c,
+        Err(rc) => return rc,
+    };
+    let st = match Settings::from_config(&cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rexim: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let (mut who, sender) = match who_and_sender(&st, &a) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let mut log = Logger::new(&st.logs);
+    let stdin = std::io::stdin();
+    let mut src = input::Source::new(stdin.lock());
+    let errors_to_stderr = a.errors == ErrorMode::Stderr;
+    if a.batched_smtp {
+        return bsmtp::run(&st, &mut who, sender, &a, &mut src, &mut log);
+    }
+    if !a.extract && a.recipients.is_empty() {
+        eprint!("{USAGE}");
+        return EXIT_FAILURE;
+    }
+    let rcpts = match recipients(&a.recipients) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_FAILURE;
+        }
+    };
+    if !a.extract && st.recipients_max > 0 && rcpts.len() as u64 > st.recipients_max {
+        eprintln!("exim: too many recipients");
+        return EXIT_FAILURE;
+    }
+    let env = Envelope {
+        sender,
+        recipients: rcpts,
+    };
+    let mode = Mode {
+        extract: a.extract,
+        dot_ends: a.dot_ends,
+        batched: false,
+        errors_to_stderr,
+    };
+    match receive::receive(&st, &mut who, env, mode, &mut src, &mut log) {
+        Outcome::Exit(rc) => rc,
+        Outcome::Error(rc) => {
+            if !errors_to_stderr {
+                // Exim would mail the report to the sender (-oem); rexim sends no mail.
+                log.main(MAIL_ERRORS_UNSUPPORTED);
+            }
+            rc
+        }
+        Outcome::BatchRejected(_) | Outcome::Lost => EXIT_FAILURE,
+    }
+}
