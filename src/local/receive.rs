@@ -69,11 +69,17 @@ fn envelope_vars(ctx: &mut Context, who: &Who, env: &Envelope) {
         ctx.set("sender_ident", i.as_str());
     }
     ctx.set("received_protocol", who.protocol.as_str());
-    if let Some(a) = &who.auth_id {
-        ctx.set("authenticated_id", a.as_str());
+    match &who.auth_id {
+        Some(a) => {
+            ctx.set("authenticated_id", a.as_str());
+        }
+        None => ctx.unset("authenticated_id"),
     }
-    if let Some(a) = &who.auth_sender {
-        ctx.set("authenticated_sender", a.as_str());
+    match &who.auth_sender {
+        Some(a) => {
+            ctx.set("authenticated_sender", a.as_str());
+        }
+        None => ctx.unset("authenticated_sender"),
     }
     if let Some(h) = &who.helo {
         ctx.set("sender_helo_name", Val::tainted(h.clone().into_bytes()));
