@@ -34,6 +34,8 @@ pub struct Facts {
     /// `-F` was given; `-f` (or a `From ` line) set the sender.
     pub name_forced: bool,
     pub sender_forced: bool,
+    /// Batched SMTP (`-bS`): the caller's name goes in a new From: only when forced.
+    pub smtp_input: bool,
     pub local_from_check: bool,
     pub local_sender_retain: bool,
     /// `${tod_full}` at arrival.
@@ -225,7 +227,7 @@ pub fn apply(headers: &mut Vec<Header>, f: &Facts) {
         );
     }
     if from.is_none() && fixups {
-        let oname = if !f.trusted || f.name_forced || !f.sender_forced {
+        let oname = if !f.trusted || f.name_forced || (!f.smtp_input && !f.sender_forced) {
             f.name.as_str()
         } else {
             ""

@@ -37,6 +37,9 @@ pub struct Who {
     /// `$sender_ident` (the login unless a trusted caller gave `-oMt`).
     pub ident: Option<String>,
     pub protocol: String,
+    /// `-oMt` / `-oMr` gave them (tainted, as command-line data).
+    pub ident_tainted: bool,
+    pub protocol_tainted: bool,
     pub auth_id: Option<String>,
     pub auth_sender: Option<String>,
     /// An untrusted caller set the sender (`untrusted_set_sender`, or `<>`).
@@ -128,6 +131,8 @@ fn who_and_sender(st: &Settings, a: &LocalArgs) -> Result<(Who, Vec<u8>), String
         sender_forced,
         ident: Some(login.clone()),
         protocol: if a.batched_smtp { "local-bsmtp" } else { "local" }.into(),
+        ident_tainted: false,
+        protocol_tainted: false,
         auth_id: None,
         auth_sender: None,
         sender_set_untrusted: false,
@@ -137,9 +142,11 @@ fn who_and_sender(st: &Settings, a: &LocalArgs) -> Result<(Who, Vec<u8>), String
     if trusted {
         if let Some(i) = &a.ident {
             who.ident = (!i.is_empty()).then(|| i.clone());
+            who.ident_tainted = true;
         }
         if let Some(p) = &a.protocol {
             who.protocol = p.clone();
+            who.protocol_tainted = true;
         }
         who.auth_id = a.auth_id.clone();
         who.auth_sender = a.auth_sender.clone();

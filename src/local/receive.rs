@@ -65,10 +65,18 @@ fn envelope_vars(ctx: &mut Context, who: &Who, env: &Envelope) {
         ctx.set("sender_address_local_part", Val::tainted(lp.to_vec()));
         ctx.set("sender_address_domain", Val::tainted(dom.to_vec()));
     }
+    // Values from -oMt/-oMr are command-line data, so tainted, as in Exim.
+    let value = |v: &str, tainted: bool| {
+        if tainted {
+            Val::tainted(v.as_bytes().to_vec())
+        } else {
+            Val::from(v.to_string())
+        }
+    };
     if let Some(i) = &who.ident {
-        ctx.set("sender_ident", i.as_str());
+        ctx.set("sender_ident", value(i, who.ident_tainted));
     }
-    ctx.set("received_protocol", who.protocol.as_str());
+    ctx.set("received_protocol", value(&who.protocol, who.protocol_tainted));
     match &who.auth_id {
         Some(a) => {
             ctx.set("authenticated_id", a.as_str());
@@ -236,6 +244,7 @@ pub fn receive<R: Read>(
         suppress_local_fixups: state.has_control("suppress_local_fixups"),
         name_forced: who.name_forced,
         sender_forced: who.sender_forced,
+        smtp_input: mode.batched,
         local_from_check: st.acls.env.local_from_check,
         local_sender_retain: st.acls.env.local_sender_retain,
         date,
@@ -425,6 +434,15 @@ pub fn receive<R: Read>(
         o.value = Some(v.to_string().into_bytes());
     }
     header.non_recipients = non_recipients;
+    // `Resent-` headers take the type of the header they resend, where Exim allows one.
+    for h in header.headers.iter_mut() {
+        if h.kind == b' ' && h.text.len() > 7 && h.text[..7].eq_ignore_ascii_case(b"resent-") {
+            let kind = header_type(&h.text[7..]);
+            if b"BCFIST".contains(&kind) {
+                h.kind = kind;
+            }
+        }
+    }
     let size = header.header_size() + body.len() as u64 + 1;
     if blackhole.is_none() {
         if let Err(e) = spool.write(&header, &body) {
