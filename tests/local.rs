@@ -224,7 +224,11 @@ fn local_reception_matches_exim() {
     insta::glob!("local/inputs/*.txt", |path| {
         let f = read_fixture(path);
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let ours = run(env!("CARGO_BIN_EXE_rexim"), &root.join(format!("{name}-rexim")), &f);
+        let ours = run(
+            env!("CARGO_BIN_EXE_rexim"),
+            &root.join(format!("{name}-rexim")),
+            &f,
+        );
         if exim {
             let theirs = run("exim4", &root.join(format!("{name}-exim")), &f);
             if ours != theirs {
@@ -238,4 +242,78 @@ fn local_reception_matches_exim() {
     let _ = std::fs::remove_dir_all(&root);
     let failures = failures.into_inner();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// A message rexim queued with `-t` is read by Exim's own tools: `exim4 -bp` lists it,
+/// `exim4 -Mvh` prints its `-H` file, `exipick` finds it by sender.
+#[test]
+fn exim_tools_read_a_local_message() {
+    if !have_exim() {
+        eprintln!("exim4 not installed: skipping the exim4 -bp/-Mvh/exipick check");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("rexim-local-tools-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("spool")).unwrap();
+    let f = Fixture {
+        args: vec!["-t".into(), "-oep".into()],
+        main: vec!["queue_list_requires_admin = false".into()],
+        acl: Vec::new(),
+        stdin: b"To: a@b.example\nBcc: hidden@c.example\nSubject: tools\n\nbody\n".to_vec(),
+    };
+    let conf = config(&dir, &f);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rexim"))
+        .arg("-C")
+        .arg(&conf)
+        .args(["-odq", "-t", "-oep"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&f.stdin).unwrap();
+    }
+    assert!(child.wait().unwrap().success());
+    let id = std::fs::read_dir(dir.join("spool/input"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find_map(|n| n.strip_suffix("-H").map(String::from))
+        .expect("a -H file");
+    let exim = |args: &[&str]| {
+        let out = Command::new("exim4")
+            .arg("-C")
+            .arg(&conf)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "exim4 {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let bp = exim(&["-bp"]);
+    assert!(
+        bp.contains(&id) && bp.contains("<root@test.example>"),
+        "{bp}"
+    );
+    assert!(
+        bp.contains("a@b.example") && bp.contains("hidden@c.example"),
+        "{bp}"
+    );
+    let mvh = exim(&["-Mvh", &id]);
+    assert!(
+        mvh.contains("-received_protocol local") && mvh.contains("-local"),
+        "{mvh}"
+    );
+    assert!(mvh.contains("* Bcc: hidden@c.example"), "{mvh}");
+    let pick = Command::new("exipick")
+        .arg("--spool")
+        .arg(dir.join("spool"))
+        .args(["-i", "-f", "root@test.example"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&pick.stdout).trim(), id);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -57,7 +57,10 @@ pub struct LocalArgs {
 /// Does this command line ask for local reception? (`-bm`, `-t`, `-bS`, or arguments
 /// that are all addresses and sendmail-style options.)
 pub fn wanted(argv: &[String]) -> bool {
-    if argv.iter().any(|a| a == "-bm" || a == "-bS" || a == "-t" || a == "-ti") {
+    if argv
+        .iter()
+        .any(|a| a == "-bm" || a == "-bS" || a == "-t" || a == "-ti")
+    {
         return true;
     }
     // Sendmail style: `rexim [options] addr ...` with no mode flag at all.
@@ -91,9 +94,9 @@ pub fn parse(argv: &[String]) -> Result<LocalArgs, String> {
                 return Ok(rest.to_string());
             }
             i += 1;
-            argv.get(i)
-                .cloned()
-                .ok_or_else(|| format!("exim abandoned: unknown, malformed, or incomplete option {arg}"))
+            argv.get(i).cloned().ok_or_else(|| {
+                format!("exim abandoned: unknown, malformed, or incomplete option {arg}")
+            })
         };
         match arg {
             "-bm" => {}
@@ -150,7 +153,17 @@ mod tests {
 
     #[test]
     fn sendmail_style_flags() {
-        let a = p(&["-C", "/x.conf", "-odq", "-oi", "-f", "<>", "-Fred Bloggs", "a@b", "c@d"]);
+        let a = p(&[
+            "-C",
+            "/x.conf",
+            "-odq",
+            "-oi",
+            "-f",
+            "<>",
+            "-Fred Bloggs",
+            "a@b",
+            "c@d",
+        ]);
         assert_eq!(a.config.as_deref(), Some("/x.conf"));
         assert_eq!(a.delivery, DeliveryMode::Queue);
         assert!(!a.dot_ends);

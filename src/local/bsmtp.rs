@@ -135,7 +135,11 @@ pub fn run<R: Read>(
                     return batch.moan(at, Some(&line), "503 Sender already given");
                 }
                 if arg.is_empty() {
-                    return batch.moan(at, Some(&line), "501 MAIL FROM must have an address operand");
+                    return batch.moan(
+                        at,
+                        Some(&line),
+                        "501 MAIL FROM must have an address operand",
+                    );
                 }
                 recipients.clear();
                 match address(&arg, true) {
@@ -171,10 +175,18 @@ pub fn run<R: Read>(
             }
             "DATA" => {
                 let Some(mut s) = sender.take() else {
-                    return batch.moan(at, Some(&line), "503 MAIL FROM:<sender> command must precede DATA");
+                    return batch.moan(
+                        at,
+                        Some(&line),
+                        "503 MAIL FROM:<sender> command must precede DATA",
+                    );
                 };
                 if recipients.is_empty() {
-                    return batch.moan(at, Some(&line), "503 RCPT TO:<recipient> must precede DATA");
+                    return batch.moan(
+                        at,
+                        Some(&line),
+                        "503 RCPT TO:<recipient> must precede DATA",
+                    );
                 }
                 if let Some(r) = &real {
                     if !who.may_set_sender(st, &s) {

@@ -97,8 +97,12 @@ impl Caller {
         // SAFETY: getuid/getgid cannot fail and touch no memory.
         let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
         let pw = passwd_by_uid(uid);
-        let login = pw.as_ref().map_or_else(|| uid.to_string(), |p| p.name.clone());
-        let gecos = pw.as_ref().map_or_else(String::new, |p| gecos_name(&p.gecos, &login));
+        let login = pw
+            .as_ref()
+            .map_or_else(|| uid.to_string(), |p| p.name.clone());
+        let gecos = pw
+            .as_ref()
+            .map_or_else(String::new, |p| gecos_name(&p.gecos, &login));
         let items = |list: &str| -> Vec<String> {
             list.split(':')
                 .map(|s| s.trim().to_string())
@@ -107,9 +111,7 @@ impl Caller {
         };
         let exim_uid = user_id(exim_user);
         let mut trusted = uid == 0 || exim_uid == Some(uid);
-        trusted |= items(trusted_users)
-            .iter()
-            .any(|u| user_id(u) == Some(uid));
+        trusted |= items(trusted_users).iter().any(|u| user_id(u) == Some(uid));
         if !trusted {
             let mine = supplementary_groups();
             trusted = items(trusted_groups)

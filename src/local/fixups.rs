@@ -182,7 +182,11 @@ pub fn apply(headers: &mut Vec<Header>, f: &Facts) {
                 let v = value_of(&text).trim_ascii_start();
                 let v = v.strip_suffix(b"\n").unwrap_or(v);
                 if v.eq_ignore_ascii_case(f.login.as_bytes()) {
-                    let name = if is_resent(&text) { "Resent-From" } else { "From" };
+                    let name = if is_resent(&text) {
+                        "Resent-From"
+                    } else {
+                        "From"
+                    };
                     headers.push(Header {
                         text: format!("{name}: {} <{}@{}>\n", f.name, f.login, f.qualify_domain)
                             .into_bytes(),
@@ -243,7 +247,11 @@ pub fn apply(headers: &mut Vec<Header>, f: &Facts) {
             f.sender_local.then(|| {
                 format!(
                     "{prefix}From: {}\n",
-                    wrap(&format!("{}@{}", quote_local_part(&f.login), f.qualify_domain))
+                    wrap(&format!(
+                        "{}@{}",
+                        quote_local_part(&f.login),
+                        f.qualify_domain
+                    ))
                 )
             })
         } else {
@@ -315,7 +323,13 @@ mod tests {
         apply(&mut h, &facts());
         let texts: Vec<String> = h
             .iter()
-            .map(|h| format!("{}{}", if h.old { "*" } else { "" }, String::from_utf8_lossy(&h.text)))
+            .map(|h| {
+                format!(
+                    "{}{}",
+                    if h.old { "*" } else { "" },
+                    String::from_utf8_lossy(&h.text)
+                )
+            })
             .collect();
         assert_eq!(
             texts,
@@ -347,7 +361,14 @@ mod tests {
             "Subject: x\n",
         ]);
         let (r, bad, ignored) = extract_recipients(&mut h, &[b"c@d.example".to_vec()]);
-        assert_eq!(r, vec![b"a@b.example".to_vec(), b"e@f.example".to_vec(), b"g@h.example".to_vec()]);
+        assert_eq!(
+            r,
+            vec![
+                b"a@b.example".to_vec(),
+                b"e@f.example".to_vec(),
+                b"g@h.example".to_vec()
+            ]
+        );
         assert!(bad.is_empty() && ignored);
         assert!(h[2].old && !h[0].old);
     }

@@ -555,9 +555,15 @@ mod tests {
 
     #[test]
     fn line_ends_dots_and_counts() {
-        let (m, stop) = run(b"Subject: hi\r\nX: a\r\n b\r\n\r\nbody\r\n.\r\nafter\r\n", true);
+        let (m, stop) = run(
+            b"Subject: hi\r\nX: a\r\n b\r\n\r\nbody\r\n.\r\nafter\r\n",
+            true,
+        );
         assert_eq!(stop, Stop::Complete);
-        assert_eq!(m.headers, vec![b"Subject: hi\n".to_vec(), b"X: a\n b\n".to_vec()]);
+        assert_eq!(
+            m.headers,
+            vec![b"Subject: hi\n".to_vec(), b"X: a\n b\n".to_vec()]
+        );
         assert_eq!(m.body, b"body\n");
         assert_eq!(m.body_linecount, 1);
         let (m, _) = run(b"Subject: hi\n\nbody\n.\nafter\n..x\nend", false);

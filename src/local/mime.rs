@@ -32,7 +32,10 @@ fn set_part(ctx: &mut Context, part: &Part, rfc822: bool) {
     for (name, value) in [
         ("mime_content_type", &h.content_type),
         ("mime_content_disposition", &h.content_disposition),
-        ("mime_content_transfer_encoding", &h.content_transfer_encoding),
+        (
+            "mime_content_transfer_encoding",
+            &h.content_transfer_encoding,
+        ),
         ("mime_content_id", &h.content_id),
         ("mime_content_description", &h.content_description),
         ("mime_filename", &h.filename),

@@ -130,7 +130,12 @@ fn who_and_sender(st: &Settings, a: &LocalArgs) -> Result<(Who, Vec<u8>), String
         name_forced: a.name.is_some(),
         sender_forced,
         ident: Some(login.clone()),
-        protocol: if a.batched_smtp { "local-bsmtp" } else { "local" }.into(),
+        protocol: if a.batched_smtp {
+            "local-bsmtp"
+        } else {
+            "local"
+        }
+        .into(),
         ident_tainted: false,
         protocol_tainted: false,
         auth_id: None,

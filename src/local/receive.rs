@@ -76,7 +76,10 @@ fn envelope_vars(ctx: &mut Context, who: &Who, env: &Envelope) {
     if let Some(i) = &who.ident {
         ctx.set("sender_ident", value(i, who.ident_tainted));
     }
-    ctx.set("received_protocol", value(&who.protocol, who.protocol_tainted));
+    ctx.set(
+        "received_protocol",
+        value(&who.protocol, who.protocol_tainted),
+    );
     match &who.auth_id {
         Some(a) => {
             ctx.set("authenticated_id", a.as_str());
@@ -252,9 +255,9 @@ pub fn receive<R: Read>(
         envelope_to_remove: st.envelope_to_remove,
         delivery_date_remove: st.delivery_date_remove,
     };
-    let own_msgid = headers.iter().any(|h| {
-        fixups::name_of(&h.text).eq_ignore_ascii_case(b"message-id") && !h.old
-    });
+    let own_msgid = headers
+        .iter()
+        .any(|h| fixups::name_of(&h.text).eq_ignore_ascii_case(b"message-id") && !h.old);
     fixups::apply(&mut headers, &facts);
     env.recipients = env
         .recipients
@@ -415,7 +418,8 @@ pub fn receive<R: Read>(
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let spool = &st.spool;
-    let built = crate::spool::build::build(&am, &spool.originator, now, &spool.received_header_text);
+    let built =
+        crate::spool::build::build(&am, &spool.originator, now, &spool.received_header_text);
     let (mut header, body) = match built {
         Ok(x) => x,
         Err(e) => {
@@ -572,7 +576,8 @@ fn local_options(h: &mut crate::spool::HeaderFile, who: &Who) {
         value: None,
         tainted: false,
     };
-    let at = |h: &crate::spool::HeaderFile, name: &str| h.options.iter().position(|o| o.name == name);
+    let at =
+        |h: &crate::spool::HeaderFile, name: &str| h.options.iter().position(|o| o.name == name);
     if let Some(i) = at(h, "deliver_firsttime") {
         h.options.insert(i, flag("allow_unqualified_sender"));
         h.options.insert(i, flag("allow_unqualified_recipient"));
