@@ -202,6 +202,7 @@ pub fn run<R: Read>(
                     dot_ends: true,
                     batched: true,
                     errors_to_stderr: true,
+                    errors_exit_zero: false,
                 };
                 let mut one = who.clone();
                 match receive::receive(st, &mut one, env, mode, src, log) {

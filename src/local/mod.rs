@@ -5,7 +5,9 @@
 
 pub mod args;
 pub mod bsmtp;
+pub mod bounce;
 pub mod caller;
+pub mod fail;
 pub mod fixups;
 pub mod input;
 pub mod mime;
@@ -46,6 +48,8 @@ pub struct Who {
     pub sender_set_untrusted: bool,
     /// `HELO` name in batched SMTP.
     pub helo: Option<String>,
+    /// An error report about this message id (Exim's `-E`: `R=` and `-localerror`).
+    pub local_error: Option<String>,
 }
 
 impl Who {
@@ -142,6 +146,7 @@ fn who_and_sender(st: &Settings, a: &LocalArgs) -> Result<(Who, Vec<u8>), String
         auth_sender: None,
         sender_set_untrusted: false,
         helo: None,
+        local_error: None,
         caller,
     };
     if trusted {
@@ -179,8 +184,27 @@ fn who_and_sender(st: &Settings, a: &LocalArgs) -> Result<(Who, Vec<u8>), String
     Ok((who, s))
 }
 
-/// The command-line recipients (comma-separated lists allowed); `Err` is Exim's text.
-fn recipients(list: &[String]) -> Result<Vec<Vec<u8>>, String> {
+/// The rest of stdin as Exim copies it into a report (up to a line holding only a dot
+/// when dots end messages, the dot kept without its newline).
+fn stdin_copy<R: std::io::Read>(src: &mut input::Source<R>, dot_ends: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line) = src.line(1 << 20) {
+        if dot_ends && line == b"." {
+            out.push(b'.');
+            break;
+        }
+        out.extend_from_slice(&line);
+        out.push(b'\n');
+        if out.len() > 1 << 24 {
+            break;
+        }
+    }
+    out
+}
+
+/// The command-line recipients (comma-separated lists allowed); `Err` is the argument
+/// (as Exim prints it) and the parse error.
+fn recipients(list: &[String]) -> Result<Vec<Vec<u8>>, (String, String)> {
     let mut out = Vec::new();
     for arg in list {
         for one in crate::expand::address::split(arg.as_bytes()) {
@@ -190,21 +214,12 @@ fn recipients(list: &[String]) -> Result<Vec<Vec<u8>>, String> {
             }
             match crate::expand::address::extract(trimmed) {
                 Ok(a) => out.push(a.address),
-                Err(e) => {
-                    return Err(format!(
-                        "exim: bad recipient address \"{}\": {e}",
-                        printing(arg)
-                    ))
-                }
+                Err(e) => return Err((printing(arg), e)),
             }
         }
     }
     Ok(out)
 }
-
-/// Logged when `-oem`/`-oew`/`-oee` asks for an error report by mail.
-pub const MAIL_ERRORS_UNSUPPORTED: &str =
-    "error report not mailed: rexim does not send mail yet (-oem); it was written on stderr";
 
 /// Exim's text when it is called with nothing to do.
 const USAGE: &str = "Exim is a Mail Transfer Agent. It is normally called by Mail User Agents,\n\
@@ -256,8 +271,22 @@ pub fn main(argv: &[String]) -> i32 {
     }
     let rcpts = match recipients(&a.recipients) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("{e}");
+        Err((arg, error)) if !errors_to_stderr => {
+            // Exim mails the report with a copy of the message still on stdin.
+            let body = stdin_copy(&mut src, a.dot_ends);
+            let f = fail::Failure {
+                kind: bounce::Kind::BadArgAddress { text: arg, error },
+                prefix: "",
+                text: String::new(),
+                headers: Vec::new(),
+                message_size: body.len() as u64,
+                body: Some(body),
+            };
+            let sent = fail::mail(&st, &who, &mut log, &sender, &f);
+            return if sent && a.errors_exit_zero { 0 } else { EXIT_FAILURE };
+        }
+        Err((arg, e)) => {
+            eprintln!("exim: bad recipient address \"{arg}\": {e}");
             return EXIT_FAILURE;
         }
     };
@@ -274,16 +303,11 @@ pub fn main(argv: &[String]) -> i32 {
         dot_ends: a.dot_ends,
         batched: false,
         errors_to_stderr,
+        errors_exit_zero: a.errors_exit_zero,
     };
     match receive::receive(&st, &mut who, env, mode, &mut src, &mut log) {
         Outcome::Exit(rc) => rc,
-        Outcome::Error(rc) => {
-            if !errors_to_stderr {
-                // Exim would mail the report to the sender (-oem); rexim sends no mail.
-                log.main(MAIL_ERRORS_UNSUPPORTED);
-            }
-            rc
-        }
+        Outcome::Error(rc) => rc,
         Outcome::BatchRejected(_) | Outcome::Lost => EXIT_FAILURE,
     }
 }

@@ -11,7 +11,9 @@ use crate::expand::message::{Counts, Message as Loaded};
 use crate::expand::{Context, Val};
 use crate::local::fixups::{self, Facts, Header};
 use crate::local::input::{self, Limits, Source, Stop};
-use crate::local::report::{header_listing, local_error, Logger, EXIT_FAILURE};
+use crate::local::bounce::Kind;
+use crate::local::fail::{fail, Failure};
+use crate::local::report::{header_listing, Logger, EXIT_FAILURE};
 use crate::local::settings::Settings;
 use crate::local::Who;
 use crate::spool::header::{header_type, OptionLine};
@@ -30,8 +32,10 @@ pub struct Mode {
     pub dot_ends: bool,
     /// `-bS`: errors are reported by the batch reader.
     pub batched: bool,
-    /// Errors on stderr (`-oep`); otherwise Exim would mail them.
+    /// Errors on stderr (`-oep`); otherwise they are mailed to the sender.
     pub errors_to_stderr: bool,
+    /// `-oee`: exit 0 once an error report is mailed.
+    pub errors_exit_zero: bool,
 }
 
 /// How reception ended: the exit status Exim would give, or (batched SMTP) a message
@@ -165,32 +169,49 @@ pub fn receive<R: Read>(
     };
     let (msg, stop) = input::read(src, limits, &is_from);
     let ident = who.ident.clone().unwrap_or_default();
+    // Before the id: Exim copies the headers read so far and the unread input.
+    let early = |kind: Kind, text: String, m: &input::Message, src: &mut Source<R>| {
+        let mut rest = Vec::new();
+        while rest.len() < 1 << 20 {
+            let c = src.getc();
+            if c < 0 {
+                break;
+            }
+            rest.push(c as u8);
+        }
+        Failure {
+            kind,
+            prefix: "",
+            text,
+            headers: m.headers.iter().map(|h| (b' ', h.clone())).collect(),
+            body: Some(rest),
+            message_size: m.size,
+        }
+    };
     match stop {
         Stop::HeaderTooLong => {
             log.main(&format!(
                 "ridiculously long message header received from {ident} (more than {} characters): message abandoned",
                 input::HEADER_MAXSIZE
             ));
-            return Outcome::Error(local_error(
-                "",
-                &format!(
-                    "message header longer than {} characters received: message not accepted",
-                    input::HEADER_MAXSIZE
-                ),
-            ));
+            let text = format!(
+                "message header longer than {} characters received: message not accepted",
+                input::HEADER_MAXSIZE
+            );
+            let f = early(Kind::HeaderTooLong(input::HEADER_MAXSIZE), text, &msg, src);
+            return fail(st, who, mode, log, &env.sender, f);
         }
         Stop::HeaderLineTooLong => {
             log.main(&format!(
                 "overlong message header line received from {ident} (more than {} characters): message abandoned",
                 st.header_line_maxsize
             ));
-            return Outcome::Error(local_error(
-                "",
-                &format!(
-                    "message header line longer than {} characters received: message not accepted",
-                    st.header_line_maxsize
-                ),
-            ));
+            let text = format!(
+                "message header line longer than {} characters received: message not accepted",
+                st.header_line_maxsize
+            );
+            let f = early(Kind::HeaderLineTooLong(st.header_line_maxsize), text, &msg, src);
+            return fail(st, who, mode, log, &env.sender, f);
         }
         _ => {}
     }
@@ -220,7 +241,15 @@ pub fn receive<R: Read>(
         }
         let (found, b, ig) = fixups::extract_recipients(&mut headers, &non_recipients);
         if st.recipients_max > 0 && found.len() as u64 > st.recipients_max {
-            return Outcome::Error(local_error("message rejected: ", "too many recipients"));
+            let f = Failure {
+                kind: Kind::TooManyRecipients(st.recipients_max),
+                prefix: "message rejected: ",
+                text: "too many recipients".into(),
+                headers: Vec::new(),
+                body: Some(msg.body.clone()),
+                message_size: msg.size,
+            };
+            return fail(st, who, mode, log, &env.sender, f);
         }
         env.recipients.extend(found);
         bad = b;
@@ -277,6 +306,22 @@ pub fn receive<R: Read>(
         }));
         header_listing(&env.sender, &env.recipients, &typed)
     };
+    let typed = |received: Option<&[u8]>, headers: &[Header]| -> Vec<(u8, Vec<u8>)> {
+        let mut t: Vec<(u8, Vec<u8>)> = received.map(|r| (b'P', r.to_vec())).into_iter().collect();
+        t.extend(headers.iter().map(|h| {
+            let kind = if h.old { b'*' } else { header_type(&h.text) };
+            (kind, h.text.clone())
+        }));
+        t
+    };
+    let failure = |kind: Kind, prefix: &'static str, text: String, headers: Vec<(u8, Vec<u8>)>| Failure {
+        kind,
+        prefix,
+        text,
+        headers,
+        body: Some(msg.body.clone()),
+        message_size: msg.size,
+    };
     match &stop {
         Stop::TooBig => {
             log.reject(
@@ -288,16 +333,17 @@ pub fn receive<R: Read>(
                 ),
                 &listing(None, &env, &headers),
             );
-            return Outcome::Error(local_error(
-                "message rejected: ",
-                &format!("message too big (max={})", st.message_size_limit),
-            ));
+            let text = format!("message too big (max={})", st.message_size_limit);
+            let kind = Kind::TooBig(st.message_size_limit);
+            let f = failure(kind, "message rejected: ", text, typed(None, &headers));
+            return fail(st, who, mode, log, &env.sender, f);
         }
         Stop::Lost => return Outcome::Lost,
         Stop::ReadError(e) => {
             let m = format!("Input read error ({e}) while receiving message from {ident}");
             log.main(&format!("Message abandoned: {m}"));
-            return Outcome::Error(local_error("", &m));
+            let f = failure(Kind::IoError(m.clone()), "", m, typed(None, &headers));
+            return fail(st, who, mode, log, &env.sender, f);
         }
         _ => {}
     }
@@ -310,7 +356,29 @@ pub fn receive<R: Read>(
         log.panic(&format!("{id} {what} found in headers"));
         let mut err = std::io::stderr();
         use std::io::Write;
-        if bad.is_empty() {
+        if !mode.errors_to_stderr {
+            let kind = if !bad.is_empty() {
+                Kind::BadAddresses {
+                    list: bad.clone(),
+                    others: !env.recipients.is_empty(),
+                }
+            } else if ignored {
+                Kind::IgnoredAll
+            } else {
+                Kind::NoAddress
+            };
+            let f = failure(kind, "", String::new(), typed(None, &headers));
+            let sent = crate::local::fail::mail(st, who, log, &env.sender, &f);
+            // Exim's EXIT_NORECIPIENTS when even the report failed.
+            let rc = match (sent, bad.is_empty()) {
+                (true, _) if mode.errors_exit_zero => 0,
+                (true, _) | (false, false) => EXIT_FAILURE,
+                (false, true) => 2,
+            };
+            if env.recipients.is_empty() {
+                return Outcome::Error(rc);
+            }
+        } else if bad.is_empty() {
             let why = if ignored {
                 "all -t recipients overridden by command line"
             } else {
@@ -399,7 +467,13 @@ pub fn receive<R: Read>(
                 if mode.batched {
                     return Outcome::BatchRejected(user);
                 }
-                return Outcome::Error(local_error("message rejected by non-SMTP ACL: ", &user));
+                let f = failure(
+                    Kind::Acl(user.clone()),
+                    "message rejected by non-SMTP ACL: ",
+                    user,
+                    typed(received.as_deref(), &headers),
+                );
+                return fail(st, who, mode, log, &env.sender, f);
             }
         }
     }
@@ -424,7 +498,8 @@ pub fn receive<R: Read>(
         Ok(x) => x,
         Err(e) => {
             log.main(&format!("Message abandoned: {e}"));
-            return Outcome::Error(local_error("", &e));
+            let f = failure(Kind::IoError(e.clone()), "", e, typed(None, &headers));
+            return fail(st, who, mode, log, &env.sender, f);
         }
     };
     local_options(&mut header, who);
@@ -452,7 +527,8 @@ pub fn receive<R: Read>(
         if let Err(e) = spool.write(&header, &body) {
             let m = format!("Spool write error ({e}) while receiving message from {ident}");
             log.main(&format!("Message abandoned: {m}"));
-            return Outcome::Error(local_error("", &m));
+            let f = failure(Kind::IoError(m.clone()), "", m, typed(None, &headers));
+            return fail(st, who, mode, log, &env.sender, f);
         }
     }
     let sender = if env.sender.is_empty() {
@@ -461,6 +537,9 @@ pub fn receive<R: Read>(
         text(&env.sender)
     };
     let mut line = format!("<= {sender}");
+    if let Some(r) = who.local_error.as_deref().filter(|r| !r.is_empty()) {
+        line += &format!(" R={r}");
+    }
     if !ident.is_empty() {
         line += &format!(" U={ident}");
     }
@@ -586,6 +665,10 @@ fn local_options(h: &mut crate::spool::HeaderFile, who: &Who) {
     let mut next = after.map_or(h.options.len(), |i| i + 1);
     if who.sender_local {
         h.options.insert(next, flag("local"));
+        next += 1;
+    }
+    if who.local_error.is_some() {
+        h.options.insert(next, flag("localerror"));
         next += 1;
     }
     if who.sender_set_untrusted {

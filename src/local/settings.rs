@@ -32,6 +32,9 @@ pub struct Settings {
     pub envelope_to_remove: bool,
     pub delivery_date_remove: bool,
     pub message_body_visible: usize,
+    /// `dsn_from` (expanded when a report is made) and the other report options.
+    pub dsn_from: Expansion,
+    pub bounce: crate::local::bounce::Options,
     pub spool: Spool,
     pub logs: LogFiles,
     /// The `-be`-style context: named lists, `$primary_hostname` ...
@@ -109,6 +112,16 @@ impl Settings {
             envelope_to_remove: flag(cfg, "envelope_to_remove"),
             delivery_date_remove: flag(cfg, "delivery_date_remove"),
             message_body_visible: scfg.message_body_visible,
+            dsn_from: crate::parse(&text(cfg, "dsn_from")),
+            bounce: crate::local::bounce::Options {
+                dsn_from: String::new(),
+                errors_reply_to: text(cfg, "errors_reply_to"),
+                return_message: flag(cfg, "bounce_return_message"),
+                return_body: flag(cfg, "bounce_return_body"),
+                size_limit: number(cfg, "bounce_return_size_limit"),
+                linesize_limit: number(cfg, "bounce_return_linesize_limit") as usize,
+                message_size_limit: scfg.message_size_limit,
+            },
             spool,
             logs,
             base_ctx,
