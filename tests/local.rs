@@ -241,9 +241,9 @@ fn local_reception_matches_exim() {
         } else if exim {
             let theirs = run("exim4", &root.join(format!("{name}-exim")), &f);
             if ours != theirs {
-                failures
-                    .borrow_mut()
-                    .push(format!("=== {name}\n--- rexim\n{ours}\n--- exim4\n{theirs}"));
+                failures.borrow_mut().push(format!(
+                    "=== {name}\n--- rexim\n{ours}\n--- exim4\n{theirs}"
+                ));
             }
         }
         insta::assert_snapshot!(ours);

@@ -10,9 +10,15 @@ use crate::local::fixups::BadAddress;
 #[derive(Debug, Clone)]
 pub enum Kind {
     /// A command-line recipient that does not parse.
-    BadArgAddress { text: String, error: String },
+    BadArgAddress {
+        text: String,
+        error: String,
+    },
     /// `-t` addresses that do not parse; `others` when good ones remain.
-    BadAddresses { list: Vec<BadAddress>, others: bool },
+    BadAddresses {
+        list: Vec<BadAddress>,
+        others: bool,
+    },
     /// `-t` found only addresses also given on the command line.
     IgnoredAll,
     NoAddress,
@@ -45,9 +51,9 @@ impl Kind {
                 format!("{msg}: at least one malformed recipient address: {text} - {error}")
             }
             Kind::BadAddresses { list, .. } => {
-                let (t, e) = list
-                    .first()
-                    .map_or((String::new(), String::new()), |b| (b.text.clone(), b.error.clone()));
+                let (t, e) = list.first().map_or((String::new(), String::new()), |b| {
+                    (b.text.clone(), b.error.clone())
+                });
                 format!("{msg}: at least one malformed recipient address: {t} - {e}")
             }
             Kind::IgnoredAll | Kind::NoAddress => format!("{msg}: no recipient addresses"),
@@ -194,7 +200,9 @@ pub fn report(
         limit = opts.message_size_limit;
     }
     if opts.return_body {
-        out.extend_from_slice(b"\n------ This is a copy of your message, including all the headers.");
+        out.extend_from_slice(
+            b"\n------ This is a copy of your message, including all the headers.",
+        );
         if limit > 0 && limit < message_size {
             let (x, k) = if limit & 1023 == 0 {
                 (limit >> 10, "K")
@@ -230,7 +238,10 @@ pub fn report(
 fn copy_body(out: &mut Vec<u8>, body: &[u8], limit: u64, linesize: usize) {
     let mut rest = body;
     while !rest.is_empty() {
-        let line_end = rest.iter().position(|&c| c == b'\n').map_or(rest.len(), |p| p + 1);
+        let line_end = rest
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(rest.len(), |p| p + 1);
         let take = line_end.min(linesize + 1);
         let piece = &rest[..take];
         rest = &rest[line_end..];
@@ -258,10 +269,21 @@ mod tests {
             message_size_limit: 50 * 1024 * 1024,
         };
         let h: Vec<(u8, &[u8])> = vec![(b' ', b"Subject: hi\n"), (b'I', b"Message-Id: <a@b>\n")];
-        let r = report(&Kind::Acl("no way".into()), &opts, "x@y", &h, Some(b"body\n"), 40);
+        let r = report(
+            &Kind::Acl("no way".into()),
+            &opts,
+            "x@y",
+            &h,
+            Some(b"body\n"),
+            40,
+        );
         let r = String::from_utf8(r).unwrap();
         assert!(r.starts_with("Auto-Submitted: auto-replied\nFrom: Mail Delivery System"));
-        assert!(r.contains("References: <a@b>\nSubject: Mail failure - rejected by local scanning code\n"));
-        assert!(r.ends_with("including all the headers. ------\n\nSubject: hi\nMessage-Id: <a@b>\n\nbody\n"));
+        assert!(r.contains(
+            "References: <a@b>\nSubject: Mail failure - rejected by local scanning code\n"
+        ));
+        assert!(r.ends_with(
+            "including all the headers. ------\n\nSubject: hi\nMessage-Id: <a@b>\n\nbody\n"
+        ));
     }
 }

@@ -145,7 +145,7 @@ pub fn run<R: Read>(
                 match address(&arg, true) {
                     Ok((s, has_domain)) => {
                         let s = if !has_domain && !s.is_empty() && s[0] != b'@' {
-                            receive::qualify(&s, &st.qualify_domain)
+                            crate::local::store::qualify(&s, &st.qualify_domain)
                         } else {
                             s
                         };
@@ -168,7 +168,7 @@ pub fn run<R: Read>(
                     Ok((r, has_domain)) => recipients.push(if has_domain {
                         r
                     } else {
-                        receive::qualify(&r, &st.qualify_recipient)
+                        crate::local::store::qualify(&r, &st.qualify_recipient)
                     }),
                     Err(e) => return batch.moan(at, Some(&line), &format!("501 {e}")),
                 }

@@ -22,12 +22,23 @@ pub struct Failure {
 }
 
 /// Report `f` as the error mode says; the outcome to return.
-pub fn fail(st: &Settings, who: &Who, mode: Mode, log: &mut Logger, sender: &[u8], f: Failure) -> Outcome {
+pub fn fail(
+    st: &Settings,
+    who: &Who,
+    mode: Mode,
+    log: &mut Logger,
+    sender: &[u8],
+    f: Failure,
+) -> Outcome {
     if mode.errors_to_stderr {
         return Outcome::Error(local_error(f.prefix, &f.text));
     }
     let sent = mail(st, who, log, sender, &f);
-    Outcome::Error(if sent && mode.errors_exit_zero { 0 } else { EXIT_FAILURE })
+    Outcome::Error(if sent && mode.errors_exit_zero {
+        0
+    } else {
+        EXIT_FAILURE
+    })
 }
 
 /// Mail the report (Exim's `moan_to_sender`): true when it was queued.
@@ -50,7 +61,14 @@ pub fn mail(st: &Settings, who: &Who, log: &mut Logger, sender: &[u8], f: &Failu
         .unwrap_or_else(|_| format!("Mail Delivery System <Mailer-Daemon@{}>", st.qualify_domain));
     let typed: Vec<(u8, &[u8])> = f.headers.iter().map(|(k, h)| (*k, h.as_slice())).collect();
     let to = String::from_utf8_lossy(sender);
-    let text = bounce::report(&f.kind, &opts, &to, &typed, f.body.as_deref(), f.message_size);
+    let text = bounce::report(
+        &f.kind,
+        &opts,
+        &to,
+        &typed,
+        f.body.as_deref(),
+        f.message_size,
+    );
     // Exim runs `exim -t -oem -oi -f <> -E<id>`; rexim receives it in this process.
     let mut child = who.clone();
     child.sender_local = false;

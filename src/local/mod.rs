@@ -4,8 +4,8 @@
 //! rexim never delivers: every `-od*` mode leaves the message on the queue.
 
 pub mod args;
-pub mod bsmtp;
 pub mod bounce;
+pub mod bsmtp;
 pub mod caller;
 pub mod fail;
 pub mod fixups;
@@ -14,6 +14,7 @@ pub mod mime;
 pub mod receive;
 pub mod report;
 pub mod settings;
+pub mod store;
 
 use args::{ErrorMode, LocalArgs};
 use caller::Caller;
@@ -63,7 +64,7 @@ impl Who {
         }
         let mut q = sender.to_vec();
         if !q.is_empty() && !q.contains(&b'@') {
-            q = receive::qualify(&q, &st.qualify_domain);
+            q = store::qualify(&q, &st.qualify_domain);
         }
         let mut ctx = st.context();
         matches!(
@@ -79,7 +80,7 @@ impl Who {
         };
         let mut s = a.address;
         if a.domain_offset == 0 && !s.is_empty() {
-            s = receive::qualify(&s, &st.qualify_domain);
+            s = store::qualify(&s, &st.qualify_domain);
         }
         if !self.may_set_sender(st, &s) {
             return;
@@ -283,7 +284,11 @@ pub fn main(argv: &[String]) -> i32 {
                 body: Some(body),
             };
             let sent = fail::mail(&st, &who, &mut log, &sender, &f);
-            return if sent && a.errors_exit_zero { 0 } else { EXIT_FAILURE };
+            return if sent && a.errors_exit_zero {
+                0
+            } else {
+                EXIT_FAILURE
+            };
         }
         Err((arg, e)) => {
             eprintln!("exim: bad recipient address \"{arg}\": {e}");

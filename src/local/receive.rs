@@ -9,14 +9,15 @@ use crate::acl::state::MessageState;
 use crate::acl::{run_acl, Phase, Rc};
 use crate::expand::message::{Counts, Message as Loaded};
 use crate::expand::{Context, Val};
-use crate::local::fixups::{self, Facts, Header};
-use crate::local::input::{self, Limits, Source, Stop};
 use crate::local::bounce::Kind;
 use crate::local::fail::{fail, Failure};
+use crate::local::fixups::{self, Facts, Header};
+use crate::local::input::{self, Limits, Source, Stop};
 use crate::local::report::{header_listing, Logger, EXIT_FAILURE};
 use crate::local::settings::Settings;
+use crate::local::store::{accepted, apply_added, finish_header, message_id_parts, qualify};
 use crate::local::Who;
-use crate::spool::header::{header_type, OptionLine};
+use crate::spool::header::header_type;
 
 /// The envelope given before the message is read.
 #[derive(Debug, Clone, Default)]
@@ -210,7 +211,12 @@ pub fn receive<R: Read>(
                 "message header line longer than {} characters received: message not accepted",
                 st.header_line_maxsize
             );
-            let f = early(Kind::HeaderLineTooLong(st.header_line_maxsize), text, &msg, src);
+            let f = early(
+                Kind::HeaderLineTooLong(st.header_line_maxsize),
+                text,
+                &msg,
+                src,
+            );
             return fail(st, who, mode, log, &env.sender, f);
         }
         _ => {}
@@ -314,14 +320,15 @@ pub fn receive<R: Read>(
         }));
         t
     };
-    let failure = |kind: Kind, prefix: &'static str, text: String, headers: Vec<(u8, Vec<u8>)>| Failure {
-        kind,
-        prefix,
-        text,
-        headers,
-        body: Some(msg.body.clone()),
-        message_size: msg.size,
-    };
+    let failure =
+        |kind: Kind, prefix: &'static str, text: String, headers: Vec<(u8, Vec<u8>)>| Failure {
+            kind,
+            prefix,
+            text,
+            headers,
+            body: Some(msg.body.clone()),
+            message_size: msg.size,
+        };
     match &stop {
         Stop::TooBig => {
             log.reject(
@@ -502,26 +509,7 @@ pub fn receive<R: Read>(
             return fail(st, who, mode, log, &env.sender, f);
         }
     };
-    local_options(&mut header, who);
-    // Exim's own counts from reading, not recounted from the stored text.
-    for o in header.options.iter_mut() {
-        let v = match o.name.as_str() {
-            "body_linecount" => msg.body_linecount,
-            "max_received_linelength" => msg.max_line,
-            _ => continue,
-        };
-        o.value = Some(v.to_string().into_bytes());
-    }
-    header.non_recipients = non_recipients;
-    // `Resent-` headers take the type of the header they resend, where Exim allows one.
-    for h in header.headers.iter_mut() {
-        if h.kind == b' ' && h.text.len() > 7 && h.text[..7].eq_ignore_ascii_case(b"resent-") {
-            let kind = header_type(&h.text[7..]);
-            if b"BCFIST".contains(&kind) {
-                h.kind = kind;
-            }
-        }
-    }
+    finish_header(&mut header, who, &msg, non_recipients);
     let size = header.header_size() + body.len() as u64 + 1;
     if blackhole.is_none() {
         if let Err(e) = spool.write(&header, &body) {
@@ -560,122 +548,4 @@ pub fn receive<R: Read>(
         return Outcome::Exit(EXIT_FAILURE);
     }
     Outcome::Exit(0)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn accepted<'a>(
-    id: &'a str,
-    env: &'a Envelope,
-    data: &'a [u8],
-    added: &'a [String],
-    removed: &'a [String],
-    ctx: &'a Context,
-    obsolete: &'a [usize],
-    frozen_at: Option<i64>,
-) -> crate::smtp::sink::AcceptedMessage<'a> {
-    crate::smtp::sink::AcceptedMessage {
-        id,
-        sender: &env.sender,
-        recipients: &env.recipients,
-        data,
-        added_headers: added,
-        removed_headers: removed,
-        ctx,
-        dsn_ret: 0,
-        dsn_envid: None,
-        recipient_dsn: &[],
-        auth_pubname: None,
-        frozen_at,
-        obsolete_headers: obsolete,
-    }
-}
-
-/// Headers `add_header` queued in the MIME ACL are visible to `acl_not_smtp`.
-fn apply_added(ctx: &mut Context, state: &MessageState) {
-    let Some(msg) = ctx.message.clone() else {
-        return;
-    };
-    if state.add_headers.is_empty() {
-        return;
-    }
-    let mut m = (*msg).clone();
-    for (_, text) in &state.add_headers {
-        m.headers.push(crate::expand::message::Header {
-            text: text.as_bytes().to_vec(),
-        });
-    }
-    ctx.message = Some(Arc::new(m));
-}
-
-/// An address without a domain gets `@qualify_recipient`.
-pub fn qualify(addr: &[u8], domain: &str) -> Vec<u8> {
-    if addr.is_empty() || addr.contains(&b'@') {
-        return addr.to_vec();
-    }
-    let mut a = addr.to_vec();
-    a.push(b'@');
-    a.extend_from_slice(domain.as_bytes());
-    a
-}
-
-/// `message_id_header_domain` and `_text`, expanded and sanitised as Exim does.
-fn message_id_parts(st: &Settings, ctx: &mut Context, log: &mut Logger) -> (String, String) {
-    let mut domain = st.primary_hostname.clone();
-    let mut text = String::new();
-    let env = &st.acls.env;
-    for (option, name) in [
-        (&env.message_id_header_domain, "message_id_header_domain"),
-        (&env.message_id_header_text, "message_id_header_text"),
-    ] {
-        let Some(t) = option else { continue };
-        match crate::expand_str(t, ctx) {
-            Ok(v) if !v.is_empty() => {
-                let v = v.as_str_lossy();
-                if name.ends_with("domain") {
-                    domain = crate::smtp::submission::id_domain(&v);
-                } else {
-                    text = crate::smtp::submission::id_text(&v);
-                }
-            }
-            Ok(_) => {}
-            Err(e) if e.kind == crate::error::ErrorKind::Forced => {}
-            Err(e) => log.panic(&format!(
-                "expansion of \"{t}\" ({name}) failed: {}",
-                e.message
-            )),
-        }
-    }
-    (domain, text)
-}
-
-/// The `-H` lines only a local message has, in Exim's places.
-fn local_options(h: &mut crate::spool::HeaderFile, who: &Who) {
-    let flag = |name: &str| OptionLine {
-        name: name.into(),
-        value: None,
-        tainted: false,
-    };
-    let at =
-        |h: &crate::spool::HeaderFile, name: &str| h.options.iter().position(|o| o.name == name);
-    if let Some(i) = at(h, "deliver_firsttime") {
-        h.options.insert(i, flag("allow_unqualified_sender"));
-        h.options.insert(i, flag("allow_unqualified_recipient"));
-    }
-    let after = at(h, "frozen").or_else(|| at(h, "deliver_firsttime"));
-    let mut next = after.map_or(h.options.len(), |i| i + 1);
-    if who.sender_local {
-        h.options.insert(next, flag("local"));
-        next += 1;
-    }
-    if who.local_error.is_some() {
-        h.options.insert(next, flag("localerror"));
-        next += 1;
-    }
-    if who.sender_set_untrusted {
-        let spam_end = h.options[next..]
-            .iter()
-            .position(|o| !o.name.starts_with("spam_"))
-            .map_or(h.options.len(), |p| next + p);
-        h.options.insert(spam_end, flag("sender_set_untrusted"));
-    }
 }
