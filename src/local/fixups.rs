@@ -21,8 +21,9 @@ pub struct Facts {
     /// Sanitised `message_id_header_domain` (else `primary_hostname`) and `_text`.
     pub id_domain: String,
     pub id_text: String,
-    /// `qualify_domain` (Exim's `qualify_domain_sender`).
+    /// `qualify_domain` (Exim's `qualify_domain_sender`) and `qualify_recipient`.
     pub qualify_domain: String,
+    pub qualify_recipient: String,
     /// The envelope sender (empty: `<>`).
     pub sender: Vec<u8>,
     pub login: String,
@@ -283,9 +284,96 @@ pub fn apply(headers: &mut Vec<Header>, f: &Facts) {
             });
         }
     }
+    qualify_headers(headers, &f.qualify_domain, &f.qualify_recipient);
     if !date && fixups {
         add(headers, format!("{prefix}Date: {}\n", f.date));
     }
+}
+
+/// Exim's `rewrite_address_qualify` over the address headers of a local message:
+/// an address without a domain gets `@qualify_domain` (From:, Sender:, Reply-To:) or
+/// `@qualify_recipient` (To:, Cc:, Bcc:), in place; a changed header is added after the
+/// original, which becomes old. As Exim, a lengthened address ending more than 40
+/// characters into the new text is followed by a folding newline.
+pub fn qualify_headers(headers: &mut Vec<Header>, sender_domain: &str, recipient_domain: &str) {
+    let mut i = 0;
+    while i < headers.len() {
+        let h = &headers[i];
+        let resent = is_resent(&h.text);
+        let domain = match base_name(&h.text).as_slice() {
+            b"from" | b"sender" => sender_domain,
+            b"reply-to" if !resent => sender_domain,
+            b"to" | b"cc" | b"bcc" => recipient_domain,
+            _ => "",
+        };
+        if h.old || domain.is_empty() {
+            i += 1;
+            continue;
+        }
+        if let Some(text) = qualify_one(&h.text, domain) {
+            headers[i].old = true;
+            headers.insert(i + 1, Header { text, old: false });
+            i += 1;
+        }
+        i += 1;
+    }
+}
+
+fn qualify_one(header: &[u8], domain: &str) -> Option<Vec<u8>> {
+    let colon = header.iter().position(|&c| c == b':')? + 1;
+    let mut text = header.to_vec();
+    let mut pos = colon
+        + text[colon..]
+            .iter()
+            .take_while(|c| c.is_ascii_whitespace())
+            .count();
+    let mut last_newline = 0usize;
+    let mut changed = false;
+    let mut parser_group = (true, false);
+    while pos < text.len() {
+        let ss = pos + find_address_end(&text[pos..], false);
+        let piece = text[pos..ss].to_vec();
+        let mut parser = Parser::new(Options::default());
+        (parser.allow_group, parser.found_group) = parser_group;
+        let found = parser.extract(&piece);
+        parser_group = (parser.allow_group, parser.found_group);
+        let sprev = pos;
+        let mut s = (ss + 1).min(text.len());
+        while s < text.len() && text[s].is_ascii_whitespace() {
+            s += 1;
+        }
+        let Ok(a) = found else {
+            pos = s;
+            continue;
+        };
+        if a.domain_offset != 0 || a.address.is_empty() || a.address[0] == b'@' {
+            pos = s;
+            continue;
+        }
+        let mut new = a.address.clone();
+        new.push(b'@');
+        new.extend_from_slice(domain.as_bytes());
+        let old_len = a.end - a.start;
+        let mut out = text[..sprev + a.start].to_vec();
+        out.extend_from_slice(&new);
+        out.extend_from_slice(&text[sprev + a.end..s]);
+        let resume = out.len();
+        if new.len() > old_len && out.len() - last_newline > 40 {
+            let mut p = s;
+            while p > 0 && (text[p - 1] == b' ' || text[p - 1] == b'\t') {
+                p -= 1;
+            }
+            if p == 0 || text[p - 1] != b'\n' {
+                last_newline = out.len();
+                out.extend_from_slice(b"\n\t");
+            }
+        }
+        out.extend_from_slice(&text[s..]);
+        text = out;
+        pos = resume;
+        changed = true;
+    }
+    changed.then_some(text)
 }
 
 #[cfg(test)]
@@ -350,6 +438,15 @@ mod tests {
         assert!(h[0].old);
         assert_eq!(h[3].text, b"From: Fred Bloggs <fred@test.example>\n");
         assert_eq!(h.len(), 4);
+    }
+
+    #[test]
+    fn unqualified_header_addresses_are_qualified() {
+        let mut h = hs(&["To: bob, Fred <jim>\n", "Reply-To: carol\n", "Cc: a@b\n"]);
+        qualify_headers(&mut h, "s.example", "r.example");
+        assert!(h[0].old && h[2].old && !h[4].old);
+        assert_eq!(h[1].text, b"To: bob@r.example, Fred <jim@r.example>\n");
+        assert_eq!(h[3].text, b"Reply-To: carol@s.example\n");
     }
 
     #[test]

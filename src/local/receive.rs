@@ -274,6 +274,7 @@ pub fn receive<R: Read>(
         id_domain,
         id_text,
         qualify_domain: st.qualify_domain.clone(),
+        qualify_recipient: st.qualify_recipient.clone(),
         sender: env.sender.clone(),
         login: who.caller.login.clone(),
         name: who.name.clone(),
