@@ -79,6 +79,9 @@ pub fn mail(st: &Settings, who: &Who, log: &mut Logger, sender: &[u8], f: &Failu
     child.auth_id = None;
     child.auth_sender = None;
     child.helo = None;
+    child.host = None;
+    child.host_name = None;
+    child.interface = None;
     child.protocol = "local".into();
     child.protocol_tainted = false;
     child.local_error = Some(log.id.clone().unwrap_or_default());

@@ -32,6 +32,9 @@ pub struct Facts {
     pub sender_local: bool,
     pub trusted: bool,
     pub suppress_local_fixups: bool,
+    /// A trusted caller named a sending host (`-oMa`): the message is not local for
+    /// the Message-Id:, From: and Date: additions.
+    pub from_host: bool,
     /// `-F` was given; `-f` (or a `From ` line) set the sender.
     pub name_forced: bool,
     pub sender_forced: bool,
@@ -166,6 +169,7 @@ pub fn apply(headers: &mut Vec<Header>, f: &Facts) {
     let mut msgid = false;
     let mut date = false;
     let fixups = !f.suppress_local_fixups;
+    let add_missing = fixups && !f.from_host;
     let n = headers.len();
     for i in 0..n {
         let text = headers[i].text.clone();
@@ -221,7 +225,7 @@ pub fn apply(headers: &mut Vec<Header>, f: &Facts) {
             headers.push(h);
         }
     };
-    if !msgid && fixups {
+    if !msgid && add_missing {
         let dot = if f.id_text.is_empty() { "" } else { "." };
         add(
             headers,
@@ -231,7 +235,7 @@ pub fn apply(headers: &mut Vec<Header>, f: &Facts) {
             ),
         );
     }
-    if from.is_none() && fixups {
+    if from.is_none() && add_missing {
         let oname = if !f.trusted || f.name_forced || (!f.smtp_input && !f.sender_forced) {
             f.name.as_str()
         } else {
@@ -285,7 +289,7 @@ pub fn apply(headers: &mut Vec<Header>, f: &Facts) {
         }
     }
     qualify_headers(headers, &f.qualify_domain, &f.qualify_recipient);
-    if !date && fixups {
+    if !date && add_missing {
         add(headers, format!("{prefix}Date: {}\n", f.date));
     }
 }

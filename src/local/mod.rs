@@ -49,6 +49,10 @@ pub struct Who {
     pub sender_set_untrusted: bool,
     /// `HELO` name in batched SMTP.
     pub helo: Option<String>,
+    /// `-oMa`, `-oMs`, `-oMi` from a trusted caller: the host the message is from.
+    pub host: Option<(String, u16)>,
+    pub host_name: Option<String>,
+    pub interface: Option<(String, u16)>,
     /// An error report about this message id (Exim's `-E`: `R=` and `-localerror`).
     pub local_error: Option<String>,
 }
@@ -147,6 +151,9 @@ fn who_and_sender(st: &Settings, a: &LocalArgs) -> Result<(Who, Vec<u8>), String
         auth_sender: None,
         sender_set_untrusted: false,
         helo: None,
+        host: None,
+        host_name: None,
+        interface: None,
         local_error: None,
         caller,
     };
@@ -158,6 +165,17 @@ fn who_and_sender(st: &Settings, a: &LocalArgs) -> Result<(Who, Vec<u8>), String
         if let Some(p) = &a.protocol {
             who.protocol = p.clone();
             who.protocol_tainted = true;
+        }
+        let address = |t: &str| {
+            crate::cli::bh::split_address(t)
+                .ok_or_else(|| format!("exim: \"{t}\" is not a valid IP address"))
+        };
+        if let Some(t) = &a.host_address {
+            who.host = Some(address(t)?);
+            who.host_name = a.host_name.clone();
+        }
+        if let Some(t) = &a.interface {
+            who.interface = Some(address(t)?);
         }
         who.auth_id = a.auth_id.clone();
         who.auth_sender = a.auth_sender.clone();

@@ -97,6 +97,17 @@ fn envelope_vars(ctx: &mut Context, who: &Who, env: &Envelope) {
         }
         None => ctx.unset("authenticated_sender"),
     }
+    if let Some((ip, port)) = &who.host {
+        ctx.set("sender_host_address", Val::tainted(ip.clone().into_bytes()));
+        ctx.set("sender_host_port", port.to_string());
+    }
+    if let Some(n) = &who.host_name {
+        ctx.set("sender_host_name", Val::tainted(n.clone().into_bytes()));
+    }
+    if let Some((ip, port)) = &who.interface {
+        ctx.set("interface_address", Val::tainted(ip.clone().into_bytes()));
+        ctx.set("interface_port", port.to_string());
+    }
     if let Some(h) = &who.helo {
         ctx.set("sender_helo_name", Val::tainted(h.clone().into_bytes()));
     }
@@ -281,6 +292,7 @@ pub fn receive<R: Read>(
         sender_local: who.sender_local,
         trusted: who.caller.trusted,
         suppress_local_fixups: state.has_control("suppress_local_fixups"),
+        from_host: who.host.is_some(),
         name_forced: who.name_forced,
         sender_forced: who.sender_forced,
         smtp_input: mode.batched,
@@ -528,6 +540,12 @@ pub fn receive<R: Read>(
     let mut line = format!("<= {sender}");
     if let Some(r) = who.local_error.as_deref().filter(|r| !r.is_empty()) {
         line += &format!(" R={r}");
+    }
+    if let Some((ip, _)) = &who.host {
+        line += &match &who.host_name {
+            Some(n) => format!(" H={n} [{ip}]"),
+            None => format!(" H=[{ip}]"),
+        };
     }
     if !ident.is_empty() {
         line += &format!(" U={ident}");
