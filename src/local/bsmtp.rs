@@ -212,7 +212,16 @@ pub fn run<R: Read>(
                         return batch.moan(src.lines, None, &format!("550 {user}"));
                     }
                     Outcome::Error(rc) => return rc,
-                    Outcome::Lost => return 1,
+                    Outcome::Lost(what) => {
+                        log.id = None;
+                        let ident = who.ident.clone().unwrap_or_default();
+                        log.main(&format!(
+                            "SMTP connection from {ident} lost while reading message data{what}"
+                        ));
+                        // Exim counts the missing final dot line when the body was cut.
+                        let line = src.lines + u64::from(what.is_empty());
+                        return batch.moan(line, None, "421 Lost incoming connection");
+                    }
                 }
                 log.id = None;
                 batch.started = src.lines;

@@ -97,7 +97,7 @@ pub fn mail(st: &Settings, who: &Who, log: &mut Logger, sender: &[u8], f: &Failu
     let env = Envelope::default();
     let rc = match receive::receive(st, &mut child, env, mode, &mut src, &mut child_log) {
         Outcome::Exit(rc) | Outcome::Error(rc) => rc,
-        Outcome::BatchRejected(_) | Outcome::Lost => EXIT_FAILURE,
+        Outcome::BatchRejected(_) | Outcome::Lost(_) => EXIT_FAILURE,
     };
     if rc != 0 {
         log.main(&format!("Child mail process returned status {rc}"));

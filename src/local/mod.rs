@@ -331,6 +331,6 @@ pub fn main(argv: &[String]) -> i32 {
     match receive::receive(&st, &mut who, env, mode, &mut src, &mut log) {
         Outcome::Exit(rc) => rc,
         Outcome::Error(rc) => rc,
-        Outcome::BatchRejected(_) | Outcome::Lost => EXIT_FAILURE,
+        Outcome::BatchRejected(_) | Outcome::Lost(_) => EXIT_FAILURE,
     }
 }

@@ -47,8 +47,9 @@ pub enum Outcome {
     BatchRejected(String),
     /// An error reported with Exim's `give_local_error` (on stderr).
     Error(i32),
-    /// Batched SMTP input ended inside the message (nothing accepted).
-    Lost,
+    /// Batched SMTP input ended inside the message (nothing accepted); the text for
+    /// the log line.
+    Lost(&'static str),
 }
 
 fn text(b: &[u8]) -> String {
@@ -358,7 +359,7 @@ pub fn receive<R: Read>(
             let f = failure(kind, "message rejected: ", text, typed(None, &headers));
             return fail(st, who, mode, log, &env.sender, f);
         }
-        Stop::Lost => return Outcome::Lost,
+        Stop::Lost(what) => return Outcome::Lost(what),
         Stop::ReadError(e) => {
             let m = format!("Input read error ({e}) while receiving message from {ident}");
             log.main(&format!("Message abandoned: {m}"));

@@ -13,7 +13,7 @@ pub(super) fn read_smtp_body<R: Read>(src: &mut Source<R>, m: &mut Message, limi
     loop {
         let ch = src.getc();
         let eol = match ch {
-            EOF => return Stop::Lost,
+            EOF => return Stop::Lost(""),
             c if c == i32::from(b'\n') => true,
             c if c == i32::from(b'\r') => {
                 let next = src.getc();

@@ -22,8 +22,9 @@ pub enum Stop {
     HeaderTooLong,
     /// One header line passed `header_line_maxsize`.
     HeaderLineTooLong,
-    /// Batched SMTP input ended inside a message.
-    Lost,
+    /// Batched SMTP input ended inside a message; the text Exim adds to its log line
+    /// (`" (after header)"` or nothing).
+    Lost(&'static str),
     /// Reading stdin failed.
     ReadError(String),
 }
@@ -73,6 +74,8 @@ pub struct Source<R: Read> {
     pub error: Option<String>,
     /// Newlines consumed so far (Exim's `receive_linecount`, for batch errors).
     pub lines: u64,
+    /// A read found the end of the input.
+    pub eof: bool,
 }
 
 impl<R: Read> Source<R> {
@@ -85,6 +88,7 @@ impl<R: Read> Source<R> {
             pushed: Vec::new(),
             error: None,
             lines: 0,
+            eof: false,
         }
     }
 
@@ -103,7 +107,10 @@ impl<R: Read> Source<R> {
         if self.pos == self.len {
             loop {
                 match self.inner.read(&mut self.buf) {
-                    Ok(0) => return EOF,
+                    Ok(0) => {
+                        self.eof = true;
+                        return EOF;
+                    }
                     Ok(n) => {
                         self.pos = 0;
                         self.len = n;
@@ -198,6 +205,9 @@ pub fn read<R: Read>(
     let (first_body_line, ended, stop) = read_headers(src, &mut m, limits, limit, from_line);
     if stop != Stop::Complete {
         return (m, stop);
+    }
+    if limits.smtp && ended && src.eof {
+        return (m, Stop::Lost(" (after header)"));
     }
     if let Some(line) = first_body_line {
         m.body_linecount += 1;
