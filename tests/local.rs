@@ -162,10 +162,10 @@ fn normalise(text: &str, dir: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        // Generated Message-Ids hold the id after `<E`.
+        // Generated Message-Ids hold the id after `<E` (`=E` on log lines).
         let boundary = i == 0
             || !b[i - 1].is_ascii_alphanumeric()
-            || (i >= 2 && b[i - 1] == b'E' && b[i - 2] == b'<');
+            || (i >= 2 && b[i - 1] == b'E' && (b[i - 2] == b'<' || b[i - 2] == b'='));
         let rest = &b[i..];
         if boundary && shape(rest, ID) && rest.get(16).is_none_or(|c| !c.is_ascii_alphanumeric()) {
             let id = rest[..16].to_vec();

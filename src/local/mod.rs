@@ -10,6 +10,7 @@ pub mod caller;
 pub mod fail;
 pub mod fixups;
 pub mod input;
+pub mod logsel;
 pub mod mime;
 pub mod receive;
 pub mod report;

@@ -308,6 +308,8 @@ pub fn receive<R: Read>(
         .iter()
         .any(|h| fixups::name_of(&h.text).eq_ignore_ascii_case(b"message-id") && !h.old);
     fixups::apply(&mut headers, &facts);
+    // `for ...` on the `<=` line lists the recipients before qualification.
+    let raw_recipients = env.recipients.clone();
     env.recipients = env
         .recipients
         .iter()
@@ -552,9 +554,29 @@ pub fn receive<R: Read>(
         line += &format!(" U={ident}");
     }
     line += &format!(" P={} S={size}", who.protocol);
-    if own_msgid {
+    if let Some(q) = &state.queue {
+        line += &format!(" Q={q}");
+    }
+    let logging = st.logging;
+    if logging.msg_id && (own_msgid || logging.msg_id_created) {
         if let Some(mid) = crate::smtp::verbs::data::log_message_id(&stored) {
-            line += &format!(" id={mid}");
+            // Exim marks an id it made itself.
+            let star = if own_msgid { "" } else { "*" };
+            line += &format!(" id{star}={mid}");
+        }
+    }
+    let has_subject = headers
+        .iter()
+        .any(|h| fixups::name_of(&h.text).eq_ignore_ascii_case(b"subject"));
+    if logging.subject && has_subject {
+        if let Ok(subject) = crate::expand_str("$h_subject:", &mut ctx) {
+            line += &crate::local::logsel::subject_element(&subject.bytes);
+        }
+    }
+    if logging.received_recipients {
+        line += " for";
+        for r in &raw_recipients {
+            line += &format!(" {}", text(r));
         }
     }
     log.main(&line);

@@ -32,6 +32,7 @@ pub struct Settings {
     pub envelope_to_remove: bool,
     pub delivery_date_remove: bool,
     pub message_body_visible: usize,
+    pub logging: crate::local::logsel::ArrivalLogging,
     /// `dsn_from` (expanded when a report is made) and the other report options.
     pub dsn_from: Expansion,
     pub bounce: crate::local::bounce::Options,
@@ -112,6 +113,10 @@ impl Settings {
             envelope_to_remove: flag(cfg, "envelope_to_remove"),
             delivery_date_remove: flag(cfg, "delivery_date_remove"),
             message_body_visible: scfg.message_body_visible,
+            logging: crate::local::logsel::ArrivalLogging::from_selector(&text(
+                cfg,
+                "log_selector",
+            )),
             dsn_from: crate::parse(&text(cfg, "dsn_from")),
             bounce: crate::local::bounce::Options {
                 dsn_from: String::new(),
