@@ -120,6 +120,18 @@ fn set_recipients(ctx: &mut Context, recipients: &[Vec<u8>]) {
     ctx.set("recipients", Val::tainted(recipients.join(&b", "[..])));
 }
 
+/// rexim holds a local message in memory while it is received: with no
+/// `message_size_limit` (0) it still stops at 1 GiB, reported as too big.
+pub const MEMORY_LIMIT: u64 = 1 << 30;
+
+fn effective_size_limit(configured: u64) -> u64 {
+    if configured == 0 {
+        MEMORY_LIMIT
+    } else {
+        configured
+    }
+}
+
 /// Run a non-SMTP ACL, writing its log lines.
 fn acl(
     st: &Settings,
@@ -170,7 +182,7 @@ pub fn receive<R: Read>(
     }
     let limits = Limits {
         dot_ends: mode.dot_ends,
-        size_limit: st.message_size_limit,
+        size_limit: effective_size_limit(st.message_size_limit),
         header_line_max: st.header_line_maxsize,
         smtp: mode.batched,
     };
@@ -352,12 +364,13 @@ pub fn receive<R: Read>(
                     "rejected from <{}> U={ident}: message too big: read={} max={}",
                     text(&env.sender),
                     msg.size,
-                    st.message_size_limit
+                    effective_size_limit(st.message_size_limit)
                 ),
                 &listing(None, &env, &headers),
             );
-            let text = format!("message too big (max={})", st.message_size_limit);
-            let kind = Kind::TooBig(st.message_size_limit);
+            let max = effective_size_limit(st.message_size_limit);
+            let text = format!("message too big (max={max})");
+            let kind = Kind::TooBig(max);
             let f = failure(kind, "message rejected: ", text, typed(None, &headers));
             return fail(st, who, mode, log, &env.sender, f);
         }
