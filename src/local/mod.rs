@@ -120,6 +120,11 @@ fn parse_f(text: &str) -> Result<Vec<u8>, String> {
 /// Decide the sender and the caller facts (exim.c's rules for local messages).
 fn who_and_sender(st: &Settings, a: &LocalArgs) -> Result<(Who, Vec<u8>), String> {
     let caller = Caller::current(&st.exim_user, &st.trusted_users, &st.trusted_groups);
+    decide_sender(st, a, caller)
+}
+
+/// [`who_and_sender`] for a given caller.
+fn decide_sender(st: &Settings, a: &LocalArgs, caller: Caller) -> Result<(Who, Vec<u8>), String> {
     let trusted = caller.trusted;
     let mut sender = match &a.sender {
         Some(t) => Some(parse_f(t)?),
@@ -333,5 +338,64 @@ pub fn main(argv: &[String]) -> i32 {
         Outcome::Exit(rc) => rc,
         Outcome::Error(rc) => rc,
         Outcome::BatchRejected(_) | Outcome::Lost(_) => EXIT_FAILURE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(extra: &str) -> Settings {
+        let text =
+            format!("primary_hostname = test.example\nspool_directory = /nonexistent\n{extra}");
+        let cfg =
+            crate::config::load_text("t.conf", text, crate::config::initial_macros(&[]).unwrap());
+        Settings::from_config(&cfg).unwrap()
+    }
+
+    fn caller(trusted: bool) -> Caller {
+        Caller {
+            login: "fred".into(),
+            uid: 1000,
+            gid: 1000,
+            gecos: "Fred Bloggs".into(),
+            trusted,
+        }
+    }
+
+    fn with_f(f: &str) -> LocalArgs {
+        LocalArgs {
+            sender: Some(f.into()),
+            dot_ends: true,
+            ..LocalArgs::default()
+        }
+    }
+
+    #[test]
+    fn untrusted_callers_cannot_name_the_sender() {
+        let st = settings("");
+        let (who, s) = decide_sender(&st, &with_f("boss@corp.example"), caller(false)).unwrap();
+        assert_eq!(s, b"fred@test.example");
+        assert!(who.sender_local && !who.sender_set_untrusted);
+        assert_eq!(who.auth_id.as_deref(), Some("fred"));
+        assert_eq!(who.name, "Fred Bloggs");
+        // The null sender is always allowed, and marked as set by an untrusted caller.
+        let (who, s) = decide_sender(&st, &with_f("<>"), caller(false)).unwrap();
+        assert!(s.is_empty() && who.sender_set_untrusted);
+    }
+
+    #[test]
+    fn untrusted_set_sender_and_trusted_callers() {
+        let st = settings("untrusted_set_sender = *@corp.example\n");
+        let (who, s) = decide_sender(&st, &with_f("boss@corp.example"), caller(false)).unwrap();
+        assert_eq!(s, b"boss@corp.example");
+        assert!(who.sender_local && who.sender_set_untrusted);
+        let (who, s) = decide_sender(&st, &with_f("x@other.example"), caller(false)).unwrap();
+        assert_eq!(s, b"fred@test.example");
+        assert!(!who.sender_set_untrusted);
+        // A trusted caller's -f is taken as is; no local sender, no name without -F.
+        let (who, s) = decide_sender(&st, &with_f("x@other.example"), caller(true)).unwrap();
+        assert_eq!(s, b"x@other.example");
+        assert!(!who.sender_local && who.auth_id.is_none() && who.name.is_empty());
     }
 }
