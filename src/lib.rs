@@ -18,6 +18,7 @@ pub mod expand;
 pub mod features;
 pub mod lint;
 pub mod listmatch;
+pub mod local;
 pub mod log;
 pub mod lookup;
 pub mod mailauth;

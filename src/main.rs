@@ -7,7 +7,7 @@ use rexim::cli::{be, config};
 use rexim::Context;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: rexim [-C FILE] [-D NAME=value] (-be [expansion ...] | -bem FILE [expansion ...] | -bP [item ...] | -bV | -brt key [domain] [error] | -brw address | -bh IP[.port] | -bd [-oX ports|interfaces] | -bp [id ...] | -Mvh id | -Mvb id)");
+    eprintln!("usage: rexim [-C FILE] [-D NAME=value] (-be [expansion ...] | -bem FILE [expansion ...] | -bP [item ...] | -bV | -brt key [domain] [error] | -brw address | -bh IP[.port] | -bd [-oX ports|interfaces] | -bp [id ...] | -Mvh id | -Mvb id | [-bm] [-t] [-i] [-f addr] [-F name] [-od?] [-oe?] addr ... | -bS)");
     ExitCode::from(1)
 }
 
@@ -28,6 +28,9 @@ fn main() -> ExitCode {
     }
     if argv.first().is_some_and(|a| a == "lint") {
         return ExitCode::from(rexim::cli::lint::main(&argv[1..]) as u8);
+    }
+    if rexim::local::args::wanted(&argv) {
+        return ExitCode::from(rexim::local::main(&argv).clamp(0, 255) as u8);
     }
     let a = match args::parse(&argv) {
         Ok(a) => a,

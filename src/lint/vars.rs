@@ -14,6 +14,8 @@ use crate::expand::{parse, Expansion};
 /// Which main option names an ACL for which phase.
 const HOOKS: &[(&str, Phase)] = &[
     ("acl_not_smtp", Phase::NotSmtp),
+    ("acl_not_smtp_mime", Phase::Mime),
+    ("acl_not_smtp_start", Phase::NotSmtpStart),
     ("acl_smtp_auth", Phase::Auth),
     ("acl_smtp_connect", Phase::Connect),
     ("acl_smtp_data", Phase::Data),
@@ -55,7 +57,17 @@ const PHASE_VARS: &[(&str, &[Phase])] = &[
     ),
     (
         "sender_address",
-        &[Mail, Rcpt, Predata, Data, Mime, Dkim, Prdr, NotSmtp],
+        &[
+            Mail,
+            Rcpt,
+            Predata,
+            Data,
+            Mime,
+            Dkim,
+            Prdr,
+            NotSmtp,
+            NotSmtpStart,
+        ],
     ),
     ("smtp_notquit_reason", &[NotQuit]),
 ];

@@ -152,6 +152,30 @@ impl LogFiles {
             .map_err(|source| LogError::Write { path, source })
     }
 
+    /// Append one line to `log` followed by `detail` as it is (Exim's rejectlog
+    /// listing of the envelope and headers after a rejection line).
+    pub fn write_with_detail(
+        &self,
+        log: Log,
+        line: &str,
+        detail: &[u8],
+        now: i64,
+    ) -> Result<(), LogError> {
+        self.write(log, &[line], now)?;
+        if detail.is_empty() {
+            return Ok(());
+        }
+        let path = self.path(log, now);
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(entry) = open.iter_mut().find(|(l, p, _)| *l == log && *p == path) else {
+            return Ok(());
+        };
+        entry
+            .2
+            .write_all(detail)
+            .map_err(|source| LogError::Write { path, source })
+    }
+
     /// Write a session's log lines (`Session.log`): all go to the mainlog; rejections
     /// (Exim logs those with `LOG_REJECT`: every line saying `rejected`) also to the rejectlog.
     pub fn session_lines(&self, lines: &[String], now: i64) -> Result<(), LogError> {
