@@ -10,6 +10,7 @@ fn facts() -> TlsFacts {
         peerdn: Some("/CN=client".into()),
         certificate_verified: true,
         resumption: RESUME_SUPPORTED | RESUME_CLIENT_SUGGESTED | RESUME_SERVER_TICKET | RESUME_USED,
+        ocsp: OCSP_VERIFIED,
         peercert: None,
         ourcert: None,
     }

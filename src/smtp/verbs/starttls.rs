@@ -68,10 +68,8 @@ fn expand_option(
 /// The option values the driver needs, expanded and matched for this host.
 fn request(s: &mut Session) -> Result<TlsRequest, String> {
     let cfg = s.cfg.clone();
+    // Empty: the daemon's self-signed certificate, as Exim's.
     let certificate = expand_option(s, "tls_certificate", cfg.tls_certificate.as_ref(), true)?;
-    if certificate.is_empty() && !s.tls_simulated {
-        return Err("(tls_certificate): no certificate configured".into());
-    }
     let privatekey = expand_option(s, "tls_privatekey", cfg.tls_privatekey.as_ref(), true)?;
     let require_ciphers = expand_option(
         s,
@@ -88,15 +86,19 @@ fn request(s: &mut Session) -> Result<TlsRequest, String> {
     } else {
         ClientVerify::None
     };
-    let verify_certificates = if verify == ClientVerify::None {
-        String::new()
+    let (verify_certificates, crl) = if verify == ClientVerify::None {
+        (String::new(), String::new())
     } else {
-        expand_option(
+        let cas = expand_option(
             s,
             "tls_verify_certificates",
             Some(&cfg.tls_verify_certificates),
             true,
-        )?
+        )?;
+        (
+            cas,
+            expand_option(s, "tls_crl", cfg.tls_crl.as_ref(), true)?,
+        )
     };
     let alpn = expand_option(s, "tls_alpn", cfg.tls_alpn.as_ref(), false)?;
     let alpn = crate::expand::lists::iter(alpn.as_bytes())
@@ -116,6 +118,7 @@ fn request(s: &mut Session) -> Result<TlsRequest, String> {
         require_ciphers,
         verify,
         verify_certificates,
+        crl,
         resumption,
         alpn,
         require_alpn,
