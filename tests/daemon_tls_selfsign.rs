@@ -317,3 +317,50 @@ fn unknown_openssl_option_stops_the_daemon() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// swaks (Net::SSLeay, OpenSSL) over STARTTLS to the self-signed default, TLS 1.2 as
+/// it is asked for; skipped where swaks is absent.
+#[test]
+fn swaks_over_the_selfsigned_default() {
+    let d = start_selfsigned("selfsign-swaks", "acl_smtp_rcpt = accept", "");
+    let mut swaks = Command::new("swaks");
+    swaks
+        .args(["--server", &format!("127.0.0.1:{}", d.port)])
+        .args(["--timeout", "10", "--helo", "swaks.test"])
+        .args([
+            "--from",
+            "sw@client.test",
+            "--to",
+            "u@test.example",
+            "--tls",
+        ])
+        .args(["--tls-protocol", "tlsv1_2"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let Ok(mut child) = swaks.spawn() else {
+        eprintln!("SKIPPED: swaks is not installed");
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("swaks did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(out.contains("<~  250 OK id="), "{out}");
+    // An RSA key: the TLS 1.2 suite is ECDHE-RSA.
+    d.wait_log(
+        "<= sw@client.test H=(swaks.test) [127.0.0.1] P=esmtps \
+         X=TLS1.2:ECDHE-RSA-AES256-GCM-SHA384:256 CV=no S=",
+    );
+}
