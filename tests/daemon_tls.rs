@@ -253,6 +253,15 @@ fn starttls_acl_and_missing_certificate() {
         "TLS error on connection from (cert.pem) [127.0.0.1] (tls_certificate): tainted file name",
     );
     drop(c);
+    // The same option expanding to nothing: no certificate (not the self-signed one).
+    let mut c = d.connect();
+    assert!(c.reply().starts_with("220"));
+    assert!(c.cmd("EHLO x").contains("STARTTLS"));
+    assert_eq!(c.cmd("STARTTLS"), "454 TLS currently unavailable");
+    d.wait_log(
+        "TLS error on connection from (x) [127.0.0.1] (tls_certificate): expanded to an empty string",
+    );
+    drop(c);
 
     // The certificate file went away: 454, and the session goes on in clear.
     let d = start("nocert", "", "");

@@ -68,8 +68,12 @@ fn expand_option(
 /// The option values the driver needs, expanded and matched for this host.
 fn request(s: &mut Session) -> Result<TlsRequest, String> {
     let cfg = s.cfg.clone();
-    // Empty: the daemon's self-signed certificate, as Exim's.
+    // Unset: the daemon's self-signed certificate, as Exim's. Set but expanding to
+    // nothing, Exim loads no certificate and its handshake fails: rexim says so first.
     let certificate = expand_option(s, "tls_certificate", cfg.tls_certificate.as_ref(), true)?;
+    if certificate.is_empty() && cfg.tls_certificate.is_some() && !s.tls_simulated {
+        return Err("(tls_certificate): expanded to an empty string: no certificate".into());
+    }
     let privatekey = expand_option(s, "tls_privatekey", cfg.tls_privatekey.as_ref(), true)?;
     let require_ciphers = expand_option(
         s,
