@@ -159,7 +159,8 @@ fn revoked_client_certificate_fails_required_verification() {
     let d = start(
         "crl-required",
         "acl_smtp_rcpt = rcpt\ntls_verify_hosts = 127.0.0.1\n\
-         tls_verify_certificates = TESTDIR/ca.pem\ntls_crl = TESTDIR/crl.pem",
+         tls_verify_certificates = TESTDIR/ca.pem\ntls_crl = TESTDIR/crl.pem\n\
+         tls_resumption_hosts = 127.0.0.1",
         ACL,
     );
     if !make_pki(&d.dir) {
@@ -167,10 +168,18 @@ fn revoked_client_certificate_fails_required_verification() {
         return;
     }
     let crl = d.dir.join("crl.pem");
-    // Nothing revoked yet: both certificates verify.
+    // Nothing revoked yet: both certificates verify (bad twice, the second time
+    // resuming its session).
     std::fs::copy(d.dir.join("crl-none.pem"), &crl).unwrap();
-    for name in ["good", "bad"] {
-        let mut c = try_starttls(&d, &client(&d, name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let bad = client(&d, "bad");
+    let mut kinds = Vec::new();
+    for (name, cfg) in [
+        ("good", client(&d, "good")),
+        ("bad", bad.clone()),
+        ("bad", bad.clone()),
+    ] {
+        let mut c = try_starttls(&d, &cfg).unwrap_or_else(|e| panic!("{name}: {e}"));
+        kinds.push(c.r.get_ref().conn.handshake_kind());
         let id = send_message(&mut c);
         assert!(c.cmd("QUIT").starts_with("221"));
         let log = d.wait_log(&format!("{id} <="));
@@ -179,11 +188,16 @@ fn revoked_client_certificate_fails_required_verification() {
             "{log}"
         );
     }
+    assert_eq!(
+        d.mainlog().matches("verified=1 dn=/CN=bad.client").count(),
+        2
+    );
+    assert_eq!(kinds[2], Some(rustls::HandshakeKind::Resumed));
     // The CRL file changes (bad revoked): it is read again, and bad is refused in the
-    // handshake; good still gets in.
+    // handshake, its earlier session no way around it; good still gets in.
     std::thread::sleep(std::time::Duration::from_millis(20));
     std::fs::copy(d.dir.join("crl-bad.pem"), &crl).unwrap();
-    assert!(try_starttls(&d, &client(&d, "bad")).is_err());
+    assert!(try_starttls(&d, &bad).is_err());
     let log = d.wait_log("TLS error on connection from (client.test) [127.0.0.1] (SSL_accept): ");
     assert!(log.contains("Revoked"), "{log}");
     let mut c = try_starttls(&d, &client(&d, "good")).expect("good after the new CRL");

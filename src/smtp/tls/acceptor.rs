@@ -78,17 +78,18 @@ struct Cached {
     ourcert: Vec<u8>,
     /// Whether an OCSP response is stapled (`$tls_in_ocsp`).
     ocsp: bool,
-    /// TLS 1.2 session IDs issued under this configuration only (as OpenSSL's session
-    /// ID context: a session never resumes under other certificates or checks).
+    /// Ticket keys and TLS 1.2 session IDs of this configuration only (as OpenSSL's
+    /// session ID context): a session never resumes under other certificates, CAs or
+    /// CRLs, and a changed file (a new CRL) ends the old sessions with the old build.
+    ticketer: Arc<dyn ProducesTickets>,
     sessions: Arc<ServerSessionMemoryCache>,
 }
 
-/// The daemon's TLS state shared by all connections: the configuration cache, the
-/// session-ticket keys (in memory only, as Exim's), the self-signed certificate and
-/// `openssl_options`.
+/// The daemon's TLS state shared by all connections: the configuration cache (with
+/// each configuration's session-ticket keys, in memory only, as Exim's), the
+/// self-signed certificate and `openssl_options`.
 pub struct TlsServer {
     provider: Arc<CryptoProvider>,
-    ticketer: Arc<dyn ProducesTickets>,
     cache: Mutex<HashMap<Key, Arc<Cached>>>,
     /// How many configurations were built (files read and parsed).
     builds: AtomicUsize,
@@ -120,7 +121,6 @@ impl TlsServer {
     pub fn with_options(hostname: &str, options: OpensslOptions) -> Result<TlsServer, String> {
         Ok(TlsServer {
             provider: Arc::new(rustls::crypto::ring::default_provider()),
-            ticketer: super::tickets::rotator()?,
             cache: Mutex::new(HashMap::new()),
             builds: AtomicUsize::new(0),
             selfsigned: SelfSigned::new(hostname),
@@ -188,7 +188,7 @@ impl TlsServer {
         // Exim: `tls_resumption_hosts` overrides openssl_options' `no_ticket`.
         if req.resumption || self.options.tickets_for_all() {
             config.ticketer = Arc::new(Recording {
-                inner: self.ticketer.clone(),
+                inner: cached.ticketer.clone(),
                 events: events.clone(),
             });
         }
@@ -259,6 +259,7 @@ impl TlsServer {
             checker,
             ourcert,
             ocsp: stapled,
+            ticketer: super::tickets::rotator()?,
             sessions: ServerSessionMemoryCache::new(SESSIONS_KEPT),
         })
     }
