@@ -93,7 +93,7 @@ pub struct TlsServer {
     cache: Mutex<HashMap<Key, Arc<Cached>>>,
     /// How many configurations were built (files read and parsed).
     builds: AtomicUsize,
-    selfsigned: SelfSigned,
+    selfsigned: Arc<SelfSigned>,
     options: OpensslOptions,
 }
 
@@ -123,15 +123,20 @@ impl TlsServer {
             provider: Arc::new(rustls::crypto::ring::default_provider()),
             cache: Mutex::new(HashMap::new()),
             builds: AtomicUsize::new(0),
-            selfsigned: SelfSigned::new(hostname),
+            selfsigned: Arc::new(SelfSigned::new(hostname)),
             options,
         })
     }
 
-    /// Make the self-signed certificate now (the daemon does so at startup, as Exim
-    /// preloads it) rather than on the first STARTTLS.
-    pub fn preload_selfsigned(&self) -> Result<(), String> {
-        self.selfsigned.get().map(|_| ())
+    /// Start making the self-signed certificate now (the daemon does so at startup, as
+    /// Exim preloads it), on a thread of its own so that listening does not wait for the
+    /// RSA key; a STARTTLS arriving meanwhile waits for it. A failure is reported to the
+    /// first connection that needs the certificate (which tries again).
+    pub fn preload_selfsigned(&self) {
+        let s = self.selfsigned.clone();
+        let _ = std::thread::Builder::new()
+            .name("tls-selfsign".into())
+            .spawn(move || s.get().map(|_| ()));
     }
 
     /// How many times PEM files were read and a configuration built.

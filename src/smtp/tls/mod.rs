@@ -288,7 +288,7 @@ pub fn openssl_options(
 }
 
 /// The daemon's TLS state: `openssl_options` applied, and the self-signed certificate
-/// made at startup when `tls_certificate` is unset and STARTTLS may be offered (Exim
+/// started at startup when `tls_certificate` is unset and STARTTLS may be offered (Exim
 /// preloads it so), not per connection.
 pub fn daemon_server(
     cfg: &crate::config::Config,
@@ -296,7 +296,7 @@ pub fn daemon_server(
 ) -> Result<acceptor::TlsServer, String> {
     let server = acceptor::TlsServer::with_options(&scfg.primary_hostname, openssl_options(cfg)?)?;
     if scfg.tls_certificate.is_none() && !scfg.tls_advertise_hosts.trim().is_empty() {
-        server.preload_selfsigned()?;
+        server.preload_selfsigned();
     }
     Ok(server)
 }
