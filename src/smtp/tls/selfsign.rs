@@ -4,7 +4,7 @@
 //! subject and issuer `C=UK, O=Exim Developers, CN=<smtp_active_hostname>`. Exim signs it
 //! with MD5, which neither ring nor rcgen offers: rexim signs with SHA-256.
 //!
-//! Made once when the daemon starts and again when it is an hour old (Exim reloads its
+//! Made once when the daemon starts (on a thread of its own) and again when it is an hour old (Exim reloads its
 //! preloaded credentials hourly), never per connection.
 
 use std::sync::{Arc, Mutex};
