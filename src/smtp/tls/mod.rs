@@ -257,9 +257,15 @@ const IGNORED_OPTIONS: &[(&str, &str)] = &[(
 /// one for the `openssl_options` switches it does not act on), for the daemon's log at
 /// startup (a silent difference would be worse).
 pub fn unsupported_options(cfg: &crate::config::Config) -> Vec<String> {
+    // `tls_dhparam = none` asks for no DH parameters: what rustls does anyway.
+    let asks_something = |name: &str| match cfg.main.get(name).map(|s| &s.value) {
+        Some(crate::config::Value::Str(v)) => v.trim() != "none",
+        Some(_) => true,
+        None => false,
+    };
     let mut lines: Vec<String> = IGNORED_OPTIONS
         .iter()
-        .filter(|(name, _)| cfg.main.contains_key(name))
+        .filter(|(name, _)| asks_something(name))
         .map(|(name, why)| format!("{name} is not supported by rexim and is ignored: {why}"))
         .collect();
     if let Ok(o) = openssl_options(cfg) {

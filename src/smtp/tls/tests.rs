@@ -320,3 +320,21 @@ fn one_cached_configuration_per_certificate_name() {
     assert_eq!(server.builds(), 2);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn startup_lines_for_what_rexim_does_not_act_on() {
+    let lines = |text: &str| {
+        let macros = crate::config::initial_macros(&[]).unwrap();
+        unsupported_options(&crate::config::load_text("t", text, macros))
+    };
+    assert!(lines("").is_empty());
+    assert!(lines("tls_dhparam = none\nopenssl_options = +no_tlsv1_3\n").is_empty());
+    assert_eq!(
+        lines("tls_dhparam = /etc/dh.pem\nopenssl_options = +all -no_renegotiation\n"),
+        [
+            "tls_dhparam is not supported by rexim and is ignored: rustls has no finite-field DH \
+             (no DHE suites; ECDHE and TLS 1.3 key exchange only)",
+            "openssl_options: rexim does not act on +all -no_renegotiation (rustls has no such switch)",
+        ]
+    );
+}
