@@ -364,3 +364,106 @@ fn swaks_over_the_selfsigned_default() {
          X=TLS1.2:ECDHE-RSA-AES256-GCM-SHA384:256 CV=no S=",
     );
 }
+
+/// The real `exim4 -bd` (Debian's, GnuTLS-built) as the oracle: its self-signed default
+/// certificate against rexim's, fetched with `openssl s_client`. Same subject, issuer,
+/// version, signature algorithm, RSA key and two-hour validity; the key size (GnuTLS:
+/// 3072, the OpenSSL build and rexim: 2048) and serial (GnuTLS: the time) differ.
+#[test]
+fn selfsigned_certificate_matches_exim4s() {
+    if !Path::new("/usr/sbin/exim4").exists() {
+        eprintln!("SKIPPED: exim4 is not installed");
+        return;
+    }
+    let d = start_selfsigned("selfsign-oracle", "", "");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let spool = d.dir.join("exim-spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    let conf = d.dir.join("exim-bd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "primary_hostname = test.example\nlocal_interfaces = 127.0.0.1\n\
+             daemon_smtp_ports = {port}\nspool_directory = {0}\n\
+             log_file_path = {0}/%slog\nexim_user = root\nexim_group = root\n\
+             keep_environment =\n",
+            spool.display()
+        ),
+    )
+    .unwrap();
+    let mut exim = Command::new("/usr/sbin/exim4")
+        .arg("-C")
+        .arg(&conf)
+        .args(["-bdf", "-oX", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let fetched = fetch_with_s_client(port);
+    let _ = exim.kill();
+    let _ = exim.wait();
+    let theirs = match fetched {
+        Some(c) => c,
+        None => {
+            eprintln!("SKIPPED: exim4 -bd did not serve STARTTLS here (no openssl, or not root)");
+            return;
+        }
+    };
+    let (mut c, _) = d
+        .connect()
+        .upgrade(&d.client_config_any(rustls::ALL_VERSIONS));
+    let ours = c.r.get_ref().conn.peer_certificates().unwrap()[0].to_vec();
+    assert!(c.cmd("QUIT").starts_with("221"));
+    let (_, a) = x509_parser::parse_x509_certificate(&ours).unwrap();
+    let (_, b) = x509_parser::parse_x509_certificate(&theirs).unwrap();
+    assert_eq!(a.subject().to_string(), b.subject().to_string());
+    assert_eq!(a.issuer().to_string(), b.issuer().to_string());
+    assert_eq!(a.version(), b.version());
+    assert_eq!(
+        a.signature_algorithm.algorithm,
+        b.signature_algorithm.algorithm
+    );
+    assert_eq!(
+        a.public_key().algorithm.algorithm,
+        b.public_key().algorithm.algorithm
+    );
+    let span = |x: &x509_parser::certificate::X509Certificate| {
+        x.validity().not_after.timestamp() - x.validity().not_before.timestamp()
+    };
+    assert_eq!(span(&a), span(&b));
+}
+
+/// The server certificate of a STARTTLS server on 127.0.0.1:`port`, by `openssl
+/// s_client`, retried while the server starts; `None` if it never answers.
+fn fetch_with_s_client(port: u16) -> Option<Vec<u8>> {
+    use rustls::pki_types::pem::PemObject;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let mut child = Command::new("openssl")
+            .args(["s_client", "-starttls", "smtp", "-connect"])
+            .arg(format!("127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let until = Instant::now() + Duration::from_secs(5);
+        while child.try_wait().ok()?.is_none() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let mut out = Vec::new();
+        child.stdout.take()?.read_to_end(&mut out).ok()?;
+        if let Ok(c) = rustls::pki_types::CertificateDer::from_pem_slice(&out) {
+            return Some(c.to_vec());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
+}
