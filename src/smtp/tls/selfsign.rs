@@ -2,7 +2,8 @@
 //! build (`tls_install_selfsign`) makes one so that STARTTLS works out of the box. Its
 //! shape is Exim's: an RSA-2048 key, X.509 v3, serial 1, valid from now for two hours,
 //! subject and issuer `C=UK, O=Exim Developers, CN=<smtp_active_hostname>`. Exim signs it
-//! with MD5, which neither ring nor rcgen offers: rexim signs with SHA-256.
+//! with MD5, which neither ring nor rcgen offers: rexim signs with SHA-256, as Debian's
+//! GnuTLS-built exim4 does.
 //!
 //! Made once when the daemon starts (on a thread of its own) and again when it is an hour old (Exim reloads its
 //! preloaded credentials hourly), never per connection.
