@@ -32,6 +32,10 @@ pub async fn peek_status_request(tcp: &tokio::net::TcpStream) -> bool {
             Ok(0) | Err(_) => return false,
             Ok(n) => n,
         };
+        // Not a handshake record: rustls will say what is wrong; do not wait for more.
+        if buf[0] != 22 {
+            return false;
+        }
         let need = match buf.get(..5) {
             Some(h) if n >= 5 => 5 + usize::from(u16::from_be_bytes([h[3], h[4]])),
             _ => usize::MAX,
