@@ -253,6 +253,15 @@ fn starttls_acl_and_missing_certificate() {
         "TLS error on connection from (cert.pem) [127.0.0.1] (tls_certificate): tainted file name",
     );
     drop(c);
+    // The same option expanding to nothing: no certificate (not the self-signed one).
+    let mut c = d.connect();
+    assert!(c.reply().starts_with("220"));
+    assert!(c.cmd("EHLO x").contains("STARTTLS"));
+    assert_eq!(c.cmd("STARTTLS"), "454 TLS currently unavailable");
+    d.wait_log(
+        "TLS error on connection from (x) [127.0.0.1] (tls_certificate): expanded to an empty string",
+    );
+    drop(c);
 
     // The certificate file went away: 454, and the session goes on in clear.
     let d = start("nocert", "", "");
@@ -347,4 +356,72 @@ fn silent_client_times_out_in_the_handshake() {
     let _ = c.r.read_to_end(&mut rest);
     assert!(started.elapsed() < Duration::from_secs(8), "not bounded");
     d.wait_log("TLS error on connection from (client.test) [127.0.0.1] (SSL_accept): timed out");
+}
+
+/// A TLS 1.2 client that resumes by session ID only (sends no ticket extension).
+fn session_id_client(d: &tls_support::Daemon) -> std::sync::Arc<rustls::ClientConfig> {
+    let mut cfg = d
+        .client_builder(&[&rustls::version::TLS12])
+        .with_no_client_auth();
+    cfg.resumption = rustls::client::Resumption::in_memory_sessions(16)
+        .tls12_resumption(rustls::client::Tls12Resumption::SessionIdOnly);
+    std::sync::Arc::new(cfg)
+}
+
+#[test]
+fn tls12_session_id_resumption_for_tls_resumption_hosts() {
+    let d = start(
+        "sessid",
+        "acl_smtp_rcpt = rcpt\ntls_resumption_hosts = 127.0.0.1\n\
+         log_selector = +tls_resumption",
+        VARS_ACL,
+    );
+    let cfg = session_id_client(&d);
+    let mut kinds = Vec::new();
+    for _ in 0..2 {
+        let (mut c, _) = d.connect().upgrade(&cfg);
+        kinds.push(c.r.get_ref().conn.handshake_kind());
+        let id = send_message(&mut c);
+        assert!(c.cmd("QUIT").starts_with("221"));
+        d.wait_log(&format!("{id} <="));
+    }
+    assert_eq!(
+        kinds,
+        [
+            Some(rustls::HandshakeKind::Full),
+            Some(rustls::HandshakeKind::Resumed)
+        ]
+    );
+    let log = d.mainlog();
+    // Exim's bits: resumption supported, server would give tickets (the host is in
+    // tls_resumption_hosts); then also used, with no ticket asked for: "unasked".
+    assert!(
+        log.contains("tlsvars res=9 (no client request) cipher=TLS1.2:"),
+        "{log}"
+    );
+    assert!(
+        log.contains("tlsvars res=25 (session resumed unasked) cipher=TLS1.2:"),
+        "{log}"
+    );
+    assert!(
+        log.contains(" P=esmtps X=TLS1.2:ECDHE-ECDSA-AES256-GCM-SHA384:256* CV=no "),
+        "{log}"
+    );
+
+    // Outside tls_resumption_hosts no session is kept: two full handshakes.
+    let d = start(
+        "sessid-no",
+        "acl_smtp_rcpt = rcpt\ntls_resumption_hosts = 192.0.2.1",
+        VARS_ACL,
+    );
+    let cfg = session_id_client(&d);
+    for round in 0..2 {
+        let (mut c, _) = d.connect().upgrade(&cfg);
+        assert_eq!(
+            c.r.get_ref().conn.handshake_kind(),
+            Some(rustls::HandshakeKind::Full),
+            "round {round}"
+        );
+        assert!(c.cmd("QUIT").starts_with("221"));
+    }
 }

@@ -190,3 +190,118 @@ fn ocsp_response_is_stapled() {
         "{out}"
     );
 }
+
+const OCSP_ACL: &str = "rcpt:\n  warn logwrite = ocsp=$tls_in_ocsp\n  accept\n";
+
+/// `openssl s_client` (STARTTLS, without `-status`) sending `lines`; its output, or
+/// `None` without the command.
+fn s_client(d: &Daemon, extra: &[&str], lines: &str) -> Option<String> {
+    let mut cmd = Command::new("openssl");
+    cmd.args([
+        "s_client",
+        "-starttls",
+        "smtp",
+        "-crlf",
+        "-ign_eof",
+        "-connect",
+    ])
+    .arg(format!("127.0.0.1:{}", d.port))
+    .args(extra)
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    let mut child = cmd.spawn().ok()?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let mut out = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_to_string(&mut out)
+        .unwrap();
+    Some(out)
+}
+
+#[test]
+fn tls_in_ocsp_and_the_spool_line() {
+    let d = start(
+        "ocsp-var",
+        // s_client sends its input in one go.
+        "acl_smtp_rcpt = rcpt\ntls_ocsp_file = TESTDIR/ocsp.der\nsmtp_enforce_sync = false",
+        OCSP_ACL,
+    );
+    let ocsp = d.dir.join("ocsp.der");
+    std::fs::write(&ocsp, [0x30, 0x03, 0x0a, 0x01, 0x01]).unwrap();
+    let cfg = d.client_config();
+    // rustls always asks for a stapled response: stapled, so Exim's OCSP_VFIED (4).
+    let (mut c, _) = d.connect().upgrade(&cfg);
+    let id = tls_support::send_message(&mut c);
+    assert!(c.cmd("QUIT").starts_with("221"));
+    let log = d.wait_log(&format!("{id} <="));
+    assert!(log.contains("ocsp=4\n"), "{log}");
+    let h = d.header_file(&id);
+    assert!(
+        h.contains("-tls_ocsp 4\n-tls_resumption "),
+        "after -tls_ourcert, before -tls_resumption, as Exim writes it:\n{h}"
+    );
+    let parsed = rexim::spool::header::HeaderFile::parse(h.as_bytes()).unwrap();
+    let vars = rexim::smtp::tls::vars_from_spool(&parsed);
+    assert!(vars
+        .iter()
+        .any(|(k, v)| *k == "tls_in_ocsp" && v.as_str_lossy() == "4"));
+    if std::path::Path::new("/usr/sbin/exim4").exists() {
+        let out = Command::new("/usr/sbin/exim4")
+            .arg("-C")
+            .arg(d.exim_conf())
+            .args(["-Mvh", &id])
+            .output()
+            .unwrap();
+        let vh = String::from_utf8_lossy(&out.stdout);
+        assert!(vh.contains("-tls_ocsp 4\n"), "{vh}");
+    }
+
+    // Asked, but nothing to staple (the file went away): OCSP_NOT_RESP (1).
+    std::fs::remove_file(&ocsp).unwrap();
+    let (mut c, _) = d.connect().upgrade(&cfg);
+    let id = tls_support::send_message(&mut c);
+    assert!(c.cmd("QUIT").starts_with("221"));
+    let log = d.wait_log(&format!("{id} <="));
+    assert!(log.contains("ocsp=1\n"), "{log}");
+    assert!(d.header_file(&id).contains("-tls_ocsp 1\n"));
+
+    // openssl s_client without -status does not ask: 0, and no spool line.
+    std::fs::write(&ocsp, [0x30, 0x03, 0x0a, 0x01, 0x01]).unwrap();
+    let talk = "EHLO client.test\nMAIL FROM:<a@client.test>\nRCPT TO:<u@test.example>\nQUIT\n";
+    let Some(out) = s_client(&d, &[], talk) else {
+        eprintln!("SKIPPED openssl part: no openssl command here");
+        return;
+    };
+    assert!(out.contains("221 "), "{out}");
+    let log = d.wait_log("ocsp=0\n");
+    assert_eq!(log.matches("ocsp=").count(), 3, "{log}");
+    let out = s_client(&d, &["-status"], talk).unwrap();
+    assert!(
+        out.contains("OCSP Response Status: malformedrequest (0x1)"),
+        "{out}"
+    );
+    let log = d.wait_log("ocsp=4\n");
+    assert_eq!(log.matches("ocsp=4\n").count(), 2, "{log}");
+}
+
+#[test]
+fn tls_in_ocsp_unset_without_tls_ocsp_file() {
+    let d = start("ocsp-none", "acl_smtp_rcpt = rcpt", OCSP_ACL);
+    let (mut c, _) = d.connect().upgrade(&d.client_config());
+    let id = tls_support::send_message(&mut c);
+    assert!(c.cmd("QUIT").starts_with("221"));
+    let log = d.wait_log(&format!("{id} <="));
+    assert!(log.contains("ocsp=0\n"), "{log}");
+    assert!(!d.header_file(&id).contains("-tls_ocsp"));
+}

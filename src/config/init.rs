@@ -239,6 +239,14 @@ pub fn check_main(cfg: &super::Config, errors: &mut Vec<ConfigError>) {
             errors.push(ConfigError::general(msg.into(), None));
         }
     }
+    // Exim's OpenSSL build checks the names at load (an expansion: at use).
+    if let Some(Value::Str(s)) = get("openssl_options") {
+        if !s.contains('$') {
+            if let Err(msg) = crate::smtp::tls::openssl_opts::OpensslOptions::parse(s) {
+                errors.push(ConfigError::general(msg, None));
+            }
+        }
+    }
 }
 
 /// `syslog_facility` names (an optional `log_` prefix is allowed).

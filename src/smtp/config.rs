@@ -38,8 +38,9 @@ pub struct SessionConfig {
     pub chunking_advertise_hosts: String,
     pub dsn_advertise_hosts: String,
     pub smtputf8_advertise_hosts: String,
-    /// STARTTLS is offered to these hosts (Exim's default: all) when `tls_certificate` is
-    /// set and the driver can run TLS (the daemon; `-bh` offers it without a certificate).
+    /// STARTTLS is offered to these hosts (Exim's default: all) when the driver can run
+    /// TLS (the daemon, with the self-signed default certificate when `tls_certificate`
+    /// is unset; `-bh` offers it as exim4 -bh does).
     pub tls_advertise_hosts: String,
     /// STARTTLS (`smtp/tls/`): the files, ciphers, client certificates, session tickets,
     /// the STARTTLS ACL, and which TLS fields the log lines carry.
@@ -49,6 +50,8 @@ pub struct SessionConfig {
     pub tls_verify_hosts: String,
     pub tls_try_verify_hosts: String,
     pub tls_verify_certificates: Expansion,
+    /// CRLs for checking client certificates.
+    pub tls_crl: Option<Expansion>,
     /// ALPN names a client may ask for (Exim: `smtp : esmtp`), the key-exchange group
     /// (`auto`) and the OCSP response to staple.
     pub tls_alpn: Option<Expansion>,
@@ -135,6 +138,7 @@ impl Default for SessionConfig {
             tls_verify_hosts: String::new(),
             tls_try_verify_hosts: String::new(),
             tls_verify_certificates: parse("system"),
+            tls_crl: None,
             tls_alpn: Some(parse("smtp : esmtp")),
             hosts_require_alpn: String::new(),
             tls_eccurve: Some(parse("auto")),
@@ -235,6 +239,7 @@ impl SessionConfig {
             "tls_verify_hosts" => self.tls_verify_hosts = value.into(),
             "tls_try_verify_hosts" => self.tls_try_verify_hosts = value.into(),
             "tls_verify_certificates" => self.tls_verify_certificates = parse(value),
+            "tls_crl" => self.tls_crl = opt_expansion(value),
             "tls_alpn" => self.tls_alpn = opt_expansion(value),
             "hosts_require_alpn" => self.hosts_require_alpn = value.into(),
             "tls_eccurve" => self.tls_eccurve = opt_expansion(value),
@@ -369,6 +374,7 @@ const SESSION_OPTIONS: &[&str] = &[
     "tls_advertise_hosts",
     "tls_alpn",
     "tls_certificate",
+    "tls_crl",
     "tls_eccurve",
     "tls_ocsp_file",
     "tls_privatekey",

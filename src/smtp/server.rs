@@ -241,10 +241,7 @@ pub fn build(o: &Options) -> Result<(Daemon, Vec<SocketAddr>), String> {
     let accept_max = main_text(&cfg, "smtp_accept_max")
         .parse::<u32>()
         .map_err(|_| "smtp_accept_max must be a non-negative integer".to_string())?;
-    let tls = match scfg.tls_certificate {
-        Some(_) => Some(Arc::new(TlsServer::new()?)),
-        None => None,
-    };
+    let tls = Some(Arc::new(crate::smtp::tls::daemon_server(&cfg, &scfg)?));
     let tls_on_connect_ports =
         crate::smtp::tls::on_connect_ports(&main_text(&cfg, "tls_on_connect_ports"))?;
     let d = Daemon {

@@ -383,6 +383,10 @@ pub fn build(
     }
     h.options
         .extend(cert_line("tls_ourcert", "tls_in_ourcert", false));
+    // Exim writes `-tls_ocsp N` only when the client asked for a stapled response.
+    if let Some(n) = var(ctx, "tls_in_ocsp").filter(|v| !v.bytes.is_empty() && v.bytes != b"0") {
+        h.options.push(flag("tls_ocsp", Some(text(n))));
+    }
     let resumption = var(ctx, "tls_in_resumption")
         .and_then(|v| text(v).parse::<u8>().ok())
         .unwrap_or(0);

@@ -38,6 +38,15 @@ fn free_port() -> u16 {
 /// `key.pem` in the test directory), `extra` main options (`TESTDIR` and `TESTPORT`
 /// stand for that directory and the listening port) and `acls`.
 pub fn start(name: &str, extra: &str, acls: &str) -> Daemon {
+    start_with(name, extra, acls, true)
+}
+
+/// [`start`] without `tls_certificate`: the daemon presents its self-signed default.
+pub fn start_selfsigned(name: &str, extra: &str, acls: &str) -> Daemon {
+    start_with(name, extra, acls, false)
+}
+
+fn start_with(name: &str, extra: &str, acls: &str, own_cert: bool) -> Daemon {
     let dir = std::env::temp_dir().join(format!("rexim-tls-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("test dir");
@@ -56,7 +65,7 @@ pub fn start(name: &str, extra: &str, acls: &str) -> Daemon {
          begin acl\n{acls}\n",
         dir.display(),
         // The test's own tls_certificate replaces the default one.
-        cert = if extra.contains("tls_certificate =") {
+        cert = if extra.contains("tls_certificate =") || !own_cert {
             String::new()
         } else {
             format!(
@@ -144,6 +153,15 @@ impl Daemon {
             self.client_builder(rustls::ALL_VERSIONS)
                 .with_no_client_auth(),
         )
+    }
+
+    /// A client configuration that takes any server certificate (the self-signed
+    /// default names no SAN and no CA), still checking the handshake signatures.
+    pub fn client_config_any(
+        &self,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> Arc<ClientConfig> {
+        any_server_config(versions)
     }
 
     /// The start of a client configuration for `versions`, trusting this daemon.
@@ -258,4 +276,67 @@ pub fn send_message<S: Read + Write>(c: &mut Client<S>) -> String {
     let r = c.reply();
     assert!(r.starts_with("250 OK id="), "{r}");
     r.trim_start_matches("250 OK id=").to_string()
+}
+
+/// A client configuration taking any server certificate (see
+/// [`Daemon::client_config_any`]).
+pub fn any_server_config(
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let any = Arc::new(AnyServer(provider.clone()));
+    Arc::new(
+        ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(versions)
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(any)
+            .with_no_client_auth(),
+    )
+}
+
+/// Accepts any server certificate; verifies the handshake signatures with it.
+#[derive(Debug)]
+struct AnyServer(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyServer {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }

@@ -16,7 +16,11 @@ pub mod groups;
 pub mod handshake;
 pub mod hello;
 pub mod ocsp;
+pub mod openssl_opts;
+pub mod selfsign;
 pub mod stream;
+pub mod tickets;
+pub mod verify;
 
 use crate::expand::{Context, Val};
 
@@ -26,6 +30,12 @@ pub const RESUME_CLIENT_REQUESTED: u8 = 0x02;
 pub const RESUME_CLIENT_SUGGESTED: u8 = 0x04;
 pub const RESUME_SERVER_TICKET: u8 = 0x08;
 pub const RESUME_USED: u8 = 0x10;
+
+/// `$tls_in_ocsp`, the server side of Exim's OCSP status (its `OCSP_*` enum; the OpenSSL
+/// build's server only ever sets the first two and "verified").
+pub const OCSP_NOT_REQUESTED: u8 = 0;
+pub const OCSP_NOT_RESPONDED: u8 = 1;
+pub const OCSP_VERIFIED: u8 = 4;
 
 /// Whether and how the client is asked for a certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -49,6 +59,8 @@ pub struct TlsRequest {
     pub require_ciphers: String,
     pub verify: ClientVerify,
     pub verify_certificates: String,
+    /// `tls_crl`, expanded (empty: no revocation check).
+    pub crl: String,
     /// The host matched `tls_resumption_hosts`: session tickets are offered.
     pub resumption: bool,
     /// `tls_alpn`, expanded: the names a client may ask for (empty: ALPN not checked).
@@ -75,6 +87,8 @@ pub struct TlsFacts {
     pub peerdn: Option<String>,
     pub certificate_verified: bool,
     pub resumption: u8,
+    /// `$tls_in_ocsp` (`OCSP_*`).
+    pub ocsp: u8,
     /// The client's certificate (DER), when it presented one (`$tls_in_peercert`).
     pub peercert: Option<Vec<u8>>,
     /// The certificate rexim presented (`$tls_in_ourcert`).
@@ -106,6 +120,7 @@ impl TlsFacts {
         ctx.set("tls_in_cipher_std", self.suite_std.as_str());
         ctx.set("tls_in_ver", self.ver.as_str());
         ctx.set("tls_in_resumption", self.resumption.to_string());
+        ctx.set("tls_in_ocsp", self.ocsp.to_string());
         if let Some(dn) = &self.peerdn {
             ctx.set("tls_in_peerdn", dn.as_str());
             ctx.set("tls_peerdn", dn.as_str());
@@ -233,20 +248,63 @@ pub fn printing(text: &str, space: bool) -> String {
 }
 
 /// Main TLS options rexim reads but does not act on, and what that means.
-const IGNORED_OPTIONS: &[(&str, &str)] = &[
-    ("openssl_options", "rustls has no such switches"),
-    ("tls_crl", "no revocation check of client certificates"),
-    ("tls_dhparam", "rustls has no finite-field DH"),
-];
+const IGNORED_OPTIONS: &[(&str, &str)] = &[(
+    "tls_dhparam",
+    "rustls has no finite-field DH (no DHE suites; ECDHE and TLS 1.3 key exchange only)",
+)];
 
-/// One line per TLS option set in the configuration that rexim does not support, for
-/// the daemon's log at startup (a silent difference would be worse).
+/// One line per TLS option set in the configuration that rexim does not support (and
+/// one for the `openssl_options` switches it does not act on), for the daemon's log at
+/// startup (a silent difference would be worse).
 pub fn unsupported_options(cfg: &crate::config::Config) -> Vec<String> {
-    IGNORED_OPTIONS
+    // `tls_dhparam = none` asks for no DH parameters: what rustls does anyway.
+    let asks_something = |name: &str| match cfg.main.get(name).map(|s| &s.value) {
+        Some(crate::config::Value::Str(v)) => v.trim() != "none",
+        Some(_) => true,
+        None => false,
+    };
+    let mut lines: Vec<String> = IGNORED_OPTIONS
         .iter()
-        .filter(|(name, _)| cfg.main.contains_key(name))
+        .filter(|(name, _)| asks_something(name))
         .map(|(name, why)| format!("{name} is not supported by rexim and is ignored: {why}"))
-        .collect()
+        .collect();
+    if let Ok(o) = openssl_options(cfg) {
+        lines.extend(o.log_line());
+    }
+    lines
+}
+
+/// `openssl_options`, expanded and parsed (`Err`: Exim's parse error text).
+pub fn openssl_options(
+    cfg: &crate::config::Config,
+) -> Result<openssl_opts::OpensslOptions, String> {
+    let raw = match cfg.main.get("openssl_options").map(|s| &s.value) {
+        Some(crate::config::Value::Str(s)) => s.clone(),
+        _ => return Ok(openssl_opts::OpensslOptions::default()),
+    };
+    let text = crate::expand::expand_str(&raw, &mut Context::default())
+        .map(|v| v.as_str_lossy().into_owned())
+        .map_err(|e| {
+            format!(
+                "openssl_options: expansion of \"{raw}\" failed: {}",
+                e.message
+            )
+        })?;
+    openssl_opts::OpensslOptions::parse(&text)
+}
+
+/// The daemon's TLS state: `openssl_options` applied, and the self-signed certificate
+/// started at startup when `tls_certificate` is unset and STARTTLS may be offered (Exim
+/// preloads it so), not per connection.
+pub fn daemon_server(
+    cfg: &crate::config::Config,
+    scfg: &crate::smtp::config::SessionConfig,
+) -> Result<acceptor::TlsServer, String> {
+    let server = acceptor::TlsServer::with_options(&scfg.primary_hostname, openssl_options(cfg)?)?;
+    if scfg.tls_certificate.is_none() && !scfg.tls_advertise_hosts.trim().is_empty() {
+        server.preload_selfsigned();
+    }
+    Ok(server)
 }
 
 /// `tls_on_connect_ports`: a colon-separated list of port numbers or TCP service names
@@ -342,6 +400,13 @@ pub fn vars_from_spool(h: &crate::spool::header::HeaderFile) -> Vec<(&'static st
         let n = c.saturating_sub(b'A');
         v.push(("tls_in_resumption", Val::from(n.to_string().as_str())));
     }
+    let ocsp = h
+        .option("tls_ocsp")
+        .and_then(|o| o.value.as_ref())
+        .and_then(|b| b.first().copied())
+        .filter(u8::is_ascii_digit)
+        .map_or(0, |c| c - b'0');
+    v.push(("tls_in_ocsp", Val::from(ocsp.to_string().as_str())));
     v
 }
 

@@ -17,6 +17,7 @@ use tokio_rustls::LazyConfigAcceptor;
 use super::acceptor::{verified_later, Prepared};
 use super::hello::Hello;
 use super::{TlsFacts, TlsRequest, RESUME_SERVER_TICKET, RESUME_SUPPORTED, RESUME_USED};
+use super::{OCSP_NOT_REQUESTED, OCSP_NOT_RESPONDED, OCSP_VERIFIED};
 
 /// A connection, in clear or encrypted.
 pub enum Conn {
@@ -47,6 +48,14 @@ impl Conn {
             other => return Err((other, "(SSL_accept): TLS already active".into())),
         };
         let deadline = limit.map(|l| Instant::now() + l);
+        // rustls does not say whether the client asked for a stapled OCSP response
+        // (`$tls_in_ocsp`): look at the ClientHello's bytes before it reads them.
+        let status_request = match deadline {
+            Some(d) => tokio::time::timeout_at(d.into(), super::hello::peek_status_request(&tcp))
+                .await
+                .unwrap_or(false),
+            None => super::hello::peek_status_request(&tcp).await,
+        };
         let mut lazy = LazyConfigAcceptor::new(Acceptor::default(), tcp);
         let result = match deadline {
             Some(d) => match tokio::time::timeout_at(d.into(), &mut lazy).await {
@@ -61,8 +70,16 @@ impl Conn {
                 let hello = Hello {
                     sni: ch.server_name().map(str::to_string),
                     alpn: ch.alpn().map(|it| it.map(<[u8]>::to_vec).collect()),
+                    status_request,
                 };
-                Ok((Pending { start, deadline }, hello))
+                Ok((
+                    Pending {
+                        start,
+                        deadline,
+                        status_request,
+                    },
+                    hello,
+                ))
             }
             Err(e) => {
                 let conn = lazy.take_io().map_or(Conn::Gone, Conn::Plain);
@@ -76,6 +93,7 @@ impl Conn {
 pub struct Pending {
     start: StartHandshake<TcpStream>,
     deadline: Option<Instant>,
+    status_request: bool,
 }
 
 impl Pending {
@@ -106,7 +124,7 @@ impl Pending {
         };
         match result {
             Ok(tls) => {
-                let facts = facts(&tls, req, &prepared);
+                let facts = facts(&tls, req, &prepared, self.status_request);
                 (Conn::Tls(Box::new(tls)), Ok(facts))
             }
             Err((e, tcp)) => (Conn::Plain(tcp), Err(format!("(SSL_accept): {e}"))),
@@ -134,7 +152,12 @@ impl Pending {
     }
 }
 
-fn facts(tls: &TlsStream<TcpStream>, req: &TlsRequest, p: &Prepared) -> TlsFacts {
+fn facts(
+    tls: &TlsStream<TcpStream>,
+    req: &TlsRequest,
+    p: &Prepared,
+    status_request: bool,
+) -> TlsFacts {
     let (_, c) = tls.get_ref();
     let ver = match c.protocol_version() {
         Some(ProtocolVersion::TLSv1_3) => "TLS1.3".to_string(),
@@ -163,9 +186,20 @@ fn facts(tls: &TlsStream<TcpStream>, req: &TlsRequest, p: &Prepared) -> TlsFacts
     if req.resumption {
         resumption |= RESUME_SERVER_TICKET;
     }
-    if c.handshake_kind() == Some(HandshakeKind::Resumed) {
+    let resumed = c.handshake_kind() == Some(HandshakeKind::Resumed);
+    if resumed {
         resumption |= RESUME_USED;
     }
+    // Exim's server callback runs only with tls_ocsp_file set, when the client asks
+    // and a full handshake sends a certificate; rustls staples in exactly that case.
+    let ocsp = match (
+        status_request && !req.ocsp_file.is_empty() && !resumed,
+        p.ocsp,
+    ) {
+        (false, _) => OCSP_NOT_REQUESTED,
+        (true, false) => OCSP_NOT_RESPONDED,
+        (true, true) => OCSP_VERIFIED,
+    };
     TlsFacts {
         ver,
         suite,
@@ -175,6 +209,7 @@ fn facts(tls: &TlsStream<TcpStream>, req: &TlsRequest, p: &Prepared) -> TlsFacts
         peerdn,
         certificate_verified,
         resumption,
+        ocsp,
         peercert: chain.and_then(|ch| ch.first()).map(|c| c.to_vec()),
         ourcert: Some(p.ourcert.clone()),
     }

@@ -10,6 +10,7 @@ fn facts() -> TlsFacts {
         peerdn: Some("/CN=client".into()),
         certificate_verified: true,
         resumption: RESUME_SUPPORTED | RESUME_CLIENT_SUGGESTED | RESUME_SERVER_TICKET | RESUME_USED,
+        ocsp: OCSP_VERIFIED,
         peercert: None,
         ourcert: None,
     }
@@ -130,6 +131,94 @@ fn configurations_are_cached_until_a_file_changes() {
 }
 
 #[test]
+fn selfsigned_and_crl_configurations_are_cached() {
+    let server = acceptor::TlsServer::new().unwrap();
+    // No tls_certificate: the self-signed certificate, made once.
+    let req = TlsRequest::default();
+    let a = server.prepare(&req).unwrap();
+    let b = server.prepare(&req).unwrap();
+    assert_eq!(a.ourcert, b.ourcert);
+    assert_eq!(server.builds(), 1);
+    assert!(!a.config.session_storage.can_cache(), "no sessions kept");
+    let resume = TlsRequest {
+        resumption: true,
+        ..TlsRequest::default()
+    };
+    assert!(server
+        .prepare(&resume)
+        .unwrap()
+        .config
+        .session_storage
+        .can_cache());
+    assert_eq!(
+        server.builds(),
+        1,
+        "resumption is per connection, not rebuilt"
+    );
+
+    // tls_crl: read when the configuration is built, again only when it changes.
+    let dir = std::env::temp_dir().join(format!("rexim-tls-crl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
+    let write_crl = |number: u64| {
+        let now = time::OffsetDateTime::now_utc();
+        let crl = rcgen::CertificateRevocationListParams {
+            this_update: now,
+            next_update: now + time::Duration::days(1),
+            crl_number: rcgen::SerialNumber::from(number),
+            issuing_distribution_point: None,
+            revoked_certs: Vec::new(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        }
+        .signed_by(&ca_cert, &ca_key)
+        .unwrap();
+        std::fs::write(dir.join("crl.pem"), crl.pem().unwrap()).unwrap();
+    };
+    write_crl(1);
+    let mut req = TlsRequest {
+        verify: ClientVerify::Required,
+        verify_certificates: dir.join("ca.pem").display().to_string(),
+        crl: dir.join("crl.pem").display().to_string(),
+        ..TlsRequest::default()
+    };
+    server.prepare(&req).unwrap();
+    server.prepare(&req).unwrap();
+    assert_eq!(
+        server.builds(),
+        2,
+        "one read of the CRL for two connections"
+    );
+    std::fs::remove_file(dir.join("crl.pem")).unwrap();
+    write_crl(22);
+    server.prepare(&req).unwrap();
+    assert_eq!(server.builds(), 3, "a changed CRL is read again");
+    std::fs::write(dir.join("crl.pem"), "not a CRL\n").unwrap();
+    let e = server.prepare(&req).err().unwrap();
+    assert!(
+        e.starts_with("(tls_crl): ") && e.contains("no CRL found"),
+        "{e}"
+    );
+    req.crl = dir.join("missing.pem").display().to_string();
+    let e = server.prepare(&req).err().unwrap();
+    assert_eq!(
+        e,
+        format!(
+            "(tls_crl): failed to stat {} for certificates revocation lists",
+            req.crl
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn on_connect_ports_list() {
     assert_eq!(on_connect_ports("465 : 2465"), Ok(vec![465, 2465]));
     assert_eq!(on_connect_ports(""), Ok(vec![]));
@@ -230,4 +319,22 @@ fn one_cached_configuration_per_certificate_name() {
     }
     assert_eq!(server.builds(), 2);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn startup_lines_for_what_rexim_does_not_act_on() {
+    let lines = |text: &str| {
+        let macros = crate::config::initial_macros(&[]).unwrap();
+        unsupported_options(&crate::config::load_text("t", text, macros))
+    };
+    assert!(lines("").is_empty());
+    assert!(lines("tls_dhparam = none\nopenssl_options = +no_tlsv1_3\n").is_empty());
+    assert_eq!(
+        lines("tls_dhparam = /etc/dh.pem\nopenssl_options = +all -no_renegotiation\n"),
+        [
+            "tls_dhparam is not supported by rexim and is ignored: rustls has no finite-field DH \
+             (no DHE suites; ECDHE and TLS 1.3 key exchange only)",
+            "openssl_options: rexim does not act on +all -no_renegotiation (rustls has no such switch)",
+        ]
+    );
 }

@@ -220,7 +220,6 @@ fn greet(s: &mut Session, esmtp: bool, user: Option<String>) -> Done {
     if s.tls.is_none()
         && s.host_option("tls_advertise_hosts", &cfg.tls_advertise_hosts)
         && s.tls_available
-        && (cfg.tls_certificate.is_some() || s.tls_simulated)
     {
         caps.push("STARTTLS".into());
         s.offered.tls = true;

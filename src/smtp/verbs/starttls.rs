@@ -68,9 +68,11 @@ fn expand_option(
 /// The option values the driver needs, expanded and matched for this host.
 fn request(s: &mut Session) -> Result<TlsRequest, String> {
     let cfg = s.cfg.clone();
+    // Unset: the daemon's self-signed certificate, as Exim's. Set but expanding to
+    // nothing, Exim loads no certificate and its handshake fails: rexim says so first.
     let certificate = expand_option(s, "tls_certificate", cfg.tls_certificate.as_ref(), true)?;
-    if certificate.is_empty() && !s.tls_simulated {
-        return Err("(tls_certificate): no certificate configured".into());
+    if certificate.is_empty() && cfg.tls_certificate.is_some() && !s.tls_simulated {
+        return Err("(tls_certificate): expanded to an empty string: no certificate".into());
     }
     let privatekey = expand_option(s, "tls_privatekey", cfg.tls_privatekey.as_ref(), true)?;
     let require_ciphers = expand_option(
@@ -88,15 +90,19 @@ fn request(s: &mut Session) -> Result<TlsRequest, String> {
     } else {
         ClientVerify::None
     };
-    let verify_certificates = if verify == ClientVerify::None {
-        String::new()
+    let (verify_certificates, crl) = if verify == ClientVerify::None {
+        (String::new(), String::new())
     } else {
-        expand_option(
+        let cas = expand_option(
             s,
             "tls_verify_certificates",
             Some(&cfg.tls_verify_certificates),
             true,
-        )?
+        )?;
+        (
+            cas,
+            expand_option(s, "tls_crl", cfg.tls_crl.as_ref(), true)?,
+        )
     };
     let alpn = expand_option(s, "tls_alpn", cfg.tls_alpn.as_ref(), false)?;
     let alpn = crate::expand::lists::iter(alpn.as_bytes())
@@ -116,6 +122,7 @@ fn request(s: &mut Session) -> Result<TlsRequest, String> {
         require_ciphers,
         verify,
         verify_certificates,
+        crl,
         resumption,
         alpn,
         require_alpn,
