@@ -6,6 +6,7 @@ use crate::error::{ExpResult, ExpandError};
 use crate::expand::ast::*;
 use crate::expand::context::Context;
 use crate::expand::headers;
+use crate::expand::operators::Input;
 use crate::expand::value::Val;
 use crate::expand::vars::{self, Var, VarId};
 use crate::expand::{computed, parse};
@@ -28,6 +29,8 @@ pub struct Eval<'c> {
     /// `$0`..`$n` from the last regex match.
     pub captures: Vec<Val>,
     depth: u32,
+    /// Spare buffers for operator operands (one per nesting level in use).
+    scratch: Vec<Vec<u8>>,
 }
 
 /// Run `f` with at least 128 KiB of stack left, switching to a fresh 2 MiB segment when
@@ -68,6 +71,7 @@ impl<'c> Eval<'c> {
             item: None,
             captures: Vec::new(),
             depth: 0,
+            scratch: Vec::new(),
         }
     }
 
@@ -295,11 +299,58 @@ impl<'c> Eval<'c> {
         (*e.error).clone()
     }
 
+    /// Run an operator on its operand, appending the result to `out`. A literal operand
+    /// is read in place; any other is expanded into a reused scratch buffer.
     fn op(&mut self, op: &OpNode, out: &mut Val) -> ExpResult<()> {
-        let input = self.seq(&op.operand)?;
-        let result = (op.def.run)(self, op.arg.as_deref(), input)?;
-        out.push(&result);
-        Ok(())
+        let run = op.def.run;
+        let arg = op.arg.as_deref();
+        let start = out.bytes.len();
+        let r = match op.operand.nodes.as_slice() {
+            [] => run(
+                self,
+                arg,
+                Input {
+                    bytes: b"",
+                    tainted: false,
+                },
+                &mut out.bytes,
+            ),
+            [Node::Text(t)] if t.len() <= self.ctx.limits.max_output => run(
+                self,
+                arg,
+                Input {
+                    bytes: t,
+                    tainted: false,
+                },
+                &mut out.bytes,
+            ),
+            _ => {
+                let mut input = Val {
+                    bytes: self.scratch.pop().unwrap_or_default(),
+                    tainted: false,
+                };
+                let r = self.seq_into(&op.operand, &mut input).and_then(|()| {
+                    let v = Input {
+                        bytes: &input.bytes,
+                        tainted: input.tainted,
+                    };
+                    run(self, arg, v, &mut out.bytes)
+                });
+                input.bytes.clear();
+                self.scratch.push(input.bytes);
+                r
+            }
+        };
+        match r {
+            Ok(tainted) => {
+                out.tainted |= tainted;
+                Ok(())
+            }
+            Err(e) => {
+                out.bytes.truncate(start);
+                Err(e)
+            }
+        }
     }
 
     /// The value of a variable (unset ones are empty, as in Exim).

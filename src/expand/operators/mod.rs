@@ -3,7 +3,6 @@
 use crate::error::ExpResult;
 use crate::expand::eval::Eval;
 use crate::expand::fxhash::FxHashMap;
-use crate::expand::value::Val;
 
 pub mod address_ops;
 pub mod codecs;
@@ -19,8 +18,43 @@ pub mod substr;
 pub mod text;
 pub mod time;
 
+/// An operator's expanded operand, borrowed (from the AST, a variable or a scratch buffer).
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    pub bytes: &'a [u8],
+    pub tainted: bool,
+}
+
+impl Input<'_> {
+    /// Append a result derived from this input (same taint); returns that taint.
+    pub fn emit(&self, out: &mut Vec<u8>, result: impl AsRef<[u8]>) -> bool {
+        out.extend_from_slice(result.as_ref());
+        self.tainted
+    }
+}
+
+/// Append a result that is never tainted (digests, counts, numbers).
+pub fn emit_clean(out: &mut Vec<u8>, result: impl AsRef<[u8]>) -> bool {
+    out.extend_from_slice(result.as_ref());
+    false
+}
+
+/// Append a result that is always tainted (certificate data).
+pub fn emit_tainted(out: &mut Vec<u8>, result: impl AsRef<[u8]>) -> bool {
+    out.extend_from_slice(result.as_ref());
+    true
+}
+
+/// Append `n` in decimal (no intermediate `String`).
+pub fn push_decimal(out: &mut Vec<u8>, n: i64) {
+    use std::io::Write;
+    let _ = write!(out, "{n}");
+}
+
 /// Operator function: `arg` is the `_suffix` (if any), `input` the expanded operand.
-pub type OpFn = fn(&mut Eval, Option<&str>, Val) -> ExpResult<Val>;
+/// The result is appended to `out` (no value is allocated for it); the return value
+/// says whether the result is tainted. On error the caller drops whatever was appended.
+pub type OpFn = fn(&mut Eval, Option<&str>, Input, &mut Vec<u8>) -> ExpResult<bool>;
 
 pub struct OpDef {
     pub name: &'static str,
