@@ -238,6 +238,9 @@ pub fn main_with_macros(
     mut macros: Macros,
 ) -> i32 {
     crate::expand::computed::local_caller(&mut ctx);
+    // A lookup file is `stat`ed at most once a second, not on every lookup: a file edited
+    // between typed lines still shows the edit (see `lookup::files` for the rule).
+    crate::lookup::files::set_recheck_interval(std::time::Duration::from_secs(1));
     if let Some(path) = message_file {
         if let Err(e) = load_message(&mut ctx, path) {
             eprintln!(
