@@ -120,8 +120,6 @@ pub struct HeaderRef {
 #[derive(Debug, Clone)]
 pub struct OpNode {
     pub def: &'static OpDef,
-    /// Full name as written (`sha2_256`), for messages.
-    pub name: String,
     /// Text after the first `_` when the operator takes `_args`.
     pub arg: Option<String>,
     pub operand: Seq,

@@ -135,6 +135,9 @@ pub struct Context {
     pub host_list_cache: HashMap<Box<str>, Option<crate::listmatch::Matched>>,
     /// Certificate variables (`Context::set_certificate`, in `expand/cert/`).
     pub certificates: crate::expand::cert::Certificates,
+    /// Spare buffers for intermediate values (operator operands, condition arguments),
+    /// kept from one expansion to the next so that most evaluations allocate none.
+    pub(crate) scratch: Vec<Vec<u8>>,
 }
 
 impl Default for Context {
@@ -164,6 +167,7 @@ impl Context {
             trace: None,
             host_list_cache: HashMap::new(),
             certificates: Default::default(),
+            scratch: Vec::new(),
         }
     }
 

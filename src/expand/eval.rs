@@ -29,9 +29,10 @@ pub struct Eval<'c> {
     /// `$0`..`$n` from the last regex match.
     pub captures: Vec<Val>,
     depth: u32,
-    /// Spare buffers for operator operands (one per nesting level in use).
-    scratch: Vec<Vec<u8>>,
 }
+
+/// Scratch buffers bigger than this are freed rather than kept for reuse.
+const SCRATCH_KEEP_MAX: usize = 64 << 10;
 
 /// Run `f` with at least 128 KiB of stack left, switching to a fresh 2 MiB segment when
 /// the thread's stack runs low: nesting depth is bounded by `Limits`, not by the caller's
@@ -71,7 +72,21 @@ impl<'c> Eval<'c> {
             item: None,
             captures: Vec::new(),
             depth: 0,
-            scratch: Vec::new(),
+        }
+    }
+
+    /// An empty value on a spare buffer; hand it back with [`Eval::give_scratch`].
+    fn take_scratch(&mut self) -> Val {
+        Val {
+            bytes: self.ctx.scratch.pop().unwrap_or_default(),
+            tainted: false,
+        }
+    }
+
+    fn give_scratch(&mut self, mut v: Val) {
+        if v.bytes.capacity() <= SCRATCH_KEEP_MAX && self.ctx.scratch.len() < 32 {
+            v.bytes.clear();
+            self.ctx.scratch.push(v.bytes);
         }
     }
 
@@ -137,8 +152,10 @@ impl<'c> Eval<'c> {
             }
             _ => {}
         }
-        let v = self.seq(s)?;
-        Ok(f(&v.bytes, v.tainted))
+        let mut v = self.take_scratch();
+        let r = self.seq_into(s, &mut v).map(|()| f(&v.bytes, v.tainted));
+        self.give_scratch(v);
+        r
     }
 
     /// Expand two arguments in order and hand both (bytes, taint) to `f`, copying at
@@ -159,15 +176,19 @@ impl<'c> Eval<'c> {
         if let Some(y) = literal {
             return self.with_bytes(a, |x, t| f((x, t), (y, false)));
         }
-        let first: (std::borrow::Cow<[u8]>, bool) = match a.nodes.as_slice() {
-            [] => (std::borrow::Cow::Borrowed(b""), false),
-            [Node::Text(t)] if t.len() <= max => (std::borrow::Cow::Borrowed(&t[..]), false),
+        match a.nodes.as_slice() {
+            [] => self.with_bytes(b, |y, t| f((b"", false), (y, t))),
+            [Node::Text(t)] if t.len() <= max => self.with_bytes(b, |y, yt| f((t, false), (y, yt))),
             _ => {
-                let v = self.seq(a)?;
-                (std::borrow::Cow::Owned(v.bytes), v.tainted)
+                let mut first = self.take_scratch();
+                let r = match self.seq_into(a, &mut first) {
+                    Ok(()) => self.with_bytes(b, |y, t| f((&first.bytes, first.tainted), (y, t))),
+                    Err(e) => Err(e),
+                };
+                self.give_scratch(first);
+                r
             }
-        };
-        self.with_bytes(b, |y, t| f((&first.0, first.1), (y, t)))
+        }
     }
 
     /// Set `$item`, reusing the buffer of the previous one.
@@ -325,10 +346,7 @@ impl<'c> Eval<'c> {
                 &mut out.bytes,
             ),
             _ => {
-                let mut input = Val {
-                    bytes: self.scratch.pop().unwrap_or_default(),
-                    tainted: false,
-                };
+                let mut input = self.take_scratch();
                 let r = self.seq_into(&op.operand, &mut input).and_then(|()| {
                     let v = Input {
                         bytes: &input.bytes,
@@ -336,8 +354,7 @@ impl<'c> Eval<'c> {
                     };
                     run(self, arg, v, &mut out.bytes)
                 });
-                input.bytes.clear();
-                self.scratch.push(input.bytes);
+                self.give_scratch(input);
                 r
             }
         };

@@ -80,7 +80,6 @@ pub fn checked_number(cond: &str, arg: Seq) -> Seq {
     let span = arg.span;
     let node = Node::Op(Box::new(OpNode {
         def: &CHECK,
-        name: cond.to_string(),
         arg: None,
         operand: arg,
         span,

@@ -371,7 +371,6 @@ impl<'s> Builder<'s> {
                     .unwrap_or((operand, def));
                 Node::Op(Box::new(OpNode {
                     def,
-                    name: name.to_string(),
                     arg,
                     operand,
                     span,

@@ -56,6 +56,15 @@ pub fn parse_body(src: &str) -> Seq {
     parse_body_mapped(src, false)
 }
 
+thread_local! {
+    /// Text buffers left by the previous parse on this thread: most expansions then
+    /// parse without growing a buffer (a `-be` run parses every line).
+    static SPARE_BUFFERS: std::cell::Cell<Vec<Vec<u8>>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Buffers longer than this are not kept from one parse to the next.
+const SPARE_BUFFER_MAX: usize = 4096;
+
 /// As [`parse_body`]; `unmap` says the text carries stand-ins for non-UTF-8 bytes.
 pub fn parse_body_mapped(src: &str, unmap: bool) -> Seq {
     let mut f = Fast {
@@ -65,9 +74,14 @@ pub fn parse_body_mapped(src: &str, unmap: bool) -> Seq {
         b: Builder::new(src),
         depth: 0,
         unmap,
-        buffers: Vec::new(),
+        buffers: SPARE_BUFFERS.with(|b| b.take()),
     };
-    f.seq(Mode::Top)
+    let body = f.seq(Mode::Top);
+    let mut buffers = f.buffers;
+    buffers.retain(|b| b.capacity() <= SPARE_BUFFER_MAX);
+    buffers.truncate(16);
+    SPARE_BUFFERS.with(|b| b.set(buffers));
+    body
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
