@@ -32,7 +32,7 @@ pub struct Eval<'c> {
 }
 
 /// Scratch buffers bigger than this are freed rather than kept for reuse.
-const SCRATCH_KEEP_MAX: usize = 64 << 10;
+const SCRATCH_KEEP_MAX: usize = 4 << 10;
 
 /// Run `f` with at least 128 KiB of stack left, switching to a fresh 2 MiB segment when
 /// the thread's stack runs low: nesting depth is bounded by `Limits`, not by the caller's
@@ -83,6 +83,11 @@ impl<'c> Eval<'c> {
         }
     }
 
+    /// Hand a value that is no longer needed back for reuse (values from [`Eval::seq`]).
+    pub fn recycle(&mut self, v: Val) {
+        self.give_scratch(v)
+    }
+
     fn give_scratch(&mut self, mut v: Val) {
         if v.bytes.capacity() <= SCRATCH_KEEP_MAX && self.ctx.scratch.len() < 32 {
             v.bytes.clear();
@@ -90,9 +95,9 @@ impl<'c> Eval<'c> {
         }
     }
 
-    /// Expand a sequence into a new value.
+    /// Expand a sequence into a new value (on a spare buffer when there is one).
     pub fn seq(&mut self, s: &Seq) -> ExpResult<Val> {
-        let mut out = Val::default();
+        let mut out = self.take_scratch();
         self.seq_into(s, &mut out)?;
         Ok(out)
     }

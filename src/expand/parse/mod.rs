@@ -26,7 +26,7 @@ pub fn parse_reference(source: &str) -> Expansion {
 
 fn parse_with(source: &str, front: fn(&str) -> Seq) -> Expansion {
     let source: Arc<str> = Arc::from(source);
-    let body = if !source.bytes().any(|c| c == b'$' || c == b'\\') {
+    let body = if !needs_parsing(source.as_bytes()) {
         // Exim's fast path: nothing to expand.
         let nodes = if source.is_empty() {
             Vec::new()
@@ -129,10 +129,21 @@ pub fn parse_checked(source: &str) -> Result<Expansion, ExpandError> {
 /// configuration; keeps hostile input from exhausting the stack).
 pub const MAX_PARSE_NESTING: usize = 1000;
 
+/// Whether the text holds a `$` or `\\` (else it expands to itself). Written without an
+/// early exit so that it compiles to vector compares: most lines are short.
+fn needs_parsing(s: &[u8]) -> bool {
+    s.iter().fold(false, |found, &c| found | (c == b'$') | (c == b'\\'))
+}
+
 /// Whether `{` may nest deeper than `limit` (the exact depth is computed only when the
 /// text holds that many braces at all, which ordinary expansions do not).
 fn may_nest_deeper_than(s: &[u8], limit: usize) -> bool {
-    s.iter().filter(|&&c| c == b'{').count() > limit && brace_depth(s) > limit
+    // Counted in byte lanes, 255 bytes at a time (no lane can overflow).
+    let braces: usize = s
+        .chunks(255)
+        .map(|chunk| chunk.iter().fold(0u8, |n, &c| n + u8::from(c == b'{')) as usize)
+        .sum();
+    braces > limit && brace_depth(s) > limit
 }
 
 /// The deepest nesting of `{` in the text, ignoring escaped braces and `\N...\N`.
