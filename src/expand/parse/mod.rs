@@ -10,37 +10,40 @@ mod pest_front;
 use std::sync::Arc;
 
 use crate::error::ExpandError;
-use crate::expand::ast::{Expansion, Node, Seq, Span};
+use crate::expand::ast::{Expansion, Node, Seq, Span, Text};
 
 /// Parse an expansion string. Never fails: syntax errors become error nodes
 /// that are raised, in Exim's order, when evaluation reaches them (see
 /// [`Expansion::static_error`] to check up front).
 pub fn parse(source: &str) -> Expansion {
-    parse_with(source, fast_front::parse_body)
+    parse_with(source, |s, shared| fast_front::parse_body(s, Some(shared)))
 }
 
 /// Parse with the pest grammar (the reference implementation).
 pub fn parse_reference(source: &str) -> Expansion {
-    parse_with(source, pest_front::parse_body)
+    parse_with(source, |s, _| pest_front::parse_body(s))
 }
 
-fn parse_with(source: &str, front: fn(&str) -> Seq) -> Expansion {
+/// `front` gets the source as text and as the shared buffer its text pieces may point into.
+fn parse_with(source: &str, front: impl Fn(&str, &Arc<[u8]>) -> Seq) -> Expansion {
     let source: Arc<str> = Arc::from(source);
+    // The same allocation, seen as bytes.
+    let shared: Arc<[u8]> = Arc::from(source.clone());
     let body = if !needs_parsing(source.as_bytes()) {
         // Exim's fast path: nothing to expand.
         let nodes = if source.is_empty() {
             Vec::new()
         } else {
-            vec![Node::Text(source.as_bytes().into())]
+            vec![Node::Text(Text::shared(&shared, 0, source.len()))]
         };
         Seq::new(nodes, Span::new(0, source.len()))
     } else {
         // Deep input is parsed on a stack big enough for the recursion; the scanner
         // itself refuses nesting deeper than MAX_PARSE_NESTING.
         if may_nest_deeper_than(source.as_bytes(), 32) {
-            stacker::grow(64 << 20, || front(&source))
+            stacker::grow(64 << 20, || front(&source, &shared))
         } else {
-            front(&source)
+            front(&source, &shared)
         }
     };
     Expansion { source, body }
@@ -55,9 +58,11 @@ pub fn parse_bytes(source: &[u8]) -> Expansion {
         Err(_) => {
             let mapped = map_bytes(source);
             let body = if may_nest_deeper_than(mapped.as_bytes(), 32) {
-                stacker::grow(64 << 20, || fast_front::parse_body_mapped(&mapped, true))
+                stacker::grow(64 << 20, || {
+                    fast_front::parse_body_mapped(&mapped, true, None)
+                })
             } else {
-                fast_front::parse_body_mapped(&mapped, true)
+                fast_front::parse_body_mapped(&mapped, true, None)
             };
             Expansion {
                 source: Arc::from(mapped.as_str()),
