@@ -130,7 +130,8 @@ fn next_logical_line(
 
 /// Whether any byte is an ASCII capital (no early exit, so it compiles to vector compares).
 fn has_uppercase(s: &[u8]) -> bool {
-    s.iter().fold(false, |found, c| found | c.is_ascii_uppercase())
+    s.iter()
+        .fold(false, |found, c| found | c.is_ascii_uppercase())
 }
 
 /// What one `-be` input line prints: a macro definition's confirmation (or its error

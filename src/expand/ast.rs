@@ -90,6 +90,13 @@ impl Text {
     }
 }
 
+impl Text {
+    /// Whether this piece is a range of `buf` (the same memory, not a copy).
+    pub fn is_range_of(&self, buf: &[u8]) -> bool {
+        std::ptr::eq(self.buf.as_ptr(), buf.as_ptr())
+    }
+}
+
 impl std::ops::Deref for Text {
     type Target = [u8];
     fn deref(&self) -> &[u8] {

@@ -171,8 +171,11 @@ impl<'s> Fast<'s> {
 
     fn seq(&mut self, mode: Mode) -> Seq {
         let start = self.pos;
-        let mut buf =
-            SeqBuf::with_buffer(self.unmap, self.buffers.pop().unwrap_or_default(), self.shared);
+        let mut buf = SeqBuf::with_buffer(
+            self.unmap,
+            self.buffers.pop().unwrap_or_default(),
+            self.shared,
+        );
         self.depth += 1;
         if self.depth > MAX_NESTING {
             let e = ExpandError::hard(format!(

@@ -137,7 +137,8 @@ pub const MAX_PARSE_NESTING: usize = 1000;
 /// Whether the text holds a `$` or `\\` (else it expands to itself). Written without an
 /// early exit so that it compiles to vector compares: most lines are short.
 fn needs_parsing(s: &[u8]) -> bool {
-    s.iter().fold(false, |found, &c| found | (c == b'$') | (c == b'\\'))
+    s.iter()
+        .fold(false, |found, &c| found | (c == b'$') | (c == b'\\'))
 }
 
 /// Whether `{` may nest deeper than `limit` (the exact depth is computed only when the
@@ -174,4 +175,40 @@ fn brace_depth(s: &[u8]) -> usize {
         i += 1;
     }
     max
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::expand::ast::{Node, Seq};
+
+    fn texts(s: &Seq) -> Vec<&crate::expand::ast::Text> {
+        s.nodes
+            .iter()
+            .filter_map(|n| match n {
+                Node::Text(t) => Some(t),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn verbatim_text_is_a_range_of_the_source() {
+        let e = super::parse("ab ${lc:X} c\\td");
+        let src = e.source().as_bytes();
+        let t = texts(&e.body);
+        assert_eq!(t.len(), 2);
+        assert_eq!(&t[0][..], b"ab ");
+        assert!(
+            t[0].is_range_of(src),
+            "verbatim text points into the source"
+        );
+        // Text with an escape is not a slice of the source: it has its own buffer.
+        assert_eq!(&t[1][..], b" c\td");
+        assert!(!t[1].is_range_of(src));
+        let literal = super::parse("no dollars here");
+        assert!(texts(&literal.body)[0].is_range_of(literal.source().as_bytes()));
+        // The reference front end copies; both give the same text.
+        let r = super::parse_reference("ab ${lc:X} c\\td");
+        assert_eq!(&texts(&r.body)[0][..], b"ab ");
+    }
 }
