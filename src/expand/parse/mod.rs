@@ -137,8 +137,10 @@ pub const MAX_PARSE_NESTING: usize = 1000;
 /// Whether the text holds a `$` or `\\` (else it expands to itself). Written without an
 /// early exit so that it compiles to vector compares: most lines are short.
 fn needs_parsing(s: &[u8]) -> bool {
-    s.iter()
-        .fold(false, |found, &c| found | (c == b'$') | (c == b'\\'))
+    // A byte-wide accumulator (a `bool` one is not vectorised).
+    s.iter().fold(0u8, |found, &c| {
+        found | u8::from((c == b'$') | (c == b'\\'))
+    }) != 0
 }
 
 /// Whether `{` may nest deeper than `limit` (the exact depth is computed only when the
