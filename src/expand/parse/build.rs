@@ -375,7 +375,8 @@ impl<'s> Builder<'s> {
             .as_bytes()
             .get(operand.span.start as usize..)
             .and_then(|t| t.strip_prefix(b"$"));
-        if let Some(e) = operators::find(name)
+        let found = operators::find(name);
+        if let Some(e) = found
             .zip(after_dollar)
             .and_then(|((def, _), rest)| operators::digests::cert_prepass_error(def.name, rest))
         {
@@ -386,7 +387,7 @@ impl<'s> Builder<'s> {
             nodes.push(error_node(vec![], self.missing_close_error(close.pos)));
             operand = Seq::new(nodes, operand.span);
         }
-        match operators::find(name) {
+        match found {
             Some((def, arg)) => {
                 let arg = arg.map(str::to_string);
                 let (operand, def) = operators::digests::cert_operand(def.name, &operand, self.src)
