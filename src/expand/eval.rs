@@ -34,6 +34,9 @@ pub struct Eval<'c> {
 /// Scratch buffers bigger than this are freed rather than kept for reuse.
 const SCRATCH_KEEP_MAX: usize = 4 << 10;
 
+/// A new scratch buffer starts this big (most values are short): no growth steps.
+const SCRATCH_FIRST_CAPACITY: usize = 64;
+
 /// Run `f` with at least 128 KiB of stack left, switching to a fresh 2 MiB segment when
 /// the thread's stack runs low: nesting depth is bounded by `Limits`, not by the caller's
 /// stack size (a debug build spends tens of KiB per nesting level).
@@ -56,7 +59,14 @@ fn value_ids() -> (VarId, VarId) {
 
 /// Expand a parsed expansion.
 pub fn expand(e: &Expansion, ctx: &mut Context) -> ExpResult<Val> {
-    Eval::new(ctx).seq(&e.body)
+    // The result leaves with the caller: sized once from the source instead of growing
+    // from empty (results are mostly about as long as their expansion text).
+    let mut out = Val {
+        bytes: Vec::with_capacity(e.source.len().clamp(16, 1024)),
+        tainted: false,
+    };
+    Eval::new(ctx).seq_into(&e.body, &mut out)?;
+    Ok(out)
 }
 
 /// Parse and expand in one step (convenient for one-off strings).
@@ -78,7 +88,11 @@ impl<'c> Eval<'c> {
     /// An empty value on a spare buffer; hand it back with [`Eval::give_scratch`].
     fn take_scratch(&mut self) -> Val {
         Val {
-            bytes: self.ctx.scratch.pop().unwrap_or_default(),
+            bytes: self
+                .ctx
+                .scratch
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(SCRATCH_FIRST_CAPACITY)),
             tainted: false,
         }
     }
