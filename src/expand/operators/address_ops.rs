@@ -14,30 +14,23 @@ fn extract(bytes: &[u8]) -> Option<address::Address> {
 
 /// `${address:Fred <fred@Example.com>}` gives `fred@Example.com`; empty when unparseable.
 pub fn address(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
-    Ok(v.emit(
-        out,
-        extract(&v.bytes).map(|a| a.address).unwrap_or_default(),
-    ))
+    Ok(v.emit(out, extract(v.bytes).map(|a| a.address).unwrap_or_default()))
 }
 
 /// `${domain:Fred <fred@Example.com>}` gives `Example.com`.
 pub fn domain(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
-    Ok(v.emit(
-        out,
-        extract(&v.bytes)
-            .map(|a| a.domain().to_vec())
-            .unwrap_or_default(),
-    ))
+    if let Some(a) = extract(v.bytes) {
+        out.extend_from_slice(a.domain());
+    }
+    Ok(v.tainted)
 }
 
 /// `${local_part:Fred <fred@Example.com>}` gives `fred`.
 pub fn local_part(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
-    Ok(v.emit(
-        out,
-        extract(&v.bytes)
-            .map(|a| a.local_part().to_vec())
-            .unwrap_or_default(),
-    ))
+    if let Some(a) = extract(v.bytes) {
+        out.extend_from_slice(a.local_part());
+    }
+    Ok(v.tainted)
 }
 
 /// `${addresses:>+ a@b, Fred <c@d>}` gives `a@b+c@d`: the operative addresses of a
@@ -45,7 +38,7 @@ pub fn local_part(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) ->
 pub fn addresses(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) -> ExpResult<bool> {
     let bytes = match v.bytes.iter().position(|&c| c == 0) {
         Some(n) => &v.bytes[..n],
-        None => &v.bytes[..],
+        None => v.bytes,
     };
     let mut s = bytes;
     while let Some((&c, rest)) = s.split_first() {

@@ -66,7 +66,7 @@ fn not_decimal(op: &str, s: &[u8]) -> ExpandError {
 
 /// `${base32:1024}` gives `baa` (no leading zeros; `0` gives an empty string).
 pub fn base32(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) -> ExpResult<bool> {
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     let (mut n, all) = strtoul(s);
     if !all {
         return Err(not_decimal("base32", s));
@@ -82,7 +82,7 @@ pub fn base32(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) -> Exp
 
 /// `${base32d:baa}` gives `1024`.
 pub fn base32d(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     let mut n: u64 = 0;
     for c in s {
         let Some(d) = BASE32.iter().position(|b| b == c) else {
@@ -98,7 +98,7 @@ pub fn base32d(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> Ex
 
 /// `${base62:1000}` gives `0000G8` (always six digits; higher ones are dropped).
 pub fn base62(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) -> ExpResult<bool> {
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     let (mut n, all) = strtoul(s);
     if !all {
         return Err(not_decimal("base62", s));
@@ -108,12 +108,12 @@ pub fn base62(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) -> Exp
         *slot = BASE62[(n % 62) as usize];
         n /= 62;
     }
-    Ok(v.emit(dst, out.to_vec()))
+    Ok(v.emit(dst, out))
 }
 
 /// `${base62d:0000G8}` gives `1000`.
 pub fn base62d(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     let mut n: u64 = 0;
     for c in s {
         let Some(d) = BASE62.iter().position(|b| b == c) else {
@@ -129,7 +129,7 @@ pub fn base62d(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> Ex
 
 /// `${base64:abc}` (and `${str2b64:abc}`) gives `YWJj`.
 pub fn base64(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     let start = out.len();
     out.resize(start + base64::encoded_len(s.len(), true).unwrap_or(0), 0);
     let n = base64::engine::general_purpose::STANDARD
@@ -141,7 +141,7 @@ pub fn base64(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> Exp
 
 /// `${base64d:YWJj}` gives `abc`. White space is ignored; the result stops at a NUL byte.
 pub fn base64d(_: &mut Eval, name: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     match decode64(s) {
         Some(decoded) => Ok(v.emit(out, cstr(&decoded))),
         None => {
@@ -203,7 +203,7 @@ pub fn decode64(s: &[u8]) -> Option<Vec<u8>> {
 
 /// `${hex2b64:616263}` gives `YWJj`.
 pub fn hex2b64(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     let shown = || String::from_utf8_lossy(s).into_owned();
     if !s.iter().all(u8::is_ascii_hexdigit) {
         return Err(ExpandError::hard(format!(

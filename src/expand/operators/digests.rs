@@ -37,7 +37,7 @@ pub fn sha1(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpRe
 
 /// `${sha2_512:abc}`, `${sha256:abc}`: SHA-2 (256 unless `_384`/`_512`), uppercase hex.
 pub fn sha2(_: &mut Eval, arg: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     Ok(match arg {
         None | Some("256") => hex(out, &Sha256::digest(s), true),
         Some("384") => hex(out, &Sha384::digest(s), true),
@@ -48,7 +48,7 @@ pub fn sha2(_: &mut Eval, arg: Option<&str>, v: Input, out: &mut Vec<u8>) -> Exp
 
 /// `${sha3_224:abc}`: SHA-3 (256 unless `_224`/`_384`/`_512`), uppercase hex.
 pub fn sha3(_: &mut Eval, arg: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     Ok(match arg {
         None | Some("256") => hex(out, &Sha3_256::digest(s), true),
         Some("224") => hex(out, &Sha3_224::digest(s), true),

@@ -32,7 +32,7 @@ pub fn utf8_domain_to_alabel(
     v: Input,
     out: &mut Vec<u8>,
 ) -> ExpResult<bool> {
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     if s.is_ascii() {
         return Ok(v.emit(out, s));
     }
@@ -71,7 +71,7 @@ pub fn utf8_domain_from_alabel(
     v: Input,
     dst: &mut Vec<u8>,
 ) -> ExpResult<bool> {
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     let mut out = Vec::new();
     for label in lists::iter_fixed(s, b'.') {
         let label = if label.starts_with(b"xn--") {
@@ -99,7 +99,7 @@ pub fn utf8_localpart_to_alabel(
     v: Input,
     out: &mut Vec<u8>,
 ) -> ExpResult<bool> {
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     if s.is_ascii() {
         return Ok(v.emit(out, s));
     }
@@ -116,7 +116,7 @@ pub fn utf8_localpart_from_alabel(
     v: Input,
     out: &mut Vec<u8>,
 ) -> ExpResult<bool> {
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     decode_label(s)
         .map(|d| v.emit(out, d))
         .map_err(|e| from_alabel_err(s, e))

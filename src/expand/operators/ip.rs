@@ -82,7 +82,7 @@ fn not_ip(s: &[u8]) -> ExpandError {
 
 /// `${mask:10.1.2.3/8}` gives `10.0.0.0/8`; `${mask_n:2001:db8::1/32}` gives `2001:db8::/32`.
 pub fn mask(_: &mut Eval, arg: Option<&str>, v: Input, dst: &mut Vec<u8>) -> ExpResult<bool> {
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     let (kind, off) = ip_kind(s, true);
     if kind == 0 {
         return Err(not_ip(s));
@@ -144,13 +144,13 @@ fn v6_binary(s: &[u8]) -> ExpResult<[u32; 4]> {
 
 /// `${ipv6norm:2001:0db8:0:0::1}` gives `2001:db8::1`; IPv4 becomes `::ffff:` mapped.
 pub fn ipv6norm(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
-    let bin = v6_binary(cstr(&v.bytes))?;
+    let bin = v6_binary(cstr(v.bytes))?;
     Ok(v.emit(out, ipv6_text(&bin)))
 }
 
 /// `${ipv6denorm:::1}` gives `0000:0000:0000:0000:0000:0000:0000:0001`.
 pub fn ipv6denorm(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
-    let bin = v6_binary(cstr(&v.bytes))?;
+    let bin = v6_binary(cstr(v.bytes))?;
     let groups: Vec<String> = bin
         .iter()
         .flat_map(|w| [format!("{:04x}", w >> 16), format!("{:04x}", w & 0xffff)])
@@ -160,7 +160,7 @@ pub fn ipv6denorm(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) ->
 
 /// `${reverse_ip:192.0.2.1}` gives `1.2.0.192`; IPv6 gives reversed nibbles.
 pub fn reverse_ip(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     if ip_kind(s, true).0 == 0 {
         return Err(ExpandError::hard(format!(
             "reverse_ip() not given an IP address [{}]",

@@ -13,7 +13,7 @@ const MAX_NESTING: u32 = 100;
 pub fn listcount(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
     Ok(emit_clean(
         out,
-        lists::iter(cstr(&v.bytes)).count().to_string(),
+        lists::iter(cstr(v.bytes)).count().to_string(),
     ))
 }
 
@@ -26,7 +26,7 @@ pub fn listnamed(ev: &mut Eval, arg: Option<&str>, v: Input, dst: &mut Vec<u8>) 
         Some(_) => return Err(ExpandError::hard("bad suffix on \"list\" operator")),
     };
     let mut out = Vec::new();
-    let name = String::from_utf8_lossy(cstr(&v.bytes)).into_owned();
+    let name = String::from_utf8_lossy(cstr(v.bytes)).into_owned();
     expand_named(ev, &name, kind, &mut out, 0)?;
     Ok(v.emit(dst, out))
 }

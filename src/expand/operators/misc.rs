@@ -36,7 +36,7 @@ pub fn strerror(e: &std::io::Error) -> String {
 
 /// `${stat:/etc/hostname}` gives `mode=0644 smode=-rw-r--r-- inode=... size=... mtime=...`.
 pub fn stat(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
-    let path = String::from_utf8_lossy(cstr(&v.bytes)).into_owned();
+    let path = String::from_utf8_lossy(cstr(v.bytes)).into_owned();
     let md = std::fs::metadata(&path)
         .map_err(|e| ExpandError::hard(format!("stat({path}) failed: {}", strerror(&e))))?;
     let mode = md.mode();

@@ -364,7 +364,7 @@ pub fn string_integer(s: &[u8], non_negative: bool) -> Result<i64, String> {
 
 /// `${randint:10}` gives a number from 0 to 9 (`0` when the limit is 0 or 1).
 pub fn randint(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
-    let max = string_integer(cstr(&v.bytes), true).map_err(ExpandError::hard)? as i32;
+    let max = string_integer(cstr(v.bytes), true).map_err(ExpandError::hard)? as i32;
     let n = if max <= 1 {
         0
     } else {

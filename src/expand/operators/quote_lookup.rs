@@ -52,7 +52,7 @@ pub fn quote(arg: &str, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
     if crate::lookup::find_type(ty).is_none() && !EXIM_TYPES.contains(&ty) {
         return Err(ExpandError::hard(format!("unknown lookup type \"{ty}\"")));
     }
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     let quoted = match (quoter(ty), opt) {
         (Some(f), _) => f(s, opt),
         (None, Some(_)) => None,

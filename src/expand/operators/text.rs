@@ -48,14 +48,14 @@ pub fn printing(s: &[u8], top_bit_printable: bool) -> Vec<u8> {
 pub fn escape(ev: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
     Ok(v.emit(
         out,
-        printing(cstr(&v.bytes), ev.ctx.settings.print_topbitchars),
+        printing(cstr(v.bytes), ev.ctx.settings.print_topbitchars),
     ))
 }
 
 /// `${escape8bit:a\xe9}` gives `a\351`: bytes from 127 up, and `\`, as octal escapes.
 pub fn escape8bit(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) -> ExpResult<bool> {
     let mut out = Vec::new();
-    for &c in cstr(&v.bytes) {
+    for &c in cstr(v.bytes) {
         if c < 127 && c != b'\\' {
             out.push(c);
         } else {
@@ -68,7 +68,7 @@ pub fn escape8bit(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) ->
 /// `${hexquote:a b}` gives `a\x20b`: bytes outside 0x21..0x7e as `\xNN`.
 pub fn hexquote(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) -> ExpResult<bool> {
     let mut out = Vec::new();
-    for &c in cstr(&v.bytes) {
+    for &c in cstr(v.bytes) {
         if (0x21..=0x7e).contains(&c) {
             out.push(c);
         } else {
@@ -81,7 +81,7 @@ pub fn hexquote(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) -> E
 /// `${rxquote:a.b}` gives `a\.b`: a backslash before every non-alphanumeric byte.
 pub fn rxquote(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) -> ExpResult<bool> {
     let mut out = Vec::new();
-    for &c in cstr(&v.bytes) {
+    for &c in cstr(v.bytes) {
         if !c.is_ascii_alphanumeric() {
             out.push(b'\\');
         }
@@ -96,7 +96,7 @@ pub fn utf8clean(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) -> 
     let mut seq = [0u8; 4];
     let (mut seq_len, mut index, mut left) = (0usize, 0usize, 0u32);
     let mut code: u32 = 0;
-    for &c in cstr(&v.bytes) {
+    for &c in cstr(v.bytes) {
         // 0: in progress; 1: broken by a non-continuation byte; 2: invalid.
         let mut bad = 0;
         if left > 0 {
@@ -162,7 +162,7 @@ pub fn utf8clean(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) -> 
 
 /// `${from_utf8:caf\xc3\xa9}` gives `caf\xe9`: UTF-8 to Latin-1, characters above 255 as `_`.
 pub fn from_utf8(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) -> ExpResult<bool> {
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     let mut out = Vec::new();
     let mut i = 0;
     while i < s.len() {
@@ -213,7 +213,7 @@ fn quoted(s: &[u8]) -> Vec<u8> {
 
 /// `${quote:a b}` gives `"a b"`; `${quote_mysql:it's}` quotes for a lookup type.
 pub fn quote(_: &mut Eval, arg: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     if let Some(arg) = arg {
         return crate::expand::operators::quote_lookup::quote(arg, v, out);
     }
@@ -235,7 +235,7 @@ pub fn quote_local_part(
     v: Input,
     out: &mut Vec<u8>,
 ) -> ExpResult<bool> {
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     let last = s.len().saturating_sub(1);
     let needs = s.is_empty()
         || s.iter().enumerate().any(|(i, &c)| {
@@ -289,5 +289,5 @@ pub fn quote_2047(s: &[u8], charset: &str, fold: bool) -> Vec<u8> {
 /// `${rfc2047:caf\xc3\xa9}` gives `=?UTF-8?Q?caf=C3=A9?=` (charset from `headers_charset`).
 pub fn rfc2047(ev: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
     let charset = ev.ctx.settings.headers_charset.clone();
-    Ok(v.emit(out, quote_2047(cstr(&v.bytes), &charset, false)))
+    Ok(v.emit(out, quote_2047(cstr(v.bytes), &charset, false)))
 }

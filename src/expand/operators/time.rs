@@ -65,7 +65,7 @@ pub fn print_time(t: i32) -> String {
 
 /// `${time_eval:1h30m}` gives `5400`.
 pub fn time_eval(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     match read_time(s) {
         Some(n) => Ok(emit_clean(out, n.to_string())),
         None => Err(ExpandError::hard(format!(
@@ -82,7 +82,7 @@ pub fn time_interval(
     v: Input,
     out: &mut Vec<u8>,
 ) -> ExpResult<bool> {
-    let s = cstr(&v.bytes);
+    let s = cstr(v.bytes);
     let digits = s.iter().take_while(|c| c.is_ascii_digit()).count();
     if digits != s.len() {
         return Err(ExpandError::hard(format!(
