@@ -162,8 +162,42 @@ impl std::fmt::Debug for OpDef {
 
 #[cfg(test)]
 mod tests {
+    use crate::expand::value::Val;
+    use crate::expand::Context;
+
     #[test]
     fn table_is_sorted_and_unique() {
         assert!(super::OPERATORS.windows(2).all(|w| w[0].name < w[1].name));
+    }
+
+    fn run(ctx: &mut Context, s: &str) -> Val {
+        crate::expand::expand_str(s, ctx).unwrap()
+    }
+
+    #[test]
+    fn results_append_to_the_output_with_the_right_taint() {
+        let mut ctx = Context::default();
+        ctx.set("sender_address", Val::tainted("Fred@Example.COM"));
+        // Derived results keep the operand's taint; digests and counts never carry it.
+        let lc = run(&mut ctx, "<${lc:$sender_address}>");
+        assert_eq!(
+            (lc.bytes.as_slice(), lc.tainted),
+            (&b"<fred@example.com>"[..], true)
+        );
+        let digest = run(&mut ctx, "${sha256:$sender_address}");
+        assert_eq!((digest.bytes.len(), digest.tainted), (64, false));
+        let len = run(&mut ctx, "${strlen:$sender_address}");
+        assert_eq!((len.bytes.as_slice(), len.tainted), (&b"16"[..], false));
+        // Nested operators share scratch buffers; each result lands after the text before it.
+        let nested = run(
+            &mut ctx,
+            "a${uc:${lc:${base64:abc}}}b${domain:x@${lc:Y.Z}}c",
+        );
+        assert_eq!(nested.bytes, b"aYWJJby.zc");
+        assert!(!nested.tainted);
+        // A failing operator leaves nothing behind in its caller's output.
+        let e = crate::expand::expand_str("abc${base64d:!!}", &mut ctx).unwrap_err();
+        assert!(e.message.contains("not well-formed"), "{}", e.message);
+        assert_eq!(run(&mut ctx, "${length_2:$sender_address}").bytes, b"Fr");
     }
 }
