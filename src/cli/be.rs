@@ -128,12 +128,18 @@ fn next_logical_line(
     }
 }
 
+/// Whether any byte is an ASCII capital (no early exit, so it compiles to vector compares).
+fn has_uppercase(s: &[u8]) -> bool {
+    s.iter()
+        .fold(false, |found, c| found | c.is_ascii_uppercase())
+}
+
 /// What one `-be` input line prints: a macro definition's confirmation (or its error
 /// on stderr), else the expansion result. Lines that are not UTF-8 skip macros.
 fn process_line(line: &[u8], macros: &mut Macros, ctx: &mut Context) -> Option<Vec<u8>> {
     match std::str::from_utf8(line) {
         // Macro names start with an uppercase letter (or `_` and one): no uppercase, no macro.
-        Ok(text) if !text.bytes().any(|c| c.is_ascii_uppercase()) => Some(run_line(text, ctx).0),
+        Ok(text) if !has_uppercase(text.as_bytes()) => Some(run_line(text, ctx).0),
         Ok(text) => {
             let text = macros.substitute(text);
             if let Some(msg) = macros.define(&text) {
@@ -238,6 +244,9 @@ pub fn main_with_macros(
     mut macros: Macros,
 ) -> i32 {
     crate::expand::computed::local_caller(&mut ctx);
+    // A lookup file is `stat`ed at most once a second, not on every lookup: a file edited
+    // between typed lines still shows the edit (see `lookup::files` for the rule).
+    crate::lookup::files::set_recheck_interval(std::time::Duration::from_secs(1));
     if let Some(path) = message_file {
         if let Err(e) = load_message(&mut ctx, path) {
             eprintln!(

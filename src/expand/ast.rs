@@ -68,9 +68,78 @@ pub struct Seq {
     pub span: Span,
 }
 
+/// A piece of literal text: a range of a shared buffer, which for text copied verbatim
+/// from the source is the expansion's own source (no allocation per piece); text with
+/// escapes gets a buffer of its own.
+#[derive(Clone)]
+pub struct Text {
+    buf: Arc<[u8]>,
+    start: u32,
+    end: u32,
+}
+
+impl Text {
+    /// `buf[start..end]`, sharing `buf`.
+    pub fn shared(buf: &Arc<[u8]>, start: usize, end: usize) -> Text {
+        debug_assert!(start <= end && end <= buf.len());
+        Text {
+            buf: buf.clone(),
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+}
+
+impl Text {
+    /// Whether this piece is a range of `buf` (the same memory, not a copy).
+    pub fn is_range_of(&self, buf: &[u8]) -> bool {
+        std::ptr::eq(self.buf.as_ptr(), buf.as_ptr())
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[self.start as usize..self.end as usize]
+    }
+}
+
+impl From<&[u8]> for Text {
+    fn from(b: &[u8]) -> Text {
+        Text {
+            buf: Arc::from(b),
+            start: 0,
+            end: b.len() as u32,
+        }
+    }
+}
+
+impl From<Vec<u8>> for Text {
+    fn from(b: Vec<u8>) -> Text {
+        let end = b.len() as u32;
+        Text {
+            buf: Arc::from(b),
+            start: 0,
+            end,
+        }
+    }
+}
+
+impl Default for Text {
+    fn default() -> Text {
+        Text::from(&b""[..])
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Text({:?})", String::from_utf8_lossy(self))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Node {
-    Text(Box<[u8]>),
+    Text(Text),
     Var(Var, Span),
     Header(Box<HeaderRef>),
     Capture(usize),
@@ -120,8 +189,6 @@ pub struct HeaderRef {
 #[derive(Debug, Clone)]
 pub struct OpNode {
     pub def: &'static OpDef,
-    /// Full name as written (`sha2_256`), for messages.
-    pub name: String,
     /// Text after the first `_` when the operator takes `_args`.
     pub arg: Option<String>,
     pub operand: Seq,

@@ -128,6 +128,9 @@ pub struct Context {
     pub acl_depth: u32,
     /// Lines that Exim would write to its logs (taint violations etc.).
     pub log: Vec<String>,
+    /// Spare buffers for intermediate values (operator operands, condition arguments),
+    /// kept from one expansion to the next so that most evaluations allocate none.
+    pub(crate) scratch: Vec<Vec<u8>>,
     /// `-bh` debug trace (the `>>>` lines); `None` when nobody is watching.
     pub trace: Option<Box<crate::expand::trace::Trace>>,
     /// Results of named host lists without expansions, by list name and host: Exim
@@ -165,6 +168,7 @@ impl Context {
             clock: Arc::new(SystemClock),
             acl_depth: 0,
             log: Vec::new(),
+            scratch: Vec::new(),
             trace: None,
             host_list_cache: HashMap::new(),
             certificates: Default::default(),

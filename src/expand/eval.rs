@@ -6,6 +6,7 @@ use crate::error::{ExpResult, ExpandError};
 use crate::expand::ast::*;
 use crate::expand::context::Context;
 use crate::expand::headers;
+use crate::expand::operators::Input;
 use crate::expand::value::Val;
 use crate::expand::vars::{self, Var, VarId};
 use crate::expand::{computed, parse};
@@ -30,6 +31,12 @@ pub struct Eval<'c> {
     depth: u32,
 }
 
+/// Scratch buffers bigger than this are freed rather than kept for reuse.
+const SCRATCH_KEEP_MAX: usize = 4 << 10;
+
+/// A new scratch buffer starts this big (most values are short): no growth steps.
+const SCRATCH_FIRST_CAPACITY: usize = 64;
+
 /// Run `f` with at least 128 KiB of stack left, switching to a fresh 2 MiB segment when
 /// the thread's stack runs low: nesting depth is bounded by `Limits`, not by the caller's
 /// stack size (a debug build spends tens of KiB per nesting level).
@@ -52,7 +59,14 @@ fn value_ids() -> (VarId, VarId) {
 
 /// Expand a parsed expansion.
 pub fn expand(e: &Expansion, ctx: &mut Context) -> ExpResult<Val> {
-    Eval::new(ctx).seq(&e.body)
+    // The result leaves with the caller: sized once from the source instead of growing
+    // from empty (results are mostly about as long as their expansion text).
+    let mut out = Val {
+        bytes: Vec::with_capacity(e.source.len().clamp(16, 1024)),
+        tainted: false,
+    };
+    Eval::new(ctx).seq_into(&e.body, &mut out)?;
+    Ok(out)
 }
 
 /// Parse and expand in one step (convenient for one-off strings).
@@ -71,9 +85,33 @@ impl<'c> Eval<'c> {
         }
     }
 
-    /// Expand a sequence into a new value.
+    /// An empty value on a spare buffer; hand it back with [`Eval::give_scratch`].
+    fn take_scratch(&mut self) -> Val {
+        Val {
+            bytes: self
+                .ctx
+                .scratch
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(SCRATCH_FIRST_CAPACITY)),
+            tainted: false,
+        }
+    }
+
+    /// Hand a value that is no longer needed back for reuse (values from [`Eval::seq`]).
+    pub fn recycle(&mut self, v: Val) {
+        self.give_scratch(v)
+    }
+
+    fn give_scratch(&mut self, mut v: Val) {
+        if v.bytes.capacity() <= SCRATCH_KEEP_MAX && self.ctx.scratch.len() < 32 {
+            v.bytes.clear();
+            self.ctx.scratch.push(v.bytes);
+        }
+    }
+
+    /// Expand a sequence into a new value (on a spare buffer when there is one).
     pub fn seq(&mut self, s: &Seq) -> ExpResult<Val> {
-        let mut out = Val::default();
+        let mut out = self.take_scratch();
         self.seq_into(s, &mut out)?;
         Ok(out)
     }
@@ -133,8 +171,10 @@ impl<'c> Eval<'c> {
             }
             _ => {}
         }
-        let v = self.seq(s)?;
-        Ok(f(&v.bytes, v.tainted))
+        let mut v = self.take_scratch();
+        let r = self.seq_into(s, &mut v).map(|()| f(&v.bytes, v.tainted));
+        self.give_scratch(v);
+        r
     }
 
     /// Expand two arguments in order and hand both (bytes, taint) to `f`, copying at
@@ -155,15 +195,19 @@ impl<'c> Eval<'c> {
         if let Some(y) = literal {
             return self.with_bytes(a, |x, t| f((x, t), (y, false)));
         }
-        let first: (std::borrow::Cow<[u8]>, bool) = match a.nodes.as_slice() {
-            [] => (std::borrow::Cow::Borrowed(b""), false),
-            [Node::Text(t)] if t.len() <= max => (std::borrow::Cow::Borrowed(&t[..]), false),
+        match a.nodes.as_slice() {
+            [] => self.with_bytes(b, |y, t| f((b"", false), (y, t))),
+            [Node::Text(t)] if t.len() <= max => self.with_bytes(b, |y, yt| f((t, false), (y, yt))),
             _ => {
-                let v = self.seq(a)?;
-                (std::borrow::Cow::Owned(v.bytes), v.tainted)
+                let mut first = self.take_scratch();
+                let r = match self.seq_into(a, &mut first) {
+                    Ok(()) => self.with_bytes(b, |y, t| f((&first.bytes, first.tainted), (y, t))),
+                    Err(e) => Err(e),
+                };
+                self.give_scratch(first);
+                r
             }
-        };
-        self.with_bytes(b, |y, t| f((&first.0, first.1), (y, t)))
+        }
     }
 
     /// Set `$item`, reusing the buffer of the previous one.
@@ -295,11 +339,54 @@ impl<'c> Eval<'c> {
         (*e.error).clone()
     }
 
+    /// Run an operator on its operand, appending the result to `out`. A literal operand
+    /// is read in place; any other is expanded into a reused scratch buffer.
     fn op(&mut self, op: &OpNode, out: &mut Val) -> ExpResult<()> {
-        let input = self.seq(&op.operand)?;
-        let result = (op.def.run)(self, op.arg.as_deref(), input)?;
-        out.push(&result);
-        Ok(())
+        let run = op.def.run;
+        let arg = op.arg.as_deref();
+        let start = out.bytes.len();
+        let r = match op.operand.nodes.as_slice() {
+            [] => run(
+                self,
+                arg,
+                Input {
+                    bytes: b"",
+                    tainted: false,
+                },
+                &mut out.bytes,
+            ),
+            [Node::Text(t)] if t.len() <= self.ctx.limits.max_output => run(
+                self,
+                arg,
+                Input {
+                    bytes: t,
+                    tainted: false,
+                },
+                &mut out.bytes,
+            ),
+            _ => {
+                let mut input = self.take_scratch();
+                let r = self.seq_into(&op.operand, &mut input).and_then(|()| {
+                    let v = Input {
+                        bytes: &input.bytes,
+                        tainted: input.tainted,
+                    };
+                    run(self, arg, v, &mut out.bytes)
+                });
+                self.give_scratch(input);
+                r
+            }
+        };
+        match r {
+            Ok(tainted) => {
+                out.tainted |= tainted;
+                Ok(())
+            }
+            Err(e) => {
+                out.bytes.truncate(start);
+                Err(e)
+            }
+        }
     }
 
     /// The value of a variable (unset ones are empty, as in Exim).

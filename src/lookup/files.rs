@@ -1,4 +1,11 @@
 //! Lookup files read once and kept parsed until they change on disk (inode, size, mtime).
+//!
+//! Freshness rule: by default every lookup `stat`s its file, so an edit shows at once. A
+//! process may instead set a re-check interval ([`set_recheck_interval`]): a file checked
+//! less than that long ago is used without a `stat`, so an edit shows within the interval.
+//! `rexim -be` uses one second. (Exim keeps a lookup file open, and caches each key's
+//! result, until its search tidy-up, which `-be` never calls between lines: there an edit
+//! may not show at all for the rest of the session.)
 
 use std::ffi::OsStr;
 use std::io::Read;
@@ -7,6 +14,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::expand::fxhash::FxHashMap;
 use crate::lookup::LookupError;
@@ -16,6 +24,16 @@ pub const MAX_FILE: u64 = 1 << 30;
 
 /// Generation numbers: every (re)load gets a new one, so cached results die with it.
 static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// How long a file's last `stat` stays good, in microseconds (0: `stat` on every lookup).
+static RECHECK_MICROS: AtomicU64 = AtomicU64::new(0);
+
+/// Use a cached lookup file without `stat`ing it again for up to `interval` after its
+/// last check (process-wide; `Duration::ZERO`, the default, checks on every lookup).
+pub fn set_recheck_interval(interval: Duration) {
+    let micros = u64::try_from(interval.as_micros()).unwrap_or(u64::MAX);
+    RECHECK_MICROS.store(micros, Ordering::Relaxed);
+}
 
 /// What identifies one version of a file without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,8 +85,14 @@ pub fn path_of(source: &[u8]) -> &Path {
     Path::new(OsStr::from_bytes(source))
 }
 
-/// A parsed file with the stamp and generation it was loaded at.
-type Slot<T> = (Stamp, u64, Arc<T>);
+/// A parsed file with the stamp and generation it was loaded at, and when its stamp
+/// was last compared with the file on disk.
+struct Slot<T> {
+    stamp: Stamp,
+    generation: u64,
+    parsed: Arc<T>,
+    checked: Instant,
+}
 
 /// Parsed files of one kind, keyed by file name.
 pub struct FileCache<T> {
@@ -113,20 +137,45 @@ impl<T: Send + Sync + 'static> FileCache<T> {
         }
     }
 
-    /// The parsed file and its generation: one `stat` when it is cached and unchanged,
-    /// else open, check it is a regular file, read and `parse` it.
+    /// The parsed file and its generation: no `stat` when it was checked within the
+    /// re-check interval, one when it is cached and unchanged, else open, check it is a
+    /// regular file, read and `parse` it.
     pub fn get(
         &self,
         source: &[u8],
         parse: impl FnOnce(&[u8]) -> Result<T, LookupError>,
     ) -> Result<(Arc<T>, u64), LookupError> {
+        let recheck = Duration::from_micros(RECHECK_MICROS.load(Ordering::Relaxed));
+        self.get_rechecked(source, parse, recheck)
+    }
+
+    /// As [`FileCache::get`] with the re-check interval given.
+    fn get_rechecked(
+        &self,
+        source: &[u8],
+        parse: impl FnOnce(&[u8]) -> Result<T, LookupError>,
+        fresh: Duration,
+    ) -> Result<(Arc<T>, u64), LookupError> {
+        let now = Instant::now();
+        if !fresh.is_zero() {
+            if let Some(hit) = self.map.lock().ok().and_then(|c| {
+                c.get(source)
+                    .filter(|s| now.saturating_duration_since(s.checked) < fresh)
+                    .map(|s| (s.parsed.clone(), s.generation))
+            }) {
+                return Ok(hit);
+            }
+        }
         let path = path_of(source);
         if let Ok(m) = std::fs::metadata(path) {
             let stamp = Stamp::of(&m);
-            if let Some((s, g, t)) = self.map.lock().ok().and_then(|c| c.get(source).cloned()) {
-                if s == stamp {
-                    return Ok((t, g));
-                }
+            if let Some(hit) = self.map.lock().ok().and_then(|mut c| {
+                c.get_mut(source).filter(|s| s.stamp == stamp).map(|s| {
+                    s.checked = now;
+                    (s.parsed.clone(), s.generation)
+                })
+            }) {
+                return Ok(hit);
             }
             // Opening a FIFO would block until a writer comes: refuse before opening.
             if !m.is_file() && !m.is_dir() {
@@ -158,7 +207,13 @@ impl<T: Send + Sync + 'static> FileCache<T> {
             if c.len() > 10_000 {
                 c.clear();
             }
-            c.insert(source.to_vec(), (Stamp::of(&m), generation, parsed.clone()));
+            let slot = Slot {
+                stamp: Stamp::of(&m),
+                generation,
+                parsed: parsed.clone(),
+                checked: now,
+            };
+            c.insert(source.to_vec(), slot);
         }
         Ok((parsed, generation))
     }
@@ -167,4 +222,36 @@ impl<T: Send + Sync + 'static> FileCache<T> {
 /// C `isspace` in the C locale.
 pub fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recheck_interval_skips_the_stat_until_it_runs_out() {
+        let dir = std::env::temp_dir().join(format!("rexim-recheck-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("f");
+        std::fs::write(&file, "one").unwrap();
+        let cache: FileCache<Vec<u8>> = FileCache::new("for test", "test");
+        let source = file.to_string_lossy().into_owned();
+        let read = |fresh| {
+            let (t, _) = cache
+                .get_rechecked(source.as_bytes(), |b| Ok(b.to_vec()), fresh)
+                .unwrap();
+            String::from_utf8(t.to_vec()).unwrap()
+        };
+        assert_eq!(read(Duration::ZERO), "one");
+        std::fs::write(&file, "two, longer").unwrap();
+        // Checked a moment ago: within an hour's interval the file is not looked at.
+        assert_eq!(read(Duration::from_secs(3600)), "one");
+        // With no interval (the default) the edit shows at once.
+        assert_eq!(read(Duration::ZERO), "two, longer");
+        std::fs::write(&file, "three").unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        // Once the interval has run out the file is checked again.
+        assert_eq!(read(Duration::from_millis(10)), "three");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -3,8 +3,7 @@
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::ast::{Node, OpNode, Seq};
 use crate::expand::eval::Eval;
-use crate::expand::operators::OpDef;
-use crate::expand::value::Val;
+use crate::expand::operators::{Input, OpDef};
 
 /// Exim's `expanded_string_integer` for conditions: empty/blank is 0; `strtoll`
 /// (sign, decimal digits), then an optional k/m/g multiplier, then only whitespace.
@@ -81,7 +80,6 @@ pub fn checked_number(cond: &str, arg: Seq) -> Seq {
     let span = arg.span;
     let node = Node::Op(Box::new(OpNode {
         def: &CHECK,
-        name: cond.to_string(),
         arg: None,
         operand: arg,
         span,
@@ -89,8 +87,8 @@ pub fn checked_number(cond: &str, arg: Seq) -> Seq {
     Seq::new(vec![node], span)
 }
 
-fn number_check(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    to_number(&v.bytes).map(|_| Val::default())
+fn number_check(_: &mut Eval, _: Option<&str>, v: Input, _: &mut Vec<u8>) -> ExpResult<bool> {
+    to_number(v.bytes).map(|_| false)
 }
 
 /// Expand both sides, converting each to a number straight after it is read.

@@ -68,7 +68,10 @@ pub fn cert_var_arg(item: &str, arg: &mut Seq, src: &str) {
     let Some(rest) = raw.strip_prefix('$') else {
         let e =
             ExpandError::hard("second argument of \"certextract\" must be a certificate variable");
-        *arg = Seq::new(vec![Node::Text(Box::default())], arg.span);
+        *arg = Seq::new(
+            vec![Node::Text(crate::expand::ast::Text::default())],
+            arg.span,
+        );
         arg.static_err = Some(Arc::new(e));
         return;
     };

@@ -39,17 +39,17 @@ fn field_number(b: &[u8]) -> Option<i32> {
 /// `${extract json{a}{\{"a":1\}}}` gives `1`.
 pub fn extract(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
     let key = ev.seq(&node.args[0])?;
-    let k = trim(&key.bytes).to_vec();
+    let k = trim(&key.bytes);
     if k.is_empty() {
         return Err(ExpandError::hard(
             "first argument of \"extract\" must not be empty",
         ));
     }
-    let number = field_number(&k);
+    let number = field_number(k);
     let json = matches!(node.mode, ItemMode::Json | ItemMode::Jsons);
     let (found, tail) = if json {
         let data = ev.seq(&node.args[1])?;
-        let v = json_extract(&k, number, &data.bytes, node.mode == ItemMode::Jsons)?;
+        let v = json_extract(k, number, &data.bytes, node.mode == ItemMode::Jsons)?;
         (v.map(|v| data.derive(v)), &node.tail)
     } else if let Some(n) = number {
         let seps = ev.seq(&node.args[1])?;
@@ -58,11 +58,16 @@ pub fn extract(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
         };
         let data = ev.seq(&node.args[2])?;
         let v = tokened(n, &seps.bytes, &data.bytes).map(|v| data.derive(v));
+        ev.recycle(seps);
+        ev.recycle(data);
         (v, tail)
     } else {
         let data = ev.seq(&node.args[1])?;
-        (keyed(&k, &data.bytes).map(|v| data.derive(v)), &node.tail)
+        let v = keyed(k, &data.bytes).map(|v| data.derive(v));
+        ev.recycle(data);
+        (v, &node.tail)
     };
+    ev.recycle(key);
     let saved_caps = ev.captures.clone();
     let r = ev.tail_value(tail, found, "extract", out);
     ev.captures = saved_caps;
@@ -239,6 +244,7 @@ pub fn listextract(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<(
     let found = idx
         .and_then(|i| lists::iter(&list.bytes).nth(i))
         .map(|v| list.derive(v));
+    ev.recycle(list);
     let saved_caps = ev.captures.clone();
     let r = ev.tail_value(&node.tail, found, "listextract", out);
     ev.captures = saved_caps;

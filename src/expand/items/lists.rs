@@ -74,6 +74,7 @@ pub fn map(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
     })();
     ev.item = saved_item;
     ev.value = saved_value;
+    ev.recycle(list);
     if r.is_err() {
         out.bytes.truncate(base);
         out.tainted = base_taint;
@@ -111,7 +112,10 @@ pub fn reduce(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
     })();
     ev.item = saved_item;
     ev.value = saved_value;
-    out.push(&r?);
+    ev.recycle(list);
+    let r = r?;
+    out.push(&r);
+    ev.recycle(r);
     Ok(())
 }
 
@@ -146,6 +150,7 @@ pub fn filter(ev: &mut Eval, node: &FilterNode, out: &mut Val) -> ExpResult<()> 
     })();
     ev.item = saved_item;
     ev.value = saved_value;
+    ev.recycle(list);
     if r.is_err() {
         out.bytes.truncate(base);
         out.tainted = base_taint;

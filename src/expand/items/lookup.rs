@@ -95,5 +95,9 @@ pub fn run(ev: &mut Eval, node: &LookupNode, out: &mut Val) -> ExpResult<()> {
     });
     let r = ev.tail_value(&node.tail, value, "lookup", out);
     ev.captures = saved_caps;
+    if let Some(k) = key {
+        ev.recycle(k);
+    }
+    ev.recycle(source);
     r
 }

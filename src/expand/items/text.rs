@@ -17,7 +17,7 @@ pub fn tr(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
     let subject = ev.seq(&node.args[0])?;
     let from = ev.seq(&node.args[1])?;
     let to = ev.seq(&node.args[2])?;
-    let mut result = subject.clone();
+    let mut result = subject;
     if let Some(last) = to.bytes.len().checked_sub(1) {
         for c in result.bytes.iter_mut() {
             if let Some(pos) = from.bytes.iter().rposition(|f| f == c) {
@@ -27,6 +27,9 @@ pub fn tr(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
         result.tainted |= to.tainted;
     }
     out.push(&result);
+    ev.recycle(result);
+    ev.recycle(from);
+    ev.recycle(to);
     Ok(())
 }
 

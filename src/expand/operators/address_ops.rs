@@ -3,7 +3,7 @@
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::address::{self, Options, Parser};
 use crate::expand::eval::Eval;
-use crate::expand::value::Val;
+use crate::expand::operators::Input;
 
 /// Parse one mailbox as Exim's `${address:}` family does. Exim keeps its group flags in
 /// globals, so a group left open by an earlier `${addresses:}` in the same process changes
@@ -13,34 +13,32 @@ fn extract(bytes: &[u8]) -> Option<address::Address> {
 }
 
 /// `${address:Fred <fred@Example.com>}` gives `fred@Example.com`; empty when unparseable.
-pub fn address(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    Ok(v.derive(extract(&v.bytes).map(|a| a.address).unwrap_or_default()))
+pub fn address(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    Ok(v.emit(out, extract(v.bytes).map(|a| a.address).unwrap_or_default()))
 }
 
 /// `${domain:Fred <fred@Example.com>}` gives `Example.com`.
-pub fn domain(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    Ok(v.derive(
-        extract(&v.bytes)
-            .map(|a| a.domain().to_vec())
-            .unwrap_or_default(),
-    ))
+pub fn domain(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    if let Some(a) = extract(v.bytes) {
+        out.extend_from_slice(a.domain());
+    }
+    Ok(v.tainted)
 }
 
 /// `${local_part:Fred <fred@Example.com>}` gives `fred`.
-pub fn local_part(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    Ok(v.derive(
-        extract(&v.bytes)
-            .map(|a| a.local_part().to_vec())
-            .unwrap_or_default(),
-    ))
+pub fn local_part(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    if let Some(a) = extract(v.bytes) {
+        out.extend_from_slice(a.local_part());
+    }
+    Ok(v.tainted)
 }
 
 /// `${addresses:>+ a@b, Fred <c@d>}` gives `a@b+c@d`: the operative addresses of a
 /// header-style list, joined by `:` or the `>`-chosen separator (doubled inside addresses).
-pub fn addresses(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
+pub fn addresses(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) -> ExpResult<bool> {
     let bytes = match v.bytes.iter().position(|&c| c == 0) {
         Some(n) => &v.bytes[..n],
-        None => &v.bytes[..],
+        None => v.bytes,
     };
     let mut s = bytes;
     while let Some((&c, rest)) = s.split_first() {
@@ -83,5 +81,5 @@ pub fn addresses(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
         out.push(sep);
     }
     out.pop();
-    Ok(v.derive(out))
+    Ok(v.emit(dst, out))
 }

@@ -5,7 +5,7 @@ use base64::Engine;
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::eval::Eval;
 use crate::expand::operators::cstr;
-use crate::expand::value::Val;
+use crate::expand::operators::Input;
 
 const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -65,8 +65,8 @@ fn not_decimal(op: &str, s: &[u8]) -> ExpandError {
 }
 
 /// `${base32:1024}` gives `baa` (no leading zeros; `0` gives an empty string).
-pub fn base32(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    let s = cstr(&v.bytes);
+pub fn base32(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) -> ExpResult<bool> {
+    let s = cstr(v.bytes);
     let (mut n, all) = strtoul(s);
     if !all {
         return Err(not_decimal("base32", s));
@@ -77,12 +77,12 @@ pub fn base32(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
         n >>= 5;
     }
     out.reverse();
-    Ok(v.derive(out))
+    Ok(v.emit(dst, out))
 }
 
 /// `${base32d:baa}` gives `1024`.
-pub fn base32d(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    let s = cstr(&v.bytes);
+pub fn base32d(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    let s = cstr(v.bytes);
     let mut n: u64 = 0;
     for c in s {
         let Some(d) = BASE32.iter().position(|b| b == c) else {
@@ -93,12 +93,12 @@ pub fn base32d(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
         };
         n = n.wrapping_mul(32).wrapping_add(d as u64);
     }
-    Ok(v.derive((n as i64).to_string()))
+    Ok(v.emit(out, (n as i64).to_string()))
 }
 
 /// `${base62:1000}` gives `0000G8` (always six digits; higher ones are dropped).
-pub fn base62(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    let s = cstr(&v.bytes);
+pub fn base62(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) -> ExpResult<bool> {
+    let s = cstr(v.bytes);
     let (mut n, all) = strtoul(s);
     if !all {
         return Err(not_decimal("base62", s));
@@ -108,12 +108,12 @@ pub fn base62(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
         *slot = BASE62[(n % 62) as usize];
         n /= 62;
     }
-    Ok(v.derive(out.to_vec()))
+    Ok(v.emit(dst, out))
 }
 
 /// `${base62d:0000G8}` gives `1000`.
-pub fn base62d(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    let s = cstr(&v.bytes);
+pub fn base62d(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    let s = cstr(v.bytes);
     let mut n: u64 = 0;
     for c in s {
         let Some(d) = BASE62.iter().position(|b| b == c) else {
@@ -124,25 +124,26 @@ pub fn base62d(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
         };
         n = n.wrapping_mul(62).wrapping_add(d as u64);
     }
-    Ok(v.derive((n as i64).to_string()))
+    Ok(v.emit(out, (n as i64).to_string()))
 }
 
 /// `${base64:abc}` (and `${str2b64:abc}`) gives `YWJj`.
-pub fn base64(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    let s = cstr(&v.bytes);
-    Ok(v.derive(base64::engine::general_purpose::STANDARD.encode(s)))
+pub fn base64(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    let s = cstr(v.bytes);
+    let start = out.len();
+    out.resize(start + base64::encoded_len(s.len(), true).unwrap_or(0), 0);
+    let n = base64::engine::general_purpose::STANDARD
+        .encode_slice(s, &mut out[start..])
+        .unwrap_or(0);
+    out.truncate(start + n);
+    Ok(v.tainted)
 }
 
 /// `${base64d:YWJj}` gives `abc`. White space is ignored; the result stops at a NUL byte.
-pub fn base64d(_: &mut Eval, name: Option<&str>, v: Val) -> ExpResult<Val> {
-    let s = cstr(&v.bytes);
+pub fn base64d(_: &mut Eval, name: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    let s = cstr(v.bytes);
     match decode64(s) {
-        Some(mut out) => {
-            if let Some(n) = out.iter().position(|&c| c == 0) {
-                out.truncate(n);
-            }
-            Ok(v.derive(out))
-        }
+        Some(decoded) => Ok(v.emit(out, cstr(&decoded))),
         None => {
             let opname = match name {
                 Some(a) => format!("base64d_{a}"),
@@ -201,8 +202,8 @@ pub fn decode64(s: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// `${hex2b64:616263}` gives `YWJj`.
-pub fn hex2b64(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    let s = cstr(&v.bytes);
+pub fn hex2b64(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    let s = cstr(v.bytes);
     let shown = || String::from_utf8_lossy(s).into_owned();
     if !s.iter().all(u8::is_ascii_hexdigit) {
         return Err(ExpandError::hard(format!(
@@ -218,5 +219,5 @@ pub fn hex2b64(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
     }
     let hex = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
     let bytes: Vec<u8> = s.chunks(2).map(|p| (hex(p[0]) << 4) | hex(p[1])).collect();
-    Ok(v.derive(base64::engine::general_purpose::STANDARD.encode(bytes)))
+    Ok(v.emit(out, base64::engine::general_purpose::STANDARD.encode(bytes)))
 }

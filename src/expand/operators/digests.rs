@@ -9,53 +9,53 @@ use crate::error::{ExpResult, ExpandError};
 use crate::expand::ast::{Node, Seq};
 use crate::expand::eval::Eval;
 use crate::expand::operators::{cstr, OpDef};
-use crate::expand::value::Val;
+use crate::expand::operators::{emit_tainted, Input};
 
-fn hex(bytes: &[u8], upper: bool) -> Vec<u8> {
+/// Append `bytes` in hex; returns false (digests are never tainted).
+fn hex(out: &mut Vec<u8>, bytes: &[u8], upper: bool) -> bool {
     let digits: &[u8; 16] = if upper {
         b"0123456789ABCDEF"
     } else {
         b"0123456789abcdef"
     };
-    bytes
-        .iter()
-        .flat_map(|b| [digits[(b >> 4) as usize], digits[(b & 15) as usize]])
-        .collect()
+    out.reserve(bytes.len() * 2);
+    for b in bytes {
+        out.extend_from_slice(&[digits[(b >> 4) as usize], digits[(b & 15) as usize]]);
+    }
+    false
 }
 
 /// `${md5:abc}` gives `900150983cd24fb0d6963f7d28e17f72`.
-pub fn md5(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    Ok(Val::new(hex(&Md5::digest(cstr(&v.bytes)), false)))
+pub fn md5(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    Ok(hex(out, &Md5::digest(cstr(v.bytes)), false))
 }
 
 /// `${sha1:abc}` gives `A9993E364706816ABA3E25717850C26C9CD0D89D`.
-pub fn sha1(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    Ok(Val::new(hex(&Sha1::digest(cstr(&v.bytes)), true)))
+pub fn sha1(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    Ok(hex(out, &Sha1::digest(cstr(v.bytes)), true))
 }
 
 /// `${sha2_512:abc}`, `${sha256:abc}`: SHA-2 (256 unless `_384`/`_512`), uppercase hex.
-pub fn sha2(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
-    let s = cstr(&v.bytes);
-    let d = match arg {
-        None | Some("256") => Sha256::digest(s).to_vec(),
-        Some("384") => Sha384::digest(s).to_vec(),
-        Some("512") => Sha512::digest(s).to_vec(),
+pub fn sha2(_: &mut Eval, arg: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    let s = cstr(v.bytes);
+    Ok(match arg {
+        None | Some("256") => hex(out, &Sha256::digest(s), true),
+        Some("384") => hex(out, &Sha384::digest(s), true),
+        Some("512") => hex(out, &Sha512::digest(s), true),
         Some(_) => return Err(ExpandError::hard("unrecognised sha2 variant")),
-    };
-    Ok(Val::new(hex(&d, true)))
+    })
 }
 
 /// `${sha3_224:abc}`: SHA-3 (256 unless `_224`/`_384`/`_512`), uppercase hex.
-pub fn sha3(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
-    let s = cstr(&v.bytes);
-    let d = match arg {
-        None | Some("256") => Sha3_256::digest(s).to_vec(),
-        Some("224") => Sha3_224::digest(s).to_vec(),
-        Some("384") => Sha3_384::digest(s).to_vec(),
-        Some("512") => Sha3_512::digest(s).to_vec(),
+pub fn sha3(_: &mut Eval, arg: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    let s = cstr(v.bytes);
+    Ok(match arg {
+        None | Some("256") => hex(out, &Sha3_256::digest(s), true),
+        Some("224") => hex(out, &Sha3_224::digest(s), true),
+        Some("384") => hex(out, &Sha3_384::digest(s), true),
+        Some("512") => hex(out, &Sha3_512::digest(s), true),
         Some(_) => return Err(ExpandError::hard("unrecognised sha3 variant")),
-    };
-    Ok(Val::new(hex(&d, true)))
+    })
 }
 
 /// Exim reads `${md5:$tls_in_peercert}` (exactly `$` and a certificate variable) as a
@@ -98,45 +98,55 @@ static CERT_OPS: [OpDef; 4] = [
 ];
 
 /// The certificate a `cert_operand` names, if the variable holds one.
-fn cert_der(ev: &Eval, v: &Val) -> Option<Vec<u8>> {
-    let name = std::str::from_utf8(&v.bytes).ok()?;
+fn cert_der(ev: &Eval, v: &Input) -> Option<Vec<u8>> {
+    let name = std::str::from_utf8(v.bytes).ok()?;
     ev.ctx.certificate(name).map(|c| c.der().to_vec())
 }
 
 /// `${md5:$tls_in_peercert}`: the certificate's MD5 fingerprint, upper-case hex.
-fn cert_md5(ev: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
+fn cert_md5(ev: &mut Eval, arg: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
     match cert_der(ev, &v) {
-        Some(der) => Ok(Val::tainted(hex(&Md5::digest(der), true))),
-        None => md5(ev, arg, v),
+        Some(der) => {
+            hex(out, &Md5::digest(der), true);
+            Ok(true)
+        }
+        None => md5(ev, arg, v, out),
     }
 }
 
 /// `${sha1:$tls_in_peercert}`: the certificate's SHA-1 fingerprint.
-fn cert_sha1(ev: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
+fn cert_sha1(ev: &mut Eval, arg: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
     match cert_der(ev, &v) {
-        Some(der) => Ok(Val::tainted(hex(&Sha1::digest(der), true))),
-        None => sha1(ev, arg, v),
+        Some(der) => {
+            hex(out, &Sha1::digest(der), true);
+            Ok(true)
+        }
+        None => sha1(ev, arg, v, out),
     }
 }
 
 /// `${sha256:$tls_in_peercert}`: the certificate's SHA-256 fingerprint.
-fn cert_sha256(ev: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
+fn cert_sha256(ev: &mut Eval, arg: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
     match cert_der(ev, &v) {
-        Some(der) => Ok(Val::tainted(hex(&Sha256::digest(der), true))),
-        None => sha2(ev, arg, v),
+        Some(der) => {
+            hex(out, &Sha256::digest(der), true);
+            Ok(true)
+        }
+        None => sha2(ev, arg, v, out),
     }
 }
 
 /// `${base64:$tls_in_peercert}`: the certificate's DER in base64.
-fn cert_base64(ev: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
+fn cert_base64(ev: &mut Eval, arg: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
     use base64::Engine;
     match cert_der(ev, &v) {
-        Some(der) => Ok(Val::tainted(
+        Some(der) => Ok(emit_tainted(
+            out,
             base64::engine::general_purpose::STANDARD
                 .encode(der)
                 .into_bytes(),
         )),
-        None => crate::expand::operators::codecs::base64(ev, arg, v),
+        None => crate::expand::operators::codecs::base64(ev, arg, v, out),
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::eval::Eval;
 use crate::expand::operators::cstr;
-use crate::expand::value::Val;
+use crate::expand::operators::Input;
 use crate::listmatch::ip;
 
 /// The IP text rules are shared with list matching (`crate::listmatch::ip`): one syntax check
@@ -81,8 +81,8 @@ fn not_ip(s: &[u8]) -> ExpandError {
 }
 
 /// `${mask:10.1.2.3/8}` gives `10.0.0.0/8`; `${mask_n:2001:db8::1/32}` gives `2001:db8::/32`.
-pub fn mask(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
-    let s = cstr(&v.bytes);
+pub fn mask(_: &mut Eval, arg: Option<&str>, v: Input, dst: &mut Vec<u8>) -> ExpResult<bool> {
+    let s = cstr(v.bytes);
     let (kind, off) = ip_kind(s, true);
     if kind == 0 {
         return Err(not_ip(s));
@@ -131,7 +131,7 @@ pub fn mask(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
             .collect();
         format!("{}/{m}", groups.join("."))
     };
-    Ok(v.derive(out))
+    Ok(v.emit(dst, out))
 }
 
 fn v6_binary(s: &[u8]) -> ExpResult<[u32; 4]> {
@@ -143,24 +143,24 @@ fn v6_binary(s: &[u8]) -> ExpResult<[u32; 4]> {
 }
 
 /// `${ipv6norm:2001:0db8:0:0::1}` gives `2001:db8::1`; IPv4 becomes `::ffff:` mapped.
-pub fn ipv6norm(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    let bin = v6_binary(cstr(&v.bytes))?;
-    Ok(v.derive(ipv6_text(&bin)))
+pub fn ipv6norm(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    let bin = v6_binary(cstr(v.bytes))?;
+    Ok(v.emit(out, ipv6_text(&bin)))
 }
 
 /// `${ipv6denorm:::1}` gives `0000:0000:0000:0000:0000:0000:0000:0001`.
-pub fn ipv6denorm(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    let bin = v6_binary(cstr(&v.bytes))?;
+pub fn ipv6denorm(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    let bin = v6_binary(cstr(v.bytes))?;
     let groups: Vec<String> = bin
         .iter()
         .flat_map(|w| [format!("{:04x}", w >> 16), format!("{:04x}", w & 0xffff)])
         .collect();
-    Ok(v.derive(groups.join(":")))
+    Ok(v.emit(out, groups.join(":")))
 }
 
 /// `${reverse_ip:192.0.2.1}` gives `1.2.0.192`; IPv6 gives reversed nibbles.
-pub fn reverse_ip(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    let s = cstr(&v.bytes);
+pub fn reverse_ip(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    let s = cstr(v.bytes);
     if ip_kind(s, true).0 == 0 {
         return Err(ExpandError::hard(format!(
             "reverse_ip() not given an IP address [{}]",
@@ -179,5 +179,5 @@ pub fn reverse_ip(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
             .flat_map(|w| (0..8).map(move |i| format!("{:x}", (w >> (4 * i)) & 15)))
             .collect()
     };
-    Ok(v.derive(parts.join(".")))
+    Ok(v.emit(out, parts.join(".")))
 }

@@ -4,28 +4,31 @@ use crate::error::{ExpResult, ExpandError};
 use crate::expand::eval::Eval;
 use crate::expand::lists;
 use crate::expand::operators::cstr;
-use crate::expand::value::Val;
+use crate::expand::operators::{emit_clean, Input};
 
 /// Deepest nesting of `+name` references followed by `listnamed`.
 const MAX_NESTING: u32 = 100;
 
 /// `${listcount:a:b:c}` gives `3`.
-pub fn listcount(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    Ok(Val::new(lists::iter(cstr(&v.bytes)).count().to_string()))
+pub fn listcount(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    Ok(emit_clean(
+        out,
+        lists::iter(cstr(v.bytes)).count().to_string(),
+    ))
 }
 
 /// `${listnamed:mydomains}` gives the named list's text, as a `:` list with nested
 /// `+lists` inlined; `_a`, `_d`, `_h`, `_l` restrict the kind of list.
-pub fn listnamed(ev: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
+pub fn listnamed(ev: &mut Eval, arg: Option<&str>, v: Input, dst: &mut Vec<u8>) -> ExpResult<bool> {
     let kind = match arg.map(|a| a.bytes().next().unwrap_or(0)) {
         None => None,
         Some(c @ (b'a' | b'd' | b'h' | b'l')) => Some(c as char),
         Some(_) => return Err(ExpandError::hard("bad suffix on \"list\" operator")),
     };
     let mut out = Vec::new();
-    let name = String::from_utf8_lossy(cstr(&v.bytes)).into_owned();
+    let name = String::from_utf8_lossy(cstr(v.bytes)).into_owned();
     expand_named(ev, &name, kind, &mut out, 0)?;
-    Ok(v.derive(out))
+    Ok(v.emit(dst, out))
 }
 
 fn find(ev: &Eval, name: &str, kind: Option<char>) -> Option<String> {

@@ -5,19 +5,24 @@ use std::os::unix::fs::MetadataExt;
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::eval::Eval;
 use crate::expand::operators::cstr;
-use crate::expand::value::Val;
+use crate::expand::operators::{emit_clean, Input};
 
 /// `${expand:\$primary_hostname}` expands its (already expanded) argument again.
-pub fn expand(ev: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    let text = v.derive(cstr(&v.bytes));
-    ev.expand_text(&text).map_err(|mut e| {
+pub fn expand(ev: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    let text = crate::expand::value::Val {
+        bytes: cstr(v.bytes).to_vec(),
+        tainted: v.tainted,
+    };
+    let result = ev.expand_text(&text).map_err(|mut e| {
         e.message = format!(
             "internal expansion of \"{}\" failed: {}",
             text.as_str_lossy(),
             e.message
         );
         e
-    })
+    })?;
+    out.extend_from_slice(&result.bytes);
+    Ok(result.tainted)
 }
 
 /// The text of an OS error without Rust's ` (os error N)` suffix (C `strerror`).
@@ -30,8 +35,8 @@ pub fn strerror(e: &std::io::Error) -> String {
 }
 
 /// `${stat:/etc/hostname}` gives `mode=0644 smode=-rw-r--r-- inode=... size=... mtime=...`.
-pub fn stat(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    let path = String::from_utf8_lossy(cstr(&v.bytes)).into_owned();
+pub fn stat(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    let path = String::from_utf8_lossy(cstr(v.bytes)).into_owned();
     let md = std::fs::metadata(&path)
         .map_err(|e| ExpandError::hard(format!("stat({path}) failed: {}", strerror(&e))))?;
     let mode = md.mode();
@@ -59,7 +64,7 @@ pub fn stat(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
         pick(mode & 0o2000 != 0, &SETID, mode >> 3),
         pick(mode & 0o1000 != 0, &STICKY, mode),
     );
-    Ok(Val::new(format!(
+    Ok(emit_clean(out, format!(
         "mode={:04o} smode={smode} inode={} device={} links={} uid={} gid={} size={} atime={} mtime={} ctime={}",
         mode & 0o77777,
         md.ino() as i64,

@@ -3,7 +3,6 @@
 use crate::error::ExpResult;
 use crate::expand::eval::Eval;
 use crate::expand::fxhash::FxHashMap;
-use crate::expand::value::Val;
 
 pub mod address_ops;
 pub mod codecs;
@@ -19,8 +18,43 @@ pub mod substr;
 pub mod text;
 pub mod time;
 
+/// An operator's expanded operand, borrowed (from the AST, a variable or a scratch buffer).
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    pub bytes: &'a [u8],
+    pub tainted: bool,
+}
+
+impl Input<'_> {
+    /// Append a result derived from this input (same taint); returns that taint.
+    pub fn emit(&self, out: &mut Vec<u8>, result: impl AsRef<[u8]>) -> bool {
+        out.extend_from_slice(result.as_ref());
+        self.tainted
+    }
+}
+
+/// Append a result that is never tainted (digests, counts, numbers).
+pub fn emit_clean(out: &mut Vec<u8>, result: impl AsRef<[u8]>) -> bool {
+    out.extend_from_slice(result.as_ref());
+    false
+}
+
+/// Append a result that is always tainted (certificate data).
+pub fn emit_tainted(out: &mut Vec<u8>, result: impl AsRef<[u8]>) -> bool {
+    out.extend_from_slice(result.as_ref());
+    true
+}
+
+/// Append `n` in decimal (no intermediate `String`).
+pub fn push_decimal(out: &mut Vec<u8>, n: i64) {
+    use std::io::Write;
+    let _ = write!(out, "{n}");
+}
+
 /// Operator function: `arg` is the `_suffix` (if any), `input` the expanded operand.
-pub type OpFn = fn(&mut Eval, Option<&str>, Val) -> ExpResult<Val>;
+/// The result is appended to `out` (no value is allocated for it); the return value
+/// says whether the result is tainted. On error the caller drops whatever was appended.
+pub type OpFn = fn(&mut Eval, Option<&str>, Input, &mut Vec<u8>) -> ExpResult<bool>;
 
 pub struct OpDef {
     pub name: &'static str,
@@ -128,8 +162,42 @@ impl std::fmt::Debug for OpDef {
 
 #[cfg(test)]
 mod tests {
+    use crate::expand::value::Val;
+    use crate::expand::Context;
+
     #[test]
     fn table_is_sorted_and_unique() {
         assert!(super::OPERATORS.windows(2).all(|w| w[0].name < w[1].name));
+    }
+
+    fn run(ctx: &mut Context, s: &str) -> Val {
+        crate::expand::expand_str(s, ctx).unwrap()
+    }
+
+    #[test]
+    fn results_append_to_the_output_with_the_right_taint() {
+        let mut ctx = Context::default();
+        ctx.set("sender_address", Val::tainted("Fred@Example.COM"));
+        // Derived results keep the operand's taint; digests and counts never carry it.
+        let lc = run(&mut ctx, "<${lc:$sender_address}>");
+        assert_eq!(
+            (lc.bytes.as_slice(), lc.tainted),
+            (&b"<fred@example.com>"[..], true)
+        );
+        let digest = run(&mut ctx, "${sha256:$sender_address}");
+        assert_eq!((digest.bytes.len(), digest.tainted), (64, false));
+        let len = run(&mut ctx, "${strlen:$sender_address}");
+        assert_eq!((len.bytes.as_slice(), len.tainted), (&b"16"[..], false));
+        // Nested operators share scratch buffers; each result lands after the text before it.
+        let nested = run(
+            &mut ctx,
+            "a${uc:${lc:${base64:abc}}}b${domain:x@${lc:Y.Z}}c",
+        );
+        assert_eq!(nested.bytes, b"aYWJJby.zc");
+        assert!(!nested.tainted);
+        // A failing operator leaves nothing behind in its caller's output.
+        let e = crate::expand::expand_str("abc${base64d:!!}", &mut ctx).unwrap_err();
+        assert!(e.message.contains("not well-formed"), "{}", e.message);
+        assert_eq!(run(&mut ctx, "${length_2:$sender_address}").bytes, b"Fr");
     }
 }

@@ -5,7 +5,7 @@ use rand::Rng;
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::eval::Eval;
 use crate::expand::operators::cstr;
-use crate::expand::value::Val;
+use crate::expand::operators::{push_decimal, Input};
 
 /// Deepest parenthesis / unary-operator nesting accepted (Exim has no limit; rexim
 /// refuses rather than exhaust the stack).
@@ -247,8 +247,8 @@ impl Expr<'_> {
     }
 }
 
-fn evaluate(v: Val, decimal: bool) -> ExpResult<Val> {
-    let s = cstr(&v.bytes);
+fn evaluate(v: Input, decimal: bool, out: &mut Vec<u8>) -> ExpResult<bool> {
+    let s = cstr(v.bytes);
     let mut e = Expr {
         s,
         pos: 0,
@@ -258,7 +258,10 @@ fn evaluate(v: Val, decimal: bool) -> ExpResult<Val> {
     };
     let n = e.expr(false);
     match e.err {
-        None => Ok(Val::new(n.to_string())),
+        None => {
+            push_decimal(out, n);
+            Ok(false)
+        }
         Some(msg) => Err(ExpandError::hard(format!(
             "error in expression evaluation: {msg} (after processing \"{}\")",
             String::from_utf8_lossy(&s[..e.pos.min(s.len())])
@@ -267,13 +270,13 @@ fn evaluate(v: Val, decimal: bool) -> ExpResult<Val> {
 }
 
 /// `${eval:(1+2)*0x10}` gives `48` (64-bit signed arithmetic, C operators).
-pub fn eval(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    evaluate(v, false)
+pub fn eval(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    evaluate(v, false, out)
 }
 
 /// `${eval10:010+1}` gives `11`: as `eval`, but every number is decimal.
-pub fn eval10(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    evaluate(v, true)
+pub fn eval10(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    evaluate(v, true, out)
 }
 
 /// Exim's `expanded_string_integer`: decimal with optional `k`/`m`/`g`; blank is 0.
@@ -360,12 +363,13 @@ pub fn string_integer(s: &[u8], non_negative: bool) -> Result<i64, String> {
 }
 
 /// `${randint:10}` gives a number from 0 to 9 (`0` when the limit is 0 or 1).
-pub fn randint(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    let max = string_integer(cstr(&v.bytes), true).map_err(ExpandError::hard)? as i32;
+pub fn randint(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    let max = string_integer(cstr(v.bytes), true).map_err(ExpandError::hard)? as i32;
     let n = if max <= 1 {
         0
     } else {
         rand::thread_rng().gen_range(0..max)
     };
-    Ok(Val::new(n.to_string()))
+    push_decimal(out, i64::from(n));
+    Ok(false)
 }

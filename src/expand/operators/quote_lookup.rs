@@ -2,7 +2,7 @@
 
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::operators::cstr;
-use crate::expand::value::Val;
+use crate::expand::operators::Input;
 
 /// Lookup types of Exim 4.96 (as built by Debian) that rexim may not provide as drivers;
 /// `quote_<type>` accepts them too, so quoting works without the driver.
@@ -44,7 +44,7 @@ fn quoter(ty: &str) -> Option<QuoteFn> {
 }
 
 /// Quote `v` for lookup type `arg` (`mysql`, `ldap_dn` ...).
-pub fn quote(arg: &str, v: &Val) -> ExpResult<Val> {
+pub fn quote(arg: &str, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
     let (ty, opt) = match arg.split_once('_') {
         Some((t, o)) => (t, Some(o)),
         None => (arg, None),
@@ -52,14 +52,14 @@ pub fn quote(arg: &str, v: &Val) -> ExpResult<Val> {
     if crate::lookup::find_type(ty).is_none() && !EXIM_TYPES.contains(&ty) {
         return Err(ExpandError::hard(format!("unknown lookup type \"{ty}\"")));
     }
-    let s = cstr(&v.bytes);
-    let out = match (quoter(ty), opt) {
+    let s = cstr(v.bytes);
+    let quoted = match (quoter(ty), opt) {
         (Some(f), _) => f(s, opt),
         (None, Some(_)) => None,
         (None, None) => Some(s.to_vec()),
     };
-    match out {
-        Some(q) => Ok(v.derive(q)),
+    match quoted {
+        Some(q) => Ok(v.emit(out, q)),
         None => Err(ExpandError::hard(format!(
             "\"{}\" unrecognized after \"${{quote_{ty}\"",
             opt.unwrap_or_default()

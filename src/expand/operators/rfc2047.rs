@@ -5,8 +5,8 @@ use std::ffi::CString;
 
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::eval::Eval;
+use crate::expand::operators::Input;
 use crate::expand::operators::{cstr, misc::strerror};
-use crate::expand::value::Val;
 
 /// Decode `=?charset?Q|B?text?=` words. Whitespace between adjacent encoded words is
 /// dropped. With `translate`, words are converted to UTF-8 (errors leave them as they are).
@@ -204,11 +204,11 @@ impl Drop for Iconv {
 }
 
 /// `${rfc2047d:=?utf-8?q?caf=C3=A9?=}` gives `café` (translated to `headers_charset`).
-pub fn rfc2047d(ev: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
+pub fn rfc2047d(ev: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
     let target = ev.ctx.settings.headers_charset.clone();
-    let (out, err) = decode2(cstr(&v.bytes), true, Some(&target), b'?');
+    let (decoded, err) = decode2(cstr(v.bytes), true, Some(&target), b'?');
     match err {
         Some(e) => Err(ExpandError::hard(e)),
-        None => Ok(v.derive(out)),
+        None => Ok(v.emit(out, decoded)),
     }
 }

@@ -4,7 +4,7 @@
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::eval::Eval;
 use crate::expand::operators::cstr;
-use crate::expand::value::Val;
+use crate::expand::operators::Input;
 
 /// Exim's `hashcodes` (note the historical `rts`).
 const HASHCODES: &[u8; 62] = b"abcdefghijklmnopqrtsuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -118,11 +118,7 @@ enum Kind {
     Nhash,
 }
 
-fn run(name: &str, kind: Kind, arg: Option<&str>, v: Val) -> ExpResult<Val> {
-    let full = match arg {
-        Some(a) => format!("{name}_{a}"),
-        None => name.to_string(),
-    };
+fn run(name: &str, kind: Kind, arg: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
     let Some(arg) = arg else {
         return Err(ExpandError::hard(format!("missing values after {name}")));
     };
@@ -149,7 +145,7 @@ fn run(name: &str, kind: Kind, arg: Option<&str>, v: Val) -> ExpResult<Val> {
             }
         } else if !c.is_ascii_digit() {
             return Err(ExpandError::hard(format!(
-                "non-digit after underscore in \"{full}\""
+                "non-digit after underscore in \"{name}_{arg}\""
             )));
         } else {
             let p = if second { &mut v2 } else { &mut v1 };
@@ -158,51 +154,51 @@ fn run(name: &str, kind: Kind, arg: Option<&str>, v: Val) -> ExpResult<Val> {
         }
     }
     v1 = v1.wrapping_mul(sign);
-    let s = cstr(&v.bytes);
-    let out = match kind {
-        Kind::Hash => hash(s, v1, v2).map_err(ExpandError::hard)?,
-        Kind::Nhash => nhash(s, v1, v2).map_err(ExpandError::hard)?,
-        Kind::Length | Kind::Substr => substr(s, v1, v2).to_vec(),
-    };
-    Ok(v.derive(out))
+    let s = cstr(v.bytes);
+    match kind {
+        Kind::Hash => out.extend_from_slice(&hash(s, v1, v2).map_err(ExpandError::hard)?),
+        Kind::Nhash => out.extend_from_slice(&nhash(s, v1, v2).map_err(ExpandError::hard)?),
+        Kind::Length | Kind::Substr => out.extend_from_slice(substr(s, v1, v2)),
+    }
+    Ok(v.tainted)
 }
 
 /// `${length_3:abcde}` gives `abc`.
-pub fn length(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
-    run("length", Kind::Length, arg, v)
+pub fn length(_: &mut Eval, arg: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    run("length", Kind::Length, arg, v, out)
 }
 
 /// `${l_3:abcde}` gives `abc`.
-pub fn l(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
-    run("l", Kind::Length, arg, v)
+pub fn l(_: &mut Eval, arg: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    run("l", Kind::Length, arg, v, out)
 }
 
 /// `${substr_1_2:abcde}` gives `bc`; `${substr_-2:abcde}` gives `de`.
-pub fn substr_op(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
-    run("substr", Kind::Substr, arg, v)
+pub fn substr_op(_: &mut Eval, arg: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    run("substr", Kind::Substr, arg, v, out)
 }
 
 /// `${s_1_2:abcde}` gives `bc`.
-pub fn s(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
-    run("s", Kind::Substr, arg, v)
+pub fn s(_: &mut Eval, arg: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    run("s", Kind::Substr, arg, v, out)
 }
 
 /// `${hash_3:monty}` gives `jmg`.
-pub fn hash_op(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
-    run("hash", Kind::Hash, arg, v)
+pub fn hash_op(_: &mut Eval, arg: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    run("hash", Kind::Hash, arg, v, out)
 }
 
 /// `${h_4_62:monty python}` gives `fbWx`.
-pub fn h(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
-    run("h", Kind::Hash, arg, v)
+pub fn h(_: &mut Eval, arg: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    run("h", Kind::Hash, arg, v, out)
 }
 
 /// `${nhash_8_64:supercalifragilisticexpialidocious}` gives `6/33`.
-pub fn nhash_op(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
-    run("nhash", Kind::Nhash, arg, v)
+pub fn nhash_op(_: &mut Eval, arg: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    run("nhash", Kind::Nhash, arg, v, out)
 }
 
 /// `${nh_8:supercalifragilisticexpialidocious}` gives `1`.
-pub fn nh(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
-    run("nh", Kind::Nhash, arg, v)
+pub fn nh(_: &mut Eval, arg: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    run("nh", Kind::Nhash, arg, v, out)
 }

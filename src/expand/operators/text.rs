@@ -3,21 +3,24 @@
 use crate::error::ExpResult;
 use crate::expand::eval::Eval;
 use crate::expand::operators::cstr;
-use crate::expand::value::Val;
+use crate::expand::operators::{push_decimal, Input};
 
 /// `${lc:ABC}` gives `abc` (ASCII only, as Exim).
-pub fn lc(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    Ok(v.derive(cstr(&v.bytes).to_ascii_lowercase()))
+pub fn lc(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    out.extend(cstr(v.bytes).iter().map(u8::to_ascii_lowercase));
+    Ok(v.tainted)
 }
 
 /// `${uc:abc}` gives `ABC`.
-pub fn uc(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    Ok(v.derive(cstr(&v.bytes).to_ascii_uppercase()))
+pub fn uc(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    out.extend(cstr(v.bytes).iter().map(u8::to_ascii_uppercase));
+    Ok(v.tainted)
 }
 
 /// `${strlen:abc}` gives `3` (bytes, not characters).
-pub fn strlen(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    Ok(Val::new(cstr(&v.bytes).len().to_string()))
+pub fn strlen(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    push_decimal(out, cstr(v.bytes).len() as i64);
+    Ok(false)
 }
 
 /// Exim's `string_printing`: non-printing bytes become `\n`-style or `\ooo` escapes.
@@ -42,55 +45,58 @@ pub fn printing(s: &[u8], top_bit_printable: bool) -> Vec<u8> {
 }
 
 /// `${escape:a\nb}` gives `a\nb` with a literal backslash-n (octal for other non-printers).
-pub fn escape(ev: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    Ok(v.derive(printing(cstr(&v.bytes), ev.ctx.settings.print_topbitchars)))
+pub fn escape(ev: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    Ok(v.emit(
+        out,
+        printing(cstr(v.bytes), ev.ctx.settings.print_topbitchars),
+    ))
 }
 
 /// `${escape8bit:a\xe9}` gives `a\351`: bytes from 127 up, and `\`, as octal escapes.
-pub fn escape8bit(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
+pub fn escape8bit(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) -> ExpResult<bool> {
     let mut out = Vec::new();
-    for &c in cstr(&v.bytes) {
+    for &c in cstr(v.bytes) {
         if c < 127 && c != b'\\' {
             out.push(c);
         } else {
             out.extend_from_slice(format!("\\{c:03o}").as_bytes());
         }
     }
-    Ok(v.derive(out))
+    Ok(v.emit(dst, out))
 }
 
 /// `${hexquote:a b}` gives `a\x20b`: bytes outside 0x21..0x7e as `\xNN`.
-pub fn hexquote(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
+pub fn hexquote(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) -> ExpResult<bool> {
     let mut out = Vec::new();
-    for &c in cstr(&v.bytes) {
+    for &c in cstr(v.bytes) {
         if (0x21..=0x7e).contains(&c) {
             out.push(c);
         } else {
             out.extend_from_slice(format!("\\x{c:02x}").as_bytes());
         }
     }
-    Ok(v.derive(out))
+    Ok(v.emit(dst, out))
 }
 
 /// `${rxquote:a.b}` gives `a\.b`: a backslash before every non-alphanumeric byte.
-pub fn rxquote(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
+pub fn rxquote(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) -> ExpResult<bool> {
     let mut out = Vec::new();
-    for &c in cstr(&v.bytes) {
+    for &c in cstr(v.bytes) {
         if !c.is_ascii_alphanumeric() {
             out.push(b'\\');
         }
         out.push(c);
     }
-    Ok(v.derive(out))
+    Ok(v.emit(dst, out))
 }
 
 /// `${utf8clean:a\xffb}` gives `a?b`: each invalid or truncated UTF-8 sequence becomes `?`.
-pub fn utf8clean(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
+pub fn utf8clean(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) -> ExpResult<bool> {
     let mut out = Vec::new();
     let mut seq = [0u8; 4];
     let (mut seq_len, mut index, mut left) = (0usize, 0usize, 0u32);
     let mut code: u32 = 0;
-    for &c in cstr(&v.bytes) {
+    for &c in cstr(v.bytes) {
         // 0: in progress; 1: broken by a non-continuation byte; 2: invalid.
         let mut bad = 0;
         if left > 0 {
@@ -151,12 +157,12 @@ pub fn utf8clean(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
     if left != 0 {
         out.push(b'?');
     }
-    Ok(v.derive(out))
+    Ok(v.emit(dst, out))
 }
 
 /// `${from_utf8:caf\xc3\xa9}` gives `caf\xe9`: UTF-8 to Latin-1, characters above 255 as `_`.
-pub fn from_utf8(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    let s = cstr(&v.bytes);
+pub fn from_utf8(_: &mut Eval, _: Option<&str>, v: Input, dst: &mut Vec<u8>) -> ExpResult<bool> {
+    let s = cstr(v.bytes);
     let mut out = Vec::new();
     let mut i = 0;
     while i < s.len() {
@@ -187,7 +193,7 @@ pub fn from_utf8(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
         }
         out.push(if c > 255 { b'_' } else { c as u8 });
     }
-    Ok(v.derive(out))
+    Ok(v.emit(dst, out))
 }
 
 /// Put `s` in double quotes with `\`, `"` escaped and CR/LF as `\r`/`\n`.
@@ -206,20 +212,30 @@ fn quoted(s: &[u8]) -> Vec<u8> {
 }
 
 /// `${quote:a b}` gives `"a b"`; `${quote_mysql:it's}` quotes for a lookup type.
-pub fn quote(_: &mut Eval, arg: Option<&str>, v: Val) -> ExpResult<Val> {
-    let s = cstr(&v.bytes);
+pub fn quote(_: &mut Eval, arg: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    let s = cstr(v.bytes);
     if let Some(arg) = arg {
-        return crate::expand::operators::quote_lookup::quote(arg, &v);
+        return crate::expand::operators::quote_lookup::quote(arg, v, out);
     }
     let needs = s.is_empty()
         || s.iter()
             .any(|&c| !c.is_ascii_alphanumeric() && !b"_-.".contains(&c));
-    Ok(v.derive(if needs { quoted(s) } else { s.to_vec() }))
+    if needs {
+        out.extend_from_slice(&quoted(s));
+    } else {
+        out.extend_from_slice(s);
+    }
+    Ok(v.tainted)
 }
 
 /// `${quote_local_part:a b}` gives `"a b"`; quotes only where RFC 2822 requires it.
-pub fn quote_local_part(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    let s = cstr(&v.bytes);
+pub fn quote_local_part(
+    _: &mut Eval,
+    _: Option<&str>,
+    v: Input,
+    out: &mut Vec<u8>,
+) -> ExpResult<bool> {
+    let s = cstr(v.bytes);
     let last = s.len().saturating_sub(1);
     let needs = s.is_empty()
         || s.iter().enumerate().any(|(i, &c)| {
@@ -227,7 +243,12 @@ pub fn quote_local_part(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val>
                 && !b"!#$%&'*+-/=?^_`{|}~".contains(&c)
                 && (c != b'.' || i == 0 || i == last)
         });
-    Ok(v.derive(if needs { quoted(s) } else { s.to_vec() }))
+    if needs {
+        out.extend_from_slice(&quoted(s));
+    } else {
+        out.extend_from_slice(s);
+    }
+    Ok(v.tainted)
 }
 
 /// Exim's `parse_quote_2047`: Q-encode in `charset` when any byte needs it, else unchanged.
@@ -266,7 +287,7 @@ pub fn quote_2047(s: &[u8], charset: &str, fold: bool) -> Vec<u8> {
 }
 
 /// `${rfc2047:caf\xc3\xa9}` gives `=?UTF-8?Q?caf=C3=A9?=` (charset from `headers_charset`).
-pub fn rfc2047(ev: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
+pub fn rfc2047(ev: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
     let charset = ev.ctx.settings.headers_charset.clone();
-    Ok(v.derive(quote_2047(cstr(&v.bytes), &charset, false)))
+    Ok(v.emit(out, quote_2047(cstr(v.bytes), &charset, false)))
 }

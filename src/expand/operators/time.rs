@@ -3,7 +3,7 @@
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::eval::Eval;
 use crate::expand::operators::cstr;
-use crate::expand::value::Val;
+use crate::expand::operators::{emit_clean, Input};
 
 /// Exim's `readconf_readtime`: `1h30m` to seconds; `None` when malformed or negative.
 pub fn read_time(s: &[u8]) -> Option<i32> {
@@ -64,10 +64,10 @@ pub fn print_time(t: i32) -> String {
 }
 
 /// `${time_eval:1h30m}` gives `5400`.
-pub fn time_eval(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    let s = cstr(&v.bytes);
+pub fn time_eval(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
+    let s = cstr(v.bytes);
     match read_time(s) {
-        Some(n) => Ok(Val::new(n.to_string())),
+        Some(n) => Ok(emit_clean(out, n.to_string())),
         None => Err(ExpandError::hard(format!(
             "string \"{}\" is not an Exim time interval in \"time_eval\" operator",
             String::from_utf8_lossy(s)
@@ -76,8 +76,13 @@ pub fn time_eval(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
 }
 
 /// `${time_interval:5400}` gives `1h30m`.
-pub fn time_interval(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
-    let s = cstr(&v.bytes);
+pub fn time_interval(
+    _: &mut Eval,
+    _: Option<&str>,
+    v: Input,
+    out: &mut Vec<u8>,
+) -> ExpResult<bool> {
+    let s = cstr(v.bytes);
     let digits = s.iter().take_while(|c| c.is_ascii_digit()).count();
     if digits != s.len() {
         return Err(ExpandError::hard(format!(
@@ -88,5 +93,5 @@ pub fn time_interval(_: &mut Eval, _: Option<&str>, v: Val) -> ExpResult<Val> {
     let n = s.iter().fold(0i32, |n, c| {
         n.wrapping_mul(10).wrapping_add(i32::from(c - b'0'))
     });
-    Ok(Val::new(print_time(n)))
+    Ok(emit_clean(out, print_time(n)))
 }

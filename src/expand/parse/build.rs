@@ -54,45 +54,67 @@ pub enum DefTarget<'a> {
 
 /// Collects the pieces of a sequence: merges text, stops at the first error.
 #[derive(Default)]
-pub struct SeqBuf {
+pub struct SeqBuf<'s> {
     nodes: Nodes,
     text: Vec<u8>,
     stopped: bool,
     /// The source had bytes that are not UTF-8, carried as stand-in characters
     /// (see [`crate::expand::parse::parse_bytes`]); text is mapped back to them.
     unmap: bool,
+    /// The source, shared: text that is one unbroken run of it becomes a range of it.
+    source: Option<&'s Arc<[u8]>>,
+    /// Where the collected text lies in `source`, while it is one run of it.
+    run: Option<(usize, usize)>,
 }
 
-impl SeqBuf {
+impl<'s> SeqBuf<'s> {
     /// Start with `text` as the (empty) text buffer: a front end can hand the same
     /// buffers from sequence to sequence instead of allocating one per sequence.
-    pub fn with_buffer(unmap: bool, mut text: Vec<u8>) -> SeqBuf {
+    /// With `source`, text copied verbatim from it is stored as a range of it.
+    pub fn with_buffer(unmap: bool, mut text: Vec<u8>, source: Option<&'s Arc<[u8]>>) -> Self {
         text.clear();
         SeqBuf {
             unmap,
             text,
+            source,
             ..SeqBuf::default()
         }
     }
 
-    /// The finished text node: an exact-size copy; the buffer stays for reuse.
-    fn take_text(&mut self) -> Box<[u8]> {
-        let t: Box<[u8]> = if self.unmap {
-            super::unmap_bytes(&self.text).into()
-        } else {
-            self.text[..].into()
+    /// The finished text node; the buffer stays for reuse.
+    fn take_text(&mut self) -> Text {
+        let t = match (self.run.take(), self.source) {
+            (Some((start, end)), Some(src)) if !self.unmap && end - start == self.text.len() => {
+                Text::shared(src, start, end)
+            }
+            _ if self.unmap => Text::from(super::unmap_bytes(&self.text)),
+            _ => Text::from(&self.text[..]),
         };
         self.text.clear();
         t
     }
 
+    /// Add text. `t` may be a slice of the source (then it is tracked as a range).
     pub fn text(&mut self, t: &[u8]) {
-        if !self.stopped {
-            self.text.extend_from_slice(t);
+        if self.stopped {
+            return;
         }
+        let offset = self.source.and_then(|src| {
+            let base = src.as_ptr() as usize;
+            let at = (t.as_ptr() as usize).checked_sub(base)?;
+            (at + t.len() <= src.len()).then_some(at)
+        });
+        self.run = match (offset, self.run) {
+            (Some(at), None) if self.text.is_empty() => Some((at, at + t.len())),
+            (Some(at), Some((start, end))) if at == end => Some((start, at + t.len())),
+            _ => None,
+        };
+        self.text.extend_from_slice(t);
     }
 
+    /// The text buffer, to append text that is not a slice of the source.
     pub fn text_mut(&mut self) -> &mut Vec<u8> {
+        self.run = None;
         &mut self.text
     }
 
@@ -353,7 +375,8 @@ impl<'s> Builder<'s> {
             .as_bytes()
             .get(operand.span.start as usize..)
             .and_then(|t| t.strip_prefix(b"$"));
-        if let Some(e) = operators::find(name)
+        let found = operators::find(name);
+        if let Some(e) = found
             .zip(after_dollar)
             .and_then(|((def, _), rest)| operators::digests::cert_prepass_error(def.name, rest))
         {
@@ -364,14 +387,13 @@ impl<'s> Builder<'s> {
             nodes.push(error_node(vec![], self.missing_close_error(close.pos)));
             operand = Seq::new(nodes, operand.span);
         }
-        match operators::find(name) {
+        match found {
             Some((def, arg)) => {
                 let arg = arg.map(str::to_string);
                 let (operand, def) = operators::digests::cert_operand(def.name, &operand, self.src)
                     .unwrap_or((operand, def));
                 Node::Op(Box::new(OpNode {
                     def,
-                    name: name.to_string(),
                     arg,
                     operand,
                     span,

@@ -2,6 +2,8 @@
 //! what `grammar/expansion.pest` does (same recovery points, same spans) and feeds
 //! the shared builder. `tests/parse_equivalence.rs` checks it against pest.
 
+use std::sync::Arc;
+
 use crate::error::ExpandError;
 use crate::expand::ast::*;
 use crate::expand::parse::build::{
@@ -52,22 +54,40 @@ const RAW2_KEYWORDS: &[&str] = &[
     "match_local_part",
 ];
 
-pub fn parse_body(src: &str) -> Seq {
-    parse_body_mapped(src, false)
+/// `shared`, when given, holds the same bytes as `src`: text copied verbatim from the
+/// source becomes ranges of it instead of copies.
+pub fn parse_body(src: &str, shared: Option<&Arc<[u8]>>) -> Seq {
+    parse_body_mapped(src, false, shared)
 }
 
+thread_local! {
+    /// Text buffers left by the previous parse on this thread: most expansions then
+    /// parse without growing a buffer (a `-be` run parses every line).
+    static SPARE_BUFFERS: std::cell::Cell<Vec<Vec<u8>>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Buffers longer than this are not kept from one parse to the next.
+const SPARE_BUFFER_MAX: usize = 4096;
+
 /// As [`parse_body`]; `unmap` says the text carries stand-ins for non-UTF-8 bytes.
-pub fn parse_body_mapped(src: &str, unmap: bool) -> Seq {
+pub fn parse_body_mapped(src: &str, unmap: bool, shared: Option<&Arc<[u8]>>) -> Seq {
+    let shared = shared.filter(|b| b.as_ptr() == src.as_ptr() && b.len() == src.len());
     let mut f = Fast {
+        shared,
         s: src.as_bytes(),
         src,
         pos: 0,
         b: Builder::new(src),
         depth: 0,
         unmap,
-        buffers: Vec::new(),
+        buffers: SPARE_BUFFERS.with(|b| b.take()),
     };
-    f.seq(Mode::Top)
+    let body = f.seq(Mode::Top);
+    let mut buffers = f.buffers;
+    buffers.retain(|b| b.capacity() <= SPARE_BUFFER_MAX);
+    buffers.truncate(16);
+    SPARE_BUFFERS.with(|b| b.set(buffers));
+    body
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -114,6 +134,8 @@ fn is_word_char(c: u8) -> bool {
 }
 
 struct Fast<'s> {
+    /// The source as a shared buffer, for text pieces that are ranges of it.
+    shared: Option<&'s Arc<[u8]>>,
     s: &'s [u8],
     src: &'s str,
     pos: usize,
@@ -149,7 +171,11 @@ impl<'s> Fast<'s> {
 
     fn seq(&mut self, mode: Mode) -> Seq {
         let start = self.pos;
-        let mut buf = SeqBuf::with_buffer(self.unmap, self.buffers.pop().unwrap_or_default());
+        let mut buf = SeqBuf::with_buffer(
+            self.unmap,
+            self.buffers.pop().unwrap_or_default(),
+            self.shared,
+        );
         self.depth += 1;
         if self.depth > MAX_NESTING {
             let e = ExpandError::hard(format!(

@@ -10,37 +10,40 @@ mod pest_front;
 use std::sync::Arc;
 
 use crate::error::ExpandError;
-use crate::expand::ast::{Expansion, Node, Seq, Span};
+use crate::expand::ast::{Expansion, Node, Seq, Span, Text};
 
 /// Parse an expansion string. Never fails: syntax errors become error nodes
 /// that are raised, in Exim's order, when evaluation reaches them (see
 /// [`Expansion::static_error`] to check up front).
 pub fn parse(source: &str) -> Expansion {
-    parse_with(source, fast_front::parse_body)
+    parse_with(source, |s, shared| fast_front::parse_body(s, Some(shared)))
 }
 
 /// Parse with the pest grammar (the reference implementation).
 pub fn parse_reference(source: &str) -> Expansion {
-    parse_with(source, pest_front::parse_body)
+    parse_with(source, |s, _| pest_front::parse_body(s))
 }
 
-fn parse_with(source: &str, front: fn(&str) -> Seq) -> Expansion {
+/// `front` gets the source as text and as the shared buffer its text pieces may point into.
+fn parse_with(source: &str, front: impl Fn(&str, &Arc<[u8]>) -> Seq) -> Expansion {
     let source: Arc<str> = Arc::from(source);
-    let body = if !source.bytes().any(|c| c == b'$' || c == b'\\') {
+    // The same allocation, seen as bytes.
+    let shared: Arc<[u8]> = Arc::from(source.clone());
+    let body = if !needs_parsing(source.as_bytes()) {
         // Exim's fast path: nothing to expand.
         let nodes = if source.is_empty() {
             Vec::new()
         } else {
-            vec![Node::Text(source.as_bytes().into())]
+            vec![Node::Text(Text::shared(&shared, 0, source.len()))]
         };
         Seq::new(nodes, Span::new(0, source.len()))
     } else {
         // Deep input is parsed on a stack big enough for the recursion; the scanner
         // itself refuses nesting deeper than MAX_PARSE_NESTING.
         if may_nest_deeper_than(source.as_bytes(), 32) {
-            stacker::grow(64 << 20, || front(&source))
+            stacker::grow(64 << 20, || front(&source, &shared))
         } else {
-            front(&source)
+            front(&source, &shared)
         }
     };
     Expansion { source, body }
@@ -55,9 +58,11 @@ pub fn parse_bytes(source: &[u8]) -> Expansion {
         Err(_) => {
             let mapped = map_bytes(source);
             let body = if may_nest_deeper_than(mapped.as_bytes(), 32) {
-                stacker::grow(64 << 20, || fast_front::parse_body_mapped(&mapped, true))
+                stacker::grow(64 << 20, || {
+                    fast_front::parse_body_mapped(&mapped, true, None)
+                })
             } else {
-                fast_front::parse_body_mapped(&mapped, true)
+                fast_front::parse_body_mapped(&mapped, true, None)
             };
             Expansion {
                 source: Arc::from(mapped.as_str()),
@@ -129,10 +134,24 @@ pub fn parse_checked(source: &str) -> Result<Expansion, ExpandError> {
 /// configuration; keeps hostile input from exhausting the stack).
 pub const MAX_PARSE_NESTING: usize = 1000;
 
+/// Whether the text holds a `$` or `\\` (else it expands to itself). Written without an
+/// early exit so that it compiles to vector compares: most lines are short.
+fn needs_parsing(s: &[u8]) -> bool {
+    // A byte-wide accumulator (a `bool` one is not vectorised).
+    s.iter().fold(0u8, |found, &c| {
+        found | u8::from((c == b'$') | (c == b'\\'))
+    }) != 0
+}
+
 /// Whether `{` may nest deeper than `limit` (the exact depth is computed only when the
 /// text holds that many braces at all, which ordinary expansions do not).
 fn may_nest_deeper_than(s: &[u8], limit: usize) -> bool {
-    s.iter().filter(|&&c| c == b'{').count() > limit && brace_depth(s) > limit
+    // Counted in byte lanes, 255 bytes at a time (no lane can overflow).
+    let braces: usize = s
+        .chunks(255)
+        .map(|chunk| chunk.iter().fold(0u8, |n, &c| n + u8::from(c == b'{')) as usize)
+        .sum();
+    braces > limit && brace_depth(s) > limit
 }
 
 /// The deepest nesting of `{` in the text, ignoring escaped braces and `\N...\N`.
@@ -158,4 +177,40 @@ fn brace_depth(s: &[u8]) -> usize {
         i += 1;
     }
     max
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::expand::ast::{Node, Seq};
+
+    fn texts(s: &Seq) -> Vec<&crate::expand::ast::Text> {
+        s.nodes
+            .iter()
+            .filter_map(|n| match n {
+                Node::Text(t) => Some(t),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn verbatim_text_is_a_range_of_the_source() {
+        let e = super::parse("ab ${lc:X} c\\td");
+        let src = e.source().as_bytes();
+        let t = texts(&e.body);
+        assert_eq!(t.len(), 2);
+        assert_eq!(&t[0][..], b"ab ");
+        assert!(
+            t[0].is_range_of(src),
+            "verbatim text points into the source"
+        );
+        // Text with an escape is not a slice of the source: it has its own buffer.
+        assert_eq!(&t[1][..], b" c\td");
+        assert!(!t[1].is_range_of(src));
+        let literal = super::parse("no dollars here");
+        assert!(texts(&literal.body)[0].is_range_of(literal.source().as_bytes()));
+        // The reference front end copies; both give the same text.
+        let r = super::parse_reference("ab ${lc:X} c\\td");
+        assert_eq!(&texts(&r.body)[0][..], b"ab ");
+    }
 }
