@@ -56,8 +56,17 @@ impl Client {
     }
 }
 
+/// A message's body (what the spool's `-D` holds after its first line).
 fn body(client: usize, m: usize) -> String {
-    format!("Subject: {client}/{m}\n\nmessage {m} of client {client}\n")
+    format!("message {m} of client {client}\n")
+}
+
+/// The message as sent, with CRLF line ends and without the final dot.
+fn message(client: usize, m: usize) -> String {
+    format!(
+        "Subject: {client}/{m}\r\n\r\n{}",
+        body(client, m).replace('\n', "\r\n")
+    )
 }
 
 /// The stored bodies, sorted.
@@ -88,8 +97,7 @@ fn many_clients_pausing_between_messages_are_all_served() {
                     assert!(cl.cmd("RCPT TO:<u@test.example>").starts_with("250"));
                     assert!(cl.cmd("RCPT TO:<u@elsewhere.example>").starts_with("550"));
                     assert!(cl.cmd("DATA").starts_with("354"));
-                    let text = body(c, m).replace('\n', "\r\n");
-                    let r = cl.cmd(&format!("{text}."));
+                    let r = cl.cmd(&format!("{}.", message(c, m)));
                     assert!(r.starts_with("250 OK id="), "{r}");
                     // Quiet for longer than the linger time: the connection goes back to
                     // the runtime and must be picked up again.
@@ -120,7 +128,7 @@ fn pipelined_groups_are_answered_in_order() {
     let mut batch = String::new();
     for m in 0..10 {
         batch += "MAIL FROM:<a@client.example>\r\nRCPT TO:<u@test.example>\r\nDATA\r\n";
-        batch += &body(0, m).replace('\n', "\r\n");
+        batch += &message(0, m);
         batch += ".\r\n";
     }
     batch += "QUIT\r\n";
