@@ -17,6 +17,8 @@ mod fake_dccifd;
 #[path = "spam/fake_spamd.rs"]
 #[allow(dead_code)] // only its TCP server is used here
 mod fake_spamd;
+#[path = "support/ports.rs"]
+mod ports;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -83,12 +85,7 @@ fn start_server(f: &Fixture, dir: &Path) -> (FakeDccifd, String) {
             (s, path.to_string_lossy().into_owned())
         }
         "refused" => {
-            // A port nobody listens on: bind one, then let it go.
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = ports::bound_port_without_listener();
             (
                 FakeDccifd::tcp(reply, Mode::Close),
                 format!("127.0.0.1 {port}"),

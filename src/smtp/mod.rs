@@ -3,6 +3,7 @@
 pub mod config;
 pub mod history;
 pub mod hostopts;
+pub mod linger;
 pub mod listen;
 pub mod logsel;
 pub mod msgid;

@@ -6,7 +6,9 @@
 //! bytes is handed to the session inside `tokio::task::spawn_blocking`: the runtime's
 //! worker threads never block, and a sync resolver that starts its own runtime cannot
 //! panic with "runtime within a runtime". The session is moved into the blocking task and
-//! back, so at most one batch per connection runs at a time.
+//! back, so at most one batch per connection runs at a time. A plain connection whose
+//! client keeps talking stays on that thread between commands (`linger.rs`: one thread
+//! wake-up per command instead of three), and comes back to the runtime when it goes quiet.
 //!
 //! ACL `delay =` sleeps on the runtime's timer after the batch that asked for it.
 //!
@@ -18,6 +20,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,6 +33,7 @@ use crate::acl::engine::ExpansionAcls;
 use crate::acl::AclSet;
 use crate::config::{tables, Config, Value};
 use crate::expand::{expand, parse, Context};
+use crate::smtp::linger;
 use crate::smtp::listen::listen_addresses;
 use crate::smtp::session::State;
 use crate::smtp::sink::MessageSink;
@@ -355,16 +359,24 @@ impl Daemon {
 
 /// Run `f` on the session off the runtime's worker threads.
 async fn on_session(
-    mut s: Box<Session>,
+    s: Box<Session>,
     f: impl FnOnce(&mut Session) + Send + 'static,
 ) -> Option<Box<Session>> {
+    on_session_with(s, f).await.map(|(s, ())| s)
+}
+
+/// As [`on_session`], also giving back what `f` returns.
+async fn on_session_with<R: Send + 'static>(
+    mut s: Box<Session>,
+    f: impl FnOnce(&mut Session) -> R + Send + 'static,
+) -> Option<(Box<Session>, R)> {
     match tokio::task::spawn_blocking(move || {
-        f(&mut s);
-        s
+        let r = f(&mut s);
+        (s, r)
     })
     .await
     {
-        Ok(s) => Some(s),
+        Ok(x) => Some(x),
         Err(e) => {
             log_lines([format!("SMTP session task failed: {e}")]);
             None
@@ -383,16 +395,7 @@ async fn flush(s: &mut Session, stream: &mut Conn, limit: Option<Duration>) -> b
         panic_lines(s.panic_log.drain(..));
     }
     let out = s.take_output();
-    if out.is_empty() {
-        return true;
-    }
-    match limit {
-        Some(t) => matches!(
-            tokio::time::timeout(t, stream.write_all(&out)).await,
-            Ok(Ok(()))
-        ),
-        None => stream.write_all(&out).await.is_ok(),
-    }
+    out.is_empty() || write_limited(stream, &out, limit).await
 }
 
 /// `smtp_receive_timeout` expired: Exim's replies and log lines.
@@ -431,7 +434,6 @@ fn shutting_down(s: &mut Session) {
 
 /// Bytes the client sent that are waiting to be read (peeked, not consumed).
 fn pending_input(stream: &TcpStream) -> Option<Vec<u8>> {
-    use std::os::fd::AsRawFd;
     let mut buf = [0u8; 128];
     // SAFETY: recv on a socket we own, into a buffer of the length given; MSG_PEEK leaves
     // the bytes queued and MSG_DONTWAIT never blocks.
@@ -593,7 +595,14 @@ async fn connection(
             Some(None) => on_session(s, timed_out).await,
             Some(Some(Err(_))) => on_session(s, |s| s.close_input()).await,
             Some(Some(Ok(bytes))) if bytes.is_empty() => on_session(s, |s| s.close_input()).await,
-            Some(Some(Ok(bytes))) => on_session(s, move |s| s.feed(&bytes)).await,
+            Some(Some(Ok(bytes))) => match feed(s, &mut stream, bytes, &stop, &d).await {
+                Some((n, true)) => Some(n),
+                Some((n, false)) => {
+                    s = n;
+                    break;
+                }
+                None => None,
+            },
         };
         match next {
             Some(n) => s = n,
@@ -613,6 +622,57 @@ async fn connection(
     // A session may own a sync DNS resolver, which owns a runtime of its own: dropping
     // that on a worker thread panics, so the session goes away on a blocking thread.
     let _ = tokio::task::spawn_blocking(move || drop(s)).await;
+}
+
+/// Feed a batch of input on a session thread. A plain connection stays there while the
+/// client keeps it busy (`linger.rs`); meanwhile the socket is taken out of the runtime's
+/// poller, so input arriving then wakes only the session thread. `Some((session, false))`:
+/// the peer is gone.
+async fn feed(
+    s: Box<Session>,
+    stream: &mut Conn,
+    bytes: Vec<u8>,
+    stop: &watch::Receiver<bool>,
+    d: &Daemon,
+) -> Option<(Box<Session>, bool)> {
+    if stream.plain().is_none() {
+        return on_session(s, move |s| s.feed(&bytes))
+            .await
+            .map(|s| (s, true));
+    }
+    let Conn::Plain(tcp) = std::mem::replace(stream, Conn::Gone) else {
+        return None;
+    };
+    let Ok(tcp) = tcp.into_std() else {
+        return Some((s, false));
+    };
+    let stopping = stop.clone();
+    let (s, (back, tcp)) = on_session_with(s, move |s| {
+        let back = linger::serve(s, tcp.as_raw_fd(), &bytes, || *stopping.borrow());
+        (back, tcp)
+    })
+    .await?;
+    match TcpStream::from_std(tcp) {
+        Ok(tcp) => *stream = Conn::Plain(tcp),
+        Err(_) => return Some((s, false)),
+    }
+    if back.gone {
+        return Some((s, false));
+    }
+    let sent =
+        back.unsent.is_empty() || write_limited(stream, &back.unsent, d.receive_timeout).await;
+    Some((s, sent))
+}
+
+/// Write `out`, within `limit`; false when the peer is gone or too slow.
+async fn write_limited(stream: &mut Conn, out: &[u8], limit: Option<Duration>) -> bool {
+    match limit {
+        Some(t) => matches!(
+            tokio::time::timeout(t, stream.write_all(out)).await,
+            Ok(Ok(()))
+        ),
+        None => stream.write_all(out).await.is_ok(),
+    }
 }
 
 /// An accepted STARTTLS: prepare the configuration (files are read off the runtime's

@@ -153,12 +153,16 @@ impl Spool {
         Ok(if other.exists() { other } else { preferred })
     }
 
-    /// Store a message durably: `-D` and `-H` are written under temporary names and
-    /// fsync'd, then committed together with the other messages waiting at the same moment
-    /// (`-D` renamed, directory fsync'd, `-H` renamed, directory fsync'd: see [`commit`]). Returns once the message is durable; on error nothing of it is left.
+    /// Store a message durably: `-D` and `-H` are written unnamed (or under temporary
+    /// names) and fsync'd, then committed together with the other messages waiting at the
+    /// same moment (`-D` linked, directory fsync'd, `-H` linked, directory fsync'd: see
+    /// [`commit`]). Returns once the message is durable; on error nothing of it is left.
     pub fn write(&self, header: &HeaderFile, data: &[u8]) -> Result<(), SpoolError> {
         let input = self.message_dir(&header.id)?;
-        fs::create_dir_all(&input).map_err(io_err(&input))?;
+        // A stat, not a mkdir: mkdir locks the parent directory even when the entry exists.
+        if !input.is_dir() {
+            fs::create_dir_all(&input).map_err(io_err(&input))?;
+        }
         let id = &header.id;
         let d = unsynced_write(&input, &format!("dat.{id}"), &format!("{id}-D"), |f| {
             f.write_all(format!("{id}-D\n").as_bytes())?;
@@ -169,13 +173,13 @@ impl Spool {
         }) {
             Ok(h) => h,
             Err(e) => {
-                let _ = fs::remove_file(&d.tmp);
+                d.discard();
                 return Err(e);
             }
         };
         if let Err(e) = commit::sync_files(&d, &h) {
-            let _ = fs::remove_file(&d.tmp);
-            let _ = fs::remove_file(&h.tmp);
+            d.discard();
+            h.discard();
             return Err(e);
         }
         self.committer.commit(commit::Job::new(input, d, h))
@@ -247,14 +251,25 @@ pub fn is_message_id(id: &str) -> bool {
             .all(|(i, c)| i == 6 || i == 13 || c.is_ascii_alphanumeric())
 }
 
-/// Write a file under `dir/temp` (not yet synced) for the group commit to make durable
-/// and rename to `dir/dest`.
+/// Write a file for the group commit to make durable and publish as `dir/dest`: an
+/// unnamed file where the filesystem allows ([`commit::unnamed`]), else under `dir/temp`.
 fn unsynced_write(
     dir: &Path,
     temp: &str,
     dest: &str,
     fill: impl FnOnce(&mut File) -> std::io::Result<()>,
 ) -> Result<commit::Pending, SpoolError> {
+    let dest = dir.join(dest);
+    if let Some(mut file) = commit::unnamed(dir, SPOOL_MODE) {
+        return match fill(&mut file) {
+            Ok(()) => Ok(commit::Pending {
+                file,
+                tmp: None,
+                dest,
+            }),
+            Err(e) => Err(io_err(&dest)(e)),
+        };
+    }
     let tmp = dir.join(temp);
     let opened = OpenOptions::new()
         .write(true)
@@ -266,8 +281,8 @@ fn unsynced_write(
     match result {
         Ok(file) => Ok(commit::Pending {
             file,
-            tmp,
-            dest: dir.join(dest),
+            tmp: Some(tmp),
+            dest,
         }),
         Err(e) => {
             let _ = fs::remove_file(&tmp);
