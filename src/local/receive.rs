@@ -408,6 +408,7 @@ pub fn receive<R: Read>(
     crate::local::scan::prepare(&mut state, received, scan_copy, &env.recipients);
     let mut blackhole: Option<String> = None;
     if let (Some(spec), false) = (&st.acl_not_smtp_mime, env.recipients.is_empty()) {
+        crate::local::scan::fix_headers(&mut state, &ctx);
         let v = crate::local::mime::run(&mut ctx, &st.acls, &mut state, spec, visible.clone(), &id);
         log.acl_lines(std::mem::take(&mut state.logs));
         apply_added(&mut ctx, &state);

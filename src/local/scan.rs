@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use crate::acl::state::MessageState;
+use crate::expand::Context;
 use crate::local::report::Logger;
 use crate::local::settings::Settings;
 use crate::smtp::sink::AcceptedMessage;
@@ -22,6 +23,14 @@ pub fn prepare(
     state.received_header = received;
     state.scan_data = Some(message);
     state.recipients = recipients.to_vec();
+}
+
+/// The MIME ACL is about to run: as in Exim, which spools the scan copy for it, the
+/// copy scanners get later has the headers of now, not those the MIME ACL adds.
+pub fn fix_headers(state: &mut MessageState, ctx: &Context) {
+    if let Some(msg) = &ctx.message {
+        state.scan_headers = Some(msg.headers.iter().map(|h| h.text.clone()).collect());
+    }
 }
 
 /// Reception is over: the `.eml` scan file goes. `control = no_mbox_unspool`, which
