@@ -404,12 +404,13 @@ pub fn receive<R: Read>(
     };
     // The scanners get the message with its Received: header, as Exim spools it.
     let received = received_text(&ctx, &env).unwrap_or_default();
-    let scan_copy = Arc::new(visible.clone());
-    crate::local::scan::prepare(&mut state, received, scan_copy, &env.recipients);
+    let visible = Arc::new(visible);
+    crate::local::scan::prepare(&mut state, received, Arc::clone(&visible), &env.recipients);
     let mut blackhole: Option<String> = None;
     if let (Some(spec), false) = (&st.acl_not_smtp_mime, env.recipients.is_empty()) {
         crate::local::scan::fix_headers(&mut state, &ctx);
-        let v = crate::local::mime::run(&mut ctx, &st.acls, &mut state, spec, visible.clone(), &id);
+        let v =
+            crate::local::mime::run(&mut ctx, &st.acls, &mut state, spec, visible.to_vec(), &id);
         log.acl_lines(std::mem::take(&mut state.logs));
         apply_added(&mut ctx, &state);
         match v.map(|v| v.rc) {
