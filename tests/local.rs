@@ -8,7 +8,21 @@
 //! Fixture format: `args: ...` (whitespace-separated), `main: <line>` (main section),
 //! `acl: <line>` (an `acl` section line), `escapes: yes` (`\r`, `\0`, `\n` in the
 //! message are byte escapes), `differs: <reason>` (compared with the snapshot only, for
-//! what exim4 does beyond reception), then `---` and the message.
+//! what exim4 does beyond reception), `server: spamd | clamd | dccifd` (a fake
+//! content scanner on 127.0.0.1, fresh for each program; `@SERVER@` in the
+//! configuration lines becomes its `127.0.0.1 <port>`, and the bytes it received are
+//! part of the result), `reply: TEXT` (its answer; `\r`, `\n`, `\0` escapes), then
+//! `---` and the message.
+
+#[path = "malware/fake_clamd.rs"]
+#[allow(dead_code)] // only its TCP server is used here
+mod fake_clamd;
+#[path = "dcc/fake_dccifd.rs"]
+#[allow(dead_code)] // only its TCP server is used here
+mod fake_dccifd;
+#[path = "spam/fake_spamd.rs"]
+#[allow(dead_code)] // only its TCP server is used here
+mod fake_spamd;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -20,6 +34,42 @@ struct Fixture {
     stdin: Vec<u8>,
     /// Why exim4's result is not compared, if it is not.
     differs: Option<String>,
+    /// The fake scanner daemon to start, and its answer.
+    server: Option<String>,
+    reply: Vec<u8>,
+}
+
+/// A fake scanner daemon on 127.0.0.1: its port, and what it has received so far.
+struct Server {
+    port: u16,
+    take: Box<dyn Fn() -> Vec<Vec<u8>>>,
+}
+
+fn start_server(kind: &str, reply: Vec<u8>) -> Server {
+    match kind {
+        "spamd" => {
+            let s = fake_spamd::FakeSpamd::tcp(reply, fake_spamd::Mode::Answer);
+            Server {
+                port: s.port,
+                take: Box::new(move || s.take_requests()),
+            }
+        }
+        "clamd" => {
+            let s = fake_clamd::FakeClamd::tcp(reply, fake_clamd::Mode::Answer);
+            Server {
+                port: s.port,
+                take: Box::new(move || s.take_requests()),
+            }
+        }
+        "dccifd" => {
+            let s = fake_dccifd::FakeDccifd::tcp(reply, fake_dccifd::Mode::Answer);
+            Server {
+                port: s.port,
+                take: Box::new(move || s.take_requests()),
+            }
+        }
+        other => panic!("unknown fake server {other}"),
+    }
 }
 
 fn unescape(s: &str) -> Vec<u8> {
@@ -51,6 +101,8 @@ fn read_fixture(path: &Path) -> Fixture {
         acl: Vec::new(),
         stdin: body.as_bytes().to_vec(),
         differs: None,
+        server: None,
+        reply: Vec::new(),
     };
     let mut escapes = false;
     for line in head.lines() {
@@ -60,6 +112,10 @@ fn read_fixture(path: &Path) -> Fixture {
             f.main.push(m.trim().to_string());
         } else if let Some(m) = line.strip_prefix("acl:") {
             f.acl.push(m.to_string());
+        } else if let Some(k) = line.strip_prefix("server:") {
+            f.server = Some(k.trim().to_string());
+        } else if let Some(r) = line.strip_prefix("reply:") {
+            f.reply = unescape(r.trim());
         } else if let Some(r) = line.strip_prefix("differs:") {
             f.differs = Some(r.trim().to_string());
         } else if line.trim() == "escapes: yes" {
@@ -72,7 +128,7 @@ fn read_fixture(path: &Path) -> Fixture {
     f
 }
 
-fn config(dir: &Path, f: &Fixture) -> PathBuf {
+fn config(dir: &Path, f: &Fixture, server: &str) -> PathBuf {
     let spool = dir.join("spool");
     let mut c = format!(
         "spool_directory = {0}\nlog_file_path = {0}/log/%slog\nkeep_environment =\n\
@@ -81,12 +137,12 @@ fn config(dir: &Path, f: &Fixture) -> PathBuf {
         spool.display()
     );
     for m in &f.main {
-        c.push_str(m);
+        c.push_str(&m.replace("@SERVER@", server));
         c.push('\n');
     }
     c.push_str("begin acl\n");
     for a in &f.acl {
-        c.push_str(a);
+        c.push_str(&a.replace("@SERVER@", server));
         c.push('\n');
     }
     let path = dir.join("test.conf");
@@ -98,7 +154,14 @@ fn config(dir: &Path, f: &Fixture) -> PathBuf {
 fn run(program: &str, dir: &Path, f: &Fixture) -> String {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir.join("spool")).unwrap();
-    let conf = config(dir, f);
+    let server = f
+        .server
+        .as_deref()
+        .map(|k| start_server(k, f.reply.clone()));
+    let address = server
+        .as_ref()
+        .map_or(String::new(), |s| format!("127.0.0.1 {}", s.port));
+    let conf = config(dir, f, &address);
     let mut child = Command::new(program)
         .arg("-C")
         .arg(&conf)
@@ -135,6 +198,33 @@ fn run(program: &str, dir: &Path, f: &Fixture) -> String {
         let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
         all += &format!("--- {name}\n{text}");
     }
+    // Scan files (`malware`) are removed with the message unless no_mbox_unspool.
+    if let Ok(rd) = std::fs::read_dir(dir.join("spool").join("scan")) {
+        let mut names: Vec<String> = rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for n in names {
+            let inner = dir.join("spool").join("scan").join(&n);
+            let mut files: Vec<String> = std::fs::read_dir(&inner)
+                .map(|rd| {
+                    rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            files.sort();
+            all += &format!("--- scan/{n}: {}\n", files.join(" "));
+        }
+    }
+    if let Some(server) = &server {
+        all += "--- the scanner received\n";
+        for r in (server.take)() {
+            all += &String::from_utf8_lossy(&r).replace('\r', "\\r");
+            all += "\n--\n";
+        }
+        all = all.replace(&format!(":{}", server.port), ":<PORT>");
+        all = all.replace(&format!(" {}", server.port), " <PORT>");
+    }
     normalise(&all, &dir.display().to_string())
 }
 
@@ -156,6 +246,8 @@ fn normalise(text: &str, dir: &str) -> String {
     const ID: &[u8] = b"xxxxxx-xxxxxx-xx";
     const TS: &[u8] = b"9999-99-99 99:99:99";
     const DATE: &[u8] = b"Aaa, 99 Aaa 9999 99:99:99 s9999";
+    // `${tod_bsdinbox}`, on the `From ` line scanners get.
+    const BSD: &[u8] = b"Aaa Aaa 99 99:99:99 9999";
     let t = text.replace(dir, "<DIR>");
     let b = t.as_bytes();
     let mut ids: Vec<Vec<u8>> = Vec::new();
@@ -181,6 +273,9 @@ fn normalise(text: &str, dir: &str) -> String {
         } else if boundary && shape(rest, TS) {
             out.extend_from_slice(b"<TS>");
             i += TS.len();
+        } else if boundary && shape(rest, BSD) {
+            out.extend_from_slice(b"<BSDDATE>");
+            i += BSD.len();
         } else if boundary && shape(rest, DATE) {
             out.extend_from_slice(b"<DATE>");
             i += DATE.len();
@@ -270,8 +365,10 @@ fn exim_tools_read_a_local_message() {
         acl: Vec::new(),
         stdin: b"To: a@b.example\nBcc: hidden@c.example\nSubject: tools\n\nbody\n".to_vec(),
         differs: None,
+        server: None,
+        reply: Vec::new(),
     };
-    let conf = config(&dir, &f);
+    let conf = config(&dir, &f, "");
     let mut child = Command::new(env!("CARGO_BIN_EXE_rexim"))
         .arg("-C")
         .arg(&conf)

@@ -70,6 +70,10 @@ pub struct MessageState {
     pub scan_data: Option<std::sync::Arc<Vec<u8>>>,
     pub received_header: Vec<u8>,
     pub recipients: Vec<Vec<u8>>,
+    /// The headers of the scan copy once it is fixed: Exim writes that copy once, and
+    /// its MIME ACL writes it before running, so headers the MIME ACL adds are not in
+    /// it. `None`: the message's headers when a scanner asks.
+    pub scan_headers: Option<Vec<Vec<u8>>>,
     /// `control = freeze`: when the message was frozen (Exim's `deliver_frozen_at`).
     pub frozen_at: Option<i64>,
     /// `control = submission` and its options.

@@ -14,8 +14,10 @@ pub mod logsel;
 pub mod mime;
 pub mod receive;
 pub mod report;
+pub mod scan;
 pub mod settings;
 pub mod store;
+pub mod vars;
 
 use args::{ErrorMode, LocalArgs};
 use caller::Caller;

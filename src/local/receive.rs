@@ -16,6 +16,7 @@ use crate::local::input::{self, Limits, Source, Stop};
 use crate::local::report::{header_listing, Logger, EXIT_FAILURE};
 use crate::local::settings::Settings;
 use crate::local::store::{accepted, apply_added, finish_header, message_id_parts, qualify};
+use crate::local::vars::{envelope_vars, set_recipients};
 use crate::local::Who;
 use crate::spool::header::header_type;
 
@@ -54,70 +55,6 @@ pub enum Outcome {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// Set the variables Exim has for a local message before it is read.
-fn envelope_vars(ctx: &mut Context, who: &Who, env: &Envelope) {
-    if env.sender.is_empty() {
-        ctx.set("sender_address", "");
-    } else {
-        let s = &env.sender;
-        let at = s.iter().rposition(|&c| c == b'@');
-        ctx.set("sender_address", Val::tainted(s.clone()));
-        let (lp, dom) = match at {
-            Some(i) => (&s[..i], &s[i + 1..]),
-            None => (&s[..], &b""[..]),
-        };
-        ctx.set("sender_address_local_part", Val::tainted(lp.to_vec()));
-        ctx.set("sender_address_domain", Val::tainted(dom.to_vec()));
-    }
-    // Values from -oMt/-oMr are command-line data, so tainted, as in Exim.
-    let value = |v: &str, tainted: bool| {
-        if tainted {
-            Val::tainted(v.as_bytes().to_vec())
-        } else {
-            Val::from(v.to_string())
-        }
-    };
-    if let Some(i) = &who.ident {
-        ctx.set("sender_ident", value(i, who.ident_tainted));
-    }
-    ctx.set(
-        "received_protocol",
-        value(&who.protocol, who.protocol_tainted),
-    );
-    match &who.auth_id {
-        Some(a) => {
-            ctx.set("authenticated_id", a.as_str());
-        }
-        None => ctx.unset("authenticated_id"),
-    }
-    match &who.auth_sender {
-        Some(a) => {
-            ctx.set("authenticated_sender", a.as_str());
-        }
-        None => ctx.unset("authenticated_sender"),
-    }
-    if let Some((ip, port)) = &who.host {
-        ctx.set("sender_host_address", Val::tainted(ip.clone().into_bytes()));
-        ctx.set("sender_host_port", port.to_string());
-    }
-    if let Some(n) = &who.host_name {
-        ctx.set("sender_host_name", Val::tainted(n.clone().into_bytes()));
-    }
-    if let Some((ip, port)) = &who.interface {
-        ctx.set("interface_address", Val::tainted(ip.clone().into_bytes()));
-        ctx.set("interface_port", port.to_string());
-    }
-    if let Some(h) = &who.helo {
-        ctx.set("sender_helo_name", Val::tainted(h.clone().into_bytes()));
-    }
-    set_recipients(ctx, &env.recipients);
-}
-
-fn set_recipients(ctx: &mut Context, recipients: &[Vec<u8>]) {
-    ctx.set("recipients_count", recipients.len().to_string());
-    ctx.set("recipients", Val::tainted(recipients.join(&b", "[..])));
 }
 
 /// rexim holds a local message in memory while it is received: with no
@@ -461,9 +398,19 @@ pub fn receive<R: Read>(
     set_recipients(&mut ctx, &env.recipients);
     ctx.set("mime_part_count", "-1");
     ctx.set("mime_is_rfc822", "0");
+    let received_text = |ctx: &Context, env: &Envelope| {
+        let am = accepted(&id, env, &stored, &[], &[], ctx, &[], None);
+        crate::spool::build::received_header(&am, &st.spool.received_header_text).ok()
+    };
+    // The scanners get the message with its Received: header, as Exim spools it.
+    let received = received_text(&ctx, &env).unwrap_or_default();
+    let visible = Arc::new(visible);
+    crate::local::scan::prepare(&mut state, received, Arc::clone(&visible), &env.recipients);
     let mut blackhole: Option<String> = None;
     if let (Some(spec), false) = (&st.acl_not_smtp_mime, env.recipients.is_empty()) {
-        let v = crate::local::mime::run(&mut ctx, &st.acls, &mut state, spec, visible.clone(), &id);
+        crate::local::scan::fix_headers(&mut state, &ctx);
+        let v =
+            crate::local::mime::run(&mut ctx, &st.acls, &mut state, spec, visible.to_vec(), &id);
         log.acl_lines(std::mem::take(&mut state.logs));
         apply_added(&mut ctx, &state);
         match v.map(|v| v.rc) {
@@ -475,10 +422,6 @@ pub fn receive<R: Read>(
             Some(_) => return Outcome::Exit(EXIT_FAILURE),
         }
     }
-    let received_text = |ctx: &Context, env: &Envelope| {
-        let am = accepted(&id, env, &stored, &[], &[], ctx, &[], None);
-        crate::spool::build::received_header(&am, &st.spool.received_header_text).ok()
-    };
     if let (Some(spec), None) = (&st.acl_not_smtp, &blackhole) {
         let v = acl(st, &mut ctx, &mut state, log, Phase::NotSmtp, spec);
         match v.rc {
@@ -513,8 +456,9 @@ pub fn receive<R: Read>(
             }
         }
     }
+    crate::local::scan::finish(&mut state);
     let added: Vec<String> = state.add_headers.iter().map(|(_, h)| h.clone()).collect();
-    let am = accepted(
+    let mut am = accepted(
         &id,
         &env,
         &stored,
@@ -524,6 +468,8 @@ pub fn receive<R: Read>(
         &obsolete,
         state.frozen_at,
     );
+    let bmi_verdicts = crate::local::scan::bmi(st, &state, &am, log);
+    am.bmi_verdicts = bmi_verdicts.as_deref();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

@@ -134,6 +134,17 @@ impl Settings {
     }
 
     /// A fresh context for one message.
+    /// Use `provider` for `control = bmi_run` (the Brightmail SDK's part; a build
+    /// without the SDK has `SdkUnavailable`, tests plug in a fake).
+    pub fn set_bmi_provider(&mut self, provider: Arc<dyn crate::features::bmi::BmiProvider>) {
+        let mut acls = (*self.acls).clone();
+        acls.env.bmi.provider = provider;
+        self.acls = Arc::new(acls);
+        self.base_ctx.acl = Some(Arc::new(ExpansionAcls {
+            acls: self.acls.clone(),
+        }));
+    }
+
     pub fn context(&self) -> Context {
         let mut ctx = Context::default();
         ctx.named_lists = self.base_ctx.named_lists.clone();

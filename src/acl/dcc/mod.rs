@@ -245,7 +245,8 @@ fn conclude(run: &mut AclRun, answer: &[u8], sender: &[u8]) -> Rc {
 fn rejected_line(run: &AclRun, sender: &[u8]) -> String {
     let addr = var(run, "sender_host_address")
         .map(|a| String::from_utf8_lossy(&a).into_owned())
-        .unwrap_or_else(|| "(null)".into());
+        // A local message has no client address: Exim's log_write prints NULL.
+        .unwrap_or_else(|| "NULL".into());
     let from = String::from_utf8_lossy(sender);
     match var(run, "sender_host_name").filter(|n| !n.is_empty()) {
         Some(n) => format!(

@@ -248,8 +248,12 @@ pub(crate) fn mbox(run: &mut AclRun) -> Option<Vec<u8>> {
     let mut out = crate::expand_str(prelude, run.ctx).ok()?.bytes;
     out.extend_from_slice(&run.state.received_header);
     let msg = run.ctx.message.clone()?;
-    for h in &msg.headers {
-        out.extend_from_slice(&h.text);
+    match &run.state.scan_headers {
+        Some(fixed) => fixed.iter().for_each(|h| out.extend_from_slice(h)),
+        None => msg
+            .headers
+            .iter()
+            .for_each(|h| out.extend_from_slice(&h.text)),
     }
     out.push(b'\n');
     let data = run.state.scan_data.clone()?;

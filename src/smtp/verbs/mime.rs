@@ -41,6 +41,9 @@ pub fn run(s: &mut Session, id: &str) -> Option<Done> {
     if s.env.recipients.is_empty() || !is_mime {
         return None;
     }
+    // Exim spools the scan copy for the MIME ACL, once: headers added from here on
+    // are not in what `spam`/`malware` get later.
+    s.acl_state.scan_headers = Some(msg.headers.iter().map(|h| h.text.clone()).collect());
     // The message as Exim spools it for scanning: headers, a blank line, the body.
     let mut mbox = Vec::with_capacity(msg.body.len() + 1024);
     for h in &msg.headers {
