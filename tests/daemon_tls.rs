@@ -3,14 +3,14 @@
 //! so a second connection can resume), the mainlog, the `-H` spool file, and `exim4 -bp`
 //! / `-Mvh` reading that spool where exim4 is installed. Every read is bounded.
 
-mod tls_support;
+mod support;
 
 use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use tls_support::{send_message, start};
+use support::tls::{send_message, start};
 /// Logs the TLS variables at RCPT time; refuses RCPT without encryption. (No capital
 /// letter before `_RESUME_DECODE` on its line: Exim tries built-in macros only when the
 /// first candidate name on a line starts with `_`.)
@@ -124,7 +124,7 @@ fn starttls_message_and_resumption() {
         eprintln!("SKIPPED exim4 part: exim4 is not installed");
         return;
     }
-    let conf = d.exim_conf();
+    let conf = d.exim_conf("");
     let out = Command::new("/usr/sbin/exim4")
         .arg("-C")
         .arg(&conf)
@@ -359,7 +359,7 @@ fn silent_client_times_out_in_the_handshake() {
 }
 
 /// A TLS 1.2 client that resumes by session ID only (sends no ticket extension).
-fn session_id_client(d: &tls_support::Daemon) -> std::sync::Arc<rustls::ClientConfig> {
+fn session_id_client(d: &support::tls::TlsDaemon) -> std::sync::Arc<rustls::ClientConfig> {
     let mut cfg = d
         .client_builder(&[&rustls::version::TLS12])
         .with_no_client_auth();

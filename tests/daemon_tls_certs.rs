@@ -4,7 +4,7 @@
 //! `--tls_peercert` / `-tls_ourcert` written as Exim 4.96 writes them, read back, and
 //! read by `exim4 -bp` / `exipick` where installed. End to end over 127.0.0.1.
 
-mod tls_support;
+mod support;
 
 use std::path::Path;
 use std::process::Command;
@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tls_support::{send_message, start};
+use support::tls::{send_message, start};
 
 /// A CA (PEM) and a client certificate it signed (`O=Example, CN=client.test`).
 fn client_pki() -> (String, CertificateDer<'static>, PrivateKeyDer<'static>) {
@@ -144,7 +144,7 @@ fn certificate_variables_in_acls_and_the_spool() {
         eprintln!("SKIPPED exim4 part: exim4 is not installed");
         return;
     }
-    let conf = d.exim_conf();
+    let conf = d.exim_conf("");
     let out = Command::new("/usr/sbin/exim4")
         .arg("-C")
         .arg(&conf)

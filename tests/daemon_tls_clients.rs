@@ -3,7 +3,7 @@
 //! `verify = certificate`, `$tls_in_peerdn`), and OpenSSL clients (Python's smtplib,
 //! swaks) where installed. End to end over 127.0.0.1, every read bounded.
 
-mod tls_support;
+mod support;
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tls_support::{send_message, start};
+use support::tls::{send_message, start};
 
 #[test]
 fn tls12_with_require_ciphers_and_ticket_resumption() {

@@ -4,14 +4,16 @@
 //! default configuration's STARTTLS; and `openssl_options` / `tls_dhparam` at startup.
 //! End to end over 127.0.0.1, every read bounded.
 
-mod tls_support;
+mod support;
 
 use std::io::{BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tls_support::{send_message, start, start_selfsigned, Client, IO_TIMEOUT};
+use support::client::Client;
+use support::daemon::IO_TIMEOUT;
+use support::tls::{send_message, start, start_selfsigned};
 
 const OURCERT_ACL: &str = "rcpt:\n  \
     warn logwrite = ourcert subject=${certextract{subject}{$tls_in_ourcert}} \
@@ -160,7 +162,7 @@ fn embedded_default_configuration_offers_working_starttls() {
     let ehlo = c.cmd("EHLO client.test");
     assert!(ehlo.contains("\n250-STARTTLS\n"), "{ehlo}");
     assert_eq!(c.cmd("STARTTLS"), "220 TLS go ahead");
-    let cfg = tls_support::any_server_config(rustls::ALL_VERSIONS);
+    let cfg = support::tls::any_server_config(rustls::ALL_VERSIONS);
     let mut t = c.handshake(&cfg);
     let host = rexim::smtp::config::SessionConfig::default().primary_hostname;
     let cert = t.r.get_ref().conn.peer_certificates().unwrap()[0].to_vec();
