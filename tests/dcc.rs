@@ -9,16 +9,14 @@
 //!   `#! reply = TEXT`  what the server answers (`\r`, `\n` escapes)
 //!   `#! server = answer | close | unix | refused` (default answer)
 
-#[path = "support/daemon.rs"]
-#[allow(dead_code)] // only start() is used here
-mod daemon;
 #[path = "dcc/fake_dccifd.rs"]
 mod fake_dccifd;
 #[path = "spam/fake_spamd.rs"]
 #[allow(dead_code)] // only its TCP server is used here
 mod fake_spamd;
+mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -182,20 +180,6 @@ fn dcc_transcripts() {
     });
 }
 
-fn reply(r: &mut BufReader<std::net::TcpStream>) -> String {
-    let mut all = String::new();
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).unwrap_or(0) == 0 {
-            return all;
-        }
-        all.push_str(&line);
-        if line.as_bytes().get(3) != Some(&b'-') {
-            return all;
-        }
-    }
-}
-
 /// `rexim -bd` end to end: the DCC header reaches the `-H` file (added at once with
 /// `dcc_direct_add_header`, before the DATA ACL's own `add_header` lines), and
 /// `control = bmi_run` without the Brightmail SDK writes the panic-log line and
@@ -206,7 +190,7 @@ fn daemon_spools_the_dcc_header() {
         b"A\nA\nX-DCC-Test-Metrics: fake.dcc 1104; Body=1 Fuz1=1\n\n".to_vec(),
         Mode::Answer,
     );
-    let d = daemon::start(
+    let d = support::daemon::start(
         "dcc",
         &format!(
             "dccifd_address = 127.0.0.1 {}\ndcc_direct_add_header = true\n\
@@ -216,11 +200,8 @@ fn daemon_spools_the_dcc_header() {
             dccifd.port
         ),
     );
-    let s = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
-    s.set_read_timeout(Some(daemon::IO_TIMEOUT)).unwrap();
-    let mut r = BufReader::new(s.try_clone().unwrap());
-    let mut w = s;
-    assert!(reply(&mut r).starts_with("220"));
+    let mut c = d.connect();
+    assert!(c.reply().starts_with("220"));
     let mut id = String::new();
     for (line, expect) in [
         ("EHLO client.test", "250"),
@@ -230,14 +211,13 @@ fn daemon_spools_the_dcc_header() {
         ("Subject: hi\r\n\r\nbody\r\n.", "250 OK id="),
         ("QUIT", "221"),
     ] {
-        w.write_all(format!("{line}\r\n").as_bytes()).unwrap();
-        let rep = reply(&mut r);
+        let rep = c.cmd(line);
         assert!(rep.starts_with(expect), "{line}: {rep}");
         if let Some(i) = rep.strip_prefix("250 OK id=") {
             id = i.trim().to_string();
         }
     }
-    let spool = rexim::spool::Spool::new(d.dir.join("spool"));
+    let spool = d.spool();
     let h = rexim::spool::header::HeaderFile::parse(
         &std::fs::read(spool.file(&id, "H").unwrap()).unwrap(),
     )
@@ -267,14 +247,14 @@ fn daemon_spools_the_dcc_header() {
     assert_eq!(requests.len(), 1);
     assert!(requests[0]
         .starts_with(b"header\n127.0.0.1\nHELO localhost\nalice@example.org\nbob@example.net\n\n"));
-    let panic = std::fs::read_to_string(d.dir.join("spool/log/paniclog")).unwrap_or_default();
+    let panic = d.log("paniclog");
     assert!(
         panic.contains(&format!(
             "{id} bmi error [loc 0 type 0]: could not initialize Brightmail system. (Brightmail SDK not available)"
         )),
         "paniclog: {panic}"
     );
-    let main = std::fs::read_to_string(d.dir.join("spool/log/mainlog")).unwrap_or_default();
+    let main = d.mainlog();
     assert!(
         !main.contains("bmi error"),
         "panic-only line in mainlog: {main}"
@@ -285,18 +265,7 @@ fn daemon_spools_the_dcc_header() {
     );
     // Exim 4.96 reads the header back from rexim's spool.
     if std::path::Path::new("/usr/sbin/exim4").exists() {
-        let (user, _, gid) = spool.originator.clone();
-        let conf = d.dir.join("exim.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "spool_directory = {0}\nlog_file_path = {0}/exim-%slog\nkeep_environment =\n\
-                 exim_user = {user}\nexim_group = {gid}\n\
-                 queue_list_requires_admin = false\nprimary_hostname = test.example\n",
-                d.dir.join("spool").display()
-            ),
-        )
-        .unwrap();
+        let conf = d.exim_conf("");
         let out = Command::new("/usr/sbin/exim4")
             .arg("-C")
             .arg(&conf)
