@@ -5,11 +5,9 @@
 
 mod support;
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 use support::daemon::{self, Daemon};
+use support::tools::{exim4, run_bounded};
 
 const AUTHENTICATORS: &str = "begin authenticators\n\
 plain:\n  driver = plaintext\n  public_name = PLAIN\n  server_prompts = :\n  \
@@ -31,30 +29,6 @@ fn start(name: &str, extra: &str) -> Daemon {
     )
 }
 
-/// Run a client program with a time limit; `None` when it is not installed.
-fn run_bounded(cmd: &mut Command, input: Option<&[u8]>) -> Option<Output> {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .ok()?;
-    let mut stdin = child.stdin.take().unwrap();
-    if let Some(i) = input {
-        stdin.write_all(i).unwrap();
-    }
-    drop(stdin);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("client did not finish in time: {cmd:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(child.wait_with_output().unwrap())
-}
-
 fn swaks(d: &Daemon, args: &[&str]) -> Option<String> {
     let port = d.port.to_string();
     let server = format!("127.0.0.1:{port}");
@@ -72,25 +46,6 @@ fn swaks(d: &Daemon, args: &[&str]) -> Option<String> {
             .args(args),
         None,
     )?;
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn exim4(conf: &Path, args: &[&str]) -> Option<String> {
-    if !Path::new("/usr/sbin/exim4").exists() {
-        return None;
-    }
-    let out = run_bounded(
-        Command::new("/usr/sbin/exim4")
-            .arg("-C")
-            .arg(conf)
-            .args(args),
-        None,
-    )?;
-    assert!(
-        out.status.success(),
-        "exim4 {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 

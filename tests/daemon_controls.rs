@@ -10,31 +10,12 @@ mod fake_spamd;
 
 mod support;
 
-use std::path::Path;
-use std::process::Command;
 use support::client::id_of;
 use support::daemon::{self, Daemon};
+use support::tools::exim4;
 
 fn start(name: &str, main: &str, rest: &str) -> Daemon {
     daemon::start(&format!("controls-{name}"), &format!("{main}\n{rest}"))
-}
-
-fn exim4(conf: &Path, args: &[&str]) -> Option<String> {
-    if !Path::new("/usr/sbin/exim4").exists() {
-        return None;
-    }
-    let out = Command::new("/usr/sbin/exim4")
-        .arg("-C")
-        .arg(conf)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 const AUTH: &str = "begin authenticators\nplain:\n  driver = plaintext\n  public_name = PLAIN\n  \

@@ -143,16 +143,9 @@ fn prdr_refusing_every_recipient_keeps_nothing() {
 
 /// `exim4 -bp` on the daemon's spool, when exim4 is installed.
 fn exim4_bp(d: &daemon::Daemon) -> Option<String> {
-    if !Path::new("/usr/sbin/exim4").exists() {
+    let bp = support::tools::exim4(&d.exim_conf(""), &["-bp"]);
+    if bp.is_none() {
         eprintln!("SKIPPED (exim4 -bp read-back): exim4 is not installed here");
-        return None;
     }
-    let conf = d.exim_conf("");
-    let out = Command::new("/usr/sbin/exim4")
-        .arg("-C")
-        .arg(&conf)
-        .arg("-bp")
-        .output()
-        .unwrap();
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    bp
 }

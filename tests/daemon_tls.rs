@@ -6,11 +6,11 @@
 mod support;
 
 use std::io::Read;
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use support::tls::{send_message, start};
+use support::tools::exim4;
 /// Logs the TLS variables at RCPT time; refuses RCPT without encryption. (No capital
 /// letter before `_RESUME_DECODE` on its line: Exim tries built-in macros only when the
 /// first candidate name on a line starts with `_`.)
@@ -120,26 +120,13 @@ fn starttls_message_and_resumption() {
     assert!(d.header_file(&id2).contains("\n-tls_resumption "));
 
     // Exim's own tools read the spool.
-    if !Path::new("/usr/sbin/exim4").exists() {
+    let conf = d.exim_conf("");
+    let Some(bp) = exim4(&conf, &["-bp"]) else {
         eprintln!("SKIPPED exim4 part: exim4 is not installed");
         return;
-    }
-    let conf = d.exim_conf("");
-    let out = Command::new("/usr/sbin/exim4")
-        .arg("-C")
-        .arg(&conf)
-        .arg("-bp")
-        .output()
-        .unwrap();
-    let bp = String::from_utf8_lossy(&out.stdout);
+    };
     assert!(bp.contains(&id) && bp.contains(&id2), "{bp}");
-    let out = Command::new("/usr/sbin/exim4")
-        .arg("-C")
-        .arg(&conf)
-        .args(["-Mvh", &id])
-        .output()
-        .unwrap();
-    let vh = String::from_utf8_lossy(&out.stdout);
+    let vh = exim4(&conf, &["-Mvh", &id]).unwrap();
     assert!(
         vh.contains("-tls_cipher TLS1.3:TLS_AES_256_GCM_SHA384:256"),
         "{vh}"

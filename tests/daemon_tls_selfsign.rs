@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use support::client::Client;
 use support::daemon::IO_TIMEOUT;
 use support::tls::{send_message, start, start_selfsigned};
+use support::tools::openssl_x509;
 
 const OURCERT_ACL: &str = "rcpt:\n  \
     warn logwrite = ourcert subject=${certextract{subject}{$tls_in_ourcert}} \
@@ -22,21 +23,6 @@ const OURCERT_ACL: &str = "rcpt:\n  \
          serial=${certextract{serial_number}{$tls_in_ourcert}} \
          sha256=${sha256:$tls_in_ourcert}\n  \
     accept\n";
-
-/// `openssl x509` on a DER certificate; `None` without the command.
-fn openssl_x509(dir: &Path, der: &[u8], args: &[&str]) -> Option<String> {
-    let path = dir.join("probe.der");
-    std::fs::write(&path, der).ok()?;
-    let out = Command::new("openssl")
-        .args(["x509", "-inform", "DER", "-noout", "-in"])
-        .arg(&path)
-        .args(args)
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
 
 #[test]
 fn selfsigned_certificate_as_exims() {

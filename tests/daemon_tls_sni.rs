@@ -257,14 +257,7 @@ fn tls_in_ocsp_and_the_spool_line() {
     assert!(vars
         .iter()
         .any(|(k, v)| *k == "tls_in_ocsp" && v.as_str_lossy() == "4"));
-    if std::path::Path::new("/usr/sbin/exim4").exists() {
-        let out = Command::new("/usr/sbin/exim4")
-            .arg("-C")
-            .arg(d.exim_conf(""))
-            .args(["-Mvh", &id])
-            .output()
-            .unwrap();
-        let vh = String::from_utf8_lossy(&out.stdout);
+    if let Some(vh) = support::tools::exim4(&d.exim_conf(""), &["-Mvh", &id]) {
         assert!(vh.contains("-tls_ocsp 4\n"), "{vh}");
     }
 

@@ -264,19 +264,10 @@ fn daemon_spools_the_dcc_header() {
         "{main}"
     );
     // Exim 4.96 reads the header back from rexim's spool.
-    if std::path::Path::new("/usr/sbin/exim4").exists() {
-        let conf = d.exim_conf("");
-        let out = Command::new("/usr/sbin/exim4")
-            .arg("-C")
-            .arg(&conf)
-            .args(["-Mvh", &id])
-            .output()
-            .unwrap();
-        let shown = String::from_utf8_lossy(&out.stdout);
+    if let Some(shown) = support::tools::exim4(&d.exim_conf(""), &["-Mvh", &id]) {
         assert!(
             shown.contains("  X-DCC-Test-Metrics: fake.dcc 1104; Body=1 Fuz1=1\n"),
-            "{shown}{}",
-            String::from_utf8_lossy(&out.stderr)
+            "{shown}"
         );
     }
 }

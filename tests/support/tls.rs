@@ -196,3 +196,31 @@ impl rustls::client::danger::ServerCertVerifier for AnyServer {
         self.0.signature_verification_algorithms.supported_schemes()
     }
 }
+
+/// A CA (PEM), and a client certificate it signed (`O=Example, CN=client.test`, for
+/// client authentication) with its key.
+pub fn client_pki() -> (
+    String,
+    CertificateDer<'static>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "Test CA");
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let mut cl = CertificateParams::new(vec!["client.test".to_string()]).unwrap();
+    cl.distinguished_name = rcgen::DistinguishedName::new();
+    cl.distinguished_name
+        .push(DnType::OrganizationName, "Example");
+    cl.distinguished_name
+        .push(DnType::CommonName, "client.test");
+    cl.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let cl_key = rcgen::KeyPair::generate().unwrap();
+    let cl_cert = cl.signed_by(&cl_key, &ca_cert, &ca_key).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+        cl_key.serialize_der(),
+    ));
+    (ca_cert.pem(), cl_cert.der().clone(), key)
+}
