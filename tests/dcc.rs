@@ -16,63 +16,17 @@ mod fake_dccifd;
 mod fake_spamd;
 mod support;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+
+use support::scanner;
+use support::transcript::{substitute, DATE, MESSAGE_ID};
 
 use fake_dccifd::{FakeDccifd, Mode};
 
-struct Fixture {
-    name: String,
-    config: String,
-    dialogue: Vec<u8>,
-    reply: Vec<u8>,
-    server: String,
-}
+/// The start of every fixture's configuration.
+const PRELUDE: &str = "primary_hostname = mx.test\ntls_advertise_hosts =\n";
 
-fn unescape(s: &str) -> Vec<u8> {
-    s.replace("\\r", "\r").replace("\\n", "\n").into_bytes()
-}
-
-fn read_fixture(path: &Path) -> Fixture {
-    let text = std::fs::read_to_string(path).unwrap();
-    let (head, dialogue) = text.split_once("\n---\n").expect("--- line");
-    let mut f = Fixture {
-        name: path.file_stem().unwrap().to_string_lossy().into_owned(),
-        config: "primary_hostname = mx.test\ntls_advertise_hosts =\n".into(),
-        dialogue: Vec::new(),
-        reply: Vec::new(),
-        server: "answer".into(),
-    };
-    for line in head.lines() {
-        if let Some(d) = line.strip_prefix("#!") {
-            let (k, v) = d.split_once('=').expect("directive");
-            let v = v.trim();
-            match k.trim() {
-                "reply" => f.reply = unescape(v),
-                "server" => f.server = v.to_string(),
-                other => panic!("unknown directive {other}"),
-            }
-        } else {
-            f.config.push_str(line);
-            f.config.push('\n');
-        }
-    }
-    for line in dialogue.lines() {
-        f.dialogue.extend_from_slice(line.as_bytes());
-        f.dialogue.extend_from_slice(b"\r\n");
-    }
-    f
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rexim-dcc-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn start_server(f: &Fixture, dir: &Path) -> (FakeDccifd, String) {
+fn start_server(f: &scanner::Fixture, dir: &Path) -> (FakeDccifd, String) {
     let reply = f.reply.clone();
     match f.server.as_str() {
         "unix" => {
@@ -82,11 +36,7 @@ fn start_server(f: &Fixture, dir: &Path) -> (FakeDccifd, String) {
         }
         "refused" => {
             // A port nobody listens on: bind one, then let it go.
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = support::daemon::free_port();
             (
                 FakeDccifd::tcp(reply, Mode::Close),
                 format!("127.0.0.1 {port}"),
@@ -106,73 +56,33 @@ fn start_server(f: &Fixture, dir: &Path) -> (FakeDccifd, String) {
     }
 }
 
-fn normalise(s: &str) -> String {
-    let rules = [
-        (
-            r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [-+]\d{4}",
-            "<DATE>",
-        ),
-        (r"\b[0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{2}\b", "<ID>"),
-    ];
-    let mut s = s.to_string();
-    for (re, rep) in rules {
-        let re = pcre2::bytes::Regex::new(re).unwrap();
-        let mut res = String::new();
-        let mut last = 0;
-        for m in re.find_iter(s.as_bytes()) {
-            let m = m.unwrap();
-            res.push_str(&s[last..m.start()]);
-            res.push_str(rep);
-            last = m.end();
-        }
-        res.push_str(&s[last..]);
-        s = res;
-    }
-    s
-}
-
 /// One `rexim -bh` run: stdout, stderr, and what dccifd received, normalised.
-fn run(f: &Fixture) -> (String, String, String) {
-    let dir = scratch(&f.name);
+fn run(f: &scanner::Fixture) -> (String, String, String) {
+    let dir = scanner::scratch("dcc", "rexim", &f.name);
     let (server, address) = start_server(f, &dir);
     let conf = dir.join("test.conf");
     std::fs::write(&conf, f.config.replace("@DCCIFD@", &address)).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rexim"))
-        .arg("-C")
-        .arg(&conf)
-        .args(["-bh", "192.0.2.1"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("runs");
-    child.stdin.take().unwrap().write_all(&f.dialogue).ok();
-    let o = child.wait_with_output().unwrap();
+    let o = scanner::run_bh(env!("CARGO_BIN_EXE_rexim"), &conf, &f.dialogue);
     let norm = |t: &str| {
         let t = t
             .replace(&conf.to_string_lossy().into_owned(), "<CONF>")
             .replace(&address, "<DCCIFD>");
-        normalise(&t)
+        substitute(&t, &[DATE, MESSAGE_ID])
     };
-    let out = norm(&String::from_utf8_lossy(&o.stdout));
-    let err: String = String::from_utf8_lossy(&o.stderr)
-        .lines()
-        .filter(|l| !l.starts_with(">>> host in "))
-        .map(|l| norm(l) + "\n")
-        .collect();
-    let seen: String = server
-        .take_requests()
-        .iter()
-        .map(|r| norm(&String::from_utf8_lossy(r).replace('\r', "\\r")) + "--\n")
-        .collect();
+    let t = scanner::transcript(
+        &o,
+        &server.take_requests(),
+        |l| !l.starts_with(">>> host in "),
+        norm,
+    );
     let _ = std::fs::remove_dir_all(&dir);
-    (out, err, seen)
+    t
 }
 
 #[test]
 fn dcc_transcripts() {
     insta::glob!("dcc/inputs/*.txt", |path| {
-        let f = read_fixture(path);
+        let f = scanner::read_fixture(path, PRELUDE);
         let (out, err, seen) = run(&f);
         insta::assert_snapshot!(format!(
             "{out}\n--- stderr\n{err}\n--- dccifd received\n{seen}"
