@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod daemon;
+pub mod fake_server;
 pub mod scanner;
 pub mod tls;
 pub mod tools;
