@@ -5,14 +5,11 @@
 //! configuration file as `rexim -bd` builds it, with the keys and `_dmarc` records
 //! answered by a fixture zone instead of real DNS (the binary has no such switch).
 
-#[path = "support/dkim_sign.rs"]
-mod dkim_sign;
-
 mod support;
 
-use dkim_sign::{public_key, signed, Signer};
 use support::client::code;
 use support::daemon;
+use support::dkim_sign::{public_key, signed, Signer};
 
 const ACLS: &str = "\
 acl_smtp_rcpt = rcpt
