@@ -166,11 +166,7 @@ fn no_tickets_outside_tls_resumption_hosts() {
         );
         let id = send_message(&mut c);
         assert!(c.cmd("QUIT").starts_with("221"));
-        let log = d.wait_log(&format!("{id} <="));
-        let line = log
-            .lines()
-            .find(|l| l.contains(&format!("{id} <=")))
-            .unwrap();
+        let line = d.arrival(&id);
         assert!(
             line.contains("X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no S="),
             "{line}"

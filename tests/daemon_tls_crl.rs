@@ -203,11 +203,7 @@ fn revoked_client_certificate_fails_required_verification() {
     let mut c = try_starttls(&d, &client(&d, "good")).expect("good after the new CRL");
     let id = send_message(&mut c);
     assert!(c.cmd("QUIT").starts_with("221"));
-    let log = d.wait_log(&format!("{id} <="));
-    let line = log
-        .lines()
-        .find(|l| l.contains(&format!("{id} <=")))
-        .unwrap();
+    let line = d.arrival(&id);
     assert!(line.contains(" CV=yes "), "{line}");
 
     // A CRL that cannot be found: TLS unavailable (454), as Exim's stat failure.

@@ -217,6 +217,13 @@ impl Daemon {
         log
     }
 
+    /// The mainlog's `<=` line of message `id`, once it is written.
+    pub fn arrival(&self, id: &str) -> String {
+        let what = format!("{id} <=");
+        let log = self.wait_log(&what);
+        log.lines().find(|l| l.contains(&what)).unwrap().to_string()
+    }
+
     /// The stored message ids, in either spool layout.
     pub fn ids(&self) -> Vec<String> {
         let mut spool = self.spool();
