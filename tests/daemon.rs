@@ -47,6 +47,14 @@ impl Daemon {
     }
 }
 
+/// A session past the banner and `EHLO client.example` (their replies unchecked).
+fn after_ehlo(d: &Daemon) -> Client<TcpStream> {
+    let mut c = d.connect();
+    c.reply();
+    c.cmd("EHLO client.example");
+    c
+}
+
 const RCPT_ACL: &str = "acl_check_rcpt:\n  deny message = relay not permitted\n       domains = !+local_domains\n  deny local_parts = nobody\n  accept\n";
 const RCPT_OPT: &str = "acl_smtp_rcpt = acl_check_rcpt";
 
@@ -104,9 +112,7 @@ fn accepts_a_message_and_stores_it() {
 #[test]
 fn rejects_at_rcpt() {
     let d = start("rcpt", RCPT_OPT, RCPT_ACL);
-    let mut c = d.connect();
-    c.reply();
-    c.cmd("EHLO client.example");
+    let mut c = after_ehlo(&d);
     c.cmd("MAIL FROM:<a@client.example>");
     assert_eq!(
         c.cmd("RCPT TO:<x@elsewhere.example>"),
@@ -124,9 +130,7 @@ fn rejects_at_rcpt() {
 #[test]
 fn pipelined_batch() {
     let d = start("pipe", RCPT_OPT, RCPT_ACL);
-    let mut c = d.connect();
-    c.reply();
-    c.cmd("EHLO client.example");
+    let mut c = after_ehlo(&d);
     c.send(b"MAIL FROM:<a@client.example>\r\nRCPT TO:<u@test.example>\r\nRCPT TO:<x@elsewhere.example>\r\nRCPT TO:<v@test.example>\r\nDATA\r\n");
     let replies: Vec<String> = (0..5).map(|_| c.reply()).collect();
     let codes: Vec<&str> = replies.iter().map(|r| code(r)).collect();
@@ -153,9 +157,7 @@ fn early_talker_is_refused() {
 #[test]
 fn bdat_chunks() {
     let d = start("bdat", RCPT_OPT, RCPT_ACL);
-    let mut c = d.connect();
-    c.reply();
-    c.cmd("EHLO client.example");
+    let mut c = after_ehlo(&d);
     c.cmd("MAIL FROM:<a@client.example>");
     c.cmd("RCPT TO:<u@test.example>");
     let part1 = b"Subject: b\r\n\r\n";
@@ -211,9 +213,7 @@ fn size_limit() {
 #[test]
 fn smuggling_payload_does_not_end_the_message() {
     let d = start("smuggle", RCPT_OPT, RCPT_ACL);
-    let mut c = d.connect();
-    c.reply();
-    c.cmd("EHLO client.example");
+    let mut c = after_ehlo(&d);
     c.cmd("MAIL FROM:<a@client.example>");
     c.cmd("RCPT TO:<u@test.example>");
     assert_eq!(code(&c.cmd("DATA")), "354");
@@ -248,9 +248,7 @@ fn receive_timeouts() {
     assert!(t.elapsed() >= Duration::from_millis(900));
     assert!(c.closed());
 
-    let mut c = d.connect();
-    c.reply();
-    c.cmd("EHLO client.example");
+    let mut c = after_ehlo(&d);
     c.cmd("MAIL FROM:<a@client.example>");
     c.cmd("RCPT TO:<u@test.example>");
     assert_eq!(code(&c.cmd("DATA")), "354");
@@ -484,9 +482,7 @@ fn mime_acl_checks_each_part() {
         &format!("{RCPT_OPT}\nacl_smtp_mime = chk_mime"),
         &acls,
     );
-    let mut c = d.connect();
-    c.reply();
-    c.cmd("EHLO client.example");
+    let mut c = after_ehlo(&d);
     let send = |c: &mut Client<TcpStream>, attachment: &str| -> String {
         assert_eq!(code(&c.cmd("MAIL FROM:<a@client.example>")), "250");
         assert_eq!(code(&c.cmd("RCPT TO:<u@test.example>")), "250");
@@ -550,9 +546,7 @@ fn session_log_lines_follow_log_selector() {
         "log_selector = +smtp_protocol_error +smtp_no_mail\nsmtp_max_synprot_errors = 1",
         "",
     );
-    let mut c = d.connect();
-    c.reply();
-    c.cmd("EHLO client.example");
+    let mut c = after_ehlo(&d);
     assert_eq!(c.cmd("FOO"), "500 unrecognized command");
     // FOO counted (not logged: no smtp_syntax_error), so this one is one too many.
     let last = c.cmd("RCPT TO:<a@b.example>");
