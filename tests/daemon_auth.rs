@@ -29,6 +29,18 @@ fn start(name: &str, extra: &str) -> Daemon {
     )
 }
 
+/// swaks's options to authenticate as `user` with `mechanism` and `password`.
+fn auth<'a>(mechanism: &'a str, password: &'a str) -> [&'a str; 6] {
+    [
+        "--auth",
+        mechanism,
+        "--auth-user",
+        "user",
+        "--auth-password",
+        password,
+    ]
+}
+
 fn swaks(d: &Daemon, args: &[&str]) -> Option<String> {
     let port = d.port.to_string();
     let server = format!("127.0.0.1:{port}");
@@ -52,49 +64,17 @@ fn swaks(d: &Daemon, args: &[&str]) -> Option<String> {
 #[test]
 fn swaks_auth_plain_and_login() {
     let d = start("swaks", "");
-    let Some(ok) = swaks(
-        &d,
-        &[
-            "--auth",
-            "PLAIN",
-            "--auth-user",
-            "user",
-            "--auth-password",
-            "secret",
-        ],
-    ) else {
+    let Some(ok) = swaks(&d, &auth("PLAIN", "secret")) else {
         eprintln!("SKIPPED: swaks is not installed");
         return;
     };
     assert!(ok.contains("250-AUTH PLAIN LOGIN CRAM-MD5"), "{ok}");
     assert!(ok.contains("235 Authentication succeeded"), "{ok}");
     assert!(ok.contains("250 OK id="), "{ok}");
-    let bad = swaks(
-        &d,
-        &[
-            "--auth",
-            "LOGIN",
-            "--auth-user",
-            "user",
-            "--auth-password",
-            "wrong",
-        ],
-    )
-    .unwrap();
+    let bad = swaks(&d, &auth("LOGIN", "wrong")).unwrap();
     assert!(bad.contains("334 VXNlcm5hbWU6"), "{bad}");
     assert!(bad.contains("535 Incorrect authentication data"), "{bad}");
-    let login = swaks(
-        &d,
-        &[
-            "--auth",
-            "LOGIN",
-            "--auth-user",
-            "user",
-            "--auth-password",
-            "secret",
-        ],
-    )
-    .unwrap();
+    let login = swaks(&d, &auth("LOGIN", "secret")).unwrap();
     assert!(login.contains("235 Authentication succeeded"), "{login}");
     // Without AUTH the relay is refused.
     let anon = swaks(&d, &[]).unwrap();
@@ -133,23 +113,13 @@ fn swaks_auth_plain_and_login() {
 #[test]
 fn swaks_auth_cram_md5() {
     let d = start("cram", "");
-    let args = |password: &'static str| {
-        [
-            "--auth",
-            "CRAM-MD5",
-            "--auth-user",
-            "user",
-            "--auth-password",
-            password,
-        ]
-    };
-    let Some(ok) = swaks(&d, &args("secret")) else {
+    let Some(ok) = swaks(&d, &auth("CRAM-MD5", "secret")) else {
         eprintln!("SKIPPED: swaks is not installed");
         return;
     };
     assert!(ok.contains("235 Authentication succeeded"), "{ok}");
     assert!(ok.contains("250 OK id="), "{ok}");
-    let bad = swaks(&d, &args("wrong")).unwrap();
+    let bad = swaks(&d, &auth("CRAM-MD5", "wrong")).unwrap();
     assert!(bad.contains("535 Incorrect authentication data"), "{bad}");
     let log = d.mainlog();
     assert!(log.contains("A=cram:user"), "{log}");
