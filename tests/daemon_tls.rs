@@ -199,9 +199,7 @@ fn starttls_only_for_tls_advertise_hosts_and_with_arguments_refused() {
         "acl_smtp_starttls = starttls",
         "starttls:\n  deny hosts = 192.0.2.1\n  accept\n",
     );
-    let mut c = d.connect();
-    assert!(c.reply().starts_with("220"));
-    assert!(c.cmd("EHLO client.test").contains("STARTTLS"));
+    let mut c = d.offering_starttls("client.test");
     assert_eq!(c.cmd("STARTTLS now"), "501 unexpected argument data");
     assert_eq!(c.cmd("STARTTLS"), "220 TLS go ahead");
 }
@@ -213,9 +211,7 @@ fn starttls_acl_and_missing_certificate() {
         "acl_smtp_starttls = starttls",
         "starttls:\n  deny message = no TLS for you\n",
     );
-    let mut c = d.connect();
-    assert!(c.reply().starts_with("220"));
-    assert!(c.cmd("EHLO client.test").contains("STARTTLS"));
+    let mut c = d.offering_starttls("client.test");
     assert_eq!(c.cmd("STARTTLS"), "550 no TLS for you");
     assert!(c.cmd("QUIT").starts_with("221"));
     d.wait_log("H=(client.test) [127.0.0.1] rejected STARTTLS");
@@ -228,18 +224,14 @@ fn starttls_acl_and_missing_certificate() {
          tls_privatekey = TESTDIR/key.pem",
         "",
     );
-    let mut c = d.connect();
-    assert!(c.reply().starts_with("220"));
-    assert!(c.cmd("EHLO cert.pem").contains("STARTTLS"));
+    let mut c = d.offering_starttls("cert.pem");
     assert_eq!(c.cmd("STARTTLS"), "454 TLS currently unavailable");
     d.wait_log(
         "TLS error on connection from (cert.pem) [127.0.0.1] (tls_certificate): tainted file name",
     );
     drop(c);
     // The same option expanding to nothing: no certificate (not the self-signed one).
-    let mut c = d.connect();
-    assert!(c.reply().starts_with("220"));
-    assert!(c.cmd("EHLO x").contains("STARTTLS"));
+    let mut c = d.offering_starttls("x");
     assert_eq!(c.cmd("STARTTLS"), "454 TLS currently unavailable");
     d.wait_log(
         "TLS error on connection from (x) [127.0.0.1] (tls_certificate): expanded to an empty string",
@@ -249,9 +241,7 @@ fn starttls_acl_and_missing_certificate() {
     // The certificate file went away: 454, and the session goes on in clear.
     let d = start("nocert", "", "");
     std::fs::remove_file(d.dir.join("cert.pem")).unwrap();
-    let mut c = d.connect();
-    assert!(c.reply().starts_with("220"));
-    assert!(c.cmd("EHLO client.test").contains("STARTTLS"));
+    let mut c = d.offering_starttls("client.test");
     assert_eq!(c.cmd("STARTTLS"), "454 TLS currently unavailable");
     assert_eq!(c.cmd("NOOP"), "250 OK");
     let log =
@@ -316,9 +306,7 @@ fn command_injection_after_starttls() {
 
     // STARTTLS again before a new EHLO (the clear one offered it): Exim's 554 "Already
     // in TLS", and from then on only QUIT is served.
-    let mut c = d.connect();
-    assert!(c.reply().starts_with("220"));
-    assert!(c.cmd("EHLO client.test").contains("STARTTLS"));
+    let mut c = d.offering_starttls("client.test");
     assert_eq!(c.cmd("STARTTLS"), "220 TLS go ahead");
     let mut c = c.handshake(&cfg);
     assert_eq!(c.cmd("STARTTLS"), "554 Already in TLS");

@@ -126,9 +126,7 @@ fn client(d: &Daemon, name: &str) -> Arc<ClientConfig> {
 
 /// STARTTLS with `cfg`; `Err` when the handshake fails.
 fn try_starttls(d: &Daemon, cfg: &Arc<ClientConfig>) -> Result<support::tls::TlsClient, String> {
-    let mut c = d.connect();
-    assert!(c.reply().starts_with("220"));
-    assert!(c.cmd("EHLO client.test").contains("STARTTLS"));
+    let mut c = d.offering_starttls("client.test");
     assert_eq!(c.cmd("STARTTLS"), "220 TLS go ahead");
     let tcp = c.r.into_inner();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();

@@ -57,6 +57,14 @@ fn start_with(name: &str, extra: &str, acls: &str, own_cert: bool) -> TlsDaemon 
 }
 
 impl TlsDaemon {
+    /// A connection past the banner (`220`) and `EHLO <helo>`, which must offer STARTTLS.
+    pub fn offering_starttls(&self, helo: &str) -> Client<TcpStream> {
+        let mut c = self.connect();
+        assert!(c.reply().starts_with("220"));
+        assert!(c.cmd(&format!("EHLO {helo}")).contains("STARTTLS"));
+        c
+    }
+
     /// A client configuration trusting this daemon's certificate. Connections made with
     /// the same configuration share its ticket store.
     pub fn client_config(&self) -> Arc<ClientConfig> {
