@@ -14,9 +14,13 @@
 //! front. In replies, the banner date becomes `<DATE>`
 //! and message ids become `<ID>`.
 
+mod support;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
+
+use support::transcript::{exim_binary, fixture_paths, substitute, DATE, MESSAGE_ID};
 
 /// A fresh spool directory for one run of one fixture (exim4 and rexim apart: Exim's
 /// hints databases are not LMDB files). World-writable, as exim4 -bh runs as its own
@@ -97,24 +101,7 @@ fn read_fixture(path: &Path) -> Fixture {
 
 /// Replace the banner date and message ids, which differ run to run.
 fn normalise(out: &str) -> String {
-    let date = pcre2::bytes::Regex::new(
-        r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [-+]\d{4}",
-    )
-    .unwrap();
-    let id = pcre2::bytes::Regex::new(r"\b[0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{2}\b").unwrap();
-    let mut s = out.to_string();
-    for (re, rep) in [(&date, "<DATE>"), (&id, "<ID>")] {
-        let mut res = String::new();
-        let mut last = 0;
-        for m in re.find_iter(s.as_bytes()) {
-            let m = m.unwrap();
-            res.push_str(&s[last..m.start()]);
-            res.push_str(rep);
-            last = m.end();
-        }
-        res.push_str(&s[last..]);
-        s = res;
-    }
+    let s = substitute(out, &[DATE, MESSAGE_ID]);
     cram_challenges(&cram_trace(&s))
 }
 
@@ -229,12 +216,6 @@ fn bh_transcripts() {
     });
 }
 
-fn exim_binary() -> Option<&'static str> {
-    ["/usr/sbin/exim4", "/usr/sbin/exim"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-}
-
 #[test]
 fn differential_against_exim() {
     let Some(exim) = exim_binary() else {
@@ -244,13 +225,7 @@ fn differential_against_exim() {
     let dir = std::env::temp_dir().join(format!("rexim-bh-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut failures = Vec::new();
-    let mut paths: Vec<_> =
-        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bh/inputs"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-    paths.sort();
-    for path in paths {
+    for path in fixture_paths("bh/inputs") {
         let f = read_fixture(&path);
         if !f.diff {
             continue;

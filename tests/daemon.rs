@@ -2,100 +2,28 @@
 //! binary with its own configuration on a free port, talks SMTP with a small raw client
 //! (every read bounded by a timeout), and kills the daemon at the end.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::net::TcpStream;
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
-
-struct Daemon {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local addr").port()
-}
+use support::client::{code, Client};
+use support::daemon::{self, Daemon};
 
 /// Start the daemon with `extra` main options and `acls` (text after `begin acl`).
 fn start(name: &str, extra: &str, acls: &str) -> Daemon {
-    let dir = std::env::temp_dir().join(format!("rexim-daemon-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("test dir");
-    let port = free_port();
-    let conf = format!(
-        "primary_hostname = test.example\n\
-         local_interfaces = 127.0.0.1\n\
-         daemon_smtp_ports = {port}\n\
-         spool_directory = {0}\n\
-         log_file_path = {0}/log/%slog\n\
-         domainlist local_domains = test.example\n\
-         {extra}\n\
-         begin acl\n{acls}\n",
-        dir.join("spool").display()
-    );
-    let conf_path = dir.join("test.conf");
-    std::fs::write(&conf_path, conf).expect("write config");
-    let stderr = std::fs::File::create(dir.join("stderr")).expect("stderr file");
-    let child = Command::new(env!("CARGO_BIN_EXE_rexim"))
-        .arg("-bd")
-        .arg("-C")
-        .arg(&conf_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .expect("start rexim -bd");
-    let mut d = Daemon { child, port, dir };
-    let deadline = Instant::now() + IO_TIMEOUT;
-    loop {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            // That probe connection counts against the limits until its task ends.
-            std::thread::sleep(Duration::from_millis(200));
-            return d;
-        }
-        if let Ok(Some(st)) = d.child.try_wait() {
-            panic!("rexim -bd exited with {st}: {}", d.log());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "rexim -bd did not listen in time"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    daemon::start(
+        &format!("daemon-{name}"),
+        &format!("domainlist local_domains = test.example\n{extra}\nbegin acl\n{acls}\n"),
+    )
 }
 
 impl Daemon {
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("stderr")).unwrap_or_default()
-    }
-
-    fn connect(&self) -> Client {
-        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        s.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
-        Client {
-            r: BufReader::new(s.try_clone().expect("clone")),
-            w: s,
-        }
-    }
-
     /// The stored messages, read back from the Exim-format spool (`spool/input/`) as
     /// `Message-Id:`, `Sender:`, `Recipient:` lines, a blank line, then the message as
     /// received (headers other than the added Received:, blank line, body).
     fn stored(&self) -> Vec<String> {
-        let spool = rexim::spool::Spool::new(self.dir.join("spool"));
+        let spool = self.spool();
         let ids = spool.message_ids().expect("list spool");
         ids.iter()
             .map(|id| {
@@ -119,45 +47,12 @@ impl Daemon {
     }
 }
 
-struct Client {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
-}
-
-impl Client {
-    /// One (possibly multi-line) reply, lines joined with `\n`.
-    fn reply(&mut self) -> String {
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            let n = self.r.read_line(&mut line).expect("read reply");
-            assert!(n > 0, "connection closed; got so far: {all:?}");
-            all.push_str(line.trim_end_matches(['\r', '\n']));
-            if line.as_bytes().get(3) != Some(&b'-') {
-                return all;
-            }
-            all.push('\n');
-        }
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.w.write_all(bytes).expect("write");
-    }
-
-    fn cmd(&mut self, line: &str) -> String {
-        self.send(format!("{line}\r\n").as_bytes());
-        self.reply()
-    }
-
-    /// True when the server closed the connection (EOF within the timeout).
-    fn closed(&mut self) -> bool {
-        let mut rest = Vec::new();
-        self.r.read_to_end(&mut rest).is_ok()
-    }
-}
-
-fn code(reply: &str) -> &str {
-    reply.get(..3).unwrap_or("")
+/// A session past the banner and `EHLO client.example` (their replies unchecked).
+fn after_ehlo(d: &Daemon) -> Client<TcpStream> {
+    let mut c = d.connect();
+    c.reply();
+    c.cmd("EHLO client.example");
+    c
 }
 
 const RCPT_ACL: &str = "acl_check_rcpt:\n  deny message = relay not permitted\n       domains = !+local_domains\n  deny local_parts = nobody\n  accept\n";
@@ -196,9 +91,9 @@ fn accepts_a_message_and_stores_it() {
         stored[0]
     );
     assert!(
-        d.log().contains(&format!("{id} <= a@client.example")),
+        d.stderr().contains(&format!("{id} <= a@client.example")),
         "{}",
-        d.log()
+        d.stderr()
     );
     // The mainlog in Exim's default place, with Exim's S= for the stored message.
     let mainlog =
@@ -217,9 +112,7 @@ fn accepts_a_message_and_stores_it() {
 #[test]
 fn rejects_at_rcpt() {
     let d = start("rcpt", RCPT_OPT, RCPT_ACL);
-    let mut c = d.connect();
-    c.reply();
-    c.cmd("EHLO client.example");
+    let mut c = after_ehlo(&d);
     c.cmd("MAIL FROM:<a@client.example>");
     assert_eq!(
         c.cmd("RCPT TO:<x@elsewhere.example>"),
@@ -237,9 +130,7 @@ fn rejects_at_rcpt() {
 #[test]
 fn pipelined_batch() {
     let d = start("pipe", RCPT_OPT, RCPT_ACL);
-    let mut c = d.connect();
-    c.reply();
-    c.cmd("EHLO client.example");
+    let mut c = after_ehlo(&d);
     c.send(b"MAIL FROM:<a@client.example>\r\nRCPT TO:<u@test.example>\r\nRCPT TO:<x@elsewhere.example>\r\nRCPT TO:<v@test.example>\r\nDATA\r\n");
     let replies: Vec<String> = (0..5).map(|_| c.reply()).collect();
     let codes: Vec<&str> = replies.iter().map(|r| code(r)).collect();
@@ -266,9 +157,7 @@ fn early_talker_is_refused() {
 #[test]
 fn bdat_chunks() {
     let d = start("bdat", RCPT_OPT, RCPT_ACL);
-    let mut c = d.connect();
-    c.reply();
-    c.cmd("EHLO client.example");
+    let mut c = after_ehlo(&d);
     c.cmd("MAIL FROM:<a@client.example>");
     c.cmd("RCPT TO:<u@test.example>");
     let part1 = b"Subject: b\r\n\r\n";
@@ -324,9 +213,7 @@ fn size_limit() {
 #[test]
 fn smuggling_payload_does_not_end_the_message() {
     let d = start("smuggle", RCPT_OPT, RCPT_ACL);
-    let mut c = d.connect();
-    c.reply();
-    c.cmd("EHLO client.example");
+    let mut c = after_ehlo(&d);
     c.cmd("MAIL FROM:<a@client.example>");
     c.cmd("RCPT TO:<u@test.example>");
     assert_eq!(code(&c.cmd("DATA")), "354");
@@ -361,9 +248,7 @@ fn receive_timeouts() {
     assert!(t.elapsed() >= Duration::from_millis(900));
     assert!(c.closed());
 
-    let mut c = d.connect();
-    c.reply();
-    c.cmd("EHLO client.example");
+    let mut c = after_ehlo(&d);
     c.cmd("MAIL FROM:<a@client.example>");
     c.cmd("RCPT TO:<u@test.example>");
     assert_eq!(code(&c.cmd("DATA")), "354");
@@ -374,7 +259,7 @@ fn receive_timeouts() {
     );
     assert!(c.closed());
     assert!(d.stored().is_empty());
-    let log = d.log();
+    let log = d.stderr();
     assert!(
         log.contains("SMTP command timeout on connection from [127.0.0.1]"),
         "{log}"
@@ -408,7 +293,7 @@ fn connection_limits() {
         "421 Too many concurrent SMTP connections; please try again later."
     );
     assert!(d
-        .log()
+        .stderr()
         .contains("Connection from [127.0.0.1] refused: too many connections"));
     assert_eq!(code(&first.cmd("QUIT")), "221");
 }
@@ -418,22 +303,15 @@ fn sigterm_closes_idle_connections_and_exits() {
     let mut d = start("term", "", "");
     let mut c = d.connect();
     assert_eq!(code(&c.reply()), "220");
-    let pid = d.child.id() as libc::pid_t;
+    let pid = d.pid() as libc::pid_t;
     // SAFETY: signalling the child we started.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     assert_eq!(
         c.reply(),
         "421 test.example Service not available - closing connection"
     );
-    let deadline = Instant::now() + IO_TIMEOUT;
-    loop {
-        if let Some(st) = d.child.try_wait().expect("wait") {
-            assert!(st.success(), "{st}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "daemon did not exit");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let st = d.wait_exit();
+    assert!(st.success(), "{st}");
 }
 
 #[test]
@@ -443,12 +321,7 @@ fn concurrent_sessions_store_every_message_once() {
     let workers: Vec<_> = (0..8)
         .map(|w| {
             std::thread::spawn(move || {
-                let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-                s.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
-                let mut c = Client {
-                    r: BufReader::new(s.try_clone().expect("clone")),
-                    w: s,
-                };
+                let mut c = Client::connect(port);
                 c.reply();
                 c.cmd("EHLO client.example");
                 let mut ids = Vec::new();
@@ -479,27 +352,12 @@ fn concurrent_sessions_store_every_message_once() {
 
 #[test]
 fn default_configuration_without_c() {
-    let dir = std::env::temp_dir().join(format!("rexim-daemon-{}-default", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("test dir");
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_rexim"))
-        .args(["-bd", "-oX", &port.to_string()])
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start rexim -bd");
-    let d = Daemon { child, port, dir };
-    let deadline = Instant::now() + IO_TIMEOUT;
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "rexim -bd did not listen in time"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let dir = daemon::fresh_dir("daemon-default");
+    let port = daemon::free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rexim"));
+    cmd.args(["-bd", "-oX", &port.to_string()])
+        .current_dir(&dir);
+    let d = daemon::launch(dir, port, cmd);
     let mut c = d.connect();
     assert_eq!(code(&c.reply()), "220");
     c.cmd("EHLO client.example");
@@ -536,7 +394,7 @@ fn dns_lookups_in_acls_do_not_disturb_the_runtime() {
         assert!(c.closed());
     }
     std::thread::sleep(Duration::from_millis(300));
-    let log = d.log();
+    let log = d.stderr();
     assert!(log.contains("dns: "), "{log}");
     assert!(!log.contains("panicked"), "{log}");
 }
@@ -604,7 +462,7 @@ fn input_before_the_greeting() {
     c.send(b"EHLO client.example\r\n");
     assert_eq!(c.reply(), "554 SMTP synchronization error");
     assert!(c.closed());
-    let log = d.log();
+    let log = d.stderr();
     assert!(
         log.contains("SMTP protocol synchronization error (input sent without waiting for greeting): rejected connection from H=[127.0.0.1] input=\"EHLO client.example\\r\\n\""),
         "{log}"
@@ -624,10 +482,8 @@ fn mime_acl_checks_each_part() {
         &format!("{RCPT_OPT}\nacl_smtp_mime = chk_mime"),
         &acls,
     );
-    let mut c = d.connect();
-    c.reply();
-    c.cmd("EHLO client.example");
-    let send = |c: &mut Client, attachment: &str| -> String {
+    let mut c = after_ehlo(&d);
+    let send = |c: &mut Client<TcpStream>, attachment: &str| -> String {
         assert_eq!(code(&c.cmd("MAIL FROM:<a@client.example>")), "250");
         assert_eq!(code(&c.cmd("RCPT TO:<u@test.example>")), "250");
         assert_eq!(code(&c.cmd("DATA")), "354");
@@ -652,10 +508,10 @@ fn mime_acl_checks_each_part() {
     assert_eq!(code(&c.cmd("QUIT")), "221");
     assert_eq!(d.stored().len(), 1);
     assert!(
-        d.log()
+        d.stderr()
             .contains("rejected during MIME ACL checks: part 2 (x.bin) refused"),
         "{}",
-        d.log()
+        d.stderr()
     );
     // The parts mime_regex decoded are removed once the message is done.
     let scan = d.dir.join("spool").join("scan");
@@ -690,9 +546,7 @@ fn session_log_lines_follow_log_selector() {
         "log_selector = +smtp_protocol_error +smtp_no_mail\nsmtp_max_synprot_errors = 1",
         "",
     );
-    let mut c = d.connect();
-    c.reply();
-    c.cmd("EHLO client.example");
+    let mut c = after_ehlo(&d);
     assert_eq!(c.cmd("FOO"), "500 unrecognized command");
     // FOO counted (not logged: no smtp_syntax_error), so this one is one too many.
     let last = c.cmd("RCPT TO:<a@b.example>");
@@ -705,16 +559,8 @@ fn session_log_lines_follow_log_selector() {
     c.reply();
     c.cmd("EHLO other.example");
     assert_eq!(code(&c.cmd("QUIT")), "221");
-    let logs = d.dir.join("spool").join("log");
     let want = "no MAIL in SMTP connection from (other.example) [127.0.0.1] D=0s C=EHLO,QUIT";
-    let deadline = Instant::now() + IO_TIMEOUT;
-    let mainlog = loop {
-        let text = std::fs::read_to_string(logs.join("mainlog")).unwrap_or_default();
-        if text.contains(want) || Instant::now() > deadline {
-            break text;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let mainlog = d.poll_log("mainlog", want);
     assert!(mainlog.contains(want), "{mainlog}");
     assert!(
         mainlog.contains("SMTP protocol error in \"RCPT TO:<a@b.example>\" H=(client.example) [127.0.0.1] sender not yet given"),
@@ -724,7 +570,7 @@ fn session_log_lines_follow_log_selector() {
     assert!(!mainlog.contains("SMTP syntax error"), "{mainlog}");
     let dropped = "SMTP call from (client.example) [127.0.0.1] dropped: too many syntax or protocol errors (last command was \"RCPT TO:<a@b.example>\",  C=EHLO,RCPT)";
     assert!(mainlog.contains(dropped), "{mainlog}");
-    let rejectlog = std::fs::read_to_string(logs.join("rejectlog")).unwrap_or_default();
+    let rejectlog = d.log("rejectlog");
     assert!(rejectlog.contains(dropped), "{rejectlog}");
 }
 
@@ -735,14 +581,11 @@ fn host_reject_connection_refuses_before_the_banner() {
     let mut c = d.connect();
     assert_eq!(c.reply(), "554 SMTP service not available");
     assert!(c.closed());
-    let logs = d.dir.join("spool").join("log");
     let want = "refused connection from [127.0.0.1] (host_reject_connection)";
-    let deadline = Instant::now() + IO_TIMEOUT;
-    while !std::fs::read_to_string(logs.join("rejectlog"))
-        .unwrap_or_default()
-        .contains(want)
-    {
-        assert!(Instant::now() < deadline, "no rejectlog line: {}", d.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let rejectlog = d.poll_log("rejectlog", want);
+    assert!(
+        rejectlog.contains(want),
+        "no rejectlog line: {}",
+        d.stderr()
+    );
 }

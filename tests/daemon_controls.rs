@@ -8,103 +8,14 @@
 #[allow(dead_code)] // the unix-socket server is used by tests/spam.rs only
 mod fake_spamd;
 
-#[path = "support/daemon.rs"]
-mod daemon;
+mod support;
 
-use daemon::{Daemon, IO_TIMEOUT};
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use support::client::id_of;
+use support::daemon::{self, Daemon};
+use support::tools::exim4;
 
 fn start(name: &str, main: &str, rest: &str) -> Daemon {
     daemon::start(&format!("controls-{name}"), &format!("{main}\n{rest}"))
-}
-
-impl Daemon {
-    /// Send each line (CRLF), reading one reply per command line; DATA's text lines
-    /// get no reply until the final dot.
-    fn dialogue(&self, lines: &[&str]) -> Vec<String> {
-        let s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        let mut r = BufReader::new(s.try_clone().unwrap());
-        let mut w = s;
-        let mut replies = vec![reply(&mut r)];
-        let mut in_data = false;
-        for l in lines {
-            w.write_all(format!("{l}\r\n").as_bytes()).unwrap();
-            if in_data && *l != "." {
-                continue;
-            }
-            let rep = reply(&mut r);
-            in_data = rep.starts_with("354");
-            replies.push(rep);
-        }
-        replies
-    }
-
-    fn header_file(&self, id: &str) -> String {
-        let spool = rexim::spool::Spool::new(self.dir.join("spool"));
-        String::from_utf8(std::fs::read(spool.file(id, "H").unwrap()).unwrap()).unwrap()
-    }
-
-    fn mainlog(&self) -> String {
-        std::fs::read_to_string(self.dir.join("spool/log/mainlog")).unwrap_or_default()
-    }
-
-    fn exim_conf(&self) -> PathBuf {
-        let path = self.dir.join("exim.conf");
-        let (user, _, gid) = rexim::spool::Spool::new(self.dir.join("spool")).originator;
-        std::fs::write(
-            &path,
-            format!(
-                "spool_directory = {0}\nlog_file_path = {0}/exim-%slog\nkeep_environment =\n\
-                 exim_user = {user}\nexim_group = {gid}\n\
-                 queue_list_requires_admin = false\nprimary_hostname = test.example\n",
-                self.dir.join("spool").display()
-            ),
-        )
-        .unwrap();
-        path
-    }
-}
-
-fn reply(r: &mut BufReader<TcpStream>) -> String {
-    let mut all = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(r.read_line(&mut line).unwrap() > 0, "closed: {all}");
-        all.push_str(line.trim_end());
-        if line.as_bytes().get(3) != Some(&b'-') {
-            return all;
-        }
-        all.push('\n');
-    }
-}
-
-fn id_of(reply: &str) -> String {
-    reply
-        .strip_prefix("250 OK id=")
-        .unwrap_or_else(|| panic!("{reply}"))
-        .to_string()
-}
-
-fn exim4(conf: &Path, args: &[&str]) -> Option<String> {
-    if !Path::new("/usr/sbin/exim4").exists() {
-        return None;
-    }
-    let out = Command::new("/usr/sbin/exim4")
-        .arg("-C")
-        .arg(conf)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 const AUTH: &str = "begin authenticators\nplain:\n  driver = plaintext\n  public_name = PLAIN\n  \
@@ -158,12 +69,12 @@ fn freeze_reaches_the_spool_and_exim_sees_it_frozen() {
     assert!(!log.contains(&format!("{warm} frozen")), "{log}");
     let spool = rexim::spool::Spool::new(d.dir.join("spool"));
     assert!(spool.read_header(&cold).unwrap().has_flag("frozen"));
-    if let Some(bp) = exim4(&d.exim_conf(), &["-bp"]) {
+    if let Some(bp) = exim4(&d.exim_conf(""), &["-bp"]) {
         let line = bp.lines().find(|l| l.contains(&cold)).unwrap();
         assert!(line.ends_with("*** frozen ***"), "{bp}");
         let line = bp.lines().find(|l| l.contains(&warm)).unwrap();
         assert!(!line.contains("frozen"), "{bp}");
-        assert_eq!(exim4(&d.exim_conf(), &["-Mvh", &cold]).unwrap(), h);
+        assert_eq!(exim4(&d.exim_conf(""), &["-Mvh", &cold]).unwrap(), h);
     } else {
         eprintln!("SKIPPED exim4 part: exim4 is not installed");
     }
@@ -211,7 +122,7 @@ fn submission_mode_headers_in_the_spool() {
     assert!(h.contains("  Date: "), "{h}");
     let log = d.mainlog();
     assert!(log.contains(&format!("{id} <= fred@example.org ")), "{log}");
-    if let Some(vh) = exim4(&d.exim_conf(), &["-Mvh", &id]) {
+    if let Some(vh) = exim4(&d.exim_conf(""), &["-Mvh", &id]) {
         assert_eq!(vh, h);
     }
 }
@@ -254,7 +165,7 @@ fn spam_scores_reach_the_spool() {
         "{req}"
     );
     assert!(req.contains("\nSubject: spammy\n\nbody\n"), "{req}");
-    if let Some(vh) = exim4(&d.exim_conf(), &["-Mvh", &id]) {
+    if let Some(vh) = exim4(&d.exim_conf(""), &["-Mvh", &id]) {
         assert_eq!(vh, h);
     }
 }

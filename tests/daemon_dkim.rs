@@ -5,17 +5,11 @@
 //! configuration file as `rexim -bd` builds it, with the keys and `_dmarc` records
 //! answered by a fixture zone instead of real DNS (the binary has no such switch).
 
-#[path = "support/dkim_sign.rs"]
-mod dkim_sign;
+mod support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use dkim_sign::{public_key, signed, Signer};
-
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
+use support::client::code;
+use support::daemon;
+use support::dkim_sign::{public_key, signed, Signer};
 
 const ACLS: &str = "\
 acl_smtp_rcpt = rcpt
@@ -47,105 +41,16 @@ fn zone() -> String {
     )
 }
 
-/// Start the daemon on a free loopback port; it lives until the test process exits.
-fn start(dir: &std::path::Path) -> u16 {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let conf = format!(
-        "primary_hostname = test.example\nlocal_interfaces = 127.0.0.1\n\
-         daemon_smtp_ports = {port}\nspool_directory = {0}/spool\nlog_file_path = {0}/log/%slog\n{ACLS}",
-        dir.display()
-    );
-    let path = dir.join("test.conf");
-    std::fs::write(&path, conf).unwrap();
-    let o = rexim::smtp::server::Options {
-        config: Some(path.to_string_lossy().into_owned()),
-        ..Default::default()
-    };
-    let (mut d, addrs) = rexim::smtp::server::build(&o).expect("daemon config");
-    let acls = Arc::get_mut(&mut d.acls).expect("sole owner");
-    acls.env.resolver = Arc::new(rexim::dns::FakeResolver::parse(&zone()).expect("zone"));
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let _ = rt.block_on(rexim::smtp::server::serve(Arc::new(d), &addrs));
-    });
-    let deadline = Instant::now() + IO_TIMEOUT;
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "daemon did not listen in time");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    port
-}
-
-struct Client {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
-}
-
-impl Client {
-    fn new(port: u16) -> Client {
-        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        Client {
-            r: BufReader::new(s.try_clone().unwrap()),
-            w: s,
-        }
-    }
-
-    fn reply(&mut self) -> String {
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            let n = self.r.read_line(&mut line).expect("read reply");
-            assert!(n > 0, "connection closed; so far: {all:?}");
-            all.push_str(line.trim_end());
-            if line.as_bytes().get(3) != Some(&b'-') {
-                return all;
-            }
-            all.push('\n');
-        }
-    }
-
-    fn cmd(&mut self, line: &str) -> String {
-        self.w.write_all(format!("{line}\r\n").as_bytes()).unwrap();
-        self.reply()
-    }
-
-    /// One message from `from`; the reply to the final dot.
-    fn send(&mut self, from: &str, message: &str) -> String {
-        assert_eq!(
-            self.cmd(&format!("MAIL FROM:<{from}>")).get(..3),
-            Some("250")
-        );
-        assert_eq!(self.cmd("RCPT TO:<u@test.example>").get(..3), Some("250"));
-        assert_eq!(self.cmd("DATA").get(..3), Some("354"));
-        let mut data = String::new();
-        for l in message.lines() {
-            if l.starts_with('.') {
-                data.push('.');
-            }
-            data.push_str(l);
-            data.push_str("\r\n");
-        }
-        data.push('.');
-        self.cmd(&data)
-    }
-}
-
 const BASE: &str = "From: Alice <alice@example.com>\nTo: u@test.example\nSubject: e2e\n\
 Date: Tue, 01 Dec 2026 12:00:00 +0000\nMessage-ID: <e2e@example.com>\n\nHello.\n.dot line\n";
 
 #[test]
 fn dkim_and_dmarc_in_the_daemon() {
-    let dir = std::env::temp_dir().join(format!("rexim-daemon-dkim-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = start(&dir);
+    let d = daemon::start_in_process(
+        "daemon-dkim",
+        ACLS,
+        rexim::dns::FakeResolver::parse(&zone()).expect("zone"),
+    );
     let signer = Signer {
         domain: "example.com",
         selector: "sel",
@@ -154,11 +59,11 @@ fn dkim_and_dmarc_in_the_daemon() {
         identity: None,
     };
     let good = signed(BASE, &[signer]);
-    let mut c = Client::new(port);
+    let mut c = d.connect();
     assert!(c.reply().starts_with("220 "));
     c.cmd("EHLO client.example");
 
-    let r = c.send("alice@example.com", &good);
+    let r = c.message("alice@example.com", "u@test.example", &good);
     assert!(r.starts_with("250 OK id="), "{r}");
     let id = r.trim_start_matches("250 OK id=").to_string();
 
@@ -168,27 +73,27 @@ fn dkim_and_dmarc_in_the_daemon() {
         "MAIL FROM:<alice@example.com>\r\nRCPT TO:<u@test.example>\r\nBDAT {} LAST\r\n{crlf}",
         crlf.len()
     );
-    c.w.write_all(bdat.as_bytes()).unwrap();
-    assert_eq!(c.reply().get(..3), Some("250"));
-    assert_eq!(c.reply().get(..3), Some("250"));
+    c.send(bdat.as_bytes());
+    assert_eq!(code(&c.reply()), "250");
+    assert_eq!(code(&c.reply()), "250");
     let r = c.reply();
     assert!(r.contains("250 OK id="), "{r}");
     let bdat_id = r.rsplit("250 OK id=").next().unwrap().trim().to_string();
 
     let changed = good.replace("Hello.", "Hello, changed.");
     assert_eq!(
-        c.send("alice@example.com", &changed),
+        c.message("alice@example.com", "u@test.example", &changed),
         "550 DKIM says bodyhash_mismatch for example.com"
     );
 
     let strict = BASE.replace("alice@example.com", "bob@strict.example");
     assert_eq!(
-        c.send("bob@strict.example", &strict),
+        c.message("bob@strict.example", "u@test.example", &strict),
         "550 DMARC policy of strict.example: reject"
     );
-    assert_eq!(c.cmd("QUIT").get(..3), Some("221"));
+    assert_eq!(code(&c.cmd("QUIT")), "221");
 
-    let spool = rexim::spool::Spool::new(dir.join("spool"));
+    let spool = d.spool();
     let h = spool.read_header(&id).expect("read -H");
     let headers: String = h
         .headers
@@ -207,14 +112,7 @@ fn dkim_and_dmarc_in_the_daemon() {
         "{headers}"
     );
     // The log is written after the reply; give the session a moment to finish.
-    let deadline = Instant::now() + IO_TIMEOUT;
-    let log = loop {
-        let log = std::fs::read_to_string(dir.join("log/mainlog")).unwrap_or_default();
-        if log.contains("rejected after DATA") || Instant::now() > deadline {
-            break log;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let log = d.poll_log("mainlog", "rejected after DATA");
     assert!(
         log.contains(&format!(
             "{id} DKIM: d=example.com s=sel c=relaxed/relaxed a=rsa-sha256 b=2048 t="
@@ -241,5 +139,4 @@ fn dkim_and_dmarc_in_the_daemon() {
         log.contains("DMARC results: spf_domain=strict.example dmarc_domain=strict.example spf_align=no dkim_align=no enforcement='Reject'"),
         "{log}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -9,9 +9,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-#[path = "support/daemon.rs"]
 mod support;
-use support::IO_TIMEOUT;
+use support::daemon::IO_TIMEOUT;
 
 /// More than `linger::MAX_LINGERING` (48).
 const CLIENTS: usize = 60;
@@ -70,7 +69,7 @@ fn message(client: usize, m: usize) -> String {
 }
 
 /// The stored bodies, sorted.
-fn stored(d: &support::Daemon) -> Vec<String> {
+fn stored(d: &support::daemon::Daemon) -> Vec<String> {
     let spool = rexim::spool::Spool::new(d.dir.join("spool"));
     let mut v: Vec<String> = spool
         .message_ids()
@@ -84,7 +83,7 @@ fn stored(d: &support::Daemon) -> Vec<String> {
 
 #[test]
 fn many_clients_pausing_between_messages_are_all_served() {
-    let d = support::start("linger-many", CONF);
+    let d = support::daemon::start("linger-many", CONF);
     let port = d.port;
     let workers: Vec<_> = (0..CLIENTS)
         .map(|c| {
@@ -119,7 +118,7 @@ fn many_clients_pausing_between_messages_are_all_served() {
 
 #[test]
 fn pipelined_groups_are_answered_in_order() {
-    let d = support::start("linger-pipe", CONF);
+    let d = support::daemon::start("linger-pipe", CONF);
     let mut cl = Client::connect(d.port);
     assert!(cl.reply().starts_with("220"));
     assert!(cl.cmd("EHLO client.example").starts_with("250"));

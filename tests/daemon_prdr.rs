@@ -3,11 +3,11 @@
 //! summary; the spool keeps the message for the accepted recipients only, the log has
 //! Exim's PRDR lines, and `exim4 -bp` reads the spool back with those recipients.
 
-#[path = "support/daemon.rs"]
-mod daemon;
+mod support;
 
 use std::path::Path;
 use std::process::Command;
+use support::daemon;
 
 const ACLS: &str =
     "begin acl\nprdr:\n  deny local_parts = ^bad\n       message = not for $local_part\n  \
@@ -83,8 +83,7 @@ fn prdr_client_gets_per_recipient_replies_and_the_spool_keeps_the_accepted() {
         .and_then(|r| r.strip_suffix(" message accepted for some recipients"))
         .unwrap_or_else(|| panic!("{}", tail[5]))
         .to_string();
-    let spool = rexim::spool::Spool::new(d.dir.join("spool"));
-    let h = String::from_utf8(std::fs::read(spool.file(&id, "H").unwrap()).unwrap()).unwrap();
+    let h = d.header_file(&id);
     assert!(
         h.contains("\n2\nok1@test.example\nok2@test.example\n"),
         "{h}"
@@ -95,7 +94,7 @@ fn prdr_client_gets_per_recipient_replies_and_the_spool_keeps_the_accepted() {
     );
     // The Received: header is Exim's from before PRDR: no `for` with four recipients.
     assert!(!h.contains("\tfor "), "{h}");
-    let log = std::fs::read_to_string(d.dir.join("spool/log/mainlog")).unwrap();
+    let log = d.mainlog();
     for want in [
         format!("{id} PRDR R=<ok1@test.example> acceptance"),
         format!("{id} PRDR bad@test.example not for bad"),
@@ -133,38 +132,20 @@ fn prdr_refusing_every_recipient_keeps_nothing() {
         "{}",
         tail[3]
     );
-    let input = d.dir.join("spool/input");
+    let input = d.spool_dir().join("input");
     let files: Vec<_> = std::fs::read_dir(&input)
         .map(|r| r.filter_map(|e| e.ok()).collect())
         .unwrap_or_default();
     assert!(files.is_empty(), "{files:?}");
-    let log = std::fs::read_to_string(d.dir.join("spool/log/mainlog")).unwrap_or_default();
+    let log = d.mainlog();
     assert!(!log.contains(" <= "), "{log}");
 }
 
 /// `exim4 -bp` on the daemon's spool, when exim4 is installed.
 fn exim4_bp(d: &daemon::Daemon) -> Option<String> {
-    if !Path::new("/usr/sbin/exim4").exists() {
+    let bp = support::tools::exim4(&d.exim_conf(""), &["-bp"]);
+    if bp.is_none() {
         eprintln!("SKIPPED (exim4 -bp read-back): exim4 is not installed here");
-        return None;
     }
-    let conf = d.dir.join("exim.conf");
-    let (user, _, gid) = rexim::spool::Spool::new(d.dir.join("spool")).originator;
-    std::fs::write(
-        &conf,
-        format!(
-            "spool_directory = {0}\nlog_file_path = {0}/exim-%slog\nkeep_environment =\n\
-             exim_user = {user}\nexim_group = {gid}\nqueue_list_requires_admin = false\n\
-             primary_hostname = test.example\n",
-            d.dir.join("spool").display()
-        ),
-    )
-    .unwrap();
-    let out = Command::new("/usr/sbin/exim4")
-        .arg("-C")
-        .arg(&conf)
-        .arg("-bp")
-        .output()
-        .unwrap();
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    bp
 }

@@ -3,12 +3,9 @@
 //! is on the loopback address, which Exim's libspf2 build always passes ("localhost is
 //! always allowed.") without asking DNS, so this test needs no resolver at all.
 
-#[path = "support/daemon.rs"]
-mod daemon;
+mod support;
 
-use daemon::{Daemon, IO_TIMEOUT};
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+use support::daemon::{self, Daemon};
 
 const ACLS: &str = "\
 acl_check_rcpt:
@@ -28,47 +25,10 @@ fn start() -> Daemon {
     )
 }
 
-struct Client {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
-}
-
-impl Client {
-    fn new(port: u16) -> Client {
-        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        s.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
-        Client {
-            r: BufReader::new(s.try_clone().expect("clone")),
-            w: s,
-        }
-    }
-
-    fn reply(&mut self) -> String {
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            let n = self.r.read_line(&mut line).expect("read reply");
-            assert!(n > 0, "connection closed; got so far: {all:?}");
-            all.push_str(line.trim_end_matches(['\r', '\n']));
-            if line.as_bytes().get(3) != Some(&b'-') {
-                return all;
-            }
-            all.push('\n');
-        }
-    }
-
-    fn cmd(&mut self, line: &str) -> String {
-        self.w
-            .write_all(format!("{line}\r\n").as_bytes())
-            .expect("write");
-        self.reply()
-    }
-}
-
 #[test]
 fn spf_in_the_rcpt_acl_and_received_spf_in_the_spool() {
     let d = start();
-    let mut c = Client::new(d.port);
+    let mut c = d.connect();
     assert!(c.reply().starts_with("220 "));
     c.cmd("EHLO client.example");
     // The condition ran at RCPT: the deny fires with libspf2's loopback comment.
@@ -91,7 +51,7 @@ fn spf_in_the_rcpt_acl_and_received_spf_in_the_spool() {
     let id = r.trim_start_matches("250 OK id=").to_string();
     assert_eq!(c.cmd("QUIT").get(..3), Some("221"));
 
-    let spool = rexim::spool::Spool::new(d.dir.join("spool"));
+    let spool = d.spool();
     let h = spool.read_header(&id).expect("read -H");
     let headers: String = h
         .headers

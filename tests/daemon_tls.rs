@@ -3,14 +3,14 @@
 //! so a second connection can resume), the mainlog, the `-H` spool file, and `exim4 -bp`
 //! / `-Mvh` reading that spool where exim4 is installed. Every read is bounded.
 
-mod tls_support;
+mod support;
 
 use std::io::Read;
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use tls_support::{send_message, start};
+use support::tls::{send_message, start};
+use support::tools::exim4;
 /// Logs the TLS variables at RCPT time; refuses RCPT without encryption. (No capital
 /// letter before `_RESUME_DECODE` on its line: Exim tries built-in macros only when the
 /// first candidate name on a line starts with `_`.)
@@ -120,26 +120,13 @@ fn starttls_message_and_resumption() {
     assert!(d.header_file(&id2).contains("\n-tls_resumption "));
 
     // Exim's own tools read the spool.
-    if !Path::new("/usr/sbin/exim4").exists() {
+    let conf = d.exim_conf("");
+    let Some(bp) = exim4(&conf, &["-bp"]) else {
         eprintln!("SKIPPED exim4 part: exim4 is not installed");
         return;
-    }
-    let conf = d.exim_conf();
-    let out = Command::new("/usr/sbin/exim4")
-        .arg("-C")
-        .arg(&conf)
-        .arg("-bp")
-        .output()
-        .unwrap();
-    let bp = String::from_utf8_lossy(&out.stdout);
+    };
     assert!(bp.contains(&id) && bp.contains(&id2), "{bp}");
-    let out = Command::new("/usr/sbin/exim4")
-        .arg("-C")
-        .arg(&conf)
-        .args(["-Mvh", &id])
-        .output()
-        .unwrap();
-    let vh = String::from_utf8_lossy(&out.stdout);
+    let vh = exim4(&conf, &["-Mvh", &id]).unwrap();
     assert!(
         vh.contains("-tls_cipher TLS1.3:TLS_AES_256_GCM_SHA384:256"),
         "{vh}"
@@ -179,11 +166,7 @@ fn no_tickets_outside_tls_resumption_hosts() {
         );
         let id = send_message(&mut c);
         assert!(c.cmd("QUIT").starts_with("221"));
-        let log = d.wait_log(&format!("{id} <="));
-        let line = log
-            .lines()
-            .find(|l| l.contains(&format!("{id} <=")))
-            .unwrap();
+        let line = d.arrival(&id);
         assert!(
             line.contains("X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no S="),
             "{line}"
@@ -216,9 +199,7 @@ fn starttls_only_for_tls_advertise_hosts_and_with_arguments_refused() {
         "acl_smtp_starttls = starttls",
         "starttls:\n  deny hosts = 192.0.2.1\n  accept\n",
     );
-    let mut c = d.connect();
-    assert!(c.reply().starts_with("220"));
-    assert!(c.cmd("EHLO client.test").contains("STARTTLS"));
+    let mut c = d.offering_starttls("client.test");
     assert_eq!(c.cmd("STARTTLS now"), "501 unexpected argument data");
     assert_eq!(c.cmd("STARTTLS"), "220 TLS go ahead");
 }
@@ -230,9 +211,7 @@ fn starttls_acl_and_missing_certificate() {
         "acl_smtp_starttls = starttls",
         "starttls:\n  deny message = no TLS for you\n",
     );
-    let mut c = d.connect();
-    assert!(c.reply().starts_with("220"));
-    assert!(c.cmd("EHLO client.test").contains("STARTTLS"));
+    let mut c = d.offering_starttls("client.test");
     assert_eq!(c.cmd("STARTTLS"), "550 no TLS for you");
     assert!(c.cmd("QUIT").starts_with("221"));
     d.wait_log("H=(client.test) [127.0.0.1] rejected STARTTLS");
@@ -245,18 +224,14 @@ fn starttls_acl_and_missing_certificate() {
          tls_privatekey = TESTDIR/key.pem",
         "",
     );
-    let mut c = d.connect();
-    assert!(c.reply().starts_with("220"));
-    assert!(c.cmd("EHLO cert.pem").contains("STARTTLS"));
+    let mut c = d.offering_starttls("cert.pem");
     assert_eq!(c.cmd("STARTTLS"), "454 TLS currently unavailable");
     d.wait_log(
         "TLS error on connection from (cert.pem) [127.0.0.1] (tls_certificate): tainted file name",
     );
     drop(c);
     // The same option expanding to nothing: no certificate (not the self-signed one).
-    let mut c = d.connect();
-    assert!(c.reply().starts_with("220"));
-    assert!(c.cmd("EHLO x").contains("STARTTLS"));
+    let mut c = d.offering_starttls("x");
     assert_eq!(c.cmd("STARTTLS"), "454 TLS currently unavailable");
     d.wait_log(
         "TLS error on connection from (x) [127.0.0.1] (tls_certificate): expanded to an empty string",
@@ -266,9 +241,7 @@ fn starttls_acl_and_missing_certificate() {
     // The certificate file went away: 454, and the session goes on in clear.
     let d = start("nocert", "", "");
     std::fs::remove_file(d.dir.join("cert.pem")).unwrap();
-    let mut c = d.connect();
-    assert!(c.reply().starts_with("220"));
-    assert!(c.cmd("EHLO client.test").contains("STARTTLS"));
+    let mut c = d.offering_starttls("client.test");
     assert_eq!(c.cmd("STARTTLS"), "454 TLS currently unavailable");
     assert_eq!(c.cmd("NOOP"), "250 OK");
     let log =
@@ -333,9 +306,7 @@ fn command_injection_after_starttls() {
 
     // STARTTLS again before a new EHLO (the clear one offered it): Exim's 554 "Already
     // in TLS", and from then on only QUIT is served.
-    let mut c = d.connect();
-    assert!(c.reply().starts_with("220"));
-    assert!(c.cmd("EHLO client.test").contains("STARTTLS"));
+    let mut c = d.offering_starttls("client.test");
     assert_eq!(c.cmd("STARTTLS"), "220 TLS go ahead");
     let mut c = c.handshake(&cfg);
     assert_eq!(c.cmd("STARTTLS"), "554 Already in TLS");
@@ -359,7 +330,7 @@ fn silent_client_times_out_in_the_handshake() {
 }
 
 /// A TLS 1.2 client that resumes by session ID only (sends no ticket extension).
-fn session_id_client(d: &tls_support::Daemon) -> std::sync::Arc<rustls::ClientConfig> {
+fn session_id_client(d: &support::tls::TlsDaemon) -> std::sync::Arc<rustls::ClientConfig> {
     let mut cfg = d
         .client_builder(&[&rustls::version::TLS12])
         .with_no_client_auth();

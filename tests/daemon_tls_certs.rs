@@ -4,50 +4,13 @@
 //! `--tls_peercert` / `-tls_ourcert` written as Exim 4.96 writes them, read back, and
 //! read by `exim4 -bp` / `exipick` where installed. End to end over 127.0.0.1.
 
-mod tls_support;
+mod support;
 
-use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tls_support::{send_message, start};
-
-/// A CA (PEM) and a client certificate it signed (`O=Example, CN=client.test`).
-fn client_pki() -> (String, CertificateDer<'static>, PrivateKeyDer<'static>) {
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "Test CA");
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let mut cl = CertificateParams::new(vec!["client.test".to_string()]).unwrap();
-    cl.distinguished_name = rcgen::DistinguishedName::new();
-    cl.distinguished_name
-        .push(DnType::OrganizationName, "Example");
-    cl.distinguished_name
-        .push(DnType::CommonName, "client.test");
-    cl.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let cl_key = KeyPair::generate().unwrap();
-    let cl_cert = cl.signed_by(&cl_key, &ca_cert, &ca_key).unwrap();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cl_key.serialize_der()));
-    (ca_cert.pem(), cl_cert.der().clone(), key)
-}
-
-/// `openssl x509` on a DER certificate; `None` without the command.
-fn openssl(dir: &Path, der: &[u8], args: &[&str]) -> Option<String> {
-    let path = dir.join("probe.der");
-    std::fs::write(&path, der).ok()?;
-    let out = Command::new("openssl")
-        .args(["x509", "-inform", "DER", "-noout", "-in"])
-        .arg(&path)
-        .args(args)
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
+use support::tls::{client_pki, send_message, start};
+use support::tools::{exim4, openssl_x509};
 
 /// `SHA256 Fingerprint=AB:CD:…` as Exim's `${sha256:<cert>}` prints it (`ABCD…`).
 fn fingerprint(text: &str) -> String {
@@ -97,10 +60,10 @@ fn certificate_variables_in_acls_and_the_spool() {
         "{log}"
     );
     match (
-        openssl(&d.dir, &cert, &["-subject", "-nameopt", "RFC2253"]),
-        openssl(&d.dir, &cert, &["-fingerprint", "-sha256"]),
-        openssl(&d.dir, &d.cert, &["-subject", "-nameopt", "RFC2253"]),
-        openssl(&d.dir, &d.cert, &["-fingerprint", "-sha256"]),
+        openssl_x509(&d.dir, &cert, &["-subject", "-nameopt", "RFC2253"]),
+        openssl_x509(&d.dir, &cert, &["-fingerprint", "-sha256"]),
+        openssl_x509(&d.dir, &d.cert, &["-subject", "-nameopt", "RFC2253"]),
+        openssl_x509(&d.dir, &d.cert, &["-fingerprint", "-sha256"]),
     ) {
         (Some(ps), Some(pf), Some(os), Some(of)) => {
             let peer = format!("peer {} sha256={} is=<cert>", ps, fingerprint(&pf));
@@ -140,26 +103,13 @@ fn certificate_variables_in_acls_and_the_spool() {
         ]
     );
 
-    if !Path::new("/usr/sbin/exim4").exists() {
+    let conf = d.exim_conf("");
+    let Some(bp) = exim4(&conf, &["-bp"]) else {
         eprintln!("SKIPPED exim4 part: exim4 is not installed");
         return;
-    }
-    let conf = d.exim_conf();
-    let out = Command::new("/usr/sbin/exim4")
-        .arg("-C")
-        .arg(&conf)
-        .arg("-bp")
-        .output()
-        .unwrap();
-    let bp = String::from_utf8_lossy(&out.stdout);
+    };
     assert!(bp.contains(&id), "exim4 -bp: {bp}");
-    let out = Command::new("/usr/sbin/exim4")
-        .arg("-C")
-        .arg(&conf)
-        .args(["-Mvh", &id])
-        .output()
-        .unwrap();
-    let vh = String::from_utf8_lossy(&out.stdout);
+    let vh = exim4(&conf, &["-Mvh", &id]).unwrap();
     assert!(vh.contains(&peer_line), "exim4 -Mvh: {vh}");
     assert!(vh.contains(&our_line), "exim4 -Mvh: {vh}");
     if let Ok(p) = Command::new("exipick")

@@ -3,15 +3,14 @@
 //! `verify = certificate`, `$tls_in_peerdn`), and OpenSSL clients (Python's smtplib,
 //! swaks) where installed. End to end over 127.0.0.1, every read bounded.
 
-mod tls_support;
+mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tls_support::{send_message, start};
+use support::tls::{client_pki, send_message, start};
+use support::tools::run_bounded;
 
 #[test]
 fn tls12_with_require_ciphers_and_ticket_resumption() {
@@ -56,26 +55,6 @@ fn tls12_with_require_ciphers_and_ticket_resumption() {
         "{log}"
     );
     assert!(d.header_file(&ids[0]).contains("-tls_ver TLS1.2\n"));
-}
-
-/// A CA, and a client certificate it signed (`/O=Example/CN=client.test`).
-fn client_pki() -> (String, CertificateDer<'static>, PrivateKeyDer<'static>) {
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "Test CA");
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let mut cl = CertificateParams::new(vec!["client.test".to_string()]).unwrap();
-    cl.distinguished_name = rcgen::DistinguishedName::new();
-    cl.distinguished_name
-        .push(DnType::OrganizationName, "Example");
-    cl.distinguished_name
-        .push(DnType::CommonName, "client.test");
-    cl.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let cl_key = KeyPair::generate().unwrap();
-    let cl_cert = cl.signed_by(&cl_key, &ca_cert, &ca_key).unwrap();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cl_key.serialize_der()));
-    (ca_cert.pem(), cl_cert.der().clone(), key)
 }
 
 const CERT_ACL: &str = "rcpt:\n  deny !verify = certificate\n  \
@@ -207,24 +186,6 @@ fn tls_on_connect_port() {
     d.wait_log("TLS error on connection from [127.0.0.1] (SSL_accept): ");
 }
 
-fn run_bounded(cmd: &mut Command) -> Option<std::process::Output> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .ok()?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("client did not finish in time: {cmd:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(child.wait_with_output().unwrap())
-}
-
 #[test]
 fn openssl_clients() {
     let d = start("openssl", "acl_smtp_rcpt = accept", "");
@@ -244,7 +205,7 @@ fn openssl_clients() {
         d.dir.display(),
         d.port
     );
-    match run_bounded(Command::new("python3").args(["-c", &py])) {
+    match run_bounded(Command::new("python3").args(["-c", &py]), None) {
         None => eprintln!("SKIPPED python part: python3 is not installed"),
         Some(out) => {
             let so = String::from_utf8_lossy(&out.stdout);
@@ -276,7 +237,7 @@ fn openssl_clients() {
             "--tls",
         ])
         .args(["--tls-protocol", "tlsv1_2"]);
-    match run_bounded(&mut swaks) {
+    match run_bounded(&mut swaks, None) {
         None => eprintln!("SKIPPED swaks part: swaks is not installed"),
         Some(out) => {
             let so = String::from_utf8_lossy(&out.stdout);

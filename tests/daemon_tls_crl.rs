@@ -4,7 +4,7 @@
 //! `tls_try_verify_hosts` unverified (`CV=no`), as in Exim; a CRL file that changes is
 //! read again. End to end over 127.0.0.1.
 
-mod tls_support;
+mod support;
 
 use std::path::Path;
 use std::process::Command;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ClientConfig;
-use tls_support::{send_message, start, Daemon};
+use support::tls::{send_message, start, TlsDaemon as Daemon};
 
 /// Run `openssl` in `dir`; `false` when it is not installed.
 fn openssl(dir: &Path, args: &[&str]) -> bool {
@@ -125,10 +125,8 @@ fn client(d: &Daemon, name: &str) -> Arc<ClientConfig> {
 }
 
 /// STARTTLS with `cfg`; `Err` when the handshake fails.
-fn try_starttls(d: &Daemon, cfg: &Arc<ClientConfig>) -> Result<tls_support::TlsClient, String> {
-    let mut c = d.connect();
-    assert!(c.reply().starts_with("220"));
-    assert!(c.cmd("EHLO client.test").contains("STARTTLS"));
+fn try_starttls(d: &Daemon, cfg: &Arc<ClientConfig>) -> Result<support::tls::TlsClient, String> {
+    let mut c = d.offering_starttls("client.test");
     assert_eq!(c.cmd("STARTTLS"), "220 TLS go ahead");
     let tcp = c.r.into_inner();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
@@ -139,7 +137,7 @@ fn try_starttls(d: &Daemon, cfg: &Arc<ClientConfig>) -> Result<tls_support::TlsC
             .complete_io(&mut tls.sock)
             .map_err(|e| e.to_string())?;
     }
-    let mut c = tls_support::Client {
+    let mut c = support::client::Client {
         r: std::io::BufReader::new(tls),
     };
     // TLS 1.3: the server's verdict on our certificate comes with its first records.
@@ -203,11 +201,7 @@ fn revoked_client_certificate_fails_required_verification() {
     let mut c = try_starttls(&d, &client(&d, "good")).expect("good after the new CRL");
     let id = send_message(&mut c);
     assert!(c.cmd("QUIT").starts_with("221"));
-    let log = d.wait_log(&format!("{id} <="));
-    let line = log
-        .lines()
-        .find(|l| l.contains(&format!("{id} <=")))
-        .unwrap();
+    let line = d.arrival(&id);
     assert!(line.contains(" CV=yes "), "{line}");
 
     // A CRL that cannot be found: TLS unavailable (454), as Exim's stat failure.

@@ -4,14 +4,16 @@
 //! default configuration's STARTTLS; and `openssl_options` / `tls_dhparam` at startup.
 //! End to end over 127.0.0.1, every read bounded.
 
-mod tls_support;
+mod support;
 
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tls_support::{send_message, start, start_selfsigned, Client, IO_TIMEOUT};
+use support::daemon::{self, IO_TIMEOUT};
+use support::tls::{send_message, start, start_selfsigned};
+use support::tools::openssl_x509;
 
 const OURCERT_ACL: &str = "rcpt:\n  \
     warn logwrite = ourcert subject=${certextract{subject}{$tls_in_ourcert}} \
@@ -20,21 +22,6 @@ const OURCERT_ACL: &str = "rcpt:\n  \
          serial=${certextract{serial_number}{$tls_in_ourcert}} \
          sha256=${sha256:$tls_in_ourcert}\n  \
     accept\n";
-
-/// `openssl x509` on a DER certificate; `None` without the command.
-fn openssl_x509(dir: &Path, der: &[u8], args: &[&str]) -> Option<String> {
-    let path = dir.join("probe.der");
-    std::fs::write(&path, der).ok()?;
-    let out = Command::new("openssl")
-        .args(["x509", "-inform", "DER", "-noout", "-in"])
-        .arg(&path)
-        .args(args)
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
 
 #[test]
 fn selfsigned_certificate_as_exims() {
@@ -119,48 +106,18 @@ fn colons(hex: &str) -> String {
 /// spool is `./rexim-spool`), on a free port given with `-oX`.
 #[test]
 fn embedded_default_configuration_offers_working_starttls() {
-    let dir = std::env::temp_dir().join(format!("rexim-tls-{}-default", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rexim"))
-        .args(["-bd", "-oX", &format!("{port}")])
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start rexim -bd");
-    struct Kill<'a>(&'a mut std::process::Child, &'a Path);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-            let _ = std::fs::remove_dir_all(self.1);
-        }
-    }
-    let guard = Kill(&mut child, &dir);
-    let deadline = Instant::now() + IO_TIMEOUT;
-    let tcp = loop {
-        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "rexim -bd did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let mut c = Client {
-        r: BufReader::new(tcp),
-    };
+    let dir = daemon::fresh_dir("tls-default");
+    let port = daemon::free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rexim"));
+    cmd.args(["-bd", "-oX", &format!("{port}")])
+        .current_dir(&dir);
+    let d = daemon::launch(dir, port, cmd);
+    let mut c = d.connect();
     assert!(c.reply().starts_with("220 "));
     let ehlo = c.cmd("EHLO client.test");
     assert!(ehlo.contains("\n250-STARTTLS\n"), "{ehlo}");
     assert_eq!(c.cmd("STARTTLS"), "220 TLS go ahead");
-    let cfg = tls_support::any_server_config(rustls::ALL_VERSIONS);
+    let cfg = support::tls::any_server_config(rustls::ALL_VERSIONS);
     let mut t = c.handshake(&cfg);
     let host = rexim::smtp::config::SessionConfig::default().primary_hostname;
     let cert = t.r.get_ref().conn.peer_certificates().unwrap()[0].to_vec();
@@ -177,7 +134,7 @@ fn embedded_default_configuration_offers_working_starttls() {
     let r = t.reply();
     assert!(r.starts_with("250 OK id="), "{r}");
     assert!(t.cmd("QUIT").starts_with("221"));
-    let log_path = dir.join("rexim-spool/log/mainlog");
+    let log_path = d.dir.join("rexim-spool/log/mainlog");
     let deadline = Instant::now() + IO_TIMEOUT;
     let log = loop {
         let log = std::fs::read_to_string(&log_path).unwrap_or_default();
@@ -191,7 +148,6 @@ fn embedded_default_configuration_offers_working_starttls() {
         log.contains("P=esmtps X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no "),
         "{log}"
     );
-    drop(guard);
 }
 
 const CIPHER_ACL: &str = "rcpt:\n  warn logwrite = cipher=$tls_in_cipher\n  accept\n";
@@ -264,25 +220,12 @@ fn unknown_openssl_option_stops_the_daemon() {
         // Not defined by OpenSSL 3.0, so not in Exim's table there either.
         ("+msie_sslv2_rsa_padding", "+msie_sslv2_rsa_padding"),
     ] {
-        let dir = std::env::temp_dir().join(format!("rexim-tls-{}-badopt", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let conf = dir.join("test.conf");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        std::fs::write(
-            &conf,
-            format!(
-                "spool_directory = {0}/spool\nlog_file_path = {0}/log/%slog\n\
-                 local_interfaces = 127.0.0.1\ndaemon_smtp_ports = {port}\n\
-                 openssl_options = {value}\n",
-                dir.display()
-            ),
-        )
-        .unwrap();
+        let dir = daemon::fresh_dir("tls-badopt");
+        let conf = daemon::write_config(
+            &dir,
+            daemon::free_port(),
+            &format!("openssl_options = {value}\n"),
+        );
         let mut child = Command::new(env!("CARGO_BIN_EXE_rexim"))
             .args(["-bd", "-C"])
             .arg(&conf)
@@ -376,11 +319,7 @@ fn selfsigned_certificate_matches_exim4s() {
         return;
     }
     let d = start_selfsigned("selfsign-oracle", "", "");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = daemon::free_port();
     let spool = d.dir.join("exim-spool");
     std::fs::create_dir_all(&spool).unwrap();
     let conf = d.dir.join("exim-bd.conf");

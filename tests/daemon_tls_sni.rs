@@ -3,7 +3,7 @@
 //! `tls_alpn`, `tls_eccurve` choosing the key exchange, and `tls_ocsp_file` stapled.
 //! End to end over 127.0.0.1, every read bounded.
 
-mod tls_support;
+mod support;
 
 use std::io::{BufReader, Read, Write};
 use std::process::{Command, Stdio};
@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
-use tls_support::{start, Client, Daemon};
+use support::client::Client;
+use support::tls::{start, TlsDaemon as Daemon};
 
 /// A second certificate and key for `other.test`, in `TESTDIR/other.pem`.
 fn other_cert(d: &Daemon) -> CertificateDer<'static> {
@@ -242,7 +243,7 @@ fn tls_in_ocsp_and_the_spool_line() {
     let cfg = d.client_config();
     // rustls always asks for a stapled response: stapled, so Exim's OCSP_VFIED (4).
     let (mut c, _) = d.connect().upgrade(&cfg);
-    let id = tls_support::send_message(&mut c);
+    let id = support::tls::send_message(&mut c);
     assert!(c.cmd("QUIT").starts_with("221"));
     let log = d.wait_log(&format!("{id} <="));
     assert!(log.contains("ocsp=4\n"), "{log}");
@@ -256,21 +257,14 @@ fn tls_in_ocsp_and_the_spool_line() {
     assert!(vars
         .iter()
         .any(|(k, v)| *k == "tls_in_ocsp" && v.as_str_lossy() == "4"));
-    if std::path::Path::new("/usr/sbin/exim4").exists() {
-        let out = Command::new("/usr/sbin/exim4")
-            .arg("-C")
-            .arg(d.exim_conf())
-            .args(["-Mvh", &id])
-            .output()
-            .unwrap();
-        let vh = String::from_utf8_lossy(&out.stdout);
+    if let Some(vh) = support::tools::exim4(&d.exim_conf(""), &["-Mvh", &id]) {
         assert!(vh.contains("-tls_ocsp 4\n"), "{vh}");
     }
 
     // Asked, but nothing to staple (the file went away): OCSP_NOT_RESP (1).
     std::fs::remove_file(&ocsp).unwrap();
     let (mut c, _) = d.connect().upgrade(&cfg);
-    let id = tls_support::send_message(&mut c);
+    let id = support::tls::send_message(&mut c);
     assert!(c.cmd("QUIT").starts_with("221"));
     let log = d.wait_log(&format!("{id} <="));
     assert!(log.contains("ocsp=1\n"), "{log}");
@@ -299,7 +293,7 @@ fn tls_in_ocsp_and_the_spool_line() {
 fn tls_in_ocsp_unset_without_tls_ocsp_file() {
     let d = start("ocsp-none", "acl_smtp_rcpt = rcpt", OCSP_ACL);
     let (mut c, _) = d.connect().upgrade(&d.client_config());
-    let id = tls_support::send_message(&mut c);
+    let id = support::tls::send_message(&mut c);
     assert!(c.cmd("QUIT").starts_with("221"));
     let log = d.wait_log(&format!("{id} <="));
     assert!(log.contains("ocsp=0\n"), "{log}");

@@ -9,74 +9,24 @@
 //!   `#! reply = TEXT`  what the server answers (`\r`, `\n` escapes)
 //!   `#! server = answer | close | unix | refused` (default answer)
 
-#[path = "support/daemon.rs"]
-#[allow(dead_code)] // only start() is used here
-mod daemon;
 #[path = "dcc/fake_dccifd.rs"]
 mod fake_dccifd;
 #[path = "spam/fake_spamd.rs"]
 #[allow(dead_code)] // only its TCP server is used here
 mod fake_spamd;
-#[path = "support/ports.rs"]
-mod ports;
+mod support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+
+use support::scanner;
+use support::transcript::{substitute, DATE, MESSAGE_ID};
 
 use fake_dccifd::{FakeDccifd, Mode};
 
-struct Fixture {
-    name: String,
-    config: String,
-    dialogue: Vec<u8>,
-    reply: Vec<u8>,
-    server: String,
-}
+/// The start of every fixture's configuration.
+const PRELUDE: &str = "primary_hostname = mx.test\ntls_advertise_hosts =\n";
 
-fn unescape(s: &str) -> Vec<u8> {
-    s.replace("\\r", "\r").replace("\\n", "\n").into_bytes()
-}
-
-fn read_fixture(path: &Path) -> Fixture {
-    let text = std::fs::read_to_string(path).unwrap();
-    let (head, dialogue) = text.split_once("\n---\n").expect("--- line");
-    let mut f = Fixture {
-        name: path.file_stem().unwrap().to_string_lossy().into_owned(),
-        config: "primary_hostname = mx.test\ntls_advertise_hosts =\n".into(),
-        dialogue: Vec::new(),
-        reply: Vec::new(),
-        server: "answer".into(),
-    };
-    for line in head.lines() {
-        if let Some(d) = line.strip_prefix("#!") {
-            let (k, v) = d.split_once('=').expect("directive");
-            let v = v.trim();
-            match k.trim() {
-                "reply" => f.reply = unescape(v),
-                "server" => f.server = v.to_string(),
-                other => panic!("unknown directive {other}"),
-            }
-        } else {
-            f.config.push_str(line);
-            f.config.push('\n');
-        }
-    }
-    for line in dialogue.lines() {
-        f.dialogue.extend_from_slice(line.as_bytes());
-        f.dialogue.extend_from_slice(b"\r\n");
-    }
-    f
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rexim-dcc-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn start_server(f: &Fixture, dir: &Path) -> (FakeDccifd, String) {
+fn start_server(f: &scanner::Fixture, dir: &Path) -> (FakeDccifd, String) {
     let reply = f.reply.clone();
     match f.server.as_str() {
         "unix" => {
@@ -85,7 +35,7 @@ fn start_server(f: &Fixture, dir: &Path) -> (FakeDccifd, String) {
             (s, path.to_string_lossy().into_owned())
         }
         "refused" => {
-            let port = ports::bound_port_without_listener();
+            let port = support::ports::bound_port_without_listener();
             (
                 FakeDccifd::tcp(reply, Mode::Close),
                 format!("127.0.0.1 {port}"),
@@ -105,92 +55,38 @@ fn start_server(f: &Fixture, dir: &Path) -> (FakeDccifd, String) {
     }
 }
 
-fn normalise(s: &str) -> String {
-    let rules = [
-        (
-            r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [-+]\d{4}",
-            "<DATE>",
-        ),
-        (r"\b[0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{2}\b", "<ID>"),
-    ];
-    let mut s = s.to_string();
-    for (re, rep) in rules {
-        let re = pcre2::bytes::Regex::new(re).unwrap();
-        let mut res = String::new();
-        let mut last = 0;
-        for m in re.find_iter(s.as_bytes()) {
-            let m = m.unwrap();
-            res.push_str(&s[last..m.start()]);
-            res.push_str(rep);
-            last = m.end();
-        }
-        res.push_str(&s[last..]);
-        s = res;
-    }
-    s
-}
-
 /// One `rexim -bh` run: stdout, stderr, and what dccifd received, normalised.
-fn run(f: &Fixture) -> (String, String, String) {
-    let dir = scratch(&f.name);
+fn run(f: &scanner::Fixture) -> (String, String, String) {
+    let dir = scanner::scratch("dcc", "rexim", &f.name);
     let (server, address) = start_server(f, &dir);
     let conf = dir.join("test.conf");
     std::fs::write(&conf, f.config.replace("@DCCIFD@", &address)).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rexim"))
-        .arg("-C")
-        .arg(&conf)
-        .args(["-bh", "192.0.2.1"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("runs");
-    child.stdin.take().unwrap().write_all(&f.dialogue).ok();
-    let o = child.wait_with_output().unwrap();
+    let o = scanner::run_bh(env!("CARGO_BIN_EXE_rexim"), &conf, &f.dialogue);
     let norm = |t: &str| {
         let t = t
             .replace(&conf.to_string_lossy().into_owned(), "<CONF>")
             .replace(&address, "<DCCIFD>");
-        normalise(&t)
+        substitute(&t, &[DATE, MESSAGE_ID])
     };
-    let out = norm(&String::from_utf8_lossy(&o.stdout));
-    let err: String = String::from_utf8_lossy(&o.stderr)
-        .lines()
-        .filter(|l| !l.starts_with(">>> host in "))
-        .map(|l| norm(l) + "\n")
-        .collect();
-    let seen: String = server
-        .take_requests()
-        .iter()
-        .map(|r| norm(&String::from_utf8_lossy(r).replace('\r', "\\r")) + "--\n")
-        .collect();
+    let t = scanner::transcript(
+        &o,
+        &server.take_requests(),
+        |l| !l.starts_with(">>> host in "),
+        norm,
+    );
     let _ = std::fs::remove_dir_all(&dir);
-    (out, err, seen)
+    t
 }
 
 #[test]
 fn dcc_transcripts() {
     insta::glob!("dcc/inputs/*.txt", |path| {
-        let f = read_fixture(path);
+        let f = scanner::read_fixture(path, PRELUDE);
         let (out, err, seen) = run(&f);
         insta::assert_snapshot!(format!(
             "{out}\n--- stderr\n{err}\n--- dccifd received\n{seen}"
         ));
     });
-}
-
-fn reply(r: &mut BufReader<std::net::TcpStream>) -> String {
-    let mut all = String::new();
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).unwrap_or(0) == 0 {
-            return all;
-        }
-        all.push_str(&line);
-        if line.as_bytes().get(3) != Some(&b'-') {
-            return all;
-        }
-    }
 }
 
 /// `rexim -bd` end to end: the DCC header reaches the `-H` file (added at once with
@@ -203,7 +99,7 @@ fn daemon_spools_the_dcc_header() {
         b"A\nA\nX-DCC-Test-Metrics: fake.dcc 1104; Body=1 Fuz1=1\n\n".to_vec(),
         Mode::Answer,
     );
-    let d = daemon::start(
+    let d = support::daemon::start(
         "dcc",
         &format!(
             "dccifd_address = 127.0.0.1 {}\ndcc_direct_add_header = true\n\
@@ -213,11 +109,8 @@ fn daemon_spools_the_dcc_header() {
             dccifd.port
         ),
     );
-    let s = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
-    s.set_read_timeout(Some(daemon::IO_TIMEOUT)).unwrap();
-    let mut r = BufReader::new(s.try_clone().unwrap());
-    let mut w = s;
-    assert!(reply(&mut r).starts_with("220"));
+    let mut c = d.connect();
+    assert!(c.reply().starts_with("220"));
     let mut id = String::new();
     for (line, expect) in [
         ("EHLO client.test", "250"),
@@ -227,14 +120,13 @@ fn daemon_spools_the_dcc_header() {
         ("Subject: hi\r\n\r\nbody\r\n.", "250 OK id="),
         ("QUIT", "221"),
     ] {
-        w.write_all(format!("{line}\r\n").as_bytes()).unwrap();
-        let rep = reply(&mut r);
+        let rep = c.cmd(line);
         assert!(rep.starts_with(expect), "{line}: {rep}");
         if let Some(i) = rep.strip_prefix("250 OK id=") {
             id = i.trim().to_string();
         }
     }
-    let spool = rexim::spool::Spool::new(d.dir.join("spool"));
+    let spool = d.spool();
     let h = rexim::spool::header::HeaderFile::parse(
         &std::fs::read(spool.file(&id, "H").unwrap()).unwrap(),
     )
@@ -264,14 +156,14 @@ fn daemon_spools_the_dcc_header() {
     assert_eq!(requests.len(), 1);
     assert!(requests[0]
         .starts_with(b"header\n127.0.0.1\nHELO localhost\nalice@example.org\nbob@example.net\n\n"));
-    let panic = std::fs::read_to_string(d.dir.join("spool/log/paniclog")).unwrap_or_default();
+    let panic = d.log("paniclog");
     assert!(
         panic.contains(&format!(
             "{id} bmi error [loc 0 type 0]: could not initialize Brightmail system. (Brightmail SDK not available)"
         )),
         "paniclog: {panic}"
     );
-    let main = std::fs::read_to_string(d.dir.join("spool/log/mainlog")).unwrap_or_default();
+    let main = d.mainlog();
     assert!(
         !main.contains("bmi error"),
         "panic-only line in mainlog: {main}"
@@ -281,30 +173,10 @@ fn daemon_spools_the_dcc_header() {
         "{main}"
     );
     // Exim 4.96 reads the header back from rexim's spool.
-    if std::path::Path::new("/usr/sbin/exim4").exists() {
-        let (user, _, gid) = spool.originator.clone();
-        let conf = d.dir.join("exim.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "spool_directory = {0}\nlog_file_path = {0}/exim-%slog\nkeep_environment =\n\
-                 exim_user = {user}\nexim_group = {gid}\n\
-                 queue_list_requires_admin = false\nprimary_hostname = test.example\n",
-                d.dir.join("spool").display()
-            ),
-        )
-        .unwrap();
-        let out = Command::new("/usr/sbin/exim4")
-            .arg("-C")
-            .arg(&conf)
-            .args(["-Mvh", &id])
-            .output()
-            .unwrap();
-        let shown = String::from_utf8_lossy(&out.stdout);
+    if let Some(shown) = support::tools::exim4(&d.exim_conf(""), &["-Mvh", &id]) {
         assert!(
             shown.contains("  X-DCC-Test-Metrics: fake.dcc 1104; Body=1 Fuz1=1\n"),
-            "{shown}{}",
-            String::from_utf8_lossy(&out.stderr)
+            "{shown}"
         );
     }
 }

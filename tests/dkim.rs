@@ -15,13 +15,13 @@
 //! key's `p=` value, `@DIR@` the `tests/dkim` directory), configuration, `---`, the
 //! dialogue; a dialogue line `@name@` is replaced by `messages/name.eml`.
 
-#[path = "support/dkim_sign.rs"]
-mod dkim_sign;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use dkim_sign::{public_key, signed, Signer};
+use support::dkim_sign::{public_key, signed, Signer};
+use support::transcript::{substitute, DATE, MESSAGE_ID};
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dkim")
@@ -99,25 +99,7 @@ fn run_session(config: &str, zone: &str, input: &[u8]) -> String {
 }
 
 fn normalise(s: &str) -> String {
-    let date = pcre2::bytes::Regex::new(
-        r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [-+]\d{4}",
-    )
-    .unwrap();
-    let id = pcre2::bytes::Regex::new(r"\b[0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{2}\b").unwrap();
-    let mut s = s.replace('\r', "");
-    for (re, rep) in [(&date, "<DATE>"), (&id, "<ID>")] {
-        let mut res = String::new();
-        let mut last = 0;
-        for m in re.find_iter(s.as_bytes()) {
-            let m = m.unwrap();
-            res.push_str(&s[last..m.start()]);
-            res.push_str(rep);
-            last = m.end();
-        }
-        res.push_str(&s[last..]);
-        s = res;
-    }
-    s
+    substitute(&s.replace('\r', ""), &[DATE, MESSAGE_ID])
 }
 
 #[test]

@@ -17,6 +17,8 @@
 //!   `dns = ZONEFILE`         answer `dnsdb` from data/ZONEFILE (implies no diff)
 //! `@DATA@` in the body is replaced by the absolute path of tests/expand/data.
 
+mod support;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -25,6 +27,7 @@ use std::sync::Arc;
 use rexim::cli::be;
 use rexim::expand::context::FixedClock;
 use rexim::Context;
+use support::transcript::{exim_binary, fixture_paths};
 
 struct Fixture {
     name: String,
@@ -233,25 +236,13 @@ fn run_be(program: &str, pre_args: &[&str], fx: &Fixture) -> Vec<u8> {
     child.wait_with_output().expect("output").stdout
 }
 
-fn exim_binary() -> Option<&'static str> {
-    ["/usr/sbin/exim4", "/usr/sbin/exim"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-}
-
 #[test]
 fn differential_against_exim() {
     let Some(exim) = exim_binary() else {
         eprintln!("SKIPPED: exim4 is not installed here; the checked-in snapshots still ran");
         return;
     };
-    let mut paths: Vec<PathBuf> =
-        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expand/inputs"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-            .collect();
-    paths.sort();
+    let paths = fixture_paths("expand/inputs");
     let mut failures = Vec::new();
     let mut compared = 0;
     for p in paths {

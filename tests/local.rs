@@ -23,6 +23,7 @@ mod fake_dccifd;
 #[path = "spam/fake_spamd.rs"]
 #[allow(dead_code)] // only its TCP server is used here
 mod fake_spamd;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

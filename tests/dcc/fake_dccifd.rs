@@ -3,8 +3,12 @@
 //! and closes.
 
 use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
+
+use crate::support::fake_server::FakeServer;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Mode {
@@ -16,9 +20,13 @@ pub enum Mode {
     Stall,
 }
 
-pub struct FakeDccifd {
-    pub port: u16,
-    pub requests: Arc<Mutex<Vec<Vec<u8>>>>,
+pub struct FakeDccifd(FakeServer);
+
+impl Deref for FakeDccifd {
+    type Target = FakeServer;
+    fn deref(&self) -> &FakeServer {
+        &self.0
+    }
 }
 
 fn serve(mut c: impl Read + Write, reply: &[u8], mode: Mode, log: &Mutex<Vec<Vec<u8>>>) {
@@ -34,44 +42,14 @@ fn serve(mut c: impl Read + Write, reply: &[u8], mode: Mode, log: &Mutex<Vec<Vec
     let _ = c.write_all(reply);
 }
 
-fn accept_loop<S: Read + Write + Send + 'static>(
-    incoming: impl Iterator<Item = S> + Send + 'static,
-    reply: Vec<u8>,
-    mode: Mode,
-    log: Arc<Mutex<Vec<Vec<u8>>>>,
-) {
-    std::thread::spawn(move || {
-        for c in incoming {
-            let (reply, log) = (reply.clone(), log.clone());
-            std::thread::spawn(move || serve(c, &reply, mode, &log));
-        }
-    });
-}
-
 impl FakeDccifd {
     pub fn tcp(reply: Vec<u8>, mode: Mode) -> FakeDccifd {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let incoming = std::iter::from_fn(move || l.accept().ok().map(|(c, _)| c)).inspect(|c| {
-            c.set_read_timeout(Some(Duration::from_secs(10))).ok();
-        });
-        accept_loop(incoming, reply, mode, requests.clone());
-        FakeDccifd { port, requests }
+        FakeDccifd(FakeServer::tcp(move |c, log| serve(c, &reply, mode, log)))
     }
 
-    pub fn unix(path: std::path::PathBuf, reply: Vec<u8>, mode: Mode) -> FakeDccifd {
-        let _ = std::fs::remove_file(&path);
-        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let incoming = std::iter::from_fn(move || l.accept().ok().map(|(c, _)| c)).inspect(|c| {
-            c.set_read_timeout(Some(Duration::from_secs(10))).ok();
-        });
-        accept_loop(incoming, reply, mode, requests.clone());
-        FakeDccifd { port: 0, requests }
-    }
-
-    pub fn take_requests(&self) -> Vec<Vec<u8>> {
-        std::mem::take(&mut *self.requests.lock().unwrap())
+    pub fn unix(path: PathBuf, reply: Vec<u8>, mode: Mode) -> FakeDccifd {
+        FakeDccifd(FakeServer::unix(path, move |c, log| {
+            serve(c, &reply, mode, log)
+        }))
     }
 }

@@ -2,8 +2,12 @@
 //! (headers, then `Content-length` bytes), records it, answers with a fixed reply.
 
 use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
+
+use crate::support::fake_server::FakeServer;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Mode {
@@ -15,9 +19,13 @@ pub enum Mode {
     Close,
 }
 
-pub struct FakeSpamd {
-    pub port: u16,
-    pub requests: Arc<Mutex<Vec<Vec<u8>>>>,
+pub struct FakeSpamd(FakeServer);
+
+impl Deref for FakeSpamd {
+    type Target = FakeServer;
+    fn deref(&self) -> &FakeServer {
+        &self.0
+    }
 }
 
 fn serve(mut c: impl Read + Write, reply: &[u8], mode: Mode, log: &Mutex<Vec<Vec<u8>>>) {
@@ -53,38 +61,12 @@ fn serve(mut c: impl Read + Write, reply: &[u8], mode: Mode, log: &Mutex<Vec<Vec
 
 impl FakeSpamd {
     pub fn tcp(reply: Vec<u8>, mode: Mode) -> FakeSpamd {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let log = requests.clone();
-        std::thread::spawn(move || {
-            for c in l.incoming().flatten() {
-                c.set_read_timeout(Some(Duration::from_secs(10))).ok();
-                let (reply, log) = (reply.clone(), log.clone());
-                std::thread::spawn(move || serve(c, &reply, mode, &log));
-            }
-        });
-        FakeSpamd { port, requests }
+        FakeSpamd(FakeServer::tcp(move |c, log| serve(c, &reply, mode, log)))
     }
 
-    pub fn unix(path: std::path::PathBuf, reply: Vec<u8>, mode: Mode) -> FakeSpamd {
-        let _ = std::fs::remove_file(&path);
-        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let log = requests.clone();
-        std::thread::spawn(move || {
-            for c in l.incoming().flatten() {
-                c.set_read_timeout(Some(Duration::from_secs(10))).ok();
-                let (reply, log) = (reply.clone(), log.clone());
-                std::thread::spawn(move || serve(c, &reply, mode, &log));
-            }
-        });
-        FakeSpamd { port: 0, requests }
-    }
-
-    pub fn take_requests(&self) -> Vec<Vec<u8>> {
-        std::mem::take(&mut *self.requests.lock().unwrap())
+    pub fn unix(path: PathBuf, reply: Vec<u8>, mode: Mode) -> FakeSpamd {
+        FakeSpamd(FakeServer::unix(path, move |c, log| {
+            serve(c, &reply, mode, log)
+        }))
     }
 }

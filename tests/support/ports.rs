@@ -1,4 +1,4 @@
-//! Ports for tests on 127.0.0.1.
+//! Ports for tests on 127.0.0.1 that must refuse connections.
 
 /// A 127.0.0.1 port that refuses connections for the rest of the test process: bound (so
 /// no other test can take it) but never listening. Binding and releasing a port instead
