@@ -458,6 +458,8 @@ pub fn receive<R: Read>(
         max_line_length: msg.max_line,
     };
     ctx.message = Some(Arc::new(loaded));
+    // Exim's first header step: what `acl_not_smtp_start` queued.
+    apply_added(&mut ctx, &mut state);
     set_recipients(&mut ctx, &env.recipients);
     ctx.set("mime_part_count", "-1");
     ctx.set("mime_is_rfc822", "0");
@@ -465,7 +467,7 @@ pub fn receive<R: Read>(
     if let (Some(spec), false) = (&st.acl_not_smtp_mime, env.recipients.is_empty()) {
         let v = crate::local::mime::run(&mut ctx, &st.acls, &mut state, spec, visible.clone(), &id);
         log.acl_lines(std::mem::take(&mut state.logs));
-        apply_added(&mut ctx, &state);
+        apply_added(&mut ctx, &mut state);
         match v.map(|v| v.rc) {
             None | Some(Rc::Ok) => {}
             Some(Rc::Discard) => {
@@ -476,11 +478,14 @@ pub fn receive<R: Read>(
         }
     }
     let received_text = |ctx: &Context, env: &Envelope| {
-        let am = accepted(&id, env, &stored, &[], &[], ctx, &[], None);
+        let am = accepted(&id, env, &stored, &[], ctx, &[], None);
         crate::spool::build::received_header(&am, &st.spool.received_header_text).ok()
     };
     if let (Some(spec), None) = (&st.acl_not_smtp, &blackhole) {
         let v = acl(st, &mut ctx, &mut state, log, Phase::NotSmtp, spec);
+        if matches!(v.rc, Rc::Ok | Rc::Discard) {
+            state.close_header_batch();
+        }
         match v.rc {
             Rc::Ok => {}
             Rc::Discard => {
@@ -513,13 +518,11 @@ pub fn receive<R: Read>(
             }
         }
     }
-    let added: Vec<String> = state.add_headers.iter().map(|(_, h)| h.clone()).collect();
     let am = accepted(
         &id,
         &env,
         &stored,
-        &added,
-        &state.remove_headers,
+        &state.header_batches,
         &ctx,
         &obsolete,
         state.frozen_at,

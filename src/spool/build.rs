@@ -146,11 +146,6 @@ pub fn split_headers(data: &[u8]) -> (Vec<Vec<u8>>, &[u8]) {
     (headers, &data[data.len()..])
 }
 
-fn header_name(h: &[u8]) -> &[u8] {
-    let end = h.iter().position(|&c| c == b':').unwrap_or(h.len());
-    h[..end].trim_ascii_end()
-}
-
 /// The Received: header text Exim generates (`received_header_text` + `;\n\t<date>\n`).
 pub fn received_header(msg: &AcceptedMessage, template: &str) -> Result<Vec<u8>, String> {
     let src = msg.ctx;
@@ -426,30 +421,27 @@ pub fn build(
             }
         })
         .collect();
-    h.headers.push(HeaderLine {
-        kind: b'P',
-        text: received_header(msg, received_header_text)?,
-    });
-    for (i, hdr) in in_headers.drain(..).enumerate() {
-        let removed = msg.obsolete_headers.contains(&i)
-            || msg.removed_headers.iter().any(|r| {
-                r.trim_end_matches(':')
-                    .as_bytes()
-                    .eq_ignore_ascii_case(header_name(&hdr))
-            });
-        let kind = if removed { b'*' } else { header_type(&hdr) };
-        h.headers.push(HeaderLine { kind, text: hdr });
-    }
-    for added in msg.added_headers {
-        let mut text = added.as_bytes().to_vec();
-        if text.last() != Some(&b'\n') {
-            text.push(b'\n');
-        }
-        h.headers.push(HeaderLine {
-            kind: header_type(&text),
-            text,
-        });
-    }
+    let own = in_headers
+        .drain(..)
+        .enumerate()
+        .map(|(i, text)| {
+            let kind = if msg.obsolete_headers.contains(&i) {
+                b'*'
+            } else {
+                header_type(&text)
+            };
+            HeaderLine { kind, text }
+        })
+        .collect();
+    let text = received_header(msg, received_header_text)?;
+    // An empty `received_header_text` leaves Exim's reserved line old.
+    let kind = if text.starts_with(b"Received: ; ") {
+        b'*'
+    } else {
+        b'P'
+    };
+    let received = HeaderLine { kind, text };
+    h.headers = super::edits::replay(received, own, msg.header_batches);
     Ok((h, body.to_vec()))
 }
 

@@ -221,6 +221,9 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     }
     if let Some(spec) = s.cfg.acl_smtp_data.clone().filter(|_| !s.env.discarded) {
         let v = s.acl(Phase::Data, &spec);
+        // The PRDR ACL's header lines join with the DATA ACL's (Exim has no step of
+        // its own for them: without a DATA ACL they are lost).
+        crate::smtp::verbs::mime::apply_added_headers(s);
         match v.rc {
             Rc::Ok => accept_msg = v.user_message,
             Rc::Discard => {
@@ -247,20 +250,13 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         } else {
             s.sink.clone()
         };
-        let added: Vec<String> = s
-            .acl_state
-            .add_headers
-            .iter()
-            .map(|(_, h)| h.clone())
-            .collect();
-        let bmi_verdicts = crate::smtp::verbs::bmi::scan(s, &id, &body, &added, &obsolete);
+        let bmi_verdicts = crate::smtp::verbs::bmi::scan(s, &id, &body, &obsolete);
         let msg = crate::smtp::sink::AcceptedMessage {
             id: &id,
             sender: s.env.sender.as_deref().unwrap_or_default(),
             recipients: &s.env.recipients,
             data: &body,
-            added_headers: &added,
-            removed_headers: &s.acl_state.remove_headers,
+            header_batches: &s.acl_state.header_batches,
             ctx: &s.ctx,
             dsn_ret: s.env.dsn_ret,
             dsn_envid: s.env.dsn_envid.as_deref(),
