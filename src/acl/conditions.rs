@@ -2,9 +2,7 @@
 
 use crate::acl::engine::{AclRun, Rc};
 use crate::acl::phase::bits::*;
-use crate::acl::{
-    dkim, dmarc, dnslists, lists, mime, modifiers, ratelimit, seen, spf, tests,
-};
+use crate::acl::{dkim, dmarc, dnslists, lists, mime, modifiers, ratelimit, seen, spf, tests};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

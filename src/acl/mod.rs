@@ -4,8 +4,8 @@
 pub mod api;
 pub mod arc;
 pub mod conditions;
-pub mod dcc;
 pub mod csa;
+pub mod dcc;
 pub mod dkim;
 pub mod dmarc;
 pub mod dnslists;

@@ -146,6 +146,23 @@ pub fn split_headers(data: &[u8]) -> (Vec<Vec<u8>>, &[u8]) {
     (headers, &data[data.len()..])
 }
 
+/// A received header's type letter: Exim also types `Resent-From:` and the like as
+/// the header they resend (lines added by ACLs are typed by their own name only).
+fn own_header_type(text: &[u8]) -> u8 {
+    let kind = header_type(text);
+    match text.get(..7) {
+        Some(p) if kind == b' ' && p.eq_ignore_ascii_case(b"resent-") => {
+            let resent = header_type(&text[7..]);
+            if b"BCFIST".contains(&resent) {
+                resent
+            } else {
+                kind
+            }
+        }
+        _ => kind,
+    }
+}
+
 /// The Received: header text Exim generates (`received_header_text` + `;\n\t<date>\n`).
 pub fn received_header(msg: &AcceptedMessage, template: &str) -> Result<Vec<u8>, String> {
     let src = msg.ctx;
@@ -428,7 +445,7 @@ pub fn build(
             let kind = if msg.obsolete_headers.contains(&i) {
                 b'*'
             } else {
-                header_type(&text)
+                own_header_type(&text)
             };
             HeaderLine { kind, text }
         })

@@ -21,7 +21,10 @@ fn has_name(text: &[u8], name: &[u8]) -> bool {
         return false;
     }
     let rest = &text[name.len()..];
-    let blanks = rest.iter().take_while(|&&c| c == b' ' || c == b'\t').count();
+    let blanks = rest
+        .iter()
+        .take_while(|&&c| c == b' ' || c == b'\t')
+        .count();
     rest.get(blanks) == Some(&b':')
 }
 
@@ -34,7 +37,11 @@ fn starts_with(text: &[u8], prefix: &[u8]) -> bool {
 /// Apply one step to `list`, whose first line is the Received: header Exim reserves.
 pub fn apply(list: &mut Vec<HeaderLine>, batch: &HeaderBatch) {
     for h in list.iter_mut().filter(|h| h.kind != b'*') {
-        if batch.removed.iter().any(|n| has_name(&h.text, n.as_bytes())) {
+        if batch
+            .removed
+            .iter()
+            .any(|n| has_name(&h.text, n.as_bytes()))
+        {
             h.kind = b'*';
         }
     }
@@ -83,7 +90,11 @@ pub fn apply(list: &mut Vec<HeaderLine>, batch: &HeaderBatch) {
 }
 
 /// The header list after `batches`: the Received: line first, then the message's own.
-pub fn replay(received: HeaderLine, own: Vec<HeaderLine>, batches: &[HeaderBatch]) -> Vec<HeaderLine> {
+pub fn replay(
+    received: HeaderLine,
+    own: Vec<HeaderLine>,
+    batches: &[HeaderBatch],
+) -> Vec<HeaderLine> {
     let mut list = Vec::with_capacity(own.len() + 1);
     list.push(received);
     list.extend(own);
@@ -182,7 +193,18 @@ mod tests {
         let list = replay(line("Received: new\n"), own.clone(), &[one]);
         assert_eq!(
             names(&list),
-            ["Received", "Received", "F2", "F1", "R2", "R1", "Resent-From", "Subject", "E1", "E2"]
+            [
+                "Received",
+                "Received",
+                "F2",
+                "F1",
+                "R2",
+                "R1",
+                "Resent-From",
+                "Subject",
+                "E1",
+                "E2"
+            ]
         );
         // `:at_start_rfc:` counts from the first line, whatever it is, and leaves its
         // place for a later `:after_received:` of the same step.
@@ -191,7 +213,16 @@ mod tests {
         let list = replay(line("Received: new\n"), own, &[top, rfc]);
         assert_eq!(
             names(&list),
-            ["S2", "R3", "F3", "S1", "Received", "Received", "Resent-From", "Subject"]
+            [
+                "S2",
+                "R3",
+                "F3",
+                "S1",
+                "Received",
+                "Received",
+                "Resent-From",
+                "Subject"
+            ]
         );
     }
 
