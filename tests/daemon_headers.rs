@@ -7,11 +7,13 @@
 
 #[path = "support/daemon.rs"]
 mod daemon;
+#[path = "support/exim_bs.rs"]
+#[allow(dead_code)] // `session` serves tests/daemon_rejectlog.rs
+mod exim_bs;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use exim_bs::{exim_bs, exim_config, have_exim, send};
+use std::path::Path;
+use std::process::Command;
 
 const ACLS: &str = "acl_smtp_mail = mail\nacl_smtp_rcpt = rcpt\nacl_smtp_predata = predata\n\
 acl_smtp_mime = mime\nacl_smtp_data = data\nacl_smtp_data_prdr = prdr\nprdr_enable = true\n\
@@ -54,43 +56,6 @@ fn dialogue(prdr: bool) -> Vec<String> {
     .iter()
     .map(|s| s.to_string())
     .collect()
-}
-
-fn reply(r: &mut BufReader<TcpStream>) -> String {
-    let mut all = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(r.read_line(&mut line).unwrap() > 0, "closed: {all}");
-        all.push_str(&line);
-        if line.as_bytes().get(3) != Some(&b'-') {
-            return all;
-        }
-    }
-}
-
-/// Run the dialogue against the daemon; the id of the accepted message.
-fn send(port: u16, lines: &[String]) -> String {
-    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(daemon::IO_TIMEOUT)).unwrap();
-    let mut r = BufReader::new(s.try_clone().unwrap());
-    let mut w = s;
-    let mut all = reply(&mut r);
-    let mut in_data = false;
-    for l in lines {
-        w.write_all(format!("{l}\r\n").as_bytes()).unwrap();
-        if in_data && l != "." {
-            continue;
-        }
-        let mut rep = reply(&mut r);
-        // PRDR answers the final dot with one reply per recipient, then its summary.
-        while l == "." && !rep.contains("id=") && !rep.starts_with(['4', '5']) {
-            all.push_str(&rep);
-            rep = reply(&mut r);
-        }
-        in_data = rep.starts_with("354");
-        all.push_str(&rep);
-    }
-    id_in(&all)
 }
 
 /// The message id of the final reply (`250 OK id=...`, or PRDR's `250 id=... message`).
@@ -141,58 +106,11 @@ fn headers_of(conf: &Path, id: &str) -> Vec<String> {
         .collect()
 }
 
-/// A configuration for exim4 -bs with its own spool under `dir`.
-fn exim_config(dir: &Path, spool: &Path, extra: &str) -> PathBuf {
-    let path = dir.join("exim.conf");
-    std::fs::write(
-        &path,
-        format!(
-            "spool_directory = {0}\nlog_file_path = {0}/log/%slog\nkeep_environment =\n\
-             exim_user = root\nexim_group = root\nqueue_only = true\n\
-             queue_list_requires_admin = false\nprimary_hostname = test.example\n{extra}",
-            spool.display()
-        ),
-    )
-    .unwrap();
-    path
-}
-
-/// Feed the dialogue to `exim4 -bs` as if from 127.0.0.1; the message id.
-fn exim_bs(conf: &Path, lines: &[String]) -> String {
-    let mut child = Command::new("exim4")
-        .arg("-C")
-        .arg(conf)
-        .args(["-bs", "-oMa", "127.0.0.1", "-oMs", "client.example"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let input: String = lines.iter().map(|l| format!("{l}\r\n")).collect();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    id_in(&String::from_utf8_lossy(&out.stdout))
-}
-
-fn have_exim() -> bool {
-    Command::new("exim4")
-        .arg("-bV")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 #[test]
 fn header_positions_match_exim_in_every_phase() {
     let d = daemon::start("headers", ACLS);
-    let ours_plain = send(d.port, &dialogue(false));
-    let ours_prdr = send(d.port, &dialogue(true));
+    let ours_plain = id_in(&send(d.port, &dialogue(false)));
+    let ours_prdr = id_in(&send(d.port, &dialogue(true)));
     // Exim's tools read rexim's spool.
     let reader = d.dir.join("reader");
     std::fs::create_dir_all(&reader).unwrap();
@@ -212,8 +130,16 @@ fn header_positions_match_exim_in_every_phase() {
     let theirs_dir = d.dir.join("exim");
     std::fs::create_dir_all(theirs_dir.join("spool")).unwrap();
     let theirs_conf = exim_config(&theirs_dir, &theirs_dir.join("spool"), ACLS);
-    let theirs_plain = exim_bs(&theirs_conf, &dialogue(false));
-    let theirs_prdr = exim_bs(&theirs_conf, &dialogue(true));
+    let theirs_plain = id_in(&exim_bs(
+        &theirs_conf,
+        &dialogue(false),
+        &["-oMs", "client.example"],
+    ));
+    let theirs_prdr = id_in(&exim_bs(
+        &theirs_conf,
+        &dialogue(true),
+        &["-oMs", "client.example"],
+    ));
     for (ours, theirs, prdr) in [
         (ours_plain, theirs_plain, false),
         (ours_prdr, theirs_prdr, true),

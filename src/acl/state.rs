@@ -89,6 +89,8 @@ pub struct MessageState {
     /// scanners (`spam`); the recipients, for rspamd.
     pub scan_data: Option<std::sync::Arc<Vec<u8>>>,
     pub received_header: Vec<u8>,
+    /// Which of the message's own header lines are old (submission mode's `Sender:`).
+    pub obsolete_headers: Vec<usize>,
     pub recipients: Vec<Vec<u8>>,
     /// `control = freeze`: when the message was frozen (Exim's `deliver_frozen_at`).
     pub frozen_at: Option<i64>,

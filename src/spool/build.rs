@@ -146,6 +146,39 @@ pub fn split_headers(data: &[u8]) -> (Vec<Vec<u8>>, &[u8]) {
     (headers, &data[data.len()..])
 }
 
+/// The reserved first line: an empty `received_header_text` leaves it old, as Exim.
+pub fn received_line(text: Vec<u8>) -> HeaderLine {
+    let kind = if text.starts_with(b"Received: ; ") {
+        b'*'
+    } else {
+        b'P'
+    };
+    HeaderLine { kind, text }
+}
+
+/// Exim's header list for a message: `received`, the message's own header lines
+/// (from `split_headers`; `obsolete` ones old), then what the ACLs' header steps did.
+pub fn header_list(
+    received: HeaderLine,
+    own: Vec<Vec<u8>>,
+    obsolete: &[usize],
+    batches: &[super::edits::HeaderBatch],
+) -> Vec<HeaderLine> {
+    let own = own
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let kind = if obsolete.contains(&i) {
+                b'*'
+            } else {
+                own_header_type(&text)
+            };
+            HeaderLine { kind, text }
+        })
+        .collect();
+    super::edits::replay(received, own, batches)
+}
+
 /// A received header's type letter: Exim also types `Resent-From:` and the like as
 /// the header they resend (lines added by ACLs are typed by their own name only).
 fn own_header_type(text: &[u8]) -> u8 {
@@ -253,7 +286,7 @@ pub fn build(
     received_header_text: &str,
 ) -> Result<(HeaderFile, Vec<u8>), String> {
     let ctx = msg.ctx;
-    let (mut in_headers, body) = split_headers(msg.data);
+    let (in_headers, body) = split_headers(msg.data);
     let mut h = HeaderFile {
         id: msg.id.to_string(),
         login: originator.0.clone(),
@@ -438,27 +471,13 @@ pub fn build(
             }
         })
         .collect();
-    let own = in_headers
-        .drain(..)
-        .enumerate()
-        .map(|(i, text)| {
-            let kind = if msg.obsolete_headers.contains(&i) {
-                b'*'
-            } else {
-                own_header_type(&text)
-            };
-            HeaderLine { kind, text }
-        })
-        .collect();
-    let text = received_header(msg, received_header_text)?;
-    // An empty `received_header_text` leaves Exim's reserved line old.
-    let kind = if text.starts_with(b"Received: ; ") {
-        b'*'
-    } else {
-        b'P'
-    };
-    let received = HeaderLine { kind, text };
-    h.headers = super::edits::replay(received, own, msg.header_batches);
+    let received = received_line(received_header(msg, received_header_text)?);
+    h.headers = header_list(
+        received,
+        in_headers,
+        msg.obsolete_headers,
+        msg.header_batches,
+    );
     Ok((h, body.to_vec()))
 }
 

@@ -155,6 +155,16 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             String::from_utf8_lossy(s.env.sender.as_deref().unwrap_or_default()),
             s.host_and_ident()
         );
+        // Exim lists the envelope and the headers read (no Received: line yet).
+        let unmade = crate::spool::HeaderLine {
+            kind: b'P',
+            text: Vec::new(),
+        };
+        let line = if s.host_checking {
+            line
+        } else {
+            crate::smtp::verbs::listing::with_listing(s, line, &body, unmade)
+        };
         s.log(line);
         s.log_id = None;
         s.reset_message();
@@ -182,6 +192,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     let recipients: Vec<u8> = s.env.recipients.join(&b", "[..]);
     s.ctx.set("recipients", Val::tainted(recipients));
     crate::smtp::verbs::arrival::scan_input(s, &id, &body);
+    s.acl_state.obsolete_headers = obsolete.clone();
     let mut accept_msg = None;
     // Headers added by earlier ACLs are visible; Exim runs the MIME ACL (per part)
     // before the DATA ACL.
