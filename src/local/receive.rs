@@ -493,14 +493,29 @@ pub fn receive<R: Read>(
                 blackhole = Some(format!("(non-SMTP ACL discarded recipients){why}"));
             }
             _ => {
+                // Exim's header list then: what `acl_not_smtp_start` and the MIME ACL
+                // added or removed is in it, this ACL's own lines are not.
                 let received = received_text(&ctx, &env);
+                let list = crate::spool::build::header_list(
+                    crate::spool::build::received_line(received.clone().unwrap_or_default()),
+                    crate::spool::build::split_headers(&stored).0,
+                    &obsolete,
+                    &state.header_batches,
+                );
+                let kept: Vec<(u8, Vec<u8>)> = list
+                    .into_iter()
+                    .filter(|h| !h.text.is_empty())
+                    .map(|h| (h.kind, h.text))
+                    .collect();
+                let pairs: Vec<(u8, &[u8])> =
+                    kept.iter().map(|(k, t)| (*k, t.as_slice())).collect();
                 log.reject(
                     &format!(
                         "F=<{}> rejected by non-SMTP ACL: {}",
                         text(&env.sender),
                         v.log_message.as_deref().unwrap_or("NULL")
                     ),
-                    &listing(received.as_deref(), &env, &headers),
+                    &header_listing(&env.sender, &env.recipients, &pairs),
                 );
                 let user = v
                     .user_message
@@ -512,7 +527,7 @@ pub fn receive<R: Read>(
                     Kind::Acl(user.clone()),
                     "message rejected by non-SMTP ACL: ",
                     user,
-                    typed(received.as_deref(), &headers),
+                    kept,
                 );
                 return fail(st, who, mode, log, &env.sender, f);
             }
