@@ -232,7 +232,11 @@ mod tests {
         let own = vec![line("X-A: 1\n"), line("X-Ab: 2\n")];
         let first = batch(&[(End, "X-A")], &["x-a"]);
         let second = batch(&[], &["X-A"]);
-        let list = replay(line("Received: new\n"), own.clone(), &[first.clone()]);
+        let list = replay(
+            line("Received: new\n"),
+            own.clone(),
+            std::slice::from_ref(&first),
+        );
         assert_eq!(names(&list), ["Received", "*X-A", "X-Ab", "X-A"]);
         let list = replay(line("Received: new\n"), own, &[first, second]);
         assert_eq!(names(&list), ["Received", "*X-A", "X-Ab", "*X-A"]);
