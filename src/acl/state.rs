@@ -178,15 +178,16 @@ impl MessageState {
     }
 
     /// One of Exim's `add_acl_headers` steps: the queued removals and additions join
-    /// the message (the spool replays them; later ACLs see them).
-    pub fn close_header_batch(&mut self) {
+    /// the message (the spool replays them); whether there were any.
+    pub fn close_header_batch(&mut self) -> bool {
         if self.add_headers.is_empty() && self.remove_headers.is_empty() {
-            return;
+            return false;
         }
         let added = std::mem::take(&mut self.add_headers);
         let removed = std::mem::take(&mut self.remove_headers);
         self.header_batches
             .push(crate::spool::edits::HeaderBatch { removed, added });
+        true
     }
 
     /// Add a header at once at the end (Exim's `header_add`), before any queued line.
@@ -197,14 +198,23 @@ impl MessageState {
         });
     }
 
-    /// The message later ACLs see: `base` (the message when the first step was
-    /// applied) after every step so far.
-    pub fn visible_message(
+    /// Take one header step and give the message later ACLs see, if the step changed
+    /// it: the message of the first step (`current` then) after every step so far.
+    pub fn header_step(
         &mut self,
         current: &std::sync::Arc<crate::expand::message::Message>,
-    ) -> std::sync::Arc<crate::expand::message::Message> {
-        let base = self.visible_base.get_or_insert_with(|| current.clone());
-        std::sync::Arc::new(crate::spool::edits::visible(base, &self.header_batches))
+    ) -> Option<std::sync::Arc<crate::expand::message::Message>> {
+        let base = self
+            .visible_base
+            .get_or_insert_with(|| current.clone())
+            .clone();
+        if !self.close_header_batch() {
+            return None;
+        }
+        Some(std::sync::Arc::new(crate::spool::edits::visible(
+            &base,
+            &self.header_batches,
+        )))
     }
 
     pub fn panic_log(&mut self, text: String) {

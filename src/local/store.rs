@@ -40,9 +40,12 @@ pub fn accepted<'a>(
 /// One of Exim's header steps (after `acl_not_smtp_start`, after the MIME ACL): the
 /// queued `add_header` lines and `remove_header` names join the message later ACLs see.
 pub fn apply_added(ctx: &mut Context, state: &mut MessageState) {
-    state.close_header_batch();
-    if let Some(msg) = ctx.message.clone() {
-        ctx.message = Some(state.visible_message(&msg));
+    let Some(msg) = ctx.message.clone() else {
+        state.close_header_batch();
+        return;
+    };
+    if let Some(m) = state.header_step(&msg) {
+        ctx.message = Some(m);
     }
 }
 

@@ -169,9 +169,11 @@ fn set_part_vars(s: &mut Session, part: &Part, rfc822: bool) {
 /// lines queued by `add_header` and the names queued by `remove_header` join the
 /// message, so later ACLs see them (`$h_*`).
 pub fn apply_added_headers(s: &mut Session) {
-    s.acl_state.close_header_batch();
     let Some(msg) = s.ctx.message.clone() else {
+        s.acl_state.close_header_batch();
         return;
     };
-    s.ctx.message = Some(s.acl_state.visible_message(&msg));
+    if let Some(m) = s.acl_state.header_step(&msg) {
+        s.ctx.message = Some(m);
+    }
 }
