@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::acl::engine::{AclRun, Rc};
 use crate::acl::model::{Arg, Item};
 use crate::acl::phase::bits::*;
-use crate::acl::state::{HeaderPosition, LogLine};
+use crate::acl::state::LogLine;
 use crate::expand::{expand, Val};
 
 /// `message`/`log_message` are handled by the engine; reaching here is a no-op.
@@ -54,37 +54,10 @@ pub fn set(run: &mut AclRun, item: &Item, _: &[u8]) -> Rc {
     }
 }
 
-/// `add_header = [:at_start:|:at_start_rfc:|:after_received:]text` (several lines allowed).
+/// `add_header = [:at_start:|:at_start_rfc:|:after_received:|:at_end:]text`, several
+/// lines allowed, each with its own position.
 pub fn add_header(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
-    let text = String::from_utf8_lossy(arg);
-    let (pos, rest) = if let Some(r) = text.strip_prefix(":at_start:") {
-        (HeaderPosition::AtStart, r)
-    } else if let Some(r) = text.strip_prefix(":at_start_rfc:") {
-        (HeaderPosition::AtStartRfc, r)
-    } else if let Some(r) = text.strip_prefix(":after_received:") {
-        (HeaderPosition::AfterReceived, r)
-    } else {
-        (HeaderPosition::End, &*text)
-    };
-    // Each line that does not start with whitespace is a new header.
-    let mut current = String::new();
-    for line in rest.split('\n') {
-        if !current.is_empty() && !line.starts_with([' ', '\t']) {
-            run.state.add_header(pos, &std::mem::take(&mut current));
-        }
-        if !current.is_empty() {
-            current.push('\n');
-        }
-        current.push_str(line);
-    }
-    if !current.trim().is_empty() {
-        let line = if current.contains(':') {
-            current
-        } else {
-            format!("X-ACL-Warn: {current}")
-        };
-        run.state.add_header(pos, &line);
-    }
+    run.state.add_header_lines(&String::from_utf8_lossy(arg));
     Rc::Ok
 }
 

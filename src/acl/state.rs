@@ -15,6 +15,23 @@ pub enum HeaderPosition {
     Direct,
 }
 
+impl HeaderPosition {
+    /// The position prefix a line of `add_header` may start with (any case).
+    fn from_prefix(line: &str) -> Option<(HeaderPosition, usize)> {
+        const PREFIXES: &[(&str, HeaderPosition)] = &[
+            (":after_received:", HeaderPosition::AfterReceived),
+            (":at_start_rfc:", HeaderPosition::AtStartRfc),
+            (":at_start:", HeaderPosition::AtStart),
+            (":at_end:", HeaderPosition::End),
+        ];
+        PREFIXES.iter().find_map(|(p, pos)| {
+            line.get(..p.len())
+                .filter(|h| h.eq_ignore_ascii_case(p))
+                .map(|_| (*pos, p.len()))
+        })
+    }
+}
+
 /// A line destined for Exim's logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLine {
@@ -26,8 +43,13 @@ pub struct LogLine {
 /// Accumulated effects of ACLs for the current message (reset per message) and connection.
 #[derive(Debug, Default)]
 pub struct MessageState {
+    /// `add_header` lines and `remove_header` names not yet applied to the message.
     pub add_headers: Vec<(HeaderPosition, String)>,
     pub remove_headers: Vec<String>,
+    /// The steps already applied, in order (the spool replays them).
+    pub header_batches: Vec<crate::spool::edits::HeaderBatch>,
+    /// The message as the first ACL after DATA saw it, before any step.
+    pub visible_base: Option<std::sync::Arc<crate::expand::message::Message>>,
     /// `control =` values in force (name plus any `/options`).
     pub controls: Vec<String>,
     pub logs: Vec<LogLine>,
@@ -52,8 +74,6 @@ pub struct MessageState {
     /// lowercased): `local_parts` and `recipients` match these, as Exim does, and
     /// `control = caseful_local_part` restores the local part.
     pub rcpt_original: Option<(Vec<u8>, Vec<u8>)>,
-    /// How many of `add_headers` the message seen by later ACLs already has.
-    pub headers_applied: usize,
     /// The part the MIME ACL is running for.
     pub mime: Option<crate::acl::mime::MimeCursor>,
     /// Exim's `host_and_ident` for the connection (`H=(helo) [ip]`), which prefixes
@@ -69,6 +89,8 @@ pub struct MessageState {
     /// scanners (`spam`); the recipients, for rspamd.
     pub scan_data: Option<std::sync::Arc<Vec<u8>>>,
     pub received_header: Vec<u8>,
+    /// Which of the message's own header lines are old (submission mode's `Sender:`).
+    pub obsolete_headers: Vec<usize>,
     pub recipients: Vec<Vec<u8>>,
     /// The headers of the scan copy once it is fixed: Exim writes that copy once, and
     /// its MIME ACL writes it before running, so headers the MIME ACL adds are not in
@@ -108,25 +130,95 @@ impl MessageState {
             }
         }
         if let Some(u) = user {
-            let line = if u.contains(':') {
-                u
-            } else {
-                format!("X-ACL-Warn: {u}")
-            };
-            self.add_header(HeaderPosition::End, &line);
+            self.add_header_lines(&u);
         }
     }
 
-    /// Queue a header; identical lines are added once.
-    pub fn add_header(&mut self, pos: HeaderPosition, text: &str) {
-        let mut t = text.to_string();
-        if !t.ends_with('\n') {
-            t.push('\n');
+    /// Queue the header lines of an `add_header` value as Exim's `setup_header`: each
+    /// line (with its continuations) may start with a position prefix; one without a
+    /// header name gets `X-ACL-Warn: `; a line already queued (as the start of a
+    /// queued one) is not queued again.
+    pub fn add_header_lines(&mut self, value: &str) {
+        let value = value.trim_start_matches('\n');
+        if value.is_empty() {
+            return;
         }
-        let queued = |(p, h): &(HeaderPosition, String)| *p != HeaderPosition::Direct && *h == t;
-        if !self.add_headers.iter().any(queued) {
-            self.add_headers.push((pos, t));
+        let mut text = value.trim_end_matches('\n').to_string();
+        text.push('\n');
+        let mut rest = text.as_str();
+        while !rest.is_empty() {
+            let mut end = 0;
+            loop {
+                end += rest[end..].find('\n').map_or(rest.len() - end, |n| n + 1);
+                if !rest[end..].starts_with([' ', '\t']) {
+                    break;
+                }
+            }
+            let (mut line, next) = rest.split_at(end);
+            rest = next;
+            let mut pos = HeaderPosition::End;
+            if line.starts_with(':') {
+                if let Some((p, len)) = HeaderPosition::from_prefix(line) {
+                    pos = p;
+                    line = &line[len..];
+                }
+                line = line.trim_start_matches([' ', '\t']);
+            }
+            let name_end = line[..line.len().saturating_sub(1)]
+                .find(|c: char| c == ':' || !c.is_ascii_graphic())
+                .unwrap_or(line.len().saturating_sub(1));
+            let hdr = if line.as_bytes().get(name_end) == Some(&b':') {
+                line.to_string()
+            } else {
+                format!("X-ACL-Warn: {line}")
+            };
+            let queued = |(p, h): &(HeaderPosition, String)| {
+                *p != HeaderPosition::Direct && h.starts_with(&hdr)
+            };
+            if !self.add_headers.iter().any(queued) {
+                self.add_headers.push((pos, hdr));
+            }
         }
+    }
+
+    /// One of Exim's `add_acl_headers` steps: the queued removals and additions join
+    /// the message (the spool replays them); whether there were any.
+    pub fn close_header_batch(&mut self) -> bool {
+        if self.add_headers.is_empty() && self.remove_headers.is_empty() {
+            return false;
+        }
+        let added = std::mem::take(&mut self.add_headers);
+        let removed = std::mem::take(&mut self.remove_headers);
+        self.header_batches
+            .push(crate::spool::edits::HeaderBatch { removed, added });
+        true
+    }
+
+    /// Add a header at once at the end (Exim's `header_add`), before any queued line.
+    pub fn add_direct(&mut self, text: String) {
+        self.header_batches.push(crate::spool::edits::HeaderBatch {
+            removed: Vec::new(),
+            added: vec![(HeaderPosition::Direct, text)],
+        });
+    }
+
+    /// Take one header step and give the message later ACLs see, if the step changed
+    /// it: the message of the first step (`current` then) after every step so far.
+    pub fn header_step(
+        &mut self,
+        current: &std::sync::Arc<crate::expand::message::Message>,
+    ) -> Option<std::sync::Arc<crate::expand::message::Message>> {
+        let base = self
+            .visible_base
+            .get_or_insert_with(|| current.clone())
+            .clone();
+        if !self.close_header_batch() {
+            return None;
+        }
+        Some(std::sync::Arc::new(crate::spool::edits::visible(
+            &base,
+            &self.header_batches,
+        )))
     }
 
     pub fn panic_log(&mut self, text: String) {

@@ -395,11 +395,13 @@ pub fn receive<R: Read>(
         max_line_length: msg.max_line,
     };
     ctx.message = Some(Arc::new(loaded));
+    // Exim's first header step: what `acl_not_smtp_start` queued.
+    apply_added(&mut ctx, &mut state);
     set_recipients(&mut ctx, &env.recipients);
     ctx.set("mime_part_count", "-1");
     ctx.set("mime_is_rfc822", "0");
     let received_text = |ctx: &Context, env: &Envelope| {
-        let am = accepted(&id, env, &stored, &[], &[], ctx, &[], None);
+        let am = accepted(&id, env, &stored, &[], ctx, &[], None);
         crate::spool::build::received_header(&am, &st.spool.received_header_text).ok()
     };
     // The scanners get the message with its Received: header, as Exim spools it.
@@ -412,7 +414,7 @@ pub fn receive<R: Read>(
         let v =
             crate::local::mime::run(&mut ctx, &st.acls, &mut state, spec, visible.to_vec(), &id);
         log.acl_lines(std::mem::take(&mut state.logs));
-        apply_added(&mut ctx, &state);
+        apply_added(&mut ctx, &mut state);
         match v.map(|v| v.rc) {
             None | Some(Rc::Ok) => {}
             Some(Rc::Discard) => {
@@ -424,6 +426,9 @@ pub fn receive<R: Read>(
     }
     if let (Some(spec), None) = (&st.acl_not_smtp, &blackhole) {
         let v = acl(st, &mut ctx, &mut state, log, Phase::NotSmtp, spec);
+        if matches!(v.rc, Rc::Ok | Rc::Discard) {
+            state.close_header_batch();
+        }
         match v.rc {
             Rc::Ok => {}
             Rc::Discard => {
@@ -431,14 +436,29 @@ pub fn receive<R: Read>(
                 blackhole = Some(format!("(non-SMTP ACL discarded recipients){why}"));
             }
             _ => {
+                // Exim's header list then: what `acl_not_smtp_start` and the MIME ACL
+                // added or removed is in it, this ACL's own lines are not.
                 let received = received_text(&ctx, &env);
+                let list = crate::spool::build::header_list(
+                    crate::spool::build::received_line(received.clone().unwrap_or_default()),
+                    crate::spool::build::split_headers(&stored).0,
+                    &obsolete,
+                    &state.header_batches,
+                );
+                let kept: Vec<(u8, Vec<u8>)> = list
+                    .into_iter()
+                    .filter(|h| !h.text.is_empty())
+                    .map(|h| (h.kind, h.text))
+                    .collect();
+                let pairs: Vec<(u8, &[u8])> =
+                    kept.iter().map(|(k, t)| (*k, t.as_slice())).collect();
                 log.reject(
                     &format!(
                         "F=<{}> rejected by non-SMTP ACL: {}",
                         text(&env.sender),
                         v.log_message.as_deref().unwrap_or("NULL")
                     ),
-                    &listing(received.as_deref(), &env, &headers),
+                    &header_listing(&env.sender, &env.recipients, &pairs),
                 );
                 let user = v
                     .user_message
@@ -450,20 +470,18 @@ pub fn receive<R: Read>(
                     Kind::Acl(user.clone()),
                     "message rejected by non-SMTP ACL: ",
                     user,
-                    typed(received.as_deref(), &headers),
+                    kept,
                 );
                 return fail(st, who, mode, log, &env.sender, f);
             }
         }
     }
     crate::local::scan::finish(&mut state);
-    let added: Vec<String> = state.add_headers.iter().map(|(_, h)| h.clone()).collect();
     let mut am = accepted(
         &id,
         &env,
         &stored,
-        &added,
-        &state.remove_headers,
+        &state.header_batches,
         &ctx,
         &obsolete,
         state.frozen_at,

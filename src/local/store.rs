@@ -2,8 +2,6 @@
 //! the `-H` lines only local messages have, qualification, and the generated
 //! Message-Id's parts.
 
-use std::sync::Arc;
-
 use crate::acl::state::MessageState;
 use crate::expand::Context;
 use crate::local::receive::Envelope;
@@ -17,8 +15,7 @@ pub fn accepted<'a>(
     id: &'a str,
     env: &'a Envelope,
     data: &'a [u8],
-    added: &'a [String],
-    removed: &'a [String],
+    header_batches: &'a [crate::spool::edits::HeaderBatch],
     ctx: &'a Context,
     obsolete: &'a [usize],
     frozen_at: Option<i64>,
@@ -28,8 +25,7 @@ pub fn accepted<'a>(
         sender: &env.sender,
         recipients: &env.recipients,
         data,
-        added_headers: added,
-        removed_headers: removed,
+        header_batches,
         ctx,
         dsn_ret: 0,
         dsn_envid: None,
@@ -41,21 +37,16 @@ pub fn accepted<'a>(
     }
 }
 
-/// Headers `add_header` queued in the MIME ACL are visible to `acl_not_smtp`.
-pub fn apply_added(ctx: &mut Context, state: &MessageState) {
+/// One of Exim's header steps (after `acl_not_smtp_start`, after the MIME ACL): the
+/// queued `add_header` lines and `remove_header` names join the message later ACLs see.
+pub fn apply_added(ctx: &mut Context, state: &mut MessageState) {
     let Some(msg) = ctx.message.clone() else {
+        state.close_header_batch();
         return;
     };
-    if state.add_headers.is_empty() {
-        return;
+    if let Some(m) = state.header_step(&msg) {
+        ctx.message = Some(m);
     }
-    let mut m = (*msg).clone();
-    for (_, text) in &state.add_headers {
-        m.headers.push(crate::expand::message::Header {
-            text: text.as_bytes().to_vec(),
-        });
-    }
-    ctx.message = Some(Arc::new(m));
 }
 
 /// An address without a domain gets `@qualify_recipient`.

@@ -109,14 +109,27 @@ impl LogFiles {
 
     /// Append `lines` to `log`, each prefixed by Exim's timestamp for `now`.
     pub fn write(&self, log: Log, lines: &[&str], now: i64) -> Result<(), LogError> {
+        let entries: Vec<(&str, &[u8])> = lines.iter().map(|l| (*l, &[][..])).collect();
+        self.write_entries(log, &entries, now)
+    }
+
+    /// Append each line (timestamped) followed by its detail as it is (Exim's
+    /// rejectlog listing), in one write.
+    pub fn write_entries(
+        &self,
+        log: Log,
+        entries: &[(&str, &[u8])],
+        now: i64,
+    ) -> Result<(), LogError> {
         let ts = tod("log", now, 0).unwrap_or_default();
-        let mut buf = String::new();
-        for l in lines {
-            buf.push_str(&ts);
-            buf.push(' ');
+        let mut buf = Vec::new();
+        for (l, detail) in entries {
+            buf.extend_from_slice(ts.as_bytes());
+            buf.push(b' ');
             // A newline inside a line would start a fake log entry; Exim writes `\n`.
-            buf.push_str(&l.replace('\n', "\\n"));
-            buf.push('\n');
+            buf.extend_from_slice(l.replace('\n', "\\n").as_bytes());
+            buf.push(b'\n');
+            buf.extend_from_slice(detail);
         }
         let path = self.path(log, now);
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
@@ -148,7 +161,7 @@ impl LogFiles {
         // One write per batch: O_APPEND keeps concurrent writers' lines whole.
         open[idx]
             .2
-            .write_all(buf.as_bytes())
+            .write_all(&buf)
             .map_err(|source| LogError::Write { path, source })
     }
 
@@ -161,34 +174,49 @@ impl LogFiles {
         detail: &[u8],
         now: i64,
     ) -> Result<(), LogError> {
-        self.write(log, &[line], now)?;
-        if detail.is_empty() {
-            return Ok(());
-        }
-        let path = self.path(log, now);
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(entry) = open.iter_mut().find(|(l, p, _)| *l == log && *p == path) else {
-            return Ok(());
-        };
-        entry
-            .2
-            .write_all(detail)
-            .map_err(|source| LogError::Write { path, source })
+        self.write_entries(log, &[(line, detail)], now)
     }
 
     /// Write a session's log lines (`Session.log`): all go to the mainlog; rejections
-    /// (Exim logs those with `LOG_REJECT`: every line saying `rejected`) also to the rejectlog.
+    /// (Exim logs those with `LOG_REJECT`: every line saying `rejected`) also to the
+    /// rejectlog, with the listing `attach_detail` gave them.
     pub fn session_lines(&self, lines: &[String], now: i64) -> Result<(), LogError> {
         if lines.is_empty() {
             return Ok(());
         }
-        let all: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let split: Vec<(&str, Vec<u8>)> = lines.iter().map(|l| split_detail(l)).collect();
+        let all: Vec<&str> = split.iter().map(|(l, _)| *l).collect();
         self.write(Log::Main, &all, now)?;
-        let rejects: Vec<&str> = all.iter().copied().filter(|l| is_rejection(l)).collect();
+        let rejects: Vec<(&str, &[u8])> = split
+            .iter()
+            .filter(|(l, _)| is_rejection(l))
+            .map(|(l, d)| (*l, d.as_slice()))
+            .collect();
         if !rejects.is_empty() {
-            self.write(Log::Reject, &rejects, now)?;
+            self.write_entries(Log::Reject, &rejects, now)?;
         }
         Ok(())
+    }
+}
+
+/// Marks the start of a line's rejectlog detail (no log line holds a NUL).
+const DETAIL: char = '\0';
+
+/// `line` carrying `detail` (Exim's envelope and header listing) for the rejectlog;
+/// each byte is kept as one char so that any header bytes survive.
+pub fn attach_detail(mut line: String, detail: &[u8]) -> String {
+    if !detail.is_empty() {
+        line.push(DETAIL);
+        line.extend(detail.iter().map(|&b| char::from(b)));
+    }
+    line
+}
+
+/// The line itself and its rejectlog detail (empty when it has none).
+pub fn split_detail(line: &str) -> (&str, Vec<u8>) {
+    match line.split_once(DETAIL) {
+        Some((l, d)) => (l, d.chars().map(|c| c as u32 as u8).collect()),
+        None => (line, Vec::new()),
     }
 }
 

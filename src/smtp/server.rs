@@ -150,8 +150,8 @@ pub fn log_lines(lines: impl IntoIterator<Item = String>) {
             let _ = writeln!(err, "{ts} {e}");
         }
     }
-    for l in lines {
-        let _ = writeln!(err, "{ts} {l}");
+    for l in &lines {
+        let _ = writeln!(err, "{ts} {}", crate::log::split_detail(l).0);
     }
 }
 
@@ -170,8 +170,8 @@ pub fn panic_lines(lines: impl IntoIterator<Item = String>) {
             let _ = writeln!(err, "{ts} {e}");
         }
     }
-    for l in lines {
-        let _ = writeln!(err, "{ts} {l}");
+    for l in &lines {
+        let _ = writeln!(err, "{ts} {}", crate::log::split_detail(l).0);
     }
 }
 

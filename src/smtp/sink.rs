@@ -13,10 +13,9 @@ pub struct AcceptedMessage<'a> {
     pub recipients: &'a [Vec<u8>],
     /// Message as received (headers and body, LF line ends, dot-unstuffed).
     pub data: &'a [u8],
-    /// Header lines the ACLs asked to add (each ends in a newline).
-    pub added_headers: &'a [String],
-    /// Header names the ACLs asked to remove.
-    pub removed_headers: &'a [String],
+    /// What the ACLs did to the header list, step by step (`add_header` lines with
+    /// their positions, `remove_header` names).
+    pub header_batches: &'a [crate::spool::edits::HeaderBatch],
     /// The connection's variables (host, HELO, authentication, `$acl_c*`, `$acl_m*`,
     /// `$message_smtputf8` ...).
     pub ctx: &'a Context,

@@ -146,9 +146,54 @@ pub fn split_headers(data: &[u8]) -> (Vec<Vec<u8>>, &[u8]) {
     (headers, &data[data.len()..])
 }
 
-fn header_name(h: &[u8]) -> &[u8] {
-    let end = h.iter().position(|&c| c == b':').unwrap_or(h.len());
-    h[..end].trim_ascii_end()
+/// The reserved first line: an empty `received_header_text` leaves it old, as Exim.
+pub fn received_line(text: Vec<u8>) -> HeaderLine {
+    let kind = if text.starts_with(b"Received: ; ") {
+        b'*'
+    } else {
+        b'P'
+    };
+    HeaderLine { kind, text }
+}
+
+/// Exim's header list for a message: `received`, the message's own header lines
+/// (from `split_headers`; `obsolete` ones old), then what the ACLs' header steps did.
+pub fn header_list(
+    received: HeaderLine,
+    own: Vec<Vec<u8>>,
+    obsolete: &[usize],
+    batches: &[super::edits::HeaderBatch],
+) -> Vec<HeaderLine> {
+    let own = own
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let kind = if obsolete.contains(&i) {
+                b'*'
+            } else {
+                own_header_type(&text)
+            };
+            HeaderLine { kind, text }
+        })
+        .collect();
+    super::edits::replay(received, own, batches)
+}
+
+/// A received header's type letter: Exim also types `Resent-From:` and the like as
+/// the header they resend (lines added by ACLs are typed by their own name only).
+fn own_header_type(text: &[u8]) -> u8 {
+    let kind = header_type(text);
+    match text.get(..7) {
+        Some(p) if kind == b' ' && p.eq_ignore_ascii_case(b"resent-") => {
+            let resent = header_type(&text[7..]);
+            if b"BCFIST".contains(&resent) {
+                resent
+            } else {
+                kind
+            }
+        }
+        _ => kind,
+    }
 }
 
 /// The Received: header text Exim generates (`received_header_text` + `;\n\t<date>\n`).
@@ -241,7 +286,7 @@ pub fn build(
     received_header_text: &str,
 ) -> Result<(HeaderFile, Vec<u8>), String> {
     let ctx = msg.ctx;
-    let (mut in_headers, body) = split_headers(msg.data);
+    let (in_headers, body) = split_headers(msg.data);
     let mut h = HeaderFile {
         id: msg.id.to_string(),
         login: originator.0.clone(),
@@ -426,30 +471,13 @@ pub fn build(
             }
         })
         .collect();
-    h.headers.push(HeaderLine {
-        kind: b'P',
-        text: received_header(msg, received_header_text)?,
-    });
-    for (i, hdr) in in_headers.drain(..).enumerate() {
-        let removed = msg.obsolete_headers.contains(&i)
-            || msg.removed_headers.iter().any(|r| {
-                r.trim_end_matches(':')
-                    .as_bytes()
-                    .eq_ignore_ascii_case(header_name(&hdr))
-            });
-        let kind = if removed { b'*' } else { header_type(&hdr) };
-        h.headers.push(HeaderLine { kind, text: hdr });
-    }
-    for added in msg.added_headers {
-        let mut text = added.as_bytes().to_vec();
-        if text.last() != Some(&b'\n') {
-            text.push(b'\n');
-        }
-        h.headers.push(HeaderLine {
-            kind: header_type(&text),
-            text,
-        });
-    }
+    let received = received_line(received_header(msg, received_header_text)?);
+    h.headers = header_list(
+        received,
+        in_headers,
+        msg.obsolete_headers,
+        msg.header_batches,
+    );
     Ok((h, body.to_vec()))
 }
 

@@ -9,6 +9,7 @@
 
 pub mod build;
 pub mod commit;
+pub mod edits;
 pub mod header;
 pub mod queue;
 #[cfg(test)]

@@ -9,6 +9,7 @@
 pub mod client;
 pub mod daemon;
 pub mod dkim_sign;
+pub mod exim_bs;
 pub mod fake_server;
 pub mod ports;
 pub mod scanner;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::acl::engine::{AclRun, Rc};
 use crate::acl::model::Item;
-use crate::acl::state::{HeaderPosition, LogLine};
+use crate::acl::state::LogLine;
 use crate::expand::message::Header;
 use crate::expand::Val;
 
@@ -277,12 +277,8 @@ fn add_headers(run: &mut AclRun) {
 /// the copy `spam` sends) and the spool gets it before the header lines this ACL's
 /// own `add_header` modifiers queue (Exim adds those when the ACL ends).
 fn add_direct(run: &mut AclRun, text: Vec<u8>) {
-    let line = String::from_utf8_lossy(&text).into_owned();
-    let at = run.state.headers_applied.min(run.state.add_headers.len());
     run.state
-        .add_headers
-        .insert(at, (HeaderPosition::Direct, line));
-    run.state.headers_applied = at + 1;
+        .add_direct(String::from_utf8_lossy(&text).into_owned());
     if let Some(m) = run.ctx.message.clone() {
         let mut m = (*m).clone();
         m.headers.push(Header { text });

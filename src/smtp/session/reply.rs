@@ -70,6 +70,12 @@ impl Session {
             let trace = self.ctx.take_trace();
             self.log.extend(trace);
         }
+        // While a message is in reception Exim's rejectlog lines carry its listing.
+        let line = if !self.host_checking && crate::log::is_rejection(&line) {
+            crate::smtp::verbs::listing::attach(self, line)
+        } else {
+            line
+        };
         match &self.log_id {
             Some(id) if !line.starts_with(id.as_str()) => self.log.push(format!("{id} {line}")),
             _ => self.log.push(line),

@@ -4,15 +4,10 @@
 
 use crate::smtp::session::Session;
 
-/// Scan the message (`body` as received, `added`/`obsolete` as the spool will have
-/// them) when `bmi_run` is set; the verdicts, if any. Log lines go to the session.
-pub fn scan(
-    s: &mut Session,
-    id: &str,
-    body: &[u8],
-    added: &[String],
-    obsolete: &[usize],
-) -> Option<Vec<u8>> {
+/// Scan the message (`body` as received, the ACLs' header steps and `obsolete` as the
+/// spool will have them) when `bmi_run` is set; the verdicts, if any. Log lines go to
+/// the session.
+pub fn scan(s: &mut Session, id: &str, body: &[u8], obsolete: &[usize]) -> Option<Vec<u8>> {
     if !s.acl_state.has_control("bmi_run") {
         return None;
     }
@@ -27,8 +22,7 @@ pub fn scan(
         sender: s.env.sender.as_deref().unwrap_or_default(),
         recipients: &s.env.recipients,
         data: body,
-        added_headers: added,
-        removed_headers: &s.acl_state.remove_headers,
+        header_batches: &s.acl_state.header_batches,
         ctx: &s.ctx,
         dsn_ret: 0,
         dsn_envid: None,

@@ -155,6 +155,16 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             String::from_utf8_lossy(s.env.sender.as_deref().unwrap_or_default()),
             s.host_and_ident()
         );
+        // Exim lists the envelope and the headers read (no Received: line yet).
+        let unmade = crate::spool::HeaderLine {
+            kind: b'P',
+            text: Vec::new(),
+        };
+        let line = if s.host_checking {
+            line
+        } else {
+            crate::smtp::verbs::listing::with_listing(s, line, &body, unmade)
+        };
         s.log(line);
         s.log_id = None;
         s.reset_message();
@@ -182,6 +192,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     let recipients: Vec<u8> = s.env.recipients.join(&b", "[..]);
     s.ctx.set("recipients", Val::tainted(recipients));
     crate::smtp::verbs::arrival::scan_input(s, &id, &body);
+    s.acl_state.obsolete_headers = obsolete.clone();
     let mut accept_msg = None;
     // Headers added by earlier ACLs are visible; Exim runs the MIME ACL (per part)
     // before the DATA ACL.
@@ -221,6 +232,9 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     }
     if let Some(spec) = s.cfg.acl_smtp_data.clone().filter(|_| !s.env.discarded) {
         let v = s.acl(Phase::Data, &spec);
+        // The PRDR ACL's header lines join with the DATA ACL's (Exim has no step of
+        // its own for them: without a DATA ACL they are lost).
+        crate::smtp::verbs::mime::apply_added_headers(s);
         match v.rc {
             Rc::Ok => accept_msg = v.user_message,
             Rc::Discard => {
@@ -247,20 +261,13 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         } else {
             s.sink.clone()
         };
-        let added: Vec<String> = s
-            .acl_state
-            .add_headers
-            .iter()
-            .map(|(_, h)| h.clone())
-            .collect();
-        let bmi_verdicts = crate::smtp::verbs::bmi::scan(s, &id, &body, &added, &obsolete);
+        let bmi_verdicts = crate::smtp::verbs::bmi::scan(s, &id, &body, &obsolete);
         let msg = crate::smtp::sink::AcceptedMessage {
             id: &id,
             sender: s.env.sender.as_deref().unwrap_or_default(),
             recipients: &s.env.recipients,
             data: &body,
-            added_headers: &added,
-            removed_headers: &s.acl_state.remove_headers,
+            header_batches: &s.acl_state.header_batches,
             ctx: &s.ctx,
             dsn_ret: s.env.dsn_ret,
             dsn_envid: s.env.dsn_envid.as_deref(),

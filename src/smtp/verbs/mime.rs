@@ -168,30 +168,15 @@ fn set_part_vars(s: &mut Session, part: &Part, rfc822: bool) {
     s.ctx.set("mime_is_rfc822", flag(rfc822));
 }
 
-/// Make headers queued by `add_header` so far visible to later ACLs (`$h_*`), as Exim
-/// adds them to the message before the MIME and DATA ACLs.
+/// One of Exim's header steps (after the MAIL/RCPT, DKIM, MIME and DATA ACLs): the
+/// lines queued by `add_header` and the names queued by `remove_header` join the
+/// message, so later ACLs see them (`$h_*`).
 pub fn apply_added_headers(s: &mut Session) {
-    use crate::acl::state::HeaderPosition;
     let Some(msg) = s.ctx.message.clone() else {
+        s.acl_state.close_header_batch();
         return;
     };
-    let pending = &s.acl_state.add_headers[s
-        .acl_state
-        .headers_applied
-        .min(s.acl_state.add_headers.len())..];
-    if pending.is_empty() {
-        return;
+    if let Some(m) = s.acl_state.header_step(&msg) {
+        s.ctx.message = Some(m);
     }
-    let mut m = (*msg).clone();
-    for (pos, text) in pending {
-        let h = crate::expand::message::Header {
-            text: text.as_bytes().to_vec(),
-        };
-        match pos {
-            HeaderPosition::AtStart | HeaderPosition::AtStartRfc => m.headers.insert(0, h),
-            _ => m.headers.push(h),
-        }
-    }
-    s.acl_state.headers_applied = s.acl_state.add_headers.len();
-    s.ctx.message = Some(Arc::new(m));
 }

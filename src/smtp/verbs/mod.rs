@@ -6,6 +6,7 @@ pub mod bmi;
 pub mod data;
 pub mod dkim;
 pub mod ehlo;
+pub mod listing;
 pub mod mail;
 pub mod mime;
 pub mod misc;
