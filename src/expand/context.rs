@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::expand::message::Message;
 use crate::expand::value::Val;
-use crate::expand::vars::{self, Var, VarId, VARIABLES};
+use crate::expand::vars::{self, Var, VarId};
 use crate::lookup::Lookups;
 
 /// Bounds that keep hostile input from exhausting the machine.
@@ -111,7 +111,9 @@ impl Clock for FixedClock {
 
 /// Everything an expansion can read or change.
 pub struct Context {
-    fixed: Vec<Option<Val>>,
+    /// The fixed variables set, sorted by id: a connection sets a few dozen of the
+    /// ~300 names, so a full table per connection would cost 9 KB for nothing.
+    fixed: Vec<(VarId, Val)>,
     acl_c: HashMap<Box<str>, Val>,
     acl_m: HashMap<Box<str>, Val>,
     router: HashMap<Box<str>, Val>,
@@ -153,7 +155,7 @@ impl Default for Context {
 impl Context {
     pub fn new(lookups: Arc<Lookups>) -> Context {
         Context {
-            fixed: vec![None; VARIABLES.len()],
+            fixed: Vec::new(),
             acl_c: HashMap::new(),
             acl_m: HashMap::new(),
             router: HashMap::new(),
@@ -196,7 +198,7 @@ impl Context {
 
     pub fn set_var(&mut self, var: &Var, value: Val) {
         match var {
-            Var::Fixed(id) => self.fixed[id.0 as usize] = Some(value),
+            Var::Fixed(id) => self.set_fixed(*id, value),
             Var::AclC(n) => {
                 self.acl_c.insert(n.clone(), value);
             }
@@ -213,7 +215,11 @@ impl Context {
 
     pub fn unset(&mut self, name: &str) {
         match vars::resolve(name) {
-            Some(Var::Fixed(id)) => self.fixed[id.0 as usize] = None,
+            Some(Var::Fixed(id)) => {
+                if let Ok(i) = self.fixed_slot(id) {
+                    self.fixed.remove(i);
+                }
+            }
             Some(Var::Auth(n)) => self.auth[n as usize - 1] = None,
             _ => {}
         }
@@ -221,7 +227,18 @@ impl Context {
 
     /// The value explicitly set for a fixed variable, if any.
     pub fn fixed(&self, id: VarId) -> Option<&Val> {
-        self.fixed[id.0 as usize].as_ref()
+        self.fixed_slot(id).ok().map(|i| &self.fixed[i].1)
+    }
+
+    fn fixed_slot(&self, id: VarId) -> Result<usize, usize> {
+        self.fixed.binary_search_by_key(&id, |(k, _)| *k)
+    }
+
+    fn set_fixed(&mut self, id: VarId, value: Val) {
+        match self.fixed_slot(id) {
+            Ok(i) => self.fixed[i].1 = value,
+            Err(i) => self.fixed.insert(i, (id, value)),
+        }
     }
 
     /// A fixed variable's value by name, if set.

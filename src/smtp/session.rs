@@ -333,6 +333,7 @@ impl Session {
     pub fn feed(&mut self, bytes: &[u8]) {
         self.rx.feed(bytes);
         self.run();
+        self.rx.release_read_input();
     }
 
     /// The peer closed the connection.

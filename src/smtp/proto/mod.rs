@@ -62,6 +62,9 @@ enum Mode {
     Line,
 }
 
+/// Largest input buffer kept between reads once everything in it is consumed.
+const IDLE_BUF_KEEP: usize = 1024;
+
 /// The stateful receiver; feed it bytes, then take events until it needs more.
 #[derive(Debug)]
 pub struct Receiver {
@@ -109,6 +112,18 @@ impl Receiver {
             self.pos = 0;
         }
         self.buf.extend_from_slice(bytes);
+    }
+
+    /// All input read: an idle connection keeps no buffer sized for its last message.
+    pub fn release_read_input(&mut self) {
+        if self.pos == self.buf.len() {
+            self.pos = 0;
+            if self.buf.capacity() > IDLE_BUF_KEEP {
+                self.buf = Vec::new();
+            } else {
+                self.buf.clear();
+            }
+        }
     }
 
     /// The peer closed its side.
