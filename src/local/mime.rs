@@ -7,58 +7,8 @@ use std::sync::Arc;
 use crate::acl::mime::MimeCursor;
 use crate::acl::state::MessageState;
 use crate::acl::{run_acl, AclSet, Phase, Rc, Verdict};
-use crate::expand::{Context, Expansion, Val};
+use crate::expand::{Context, Expansion};
 use crate::mime::walk::{Flow, Part, Walk};
-
-const PART_VARS: &[&str] = &[
-    "mime_anomaly_level",
-    "mime_anomaly_text",
-    "mime_boundary",
-    "mime_charset",
-    "mime_content_description",
-    "mime_content_disposition",
-    "mime_content_id",
-    "mime_content_size",
-    "mime_content_transfer_encoding",
-    "mime_content_type",
-    "mime_decoded_filename",
-    "mime_filename",
-    "mime_is_coverletter",
-    "mime_is_multipart",
-];
-
-fn set_part(ctx: &mut Context, part: &Part, rfc822: bool) {
-    let h = &part.headers;
-    for (name, value) in [
-        ("mime_content_type", &h.content_type),
-        ("mime_content_disposition", &h.content_disposition),
-        (
-            "mime_content_transfer_encoding",
-            &h.content_transfer_encoding,
-        ),
-        ("mime_content_id", &h.content_id),
-        ("mime_content_description", &h.content_description),
-        ("mime_filename", &h.filename),
-        ("mime_charset", &h.charset),
-        ("mime_boundary", &h.boundary),
-    ] {
-        match value {
-            Some(v) => {
-                ctx.set(name, Val::tainted(v.clone()));
-            }
-            None => ctx.unset(name),
-        }
-    }
-    ctx.unset("mime_decoded_filename");
-    ctx.unset("mime_anomaly_text");
-    let flag = |b: bool| if b { "1" } else { "0" };
-    ctx.set("mime_anomaly_level", "0");
-    ctx.set("mime_content_size", "0");
-    ctx.set("mime_part_count", part.count.to_string());
-    ctx.set("mime_is_multipart", flag(part.is_multipart));
-    ctx.set("mime_is_coverletter", flag(part.is_coverletter));
-    ctx.set("mime_is_rfc822", flag(rfc822));
-}
 
 /// Run the MIME ACL over `mbox` (headers, blank line, body). `None`: every part was
 /// accepted (or the message is not MIME); otherwise the first other verdict.
@@ -87,7 +37,7 @@ pub fn run(
     loop {
         let pass_data = data.clone();
         let r = walk.pass(&data, &mut |part: &Part| {
-            set_part(ctx, part, rfc822);
+            crate::mime::vars::set_part(ctx, part, rfc822);
             state.mime = Some(MimeCursor {
                 data: pass_data.clone(),
                 body: part.body,
@@ -128,12 +78,7 @@ pub fn run(
             None => break,
         }
     }
-    for v in PART_VARS {
-        ctx.unset(v);
-    }
-    if let (Some(c), true) = (main_count, rfc822) {
-        ctx.set("mime_part_count", c);
-    }
+    crate::mime::vars::clear_parts(ctx, main_count, rfc822);
     if !state.has_control("no_mbox_unspool") {
         if let Some(dir) = &scan_dir {
             let _ = std::fs::remove_dir_all(dir);

@@ -5,26 +5,8 @@ use std::sync::Arc;
 
 use crate::acl::mime::MimeCursor;
 use crate::acl::{Phase, Rc, Verdict};
-use crate::expand::Val;
 use crate::mime::walk::{Flow, Part, Walk};
 use crate::smtp::session::{Done, Session};
-
-const MIME_VARS: &[&str] = &[
-    "mime_anomaly_level",
-    "mime_anomaly_text",
-    "mime_boundary",
-    "mime_charset",
-    "mime_content_description",
-    "mime_content_disposition",
-    "mime_content_id",
-    "mime_content_size",
-    "mime_content_transfer_encoding",
-    "mime_content_type",
-    "mime_decoded_filename",
-    "mime_filename",
-    "mime_is_coverletter",
-    "mime_is_multipart",
-];
 
 /// Run `acl_smtp_mime` for the received message with id `id`. `Some` when the message
 /// was refused (the reply is sent); `None` to go on to the DATA ACL.
@@ -74,7 +56,7 @@ pub fn run(s: &mut Session, id: &str) -> Option<Done> {
                 scan_dir: scan_dir.clone(),
                 message_id: id.to_string(),
             };
-            set_part_vars(s, part, rfc822);
+            crate::mime::vars::set_part(&mut s.ctx, part, rfc822);
             s.acl_state.mime = Some(cursor);
             let v = s.acl(Phase::Mime, &spec);
             s.acl_state.mime = None;
@@ -110,12 +92,7 @@ pub fn run(s: &mut Session, id: &str) -> Option<Done> {
             None => break,
         }
     }
-    for v in MIME_VARS {
-        s.ctx.unset(v);
-    }
-    if let (Some(c), true) = (main_count, rfc822) {
-        s.ctx.set("mime_part_count", c);
-    }
+    crate::mime::vars::clear_parts(&mut s.ctx, main_count, rfc822);
     apply_added_headers(s);
     if !s.acl_state.has_control("no_mbox_unspool") {
         if let Some(dir) = &scan_dir {
@@ -132,40 +109,6 @@ pub fn run(s: &mut Session, id: &str) -> Option<Done> {
     s.log_id = None;
     s.reset_message();
     Some(done)
-}
-
-fn set_part_vars(s: &mut Session, part: &Part, rfc822: bool) {
-    let h = &part.headers;
-    let text_vars = [
-        ("mime_content_type", &h.content_type),
-        ("mime_content_disposition", &h.content_disposition),
-        (
-            "mime_content_transfer_encoding",
-            &h.content_transfer_encoding,
-        ),
-        ("mime_content_id", &h.content_id),
-        ("mime_content_description", &h.content_description),
-        ("mime_filename", &h.filename),
-        ("mime_charset", &h.charset),
-        ("mime_boundary", &h.boundary),
-    ];
-    for (name, value) in text_vars {
-        match value {
-            Some(v) => {
-                s.ctx.set(name, Val::tainted(v.clone()));
-            }
-            None => s.ctx.unset(name),
-        }
-    }
-    s.ctx.unset("mime_decoded_filename");
-    s.ctx.unset("mime_anomaly_text");
-    let flag = |b: bool| if b { "1" } else { "0" };
-    s.ctx.set("mime_anomaly_level", "0");
-    s.ctx.set("mime_content_size", "0");
-    s.ctx.set("mime_part_count", part.count.to_string());
-    s.ctx.set("mime_is_multipart", flag(part.is_multipart));
-    s.ctx.set("mime_is_coverletter", flag(part.is_coverletter));
-    s.ctx.set("mime_is_rfc822", flag(rfc822));
 }
 
 /// One of Exim's header steps (after the MAIL/RCPT, DKIM, MIME and DATA ACLs): the
