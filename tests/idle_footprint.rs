@@ -28,6 +28,13 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
+/// The counter sees every thread's allocations, so the tests take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 const CONFIG: &str = "primary_hostname = bench.example\nhost_lookup =\n\
     acl_smtp_rcpt = rcpt\nbegin acl\nrcpt:\n  accept\n";
 
@@ -85,6 +92,7 @@ const EHLO: (&[u8], &str) = (b"EHLO client.example\r\n", "250-bench.example Hell
 
 #[test]
 fn idle_session_after_ehlo_is_small() {
+    let _turn = alone();
     let dir = spool_dir("ehlo");
     held_after(&[EHLO], &dir); // whatever is made once per process
     let held = held_after(&[EHLO], &dir);
@@ -99,6 +107,7 @@ fn idle_session_after_ehlo_is_small() {
 
 #[test]
 fn a_message_leaves_no_buffers_behind() {
+    let _turn = alone();
     let dir = spool_dir("msg");
     let idle = held_after(&[EHLO], &dir);
     let body = format!(
