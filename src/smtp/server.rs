@@ -103,6 +103,8 @@ pub struct Daemon {
     pub tls: Option<Arc<TlsServer>>,
     /// `tls_on_connect_ports`: TLS starts before the banner on these.
     pub tls_on_connect_ports: Vec<u16>,
+    /// The spool's journal, synced and emptied at a clean stop.
+    pub journal: Option<Arc<crate::spool::journal::Journal>>,
     counts: Mutex<Counts>,
 }
 
@@ -229,13 +231,17 @@ pub fn build(o: &Options) -> Result<(Daemon, Vec<SocketAddr>), String> {
     if spool.is_empty() {
         return Err("spool_directory is empty: nowhere to store messages".into());
     }
-    // Exim-format spool (`input/<id>-D`, `-H`), fsync'd before each 250.
-    let store = crate::spool::Spool::from_config(&cfg).map_err(|e| e.to_string())?;
+    // Exim-format spool (`input/<id>-D`, `-H`), durable (journalled) before each 250.
+    let mut store = crate::spool::Spool::from_config(&cfg).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(store.input_dir())
         .map_err(|e| format!("cannot create the message store under {spool}: {e}"))?;
-    let sink: Option<Arc<dyn MessageSink>> = Some(Arc::new(store));
     let logs = crate::log::LogFiles::from_config(&cfg).map_err(|e| e.to_string())?;
     let _ = LOG_FILES.set(logs);
+    let (journal, recovery) = store
+        .open_journal()
+        .map_err(|e| format!("cannot open the spool journal: {e}"))?;
+    log_lines(recovery_lines(&recovery));
+    let sink: Option<Arc<dyn MessageSink>> = Some(Arc::new(store));
     log_lines(crate::smtp::tls::unsupported_options(&cfg));
     let addrs = listen_addresses(
         &main_text(&cfg, "local_interfaces"),
@@ -251,6 +257,7 @@ pub fn build(o: &Options) -> Result<(Daemon, Vec<SocketAddr>), String> {
     let d = Daemon {
         tls,
         tls_on_connect_ports,
+        journal: Some(journal),
         cfg: Arc::new(scfg),
         acls: Arc::new(acls),
         lists: Arc::new(crate::config::ConfigLists(cfg.named_lists.clone())),
@@ -261,6 +268,31 @@ pub fn build(o: &Options) -> Result<(Daemon, Vec<SocketAddr>), String> {
         counts: Mutex::new(Counts::default()),
     };
     Ok((d, addrs))
+}
+
+/// Log lines for what the start-up replay of the spool journal did (none when the last
+/// daemon stopped cleanly).
+fn recovery_lines(r: &crate::spool::journal::Recovery) -> Vec<String> {
+    let mut lines = Vec::new();
+    if r.records > 0 {
+        lines.push(format!(
+            "spool journal: {} message(s) from an unclean stop checked, {} restored{}",
+            r.records,
+            r.restored.len(),
+            if r.restored.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", r.restored.join(" "))
+            }
+        ));
+    }
+    if r.busy_segments > 0 {
+        lines.push(format!(
+            "spool journal: {} segment(s) in use by another running process left alone",
+            r.busy_segments
+        ));
+    }
+    lines
 }
 
 /// Why a connection was refused at accept time.
@@ -868,6 +900,7 @@ pub fn main(args: &[String]) -> i32 {
             return 1;
         }
     };
+    let journal = d.journal.clone();
     let code = match rt.block_on(serve(Arc::new(d), &addrs)) {
         Ok(()) => 0,
         Err(e) => {
@@ -875,6 +908,11 @@ pub fn main(args: &[String]) -> i32 {
             1
         }
     };
+    // Sessions still busy after the grace period cannot have been acknowledged: whatever
+    // was is in the journal, and the clean stop syncs the spool and empties the journal.
+    if let Some(j) = journal {
+        j.shutdown();
+    }
     // Every acknowledged message is already on disk. Exit without running destructors:
     // sessions still busy after the grace period, and the ACLs' DNS resolver, own runtimes
     // that must not be dropped from inside this one.

@@ -26,6 +26,11 @@
 //! directory entries are: four syncs per message become two per message plus two per
 //! batch. A failure at any step fails only the messages it touches: their files
 //! (temporary or renamed) are removed and the session answers 451.
+//!
+//! With the daemon's journal ([`super::journal`]) the files are not synced at all: the
+//! leader appends the batch's records to the journal with one `fdatasync`, then links
+//! the `-D`s and the `-H`s with no directory sync; a crash before the kernel has written
+//! them is repaired from the journal at the next start.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -33,6 +38,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 
+use super::journal::{Journal, Record};
 use super::{io_err, SpoolError};
 
 /// At most this many messages per batch, so one slow batch cannot grow without bound.
@@ -111,16 +117,33 @@ pub fn unnamed(dir: &Path, mode: u32) -> Option<File> {
         .ok()
 }
 
-/// One message's two files (synced) and the directory they go in.
+/// One message's two files (synced, or journalled) and the directory they go in.
 pub struct Job {
     pub dir: PathBuf,
     pub data: Pending,
     pub header: Pending,
+    /// With a journal: the files' content, appended to it instead of syncing the files.
+    pub record: Option<Record>,
 }
 
 impl Job {
     pub fn new(dir: PathBuf, data: Pending, header: Pending) -> Job {
-        Job { dir, data, header }
+        Job {
+            dir,
+            data,
+            header,
+            record: None,
+        }
+    }
+
+    /// A job whose files are not synced: `record` goes to the journal.
+    pub fn journalled(dir: PathBuf, data: Pending, header: Pending, record: Record) -> Job {
+        Job {
+            dir,
+            data,
+            header,
+            record: Some(record),
+        }
     }
 }
 
@@ -152,7 +175,8 @@ impl std::fmt::Debug for GroupCommit {
 
 impl GroupCommit {
     /// Make `job` durable with whatever else is waiting; returns once it is (or failed).
-    pub fn commit(&self, job: Job) -> Result<(), SpoolError> {
+    /// Journalled jobs need the `journal`.
+    pub fn commit(&self, job: Job, journal: Option<&Journal>) -> Result<(), SpoolError> {
         let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         let ticket = q.next_ticket;
         q.next_ticket += 1;
@@ -170,15 +194,16 @@ impl GroupCommit {
             let (tickets, batch): (Vec<u64>, Vec<Job>) = q.waiting.drain(..n).unzip();
             drop(q);
             // A panic must not leave `busy` set with sessions waiting for ever.
-            let results =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commit_batch(batch)))
-                    .unwrap_or_else(|_| {
-                        let failed = || SpoolError::Io {
-                            path: PathBuf::new(),
-                            source: std::io::Error::other("spool commit failed"),
-                        };
-                        tickets.iter().map(|_| Err(failed())).collect()
-                    });
+            let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                commit_batch_with(batch, journal)
+            }))
+            .unwrap_or_else(|_| {
+                let failed = || SpoolError::Io {
+                    path: PathBuf::new(),
+                    source: std::io::Error::other("spool commit failed"),
+                };
+                tickets.iter().map(|_| Err(failed())).collect()
+            });
             q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
             q.done.extend(tickets.into_iter().zip(results));
             q.busy = false;
@@ -217,6 +242,13 @@ struct Track {
 /// Commit a batch of synced messages (steps 1–2 of the module comment); one result per
 /// job, in order.
 pub fn commit_batch(batch: Vec<Job>) -> Vec<Result<(), SpoolError>> {
+    commit_batch_with(batch, None)
+}
+
+/// Commit a batch. Journalled messages are appended to the journal with one sync first;
+/// their names then need no directory sync (a crash before the names reach the disk is
+/// repaired from the journal at the next start).
+fn commit_batch_with(batch: Vec<Job>, journal: Option<&Journal>) -> Vec<Result<(), SpoolError>> {
     let mut track: Vec<Track> = batch
         .iter()
         .map(|_| Track {
@@ -224,8 +256,31 @@ pub fn commit_batch(batch: Vec<Job>) -> Vec<Result<(), SpoolError>> {
             error: None,
         })
         .collect();
-    rename_step(&batch, &mut track, Stage::DataRenamed, |j| &j.data);
-    rename_step(&batch, &mut track, Stage::HeaderRenamed, |j| &j.header);
+    let records: Vec<&Record> = batch.iter().filter_map(|j| j.record.as_ref()).collect();
+    let journalled = !records.is_empty();
+    if journalled {
+        let appended = match journal {
+            Some(j) => j.append(&records),
+            None => Err(SpoolError::Unsupported(
+                "a journalled message without a journal",
+            )),
+        };
+        if let Err(e) = appended {
+            for (j, t) in batch.iter().zip(track.iter_mut()) {
+                if j.record.is_some() {
+                    t.error = Some(copy_err(&e));
+                }
+            }
+        }
+    }
+    // A batch is all journalled or all synced: one spool makes every job the same way.
+    let sync_dirs = !journalled;
+    rename_step(&batch, &mut track, Stage::DataRenamed, sync_dirs, |j| {
+        &j.data
+    });
+    rename_step(&batch, &mut track, Stage::HeaderRenamed, sync_dirs, |j| {
+        &j.header
+    });
     batch
         .iter()
         .zip(track)
@@ -239,8 +294,15 @@ pub fn commit_batch(batch: Vec<Job>) -> Vec<Result<(), SpoolError>> {
         .collect()
 }
 
-/// Rename one file of every message still on track, then fsync each directory once.
-fn rename_step(batch: &[Job], track: &mut [Track], to: Stage, which: impl Fn(&Job) -> &Pending) {
+/// Rename one file of every message still on track, then (unless journalled) fsync each
+/// directory once.
+fn rename_step(
+    batch: &[Job],
+    track: &mut [Track],
+    to: Stage,
+    sync_dirs: bool,
+    which: impl Fn(&Job) -> &Pending,
+) {
     let mut dirs: Vec<&Path> = Vec::new();
     for (j, t) in batch.iter().zip(track.iter_mut()) {
         if t.error.is_some() {
@@ -257,6 +319,9 @@ fn rename_step(batch: &[Job], track: &mut [Track], to: Stage, which: impl Fn(&Jo
             Err(e) => t.error = Some(io_err(&p.dest)(e)),
         }
     }
+    if !sync_dirs {
+        return;
+    }
     for dir in dirs {
         let Err(e) = File::open(dir).and_then(|d| d.sync_all()) else {
             continue;
@@ -269,6 +334,20 @@ fn rename_step(batch: &[Job], track: &mut [Track], to: Stage, which: impl Fn(&Jo
                 });
             }
         }
+    }
+}
+
+/// The same error again, for each message of a batch it fails.
+fn copy_err(e: &SpoolError) -> SpoolError {
+    match e {
+        SpoolError::Io { path, source } => SpoolError::Io {
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        other => SpoolError::Io {
+            path: PathBuf::new(),
+            source: std::io::Error::other(other.to_string()),
+        },
     }
 }
 

@@ -11,6 +11,9 @@ pub mod build;
 pub mod commit;
 pub mod edits;
 pub mod header;
+pub mod journal;
+#[cfg(test)]
+mod journal_tests;
 pub mod queue;
 #[cfg(test)]
 mod tests;
@@ -76,6 +79,9 @@ pub struct Spool {
     pub split: bool,
     /// Where concurrent writes meet to commit together; shared by clones.
     committer: Arc<commit::GroupCommit>,
+    /// The daemon's journal ([`journal`]): when set, messages are made durable by it
+    /// instead of by syncing each file.
+    journal: Option<Arc<journal::Journal>>,
 }
 
 impl Spool {
@@ -89,7 +95,19 @@ impl Spool {
             received_header_text: build::DEFAULT_RECEIVED_HEADER_TEXT.to_string(),
             split: false,
             committer: Arc::default(),
+            journal: None,
         }
+    }
+
+    /// Make messages durable through a journal from now on (the daemon does): replays what
+    /// an earlier process left in it first. Returns the journal (for its clean shutdown)
+    /// and what the replay did.
+    pub fn open_journal(
+        &mut self,
+    ) -> Result<(Arc<journal::Journal>, journal::Recovery), SpoolError> {
+        let (j, recovery) = journal::Journal::open(&self.dir)?;
+        self.journal = Some(j.clone());
+        Ok((j, recovery))
     }
 
     /// The spool a configuration names: `spool_directory`, `received_header_text`.
@@ -155,9 +173,10 @@ impl Spool {
     }
 
     /// Store a message durably: `-D` and `-H` are written unnamed (or under temporary
-    /// names) and fsync'd, then committed together with the other messages waiting at the
-    /// same moment (`-D` linked, directory fsync'd, `-H` linked, directory fsync'd: see
-    /// [`commit`]). Returns once the message is durable; on error nothing of it is left.
+    /// names), made durable — each file fsync'd, or both appended to the journal when the
+    /// spool has one — and committed together with the other messages waiting at the
+    /// same moment (see [`commit`]). Returns once the message is durable; on error nothing
+    /// of it is left.
     pub fn write(&self, header: &HeaderFile, data: &[u8]) -> Result<(), SpoolError> {
         let input = self.message_dir(&header.id)?;
         // A stat, not a mkdir: mkdir locks the parent directory even when the entry exists.
@@ -165,12 +184,14 @@ impl Spool {
             fs::create_dir_all(&input).map_err(io_err(&input))?;
         }
         let id = &header.id;
+        let first_line = format!("{id}-D\n");
+        let header_bytes = header.to_bytes();
         let d = unsynced_write(&input, &format!("dat.{id}"), &format!("{id}-D"), |f| {
-            f.write_all(format!("{id}-D\n").as_bytes())?;
+            f.write_all(first_line.as_bytes())?;
             f.write_all(data)
         })?;
         let h = match unsynced_write(&input, &format!("hdr.{id}"), &format!("{id}-H"), |f| {
-            f.write_all(&header.to_bytes())
+            f.write_all(&header_bytes)
         }) {
             Ok(h) => h,
             Err(e) => {
@@ -178,12 +199,29 @@ impl Spool {
                 return Err(e);
             }
         };
+        if let Some(j) = &self.journal {
+            let dir = input
+                .strip_prefix(&self.dir)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "input".into());
+            let mut d_bytes = Vec::with_capacity(first_line.len() + data.len());
+            d_bytes.extend_from_slice(first_line.as_bytes());
+            d_bytes.extend_from_slice(data);
+            let record = journal::Record {
+                dir,
+                id: id.clone(),
+                data: d_bytes,
+                header: header_bytes,
+            };
+            let job = commit::Job::journalled(input, d, h, record);
+            return self.committer.commit(job, Some(j));
+        }
         if let Err(e) = commit::sync_files(&d, &h) {
             d.discard();
             h.discard();
             return Err(e);
         }
-        self.committer.commit(commit::Job::new(input, d, h))
+        self.committer.commit(commit::Job::new(input, d, h), None)
     }
 
     /// Read and parse one message's `-H` file.

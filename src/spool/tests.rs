@@ -12,10 +12,10 @@ use crate::expand::Context;
 use crate::smtp::{Peer, Session, SessionConfig};
 
 /// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
+pub(super) struct TempDir(pub(super) PathBuf);
 
 impl TempDir {
-    fn new(tag: &str) -> TempDir {
+    pub(super) fn new(tag: &str) -> TempDir {
         let p = std::env::temp_dir().join(format!(
             "rexim-spool-{tag}-{}-{:?}",
             std::process::id(),
@@ -39,7 +39,7 @@ const CONFIG: &str = "acl_smtp_rcpt = accept\nacl_smtp_data = acl_data\n\
 begin acl\nacl_data:\n  warn set acl_m_foo = bar\n       set acl_c0 = x\n       add_header = X-Added: yes\n       remove_header = X-Remove\n  accept\n";
 
 /// Run an SMTP dialogue (lines joined with CRLF) into a session storing in `spool`.
-fn deliver(spool: &Arc<Spool>, ident: Option<&str>, lines: &[&str]) -> String {
+pub(super) fn deliver(spool: &Arc<Spool>, ident: Option<&str>, lines: &[&str]) -> String {
     deliver_logged(spool, ident, lines).0
 }
 
@@ -103,7 +103,7 @@ fn deliver_with(
     )
 }
 
-const DIALOGUE: &[&str] = &[
+pub(super) const DIALOGUE: &[&str] = &[
     "EHLO client.example",
     "MAIL FROM:<a@b.example>",
     "RCPT TO:<c@d.example>",
