@@ -257,30 +257,30 @@ fn commit_batch_with(batch: Vec<Job>, journal: Option<&Journal>) -> Vec<Result<(
         })
         .collect();
     let records: Vec<&Record> = batch.iter().filter_map(|j| j.record.as_ref()).collect();
+    // A batch is all journalled or all synced: one spool makes every job the same way.
     let journalled = !records.is_empty();
+    let link = |track: &mut [Track]| {
+        let sync_dirs = !journalled;
+        rename_step(&batch, track, Stage::DataRenamed, sync_dirs, |j| &j.data);
+        rename_step(&batch, track, Stage::HeaderRenamed, sync_dirs, |j| {
+            &j.header
+        });
+    };
     if journalled {
         let appended = match journal {
-            Some(j) => j.append(&records),
+            Some(j) => j.append_then(&records, || link(&mut track)),
             None => Err(SpoolError::Unsupported(
                 "a journalled message without a journal",
             )),
         };
         if let Err(e) = appended {
-            for (j, t) in batch.iter().zip(track.iter_mut()) {
-                if j.record.is_some() {
-                    t.error = Some(copy_err(&e));
-                }
+            for t in track.iter_mut() {
+                t.error = Some(copy_err(&e));
             }
         }
+    } else {
+        link(&mut track);
     }
-    // A batch is all journalled or all synced: one spool makes every job the same way.
-    let sync_dirs = !journalled;
-    rename_step(&batch, &mut track, Stage::DataRenamed, sync_dirs, |j| {
-        &j.data
-    });
-    rename_step(&batch, &mut track, Stage::HeaderRenamed, sync_dirs, |j| {
-        &j.header
-    });
     batch
         .iter()
         .zip(track)

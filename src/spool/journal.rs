@@ -216,8 +216,11 @@ impl Journal {
         &self.spool
     }
 
-    /// Append `records` and sync them: when this returns `Ok`, they survive a crash.
-    pub fn append(&self, records: &[&Record]) -> Result<(), SpoolError> {
+    /// Append `records` and sync them, then run `then` (which links the messages' files)
+    /// before the segment can be closed: a segment is retired (`syncfs`, delete) only once
+    /// every file it protects has its name. `then` does not run when the append fails.
+    /// When this returns `Ok`, the records survive a crash.
+    pub fn append_then(&self, records: &[&Record], then: impl FnOnce()) -> Result<(), SpoolError> {
         let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
         let due = cur.as_ref().is_some_and(|s| {
             s.bytes >= ROTATE_BYTES || s.first.is_some_and(|t| t.elapsed() >= ROTATE_AFTER)
@@ -246,6 +249,9 @@ impl Journal {
         if buf.capacity() > 1 << 20 {
             *buf = Vec::new();
         }
+        drop(buf);
+        // Still holding `current`: the timer cannot close this segment under the links.
+        then();
         Ok(())
     }
 

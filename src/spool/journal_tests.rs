@@ -233,3 +233,26 @@ fn a_segment_in_use_by_another_process_is_left_alone() {
         "shutdown deletes only this process's segments"
     );
 }
+
+/// A segment is not closed (and so not deleted) while the files it protects are being
+/// linked, even when it falls due meanwhile: its deletion would leave their names
+/// without a sync behind them.
+#[test]
+fn a_segment_stays_while_its_messages_are_linked() {
+    let dir = TempDir::new("journal-linking");
+    let (journal, _) = Journal::open(&dir.0).unwrap();
+    let r = record("1xYYiM-0004he-A5", "x\n");
+    journal
+        .append_then(&[&r], || {
+            // Long enough for the retiring thread to find the segment due twice over.
+            std::thread::sleep(ROTATE_AFTER * 3);
+            assert_eq!(
+                segments(&dir.0).len(),
+                1,
+                "the segment went under the links"
+            );
+        })
+        .unwrap();
+    journal.shutdown();
+    assert!(segments(&dir.0).is_empty());
+}
