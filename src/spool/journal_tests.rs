@@ -256,3 +256,36 @@ fn a_segment_stays_while_its_messages_are_linked() {
     journal.shutdown();
     assert!(segments(&dir.0).is_empty());
 }
+
+/// With `split_spool_directory` a record names the message's subdirectory, and replay
+/// writes the files back there.
+#[test]
+fn split_spool_records_name_the_subdirectory() {
+    let dir = TempDir::new("journal-split");
+    let mut spool = Spool::new(&dir.0);
+    spool.split = true;
+    let (journal, _) = spool.open_journal().unwrap();
+    let spool = Arc::new(spool);
+    deliver(&spool, None, DIALOGUE);
+    let records = journalled(&dir.0);
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!(r.dir, format!("input/{}", &r.id[5..6]));
+    let sub = dir.0.join(&r.dir);
+    assert_eq!(fs::read(sub.join(format!("{}-D", r.id))).unwrap(), r.data);
+    // Lose both files, as a crash before their names reached the disk could.
+    fs::remove_file(sub.join(format!("{}-D", r.id))).unwrap();
+    fs::remove_file(sub.join(format!("{}-H", r.id))).unwrap();
+    journal.shutdown();
+    let mut seg = Vec::new();
+    r.encode(&mut seg);
+    let other = TempDir::new("journal-split-replay");
+    fs::create_dir_all(other.0.join("journal")).unwrap();
+    fs::write(other.0.join("journal/1-00000001.rxj"), seg).unwrap();
+    let (journal, recovery) = Journal::open(&other.0).unwrap();
+    assert_eq!(recovery.restored, vec![r.id.clone()]);
+    let sub = other.0.join(&r.dir);
+    assert_eq!(fs::read(sub.join(format!("{}-D", r.id))).unwrap(), r.data);
+    assert_eq!(fs::read(sub.join(format!("{}-H", r.id))).unwrap(), r.header);
+    journal.shutdown();
+}
