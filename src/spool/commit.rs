@@ -32,11 +32,11 @@
 //! the `-D`s and the `-H`s with no directory sync; a crash before the kernel has written
 //! them is repaired from the journal at the next start.
 
-use std::collections::HashMap;
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::journal::{Journal, Record};
 use super::{io_err, SpoolError};
@@ -147,24 +147,37 @@ impl Job {
     }
 }
 
-/// Messages waiting for a commit, and the outcomes of finished ones.
+/// A waiting session: its thread (woken alone, not with every other waiter), its outcome
+/// once its batch is done, and whether it has been asked to lead the next batch.
+struct Slot {
+    thread: std::thread::Thread,
+    result: Mutex<Option<Result<(), SpoolError>>>,
+    lead: AtomicBool,
+}
+
+impl Slot {
+    fn take_result(&self) -> Option<Result<(), SpoolError>> {
+        self.result.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// Messages waiting for a commit.
 #[derive(Default)]
 struct Queue {
-    next_ticket: u64,
-    waiting: Vec<(u64, Job)>,
-    /// A session is committing a batch right now.
+    waiting: Vec<(Arc<Slot>, Job)>,
+    /// A session is committing a batch right now (or has been handed the next one).
     busy: bool,
-    done: HashMap<u64, Result<(), SpoolError>>,
 }
 
 /// Where sessions meet to commit together. No thread of its own: the first session to
 /// find nobody committing becomes the leader, takes every message queued so far (its own
 /// included) and commits them, while the others wait; a session that arrives meanwhile
-/// joins the next batch. One connection alone pays no thread hand-off.
+/// joins the next batch, whose first member the leader then wakes to lead it. Each
+/// session is woken once, by name (`unpark`): no herd of waiters wakes to find its batch
+/// still running. One connection alone pays no thread hand-off.
 #[derive(Default)]
 pub struct GroupCommit {
     queue: Mutex<Queue>,
-    finished: Condvar,
 }
 
 impl std::fmt::Debug for GroupCommit {
@@ -177,37 +190,70 @@ impl GroupCommit {
     /// Make `job` durable with whatever else is waiting; returns once it is (or failed).
     /// Journalled jobs need the `journal`.
     pub fn commit(&self, job: Job, journal: Option<&Journal>) -> Result<(), SpoolError> {
-        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        let ticket = q.next_ticket;
-        q.next_ticket += 1;
-        q.waiting.push((ticket, job));
-        loop {
-            if let Some(r) = q.done.remove(&ticket) {
-                return r;
+        let me = Arc::new(Slot {
+            thread: std::thread::current(),
+            result: Mutex::new(None),
+            lead: AtomicBool::new(false),
+        });
+        let lead_now = {
+            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            q.waiting.push((me.clone(), job));
+            !std::mem::replace(&mut q.busy, true)
+        };
+        if !lead_now {
+            loop {
+                std::thread::park();
+                if let Some(r) = me.take_result() {
+                    return r;
+                }
+                if me.lead.swap(false, Ordering::AcqRel) {
+                    break;
+                }
             }
-            if q.busy {
-                q = self.finished.wait(q).unwrap_or_else(|p| p.into_inner());
-                continue;
-            }
-            q.busy = true;
+        }
+        self.lead(journal);
+        me.take_result().unwrap_or_else(|| {
+            Err(SpoolError::Io {
+                path: PathBuf::new(),
+                source: std::io::Error::other("spool commit lost its result"),
+            })
+        })
+    }
+
+    /// Commit one batch (the leader's own message is always in it: it is first in the
+    /// queue, or the queue was empty when it came), wake its members, and hand the next
+    /// batch to the first session waiting, if any.
+    fn lead(&self, journal: Option<&Journal>) {
+        let (slots, batch): (Vec<Arc<Slot>>, Vec<Job>) = {
+            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
             let n = q.waiting.len().min(MAX_BATCH);
-            let (tickets, batch): (Vec<u64>, Vec<Job>) = q.waiting.drain(..n).unzip();
-            drop(q);
-            // A panic must not leave `busy` set with sessions waiting for ever.
-            let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                commit_batch_with(batch, journal)
-            }))
-            .unwrap_or_else(|_| {
-                let failed = || SpoolError::Io {
-                    path: PathBuf::new(),
-                    source: std::io::Error::other("spool commit failed"),
-                };
-                tickets.iter().map(|_| Err(failed())).collect()
-            });
-            q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            q.done.extend(tickets.into_iter().zip(results));
-            q.busy = false;
-            self.finished.notify_all();
+            q.waiting.drain(..n).unzip()
+        };
+        // A panic must not leave `busy` set with sessions waiting for ever.
+        let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            commit_batch_with(batch, journal)
+        }))
+        .unwrap_or_else(|_| {
+            let failed = || SpoolError::Io {
+                path: PathBuf::new(),
+                source: std::io::Error::other("spool commit failed"),
+            };
+            slots.iter().map(|_| Err(failed())).collect()
+        });
+        let me = std::thread::current().id();
+        for (slot, r) in slots.iter().zip(results) {
+            *slot.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+            if slot.thread.id() != me {
+                slot.thread.unpark();
+            }
+        }
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        match q.waiting.first() {
+            Some((next, _)) => {
+                next.lead.store(true, Ordering::Release);
+                next.thread.unpark();
+            }
+            None => q.busy = false,
         }
     }
 }
