@@ -98,23 +98,29 @@ impl Pending {
 }
 
 /// A new unnamed file in `dir` (`O_TMPFILE`), or `None` where the filesystem (or a
-/// missing `/proc`) cannot do it. No directory entry exists until the file is complete
+/// missing `/proc`) cannot do it (a missing `dir` is an error). No directory entry exists until the file is complete
 /// and synced, so its `fsync` does not also write the directory (ext4 without a journal,
 /// as on the benchmark machine, syncs a new file's directory with it), there is one
 /// directory operation per file instead of two (create, rename), and a crash leaves no
 /// temporary file behind.
-pub fn unnamed(dir: &Path, mode: u32) -> Option<File> {
+pub fn unnamed(dir: &Path, mode: u32) -> Option<std::io::Result<File>> {
     use std::os::unix::fs::OpenOptionsExt;
     static PROC_FD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     if !*PROC_FD.get_or_init(|| Path::new("/proc/self/fd").is_dir()) {
         return None;
     }
-    fs::OpenOptions::new()
+    match fs::OpenOptions::new()
         .write(true)
         .custom_flags(libc::O_TMPFILE)
         .mode(mode)
         .open(dir)
-        .ok()
+    {
+        // A missing directory is the caller's to handle; any other failure means no
+        // O_TMPFILE here (EOPNOTSUPP, or EISDIR/EINVAL from kernels without it).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Err(e)),
+        Err(_) => None,
+        Ok(f) => Some(Ok(f)),
+    }
 }
 
 /// One message's two files (synced, or journalled) and the directory they go in.
@@ -475,7 +481,7 @@ mod tests {
     fn unnamed_files_are_linked_or_leave_nothing() {
         use std::io::Write;
         let dir = temp_dir("unnamed");
-        let Some(mut probe) = unnamed(&dir, 0o640) else {
+        let Some(Ok(mut probe)) = unnamed(&dir, 0o640) else {
             eprintln!(
                 "skipped: O_TMPFILE is not supported under {}",
                 dir.display()
@@ -486,7 +492,7 @@ mod tests {
         drop(probe);
         assert!(names(&dir).is_empty(), "an unnamed file has no entry");
         let file = |text: &str, dest: PathBuf| {
-            let mut f = unnamed(&dir, 0o640).unwrap();
+            let mut f = unnamed(&dir, 0o640).unwrap().unwrap();
             f.write_all(text.as_bytes()).unwrap();
             Pending {
                 file: f,

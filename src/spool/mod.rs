@@ -18,7 +18,7 @@ pub mod queue;
 #[cfg(test)]
 mod tests;
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -179,20 +179,29 @@ impl Spool {
     /// of it is left.
     pub fn write(&self, header: &HeaderFile, data: &[u8]) -> Result<(), SpoolError> {
         let input = self.message_dir(&header.id)?;
-        // A stat, not a mkdir: mkdir locks the parent directory even when the entry exists.
-        if !input.is_dir() {
-            fs::create_dir_all(&input).map_err(io_err(&input))?;
-        }
         let id = &header.id;
-        let first_line = format!("{id}-D\n");
+        // The `-D` file's bytes, built once: written in one go and, with a journal, kept
+        // for its record.
+        let mut d_bytes = Vec::with_capacity(id.len() + 3 + data.len());
+        d_bytes.extend_from_slice(id.as_bytes());
+        d_bytes.extend_from_slice(b"-D\n");
+        d_bytes.extend_from_slice(data);
         let header_bytes = header.to_bytes();
-        let d = unsynced_write(&input, &format!("dat.{id}"), &format!("{id}-D"), |f| {
-            f.write_all(first_line.as_bytes())?;
-            f.write_all(data)
-        })?;
-        let h = match unsynced_write(&input, &format!("hdr.{id}"), &format!("{id}-H"), |f| {
-            f.write_all(&header_bytes)
-        }) {
+        let d = match unsynced_write(&input, &format!("dat.{id}"), &format!("{id}-D"), &d_bytes) {
+            // No `stat` per message: the directory is made when a file cannot be created in
+            // it (first message, a new split subdirectory, or removed under us).
+            Err(SpoolError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir_all(&input).map_err(io_err(&input))?;
+                unsynced_write(&input, &format!("dat.{id}"), &format!("{id}-D"), &d_bytes)?
+            }
+            other => other?,
+        };
+        let h = match unsynced_write(
+            &input,
+            &format!("hdr.{id}"),
+            &format!("{id}-H"),
+            &header_bytes,
+        ) {
             Ok(h) => h,
             Err(e) => {
                 d.discard();
@@ -204,9 +213,6 @@ impl Spool {
                 .strip_prefix(&self.dir)
                 .map(|p| p.to_string_lossy().into_owned())
                 .unwrap_or_else(|_| "input".into());
-            let mut d_bytes = Vec::with_capacity(first_line.len() + data.len());
-            d_bytes.extend_from_slice(first_line.as_bytes());
-            d_bytes.extend_from_slice(data);
             let record = journal::Record {
                 dir,
                 id: id.clone(),
@@ -296,11 +302,12 @@ fn unsynced_write(
     dir: &Path,
     temp: &str,
     dest: &str,
-    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+    bytes: &[u8],
 ) -> Result<commit::Pending, SpoolError> {
     let dest = dir.join(dest);
-    if let Some(mut file) = commit::unnamed(dir, SPOOL_MODE) {
-        return match fill(&mut file) {
+    if let Some(opened) = commit::unnamed(dir, SPOOL_MODE) {
+        let mut file = opened.map_err(io_err(dir))?;
+        return match file.write_all(bytes) {
             Ok(()) => Ok(commit::Pending {
                 file,
                 tmp: None,
@@ -316,7 +323,7 @@ fn unsynced_write(
         .truncate(true)
         .mode(SPOOL_MODE)
         .open(&tmp);
-    let result = opened.and_then(|mut f| fill(&mut f).map(|()| f));
+    let result = opened.and_then(|mut f| f.write_all(bytes).map(|()| f));
     match result {
         Ok(file) => Ok(commit::Pending {
             file,
