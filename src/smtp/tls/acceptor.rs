@@ -52,7 +52,7 @@ fn stamp(path: &str) -> Option<Stamp> {
         mtime: m.mtime(),
         mtime_nsec: m.mtime_nsec(),
         entries: match m.is_dir() {
-            true => super::capath::digest(std::path::Path::new(path)),
+            true => super::capath::digest(std::path::Path::new(path), (m.mtime(), m.mtime_nsec())),
             false => 0,
         },
     })

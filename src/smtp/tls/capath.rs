@@ -3,10 +3,12 @@
 //! links): every PEM object of the wanted kind in the directory's files, each once, and
 //! the directory's version for the configuration cache.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::pem::PemObject;
 
@@ -58,10 +60,56 @@ pub fn load<T: PemObject + AsRef<[u8]>>(dir: &Path) -> Result<Vec<T>, String> {
     Ok(out)
 }
 
+/// How long a directory's entry digest stands while the directory itself (its mtime)
+/// is unchanged: an entry added, removed or re-pointed is seen at once, a file
+/// rewritten in place within this time. Scanning /etc/ssl/certs costs a few hundred
+/// stat calls, too many for every STARTTLS.
+const RESCAN_AFTER: Duration = Duration::from_secs(1);
+
+/// Most directories remembered.
+const MAX_REMEMBERED: usize = 64;
+
+struct Scan {
+    at: Instant,
+    mtime: (i64, i64),
+    digest: u64,
+}
+
+static SCANS: Mutex<Option<HashMap<PathBuf, Scan>>> = Mutex::new(None);
+
+/// The version of a directory whose own modification time is `mtime` (seconds,
+/// nanoseconds): [`scan_digest`], re-done at most once per [`RESCAN_AFTER`] while
+/// `mtime` stays the same.
+pub fn digest(dir: &Path, mtime: (i64, i64)) -> u64 {
+    let now = Instant::now();
+    if let Ok(mut guard) = SCANS.lock() {
+        let map = guard.get_or_insert_with(HashMap::new);
+        if let Some(s) = map.get(dir) {
+            if s.mtime == mtime && now.duration_since(s.at) < RESCAN_AFTER {
+                return s.digest;
+            }
+        }
+        let digest = scan_digest(dir);
+        if map.len() >= MAX_REMEMBERED {
+            map.clear();
+        }
+        map.insert(
+            dir.to_path_buf(),
+            Scan {
+                at: now,
+                mtime,
+                digest,
+            },
+        );
+        return digest;
+    }
+    scan_digest(dir)
+}
+
 /// A digest of what the directory holds: each entry's name and the identity, size and
 /// modification time of the file it names. Any added, removed, re-pointed or rewritten
-/// entry changes it (the directory's own mtime is in the caller's stamp).
-pub fn digest(dir: &Path) -> u64 {
+/// entry changes it.
+pub fn scan_digest(dir: &Path) -> u64 {
     let mut h = DefaultHasher::new();
     if let Ok(list) = entries(dir) {
         for (name, m) in list {
@@ -100,17 +148,21 @@ mod tests {
         std::fs::write(dir.join("crl.pem"), pem(b"\x30\x00", "X509 CRL")).unwrap();
         std::os::unix::fs::symlink("missing.pem", dir.join("dangling.0")).unwrap();
         std::fs::write(dir.join("sub/c.pem"), a.cert.pem()).unwrap();
-        let before = digest(&dir);
+        let before = scan_digest(&dir);
         let certs: Vec<CertificateDer<'static>> = load(&dir).unwrap();
         assert_eq!(certs.len(), 2);
         assert_eq!(certs[0].as_ref(), a.cert.der().as_ref());
         assert_eq!(certs[1].as_ref(), b.cert.der().as_ref());
         let crls: Vec<CertificateRevocationListDer<'static>> = load(&dir).unwrap();
         assert_eq!(crls.len(), 1);
-        assert_eq!(digest(&dir), before);
+        assert_eq!(scan_digest(&dir), before);
+        assert_eq!(digest(&dir, (1, 2)), before);
         std::fs::remove_file(dir.join("1234abcd.0")).unwrap();
         std::os::unix::fs::symlink("b.pem", dir.join("1234abcd.0")).unwrap();
-        assert_ne!(digest(&dir), before);
+        assert_ne!(scan_digest(&dir), before);
+        // Within a second and with the same directory mtime, the last scan stands.
+        assert_eq!(digest(&dir, (1, 2)), before);
+        assert_ne!(digest(&dir, (1, 3)), before);
         assert!(load::<CertificateDer<'static>>(&dir.join("nowhere")).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
