@@ -148,11 +148,14 @@ fn failure(path: &[&Parsed<'_>], depth: usize, reason: &'static str) -> Failure 
 /// OpenSSL's `X509_verify_cert` in outline, every failure reported and passed over as
 /// Exim's callback does under `tls_try_verify_hosts`.
 fn walk(trust: &Trust, chain: &[CertificateDer<'_>], now: i64) -> Vec<Failure> {
-    let presented: Vec<Parsed<'_>> = chain.iter().filter_map(|c| parse(c)).collect();
-    let anchors: Vec<Parsed<'_>> = trust.roots.iter().filter_map(|c| parse(c)).collect();
-    let Some(end) = presented.first() else {
+    // The client's own certificate must parse; its intermediates that do not are
+    // left out (OpenSSL would have refused them before verifying).
+    let Some(end) = chain.first().and_then(|c| parse(c)) else {
         return Vec::new();
     };
+    let end = &end;
+    let presented: Vec<Parsed<'_>> = chain[1..].iter().filter_map(|c| parse(c)).collect();
+    let anchors: Vec<Parsed<'_>> = trust.roots.iter().filter_map(|c| parse(c)).collect();
     let mut out = Vec::new();
 
     // The chain: trusted CAs first (OpenSSL's X509_V_FLAG_TRUSTED_FIRST), then the
@@ -183,7 +186,7 @@ fn walk(trust: &Trust, chain: &[CertificateDer<'_>], now: i64) -> Vec<Failure> {
             out.push(failure(&path, depth, why));
             break;
         }
-        match presented[1..].iter().find(|p| {
+        match presented.iter().find(|p| {
             p.cert.subject().as_raw() == cur.cert.issuer().as_raw()
                 && !path.iter().any(|q| q.der == p.der)
         }) {
@@ -267,5 +270,52 @@ fn dates(path: &[&Parsed<'_>], depth: usize, now: i64, out: &mut Vec<Failure>) {
         out.push(failure(path, depth, NOT_YET_VALID));
     } else if v.not_after.timestamp() < now {
         out.push(failure(path, depth, EXPIRED));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreadable_certificates_get_rustls_reason_at_depth_zero() {
+        let trust = Trust::for_tests(Vec::new(), None);
+        let junk = CertificateDer::from(b"\x30\x03junk".to_vec());
+        let err = Error::InvalidCertificate(CertificateError::Revoked);
+        let got = explain(&trust, &[junk], UnixTime::now(), &err);
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            got[0].line(),
+            "SSL verify error: depth=0 error=certificate revoked cert="
+        );
+        let err = Error::InvalidCertificate(CertificateError::BadEncoding);
+        let got = explain(&trust, &[], UnixTime::now(), &err);
+        assert_eq!(got[0].reason, UNSPECIFIED);
+    }
+
+    #[test]
+    fn a_self_signed_certificate_and_a_missing_crl() {
+        let mut params = rcgen::CertificateParams::new(vec!["c.test".into()]).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "c.test");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let der = cert.der().clone();
+        let err = Error::InvalidCertificate(CertificateError::UnknownIssuer);
+        let trust = Trust::for_tests(Vec::new(), Some(Vec::new()));
+        let got: Vec<(usize, &str)> =
+            explain(&trust, std::slice::from_ref(&der), UnixTime::now(), &err)
+                .iter()
+                .map(|f| (f.depth, f.reason))
+                .collect();
+        assert_eq!(got, [(0, SELF_SIGNED), (0, NO_CRL)]);
+        // Trusted as it is: nothing OpenSSL would object to, so rustls's reason.
+        let trust = Trust::for_tests(vec![der.clone()], None);
+        let got = explain(&trust, &[der], UnixTime::now(), &err);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].reason, NO_LOCAL_ISSUER);
+        assert_eq!(got[0].subject, "/CN=c.test");
     }
 }

@@ -38,6 +38,20 @@ pub struct Trust {
     from_dir: bool,
 }
 
+impl Trust {
+    #[cfg(test)]
+    pub fn for_tests(
+        roots: Vec<CertificateDer<'static>>,
+        crls: Option<Vec<CertificateRevocationListDer<'static>>>,
+    ) -> Trust {
+        Trust {
+            roots,
+            crls,
+            from_dir: false,
+        }
+    }
+}
+
 fn is_dir(path: &str) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_dir())
 }
