@@ -250,3 +250,76 @@ fn crl_directory_is_read_whole_and_again_when_it_changes() {
         assert!(!openssl_verifies(&dir, &args, "good.pem"));
     }
 }
+
+/// A client certificate resolver that notes the CA names the server asked for.
+#[derive(Debug)]
+struct NotingHints {
+    key: Arc<rustls::sign::CertifiedKey>,
+    seen: std::sync::Mutex<Vec<Vec<Vec<u8>>>>,
+}
+
+impl rustls::client::ResolvesClientCert for NotingHints {
+    fn resolve(
+        &self,
+        hints: &[&[u8]],
+        _: &[rustls::SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.seen
+            .lock()
+            .unwrap()
+            .push(hints.iter().map(|h| h.to_vec()).collect());
+        Some(self.key.clone())
+    }
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// Exim's OpenSSL build sends the CA names of a `tls_verify_certificates` file in the
+/// certificate request, and none for a directory.
+#[test]
+fn ca_names_are_sent_for_a_file_only() {
+    let d = start(
+        "cadir-names",
+        "acl_smtp_rcpt = accept\ntls_try_verify_hosts = 127.0.0.1\n\
+         tls_verify_certificates = ${if exists{TESTDIR/use-dir}{TESTDIR/cas}{TESTDIR/alpha.pem}}",
+        "",
+    );
+    let dir = d.dir.clone();
+    if !pki::make_ca(&dir, "alpha", None) {
+        eprintln!("SKIPPED: no openssl command here");
+        return;
+    }
+    assert!(pki::issue(&dir, "alpha", "one", None));
+    std::fs::create_dir(dir.join("cas")).unwrap();
+    std::fs::copy(dir.join("alpha.pem"), dir.join("cas/alpha.pem")).unwrap();
+    let cert = CertificateDer::from_pem_file(dir.join("one.pem")).unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("one.key")).unwrap();
+    let signer = rustls::crypto::ring::sign::any_supported_type(&key).unwrap();
+    let noting = Arc::new(NotingHints {
+        key: Arc::new(rustls::sign::CertifiedKey::new(vec![cert], signer)),
+        seen: std::sync::Mutex::new(Vec::new()),
+    });
+    let cfg = Arc::new(
+        d.client_builder(rustls::ALL_VERSIONS)
+            .with_client_cert_resolver(noting.clone()),
+    );
+    assert!(message_over_tls(d.port, &cfg));
+    std::fs::write(dir.join("use-dir"), "").unwrap();
+    assert!(message_over_tls(d.port, &cfg));
+    wait_count(&d, " CV=yes ", 2);
+    let seen = noting.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    // The file: alpha's subject (the DER of `CN=alpha`, without the SEQUENCE header
+    // rustls strips); the directory: nothing.
+    let (_, alpha) = x509_parser::parse_x509_certificate(
+        CertificateDer::from_pem_file(dir.join("alpha.pem"))
+            .unwrap()
+            .as_ref(),
+    )
+    .map(|(r, c)| (r, c.subject().as_raw().to_vec()))
+    .unwrap();
+    assert_eq!(seen[0].len(), 1);
+    assert!(alpha.ends_with(&seen[0][0]), "{:?}", seen[0]);
+    assert!(seen[1].is_empty(), "{:?}", seen[1]);
+}
