@@ -7,109 +7,25 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ClientConfig;
+use support::pki;
 use support::tls::{send_message, start, TlsDaemon as Daemon};
 
-/// Run `openssl` in `dir`; `false` when it is not installed.
-fn openssl(dir: &Path, args: &[&str]) -> bool {
-    match Command::new("openssl").current_dir(dir).args(args).output() {
-        Ok(out) => {
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            true
-        }
-        Err(_) => false,
-    }
-}
-
-const CA_CONF: &str = "[ ca ]\ndefault_ca = test_ca\n[ test_ca ]\ndatabase = index.txt\n\
-    crlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 1\n";
-
-/// A CA, client certificates `good` (serial 10) and `bad` (serial 11), and CRLs:
-/// `crl-none.pem` (nothing revoked) and `crl-bad.pem` (`bad` revoked). `false`: no
-/// openssl command.
+/// A CA, client certificates `good` and `bad`, and CRLs: `crl-none.pem` (nothing
+/// revoked) and `crl-bad.pem` (`bad` revoked). `false`: no openssl command.
 fn make_pki(dir: &Path) -> bool {
-    std::fs::write(dir.join("ca.cnf"), CA_CONF).unwrap();
-    std::fs::write(dir.join("index.txt"), "").unwrap();
-    std::fs::write(dir.join("crlnumber"), "01\n").unwrap();
-    std::fs::write(dir.join("ext.cnf"), "extendedKeyUsage=clientAuth\n").unwrap();
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    let mut ca = vec!["req", "-x509"];
-    ca.extend(ec);
-    ca.extend([
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-subj",
-        "/CN=Test CA",
-        "-days",
-        "2",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    if !openssl(dir, &ca) {
+    if !pki::make_ca(dir, "ca", None) {
         return false;
     }
-    for (name, serial) in [("good", "10"), ("bad", "11")] {
-        let (key, csr, pem) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.pem"),
-        );
-        let subj = format!("/CN={name}.client");
-        let mut req = vec!["req"];
-        req.extend(ec);
-        req.extend(["-keyout", &key, "-out", &csr, "-subj", &subj]);
-        openssl(dir, &req);
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-set_serial",
-                serial,
-                "-days",
-                "1",
-                "-out",
-                &pem,
-                "-extfile",
-                "ext.cnf",
-            ],
-        );
-    }
-    let ca_args = ["-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.pem"];
-    let mut gen = vec!["ca", "-gencrl", "-out", "crl-none.pem"];
-    gen.extend(ca_args);
-    openssl(dir, &gen);
-    let mut revoke = vec!["ca", "-revoke", "bad.pem"];
-    revoke.extend(ca_args);
-    openssl(dir, &revoke);
-    let mut gen = vec!["ca", "-gencrl", "-out", "crl-bad.pem"];
-    gen.extend(ca_args);
-    openssl(dir, &gen);
+    assert!(pki::issue(dir, "ca", "good", None));
+    assert!(pki::issue(dir, "ca", "bad", None));
+    assert!(pki::crl(dir, "ca", "crl-none.pem"));
+    assert!(pki::revoke(dir, "ca", "bad.pem"));
+    assert!(pki::crl(dir, "ca", "crl-bad.pem"));
     true
 }
 

@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod dkim_sign;
 pub mod exim_bs;
 pub mod fake_server;
+pub mod pki;
 pub mod ports;
 pub mod scanner;
 pub mod tls;

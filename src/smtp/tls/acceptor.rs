@@ -19,7 +19,7 @@ use rustls::server::{
 use super::openssl_opts::OpensslOptions;
 use super::selfsign::{Generated, SelfSigned};
 use super::tickets::{NoTickets, Recording};
-use super::verify::{ca_file, verifier, TryVerify};
+use super::verify::{ca_file, verifier, Checker, TryVerify};
 use super::{ClientVerify, TlsRequest};
 
 pub use super::tickets::TICKET_KEY_LIFETIME;
@@ -31,7 +31,8 @@ const MAX_CACHED: usize = 64;
 /// TLS 1.2 sessions (by session ID) each configuration remembers for resumption.
 const SESSIONS_KEPT: usize = 1024;
 
-/// A file's identity and version: re-read it when any of these change.
+/// A file's identity and version: re-read it when any of these change. For a
+/// directory (`tls_verify_certificates`, `tls_crl`) also a digest of its entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Stamp {
     dev: u64,
@@ -39,6 +40,7 @@ struct Stamp {
     size: u64,
     mtime: i64,
     mtime_nsec: i64,
+    entries: u64,
 }
 
 fn stamp(path: &str) -> Option<Stamp> {
@@ -49,6 +51,10 @@ fn stamp(path: &str) -> Option<Stamp> {
         size: m.size(),
         mtime: m.mtime(),
         mtime_nsec: m.mtime_nsec(),
+        entries: match m.is_dir() {
+            true => super::capath::digest(std::path::Path::new(path), (m.mtime(), m.mtime_nsec())),
+            false => 0,
+        },
     })
 }
 
@@ -73,7 +79,7 @@ struct Cached {
     /// The configuration with resumption off.
     config: Arc<ServerConfig>,
     /// For `tls_try_verify_hosts`: the real verifier, run after the handshake.
-    checker: Option<Arc<dyn ClientCertVerifier>>,
+    checker: Option<Arc<Checker>>,
     /// The first certificate of `tls_certificate` (`$tls_in_ourcert`).
     ourcert: Vec<u8>,
     /// Whether an OCSP response is stapled (`$tls_in_ocsp`).
@@ -102,7 +108,7 @@ pub struct Prepared {
     pub config: Arc<ServerConfig>,
     /// `RESUME_CLIENT_REQUESTED`/`RESUME_CLIENT_SUGGESTED` bits set during the handshake.
     pub events: Arc<AtomicU8>,
-    pub checker: Option<Arc<dyn ClientCertVerifier>>,
+    pub checker: Option<Arc<Checker>>,
     /// The certificate this configuration presents (DER).
     pub ourcert: Vec<u8>,
     /// An OCSP response is ready to staple.
@@ -240,6 +246,7 @@ impl TlsServer {
             mode => {
                 let v = verifier(provider, &key.verify_certificates, &key.crl)?;
                 if mode == ClientVerify::Required {
+                    let v: Arc<dyn ClientCertVerifier> = v;
                     (builder.with_client_cert_verifier(v), None)
                 } else {
                     let lax: Arc<dyn ClientCertVerifier> = Arc::new(TryVerify(v.clone()));

@@ -9,9 +9,11 @@
 //! `Session::tls_started` or `Session::tls_failed`.
 
 pub mod acceptor;
+pub mod capath;
 pub mod certs;
 pub mod ciphers;
 pub mod dn;
+pub mod explain;
 pub mod groups;
 pub mod handshake;
 pub mod hello;
@@ -86,6 +88,9 @@ pub struct TlsFacts {
     pub sni: Option<String>,
     pub peerdn: Option<String>,
     pub certificate_verified: bool,
+    /// Under `tls_try_verify_hosts`: Exim's `SSL verify error: …` lines (without the
+    /// `[ip] ` in front) for a certificate that failed but was let through.
+    pub verify_errors: Vec<String>,
     pub resumption: u8,
     /// `$tls_in_ocsp` (`OCSP_*`).
     pub ocsp: u8,

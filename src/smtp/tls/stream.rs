@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use rustls::server::danger::ClientCertVerifier;
 use rustls::server::Acceptor;
 use rustls::{HandshakeKind, ProtocolVersion};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -127,7 +126,12 @@ impl Pending {
                 let facts = facts(&tls, req, &prepared, self.status_request);
                 (Conn::Tls(Box::new(tls)), Ok(facts))
             }
-            Err((e, tcp)) => (Conn::Plain(tcp), Err(format!("(SSL_accept): {e}"))),
+            Err((e, tcp)) => {
+                // The verifier ran in this very poll, on this thread (see explain.rs).
+                let verify = super::explain::take();
+                let lines: String = verify.iter().map(|f| f.line() + "\n").collect();
+                (Conn::Plain(tcp), Err(format!("{lines}(SSL_accept): {e}")))
+            }
         }
     }
 
@@ -176,11 +180,18 @@ fn facts(
     let peerdn = chain
         .and_then(|ch| ch.first())
         .and_then(|cert| super::dn::subject_oneline(cert));
-    // A required verification happened in the handshake; a tried one is judged now.
-    let certificate_verified = match (&p.checker, chain) {
-        (Some(checker), ch) => verified_later(checker.as_ref() as &dyn ClientCertVerifier, ch),
-        (None, Some(ch)) => !ch.is_empty() && req.verify != super::ClientVerify::None,
-        (None, None) => false,
+    // A required verification happened in the handshake; a tried one is judged now,
+    // its failures logged as Exim's callback logs them before passing over them.
+    let (certificate_verified, verify_errors) = match (&p.checker, chain) {
+        (Some(checker), ch) => match verified_later(checker, ch) {
+            Ok(()) => (true, Vec::new()),
+            Err(failures) => (false, failures.iter().map(|f| f.line()).collect()),
+        },
+        (None, Some(ch)) => (
+            !ch.is_empty() && req.verify != super::ClientVerify::None,
+            Vec::new(),
+        ),
+        (None, None) => (false, Vec::new()),
     };
     let mut resumption = RESUME_SUPPORTED | p.events.load(std::sync::atomic::Ordering::Relaxed);
     if req.resumption {
@@ -208,6 +219,7 @@ fn facts(
         sni: c.server_name().map(str::to_string),
         peerdn,
         certificate_verified,
+        verify_errors,
         resumption,
         ocsp,
         peercert: chain.and_then(|ch| ch.first()).map(|c| c.to_vec()),

@@ -9,6 +9,7 @@ fn facts() -> TlsFacts {
         sni: Some("mx test".into()),
         peerdn: Some("/CN=client".into()),
         certificate_verified: true,
+        verify_errors: Vec::new(),
         resumption: RESUME_SUPPORTED | RESUME_CLIENT_SUGGESTED | RESUME_SERVER_TICKET | RESUME_USED,
         ocsp: OCSP_VERIFIED,
         peercert: None,

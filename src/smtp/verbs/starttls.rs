@@ -204,15 +204,29 @@ impl Session {
         reexpands_for_sni(self).then(|| request(self))
     }
 
-    /// The handshake failed: log it; from now on only QUIT is accepted (Exim).
+    /// The handshake failed: log it; from now on only QUIT is accepted (Exim). Lines
+    /// before the last one of `why` are the verifier's `SSL verify error: …` lines,
+    /// which Exim logs (with the client's address) before the TLS error.
     pub fn tls_failed(&mut self, why: &str) {
+        let (verify, why) = why.rsplit_once('\n').unwrap_or(("", why));
+        self.log_verify_errors(verify.lines());
         log_tls_error(self, why);
         self.tls_broken = true;
+    }
+
+    /// Exim's `[<ip>] SSL verify error: depth=… error=… cert=…` lines.
+    fn log_verify_errors<'a>(&mut self, lines: impl Iterator<Item = &'a str>) {
+        for line in lines {
+            let text = format!("[{}] {line}", self.peer.address);
+            self.log(text);
+        }
     }
 
     /// TLS is up: set `$tls_in_*` and forget what the clear session established (the
     /// HELO name, EHLO, AUTH), as RFC 3207 asks; the client must EHLO again.
     pub fn tls_started(&mut self, facts: TlsFacts) {
+        let verify = facts.verify_errors.clone();
+        self.log_verify_errors(verify.iter().map(String::as_str));
         facts.set_vars(&mut self.ctx);
         self.tls = Some(facts);
         if !self.cfg.tls_remember_esmtp {
