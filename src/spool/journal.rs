@@ -189,7 +189,13 @@ impl Journal {
     /// the module comment), then start the retiring thread.
     pub fn open(spool: &Path) -> Result<(Arc<Journal>, Recovery), SpoolError> {
         let dir = spool.join("journal");
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            // The journal's own name must survive a crash, or its segments go with it.
+            File::open(spool)
+                .and_then(|d| d.sync_all())
+                .map_err(io_err(spool))?;
+        }
         let recovery = replay(spool, &dir)?;
         let (tx, rx) = mpsc::channel();
         let syncer = sync_handle(spool)?;
@@ -330,9 +336,12 @@ impl Journal {
     }
 }
 
-/// A descriptor on the spool's filesystem, for `syncfs`.
+/// A descriptor on the filesystem of the spool's `input/` (where the messages are, should
+/// it be a mount of its own), for `syncfs`.
 fn sync_handle(spool: &Path) -> Result<File, SpoolError> {
-    File::open(spool).map_err(io_err(spool))
+    let input = spool.join("input");
+    fs::create_dir_all(&input).map_err(io_err(&input))?;
+    File::open(&input).map_err(io_err(&input))
 }
 
 /// Make everything written to the filesystem of `fd` durable.
