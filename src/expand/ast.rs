@@ -226,6 +226,8 @@ pub struct ItemNode {
     /// An argument the item would otherwise parse on every call, parsed once here
     /// (`sg`'s literal replacement text).
     pub preparsed: Option<Arc<Expansion>>,
+    /// A literal regex argument compiled once with the item (`sg`'s pattern).
+    pub regex: Option<Arc<pcre2::bytes::Regex>>,
     pub span: Span,
 }
 

@@ -121,16 +121,40 @@ static TEXT_STOP: [u8; 256] = {
     t
 };
 
+/// Byte classes for the scanner's runs (one table lookup per byte).
+const SPACE: u8 = 1;
+const WORD: u8 = 2;
+const NAME: u8 = 4;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+            t[c] = SPACE;
+        }
+        if b.is_ascii_alphanumeric() || b == b'_' {
+            t[c] = WORD | NAME;
+        }
+        if b == b'-' {
+            t[c] = NAME;
+        }
+        c += 1;
+    }
+    t
+};
+
 fn is_sp(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+    CLASS[c as usize] & SPACE != 0
 }
 
 fn is_name_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
+    CLASS[c as usize] & NAME != 0
 }
 
 fn is_word_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
+    CLASS[c as usize] & WORD != 0
 }
 
 struct Fast<'s> {
@@ -162,11 +186,10 @@ impl<'s> Fast<'s> {
     }
 
     fn run_while(&self, from: usize, f: impl Fn(u8) -> bool) -> usize {
-        let mut i = from;
-        while i < self.s.len() && f(self.s[i]) {
-            i += 1;
+        match self.s.get(from..) {
+            Some(rest) => from + rest.iter().position(|&c| !f(c)).unwrap_or(rest.len()),
+            None => from,
         }
-        i
     }
 
     fn seq(&mut self, mode: Mode) -> Seq {
