@@ -217,8 +217,8 @@ pub struct ItemNode {
     pub def: &'static ItemDef,
     pub args: Vec<Seq>,
     pub tail: Tail,
-    /// The tail when the item's longer form applies (numbered `extract`).
-    pub tail_alt: Option<Tail>,
+    /// The tail when the item's longer form applies (numbered `extract`; boxed: rare).
+    pub tail_alt: Option<Box<Tail>>,
     /// Source text of the first argument, for items that split it before expanding (`run`).
     pub raw: Option<Box<str>>,
     /// Item-specific flags: `json`/`jsons` for extract, `preexpand` for run.
@@ -296,7 +296,7 @@ pub enum CondKind {
 impl Seq {
     pub fn new(nodes: impl Into<Nodes>, span: Span) -> Seq {
         let nodes = nodes.into();
-        let static_err = nodes.iter().find_map(|n| n.static_err());
+        let static_err = nodes.iter().find_map(Node::static_err_of_kind);
         Seq {
             nodes,
             static_err,
@@ -388,6 +388,16 @@ impl Cond {
 }
 
 impl Node {
+    /// As [`Node::static_err`], answering at once for the pieces that never hold an
+    /// error (most of them: text and variables).
+    #[inline]
+    fn static_err_of_kind(&self) -> Option<Arc<ExpandError>> {
+        match self {
+            Node::Text(_) | Node::Var(..) | Node::Header(_) | Node::Capture(_) => None,
+            _ => self.static_err(),
+        }
+    }
+
     pub fn static_err(&self) -> Option<Arc<ExpandError>> {
         match self {
             Node::Text(_) | Node::Var(..) | Node::Header(_) | Node::Capture(_) => None,

@@ -478,7 +478,7 @@ impl<'s> Builder<'s> {
                 regex: pre.regex,
                 args,
                 tail,
-                tail_alt,
+                tail_alt: tail_alt.map(Box::new),
                 mode,
                 raw: raw.clone(),
                 span,
