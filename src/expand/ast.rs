@@ -277,6 +277,8 @@ pub enum CondKind {
     Call {
         def: &'static CondDef,
         args: Vec<Seq>,
+        /// A literal regex argument compiled with the condition (`match`'s pattern).
+        regex: Option<Arc<pcre2::bytes::Regex>>,
     },
     And(Vec<Cond>),
     Or(Vec<Cond>),
@@ -357,7 +359,7 @@ impl Tail {
 impl Cond {
     pub fn static_err(&self) -> Option<Arc<ExpandError>> {
         match &self.kind {
-            CondKind::Call { def, args } => args
+            CondKind::Call { def, args, .. } => args
                 .iter()
                 .find_map(|s| s.static_err.clone())
                 .or_else(|| def.skip_check.and_then(|f| f(args)).map(Arc::new)),
@@ -388,6 +390,14 @@ impl Cond {
 }
 
 impl Node {
+    /// The length of a text piece (0 for anything else).
+    pub fn len_if_text(&self) -> usize {
+        match self {
+            Node::Text(t) => t.len(),
+            _ => 0,
+        }
+    }
+
     /// As [`Node::static_err`], answering at once for the pieces that never hold an
     /// error (most of them: text and variables).
     #[inline]

@@ -892,7 +892,11 @@ impl<'s> Builder<'s> {
         (
             Cond {
                 negations,
-                kind: CondKind::Call { def, args },
+                kind: CondKind::Call {
+                    def,
+                    args,
+                    regex: None,
+                },
                 span,
             },
             groups,
@@ -939,11 +943,12 @@ impl<'s> Builder<'s> {
             );
         }
         let rest = groups.split_off(want);
-        let args = groups.into_iter().map(|g| g.seq).collect();
+        let args: Vec<Seq> = groups.into_iter().map(|g| g.seq).collect();
+        let regex = conditions::precompile(def, &args);
         (
             Cond {
                 negations,
-                kind: CondKind::Call { def, args },
+                kind: CondKind::Call { def, args, regex },
                 span,
             },
             rest,
