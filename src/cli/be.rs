@@ -62,7 +62,7 @@ impl Macros {
     }
 
     /// Replace every macro name occurring in `line`, in definition order (Exim's rules).
-    pub fn substitute(&self, line: &str) -> String {
+    pub fn substitute<'l>(&self, line: &'l str) -> std::borrow::Cow<'l, str> {
         self.inner.substitute(line)
     }
 }

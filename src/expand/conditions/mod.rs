@@ -152,14 +152,6 @@ impl std::fmt::Debug for CondDef {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn table_is_sorted_and_unique() {
-        assert!(super::CONDITIONS.windows(2).all(|w| w[0].name < w[1].name));
-    }
-}
-
 /// Compile ahead of time a literal regex argument (`match`'s pattern): evaluation then
 /// neither expands it nor looks it up in the regex cache. `None` when it does not
 /// compile (evaluation reports the error, in Exim's order).
@@ -173,5 +165,13 @@ pub fn precompile(
     match args.get(1)?.nodes.as_slice() {
         [crate::expand::ast::Node::Text(t)] => crate::expand::regex::compile(t, false).ok(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn table_is_sorted_and_unique() {
+        assert!(super::CONDITIONS.windows(2).all(|w| w[0].name < w[1].name));
     }
 }
