@@ -13,46 +13,52 @@ use crate::expand::parse::build::{
 /// Deepest `${` nesting the scanner follows (keeps the stack bounded on hostile input).
 const MAX_NESTING: u32 = super::MAX_PARSE_NESTING as u32;
 
-const ITEM_KEYWORDS: &[&str] = &[
-    "acl",
-    "authresults",
-    "certextract",
-    "dlfunc",
-    "env",
-    "hash",
-    "hmac",
-    "imapfolder",
-    "length",
-    "listextract",
-    "listquote",
-    "map",
-    "nhash",
-    "perl",
-    "prvs",
-    "prvscheck",
-    "readfile",
-    "readsocket",
-    "reduce",
-    "sg",
-    "sort",
-    "srs_encode",
-    "substr",
-    "tr",
-];
-const FORALL_KEYWORDS: &[&str] = &[
-    "forall",
-    "forall_json",
-    "forall_jsons",
-    "forany",
-    "forany_json",
-    "forany_jsons",
-];
-const RAW2_KEYWORDS: &[&str] = &[
-    "match_address",
-    "match_domain",
-    "match_ip",
-    "match_local_part",
-];
+/// Item names with the generic `{..}{..}` shape (a `match`: compiled to length and byte
+/// compares, not a scan of a list per `${name`).
+fn is_item_keyword(name: &str) -> bool {
+    matches!(
+        name,
+        "acl"
+            | "authresults"
+            | "certextract"
+            | "dlfunc"
+            | "env"
+            | "hash"
+            | "hmac"
+            | "imapfolder"
+            | "length"
+            | "listextract"
+            | "listquote"
+            | "map"
+            | "nhash"
+            | "perl"
+            | "prvs"
+            | "prvscheck"
+            | "readfile"
+            | "readsocket"
+            | "reduce"
+            | "sg"
+            | "sort"
+            | "srs_encode"
+            | "substr"
+            | "tr"
+    )
+}
+
+fn is_forall_keyword(name: &str) -> bool {
+    matches!(
+        name,
+        "forall" | "forall_json" | "forall_jsons" | "forany" | "forany_json" | "forany_jsons"
+    )
+}
+
+/// Conditions whose second argument is read raw (`$` is text).
+fn is_raw2_keyword(name: &str) -> bool {
+    matches!(
+        name,
+        "match_address" | "match_domain" | "match_ip" | "match_local_part"
+    )
+}
 
 /// `shared`, when given, holds the same bytes as `src`: text copied verbatim from the
 /// source becomes ranges of it instead of copies.
@@ -420,7 +426,7 @@ impl<'s> Fast<'s> {
             "lookup" => self.lookup(start),
             "extract" | "run" => self.item(start, name),
             "filter" => self.filter(start),
-            _ if ITEM_KEYWORDS.contains(&name) => self.item(start, name),
+            _ if is_item_keyword(name) => self.item(start, name),
             _ => match self.peek() {
                 Some(b':') => {
                     self.pos += 1;
@@ -586,7 +592,7 @@ impl<'s> Fast<'s> {
                 };
                 (self.b.cond_andor(w, list, negations, span(self)), vec![])
             }
-            _ if FORALL_KEYWORDS.contains(&w) => {
+            _ if is_forall_keyword(w) => {
                 self.pos = wend;
                 self.skip_sp();
                 let list = (self.peek() == Some(b'{')).then(|| self.group(Mode::Inner));
@@ -643,7 +649,7 @@ impl<'s> Fast<'s> {
                 let sp = span(self);
                 self.b.cond_def(colon, target, groups, negations, sp)
             }
-            _ if RAW2_KEYWORDS.contains(&w) => {
+            _ if is_raw2_keyword(w) => {
                 self.pos = wend;
                 let mut groups = Vec::new();
                 self.skip_sp();
