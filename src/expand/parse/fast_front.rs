@@ -107,25 +107,17 @@ enum Mode {
 }
 
 impl Mode {
-    /// The bit of [`TEXT_STOP`] for the bytes that end plain text in this mode.
-    fn stop_mask(self) -> u8 {
-        match self {
-            Mode::Top => 1,
-            Mode::Inner => 2,
-            Mode::Raw => 4,
-        }
+    /// Where plain text ends in `rest`: at `$` or `\\` at top level, also at `}` inside
+    /// braces; at `\\` or `}` in raw groups (SIMD searches).
+    fn text_end(self, rest: &[u8]) -> usize {
+        let found = match self {
+            Mode::Top => memchr::memchr2(b'$', b'\\', rest),
+            Mode::Inner => memchr::memchr3(b'$', b'\\', b'}', rest),
+            Mode::Raw => memchr::memchr2(b'\\', b'}', rest),
+        };
+        found.unwrap_or(rest.len())
     }
 }
-
-/// Bytes that end a run of plain text: `$` and `\` at top level, also `}` inside
-/// braces; `\` and `}` in raw groups (one table lookup per byte).
-static TEXT_STOP: [u8; 256] = {
-    let mut t = [0u8; 256];
-    t[b'$' as usize] = 1 | 2;
-    t[b'\\' as usize] = 1 | 2 | 4;
-    t[b'}' as usize] = 2 | 4;
-    t
-};
 
 /// Byte classes for the scanner's runs (one table lookup per byte).
 const SPACE: u8 = 1;
@@ -222,13 +214,8 @@ impl<'s> Fast<'s> {
                     buf.node(n);
                 }
                 _ => {
-                    let mask = mode.stop_mask();
                     let rest = &self.s[self.pos..];
-                    let end = self.pos
-                        + rest
-                            .iter()
-                            .position(|&c| TEXT_STOP[c as usize] & mask != 0)
-                            .unwrap_or(rest.len());
+                    let end = self.pos + mode.text_end(rest);
                     buf.text(&self.s[self.pos..end]);
                     self.pos = end;
                 }
