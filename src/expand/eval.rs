@@ -281,7 +281,7 @@ impl<'c> Eval<'c> {
             }
             Node::Capture(n) => {
                 if let Some(c) = self.captures.get(*n) {
-                    out.push(&c.clone());
+                    out.push(c);
                 }
                 Ok(())
             }
