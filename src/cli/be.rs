@@ -62,7 +62,7 @@ impl Macros {
     }
 
     /// Replace every macro name occurring in `line`, in definition order (Exim's rules).
-    pub fn substitute(&self, line: &str) -> String {
+    pub fn substitute<'l>(&self, line: &'l str) -> std::borrow::Cow<'l, str> {
         self.inner.substitute(line)
     }
 }
@@ -100,7 +100,7 @@ fn next_logical_line(
     let mut continued = false;
     loop {
         buf.clear();
-        if input.read_until(b'\n', buf)? == 0 {
+        if read_until_newline(input, buf)? == 0 {
             return Ok(continued || !line.is_empty());
         }
         let end = buf
@@ -124,6 +124,28 @@ fn next_logical_line(
                 line.extend_from_slice(piece);
                 return Ok(true);
             }
+        }
+    }
+}
+
+/// `BufRead::read_until(b'\n', buf)` with a SIMD search for the newline.
+fn read_until_newline(input: &mut dyn BufRead, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let mut read = 0;
+    loop {
+        let available = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let (done, used) = match memchr::memchr(b'\n', available) {
+            Some(i) => (true, i + 1),
+            None => (available.is_empty(), available.len()),
+        };
+        buf.extend_from_slice(&available[..used]);
+        input.consume(used);
+        read += used;
+        if done {
+            return Ok(read);
         }
     }
 }

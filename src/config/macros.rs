@@ -31,19 +31,17 @@ impl Macros {
 /// Longest line macro substitution may build (bytes).
 const MAX_LINE: usize = 1 << 24;
 
-fn is_candidate(b: &[u8], i: usize) -> bool {
-    match b.get(i) {
-        Some(c) if c.is_ascii_uppercase() => true,
-        Some(b'_') => b.get(i + 1).is_some_and(|c| c.is_ascii_uppercase()),
-        _ => false,
+/// The first candidate at or after `i`: an uppercase letter, or the `_` right before one
+/// (found by looking for the letter, which a plain byte search does fast).
+fn next_candidate(b: &[u8], i: usize) -> usize {
+    let Some(rest) = b.get(i..) else {
+        return i;
+    };
+    match rest.iter().position(u8::is_ascii_uppercase) {
+        Some(j) if j > 0 && rest[j - 1] == b'_' => i + j - 1,
+        Some(j) => i + j,
+        None => b.len().max(i),
     }
-}
-
-fn next_candidate(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() && !is_candidate(b, i) {
-        i += 1;
-    }
-    i
 }
 
 fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
@@ -159,6 +157,9 @@ impl Macros {
     /// this physical line starts a logical line (so a `NAME =` definition head is left alone).
     /// Returns whether any substitution happened.
     pub fn expand(&self, buf: &mut Vec<u8>, line_start: bool) -> bool {
+        if !self.may_substitute(buf, line_start) {
+            return false;
+        }
         let lead = buf.iter().take_while(|c| c.is_ascii_whitespace()).count();
         let mut s = lead;
         if line_start && buf.get(s).is_some_and(|c| c.is_ascii_uppercase()) {
@@ -200,12 +201,46 @@ impl Macros {
         found
     }
 
-    /// Substitute in a whole line (used by `-be` with a configuration).
-    pub fn substitute(&self, line: &str) -> String {
+    /// Whether [`Macros::expand`] could change `buf`: its first candidate name (after a
+    /// definition head) starts with `_` and there are macros, or there are user macros.
+    fn may_substitute(&self, buf: &[u8], line_start: bool) -> bool {
+        if self.list.len() > self.user_start {
+            return true;
+        }
+        // Only built-ins (all named `_...`): tried only from a `_X` candidate on.
+        let lead = buf.iter().take_while(|c| c.is_ascii_whitespace()).count();
+        let mut s = lead;
+        if line_start && buf.get(s).is_some_and(|c| c.is_ascii_uppercase()) {
+            while buf
+                .get(s)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+            {
+                s += 1;
+            }
+            while buf.get(s).is_some_and(|c| c.is_ascii_whitespace()) {
+                s += 1;
+            }
+            if buf.get(s) != Some(&b'=') {
+                s = lead;
+            }
+        }
+        let s = next_candidate(buf, s);
+        s < buf.len() && buf[s] == b'_' && !self.list.is_empty()
+    }
+
+    /// Substitute in a whole line (used by `-be` with a configuration); borrowed when
+    /// nothing could be substituted.
+    pub fn substitute<'l>(&self, line: &'l str) -> std::borrow::Cow<'l, str> {
+        if !self.may_substitute(line.as_bytes(), true) {
+            return std::borrow::Cow::Borrowed(line);
+        }
         let mut b = line.as_bytes().to_vec();
         self.expand(&mut b, true);
         // Substituting text into valid UTF-8 keeps it valid: no second copy needed.
-        String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        std::borrow::Cow::Owned(
+            String::from_utf8(b)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        )
     }
 
     pub fn get(&self, name: &str) -> Option<&Macro> {

@@ -217,8 +217,8 @@ pub struct ItemNode {
     pub def: &'static ItemDef,
     pub args: Vec<Seq>,
     pub tail: Tail,
-    /// The tail when the item's longer form applies (numbered `extract`).
-    pub tail_alt: Option<Tail>,
+    /// The tail when the item's longer form applies (numbered `extract`; boxed: rare).
+    pub tail_alt: Option<Box<Tail>>,
     /// Source text of the first argument, for items that split it before expanding (`run`).
     pub raw: Option<Box<str>>,
     /// Item-specific flags: `json`/`jsons` for extract, `preexpand` for run.
@@ -226,6 +226,8 @@ pub struct ItemNode {
     /// An argument the item would otherwise parse on every call, parsed once here
     /// (`sg`'s literal replacement text).
     pub preparsed: Option<Arc<Expansion>>,
+    /// A literal regex argument compiled once with the item (`sg`'s pattern).
+    pub regex: Option<Arc<pcre2::bytes::Regex>>,
     pub span: Span,
 }
 
@@ -275,6 +277,8 @@ pub enum CondKind {
     Call {
         def: &'static CondDef,
         args: Vec<Seq>,
+        /// A literal regex argument compiled with the condition (`match`'s pattern).
+        regex: Option<Arc<pcre2::bytes::Regex>>,
     },
     And(Vec<Cond>),
     Or(Vec<Cond>),
@@ -294,7 +298,7 @@ pub enum CondKind {
 impl Seq {
     pub fn new(nodes: impl Into<Nodes>, span: Span) -> Seq {
         let nodes = nodes.into();
-        let static_err = nodes.iter().find_map(|n| n.static_err());
+        let static_err = nodes.iter().find_map(Node::static_err_of_kind);
         Seq {
             nodes,
             static_err,
@@ -355,7 +359,7 @@ impl Tail {
 impl Cond {
     pub fn static_err(&self) -> Option<Arc<ExpandError>> {
         match &self.kind {
-            CondKind::Call { def, args } => args
+            CondKind::Call { def, args, .. } => args
                 .iter()
                 .find_map(|s| s.static_err.clone())
                 .or_else(|| def.skip_check.and_then(|f| f(args)).map(Arc::new)),
@@ -386,6 +390,24 @@ impl Cond {
 }
 
 impl Node {
+    /// The length of a text piece (0 for anything else).
+    pub fn len_if_text(&self) -> usize {
+        match self {
+            Node::Text(t) => t.len(),
+            _ => 0,
+        }
+    }
+
+    /// As [`Node::static_err`], answering at once for the pieces that never hold an
+    /// error (most of them: text and variables).
+    #[inline]
+    fn static_err_of_kind(&self) -> Option<Arc<ExpandError>> {
+        match self {
+            Node::Text(_) | Node::Var(..) | Node::Header(_) | Node::Capture(_) => None,
+            _ => self.static_err(),
+        }
+    }
+
     pub fn static_err(&self) -> Option<Arc<ExpandError>> {
         match self {
             Node::Text(_) | Node::Var(..) | Node::Header(_) | Node::Capture(_) => None,

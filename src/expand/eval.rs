@@ -281,7 +281,7 @@ impl<'c> Eval<'c> {
             }
             Node::Capture(n) => {
                 if let Some(c) = self.captures.get(*n) {
-                    out.push(&c.clone());
+                    out.push(c);
                 }
                 Ok(())
             }
@@ -545,7 +545,12 @@ impl<'c> Eval<'c> {
 
     fn cond_inner(&mut self, c: &Cond) -> ExpResult<bool> {
         match &c.kind {
-            CondKind::Call { def, args } => (def.run)(self, args),
+            CondKind::Call {
+                args,
+                regex: Some(re),
+                ..
+            } => crate::expand::conditions::listcond::match_compiled(self, args, re),
+            CondKind::Call { def, args, .. } => (def.run)(self, args),
             CondKind::And(cs) | CondKind::Or(cs) => {
                 let is_and = matches!(c.kind, CondKind::And(_));
                 let name = if is_and { "and" } else { "or" };

@@ -130,7 +130,7 @@ fn walk_tail(t: &Tail, u: &mut Uses) {
 
 fn walk_cond(c: &CondKind, u: &mut Uses) {
     match c {
-        CondKind::Call { def, args } => {
+        CondKind::Call { def, args, .. } => {
             if let Some((n, instead)) = CONDITIONS.iter().find(|(n, _)| *n == def.name) {
                 u.found
                     .push(format!("the {n} condition is deprecated: use {instead}"));

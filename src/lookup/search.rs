@@ -107,22 +107,26 @@ impl Lookups {
         let cacheable = self.drivers[r.spec.type_index].cache_results();
         let no_read = !cacheable || matches!(cache, Some("no") | Some("no_rd"));
         let no_write = !cacheable || matches!(cache, Some("no") | Some("no_wr"));
-        let ck = (
-            r.spec.type_index,
-            r.source.to_vec(),
-            key.to_vec(),
-            r.driver_opts.clone(),
-            r.opened.generation,
-        );
-        if !no_read {
-            if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&ck).cloned()) {
+        // The owned key is built only for a cache that is read or written (not for
+        // drivers such as lsearch, which answer from their own index).
+        let ck = (!no_read || !no_write).then(|| {
+            (
+                r.spec.type_index,
+                r.source.to_vec(),
+                key.to_vec(),
+                r.driver_opts.clone(),
+                r.opened.generation,
+            )
+        });
+        if let (false, Some(ck)) = (no_read, &ck) {
+            if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(ck).cloned()) {
                 return Ok(hit);
             }
         }
         let res =
             self.drivers[r.spec.type_index].find(&r.opened, r.source, key, &r.driver_opts, call)?;
         r.fresh_hit.set(res.is_some());
-        if !no_write {
+        if let (false, Some(ck)) = (no_write, ck) {
             if let Ok(mut c) = self.cache.lock() {
                 if c.len() > CACHE_MAX {
                     c.clear();

@@ -1,6 +1,8 @@
 //! List and pattern conditions: `inlist`, `inlisti`, `match`, `match_address`,
 //! `match_domain`, `match_ip`, `match_local_part`, and `acl`.
 
+use pcre2::bytes::Regex;
+
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::ast::Seq;
 use crate::expand::context::AclOutcome;
@@ -50,24 +52,42 @@ pub fn inlisti(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
 pub fn match_re(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
     let caps = ev.with_two(&args[0], &args[1], |(subject, tainted), (pattern, _)| {
         let re = crate::expand::regex::compile(pattern, false)?;
-        let caps = re
-            .captures(subject)
-            .map_err(|e| ExpandError::hard(format!("regex match error: {e}")))?;
-        Ok::<_, ExpandError>(caps.map(|caps| {
-            (0..caps.len())
-                .map(|i| Val {
-                    bytes: caps.get(i).map_or(&b""[..], |m| m.as_bytes()).to_vec(),
-                    tainted,
-                })
-                .collect::<Vec<Val>>()
-        }))
+        captures(&re, subject, tainted)
     })??;
+    Ok(publish_captures(ev, caps))
+}
+
+/// `match` whose literal pattern was compiled with the condition.
+pub fn match_compiled(ev: &mut Eval, args: &[Seq], re: &Regex) -> ExpResult<bool> {
+    // A pattern over the output limit fails as it did when expanded (the generic path).
+    if args[1].nodes.iter().map(|n| n.len_if_text()).sum::<usize>() > ev.ctx.limits.max_output {
+        return match_re(ev, args);
+    }
+    let caps = ev.with_bytes(&args[0], |subject, tainted| captures(re, subject, tainted))??;
+    Ok(publish_captures(ev, caps))
+}
+
+fn captures(re: &Regex, subject: &[u8], tainted: bool) -> ExpResult<Option<Vec<Val>>> {
+    let caps = re
+        .captures(subject)
+        .map_err(|e| ExpandError::hard(format!("regex match error: {e}")))?;
+    Ok(caps.map(|caps| {
+        (0..caps.len())
+            .map(|i| Val {
+                bytes: caps.get(i).map_or(&b""[..], |m| m.as_bytes()).to_vec(),
+                tainted,
+            })
+            .collect::<Vec<Val>>()
+    }))
+}
+
+fn publish_captures(ev: &mut Eval, caps: Option<Vec<Val>>) -> bool {
     match caps {
         Some(c) => {
             ev.captures = c;
-            Ok(true)
+            true
         }
-        None => Ok(false),
+        None => false,
     }
 }
 

@@ -152,6 +152,22 @@ impl std::fmt::Debug for CondDef {
     }
 }
 
+/// Compile ahead of time a literal regex argument (`match`'s pattern): evaluation then
+/// neither expands it nor looks it up in the regex cache. `None` when it does not
+/// compile (evaluation reports the error, in Exim's order).
+pub fn precompile(
+    def: &CondDef,
+    args: &[crate::expand::ast::Seq],
+) -> Option<std::sync::Arc<pcre2::bytes::Regex>> {
+    if def.name != "match" {
+        return None;
+    }
+    match args.get(1)?.nodes.as_slice() {
+        [crate::expand::ast::Node::Text(t)] => crate::expand::regex::compile(t, false).ok(),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

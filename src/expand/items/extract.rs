@@ -53,7 +53,7 @@ pub fn extract(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
         (v.map(|v| data.derive(v)), &node.tail)
     } else if let Some(n) = number {
         let seps = ev.seq(&node.args[1])?;
-        let Some(tail) = node.tail_alt.as_ref().filter(|_| node.args.len() >= 3) else {
+        let Some(tail) = node.tail_alt.as_deref().filter(|_| node.args.len() >= 3) else {
             return Err(ExpandError::hard("missing '{' for arg 3 of extract"));
         };
         let data = ev.seq(&node.args[2])?;

@@ -94,15 +94,31 @@ pub static ITEMS: &[ItemDef] = &[
     ItemDef { name: "tr", shape: Shape::Subs { min: 3, max: 3 }, raw_first_arg: false, run: text::tr },
 ];
 
-/// Parse ahead of time an argument the item reads as expansion text (`sg`'s replacement),
-/// when it is literal, so evaluation does not parse it again on every call.
-pub fn preparse(def: &ItemDef, args: &[Seq]) -> Option<Arc<Expansion>> {
+/// What an item keeps from its literal arguments so that evaluation does not redo it.
+#[derive(Default)]
+pub struct Preparsed {
+    /// An argument the item reads as expansion text (`sg`'s replacement), parsed.
+    pub expansion: Option<Arc<Expansion>>,
+    /// A regex argument (`sg`'s pattern), compiled; `None` when it does not compile
+    /// (evaluation then reports the error).
+    pub regex: Option<Arc<pcre2::bytes::Regex>>,
+}
+
+/// Parse and compile ahead of time the literal arguments an item would otherwise
+/// parse or compile on every call.
+pub fn preparse(def: &ItemDef, args: &[Seq]) -> Preparsed {
     match def.name {
-        "sg" => args
-            .get(2)
-            .and_then(literal_text)
-            .map(|t| Arc::new(crate::expand::parse::parse(&String::from_utf8_lossy(&t)))),
-        _ => None,
+        "sg" => Preparsed {
+            expansion: args
+                .get(2)
+                .and_then(literal_text)
+                .map(|t| Arc::new(crate::expand::parse::parse(&String::from_utf8_lossy(&t)))),
+            regex: args
+                .get(1)
+                .and_then(literal_text)
+                .and_then(|p| crate::expand::regex::compile(&p, false).ok()),
+        },
+        _ => Preparsed::default(),
     }
 }
 

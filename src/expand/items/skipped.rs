@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use crate::expand::ast::{Node, Seq, Tail};
+use crate::expand::items::Preparsed;
 use crate::expand::regex;
 use crate::ExpandError;
 
@@ -23,26 +24,38 @@ fn literal_text(s: &Seq) -> Vec<u8> {
 }
 
 /// `${sg}` in a skipped branch: `${if eq{1}{2}{${sg{a}{(}{b}}}}` fails on the regex.
-/// Runs after all three arguments are read, as Exim's `read_subs` does.
-pub fn check_sg(name: &str, args: &[&Seq], tail: &mut Tail) {
-    if name != "sg" || tail.after.is_some() || args.iter().any(|a| a.static_err.is_some()) {
+/// Runs after all three arguments are read, as Exim's `read_subs` does. `pre` holds the
+/// pattern and replacement the item already compiled and parsed, when they are literal.
+pub fn check_sg(args: &[Seq], pre: &Preparsed, tail: &mut Tail) {
+    if tail.after.is_some() || args.iter().any(|a| a.static_err.is_some()) {
         return;
     }
     let [subject, pattern, replacement] = args else {
         return;
     };
-    let pattern = literal_text(pattern);
-    let re = match regex::compile(&pattern, false) {
-        Ok(re) => re,
-        Err(e) => {
-            tail.after = Some(Arc::new(e));
-            return;
+    let re = match &pre.regex {
+        Some(re) => re.clone(),
+        None => match regex::compile(&literal_text(pattern), false) {
+            Ok(re) => re,
+            Err(e) => {
+                tail.after = Some(Arc::new(e));
+                return;
+            }
+        },
+    };
+    // On a match Exim expands the replacement for real: its syntax errors count. Only
+    // a replacement with such an error needs the match tried.
+    let reparsed;
+    let replacement = match &pre.expansion {
+        Some(parsed) => parsed.as_ref(),
+        None => {
+            let text = String::from_utf8_lossy(&literal_text(replacement)).into_owned();
+            reparsed = crate::expand::parse::parse(&text);
+            &reparsed
         }
     };
-    // On a match Exim expands the replacement for real: its syntax errors count.
-    if re.is_match(&literal_text(subject)).unwrap_or(false) {
-        let text = String::from_utf8_lossy(&literal_text(replacement)).into_owned();
-        if let Some(e) = crate::expand::parse::parse(&text).static_error() {
+    if let Some(e) = replacement.static_error() {
+        if re.is_match(&literal_text(subject)).unwrap_or(false) {
             tail.after = Some(Arc::new(ExpandError::hard(e.message.clone())));
         }
     }

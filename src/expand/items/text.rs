@@ -3,7 +3,7 @@
 use hmac::{Hmac, Mac};
 
 use crate::error::{ExpResult, ExpandError};
-use crate::expand::ast::ItemNode;
+use crate::expand::ast::{ItemNode, Node};
 use crate::expand::eval::Eval;
 use crate::expand::parse;
 use crate::expand::value::Val;
@@ -85,17 +85,27 @@ fn mac<M: Mac + hmac::digest::KeyInit>(key: &[u8], text: &[u8]) -> Vec<u8> {
 /// match with `$0`..`$n` set; empty matches follow Perl's `/g` (`${sg{aaa}{a*}{-}}` gives `--`).
 pub fn sg(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
     let subject = ev.seq(&node.args[0])?;
-    let pattern = ev.seq(&node.args[1])?;
-    let (re, parsed_now);
+    // A literal pattern was compiled with the item: no expansion, no cache look-up.
+    let literal_pattern = match (&node.regex, node.args[1].nodes.as_slice()) {
+        (Some(re), []) => Some((re.clone(), &b""[..])),
+        (Some(re), [Node::Text(t)]) => Some((re.clone(), &t[..])),
+        _ => None,
+    };
+    let pattern_val = match literal_pattern {
+        Some(_) => None,
+        None => Some(ev.seq(&node.args[1])?),
+    };
+    let (parsed_now, mut compiled);
+    compiled = None;
     let insert = match &node.preparsed {
         // A literal replacement was parsed with the item; it is never tainted.
-        Some(parsed) => {
-            re = ev.regex(&pattern.bytes, false)?;
-            parsed.as_ref()
-        }
+        Some(parsed) => parsed.as_ref(),
         None => {
             let replacement = ev.seq(&node.args[2])?;
-            re = ev.regex(&pattern.bytes, false)?;
+            // Exim compiles the pattern after expanding the replacement.
+            if let Some(p) = &pattern_val {
+                compiled = Some(ev.regex(&p.bytes, false)?);
+            }
             if replacement.tainted {
                 let msg = format!(
                     "attempt to expand tainted string '{}'",
@@ -108,8 +118,19 @@ pub fn sg(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
             &parsed_now
         }
     };
+    let (re, pattern) = match literal_pattern {
+        Some(p) => p,
+        None => {
+            let p = pattern_val.as_ref().map_or(&b""[..], |v| &v.bytes[..]);
+            let re = match compiled {
+                Some(re) => re,
+                None => ev.regex(p, false)?,
+            };
+            (re, p)
+        }
+    };
     let saved = std::mem::take(&mut ev.captures);
-    let r = sg_loop(ev, &subject, &pattern.bytes, &re, insert);
+    let r = sg_loop(ev, &subject, pattern, &re, insert);
     ev.captures = saved;
     out.push(&r?);
     Ok(())

@@ -68,9 +68,16 @@ pub fn cert_operand(op: &str, operand: &Seq, src: &str) -> Option<(Seq, &'static
     let [Node::Var(v, span)] = &operand.nodes[..] else {
         return None;
     };
+    // The name as written is checked first: most operands are not certificates, and
+    // naming the variable allocates.
+    let written = src
+        .get(span.start as usize..span.end as usize)?
+        .strip_prefix('$')?;
+    if !crate::expand::cert::is_cert_var(written) {
+        return None;
+    }
     let name = v.name();
-    let text = src.get(span.start as usize..span.end as usize)?;
-    if !crate::expand::cert::is_cert_var(&name) || text.strip_prefix('$') != Some(name.as_str()) {
+    if name != written {
         return None;
     }
     let seq = Seq::new(vec![Node::Text(name.into_bytes().into())], operand.span);

@@ -56,6 +56,7 @@ pub enum DefTarget<'a> {
 #[derive(Default)]
 pub struct SeqBuf<'s> {
     nodes: Nodes,
+    /// Pending text that is not (only) one run of the source.
     text: Vec<u8>,
     stopped: bool,
     /// The source had bytes that are not UTF-8, carried as stand-in characters
@@ -63,7 +64,8 @@ pub struct SeqBuf<'s> {
     unmap: bool,
     /// The source, shared: text that is one unbroken run of it becomes a range of it.
     source: Option<&'s Arc<[u8]>>,
-    /// Where the collected text lies in `source`, while it is one run of it.
+    /// Pending text that is one unbroken run of `source`, not copied anywhere (then
+    /// `text` is empty).
     run: Option<(usize, usize)>,
 }
 
@@ -76,19 +78,31 @@ impl<'s> SeqBuf<'s> {
         SeqBuf {
             unmap,
             text,
-            source,
+            source: source.filter(|_| !unmap),
             ..SeqBuf::default()
+        }
+    }
+
+    fn has_text(&self) -> bool {
+        self.run.is_some() || !self.text.is_empty()
+    }
+
+    /// Copy a pending run of the source into `text` (more text that is not part of it follows).
+    fn materialize(&mut self) {
+        if let (Some((start, end)), Some(src)) = (self.run.take(), self.source) {
+            self.text.extend_from_slice(&src[start..end]);
         }
     }
 
     /// The finished text node; the buffer stays for reuse.
     fn take_text(&mut self) -> Text {
-        let t = match (self.run.take(), self.source) {
-            (Some((start, end)), Some(src)) if !self.unmap && end - start == self.text.len() => {
-                Text::shared(src, start, end)
-            }
-            _ if self.unmap => Text::from(super::unmap_bytes(&self.text)),
-            _ => Text::from(&self.text[..]),
+        if let (Some((start, end)), Some(src)) = (self.run.take(), self.source) {
+            return Text::shared(src, start, end);
+        }
+        let t = if self.unmap {
+            Text::from(super::unmap_bytes(&self.text))
+        } else {
+            Text::from(&self.text[..])
         };
         self.text.clear();
         t
@@ -96,7 +110,7 @@ impl<'s> SeqBuf<'s> {
 
     /// Add text. `t` may be a slice of the source (then it is tracked as a range).
     pub fn text(&mut self, t: &[u8]) {
-        if self.stopped {
+        if self.stopped || t.is_empty() {
             return;
         }
         let offset = self.source.and_then(|src| {
@@ -104,17 +118,19 @@ impl<'s> SeqBuf<'s> {
             let at = (t.as_ptr() as usize).checked_sub(base)?;
             (at + t.len() <= src.len()).then_some(at)
         });
-        self.run = match (offset, self.run) {
-            (Some(at), None) if self.text.is_empty() => Some((at, at + t.len())),
-            (Some(at), Some((start, end))) if at == end => Some((start, at + t.len())),
-            _ => None,
-        };
-        self.text.extend_from_slice(t);
+        match (offset, self.run) {
+            (Some(at), Some((start, end))) if at == end => self.run = Some((start, at + t.len())),
+            (Some(at), None) if self.text.is_empty() => self.run = Some((at, at + t.len())),
+            _ => {
+                self.materialize();
+                self.text.extend_from_slice(t);
+            }
+        }
     }
 
     /// The text buffer, to append text that is not a slice of the source.
     pub fn text_mut(&mut self) -> &mut Vec<u8> {
-        self.run = None;
+        self.materialize();
         &mut self.text
     }
 
@@ -123,7 +139,7 @@ impl<'s> SeqBuf<'s> {
         if self.stopped {
             return false;
         }
-        if !self.text.is_empty() {
+        if self.has_text() {
             let t = self.take_text();
             self.nodes.push(Node::Text(t));
         }
@@ -141,7 +157,7 @@ impl<'s> SeqBuf<'s> {
 
     /// As [`SeqBuf::finish`], also returning the text buffer for the next sequence.
     pub fn finish_keep_buffer(mut self, span: Span) -> (Seq, Vec<u8>) {
-        if !self.text.is_empty() && !self.stopped {
+        if self.has_text() && !self.stopped {
             let t = self.take_text();
             self.nodes.push(Node::Text(t));
         }
@@ -450,15 +466,19 @@ impl<'s> Builder<'s> {
             let msg = self.curly_message(msg);
             error_node(pre_groups(before), ExpandError::hard(msg).at(span))
         };
-        let node = |args: Vec<Group>, tail: Tail, tail_alt: Option<Tail>| {
+        let node = |args: Vec<Group>, mut tail: Tail, tail_alt: Option<Tail>| {
             let args: Vec<Seq> = args.into_iter().map(|g| g.seq).collect();
-            let preparsed = items::preparse(def, &args);
+            let pre = items::preparse(def, &args);
+            if def.name == "sg" {
+                items::skipped::check_sg(&args, &pre, &mut tail);
+            }
             Node::Item(Box::new(ItemNode {
                 def,
-                preparsed,
+                preparsed: pre.expansion,
+                regex: pre.regex,
                 args,
                 tail,
-                tail_alt,
+                tail_alt: tail_alt.map(Box::new),
                 mode,
                 raw: raw.clone(),
                 span,
@@ -493,11 +513,7 @@ impl<'s> Builder<'s> {
                     };
                     return err(groups, msg);
                 }
-                let mut tail = items::substr::skipped_tail(name, groups.iter().map(|g| &g.seq));
-                if name == "sg" {
-                    let seqs: Vec<&Seq> = groups.iter().map(|g| &g.seq).collect();
-                    items::skipped::check_sg(name, &seqs, &mut tail);
-                }
+                let tail = items::substr::skipped_tail(name, groups.iter().map(|g| &g.seq));
                 node(groups, tail, None)
             }
             Shape::Fixed { n, missing } => {
@@ -876,7 +892,11 @@ impl<'s> Builder<'s> {
         (
             Cond {
                 negations,
-                kind: CondKind::Call { def, args },
+                kind: CondKind::Call {
+                    def,
+                    args,
+                    regex: None,
+                },
                 span,
             },
             groups,
@@ -923,11 +943,12 @@ impl<'s> Builder<'s> {
             );
         }
         let rest = groups.split_off(want);
-        let args = groups.into_iter().map(|g| g.seq).collect();
+        let args: Vec<Seq> = groups.into_iter().map(|g| g.seq).collect();
+        let regex = conditions::precompile(def, &args);
         (
             Cond {
                 negations,
-                kind: CondKind::Call { def, args },
+                kind: CondKind::Call { def, args, regex },
                 span,
             },
             rest,

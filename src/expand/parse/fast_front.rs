@@ -13,46 +13,52 @@ use crate::expand::parse::build::{
 /// Deepest `${` nesting the scanner follows (keeps the stack bounded on hostile input).
 const MAX_NESTING: u32 = super::MAX_PARSE_NESTING as u32;
 
-const ITEM_KEYWORDS: &[&str] = &[
-    "acl",
-    "authresults",
-    "certextract",
-    "dlfunc",
-    "env",
-    "hash",
-    "hmac",
-    "imapfolder",
-    "length",
-    "listextract",
-    "listquote",
-    "map",
-    "nhash",
-    "perl",
-    "prvs",
-    "prvscheck",
-    "readfile",
-    "readsocket",
-    "reduce",
-    "sg",
-    "sort",
-    "srs_encode",
-    "substr",
-    "tr",
-];
-const FORALL_KEYWORDS: &[&str] = &[
-    "forall",
-    "forall_json",
-    "forall_jsons",
-    "forany",
-    "forany_json",
-    "forany_jsons",
-];
-const RAW2_KEYWORDS: &[&str] = &[
-    "match_address",
-    "match_domain",
-    "match_ip",
-    "match_local_part",
-];
+/// Item names with the generic `{..}{..}` shape (a `match`: compiled to length and byte
+/// compares, not a scan of a list per `${name`).
+fn is_item_keyword(name: &str) -> bool {
+    matches!(
+        name,
+        "acl"
+            | "authresults"
+            | "certextract"
+            | "dlfunc"
+            | "env"
+            | "hash"
+            | "hmac"
+            | "imapfolder"
+            | "length"
+            | "listextract"
+            | "listquote"
+            | "map"
+            | "nhash"
+            | "perl"
+            | "prvs"
+            | "prvscheck"
+            | "readfile"
+            | "readsocket"
+            | "reduce"
+            | "sg"
+            | "sort"
+            | "srs_encode"
+            | "substr"
+            | "tr"
+    )
+}
+
+fn is_forall_keyword(name: &str) -> bool {
+    matches!(
+        name,
+        "forall" | "forall_json" | "forall_jsons" | "forany" | "forany_json" | "forany_jsons"
+    )
+}
+
+/// Conditions whose second argument is read raw (`$` is text).
+fn is_raw2_keyword(name: &str) -> bool {
+    matches!(
+        name,
+        "match_address" | "match_domain" | "match_ip" | "match_local_part"
+    )
+}
 
 /// `shared`, when given, holds the same bytes as `src`: text copied verbatim from the
 /// source becomes ranges of it instead of copies.
@@ -101,36 +107,52 @@ enum Mode {
 }
 
 impl Mode {
-    /// The bit of [`TEXT_STOP`] for the bytes that end plain text in this mode.
-    fn stop_mask(self) -> u8 {
-        match self {
-            Mode::Top => 1,
-            Mode::Inner => 2,
-            Mode::Raw => 4,
-        }
+    /// Where plain text ends in `rest`: at `$` or `\\` at top level, also at `}` inside
+    /// braces; at `\\` or `}` in raw groups (SIMD searches).
+    fn text_end(self, rest: &[u8]) -> usize {
+        let found = match self {
+            Mode::Top => memchr::memchr2(b'$', b'\\', rest),
+            Mode::Inner => memchr::memchr3(b'$', b'\\', b'}', rest),
+            Mode::Raw => memchr::memchr2(b'\\', b'}', rest),
+        };
+        found.unwrap_or(rest.len())
     }
 }
 
-/// Bytes that end a run of plain text: `$` and `\` at top level, also `}` inside
-/// braces; `\` and `}` in raw groups (one table lookup per byte).
-static TEXT_STOP: [u8; 256] = {
+/// Byte classes for the scanner's runs (one table lookup per byte).
+const SPACE: u8 = 1;
+const WORD: u8 = 2;
+const NAME: u8 = 4;
+
+static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
-    t[b'$' as usize] = 1 | 2;
-    t[b'\\' as usize] = 1 | 2 | 4;
-    t[b'}' as usize] = 2 | 4;
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+            t[c] = SPACE;
+        }
+        if b.is_ascii_alphanumeric() || b == b'_' {
+            t[c] = WORD | NAME;
+        }
+        if b == b'-' {
+            t[c] = NAME;
+        }
+        c += 1;
+    }
     t
 };
 
 fn is_sp(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+    CLASS[c as usize] & SPACE != 0
 }
 
 fn is_name_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
+    CLASS[c as usize] & NAME != 0
 }
 
 fn is_word_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
+    CLASS[c as usize] & WORD != 0
 }
 
 struct Fast<'s> {
@@ -162,11 +184,10 @@ impl<'s> Fast<'s> {
     }
 
     fn run_while(&self, from: usize, f: impl Fn(u8) -> bool) -> usize {
-        let mut i = from;
-        while i < self.s.len() && f(self.s[i]) {
-            i += 1;
+        match self.s.get(from..) {
+            Some(rest) => from + rest.iter().position(|&c| !f(c)).unwrap_or(rest.len()),
+            None => from,
         }
-        i
     }
 
     fn seq(&mut self, mode: Mode) -> Seq {
@@ -193,13 +214,8 @@ impl<'s> Fast<'s> {
                     buf.node(n);
                 }
                 _ => {
-                    let mask = mode.stop_mask();
                     let rest = &self.s[self.pos..];
-                    let end = self.pos
-                        + rest
-                            .iter()
-                            .position(|&c| TEXT_STOP[c as usize] & mask != 0)
-                            .unwrap_or(rest.len());
+                    let end = self.pos + mode.text_end(rest);
                     buf.text(&self.s[self.pos..end]);
                     self.pos = end;
                 }
@@ -397,7 +413,7 @@ impl<'s> Fast<'s> {
             "lookup" => self.lookup(start),
             "extract" | "run" => self.item(start, name),
             "filter" => self.filter(start),
-            _ if ITEM_KEYWORDS.contains(&name) => self.item(start, name),
+            _ if is_item_keyword(name) => self.item(start, name),
             _ => match self.peek() {
                 Some(b':') => {
                     self.pos += 1;
@@ -563,7 +579,7 @@ impl<'s> Fast<'s> {
                 };
                 (self.b.cond_andor(w, list, negations, span(self)), vec![])
             }
-            _ if FORALL_KEYWORDS.contains(&w) => {
+            _ if is_forall_keyword(w) => {
                 self.pos = wend;
                 self.skip_sp();
                 let list = (self.peek() == Some(b'{')).then(|| self.group(Mode::Inner));
@@ -620,7 +636,7 @@ impl<'s> Fast<'s> {
                 let sp = span(self);
                 self.b.cond_def(colon, target, groups, negations, sp)
             }
-            _ if RAW2_KEYWORDS.contains(&w) => {
+            _ if is_raw2_keyword(w) => {
                 self.pos = wend;
                 let mut groups = Vec::new();
                 self.skip_sp();

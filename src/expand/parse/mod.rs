@@ -134,13 +134,9 @@ pub fn parse_checked(source: &str) -> Result<Expansion, ExpandError> {
 /// configuration; keeps hostile input from exhausting the stack).
 pub const MAX_PARSE_NESTING: usize = 1000;
 
-/// Whether the text holds a `$` or `\\` (else it expands to itself). Written without an
-/// early exit so that it compiles to vector compares: most lines are short.
+/// Whether the text holds a `$` or `\\` (else it expands to itself).
 fn needs_parsing(s: &[u8]) -> bool {
-    // A byte-wide accumulator (a `bool` one is not vectorised).
-    s.iter().fold(0u8, |found, &c| {
-        found | u8::from((c == b'$') | (c == b'\\'))
-    }) != 0
+    memchr::memchr2(b'$', b'\\', s).is_some()
 }
 
 /// Whether `{` may nest deeper than `limit` (the exact depth is computed only when the
