@@ -358,31 +358,33 @@ impl Session {
         self.ctx.reset_acl_m();
         self.rcpt_response = None;
         self.rcpt_response_same = true;
-        for v in [
-            "sender_address",
-            "local_part",
-            "domain",
-            "sender_address_domain",
-            "sender_address_local_part",
-            "message_exim_id",
-            "message_id",
-            "authenticated_sender",
-            "spf_header_comment",
-            "spf_received",
-            "spf_result",
-            "spf_result_guessed",
-            "spf_smtp_comment",
-            "prdr_requested",
-            // Exim keeps `$arc_domains` and `$arc_oldest_pass` until the next check.
-            "arc_state",
-            "arc_state_reason",
-        ] {
-            self.ctx.unset(v);
-        }
+        self.ctx.unset_ids(
+            &const {
+                crate::expand::vars::ids([
+                    "sender_address",
+                    "local_part",
+                    "domain",
+                    "sender_address_domain",
+                    "sender_address_local_part",
+                    "message_exim_id",
+                    "message_id",
+                    "authenticated_sender",
+                    "spf_header_comment",
+                    "spf_received",
+                    "spf_result",
+                    "spf_result_guessed",
+                    "spf_smtp_comment",
+                    "prdr_requested",
+                    // Exim keeps `$arc_domains` and `$arc_oldest_pass` until the next check.
+                    "arc_state",
+                    "arc_state_reason",
+                ])
+            },
+        );
         self.ctx.arc = None;
         crate::mailauth::results::reset_message(&mut self.ctx);
-        self.ctx.set("rcpt_count", "0");
-        self.ctx.set("recipients_count", "0");
+        self.ctx.set_id(crate::vid!("rcpt_count"), "0");
+        self.ctx.set_id(crate::vid!("recipients_count"), "0");
         self.ctx.message = None;
     }
 

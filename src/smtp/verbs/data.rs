@@ -184,13 +184,16 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         seen.as_deref().unwrap_or(&body),
         visible,
     )));
-    s.ctx.set("message_exim_id", id.as_str());
-    s.ctx.set("message_id", id.as_str());
-    s.ctx.set("message_size", size.to_string());
-    s.ctx
-        .set("recipients_count", s.env.recipients.len().to_string());
+    s.ctx.set_id(crate::vid!("message_exim_id"), id.as_str());
+    s.ctx.set_id(crate::vid!("message_id"), id.as_str());
+    s.ctx.set_id(crate::vid!("message_size"), size.to_string());
+    s.ctx.set_id(
+        crate::vid!("recipients_count"),
+        s.env.recipients.len().to_string(),
+    );
     let recipients: Vec<u8> = s.env.recipients.join(&b", "[..]);
-    s.ctx.set("recipients", Val::tainted(recipients));
+    s.ctx
+        .set_id(crate::vid!("recipients"), Val::tainted(recipients));
     crate::smtp::verbs::arrival::scan_input(s, &id, &body);
     s.acl_state.obsolete_headers = obsolete.clone();
     let mut accept_msg = None;
@@ -276,6 +279,8 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             frozen_at: s.acl_state.frozen_at,
             obsolete_headers: &obsolete,
             bmi_verdicts: bmi_verdicts.as_deref(),
+            received_header: Some(s.acl_state.received_header.as_slice())
+                .filter(|h| !h.is_empty()),
         };
         match sink.map_or(Ok(None), |sink| sink.store_sized(&msg)) {
             Ok(Some(n)) => stored_size = Some(n),
@@ -315,7 +320,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     }
     let proto = s
         .ctx
-        .get("received_protocol")
+        .fixed(crate::vid!("received_protocol"))
         .map(|v| v.as_str_lossy().into_owned())
         .unwrap_or_else(|| if s.esmtp { "esmtp" } else { "smtp" }.to_string());
     let mut line = format!(
