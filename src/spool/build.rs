@@ -480,8 +480,8 @@ pub fn build(
         })
         .collect();
     let received = received_line(match msg.received_header {
-        Some(made) => made.to_vec(),
-        None => received_header(msg, received_header_text)?,
+        Some((template, made)) if template == received_header_text => made.to_vec(),
+        _ => received_header(msg, received_header_text)?,
     });
     h.headers = header_list(
         received,

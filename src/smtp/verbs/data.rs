@@ -279,8 +279,15 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             frozen_at: s.acl_state.frozen_at,
             obsolete_headers: &obsolete,
             bmi_verdicts: bmi_verdicts.as_deref(),
-            received_header: Some(s.acl_state.received_header.as_slice())
-                .filter(|h| !h.is_empty()),
+            received_header: Some((
+                s.acls
+                    .env
+                    .received_header_text
+                    .as_deref()
+                    .unwrap_or(crate::spool::build::DEFAULT_RECEIVED_HEADER_TEXT),
+                s.acl_state.received_header.as_slice(),
+            ))
+            .filter(|(_, h)| !h.is_empty()),
         };
         match sink.map_or(Ok(None), |sink| sink.store_sized(&msg)) {
             Ok(Some(n)) => stored_size = Some(n),
