@@ -136,7 +136,18 @@ impl Message {
             let mut line = Vec::new();
             let mut at_eof = false;
             let mut first = true;
-            loop {
+            let rest = &data[pos..];
+            let newline = rest.iter().position(|&b| b == b'\n');
+            let plain = &rest[..newline.unwrap_or(rest.len())];
+            // The usual line, without CR or a leading dot, is taken whole.
+            let whole = !plain.contains(&b'\r') && plain.first() != Some(&b'.');
+            if whole {
+                line.reserve_exact(plain.len() + 1);
+                line.extend_from_slice(plain);
+                pos += plain.len() + usize::from(newline.is_some());
+                at_eof = newline.is_none();
+            }
+            while !whole {
                 let Some(&ch) = data.get(pos) else {
                     at_eof = true;
                     break;

@@ -233,8 +233,9 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             crate::smtp::verbs::prdr::Outcome::Finished(done) => return done,
         }
     }
-    if let Some(spec) = s.cfg.acl_smtp_data.clone().filter(|_| !s.env.discarded) {
-        let v = s.acl(Phase::Data, &spec);
+    let cfg = Arc::clone(&s.cfg);
+    if let Some(spec) = cfg.acl_smtp_data.as_ref().filter(|_| !s.env.discarded) {
+        let v = s.acl(Phase::Data, spec);
         // The PRDR ACL's header lines join with the DATA ACL's (Exim has no step of
         // its own for them: without a DATA ACL they are lost).
         crate::smtp::verbs::mime::apply_added_headers(s);

@@ -130,8 +130,9 @@ pub fn handle_mail(s: &mut Session) -> Done {
         Val::tainted(addr.domain()),
     );
     s.ctx.set_id(crate::vid!("message_size"), size.to_string());
-    if let Some(spec) = s.cfg.acl_smtp_mail.clone() {
-        let v = s.acl(Phase::Mail, &spec);
+    let cfg = std::sync::Arc::clone(&s.cfg);
+    if let Some(spec) = cfg.acl_smtp_mail.as_ref() {
+        let v = s.acl(Phase::Mail, spec);
         match v.rc {
             Rc::Ok | Rc::Discard => {
                 if v.rc == Rc::Discard {

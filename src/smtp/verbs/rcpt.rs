@@ -88,14 +88,15 @@ fn rcpt(s: &mut Session) -> Done {
         crate::vid!("domain"),
         Val::tainted(addr.domain().to_ascii_lowercase()),
     );
-    let v = match s.cfg.acl_smtp_rcpt.clone() {
+    let cfg = std::sync::Arc::clone(&s.cfg);
+    let v = match cfg.acl_smtp_rcpt.as_ref() {
         // After a MAIL ACL discard Exim runs no RCPT ACL.
         _ if s.env.mail_discarded => crate::acl::Verdict {
             rc: Rc::Discard,
             user_message: None,
             log_message: None,
         },
-        Some(spec) => s.acl(Phase::Rcpt, &spec),
+        Some(spec) => s.acl(Phase::Rcpt, spec),
         // No RCPT ACL: Exim refuses every recipient from a remote host.
         None => {
             s.ctx.trace(|| "ACL is NULL: implicit DENY".into());
