@@ -68,8 +68,12 @@ const UUCP_FROM_PATTERN: &[u8] = br"^From\s+(\S+)\s+(?:[a-zA-Z]{3},?\s+)?(?:[a-z
 
 /// The sender (Exim's default `uucp_from_sender`, `$1`) of a UUCP `From ` line.
 fn uucp_from_line(line: &[u8]) -> Option<Vec<u8>> {
-    // The pattern starts `^From`: most messages' first line is not worth a regex.
-    if !line.starts_with(b"From") {
+    // The pattern starts `^From\s`: a first line like `From: ...` is not worth a regex.
+    if !line.starts_with(b"From")
+        || !line
+            .get(4)
+            .is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+    {
         return None;
     }
     let re = crate::expand::regex::compile(UUCP_FROM_PATTERN, false).ok()?;

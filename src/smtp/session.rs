@@ -259,21 +259,27 @@ impl Session {
 
     /// `H=(helo) [ip]` as Exim's `host_and_ident` writes it for logs.
     pub fn host_and_ident(&self) -> String {
-        let mut s = String::from("H=");
+        use std::fmt::Write;
+        let mut s = String::with_capacity(64);
+        s.push_str("H=");
         match (&self.peer.name, &self.helo_name) {
-            (Some(n), Some(h)) if !n.eq_ignore_ascii_case(h) => s += &format!("{n} ({h})"),
+            (Some(n), Some(h)) if !n.eq_ignore_ascii_case(h) => {
+                let _ = write!(s, "{n} ({h})");
+            }
             (Some(n), _) => s += n,
-            (None, Some(h)) => s += &format!("({h})"),
+            (None, Some(h)) => {
+                let _ = write!(s, "({h})");
+            }
             (None, None) => {}
         }
         if !self.peer.address.is_empty() {
             if s.len() > 2 {
                 s.push(' ');
             }
-            s += &format!("[{}]", self.peer.address);
+            let _ = write!(s, "[{}]", self.peer.address);
         }
         if let Some(i) = &self.peer.ident {
-            s += &format!(" U={i}");
+            let _ = write!(s, " U={i}");
         }
         s
     }
