@@ -107,8 +107,31 @@ pub fn rcvhost(ctx: &Context) -> Option<String> {
 
 /// Split the message into header lines (each with its newline) and the body.
 pub fn split_headers(data: &[u8]) -> (Vec<Vec<u8>>, &[u8]) {
-    let mut headers: Vec<Vec<u8>> = Vec::new();
+    let (slices, body) = header_slices(data);
+    let headers = slices
+        .into_iter()
+        .map(|l| {
+            let mut h = Vec::with_capacity(l.len() + 1);
+            h.extend_from_slice(l);
+            if h.last() != Some(&b'\n') {
+                h.push(b'\n');
+            }
+            h
+        })
+        .collect();
+    (headers, body)
+}
+
+/// As [`split_headers`], borrowing: each header line with its continuation lines as
+/// they stand in `data` (only the last may lack its newline), and the body.
+pub fn header_slices(data: &[u8]) -> (Vec<&[u8]>, &[u8]) {
+    // A header and its continuation lines are adjacent: one range of `data` each.
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
     let mut pos = 0;
+    let done = |ranges: Vec<(usize, usize)>, rest: usize| {
+        let list = ranges.into_iter().map(|(a, b)| &data[a..b]).collect();
+        (list, &data[rest..])
+    };
     while pos < data.len() {
         let end = data[pos..]
             .iter()
@@ -116,15 +139,15 @@ pub fn split_headers(data: &[u8]) -> (Vec<Vec<u8>>, &[u8]) {
             .map_or(data.len(), |n| pos + n + 1);
         let line = &data[pos..end];
         if line == b"\n" {
-            return (headers, &data[end..]);
+            return done(ranges, end);
         }
         if line[0] == b' ' || line[0] == b'\t' {
-            if let Some(last) = headers.last_mut() {
-                last.extend_from_slice(line);
+            if let Some(last) = ranges.last_mut() {
+                last.1 = end;
                 pos = end;
                 continue;
             }
-            return (headers, &data[pos..]);
+            return done(ranges, pos);
         }
         let name_len = line
             .iter()
@@ -135,16 +158,12 @@ pub fn split_headers(data: &[u8]) -> (Vec<Vec<u8>>, &[u8]) {
             .position(|&c| c != b' ' && c != b'\t')
             .map(|p| line[name_len + p]);
         if name_len == 0 || after != Some(b':') {
-            return (headers, &data[pos..]);
+            return done(ranges, pos);
         }
-        let mut h = line.to_vec();
-        if h.last() != Some(&b'\n') {
-            h.push(b'\n');
-        }
-        headers.push(h);
+        ranges.push((pos, end));
         pos = end;
     }
-    (headers, &data[data.len()..])
+    done(ranges, data.len())
 }
 
 /// The reserved first line: an empty `received_header_text` leaves it old, as Exim.

@@ -370,7 +370,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
 
 /// The `id=` element of the `<=` line: the Message-ID header's address, without `<>`.
 pub(crate) fn log_message_id(data: &[u8]) -> Option<String> {
-    let (headers, _) = crate::spool::build::split_headers(data);
+    let (headers, _) = crate::spool::build::header_slices(data);
     let h = headers.iter().find(|h| {
         h.len() > 11 && h[..10].eq_ignore_ascii_case(b"message-id") && {
             let rest = h[10..].trim_ascii_start();
