@@ -150,34 +150,35 @@ impl Message {
                 line.extend_from_slice(plain);
                 pos += plain.len() + usize::from(newline.is_some());
                 at_eof = newline.is_none();
-            }
-            while !whole {
-                let Some(&ch) = data.get(pos) else {
-                    at_eof = true;
-                    break;
-                };
-                pos += 1;
-                if ch == b'\n' {
-                    break;
-                }
-                if ch == b'.' && first && current.is_none() {
-                    let rest = &data[pos..];
-                    if rest.first() == Some(&b'\n') || rest.starts_with(b"\r\n") {
-                        return (HeaderEnd::NoBody, data.len());
-                    }
-                }
-                if ch == b'\r' {
-                    if data.get(pos) == Some(&b'\n') {
-                        pos += 1;
+            } else {
+                loop {
+                    let Some(&ch) = data.get(pos) else {
+                        at_eof = true;
+                        break;
+                    };
+                    pos += 1;
+                    if ch == b'\n' {
                         break;
                     }
-                    // A bare CR becomes a newline plus a space (a continuation).
-                    line.extend_from_slice(b"\n ");
+                    if ch == b'.' && first && current.is_none() {
+                        let rest = &data[pos..];
+                        if rest.first() == Some(&b'\n') || rest.starts_with(b"\r\n") {
+                            return (HeaderEnd::NoBody, data.len());
+                        }
+                    }
+                    if ch == b'\r' {
+                        if data.get(pos) == Some(&b'\n') {
+                            pos += 1;
+                            break;
+                        }
+                        // A bare CR becomes a newline plus a space (a continuation).
+                        line.extend_from_slice(b"\n ");
+                        first = false;
+                        continue;
+                    }
+                    line.push(ch);
                     first = false;
-                    continue;
                 }
-                line.push(ch);
-                first = false;
             }
             c.linecount += 1;
             c.max_line_length = c.max_line_length.max(line.len() as u64);

@@ -90,12 +90,12 @@ impl HeaderFile {
     /// The bytes of the file, in Exim's order.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut o = Vec::with_capacity(1024);
-        let _ = write!(o, "{}-H\n", self.id);
-        let _ = write!(o, "{} {} {}\n", self.login, self.uid, self.gid);
+        let _ = writeln!(o, "{}-H", self.id);
+        let _ = writeln!(o, "{} {} {}", self.login, self.uid, self.gid);
         o.push(b'<');
         push_zapped(&mut o, &self.sender);
         o.extend_from_slice(b">\n");
-        let _ = write!(o, "{} {}\n", self.received_time, self.warning_count);
+        let _ = writeln!(o, "{} {}", self.received_time, self.warning_count);
         // Exim writes connection options, then the ACL variables, then the rest; the
         // builder keeps `options` in that order with ACL variables after `received_protocol`.
         let split = self
@@ -111,7 +111,7 @@ impl HeaderFile {
             if v.tainted {
                 o.push(b'-');
             }
-            let _ = write!(o, "acl{} {} {}\n", v.scope, v.rest, v.value.len());
+            let _ = writeln!(o, "acl{} {} {}", v.scope, v.rest, v.value.len());
             o.extend_from_slice(&v.value);
             o.push(b'\n');
         }
@@ -119,7 +119,7 @@ impl HeaderFile {
             write_option(&mut o, opt);
         }
         write_tree(&mut o, &self.non_recipients);
-        let _ = write!(o, "{}\n", self.recipients.len());
+        let _ = writeln!(o, "{}", self.recipients.len());
         for r in &self.recipients {
             push_zapped(&mut o, &r.address);
             // As Exim: an ORCPT without NOTIFY flags is not written.
