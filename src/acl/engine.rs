@@ -466,15 +466,15 @@ fn check_statement(run: &mut AclRun, st: &Statement, endpass: &mut bool, level: 
             run.log_msg = run.user_msg.clone();
         }
     }
-    run.ctx.unset("acl_verify_message");
+    run.ctx.unset_ids(&[crate::vid!("acl_verify_message")]);
     rc
 }
 
 fn set_verify_message(ctx: &mut Context, text: Option<&str>) {
     match text {
         Some(t) => {
-            ctx.set("acl_verify_message", t);
+            ctx.set_id(crate::vid!("acl_verify_message"), t);
         }
-        None => ctx.unset("acl_verify_message"),
+        None => ctx.unset_ids(&[crate::vid!("acl_verify_message")]),
     }
 }

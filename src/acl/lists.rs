@@ -40,7 +40,10 @@ fn finish(run: &mut AclRun, r: MatchResult, data_var: Option<&str>) -> Rc {
 /// sets `$host_data` from a lookup item.
 pub fn hosts(run: &mut AclRun, _: &Item, arg: &[u8]) -> Rc {
     let ip = var(run, "sender_host_address");
-    let name = run.ctx.get("sender_host_name").map(|v| v.bytes.clone());
+    let name = run
+        .ctx
+        .fixed(crate::vid!("sender_host_name"))
+        .map(|v| v.bytes.clone());
     let name = name.filter(|n| !n.is_empty());
     let r = listmatch::match_host(run.ctx, &ip, name.as_deref(), arg, true);
     finish(run, r, Some("host_data"))

@@ -64,11 +64,17 @@ pub fn matcher(
     subject: &[u8],
 ) -> bool {
     for (pat, re) in res {
+        // Most lines do not match: `is_match` needs no capture buffers of its own.
+        if !re.is_match(subject).unwrap_or(false) {
+            continue;
+        }
         if let Ok(Some(caps)) = re.captures(subject) {
-            run.ctx.set("regex_match_string", Val::tainted(pat.clone()));
+            run.ctx
+                .set_id(crate::vid!("regex_match_string"), Val::tainted(pat.clone()));
             for i in 1..caps.len().min(10) {
                 let v = caps.get(i).map(|m| m.as_bytes()).unwrap_or_default();
-                run.ctx.set(&format!("regex{i}"), Val::tainted(v));
+                run.ctx
+                    .set_var(&crate::expand::vars::Var::Regex(i as u8), Val::tainted(v));
             }
             return true;
         }
@@ -84,7 +90,7 @@ pub fn match_lines(
     start: usize,
     boundary: Option<&[u8]>,
 ) -> Rc {
-    run.ctx.unset("regex_match_string");
+    run.ctx.unset_ids(&[crate::vid!("regex_match_string")]);
     let res = compile_list(run, arg);
     if res.is_empty() {
         return Rc::Fail;

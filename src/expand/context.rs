@@ -213,6 +213,16 @@ impl Context {
         }
     }
 
+    /// Set a fixed variable by its id ([`vars::id`]), without looking its name up.
+    pub fn set_id(&mut self, id: VarId, value: impl Into<Val>) {
+        self.set_fixed(id, value.into());
+    }
+
+    /// Unset fixed variables by id (a message's reset clears a dozen at once).
+    pub fn unset_ids(&mut self, ids: &[VarId]) {
+        self.fixed.retain(|(k, _)| !ids.contains(k));
+    }
+
     pub fn unset(&mut self, name: &str) {
         match vars::resolve(name) {
             Some(Var::Fixed(id)) => {

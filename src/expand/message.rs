@@ -68,6 +68,14 @@ const UUCP_FROM_PATTERN: &[u8] = br"^From\s+(\S+)\s+(?:[a-zA-Z]{3},?\s+)?(?:[a-z
 
 /// The sender (Exim's default `uucp_from_sender`, `$1`) of a UUCP `From ` line.
 fn uucp_from_line(line: &[u8]) -> Option<Vec<u8>> {
+    // The pattern starts `^From\s`: a first line like `From: ...` is not worth a regex.
+    if !line.starts_with(b"From")
+        || !line
+            .get(4)
+            .is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+    {
+        return None;
+    }
     let re = crate::expand::regex::compile(UUCP_FROM_PATTERN, false).ok()?;
     let caps = re.captures(line).ok()??;
     Some(caps.get(1)?.as_bytes().to_vec())
@@ -132,33 +140,45 @@ impl Message {
             let mut line = Vec::new();
             let mut at_eof = false;
             let mut first = true;
-            loop {
-                let Some(&ch) = data.get(pos) else {
-                    at_eof = true;
-                    break;
-                };
-                pos += 1;
-                if ch == b'\n' {
-                    break;
-                }
-                if ch == b'.' && first && current.is_none() {
-                    let rest = &data[pos..];
-                    if rest.first() == Some(&b'\n') || rest.starts_with(b"\r\n") {
-                        return (HeaderEnd::NoBody, data.len());
-                    }
-                }
-                if ch == b'\r' {
-                    if data.get(pos) == Some(&b'\n') {
-                        pos += 1;
+            let rest = &data[pos..];
+            let newline = rest.iter().position(|&b| b == b'\n');
+            let plain = &rest[..newline.unwrap_or(rest.len())];
+            // The usual line, without CR or a leading dot, is taken whole.
+            let whole = !plain.contains(&b'\r') && plain.first() != Some(&b'.');
+            if whole {
+                line.reserve_exact(plain.len() + 1);
+                line.extend_from_slice(plain);
+                pos += plain.len() + usize::from(newline.is_some());
+                at_eof = newline.is_none();
+            } else {
+                loop {
+                    let Some(&ch) = data.get(pos) else {
+                        at_eof = true;
+                        break;
+                    };
+                    pos += 1;
+                    if ch == b'\n' {
                         break;
                     }
-                    // A bare CR becomes a newline plus a space (a continuation).
-                    line.extend_from_slice(b"\n ");
+                    if ch == b'.' && first && current.is_none() {
+                        let rest = &data[pos..];
+                        if rest.first() == Some(&b'\n') || rest.starts_with(b"\r\n") {
+                            return (HeaderEnd::NoBody, data.len());
+                        }
+                    }
+                    if ch == b'\r' {
+                        if data.get(pos) == Some(&b'\n') {
+                            pos += 1;
+                            break;
+                        }
+                        // A bare CR becomes a newline plus a space (a continuation).
+                        line.extend_from_slice(b"\n ");
+                        first = false;
+                        continue;
+                    }
+                    line.push(ch);
                     first = false;
-                    continue;
                 }
-                line.push(ch);
-                first = false;
             }
             c.linecount += 1;
             c.max_line_length = c.max_line_length.max(line.len() as u64);
@@ -211,34 +231,26 @@ impl Message {
     }
 
     /// The body as Exim's filter-test reader takes it: up to a line holding only `.`.
+    /// Line by line, not byte by byte: only a line that is just `.` is special (it ends
+    /// the body); the count skips empty lines, as the reader's state machine does.
     fn read_body(&mut self, data: &[u8], visible: usize) {
         let c = &mut self.counts;
-        let mut state = 1u8; // 0 normal, 1 after newline, 2 after newline + dot
-        let mut body = Vec::new();
-        for &ch in data {
-            if ch == 0 {
-                c.body_zerocount += 1;
+        let mut body = Vec::with_capacity(data.len());
+        let mut rest = data;
+        while !rest.is_empty() {
+            let (line, ended) = match rest.iter().position(|&b| b == b'\n') {
+                Some(i) => (&rest[..=i], true),
+                None => (rest, false),
+            };
+            if line == b".\n" || line == b"." {
+                break;
             }
-            match state {
-                0 if ch == b'\n' => {
-                    c.body_linecount += 1;
-                    state = 1;
-                }
-                1 if ch == b'.' => {
-                    state = 2;
-                    continue;
-                }
-                1 if ch != b'\n' => state = 0,
-                2 => {
-                    if ch == b'\n' {
-                        break;
-                    }
-                    body.push(b'.');
-                    state = 0;
-                }
-                _ => {}
+            c.body_zerocount += line.iter().filter(|&&b| b == 0).count() as u64;
+            if ended && line.len() > 1 {
+                c.body_linecount += 1;
             }
-            body.push(ch);
+            body.extend_from_slice(line);
+            rest = &rest[line.len()..];
         }
         // Exim keeps the tail in a ring of visible+1 bytes and looks at the byte
         // before its write position: "empty" whenever that position is the start.
@@ -401,4 +413,71 @@ fn reply_address(m: &Message) -> Vec<u8> {
         value.pop();
     }
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reader's byte-by-byte state machine, as `read_body` was first written: the
+    /// line-by-line version must count and keep exactly the same.
+    fn byte_reader(data: &[u8]) -> (Vec<u8>, u64, u64) {
+        let (mut lines, mut zeros, mut state, mut body) = (0, 0, 1u8, Vec::new());
+        for &ch in data {
+            if ch == 0 {
+                zeros += 1;
+            }
+            match state {
+                0 if ch == b'\n' => {
+                    lines += 1;
+                    state = 1;
+                }
+                1 if ch == b'.' => {
+                    state = 2;
+                    continue;
+                }
+                1 if ch != b'\n' => state = 0,
+                2 => {
+                    if ch == b'\n' {
+                        break;
+                    }
+                    body.push(b'.');
+                    state = 0;
+                }
+                _ => {}
+            }
+            body.push(ch);
+        }
+        (body, lines, zeros)
+    }
+
+    #[test]
+    fn body_reader_line_by_line_matches_the_byte_reader() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"a\n",
+            b"a\n\nb\n",
+            b"\n\n\n",
+            b"a\n.\nafter\n",
+            b".\n",
+            b".",
+            b"a\n.",
+            b"..\n.x\n. \n",
+            b"a\0b\n\0\n.\n\0",
+            b"no newline at the end",
+            b"a\r\n.\r\nb\r\n",
+            b"x\n..\n.\n",
+        ];
+        for &data in cases {
+            let mut m = Message::default();
+            m.read_body(data, 500);
+            let (body, lines, zeros) = byte_reader(data);
+            let text = String::from_utf8_lossy(data);
+            assert_eq!(m.body, body, "{text:?}");
+            assert_eq!(m.counts.body_zerocount, zeros, "{text:?}");
+            // `read_body` adds the ring buffer's last-line rule on top.
+            let extra = u64::from(body.len() % 501 == 0 || body.last() != Some(&b'\n'));
+            assert_eq!(m.counts.body_linecount, lines + extra, "{text:?}");
+        }
+    }
 }

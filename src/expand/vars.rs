@@ -27,7 +27,10 @@ impl VarId {
 }
 
 /// Every fixed variable name rexim knows, sorted (binary-searched).
-pub static VARIABLES: &[&str] = &[
+pub static VARIABLES: &[&str] = NAMES;
+
+/// The table itself, as a constant so that [`id`] can search it at compile time.
+const NAMES: &[&str] = &[
     "acl_arg1",
     "acl_arg2",
     "acl_arg3",
@@ -318,6 +321,63 @@ pub static VARIABLES: &[&str] = &[
     "warnmsg_recipients",
 ];
 
+/// The id of a fixed variable, found at compile time (`const DOMAIN: VarId = id("domain")`):
+/// hot paths set and clear variables without hashing their names. An unknown name does
+/// not compile.
+pub const fn id(name: &str) -> VarId {
+    let (mut lo, mut hi) = (0, NAMES.len());
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        match compare(NAMES[mid].as_bytes(), name.as_bytes()) {
+            std::cmp::Ordering::Equal => return VarId(mid as u16),
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+        }
+    }
+    panic!("not a fixed variable name")
+}
+
+/// A fixed variable's [`VarId`], worked out at compile time: `vid!("domain")`.
+#[macro_export]
+macro_rules! vid {
+    ($name:literal) => {
+        const { $crate::expand::vars::id($name) }
+    };
+}
+
+/// [`id`] for several names at once.
+pub const fn ids<const N: usize>(names: [&str; N]) -> [VarId; N] {
+    let mut out = [VarId(0); N];
+    let mut i = 0;
+    while i < N {
+        out[i] = id(names[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Byte-wise comparison (the table's order), usable in a `const fn`.
+const fn compare(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let mut i = 0;
+    while i < a.len() && i < b.len() {
+        if a[i] != b[i] {
+            return if a[i] < b[i] {
+                std::cmp::Ordering::Less
+            } else {
+                std::cmp::Ordering::Greater
+            };
+        }
+        i += 1;
+    }
+    if a.len() < b.len() {
+        std::cmp::Ordering::Less
+    } else if a.len() > b.len() {
+        std::cmp::Ordering::Greater
+    } else {
+        std::cmp::Ordering::Equal
+    }
+}
+
 /// The id of a fixed variable by name.
 pub fn var_id(name: &str) -> Option<VarId> {
     // Every `$name` of every parsed expansion comes here: a hash beats a binary search.
@@ -403,6 +463,17 @@ impl Var {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compile_time_ids_match_the_runtime_index() {
+        for (i, name) in VARIABLES.iter().enumerate() {
+            assert_eq!(id(name), VarId(i as u16), "{name}");
+            assert_eq!(var_id(name), Some(id(name)));
+        }
+        const PAIR: [VarId; 2] = ids(["domain", "local_part"]);
+        assert_eq!(PAIR[0].name(), "domain");
+        assert_eq!(PAIR[1].name(), "local_part");
+    }
 
     #[test]
     fn table_is_sorted_and_unique() {

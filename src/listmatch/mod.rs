@@ -114,6 +114,12 @@ pub(crate) fn check_list(
 /// Most of a list shown in a trace label (Exim's `LIST_LIMIT_PR`).
 const LIST_LIMIT_PR: usize = 2048;
 
+/// UTF-8 text without `$` or `\` expands to itself: such a list needs no parse and no
+/// evaluation (named lists are expanded at every use, as in Exim).
+fn expands_to_itself(list: &[u8]) -> bool {
+    !list.iter().any(|&b| b == b'$' || b == b'\\') && std::str::from_utf8(list).is_ok()
+}
+
 /// `check_list`, naming the list in the `-bh` trace by `option` (an option name) when
 /// given, else by its expanded text, as Exim's `ot`.
 pub(crate) fn check_list_as(
@@ -129,7 +135,9 @@ pub(crate) fn check_list_as(
             "named lists nested too deeply".into(),
         )));
     }
-    let text = if expand {
+    let text = if expand && expands_to_itself(list) {
+        list.to_vec()
+    } else if expand {
         match crate::expand::expand_str(&String::from_utf8_lossy(list), ctx) {
             Ok(v) => v.bytes,
             Err(e) if e.is_forced() => {

@@ -34,6 +34,7 @@ pub fn accepted<'a>(
         frozen_at,
         obsolete_headers: obsolete,
         bmi_verdicts: None,
+        received_header: None,
     }
 }
 

@@ -17,6 +17,28 @@ use std::sync::Mutex;
 
 use crate::expand::computed::tod;
 
+/// Exim's log timestamp (`YYYY-MM-DD HH:MM:SS`) and log-file day (`YYYYMMDD`) for `now`,
+/// worked out once per second per thread: every log write needs both, and `localtime_r`
+/// takes glibc's time-zone lock.
+pub fn stamps(now: i64) -> (std::rc::Rc<str>, std::rc::Rc<str>) {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    type Cached = Option<(i64, Rc<str>, Rc<str>)>;
+    thread_local!(static LAST: RefCell<Cached> = const { RefCell::new(None) });
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match &*last {
+            Some((t, ts, day)) if *t == now => (ts.clone(), day.clone()),
+            _ => {
+                let ts: Rc<str> = tod("log", now, 0).unwrap_or_default().into();
+                let day: Rc<str> = tod("logfile", now, 0).unwrap_or_default().into();
+                *last = Some((now, ts.clone(), day.clone()));
+                (ts, day)
+            }
+        }
+    })
+}
+
 /// Which log a line goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Log {
@@ -97,7 +119,7 @@ impl LogFiles {
 
     /// The file a log's lines go to at time `now`.
     pub fn path(&self, log: Log, now: i64) -> PathBuf {
-        let day = tod("logfile", now, 0).unwrap_or_default();
+        let day = stamps(now).1;
         let month = day.get(..6).unwrap_or_default().to_string();
         PathBuf::from(
             self.template
@@ -121,13 +143,23 @@ impl LogFiles {
         entries: &[(&str, &[u8])],
         now: i64,
     ) -> Result<(), LogError> {
-        let ts = tod("log", now, 0).unwrap_or_default();
-        let mut buf = Vec::new();
+        let ts = stamps(now).0;
+        let mut buf = Vec::with_capacity(
+            entries
+                .iter()
+                .map(|(l, d)| ts.len() + l.len() + d.len() + 2)
+                .sum(),
+        );
         for (l, detail) in entries {
             buf.extend_from_slice(ts.as_bytes());
             buf.push(b' ');
             // A newline inside a line would start a fake log entry; Exim writes `\n`.
-            buf.extend_from_slice(l.replace('\n', "\\n").as_bytes());
+            for (i, part) in l.split('\n').enumerate() {
+                if i > 0 {
+                    buf.extend_from_slice(b"\\n");
+                }
+                buf.extend_from_slice(part.as_bytes());
+            }
             buf.push(b'\n');
             buf.extend_from_slice(detail);
         }
@@ -210,6 +242,11 @@ pub fn attach_detail(mut line: String, detail: &[u8]) -> String {
         line.extend(detail.iter().map(|&b| char::from(b)));
     }
     line
+}
+
+/// The line itself, without its rejectlog detail.
+pub fn line_text(line: &str) -> &str {
+    line.split_once(DETAIL).map_or(line, |(l, _)| l)
 }
 
 /// The line itself and its rejectlog detail (empty when it has none).

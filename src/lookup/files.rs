@@ -3,9 +3,10 @@
 //! Freshness rule: by default every lookup `stat`s its file, so an edit shows at once. A
 //! process may instead set a re-check interval ([`set_recheck_interval`]): a file checked
 //! less than that long ago is used without a `stat`, so an edit shows within the interval.
-//! `rexim -be` uses one second. (Exim keeps a lookup file open, and caches each key's
-//! result, until its search tidy-up, which `-be` never calls between lines: there an edit
-//! may not show at all for the rest of the session.)
+//! `rexim -be` and `rexim -bd` use one second. (Exim keeps a lookup file open, and caches
+//! each key's result, until its search tidy-up, which `-be` never calls between lines: there
+//! an edit may not show at all for the rest of the session; its daemon tidies up at each
+//! message's DATA, and each connection is a new process.)
 
 use std::ffi::OsStr;
 use std::io::Read;

@@ -17,7 +17,7 @@ pub struct AuthResults {
 }
 
 /// The variables a message's DKIM and DMARC results leave, cleared with the message.
-const MESSAGE_VARS: &[&str] = &[
+const MESSAGE_VARS: &[crate::expand::vars::VarId] = &crate::expand::vars::ids([
     "dkim_algo",
     "dkim_bodylength",
     "dkim_canon_body",
@@ -43,14 +43,12 @@ const MESSAGE_VARS: &[&str] = &[
     "dmarc_status",
     "dmarc_status_text",
     "dmarc_used_domain",
-];
+]);
 
 /// Forget the message's results (a new message, RSET).
 pub fn reset_message(ctx: &mut Context) {
     ctx.auth_results = AuthResults::default();
-    for v in MESSAGE_VARS {
-        ctx.unset(v);
-    }
+    ctx.unset_ids(MESSAGE_VARS);
 }
 
 /// Exim's `$dkim_verify_status` for a signature (pdkim's status word).

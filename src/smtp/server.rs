@@ -140,41 +140,52 @@ static LOG_FILES: std::sync::OnceLock<crate::log::LogFiles> = std::sync::OnceLoc
 /// Write log lines with Exim's timestamp to the mainlog (rejections also to the
 /// rejectlog) and, as before, to stderr.
 pub fn log_lines(lines: impl IntoIterator<Item = String>) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default();
+    let now = unix_now();
     let lines: Vec<String> = lines.into_iter().collect();
-    let ts = crate::expand::computed::tod("log", now, 0).unwrap_or_default();
-    let mut err = std::io::stderr().lock();
-    if let Some(files) = LOG_FILES.get() {
-        if let Err(e) = files.session_lines(&lines, now) {
-            let _ = writeln!(err, "{ts} {e}");
-        }
-    }
-    for l in &lines {
-        let _ = writeln!(err, "{ts} {}", crate::log::split_detail(l).0);
-    }
+    let failed = LOG_FILES
+        .get()
+        .and_then(|files| files.session_lines(&lines, now).err());
+    echo(now, failed, &lines);
 }
 
 /// Write lines to the paniclog (and stderr), with Exim's timestamp.
 pub fn panic_lines(lines: impl IntoIterator<Item = String>) {
-    let now = std::time::SystemTime::now()
+    let now = unix_now();
+    let lines: Vec<String> = lines.into_iter().collect();
+    let failed = LOG_FILES.get().and_then(|files| {
+        let all: Vec<&str> = lines.iter().map(String::as_str).collect();
+        files.write(crate::log::Log::Panic, &all, now).err()
+    });
+    echo(now, failed, &lines);
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
-        .unwrap_or_default();
-    let lines: Vec<String> = lines.into_iter().collect();
-    let ts = crate::expand::computed::tod("log", now, 0).unwrap_or_default();
-    let mut err = std::io::stderr().lock();
-    if let Some(files) = LOG_FILES.get() {
-        let all: Vec<&str> = lines.iter().map(String::as_str).collect();
-        if let Err(e) = files.write(crate::log::Log::Panic, &all, now) {
-            let _ = writeln!(err, "{ts} {e}");
-        }
+        .unwrap_or_default()
+}
+
+/// The stderr echo of log lines (and of a failure to write them), in one `write`:
+/// stderr is unbuffered, and this runs for every message.
+fn echo(now: i64, failed: Option<crate::log::LogError>, lines: &[String]) {
+    if lines.is_empty() && failed.is_none() {
+        return;
     }
-    for l in &lines {
-        let _ = writeln!(err, "{ts} {}", crate::log::split_detail(l).0);
+    let ts = crate::log::stamps(now).0;
+    let mut text = String::with_capacity(lines.iter().map(|l| ts.len() + l.len() + 2).sum());
+    let failed = failed.map(|e| e.to_string());
+    for l in failed
+        .iter()
+        .map(String::as_str)
+        .chain(lines.iter().map(|l| crate::log::line_text(l)))
+    {
+        text.push_str(&ts);
+        text.push(' ');
+        text.push_str(l);
+        text.push('\n');
     }
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// A main option's text (its default when unset).
@@ -874,6 +885,9 @@ pub async fn serve(d: Arc<Daemon>, addrs: &[SocketAddr]) -> Result<(), String> {
 }
 
 /// `rexim -bd ...`: returns the exit code.
+/// How long the daemon uses a lookup file without checking it on disk again.
+pub const LOOKUP_RECHECK: Duration = Duration::from_secs(1);
+
 pub fn main(args: &[String]) -> i32 {
     let o = match parse_args(args) {
         Ok(o) => o,
@@ -889,6 +903,10 @@ pub fn main(args: &[String]) -> i32 {
             return 1;
         }
     };
+    // Exim opens lookup files afresh in each connection's process and drops them at
+    // every message's DATA; one daemon process instead `stat`s a file at most once a
+    // second, so an edit shows within a second (README, "Lookups").
+    crate::lookup::files::set_recheck_interval(LOOKUP_RECHECK);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .max_blocking_threads(MAX_SESSION_THREADS)
         .enable_all()

@@ -259,21 +259,27 @@ impl Session {
 
     /// `H=(helo) [ip]` as Exim's `host_and_ident` writes it for logs.
     pub fn host_and_ident(&self) -> String {
-        let mut s = String::from("H=");
+        use std::fmt::Write;
+        let mut s = String::with_capacity(64);
+        s.push_str("H=");
         match (&self.peer.name, &self.helo_name) {
-            (Some(n), Some(h)) if !n.eq_ignore_ascii_case(h) => s += &format!("{n} ({h})"),
+            (Some(n), Some(h)) if !n.eq_ignore_ascii_case(h) => {
+                let _ = write!(s, "{n} ({h})");
+            }
             (Some(n), _) => s += n,
-            (None, Some(h)) => s += &format!("({h})"),
+            (None, Some(h)) => {
+                let _ = write!(s, "({h})");
+            }
             (None, None) => {}
         }
         if !self.peer.address.is_empty() {
             if s.len() > 2 {
                 s.push(' ');
             }
-            s += &format!("[{}]", self.peer.address);
+            let _ = write!(s, "[{}]", self.peer.address);
         }
         if let Some(i) = &self.peer.ident {
-            s += &format!(" U={i}");
+            let _ = write!(s, " U={i}");
         }
         s
     }
@@ -358,31 +364,33 @@ impl Session {
         self.ctx.reset_acl_m();
         self.rcpt_response = None;
         self.rcpt_response_same = true;
-        for v in [
-            "sender_address",
-            "local_part",
-            "domain",
-            "sender_address_domain",
-            "sender_address_local_part",
-            "message_exim_id",
-            "message_id",
-            "authenticated_sender",
-            "spf_header_comment",
-            "spf_received",
-            "spf_result",
-            "spf_result_guessed",
-            "spf_smtp_comment",
-            "prdr_requested",
-            // Exim keeps `$arc_domains` and `$arc_oldest_pass` until the next check.
-            "arc_state",
-            "arc_state_reason",
-        ] {
-            self.ctx.unset(v);
-        }
+        self.ctx.unset_ids(
+            &const {
+                crate::expand::vars::ids([
+                    "sender_address",
+                    "local_part",
+                    "domain",
+                    "sender_address_domain",
+                    "sender_address_local_part",
+                    "message_exim_id",
+                    "message_id",
+                    "authenticated_sender",
+                    "spf_header_comment",
+                    "spf_received",
+                    "spf_result",
+                    "spf_result_guessed",
+                    "spf_smtp_comment",
+                    "prdr_requested",
+                    // Exim keeps `$arc_domains` and `$arc_oldest_pass` until the next check.
+                    "arc_state",
+                    "arc_state_reason",
+                ])
+            },
+        );
         self.ctx.arc = None;
         crate::mailauth::results::reset_message(&mut self.ctx);
-        self.ctx.set("rcpt_count", "0");
-        self.ctx.set("recipients_count", "0");
+        self.ctx.set_id(crate::vid!("rcpt_count"), "0");
+        self.ctx.set_id(crate::vid!("recipients_count"), "0");
         self.ctx.message = None;
     }
 

@@ -33,6 +33,10 @@ pub struct AcceptedMessage<'a> {
     pub obsolete_headers: &'a [usize],
     /// Brightmail verdicts (`-bmi_verdicts`), when `control = bmi_run` got some.
     pub bmi_verdicts: Option<&'a [u8]>,
+    /// The Received: header made when the data was read (Exim makes it once, before the
+    /// DKIM/MIME/DATA ACLs, which see it), with the `received_header_text` it was made
+    /// from; the spool uses it when its own template is the same, else builds its own.
+    pub received_header: Option<(&'a str, &'a [u8])>,
 }
 
 pub trait MessageSink: Send + Sync {

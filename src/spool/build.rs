@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::header::{header_type, AclVar, HeaderFile, HeaderLine, OptionLine, Recipient};
+use crate::expand::vars::{Var, VarId};
 use crate::expand::{Context, Expansion, Val};
 use crate::smtp::sink::AcceptedMessage;
 
@@ -22,7 +23,7 @@ id $message_exim_id\
 ${if def:received_for {\n\tfor $received_for}}";
 
 /// Connection variables copied into the context the Received: header is expanded in.
-const COPIED_VARS: &[&str] = &[
+const COPIED_VARS: &[VarId] = &crate::expand::vars::ids([
     "authenticated_id",
     "authenticated_sender",
     "interface_address",
@@ -44,10 +45,10 @@ const COPIED_VARS: &[&str] = &[
     "tls_in_peerdn",
     "tls_in_sni",
     "tls_in_ver",
-];
+]);
 
-fn var<'a>(ctx: &'a Context, name: &str) -> Option<&'a Val> {
-    ctx.get(name).filter(|v| !v.bytes.is_empty())
+fn var(ctx: &Context, id: VarId) -> Option<&Val> {
+    ctx.fixed(id).filter(|v| !v.bytes.is_empty())
 }
 
 fn text(v: &Val) -> String {
@@ -56,9 +57,9 @@ fn text(v: &Val) -> String {
 
 /// Exim's `$sender_rcvhost` (host.c's rules, without the `incoming_port` selector).
 pub fn rcvhost(ctx: &Context) -> Option<String> {
-    let addr = format!("[{}]", text(var(ctx, "sender_host_address")?));
-    let helo = var(ctx, "sender_helo_name").map(text);
-    let ident = var(ctx, "sender_ident").map(text);
+    let addr = format!("[{}]", text(var(ctx, crate::vid!("sender_host_address"))?));
+    let helo = var(ctx, crate::vid!("sender_helo_name")).map(text);
+    let ident = var(ctx, crate::vid!("sender_ident")).map(text);
     let mut show_helo = helo.is_some();
     if let Some(h) = &helo {
         if let Some(inner) = h.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
@@ -66,7 +67,7 @@ pub fn rcvhost(ctx: &Context) -> Option<String> {
                 .get(..5)
                 .filter(|p| p.eq_ignore_ascii_case("ipv6:") || p.eq_ignore_ascii_case("ipv4:"))
                 .map_or(inner, |_| &inner[5..]);
-            let a = text(var(ctx, "sender_host_address")?);
+            let a = text(var(ctx, crate::vid!("sender_host_address"))?);
             if let (Ok(x), Ok(y)) = (
                 ip.parse::<std::net::IpAddr>(),
                 a.parse::<std::net::IpAddr>(),
@@ -77,7 +78,7 @@ pub fn rcvhost(ctx: &Context) -> Option<String> {
             }
         }
     }
-    match var(ctx, "sender_host_name").map(text) {
+    match var(ctx, crate::vid!("sender_host_name")).map(text) {
         None => {
             let mut parts = Vec::new();
             if let (true, Some(h)) = (show_helo, &helo) {
@@ -106,8 +107,31 @@ pub fn rcvhost(ctx: &Context) -> Option<String> {
 
 /// Split the message into header lines (each with its newline) and the body.
 pub fn split_headers(data: &[u8]) -> (Vec<Vec<u8>>, &[u8]) {
-    let mut headers: Vec<Vec<u8>> = Vec::new();
+    let (slices, body) = header_slices(data);
+    let headers = slices
+        .into_iter()
+        .map(|l| {
+            let mut h = Vec::with_capacity(l.len() + 1);
+            h.extend_from_slice(l);
+            if h.last() != Some(&b'\n') {
+                h.push(b'\n');
+            }
+            h
+        })
+        .collect();
+    (headers, body)
+}
+
+/// As [`split_headers`], borrowing: each header line with its continuation lines as
+/// they stand in `data` (only the last may lack its newline), and the body.
+pub fn header_slices(data: &[u8]) -> (Vec<&[u8]>, &[u8]) {
+    // A header and its continuation lines are adjacent: one range of `data` each.
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
     let mut pos = 0;
+    let done = |ranges: Vec<(usize, usize)>, rest: usize| {
+        let list = ranges.into_iter().map(|(a, b)| &data[a..b]).collect();
+        (list, &data[rest..])
+    };
     while pos < data.len() {
         let end = data[pos..]
             .iter()
@@ -115,15 +139,15 @@ pub fn split_headers(data: &[u8]) -> (Vec<Vec<u8>>, &[u8]) {
             .map_or(data.len(), |n| pos + n + 1);
         let line = &data[pos..end];
         if line == b"\n" {
-            return (headers, &data[end..]);
+            return done(ranges, end);
         }
         if line[0] == b' ' || line[0] == b'\t' {
-            if let Some(last) = headers.last_mut() {
-                last.extend_from_slice(line);
+            if let Some(last) = ranges.last_mut() {
+                last.1 = end;
                 pos = end;
                 continue;
             }
-            return (headers, &data[pos..]);
+            return done(ranges, pos);
         }
         let name_len = line
             .iter()
@@ -134,16 +158,12 @@ pub fn split_headers(data: &[u8]) -> (Vec<Vec<u8>>, &[u8]) {
             .position(|&c| c != b' ' && c != b'\t')
             .map(|p| line[name_len + p]);
         if name_len == 0 || after != Some(b':') {
-            return (headers, &data[pos..]);
+            return done(ranges, pos);
         }
-        let mut h = line.to_vec();
-        if h.last() != Some(&b'\n') {
-            h.push(b'\n');
-        }
-        headers.push(h);
+        ranges.push((pos, end));
         pos = end;
     }
-    (headers, &data[data.len()..])
+    done(ranges, data.len())
 }
 
 /// The reserved first line: an empty `received_header_text` leaves it old, as Exim.
@@ -199,33 +219,38 @@ fn own_header_type(text: &[u8]) -> u8 {
 /// The Received: header text Exim generates (`received_header_text` + `;\n\t<date>\n`).
 pub fn received_header(msg: &AcceptedMessage, template: &str) -> Result<Vec<u8>, String> {
     let src = msg.ctx;
-    let mut ctx = Context::default();
+    let mut ctx = Context::new(src.lookups.clone());
     ctx.clock = src.clock.clone();
     ctx.message = src.message.clone();
-    for name in COPIED_VARS {
-        if let Some(v) = src.get(name) {
-            ctx.set(name, v.clone());
+    for &id in COPIED_VARS {
+        if let Some(v) = src.fixed(id) {
+            ctx.set_id(id, v.clone());
         }
     }
     for (k, v) in src.acl_c_vars() {
-        ctx.set(&format!("acl_c{k}"), v.clone());
+        ctx.set_var(&Var::AclC(k.into()), v.clone());
     }
     for (k, v) in src.acl_m_vars() {
-        ctx.set(&format!("acl_m{k}"), v.clone());
+        ctx.set_var(&Var::AclM(k.into()), v.clone());
     }
     if let Some(r) = rcvhost(src) {
-        ctx.set("sender_rcvhost", r.as_str());
+        ctx.set_id(crate::vid!("sender_rcvhost"), r.as_str());
     }
     if !msg.sender.is_empty() {
-        ctx.set("sender_address", Val::tainted(msg.sender.to_vec()));
+        ctx.set_id(
+            crate::vid!("sender_address"),
+            Val::tainted(msg.sender.to_vec()),
+        );
     }
-    ctx.set("message_exim_id", msg.id);
-    ctx.set("message_id", msg.id);
+    ctx.set_id(crate::vid!("message_exim_id"), msg.id);
+    ctx.set_id(crate::vid!("message_id"), msg.id);
     // A PRDR message had several recipients when Exim made its Received: header, even
     // if only one was kept.
-    let prdr = src.get("prdr_requested").is_some_and(|v| v.bytes == b"yes");
+    let prdr = src
+        .fixed(crate::vid!("prdr_requested"))
+        .is_some_and(|v| v.bytes == b"yes");
     if let ([only], false) = (msg.recipients, prdr) {
-        ctx.set("received_for", Val::tainted(only.clone()));
+        ctx.set_id(crate::vid!("received_for"), Val::tainted(only.clone()));
     }
     static TOD_FULL: std::sync::OnceLock<Expansion> = std::sync::OnceLock::new();
     let date = TOD_FULL.get_or_init(|| crate::parse("${tod_full}"));
@@ -303,29 +328,29 @@ pub fn build(
         "received_time_complete",
         Some(format!("{}.{usec:06}", now.as_secs())),
     ));
-    if let Some(v) = var(ctx, "sender_helo_name") {
+    if let Some(v) = var(ctx, crate::vid!("sender_helo_name")) {
         h.options.push(opt("helo_name", v));
     }
-    if let Some(a) = var(ctx, "sender_host_address") {
-        let port = var(ctx, "sender_host_port").map_or("0".into(), text);
+    if let Some(a) = var(ctx, crate::vid!("sender_host_address")) {
+        let port = var(ctx, crate::vid!("sender_host_port")).map_or("0".into(), text);
         let v = Val {
             bytes: format!("[{}]:{port}", text(a)).into_bytes(),
             tainted: a.tainted,
         };
         h.options.push(opt("host_address", &v));
-        if let Some(n) = var(ctx, "sender_host_name") {
+        if let Some(n) = var(ctx, crate::vid!("sender_host_name")) {
             h.options.push(opt("host_name", n));
         }
     }
-    if let Some(v) = var(ctx, "sender_host_authenticated") {
+    if let Some(v) = var(ctx, crate::vid!("sender_host_authenticated")) {
         h.options.push(opt("host_auth", v));
     }
     if let Some(p) = msg.auth_pubname {
         h.options
             .push(flag("host_auth_pubname", Some(p.to_string())));
     }
-    if let Some(a) = var(ctx, "interface_address") {
-        let port = var(ctx, "interface_port").map_or("0".into(), text);
+    if let Some(a) = var(ctx, crate::vid!("interface_address")) {
+        let port = var(ctx, crate::vid!("interface_port")).map_or("0".into(), text);
         let v = Val {
             bytes: format!("[{}]:{port}", text(a)).into_bytes(),
             tainted: a.tainted,
@@ -333,17 +358,17 @@ pub fn build(
         h.options.push(opt("interface_address", &v));
     }
     if let (Some(a), Some(p)) = (
-        var(ctx, "smtp_active_hostname"),
-        var(ctx, "primary_hostname"),
+        var(ctx, crate::vid!("smtp_active_hostname")),
+        var(ctx, crate::vid!("primary_hostname")),
     ) {
         if a.bytes != p.bytes {
             h.options.push(opt("active_hostname", a));
         }
     }
-    if let Some(v) = var(ctx, "sender_ident") {
+    if let Some(v) = var(ctx, crate::vid!("sender_ident")) {
         h.options.push(opt("ident", v));
     }
-    if let Some(v) = var(ctx, "received_protocol") {
+    if let Some(v) = var(ctx, crate::vid!("received_protocol")) {
         h.options.push(opt("received_protocol", v));
     }
     for (scope, vars) in [
@@ -378,10 +403,10 @@ pub fn build(
         h.options
             .push(flag("body_zerocount", Some(zeros.to_string())));
     }
-    if let Some(v) = var(ctx, "authenticated_id") {
+    if let Some(v) = var(ctx, crate::vid!("authenticated_id")) {
         h.options.push(opt("auth_id", v));
     }
-    if let Some(v) = var(ctx, "authenticated_sender") {
+    if let Some(v) = var(ctx, crate::vid!("authenticated_sender")) {
         h.options.push(opt("auth_sender", v));
     }
     h.options.push(flag("deliver_firsttime", None));
@@ -389,9 +414,9 @@ pub fn build(
         h.options.push(flag("frozen", Some(t.to_string())));
     }
     // Exim writes the last `spam` answer's values (its globals outlive the message).
-    for name in ["spam_bar", "spam_score", "spam_score_int"] {
-        if let Some(v) = var(ctx, name) {
-            h.options.push(opt(name, v));
+    for id in crate::expand::vars::ids(["spam_bar", "spam_score", "spam_score_int"]) {
+        if let Some(v) = var(ctx, id) {
+            h.options.push(opt(id.name(), v));
         }
     }
     // Brightmail verdicts describe message data: tainted, as Exim stores them.
@@ -402,10 +427,10 @@ pub fn build(
             tainted: true,
         });
     }
-    if var(ctx, "tls_in_certificate_verified").is_some_and(|v| v.bytes == b"1") {
+    if var(ctx, crate::vid!("tls_in_certificate_verified")).is_some_and(|v| v.bytes == b"1") {
         h.options.push(flag("tls_certificate_verified", None));
     }
-    if let Some(v) = var(ctx, "tls_in_cipher") {
+    if let Some(v) = var(ctx, crate::vid!("tls_in_cipher")) {
         h.options.push(opt("tls_cipher", v));
     }
     // The client's certificate is network data: `--` marks it tainted, as Exim writes it.
@@ -420,29 +445,31 @@ pub fn build(
         .extend(cert_line("tls_peercert", "tls_in_peercert", true));
     // Exim writes these through string_printing: a DN may hold any byte.
     let printed = |v: &Val| v.derive(crate::smtp::tls::printing(&text(v), false));
-    if let Some(v) = var(ctx, "tls_in_peerdn") {
+    if let Some(v) = var(ctx, crate::vid!("tls_in_peerdn")) {
         h.options.push(opt("tls_peerdn", &printed(v)));
     }
-    if let Some(v) = var(ctx, "tls_in_sni") {
+    if let Some(v) = var(ctx, crate::vid!("tls_in_sni")) {
         h.options.push(opt("tls_sni", &printed(v)));
     }
     h.options
         .extend(cert_line("tls_ourcert", "tls_in_ourcert", false));
     // Exim writes `-tls_ocsp N` only when the client asked for a stapled response.
-    if let Some(n) = var(ctx, "tls_in_ocsp").filter(|v| !v.bytes.is_empty() && v.bytes != b"0") {
+    if let Some(n) =
+        var(ctx, crate::vid!("tls_in_ocsp")).filter(|v| !v.bytes.is_empty() && v.bytes != b"0")
+    {
         h.options.push(flag("tls_ocsp", Some(text(n))));
     }
-    let resumption = var(ctx, "tls_in_resumption")
+    let resumption = var(ctx, crate::vid!("tls_in_resumption"))
         .and_then(|v| text(v).parse::<u8>().ok())
         .unwrap_or(0);
     h.options.push(flag(
         "tls_resumption",
         Some(char::from(b'A'.saturating_add(resumption)).to_string()),
     ));
-    if let Some(v) = var(ctx, "tls_in_ver") {
+    if let Some(v) = var(ctx, crate::vid!("tls_in_ver")) {
         h.options.push(opt("tls_ver", v));
     }
-    if var(ctx, "message_smtputf8").is_some_and(|v| v.bytes == b"yes") {
+    if var(ctx, crate::vid!("message_smtputf8")).is_some_and(|v| v.bytes == b"yes") {
         h.options.push(flag("smtputf8", None));
     }
     if let Some(envid) = msg.dsn_envid {
@@ -471,7 +498,10 @@ pub fn build(
             }
         })
         .collect();
-    let received = received_line(received_header(msg, received_header_text)?);
+    let received = received_line(match msg.received_header {
+        Some((template, made)) if template == received_header_text => made.to_vec(),
+        _ => received_header(msg, received_header_text)?,
+    });
     h.headers = header_list(
         received,
         in_headers,
@@ -484,8 +514,13 @@ pub fn build(
 /// Exim's `message_size` for `msg` without writing it (the `S=` of `-bh` log lines).
 pub fn message_size(msg: &AcceptedMessage) -> Result<u64, String> {
     let now = Duration::from_secs(u64::try_from(msg.ctx.now()).unwrap_or(0));
+    // Counted with the default Received: header, whatever the session made.
+    let msg = AcceptedMessage {
+        received_header: None,
+        ..*msg
+    };
     let (h, body) = build(
-        msg,
+        &msg,
         &(String::new(), 0, 0),
         now,
         DEFAULT_RECEIVED_HEADER_TEXT,

@@ -127,13 +127,17 @@ pub fn visible(
         text: PLACEHOLDER.to_vec(),
     };
     let list = replay(received, own, batches);
-    let mut m = base.clone();
-    m.headers = list
-        .into_iter()
-        .filter(|h| h.kind != b'*' && h.text != PLACEHOLDER)
-        .map(|h| crate::expand::message::Header { text: h.text })
-        .collect();
-    m
+    // Everything but the headers as in `base` (its old header list is not copied).
+    crate::expand::message::Message {
+        headers: list
+            .into_iter()
+            .filter(|h| h.kind != b'*' && h.text != PLACEHOLDER)
+            .map(|h| crate::expand::message::Header { text: h.text })
+            .collect(),
+        body: base.body.clone(),
+        counts: base.counts.clone(),
+        uucp_sender: base.uucp_sender.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! The `<id>-H` spool file: an in-memory form, its writer and its reader (Exim's layout).
 
+use std::io::Write;
+
 use super::SpoolError;
 
 /// One `-name value` option line; `tainted` adds the second `-` (`--helo_name x`).
@@ -88,12 +90,12 @@ impl HeaderFile {
     /// The bytes of the file, in Exim's order.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut o = Vec::with_capacity(1024);
-        o.extend_from_slice(format!("{}-H\n", self.id).as_bytes());
-        o.extend_from_slice(format!("{} {} {}\n", self.login, self.uid, self.gid).as_bytes());
+        let _ = writeln!(o, "{}-H", self.id);
+        let _ = writeln!(o, "{} {} {}", self.login, self.uid, self.gid);
         o.push(b'<');
-        o.extend_from_slice(&zap_newlines(&self.sender));
+        push_zapped(&mut o, &self.sender);
         o.extend_from_slice(b">\n");
-        o.extend_from_slice(format!("{} {}\n", self.received_time, self.warning_count).as_bytes());
+        let _ = writeln!(o, "{} {}", self.received_time, self.warning_count);
         // Exim writes connection options, then the ACL variables, then the rest; the
         // builder keeps `options` in that order with ACL variables after `received_protocol`.
         let split = self
@@ -109,9 +111,7 @@ impl HeaderFile {
             if v.tainted {
                 o.push(b'-');
             }
-            o.extend_from_slice(
-                format!("acl{} {} {}\n", v.scope, v.rest, v.value.len()).as_bytes(),
-            );
+            let _ = writeln!(o, "acl{} {} {}", v.scope, v.rest, v.value.len());
             o.extend_from_slice(&v.value);
             o.push(b'\n');
         }
@@ -119,24 +119,24 @@ impl HeaderFile {
             write_option(&mut o, opt);
         }
         write_tree(&mut o, &self.non_recipients);
-        o.extend_from_slice(format!("{}\n", self.recipients.len()).as_bytes());
+        let _ = writeln!(o, "{}", self.recipients.len());
         for r in &self.recipients {
-            o.extend_from_slice(&zap_newlines(&r.address));
+            push_zapped(&mut o, &r.address);
             // As Exim: an ORCPT without NOTIFY flags is not written.
             if r.errors_to.is_some() || r.dsn_flags != 0 || r.pno >= 0 {
-                let orcpt = zap_newlines(r.orcpt.as_deref().unwrap_or_default());
-                let errors_to = zap_newlines(r.errors_to.as_deref().unwrap_or_default());
+                let orcpt = r.orcpt.as_deref().unwrap_or_default();
+                let errors_to = r.errors_to.as_deref().unwrap_or_default();
                 o.push(b' ');
-                o.extend_from_slice(&orcpt);
-                o.extend_from_slice(format!(" {},{} ", orcpt.len(), r.dsn_flags).as_bytes());
-                o.extend_from_slice(&errors_to);
-                o.extend_from_slice(format!(" {},{}#3", errors_to.len(), r.pno).as_bytes());
+                push_zapped(&mut o, orcpt);
+                let _ = write!(o, " {},{} ", orcpt.len(), r.dsn_flags);
+                push_zapped(&mut o, errors_to);
+                let _ = write!(o, " {},{}#3", errors_to.len(), r.pno);
             }
             o.push(b'\n');
         }
         o.push(b'\n');
         for h in &self.headers {
-            o.extend_from_slice(format!("{:03}", h.text.len()).as_bytes());
+            let _ = write!(o, "{:03}", h.text.len());
             o.push(h.kind);
             o.push(b' ');
             o.extend_from_slice(&h.text);
@@ -285,16 +285,14 @@ fn write_option(o: &mut Vec<u8>, opt: &OptionLine) {
     o.extend_from_slice(opt.name.as_bytes());
     if let Some(v) = &opt.value {
         o.push(b' ');
-        o.extend_from_slice(&zap_newlines(v));
+        push_zapped(o, v);
     }
     o.push(b'\n');
 }
 
 /// Newlines would break the line format; Exim turns them into spaces.
-fn zap_newlines(v: &[u8]) -> Vec<u8> {
-    v.iter()
-        .map(|&c| if c == b'\n' { b' ' } else { c })
-        .collect()
+fn push_zapped(o: &mut Vec<u8>, v: &[u8]) {
+    o.extend(v.iter().map(|&c| if c == b'\n' { b' ' } else { c }));
 }
 
 /// Exim's balanced-tree dump: `XX` when empty, else pre-order `YN addr` lines where the
@@ -309,7 +307,7 @@ fn write_tree(o: &mut Vec<u8>, items: &[Vec<u8>]) {
         o.push(if left.is_empty() { b'N' } else { b'Y' });
         o.push(if right.is_empty() { b'N' } else { b'Y' });
         o.push(b' ');
-        o.extend_from_slice(&zap_newlines(me));
+        push_zapped(o, me);
         o.push(b'\n');
         node(o, left);
         node(o, right);

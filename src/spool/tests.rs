@@ -772,3 +772,20 @@ fn split_spool_matches_exims_layout() {
     assert_eq!(flat.read_header(&fid).unwrap().id, fid);
     assert_eq!(only_id(&flat), fid);
 }
+
+#[test]
+fn header_split_keeps_continuations_and_stops_at_the_body() {
+    use super::build::{header_slices, split_headers};
+    let data = b"Subject: a\n b\nFrom: x\nnot a header\nbody\n";
+    let (h, body) = split_headers(data);
+    assert_eq!(h, vec![b"Subject: a\n b\n".to_vec(), b"From: x\n".to_vec()]);
+    assert_eq!(body, b"not a header\nbody\n");
+    let (h, body) = split_headers(b"A: 1\n\nbody");
+    assert_eq!((h, body), (vec![b"A: 1\n".to_vec()], &b"body"[..]));
+    // The last line may lack its newline: the owned form adds it, the borrowed does not.
+    assert_eq!(split_headers(b"A: 1").0, vec![b"A: 1\n".to_vec()]);
+    assert_eq!(header_slices(b"A: 1").0, vec![&b"A: 1"[..]]);
+    let (h, body) = split_headers(b" x\nA: 1\n");
+    assert!(h.is_empty());
+    assert_eq!(body, b" x\nA: 1\n");
+}

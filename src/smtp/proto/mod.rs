@@ -17,6 +17,8 @@ pub const MAX_COMMAND_LINE: usize = 16384;
 
 /// Longest partial data line held before it is moved into the message body.
 const MAX_DATA_PIECE: usize = 65536;
+/// The message buffer's first size (it lives only while DATA is read).
+const DATA_FIRST_CAPACITY: usize = 8192;
 
 /// One command line, split into its verb and argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +149,8 @@ impl Receiver {
     /// After `354`: read a message terminated by a dot line.
     pub fn start_data(&mut self) {
         self.mode = Mode::Data {
-            body: Vec::new(),
+            // Room for a typical message up front instead of a dozen doublings.
+            body: Vec::with_capacity(DATA_FIRST_CAPACITY),
             lf_only: None,
             at_start: true,
         };
@@ -292,9 +295,7 @@ impl Receiver {
             self.pos += nl + 1;
             if !*at_start {
                 *at_start = true;
-                let mut l = content.to_vec();
-                l.push(b'\n');
-                push_data(body, &l, &mut self.data_size, self.max_message);
+                push_line(body, content, &mut self.data_size, self.max_message);
                 continue;
             }
             if content == b"." {
@@ -303,9 +304,21 @@ impl Receiver {
                 return Some(Event::Message(body));
             }
             let content = content.strip_prefix(b".").unwrap_or(content);
-            let mut l = content.to_vec();
-            l.push(b'\n');
-            push_data(body, &l, &mut self.data_size, self.max_message);
+            push_line(body, content, &mut self.data_size, self.max_message);
+        }
+    }
+}
+
+/// `push_data` of `content` and a newline, without joining them first.
+fn push_line(body: &mut Vec<u8>, content: &[u8], size: &mut usize, max: usize) {
+    *size = size.saturating_add(content.len() + 1);
+    if body.len() < max {
+        let room = max - body.len();
+        if content.len() < room {
+            body.extend_from_slice(content);
+            body.push(b'\n');
+        } else {
+            body.extend_from_slice(&content[..room]);
         }
     }
 }

@@ -95,9 +95,12 @@ impl Session {
     pub(super) fn command(&mut self, c: CommandLine) -> Done {
         // Per-command ACL state (per_cmd/per_rcpt ratelimit results) lasts one command.
         self.acl_state.reset_command();
-        self.ctx.set("smtp_command", Val::tainted(c.line.clone()));
         self.ctx
-            .set("smtp_command_argument", Val::tainted(c.arg.clone()));
+            .set_id(crate::vid!("smtp_command"), Val::tainted(c.line.clone()));
+        self.ctx.set_id(
+            crate::vid!("smtp_command_argument"),
+            Val::tainted(c.arg.clone()),
+        );
         self.cmd = c.clone();
         if self.tls_broken {
             return verbs::starttls::after_failure(self, c.verb);

@@ -41,7 +41,10 @@ pub fn submission_fixups(
         .clone()
         .filter(|q| !q.is_empty())
         .unwrap_or_else(|| s.cfg.primary_hostname.clone());
-    let auth = s.ctx.get("authenticated_id").map(|v| v.bytes.clone());
+    let auth = s
+        .ctx
+        .fixed(crate::vid!("authenticated_id"))
+        .map(|v| v.bytes.clone());
     let sender = s.env.sender.clone().unwrap_or_default();
     let mut id_domain = s.cfg.primary_hostname.clone();
     let mut id_text = String::new();
@@ -90,7 +93,8 @@ pub fn submission_fixups(
     let fx = crate::smtp::submission::fixups(&headers, &sub, &facts);
     let created_id = fx.added.iter().any(|l| l.starts_with("Message-Id:"));
     if let Some(new) = &fx.new_sender {
-        s.ctx.set("sender_address", Val::tainted(new.clone()));
+        s.ctx
+            .set_id(crate::vid!("sender_address"), Val::tainted(new.clone()));
         s.env.sender = Some(new.clone());
     }
     let applied = crate::smtp::submission::apply(&body, &fx);
@@ -127,6 +131,7 @@ pub fn scan_input(s: &mut Session, id: &str, body: &Arc<Vec<u8>>) {
         frozen_at: None,
         obsolete_headers: &[],
         bmi_verdicts: None,
+        received_header: None,
     };
     let received = crate::spool::build::received_header(&msg, &template).unwrap_or_default();
     s.acl_state.received_header = received;

@@ -31,6 +31,7 @@ pub fn scan(s: &mut Session, id: &str, body: &[u8], obsolete: &[usize]) -> Optio
         frozen_at: None,
         obsolete_headers: obsolete,
         bmi_verdicts: None,
+        received_header: None,
     };
     let out = crate::features::bmi::receive::process(
         &s.acls.env.bmi,

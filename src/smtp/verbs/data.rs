@@ -184,13 +184,16 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
         seen.as_deref().unwrap_or(&body),
         visible,
     )));
-    s.ctx.set("message_exim_id", id.as_str());
-    s.ctx.set("message_id", id.as_str());
-    s.ctx.set("message_size", size.to_string());
-    s.ctx
-        .set("recipients_count", s.env.recipients.len().to_string());
+    s.ctx.set_id(crate::vid!("message_exim_id"), id.as_str());
+    s.ctx.set_id(crate::vid!("message_id"), id.as_str());
+    s.ctx.set_id(crate::vid!("message_size"), size.to_string());
+    s.ctx.set_id(
+        crate::vid!("recipients_count"),
+        s.env.recipients.len().to_string(),
+    );
     let recipients: Vec<u8> = s.env.recipients.join(&b", "[..]);
-    s.ctx.set("recipients", Val::tainted(recipients));
+    s.ctx
+        .set_id(crate::vid!("recipients"), Val::tainted(recipients));
     crate::smtp::verbs::arrival::scan_input(s, &id, &body);
     s.acl_state.obsolete_headers = obsolete.clone();
     let mut accept_msg = None;
@@ -230,8 +233,9 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             crate::smtp::verbs::prdr::Outcome::Finished(done) => return done,
         }
     }
-    if let Some(spec) = s.cfg.acl_smtp_data.clone().filter(|_| !s.env.discarded) {
-        let v = s.acl(Phase::Data, &spec);
+    let cfg = Arc::clone(&s.cfg);
+    if let Some(spec) = cfg.acl_smtp_data.as_ref().filter(|_| !s.env.discarded) {
+        let v = s.acl(Phase::Data, spec);
         // The PRDR ACL's header lines join with the DATA ACL's (Exim has no step of
         // its own for them: without a DATA ACL they are lost).
         crate::smtp::verbs::mime::apply_added_headers(s);
@@ -276,6 +280,15 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
             frozen_at: s.acl_state.frozen_at,
             obsolete_headers: &obsolete,
             bmi_verdicts: bmi_verdicts.as_deref(),
+            received_header: Some((
+                s.acls
+                    .env
+                    .received_header_text
+                    .as_deref()
+                    .unwrap_or(crate::spool::build::DEFAULT_RECEIVED_HEADER_TEXT),
+                s.acl_state.received_header.as_slice(),
+            ))
+            .filter(|(_, h)| !h.is_empty()),
         };
         match sink.map_or(Ok(None), |sink| sink.store_sized(&msg)) {
             Ok(Some(n)) => stored_size = Some(n),
@@ -315,7 +328,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
     }
     let proto = s
         .ctx
-        .get("received_protocol")
+        .fixed(crate::vid!("received_protocol"))
         .map(|v| v.as_str_lossy().into_owned())
         .unwrap_or_else(|| if s.esmtp { "esmtp" } else { "smtp" }.to_string());
     let mut line = format!(
@@ -357,7 +370,7 @@ fn finish(s: &mut Session, body: Vec<u8>, size: usize, chunk: Option<(usize, usi
 
 /// The `id=` element of the `<=` line: the Message-ID header's address, without `<>`.
 pub(crate) fn log_message_id(data: &[u8]) -> Option<String> {
-    let (headers, _) = crate::spool::build::split_headers(data);
+    let (headers, _) = crate::spool::build::header_slices(data);
     let h = headers.iter().find(|h| {
         h.len() > 11 && h[..10].eq_ignore_ascii_case(b"message-id") && {
             let rest = h[10..].trim_ascii_start();

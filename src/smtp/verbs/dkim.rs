@@ -14,10 +14,10 @@ use crate::smtp::session::{Done, Session};
 pub fn verify(s: &mut Session, message: &[u8]) {
     // Exim's dmarc_init: `$dmarc_status` starts as "none" for a message from a host.
     if s.ctx
-        .get("sender_host_address")
+        .fixed(crate::vid!("sender_host_address"))
         .is_some_and(|v| !v.is_empty())
     {
-        s.ctx.set("dmarc_status", "none");
+        s.ctx.set_id(crate::vid!("dmarc_status"), "none");
         let disabled = s.acl_state.has_control("dmarc_disable_verify")
             || s.acl_state.has_control("dkim_disable_verify");
         if let (Some(path), false) = (&s.acls.env.mailauth.dmarc_tld_file, disabled) {
@@ -36,8 +36,10 @@ pub fn verify(s: &mut Session, message: &[u8]) {
     for line in &ver.log {
         s.log(line.clone());
     }
-    s.ctx
-        .set("dkim_signers", Val::tainted(ver.signers().into_bytes()));
+    s.ctx.set_id(
+        crate::vid!("dkim_signers"),
+        Val::tainted(ver.signers().into_bytes()),
+    );
     s.ctx.auth_results.dkim = Some(ver);
 }
 
@@ -113,8 +115,10 @@ fn run_for_signer(
     results: &mut Vec<String>,
     verbose: bool,
 ) -> crate::acl::Verdict {
-    s.ctx
-        .set("dkim_cur_signer", Val::tainted(signer.as_bytes()));
+    s.ctx.set_id(
+        crate::vid!("dkim_cur_signer"),
+        Val::tainted(signer.as_bytes()),
+    );
     let by_identity = signer.contains('@');
     let matching: Vec<usize> = s
         .ctx
@@ -155,8 +159,8 @@ fn run_for_signer(
         let (status, reason) = sig
             .as_ref()
             .map_or(("none", ""), |g| (status_word(g), reason_word(g)));
-        s.ctx.set("dkim_verify_status", status);
-        s.ctx.set("dkim_verify_reason", reason);
+        s.ctx.set_id(crate::vid!("dkim_verify_status"), status);
+        s.ctx.set_id(crate::vid!("dkim_verify_reason"), reason);
         let v = s.acl(Phase::Dkim, spec);
         let now = |s: &Session, n: &str| {
             s.ctx

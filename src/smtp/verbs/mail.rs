@@ -100,32 +100,39 @@ pub fn handle_mail(s: &mut Session) -> Done {
     s.env.smtputf8 = args.smtputf8;
     s.env.prdr = args.prdr && s.cfg.prdr_enable;
     if s.env.prdr {
-        s.ctx.set("prdr_requested", "yes");
+        s.ctx.set_id(crate::vid!("prdr_requested"), "yes");
     }
     if args.smtputf8 {
-        s.ctx.set("message_smtputf8", "yes");
+        s.ctx.set_id(crate::vid!("message_smtputf8"), "yes");
     } else {
-        s.ctx.unset("message_smtputf8");
+        s.ctx.unset_ids(&[crate::vid!("message_smtputf8")]);
     }
     if args.smtputf8 {
         // Exim prefixes the protocol once; it stays until the next HELO/EHLO.
         let proto = s
             .ctx
-            .get("received_protocol")
+            .fixed(crate::vid!("received_protocol"))
             .map(|v| v.as_str_lossy().into_owned())
             .unwrap_or_default();
         if !proto.starts_with("utf8") {
-            s.ctx.set("received_protocol", format!("utf8{proto}"));
+            s.ctx
+                .set_id(crate::vid!("received_protocol"), format!("utf8{proto}"));
         }
     }
-    s.ctx.set("sender_address", Val::tainted(sender.clone()));
     s.ctx
-        .set("sender_address_local_part", Val::tainted(addr.local_part()));
-    s.ctx
-        .set("sender_address_domain", Val::tainted(addr.domain()));
-    s.ctx.set("message_size", size.to_string());
-    if let Some(spec) = s.cfg.acl_smtp_mail.clone() {
-        let v = s.acl(Phase::Mail, &spec);
+        .set_id(crate::vid!("sender_address"), Val::tainted(sender.clone()));
+    s.ctx.set_id(
+        crate::vid!("sender_address_local_part"),
+        Val::tainted(addr.local_part()),
+    );
+    s.ctx.set_id(
+        crate::vid!("sender_address_domain"),
+        Val::tainted(addr.domain()),
+    );
+    s.ctx.set_id(crate::vid!("message_size"), size.to_string());
+    let cfg = std::sync::Arc::clone(&s.cfg);
+    if let Some(spec) = cfg.acl_smtp_mail.as_ref() {
+        let v = s.acl(Phase::Mail, spec);
         match v.rc {
             Rc::Ok | Rc::Discard => {
                 if v.rc == Rc::Discard {
@@ -141,7 +148,7 @@ pub fn handle_mail(s: &mut Session) -> Done {
             }
             _ => {
                 s.env.sender = None;
-                s.ctx.unset("sender_address");
+                s.ctx.unset_ids(&[crate::vid!("sender_address")]);
                 return s.acl_fail(Phase::Mail, &v);
             }
         }

@@ -12,8 +12,8 @@ use crate::smtp::session::{Done, Session};
 /// was refused (the reply is sent); `None` to go on to the DATA ACL.
 pub fn run(s: &mut Session, id: &str) -> Option<Done> {
     // Exim starts each message with these values, MIME ACL or not.
-    s.ctx.set("mime_part_count", "-1");
-    s.ctx.set("mime_is_rfc822", "0");
+    s.ctx.set_id(crate::vid!("mime_part_count"), "-1");
+    s.ctx.set_id(crate::vid!("mime_is_rfc822"), "0");
     let spec = s.cfg.acl_smtp_mime.clone()?;
     let msg = s.ctx.message.clone()?;
     let is_mime = msg
@@ -80,7 +80,7 @@ pub fn run(s: &mut Session, id: &str) -> Option<Done> {
         if main_count.is_none() {
             main_count = s
                 .ctx
-                .get("mime_part_count")
+                .fixed(crate::vid!("mime_part_count"))
                 .map(|v| v.as_str_lossy().into_owned());
         }
         // Then each `message/rfc822` part, decoded, as a message of its own.

@@ -71,9 +71,12 @@ fn rcpt(s: &mut Session) -> Done {
         return Done::Continue;
     }
     s.env.rcpt_count += 1;
-    s.ctx.set("rcpt_count", s.env.rcpt_count.to_string());
     s.ctx
-        .set("recipients_count", s.env.recipients.len().to_string());
+        .set_id(crate::vid!("rcpt_count"), s.env.rcpt_count.to_string());
+    s.ctx.set_id(
+        crate::vid!("recipients_count"),
+        s.env.recipients.len().to_string(),
+    );
     // Exim lowercases both for the RCPT ACL (`control = caseful_local_part` restores
     // the local part as sent).
     s.acl_state.rcpt_original = Some((addr.local_part().to_vec(), addr.domain().to_vec()));
@@ -81,16 +84,19 @@ fn rcpt(s: &mut Session) -> Done {
         "local_part",
         Val::tainted(addr.local_part().to_ascii_lowercase()),
     );
-    s.ctx
-        .set("domain", Val::tainted(addr.domain().to_ascii_lowercase()));
-    let v = match s.cfg.acl_smtp_rcpt.clone() {
+    s.ctx.set_id(
+        crate::vid!("domain"),
+        Val::tainted(addr.domain().to_ascii_lowercase()),
+    );
+    let cfg = std::sync::Arc::clone(&s.cfg);
+    let v = match cfg.acl_smtp_rcpt.as_ref() {
         // After a MAIL ACL discard Exim runs no RCPT ACL.
         _ if s.env.mail_discarded => crate::acl::Verdict {
             rc: Rc::Discard,
             user_message: None,
             log_message: None,
         },
-        Some(spec) => s.acl(Phase::Rcpt, &spec),
+        Some(spec) => s.acl(Phase::Rcpt, spec),
         // No RCPT ACL: Exim refuses every recipient from a remote host.
         None => {
             s.ctx.trace(|| "ACL is NULL: implicit DENY".into());
@@ -101,8 +107,8 @@ fn rcpt(s: &mut Session) -> Done {
             }
         }
     };
-    s.ctx.unset("local_part");
-    s.ctx.unset("domain");
+    s.ctx.unset_ids(&[crate::vid!("local_part")]);
+    s.ctx.unset_ids(&[crate::vid!("domain")]);
     s.acl_state.rcpt_original = None;
     match v.rc {
         Rc::Ok | Rc::Discard => {
@@ -128,8 +134,10 @@ fn rcpt(s: &mut Session) -> Done {
                         orcpt: args.orcpt.clone(),
                     });
             }
-            s.ctx
-                .set("recipients_count", s.env.recipients.len().to_string());
+            s.ctx.set_id(
+                crate::vid!("recipients_count"),
+                s.env.recipients.len().to_string(),
+            );
             match v.user_message {
                 Some(u) => user_reply(s, "250", &u),
                 None => s.reply("250 Accepted"),
