@@ -305,21 +305,28 @@ impl Journal {
     /// A new segment, locked against start-up replay by another process, with its name
     /// durable before any record relies on it.
     fn new_segment(&self) -> Result<Segment, SpoolError> {
-        let seq = {
-            let mut n = self.next_seq.lock().unwrap_or_else(|p| p.into_inner());
-            *n += 1;
-            *n
+        // Never reuse a name: a segment left by an earlier process with this pid (after a
+        // reboot) that replay could not delete must not be truncated.
+        let (file, path) = loop {
+            let seq = {
+                let mut n = self.next_seq.lock().unwrap_or_else(|p| p.into_inner());
+                *n += 1;
+                *n
+            };
+            let path = self
+                .dir
+                .join(format!("{}-{seq:08}.rxj", std::process::id()));
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(SPOOL_MODE)
+                .open(&path)
+            {
+                Ok(file) => break (file, path),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io_err(&path)(e)),
+            }
         };
-        let path = self
-            .dir
-            .join(format!("{}-{seq:08}.rxj", std::process::id()));
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(SPOOL_MODE)
-            .open(&path)
-            .map_err(io_err(&path))?;
         // SAFETY: flock on a descriptor we own; no memory is passed.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             return Err(io_err(&path)(std::io::Error::last_os_error()));

@@ -324,3 +324,21 @@ fn damaged_segments_never_panic_or_mislead() {
         }
     }
 }
+
+/// A new segment never takes the name of one already there (an earlier process with the
+/// same pid whose segment could not be replayed): that one is left whole.
+#[test]
+fn a_new_segment_never_overwrites_an_old_one() {
+    let dir = TempDir::new("journal-names");
+    let (journal, _) = Journal::open(&dir.0).unwrap();
+    let taken = dir
+        .0
+        .join(format!("journal/{}-00000001.rxj", std::process::id()));
+    fs::write(&taken, b"left by an earlier process").unwrap();
+    journal
+        .append_then(&[&record("1xYYiM-0004he-A5", "x\n")], || {})
+        .unwrap();
+    assert_eq!(fs::read(&taken).unwrap(), b"left by an earlier process");
+    assert_eq!(segments(&dir.0).len(), 2);
+    journal.shutdown();
+}
