@@ -378,12 +378,10 @@ fn rename_step(
         let Err(e) = File::open(dir).and_then(|d| d.sync_all()) else {
             continue;
         };
+        let e = io_err(dir)(e);
         for (j, t) in batch.iter().zip(track.iter_mut()) {
             if j.dir == dir && t.error.is_none() {
-                t.error = Some(SpoolError::Io {
-                    path: dir.to_path_buf(),
-                    source: std::io::Error::new(e.kind(), e.to_string()),
-                });
+                t.error = Some(copy_err(&e));
             }
         }
     }

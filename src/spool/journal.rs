@@ -154,17 +154,30 @@ struct Segment {
     first: Option<Instant>,
 }
 
+impl Segment {
+    /// Old enough to close (or, counting its size, full enough).
+    fn due(&self, by_size: bool) -> bool {
+        (by_size && self.bytes >= ROTATE_BYTES)
+            || self.first.is_some_and(|t| t.elapsed() >= ROTATE_AFTER)
+    }
+}
+
+/// What appends share, under one lock: the open segment, the next segment number and the
+/// scratch buffer for a batch's records.
+#[derive(Default)]
+struct Open {
+    seg: Option<Segment>,
+    next_seq: u64,
+    buf: Vec<u8>,
+}
+
 /// The daemon's journal: appends, rotation, and the thread that retires closed segments.
 pub struct Journal {
-    spool: PathBuf,
     dir: PathBuf,
-    next_seq: Mutex<u64>,
-    current: Mutex<Option<Segment>>,
+    current: Mutex<Open>,
     /// Closed segments go to the retiring thread; `None` asks it to stop.
-    retire: Mutex<mpsc::Sender<Option<(File, PathBuf)>>>,
+    retire: mpsc::Sender<Option<(File, PathBuf)>>,
     retired: Mutex<Option<std::thread::JoinHandle<()>>>,
-    /// Scratch buffer for a batch's records.
-    buf: Mutex<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -200,13 +213,10 @@ impl Journal {
         let (tx, rx) = mpsc::channel();
         let syncer = sync_handle(spool)?;
         let journal = Arc::new(Journal {
-            spool: spool.to_path_buf(),
             dir: dir.clone(),
-            next_seq: Mutex::new(0),
-            current: Mutex::new(None),
-            retire: Mutex::new(tx),
+            current: Mutex::default(),
+            retire: tx,
             retired: Mutex::new(None),
-            buf: Mutex::new(Vec::new()),
         });
         let weak = Arc::downgrade(&journal);
         let handle = std::thread::Builder::new()
@@ -217,45 +227,39 @@ impl Journal {
         Ok((journal, recovery))
     }
 
-    /// The spool directory this journal protects.
-    pub fn spool(&self) -> &Path {
-        &self.spool
-    }
-
     /// Append `records` and sync them, then run `then` (which links the messages' files)
     /// before the segment can be closed: a segment is retired (`syncfs`, delete) only once
     /// every file it protects has its name. `then` does not run when the append fails.
     /// When this returns `Ok`, the records survive a crash.
     pub fn append_then(&self, records: &[&Record], then: impl FnOnce()) -> Result<(), SpoolError> {
-        let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        let due = cur.as_ref().is_some_and(|s| {
-            s.bytes >= ROTATE_BYTES || s.first.is_some_and(|t| t.elapsed() >= ROTATE_AFTER)
-        });
-        if due {
-            self.close(cur.take());
+        let mut open = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let open = &mut *open;
+        if open.seg.as_ref().is_some_and(|s| s.due(true)) {
+            self.close(open.seg.take());
         }
-        if cur.is_none() {
-            *cur = Some(self.new_segment()?);
+        if open.seg.is_none() {
+            open.seg = Some(self.new_segment(&mut open.next_seq)?);
         }
-        let seg = cur.as_mut().expect("a segment was just opened");
-        let mut buf = self.buf.lock().unwrap_or_else(|p| p.into_inner());
-        buf.clear();
+        let seg = open.seg.as_mut().expect("a segment was just opened");
+        open.buf.clear();
         for r in records {
-            r.encode(&mut buf);
+            r.encode(&mut open.buf);
         }
-        let written = seg.file.write_all(&buf).and_then(|()| seg.file.sync_data());
+        let written = seg
+            .file
+            .write_all(&open.buf)
+            .and_then(|()| seg.file.sync_data());
         if let Err(e) = written {
             // A segment that failed a write may hold a torn record: start a new one.
             let path = seg.path.clone();
-            self.close(cur.take());
+            self.close(open.seg.take());
             return Err(io_err(&path)(e));
         }
-        seg.bytes += buf.len() as u64;
+        seg.bytes += open.buf.len() as u64;
         seg.first.get_or_insert_with(Instant::now);
-        if buf.capacity() > 1 << 20 {
-            *buf = Vec::new();
+        if open.buf.capacity() > 1 << 20 {
+            open.buf = Vec::new();
         }
-        drop(buf);
         // Still holding `current`: the timer cannot close this segment under the links.
         then();
         Ok(())
@@ -264,25 +268,18 @@ impl Journal {
     /// Close the open segment if it is due (called now and then by the retiring side, so a
     /// quiet daemon does not keep an old segment).
     pub fn rotate_if_due(&self) {
-        let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if cur
-            .as_ref()
-            .is_some_and(|s| s.first.is_some_and(|t| t.elapsed() >= ROTATE_AFTER))
-        {
-            self.close(cur.take());
+        let mut open = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if open.seg.as_ref().is_some_and(|s| s.due(false)) {
+            self.close(open.seg.take());
         }
     }
 
     /// A clean stop: make everything durable, delete every segment, stop the thread.
     pub fn shutdown(&self) {
-        let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        self.close(cur.take());
-        drop(cur);
-        let _ = self
-            .retire
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(None);
+        let mut open = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        self.close(open.seg.take());
+        drop(open);
+        let _ = self.retire.send(None);
         if let Some(h) = self
             .retired
             .lock()
@@ -295,24 +292,17 @@ impl Journal {
 
     fn close(&self, seg: Option<Segment>) {
         let Some(seg) = seg else { return };
-        let _ = self
-            .retire
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(Some((seg.file, seg.path)));
+        let _ = self.retire.send(Some((seg.file, seg.path)));
     }
 
     /// A new segment, locked against start-up replay by another process, with its name
     /// durable before any record relies on it.
-    fn new_segment(&self) -> Result<Segment, SpoolError> {
+    fn new_segment(&self, next_seq: &mut u64) -> Result<Segment, SpoolError> {
         // Never reuse a name: a segment left by an earlier process with this pid (after a
         // reboot) that replay could not delete must not be truncated.
         let (file, path) = loop {
-            let seq = {
-                let mut n = self.next_seq.lock().unwrap_or_else(|p| p.into_inner());
-                *n += 1;
-                *n
-            };
+            *next_seq += 1;
+            let seq = *next_seq;
             let path = self
                 .dir
                 .join(format!("{}-{seq:08}.rxj", std::process::id()));
