@@ -70,14 +70,21 @@ impl Macros {
 /// Expand one line the way `exim -be` prints it: the result, or `Failed: <message>`.
 /// Exim prints results as C strings, so output stops at a NUL byte (`\x00`, `\x`).
 pub fn run_line(line: &str, ctx: &mut Context) -> (Vec<u8>, Option<crate::ExpandError>) {
-    let parsed = expand::parse(line);
-    match expand::expand(&parsed, ctx) {
+    run_parsed(&expand::parse(line), ctx)
+}
+
+/// As [`run_line`] for an expansion parsed already.
+pub fn run_parsed(
+    parsed: &expand::Expansion,
+    ctx: &mut Context,
+) -> (Vec<u8>, Option<crate::ExpandError>) {
+    match expand::expand(parsed, ctx) {
         Ok(v) => (until_nul(v.bytes), None),
         Err(e) => (format!("Failed: {}", e.message).into_bytes(), Some(e)),
     }
 }
 
-fn flush_log(ctx: &mut Context) {
+pub(crate) fn flush_log(ctx: &mut Context) {
     let mut err = io::stderr();
     for l in ctx.log.drain(..) {
         let _ = writeln!(
@@ -91,7 +98,7 @@ fn flush_log(ctx: &mut Context) {
 /// Read logical lines from `input` as bytes (trailing blanks stripped, `\` joins lines,
 /// the joined line's leading blanks dropped) into `line`; false at end of input.
 /// `buf` is scratch space: both buffers are reused from line to line.
-fn next_logical_line(
+pub(crate) fn next_logical_line(
     input: &mut dyn BufRead,
     line: &mut Vec<u8>,
     buf: &mut Vec<u8>,
@@ -156,36 +163,57 @@ fn has_uppercase(s: &[u8]) -> bool {
         .fold(false, |found, c| found | c.is_ascii_uppercase())
 }
 
-/// What one `-be` input line prints: a macro definition's confirmation (or its error
-/// on stderr), else the expansion result. Lines that are not UTF-8 skip macros.
-fn process_line(line: &[u8], macros: &mut Macros, ctx: &mut Context) -> Option<Vec<u8>> {
+/// What one `-be` input line asks for, decided before evaluation: macros are applied and
+/// defined here, so parsing needs nothing from the evaluation of earlier lines.
+pub(crate) enum Job {
+    /// An expansion to evaluate and print.
+    Expand(expand::Expansion),
+    /// A line printed as it is (a macro definition's confirmation).
+    Print(String),
+    /// A macro definition's error, for stderr.
+    Complain(String),
+    /// Reading the input failed: report it and stop with status 1.
+    ReadFailed(io::Error),
+}
+
+/// Turn one input line into its [`Job`]. Lines that are not UTF-8 skip macros.
+pub(crate) fn prepare_line(line: &[u8], macros: &mut Macros) -> Job {
     match std::str::from_utf8(line) {
         // Macro names start with an uppercase letter (or `_` and one): no uppercase, no macro.
-        Ok(text) if !has_uppercase(text.as_bytes()) => Some(run_line(text, ctx).0),
+        Ok(text) if !has_uppercase(text.as_bytes()) => Job::Expand(expand::parse(text)),
         Ok(text) => {
             let text = macros.substitute(text);
-            if let Some(msg) = macros.define(&text) {
-                return match msg {
-                    Ok(m) => Some(m.into_bytes()),
-                    Err(e) => {
-                        eprintln!("{e}");
-                        None
-                    }
-                };
+            match macros.define(&text) {
+                Some(Ok(m)) => Job::Print(m),
+                Some(Err(e)) => Job::Complain(e),
+                None => Job::Expand(expand::parse(&text)),
             }
-            Some(run_line(&text, ctx).0)
         }
-        Err(_) => Some(run_bytes(line, ctx).0),
+        Err(_) => Job::Expand(expand::parse_bytes(line)),
+    }
+}
+
+/// What one `-be` input line prints: a macro definition's confirmation (or its error
+/// on stderr), else the expansion result.
+fn process_line(line: &[u8], macros: &mut Macros, ctx: &mut Context) -> Option<Vec<u8>> {
+    match prepare_line(line, macros) {
+        Job::Expand(parsed) => Some(run_parsed(&parsed, ctx).0),
+        Job::Print(m) => Some(m.into_bytes()),
+        Job::Complain(e) => {
+            eprintln!("{e}");
+            None
+        }
+        // `prepare_line` never reads.
+        Job::ReadFailed(e) => {
+            eprintln!("rexim: reading standard input: {e}");
+            None
+        }
     }
 }
 
 /// As [`run_line`] for input that may not be UTF-8.
 pub fn run_bytes(line: &[u8], ctx: &mut Context) -> (Vec<u8>, Option<crate::ExpandError>) {
-    let parsed = expand::parse_bytes(line);
-    match expand::expand(&parsed, ctx) {
-        Ok(v) => (until_nul(v.bytes), None),
-        Err(e) => (format!("Failed: {}", e.message).into_bytes(), Some(e)),
-    }
+    run_parsed(&expand::parse_bytes(line), ctx)
 }
 
 /// One line of a `-be` session: what was typed and what `exim -be` prints for it.
@@ -304,38 +332,7 @@ pub fn main_with_macros(
         return crate::cli::repl::run(ctx, macros);
     }
     drop(out);
-    // Own buffers on both ends: output is flushed only before a read that would block,
-    // so a piped session stays interactive while a batch run makes few syscalls.
-    let mut input = io::BufReader::with_capacity(1 << 16, io::stdin());
-    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout());
-    let (mut line, mut buf) = (Vec::new(), Vec::new());
-    loop {
-        let _ = out.write_all(b"> ");
-        if input.buffer().is_empty() {
-            let _ = out.flush();
-        }
-        match next_logical_line(&mut input, &mut line, &mut buf) {
-            Ok(true) => {
-                let printed = process_line(&line, &mut macros, &mut ctx);
-                if !ctx.log.is_empty() {
-                    let _ = out.flush();
-                    flush_log(&mut ctx);
-                }
-                if let Some(text) = printed {
-                    let _ = out.write_all(&text);
-                    let _ = out.write_all(b"\n");
-                }
-            }
-            Ok(false) => break,
-            Err(e) => {
-                eprintln!("rexim: reading standard input: {e}");
-                return 1;
-            }
-        }
-    }
-    let _ = out.write_all(b"\n");
-    let _ = out.flush();
-    0
+    crate::cli::be_stream::run(io::stdin(), macros, &mut ctx)
 }
 
 fn until_nul(mut b: Vec<u8>) -> Vec<u8> {

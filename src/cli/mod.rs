@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod be;
+pub mod be_stream;
 pub mod bh;
 pub mod config;
 pub mod lint;
