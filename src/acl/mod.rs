@@ -16,6 +16,7 @@ pub mod hints;
 pub mod lists;
 pub mod malware;
 pub mod mime;
+pub mod mime_passes;
 pub mod model;
 pub mod modifiers;
 pub mod phase;
