@@ -18,26 +18,22 @@ mod support;
 use std::path::Path;
 
 use support::scanner;
-use support::transcript::{substitute, BSD_DATE, DATE, MESSAGE_ID};
+use support::scanner::{Names, Started, PRELUDE};
 
 use fake_spamd::{FakeSpamd, Mode};
 
-/// The start of every fixture's configuration.
-const PRELUDE: &str =
-    "primary_hostname = mx.test\ntls_advertise_hosts =\nspool_directory = @SPOOL@\n";
-
-fn start_server(f: &scanner::Fixture, dir: &Path) -> (FakeSpamd, String) {
+fn start_server(f: &scanner::Fixture, dir: &Path) -> Started {
     let reply = f.reply.clone();
     match f.server.as_str() {
         "unix" => {
             let path = dir.join("spamd.sock");
             let s = FakeSpamd::unix(path.clone(), reply, Mode::Answer);
-            (s, path.to_string_lossy().into_owned())
+            started(s, path.to_string_lossy().into_owned())
         }
         "refused" => {
             let port = support::ports::bound_port_without_listener();
             let s = FakeSpamd::tcp(reply, Mode::Close);
-            (s, format!("127.0.0.1 {port}"))
+            started(s, format!("127.0.0.1 {port}"))
         }
         mode => {
             let mode = match mode {
@@ -48,47 +44,26 @@ fn start_server(f: &scanner::Fixture, dir: &Path) -> (FakeSpamd, String) {
             };
             let s = FakeSpamd::tcp(reply, mode);
             let a = format!("127.0.0.1 {}", s.port);
-            (s, a)
+            started(s, a)
         }
+    }
+}
+
+fn started(s: FakeSpamd, address: String) -> Started {
+    Started {
+        address,
+        requests: Box::new(move || s.take_requests()),
     }
 }
 
 /// One `-bh` run of `binary`: stdout, stderr, and what spamd received, normalised.
 fn run(binary: &str, who: &str, f: &scanner::Fixture) -> (String, String, String) {
-    let dir = scanner::scratch("spam", who, &f.name);
-    let (server, address) = start_server(f, &dir);
-    let spool = dir.to_string_lossy().into_owned();
-    let conf = dir.join("test.conf");
-    let config = f
-        .config
-        .replace("@SPOOL@", &spool)
-        .replace("@SPAMD@", &address);
-    std::fs::write(&conf, config).unwrap();
-    let o = scanner::run_bh(binary, &conf, &f.dialogue);
-    let requests = server.take_requests();
-    let norm = |t: &str| {
-        let t = t
-            .replace(&conf.to_string_lossy().into_owned(), "<CONF>")
-            .replace(&address, "<SPAMD>")
-            .replace(&spool, "<SPOOL>");
-        let t = match address.split_once(' ') {
-            Some((_, port)) => t.replace(&format!(":{port}"), ":<PORT>"),
-            None => t,
-        };
-        substitute(&t, &[DATE, BSD_DATE, MESSAGE_ID])
+    let names = Names {
+        kind: "spam",
+        name: "SPAMD",
+        extra: &[],
     };
-    let t = scanner::transcript(&o, &requests, keep_stderr_line, norm);
-    let _ = std::fs::remove_dir_all(&dir);
-    t
-}
-
-/// Drop what rexim does not trace (host-list option checks of the session core, shared
-/// with other work) and the spool copy Exim unlinks (rexim keeps it in memory).
-fn keep_stderr_line(l: &str) -> bool {
-    let option_check = pcre2::bytes::Regex::new(r"^>>> \S+ in [a-z_0-9]+\? ").unwrap();
-    !(option_check.is_match(l.as_bytes()).unwrap()
-        || l.starts_with(">>> unspool_mbox(): unlinking")
-        || l.starts_with("LOG: SMTP syntax error in"))
+    scanner::run_against(binary, who, f, &names, |dir| start_server(f, dir))
 }
 
 #[test]

@@ -151,3 +151,79 @@ pub fn differential(
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The start of every malware and spam fixture's configuration.
+pub const PRELUDE: &str =
+    "primary_hostname = mx.test\ntls_advertise_hosts =\nspool_directory = @SPOOL@\n";
+
+/// A fake scanner up for one run: where it listens (`host port`, or a socket path) and
+/// how to take what it received (the closure owns the server, keeping it up till then).
+pub struct Started {
+    pub address: String,
+    pub requests: Box<dyn FnOnce() -> Vec<Vec<u8>>>,
+}
+
+/// How a scanner's fixtures name it: `@NAME@` in the configuration (its address; `@PORT@`
+/// its port), `<NAME>` in transcripts, plus other `(placeholder, value, shown as)` texts.
+pub struct Names<'a> {
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub extra: &'a [(&'a str, String, &'a str)],
+}
+
+/// One `-bh` run of `binary` against the scanner `start` puts up in the run's directory:
+/// stdout, the stderr lines kept by [`keep_stderr_line`], and what the scanner received,
+/// with addresses, ports, paths and dates replaced by names.
+pub fn run_against(
+    binary: &str,
+    who: &str,
+    f: &Fixture,
+    names: &Names,
+    start: impl FnOnce(&Path) -> Started,
+) -> (String, String, String) {
+    use transcript::{substitute, BSD_DATE, DATE, MESSAGE_ID};
+    let dir = scratch(names.kind, who, &f.name);
+    let server = start(&dir);
+    let address = server.address.clone();
+    let spool = dir.to_string_lossy().into_owned();
+    let conf = dir.join("test.conf");
+    let mut config = f
+        .config
+        .replace("@SPOOL@", &spool)
+        .replace(&format!("@{}@", names.name), &address)
+        .replace("@PORT@", address.split_once(' ').map_or("0", |(_, p)| p));
+    for (placeholder, value, _) in names.extra {
+        config = config.replace(placeholder, value);
+    }
+    std::fs::write(&conf, config).unwrap();
+    let o = run_bh(binary, &conf, &f.dialogue);
+    let requests = (server.requests)();
+    let norm = |t: &str| {
+        let mut t = t
+            .replace(&conf.to_string_lossy().into_owned(), "<CONF>")
+            .replace(&address, &format!("<{}>", names.name))
+            .replace(&spool, "<SPOOL>");
+        for (_, value, shown) in names.extra {
+            t = t.replace(value, shown);
+        }
+        let t = match address.split_once(' ') {
+            Some((_, port)) => t.replace(&format!(":{port}"), ":<PORT>"),
+            None => t,
+        };
+        substitute(&t, &[DATE, BSD_DATE, MESSAGE_ID])
+    };
+    let t = transcript(&o, &requests, keep_stderr_line, norm);
+    let _ = std::fs::remove_dir_all(&dir);
+    t
+}
+
+/// Drop what rexim does not trace: host-list option checks of the session core (shared
+/// with other work), the debug line naming each scan file Exim unlinks (rexim keeps the
+/// spool copy in memory and removes the scan directory without a trace line), and
+/// syntax-error log lines of the dialogue's end.
+pub fn keep_stderr_line(l: &str) -> bool {
+    let option_check = pcre2::bytes::Regex::new(r"^>>> \S+ in [a-z_0-9]+\? ").unwrap();
+    !(option_check.is_match(l.as_bytes()).unwrap()
+        || l.starts_with(">>> unspool_mbox(): unlinking")
+        || l.starts_with("LOG: SMTP syntax error in"))
+}
