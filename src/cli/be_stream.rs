@@ -36,10 +36,11 @@ pub fn run(input: impl Read + Send + 'static, macros: Macros, ctx: &mut Context)
         }
     };
     let status = evaluate_and_print(rx, done_tx, ctx);
-    // The reader ends once its channel is gone (it may be blocked on input after a
-    // failure here; the process exits anyway).
-    if status == 0 {
-        let _ = reader.join();
+    // After a failure here the reader may still be blocked on input: the process exits
+    // without waiting. A reader that panicked (a bug) cut the output short: say so.
+    if status == 0 && reader.join().is_err() {
+        eprintln!("rexim: the -be reader thread failed; output is incomplete");
+        return 1;
     }
     status
 }
