@@ -52,85 +52,33 @@ pub enum DefTarget<'a> {
     Var(&'a str),
 }
 
-/// Collects the pieces of a sequence: merges text, stops at the first error.
+/// Collects the pieces of a sequence for the reference front end: merges text (copied),
+/// stops at the first error. (The fast front end has its own, `pieces.rs`.)
 #[derive(Default)]
-pub struct SeqBuf<'s> {
+pub struct SeqBuf {
     nodes: Nodes,
-    /// Pending text that is not (only) one run of the source.
     text: Vec<u8>,
     stopped: bool,
-    /// The source had bytes that are not UTF-8, carried as stand-in characters
-    /// (see [`crate::expand::parse::parse_bytes`]); text is mapped back to them.
-    unmap: bool,
-    /// The source, shared: text that is one unbroken run of it becomes a range of it.
-    source: Option<&'s Arc<[u8]>>,
-    /// Pending text that is one unbroken run of `source`, not copied anywhere (then
-    /// `text` is empty).
-    run: Option<(usize, usize)>,
 }
 
-impl<'s> SeqBuf<'s> {
-    /// Start with `text` as the (empty) text buffer: a front end can hand the same
-    /// buffers from sequence to sequence instead of allocating one per sequence.
-    /// With `source`, text copied verbatim from it is stored as a range of it.
-    pub fn with_buffer(unmap: bool, mut text: Vec<u8>, source: Option<&'s Arc<[u8]>>) -> Self {
-        text.clear();
-        SeqBuf {
-            unmap,
-            text,
-            source: source.filter(|_| !unmap),
-            ..SeqBuf::default()
+impl SeqBuf {
+    fn flush_text(&mut self) {
+        if !self.text.is_empty() {
+            let t = Text::from(&self.text[..]);
+            self.text.clear();
+            self.nodes.push(Node::Text(t));
         }
     }
 
-    fn has_text(&self) -> bool {
-        self.run.is_some() || !self.text.is_empty()
-    }
-
-    /// Copy a pending run of the source into `text` (more text that is not part of it follows).
-    fn materialize(&mut self) {
-        if let (Some((start, end)), Some(src)) = (self.run.take(), self.source) {
-            self.text.extend_from_slice(&src[start..end]);
-        }
-    }
-
-    /// The finished text node; the buffer stays for reuse.
-    fn take_text(&mut self) -> Text {
-        if let (Some((start, end)), Some(src)) = (self.run.take(), self.source) {
-            return Text::shared(src, start, end);
-        }
-        let t = if self.unmap {
-            Text::from(super::unmap_bytes(&self.text))
-        } else {
-            Text::from(&self.text[..])
-        };
-        self.text.clear();
-        t
-    }
-
-    /// Add text. `t` may be a slice of the source (then it is tracked as a range).
+    /// Add text.
     pub fn text(&mut self, t: &[u8]) {
-        if self.stopped || t.is_empty() {
-            return;
-        }
-        let offset = self.source.and_then(|src| {
-            let base = src.as_ptr() as usize;
-            let at = (t.as_ptr() as usize).checked_sub(base)?;
-            (at + t.len() <= src.len()).then_some(at)
-        });
-        match (offset, self.run) {
-            (Some(at), Some((start, end))) if at == end => self.run = Some((start, at + t.len())),
-            (Some(at), None) if self.text.is_empty() => self.run = Some((at, at + t.len())),
-            _ => {
-                self.materialize();
-                self.text.extend_from_slice(t);
-            }
+        if !self.stopped {
+            self.text.extend_from_slice(t);
         }
     }
 
-    /// The text buffer, to append text that is not a slice of the source.
+    /// The text buffer, to append to.
     pub fn text_mut(&mut self) -> &mut Vec<u8> {
-        self.materialize();
         &mut self.text
     }
 
@@ -139,10 +87,7 @@ impl<'s> SeqBuf<'s> {
         if self.stopped {
             return false;
         }
-        if self.has_text() {
-            let t = self.take_text();
-            self.nodes.push(Node::Text(t));
-        }
+        self.flush_text();
         let is_err = matches!(n, Node::Error(_));
         self.nodes.push(n);
         if is_err {
@@ -151,17 +96,11 @@ impl<'s> SeqBuf<'s> {
         !is_err
     }
 
-    pub fn finish(self, span: Span) -> Seq {
-        self.finish_keep_buffer(span).0
-    }
-
-    /// As [`SeqBuf::finish`], also returning the text buffer for the next sequence.
-    pub fn finish_keep_buffer(mut self, span: Span) -> (Seq, Vec<u8>) {
-        if self.has_text() && !self.stopped {
-            let t = self.take_text();
-            self.nodes.push(Node::Text(t));
+    pub fn finish(mut self, span: Span) -> Seq {
+        if !self.stopped {
+            self.flush_text();
         }
-        (Seq::new(self.nodes, span), self.text)
+        Seq::new(self.nodes, span)
     }
 }
 

@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use crate::error::ExpandError;
 use crate::expand::ast::*;
-use crate::expand::parse::build::{
-    error_node, unescape, Args, Builder, Close, DefTarget, Group, SeqBuf,
-};
+use crate::expand::parse::build::{error_node, unescape, Args, Builder, Close, DefTarget, Group};
+use crate::expand::parse::pieces::{Pieces, TextSource};
 
 /// Deepest `${` nesting the scanner follows (keeps the stack bounded on hostile input).
 const MAX_NESTING: u32 = super::MAX_PARSE_NESTING as u32;
@@ -66,34 +65,23 @@ pub fn parse_body(src: &str, shared: Option<&Arc<[u8]>>) -> Seq {
     parse_body_mapped(src, false, shared)
 }
 
-thread_local! {
-    /// Text buffers left by the previous parse on this thread: most expansions then
-    /// parse without growing a buffer (a `-be` run parses every line).
-    static SPARE_BUFFERS: std::cell::Cell<Vec<Vec<u8>>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
-/// Buffers longer than this are not kept from one parse to the next.
-const SPARE_BUFFER_MAX: usize = 4096;
-
 /// As [`parse_body`]; `unmap` says the text carries stand-ins for non-UTF-8 bytes.
 pub fn parse_body_mapped(src: &str, unmap: bool, shared: Option<&Arc<[u8]>>) -> Seq {
     let shared = shared.filter(|b| b.as_ptr() == src.as_ptr() && b.len() == src.len());
     let mut f = Fast {
-        shared,
+        ts: TextSource {
+            src: src.as_bytes(),
+            shared: shared.filter(|_| !unmap),
+            unmap,
+        },
         s: src.as_bytes(),
         src,
         pos: 0,
         b: Builder::new(src),
         depth: 0,
-        unmap,
-        buffers: SPARE_BUFFERS.with(|b| b.take()),
+        scratch: Vec::new(),
     };
-    let body = f.seq(Mode::Top);
-    let mut buffers = f.buffers;
-    buffers.retain(|b| b.capacity() <= SPARE_BUFFER_MAX);
-    buffers.truncate(16);
-    SPARE_BUFFERS.with(|b| b.set(buffers));
-    body
+    f.seq(Mode::Top)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -108,14 +96,18 @@ enum Mode {
 
 impl Mode {
     /// Where plain text ends in `rest`: at `$` or `\\` at top level, also at `}` inside
-    /// braces; at `\\` or `}` in raw groups (SIMD searches).
+    /// braces; at `\\` or `}` in raw groups. A table loop: runs are a few bytes, shorter
+    /// than a SIMD search's setup.
+    #[inline]
     fn text_end(self, rest: &[u8]) -> usize {
-        let found = match self {
-            Mode::Top => memchr::memchr2(b'$', b'\\', rest),
-            Mode::Inner => memchr::memchr3(b'$', b'\\', b'}', rest),
-            Mode::Raw => memchr::memchr2(b'\\', b'}', rest),
+        let stop = match self {
+            Mode::Top => STOP_TOP,
+            Mode::Inner => STOP_INNER,
+            Mode::Raw => STOP_RAW,
         };
-        found.unwrap_or(rest.len())
+        rest.iter()
+            .position(|&c| CLASS[c as usize] & stop != 0)
+            .unwrap_or(rest.len())
     }
 }
 
@@ -123,6 +115,10 @@ impl Mode {
 const SPACE: u8 = 1;
 const WORD: u8 = 2;
 const NAME: u8 = 4;
+/// Where text ends at top level (`$`, `\\`), inside braces (also `}`), in raw groups.
+const STOP_TOP: u8 = 8;
+const STOP_INNER: u8 = 16;
+const STOP_RAW: u8 = 32;
 
 static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -138,6 +134,12 @@ static CLASS: [u8; 256] = {
         if b == b'-' {
             t[c] = NAME;
         }
+        t[c] |= match b {
+            b'$' => STOP_TOP | STOP_INNER,
+            b'\\' => STOP_TOP | STOP_INNER | STOP_RAW,
+            b'}' => STOP_INNER | STOP_RAW,
+            _ => 0,
+        };
         c += 1;
     }
     t
@@ -156,16 +158,15 @@ fn is_word_char(c: u8) -> bool {
 }
 
 struct Fast<'s> {
-    /// The source as a shared buffer, for text pieces that are ranges of it.
-    shared: Option<&'s Arc<[u8]>>,
+    /// What text pieces are made from.
+    ts: TextSource<'s>,
     s: &'s [u8],
     src: &'s str,
     pos: usize,
     b: Builder<'s>,
     depth: u32,
-    unmap: bool,
-    /// Text buffers of finished sequences, for the next ones (one per nesting level).
-    buffers: Vec<Vec<u8>>,
+    /// Pending text that is not a range of the source (see [`Pieces`]).
+    scratch: Vec<u8>,
 }
 
 impl<'s> Fast<'s> {
@@ -192,31 +193,29 @@ impl<'s> Fast<'s> {
 
     fn seq(&mut self, mode: Mode) -> Seq {
         let start = self.pos;
-        let mut buf = SeqBuf::with_buffer(
-            self.unmap,
-            self.buffers.pop().unwrap_or_default(),
-            self.shared,
-        );
+        let mut p = Pieces::default();
         self.depth += 1;
         if self.depth > MAX_NESTING {
             let e = ExpandError::hard(format!(
                 "expansion nesting deeper than {MAX_NESTING} levels"
             ));
-            buf.node(error_node(vec![], e.at(Span::new(start, self.s.len()))));
+            let n = error_node(vec![], e.at(Span::new(start, self.s.len())));
+            p.node(&mut self.scratch, self.ts, n);
             self.pos = self.s.len();
         }
-        while let Some(c) = self.peek() {
+        while let Some(&c) = self.s.get(self.pos) {
             match c {
                 b'}' if mode != Mode::Top => break,
-                b'\\' => self.escape(&mut buf),
+                b'\\' => self.escape(&mut p),
                 b'$' if mode != Mode::Raw => {
+                    // Pending text first: the scratch buffer is free for nested sequences.
+                    p.flush(&mut self.scratch, self.ts);
                     let n = self.dollar();
-                    buf.node(n);
+                    p.node(&mut self.scratch, self.ts, n);
                 }
                 _ => {
-                    let rest = &self.s[self.pos..];
-                    let end = self.pos + mode.text_end(rest);
-                    buf.text(&self.s[self.pos..end]);
+                    let end = self.pos + mode.text_end(&self.s[self.pos..]);
+                    p.run(&mut self.scratch, self.ts, self.pos, end);
                     self.pos = end;
                 }
             }
@@ -227,17 +226,16 @@ impl<'s> Fast<'s> {
         } else {
             self.pos
         };
-        let (seq, text) = buf.finish_keep_buffer(Span::new(start, end));
-        self.buffers.push(text);
-        seq
+        p.finish(&mut self.scratch, self.ts, Span::new(start, end))
     }
 
-    fn escape(&mut self, buf: &mut SeqBuf) {
+    fn escape(&mut self, p: &mut Pieces) {
         let start = self.pos;
         match self.at(start + 1) {
             None => {
                 self.pos = self.s.len();
-                buf.node(self.b.esc_end(Span::new(start, self.pos)));
+                let n = self.b.esc_end(Span::new(start, self.pos));
+                p.node(&mut self.scratch, self.ts, n);
             }
             Some(b'N') => {
                 let body = start + 2;
@@ -245,7 +243,7 @@ impl<'s> Fast<'s> {
                 while i < self.s.len() && !(self.s[i] == b'\\' && self.at(i + 1) == Some(b'N')) {
                     i += 1;
                 }
-                buf.text(&self.s[body..i]);
+                p.run(&mut self.scratch, self.ts, body, i);
                 self.pos = if i < self.s.len() { i + 2 } else { i };
             }
             Some(c) => {
@@ -267,7 +265,9 @@ impl<'s> Fast<'s> {
                     start + 1 + utf8_len(c)
                 };
                 let end = end.min(self.s.len());
-                unescape(&self.src[start..end], buf.text_mut());
+                if let Some(out) = p.owned(&mut self.scratch, self.ts) {
+                    unescape(&self.src[start..end], out);
+                }
                 self.pos = end;
             }
         }

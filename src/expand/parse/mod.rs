@@ -6,6 +6,7 @@
 mod build;
 mod fast_front;
 mod pest_front;
+mod pieces;
 
 use std::sync::Arc;
 
