@@ -29,10 +29,13 @@ impl Close {
     pub const OK: Close = Close { ok: true, pos: 0 };
 }
 
-/// A `{...}` argument group and where its `{` was.
-pub struct Group {
-    pub seq: Seq,
-    pub start: usize,
+/// A `{...}` argument group: the sequence inside the braces (its `{` is the byte before
+/// its span), which becomes an argument as it is.
+pub type Group = Seq;
+
+/// Where a group's `{` was.
+fn group_start(g: &Group) -> usize {
+    (g.span.start as usize).saturating_sub(1)
 }
 
 /// The generic shape after an item name: groups, an optional bare word, the closing brace.
@@ -121,7 +124,7 @@ fn cond_error(negations: u32, before: Vec<Pre>, e: ExpandError, span: Span) -> C
 }
 
 fn pre_groups(gs: Vec<Group>) -> Vec<Pre> {
-    gs.into_iter().map(|g| Pre::Seq(g.seq)).collect()
+    gs.into_iter().map(Pre::Seq).collect()
 }
 
 impl<'s> Builder<'s> {
@@ -257,13 +260,13 @@ impl<'s> Builder<'s> {
     }
 
     /// `{ inner }`: a missing `}` can only mean end of input.
-    pub fn group(&self, mut seq: Seq, close: Close, start: usize) -> Group {
+    pub fn group(&self, mut seq: Seq, close: Close) -> Group {
         if !close.ok && seq.static_err.is_none() {
             let mut nodes = std::mem::take(&mut seq.nodes);
             nodes.push(error_node(vec![], self.missing_close_error(close.pos)));
             seq = Seq::new(nodes, seq.span);
         }
-        Group { seq, start }
+        seq
     }
 
     /// Exim's `process_yesno`, decided at parse time where the shape allows.
@@ -283,18 +286,18 @@ impl<'s> Builder<'s> {
             }
             return t;
         };
-        let yes_broken = yes.seq.static_err.is_some() && !close.ok;
-        t.yes = Some(yes.seq);
+        let yes_broken = yes.static_err.is_some() && !close.ok;
+        t.yes = Some(yes);
         if yes_broken {
             return t;
         }
         if let Some(no) = groups.next() {
-            let no_broken = no.seq.static_err.is_some() && !close.ok;
-            t.no = Some(no.seq);
+            let no_broken = no.static_err.is_some() && !close.ok;
+            t.no = Some(no);
             if no_broken {
                 return t;
             }
-            let extra = groups.next().map(|g| g.start);
+            let extra = groups.next().map(|g| group_start(&g));
             let pos = extra
                 .or(word.as_ref().map(|w| w.1))
                 .or((!close.ok).then_some(close.pos));
@@ -406,7 +409,6 @@ impl<'s> Builder<'s> {
             error_node(pre_groups(before), ExpandError::hard(msg).at(span))
         };
         let node = |args: Vec<Group>, mut tail: Tail, tail_alt: Option<Tail>| {
-            let args: Vec<Seq> = args.into_iter().map(|g| g.seq).collect();
             let pre = items::preparse(def, &args);
             if def.name == "sg" {
                 items::skipped::check_sg(&args, &pre, &mut tail);
@@ -429,7 +431,7 @@ impl<'s> Builder<'s> {
                 let (min, max) = (min as usize, max as usize);
                 if groups.len() < min {
                     let n = groups.len();
-                    let msg = if n > 0 && groups[n - 1].seq.static_err.is_some() {
+                    let msg = if n > 0 && groups[n - 1].static_err.is_some() {
                         String::new()
                     } else {
                         format!("Not enough arguments for '{name}' (min is {min})")
@@ -452,7 +454,7 @@ impl<'s> Builder<'s> {
                     };
                     return err(groups, msg);
                 }
-                let tail = items::substr::skipped_tail(name, groups.iter().map(|g| &g.seq));
+                let tail = items::substr::skipped_tail(name, groups.iter());
                 node(groups, tail, None)
             }
             Shape::Fixed { n, missing } => {
@@ -475,9 +477,9 @@ impl<'s> Builder<'s> {
                 }
                 let rest = groups.split_off(n);
                 let tail = self.tail(rest, word, close, name);
-                items::skipped::check_listextract(name, &mut groups[0].seq);
+                items::skipped::check_listextract(name, &mut groups[0]);
                 if let Some(g) = groups.get_mut(1) {
-                    items::certextract::cert_var_arg(name, &mut g.seq, self.src);
+                    items::certextract::cert_var_arg(name, g, self.src);
                 }
                 node(groups, tail, None)
             }
@@ -498,8 +500,8 @@ impl<'s> Builder<'s> {
     }
 
     fn group_text(&self, g: &Group) -> Box<str> {
-        let start = (g.start + 1).min(self.src.len());
-        let end = (g.seq.span.end as usize).clamp(start, self.src.len());
+        let start = (group_start(g) + 1).min(self.src.len());
+        let end = (g.span.end as usize).clamp(start, self.src.len());
         self.src[start..end].into()
     }
 
@@ -539,30 +541,26 @@ impl<'s> Builder<'s> {
         };
         let Some(cond) = cond else {
             return error_node(
-                vec![Pre::Seq(list.seq)],
+                vec![Pre::Seq(list)],
                 ExpandError::hard("missing '{' for second arg of filter").at(span),
             );
         };
         if !close.ok {
             return error_node(
-                vec![Pre::Seq(list.seq), Pre::Cond(cond)],
+                vec![Pre::Seq(list), Pre::Cond(cond)],
                 ExpandError::hard("missing } at end of \"filter\"").at(span),
             );
         }
-        Node::Filter(Box::new(FilterNode {
-            list: list.seq,
-            cond,
-            span,
-        }))
+        Node::Filter(Box::new(FilterNode { list, cond, span }))
     }
 
     pub fn lookup(&self, key: Option<Group>, ty: &str, args: Args, span: Span) -> Node {
         let mut before: Vec<Pre> = Vec::new();
         if let Some(k) = &key {
-            if let Some(e) = &k.seq.static_err {
-                return error_node(vec![Pre::Seq(k.seq.clone())], (**e).clone());
+            if let Some(e) = &k.static_err {
+                return error_node(vec![Pre::Seq(k.clone())], (**e).clone());
             }
-            before.push(Pre::Seq(k.seq.clone()));
+            before.push(Pre::Seq(k.clone()));
         }
         if !ty.starts_with(|c: char| c.is_ascii_alphabetic()) {
             return error_node(before, ExpandError::hard("missing lookup type").at(span));
@@ -603,11 +601,11 @@ impl<'s> Builder<'s> {
             );
         }
         let rest = groups.split_off(1);
-        let source = groups.pop().map(|g| g.seq).unwrap_or_default();
+        let source = groups.pop().unwrap_or_default();
         let tail = self.tail(rest, word, close, "lookup");
         Node::Lookup(Box::new(LookupNode {
             spec,
-            key: key.map(|k| k.seq),
+            key,
             source,
             tail,
             span,
@@ -712,13 +710,13 @@ impl<'s> Builder<'s> {
             return cond_error(negations, vec![], curly, span);
         };
         let Some(sub) = sub else {
-            return cond_error(negations, vec![Pre::Seq(list.seq)], curly, span);
+            return cond_error(negations, vec![Pre::Seq(list)], curly, span);
         };
         Cond {
             negations,
             kind: CondKind::ForEach {
                 def,
-                list: list.seq,
+                list,
                 cond: Box::new(sub),
             },
             span,
@@ -827,7 +825,7 @@ impl<'s> Builder<'s> {
                 format!("too few arguments or bracketing error for {kw}"),
             );
         }
-        let args = sg.into_iter().map(|g| g.seq).collect();
+        let args = sg;
         (
             Cond {
                 negations,
@@ -860,7 +858,7 @@ impl<'s> Builder<'s> {
         };
         if groups.len() < want {
             let got = groups.len();
-            let broken = got > 0 && groups[got - 1].seq.static_err.is_some();
+            let broken = got > 0 && groups[got - 1].static_err.is_some();
             let msg = if broken {
                 String::new()
             } else if let Some(m) = conditions::too_few_message(name) {
@@ -874,7 +872,7 @@ impl<'s> Builder<'s> {
             if !broken && got == 1 {
                 // Exim checks a number as soon as it is read, before the missing string.
                 let g = &mut groups[0];
-                g.seq = conditions::compare::checked_number(name, std::mem::take(&mut g.seq));
+                *g = conditions::compare::checked_number(name, std::mem::take(g));
             }
             return (
                 cond_error(negations, pre_groups(groups), ExpandError::hard(msg), span),
@@ -882,7 +880,7 @@ impl<'s> Builder<'s> {
             );
         }
         let rest = groups.split_off(want);
-        let args: Vec<Seq> = groups.into_iter().map(|g| g.seq).collect();
+        let args: Vec<Seq> = groups;
         let regex = conditions::precompile(def, &args);
         (
             Cond {
@@ -896,12 +894,7 @@ impl<'s> Builder<'s> {
 }
 
 fn clone_groups(gs: &[Group]) -> Vec<Group> {
-    gs.iter()
-        .map(|g| Group {
-            seq: g.seq.clone(),
-            start: g.start,
-        })
-        .collect()
+    gs.to_vec()
 }
 
 fn fail_expected(what: &str, span: Span) -> Arc<ExpandError> {

@@ -349,11 +349,10 @@ impl<'s> Fast<'s> {
     }
 
     fn group(&mut self, mode: Mode) -> Group {
-        let start = self.pos;
         self.pos += 1;
         let seq = self.seq(mode);
         let close = self.close();
-        self.b.group(seq, close, start)
+        self.b.group(seq, close)
     }
 
     /// `(sp* group)*`: brace groups, leaving the position before trailing space.
