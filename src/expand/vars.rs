@@ -396,6 +396,10 @@ pub fn var_id(name: &str) -> Option<VarId> {
 /// `$authN`/`$regexN`, then the fixed table.
 pub fn resolve(name: &str) -> Option<Var> {
     let b = name.as_bytes();
+    // Only names starting `a` or `r` can be dynamic: the rest go straight to the table.
+    if !matches!(b.first(), Some(b'a' | b'r')) {
+        return var_id(name).map(Var::Fixed);
+    }
     if (name.starts_with("acl_c") || name.starts_with("acl_m"))
         && !b.get(5).is_some_and(|c| c.is_ascii_alphabetic())
     {
