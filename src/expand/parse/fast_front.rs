@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::error::ExpandError;
 use crate::expand::ast::*;
 use crate::expand::parse::build::{error_node, unescape, Args, Builder, Close, DefTarget, Group};
-use crate::expand::parse::pieces::{Pieces, TextSource, Work};
+use crate::expand::parse::pieces::{Pieces, TextSource};
 
 /// Deepest `${` nesting the scanner follows (keeps the stack bounded on hostile input).
 const MAX_NESTING: u32 = super::MAX_PARSE_NESTING as u32;
@@ -69,20 +69,17 @@ pub fn parse_body(src: &str, shared: Option<&Arc<[u8]>>) -> Seq {
 pub fn parse_body_mapped(src: &str, unmap: bool, shared: Option<&Arc<[u8]>>) -> Seq {
     let shared = shared.filter(|b| b.as_ptr() == src.as_ptr() && b.len() == src.len());
     let mut f = Fast {
-        w: Work {
-            ts: TextSource {
-                src: src.as_bytes(),
-                shared: shared.filter(|_| !unmap),
-                unmap,
-            },
-            scratch: Vec::new(),
-            nodes: Vec::new(),
+        ts: TextSource {
+            src: src.as_bytes(),
+            shared: shared.filter(|_| !unmap),
+            unmap,
         },
         s: src.as_bytes(),
         src,
         pos: 0,
         b: Builder::new(src),
         depth: 0,
+        scratch: Vec::new(),
     };
     f.seq(Mode::Top)
 }
@@ -161,13 +158,15 @@ fn is_word_char(c: u8) -> bool {
 }
 
 struct Fast<'s> {
-    /// Buffers shared by all sequences of the parse.
-    w: Work<'s>,
+    /// What text pieces are made from.
+    ts: TextSource<'s>,
     s: &'s [u8],
     src: &'s str,
     pos: usize,
     b: Builder<'s>,
     depth: u32,
+    /// Pending text that is not a range of the source (see [`Pieces`]).
+    scratch: Vec<u8>,
 }
 
 impl<'s> Fast<'s> {
@@ -194,14 +193,14 @@ impl<'s> Fast<'s> {
 
     fn seq(&mut self, mode: Mode) -> Seq {
         let start = self.pos;
-        let mut p = Pieces::new(&self.w);
+        let mut p = Pieces::default();
         self.depth += 1;
         if self.depth > MAX_NESTING {
             let e = ExpandError::hard(format!(
                 "expansion nesting deeper than {MAX_NESTING} levels"
             ));
             let n = error_node(vec![], e.at(Span::new(start, self.s.len())));
-            p.node(&mut self.w, n);
+            p.node(&mut self.scratch, self.ts, n);
             self.pos = self.s.len();
         }
         while let Some(&c) = self.s.get(self.pos) {
@@ -210,13 +209,13 @@ impl<'s> Fast<'s> {
                 b'\\' => self.escape(&mut p),
                 b'$' if mode != Mode::Raw => {
                     // Pending text first: the scratch buffer is free for nested sequences.
-                    p.flush(&mut self.w);
+                    p.flush(&mut self.scratch, self.ts);
                     let n = self.dollar();
-                    p.node(&mut self.w, n);
+                    p.node(&mut self.scratch, self.ts, n);
                 }
                 _ => {
                     let end = self.pos + mode.text_end(&self.s[self.pos..]);
-                    p.run(&mut self.w, self.pos, end);
+                    p.run(&mut self.scratch, self.ts, self.pos, end);
                     self.pos = end;
                 }
             }
@@ -227,7 +226,7 @@ impl<'s> Fast<'s> {
         } else {
             self.pos
         };
-        p.finish(&mut self.w, Span::new(start, end))
+        p.finish(&mut self.scratch, self.ts, Span::new(start, end))
     }
 
     fn escape(&mut self, p: &mut Pieces) {
@@ -236,7 +235,7 @@ impl<'s> Fast<'s> {
             None => {
                 self.pos = self.s.len();
                 let n = self.b.esc_end(Span::new(start, self.pos));
-                p.node(&mut self.w, n);
+                p.node(&mut self.scratch, self.ts, n);
             }
             Some(b'N') => {
                 let body = start + 2;
@@ -244,7 +243,7 @@ impl<'s> Fast<'s> {
                 while i < self.s.len() && !(self.s[i] == b'\\' && self.at(i + 1) == Some(b'N')) {
                     i += 1;
                 }
-                p.run(&mut self.w, body, i);
+                p.run(&mut self.scratch, self.ts, body, i);
                 self.pos = if i < self.s.len() { i + 2 } else { i };
             }
             Some(c) => {
@@ -266,7 +265,7 @@ impl<'s> Fast<'s> {
                     start + 1 + utf8_len(c)
                 };
                 let end = end.min(self.s.len());
-                if let Some(out) = p.owned(&mut self.w) {
+                if let Some(out) = p.owned(&mut self.scratch, self.ts) {
                     unescape(&self.src[start..end], out);
                 }
                 self.pos = end;

@@ -3,9 +3,7 @@
 //!
 //! Pending text is flushed before a `$` is parsed, so text that is not one run of the
 //! source (escapes) needs only one scratch buffer per parse, not one per nesting level:
-//! the scratch buffer is always empty when a nested sequence starts. Nodes likewise
-//! collect on one stack per parse ([`Work`]); a finished sequence takes its own off the
-//! top, in one allocation of the right size (or none, for one node).
+//! the scratch buffer is always empty when a nested sequence starts.
 
 use std::sync::Arc;
 
@@ -31,19 +29,10 @@ impl TextSource<'_> {
     }
 }
 
-/// Buffers shared by the sequences of one parse.
-pub(super) struct Work<'s> {
-    pub ts: TextSource<'s>,
-    /// Pending text that is not a range of the source.
-    pub scratch: Vec<u8>,
-    /// Nodes of the sequences being scanned, innermost on top.
-    pub nodes: Vec<Node>,
-}
-
 /// The pieces of one sequence being scanned.
+#[derive(Default)]
 pub(super) struct Pieces {
-    /// Where this sequence's nodes start on [`Work::nodes`].
-    base: usize,
+    nodes: Nodes,
     static_err: Option<Arc<crate::error::ExpandError>>,
     /// An error node has been added: everything after it is read but dropped.
     stopped: bool,
@@ -54,20 +43,9 @@ pub(super) struct Pieces {
 }
 
 impl Pieces {
-    pub fn new(w: &Work) -> Pieces {
-        Pieces {
-            base: w.nodes.len(),
-            static_err: None,
-            stopped: false,
-            run_start: 0,
-            run_end: 0,
-        }
-    }
-
     /// Add `src[start..end]`.
     #[inline]
-    pub fn run(&mut self, w: &mut Work, start: usize, end: usize) {
-        let (scratch, ts) = (&mut w.scratch, w.ts);
+    pub fn run(&mut self, scratch: &mut Vec<u8>, ts: TextSource, start: usize, end: usize) {
         if self.stopped || start == end {
             return;
         }
@@ -93,26 +71,29 @@ impl Pieces {
 
     /// The scratch buffer with the pending text in it, to append text that is not a
     /// range of the source; `None` once stopped (the text would be dropped).
-    pub fn owned<'b>(&mut self, w: &'b mut Work) -> Option<&'b mut Vec<u8>> {
+    pub fn owned<'b>(
+        &mut self,
+        scratch: &'b mut Vec<u8>,
+        ts: TextSource,
+    ) -> Option<&'b mut Vec<u8>> {
         if self.stopped {
             return None;
         }
-        self.materialize(&mut w.scratch, w.ts);
-        Some(&mut w.scratch)
+        self.materialize(scratch, ts);
+        Some(scratch)
     }
 
     /// Turn pending text into a node (before a `$` is parsed, and at the end).
     #[inline]
-    pub fn flush(&mut self, w: &mut Work) {
+    pub fn flush(&mut self, scratch: &mut Vec<u8>, ts: TextSource) {
         // Most calls find nothing pending: answered without a call.
-        if self.run_start != self.run_end || !w.scratch.is_empty() {
-            self.flush_pending(w);
+        if self.run_start != self.run_end || !scratch.is_empty() {
+            self.flush_pending(scratch, ts);
         }
     }
 
     #[inline(never)]
-    fn flush_pending(&mut self, w: &mut Work) {
-        let (scratch, ts) = (&mut w.scratch, w.ts);
+    fn flush_pending(&mut self, scratch: &mut Vec<u8>, ts: TextSource) {
         if self.stopped {
             scratch.clear();
             return;
@@ -123,17 +104,17 @@ impl Pieces {
                 None => ts.text_of(&ts.src[self.run_start..self.run_end]),
             };
             self.run_end = self.run_start;
-            w.nodes.push(Node::Text(t));
+            self.nodes.push(Node::Text(t));
         } else if !scratch.is_empty() {
             let t = ts.text_of(scratch);
             scratch.clear();
-            w.nodes.push(Node::Text(t));
+            self.nodes.push(Node::Text(t));
         }
     }
 
     /// Add a node after the pending text; an error node stops the sequence.
-    pub fn node(&mut self, w: &mut Work, n: Node) {
-        self.flush(w);
+    pub fn node(&mut self, scratch: &mut Vec<u8>, ts: TextSource, n: Node) {
+        self.flush(scratch, ts);
         if self.stopped {
             return;
         }
@@ -141,14 +122,13 @@ impl Pieces {
             self.static_err = n.static_err_of_kind();
         }
         self.stopped = matches!(n, Node::Error(_));
-        w.nodes.push(n);
+        self.nodes.push(n);
     }
 
-    pub fn finish(mut self, w: &mut Work, span: Span) -> Seq {
-        self.flush(w);
-        let nodes: Nodes = w.nodes.drain(self.base..).collect();
+    pub fn finish(mut self, scratch: &mut Vec<u8>, ts: TextSource, span: Span) -> Seq {
+        self.flush(scratch, ts);
         Seq {
-            nodes,
+            nodes: self.nodes,
             static_err: self.static_err,
             span,
         }
