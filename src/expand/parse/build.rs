@@ -260,13 +260,19 @@ impl<'s> Builder<'s> {
     }
 
     /// `{ inner }`: a missing `}` can only mean end of input.
-    pub fn group(&self, mut seq: Seq, close: Close) -> Group {
-        if !close.ok && seq.static_err.is_none() {
-            let mut nodes = std::mem::take(&mut seq.nodes);
-            nodes.push(error_node(vec![], self.missing_close_error(close.pos)));
-            seq = Seq::new(nodes, seq.span);
+    #[inline]
+    pub fn group(&self, seq: Seq, close: Close) -> Group {
+        if close.ok || seq.static_err.is_some() {
+            return seq;
         }
-        seq
+        self.unclosed_group(seq, close.pos)
+    }
+
+    #[inline(never)]
+    fn unclosed_group(&self, mut seq: Seq, pos: usize) -> Group {
+        let mut nodes = std::mem::take(&mut seq.nodes);
+        nodes.push(error_node(vec![], self.missing_close_error(pos)));
+        Seq::new(nodes, seq.span)
     }
 
     /// Exim's `process_yesno`, decided at parse time where the shape allows.

@@ -44,7 +44,7 @@ pub(super) struct Pieces {
 
 impl Pieces {
     /// Add `src[start..end]`.
-    #[inline]
+    #[inline(always)]
     pub fn run(&mut self, scratch: &mut Vec<u8>, ts: TextSource, start: usize, end: usize) {
         if self.stopped || start == end {
             return;
@@ -113,6 +113,7 @@ impl Pieces {
     }
 
     /// Add a node after the pending text; an error node stops the sequence.
+    #[inline]
     pub fn node(&mut self, scratch: &mut Vec<u8>, ts: TextSource, n: Node) {
         self.flush(scratch, ts);
         if self.stopped {
@@ -125,6 +126,7 @@ impl Pieces {
         self.nodes.push(n);
     }
 
+    #[inline]
     pub fn finish(mut self, scratch: &mut Vec<u8>, ts: TextSource, span: Span) -> Seq {
         self.flush(scratch, ts);
         Seq {
