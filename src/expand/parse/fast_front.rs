@@ -96,19 +96,41 @@ enum Mode {
 
 impl Mode {
     /// Where plain text ends in `rest`: at `$` or `\\` at top level, also at `}` inside
-    /// braces; at `\\` or `}` in raw groups. A table loop: runs are a few bytes, shorter
-    /// than a SIMD search's setup.
+    /// braces; at `\\` or `}` in raw groups. Eight bytes at a time in a word (runs are
+    /// tens of bytes: shorter than a SIMD search's setup), the rest by table.
     #[inline]
     fn text_end(self, rest: &[u8]) -> usize {
-        let stop = match self {
-            Mode::Top => STOP_TOP,
-            Mode::Inner => STOP_INNER,
-            Mode::Raw => STOP_RAW,
+        let (stop, a, b, c) = match self {
+            Mode::Top => (STOP_TOP, b'$', b'\\', b'\\'),
+            Mode::Inner => (STOP_INNER, b'$', b'\\', b'}'),
+            Mode::Raw => (STOP_RAW, b'\\', b'}', b'}'),
         };
-        rest.iter()
+        let mut i = 0;
+        while let Some(chunk) = rest.get(i..i + 8) {
+            let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            let hits =
+                zero_bytes(w ^ splat(a)) | zero_bytes(w ^ splat(b)) | zero_bytes(w ^ splat(c));
+            if hits != 0 {
+                // The lowest flagged byte is always a true match.
+                return i + (hits.trailing_zeros() / 8) as usize;
+            }
+            i += 8;
+        }
+        i + rest[i..]
+            .iter()
             .position(|&c| CLASS[c as usize] & stop != 0)
-            .unwrap_or(rest.len())
+            .unwrap_or(rest.len() - i)
     }
+}
+
+/// `c` in every byte of a word.
+const fn splat(c: u8) -> u64 {
+    0x0101_0101_0101_0101 * c as u64
+}
+
+/// The high bit set in (at least) the lowest zero byte of `w`, and in no byte below it.
+const fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080
 }
 
 /// Byte classes for the scanner's runs (one table lookup per byte).
@@ -683,5 +705,35 @@ fn utf8_len(c: u8) -> usize {
         0xe0..=0xef => 3,
         0xf0..=0xf7 => 4,
         _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod text_end_tests {
+    use super::Mode;
+
+    #[test]
+    fn text_end_finds_the_first_stop_byte_at_every_offset() {
+        for mode in [Mode::Top, Mode::Inner, Mode::Raw] {
+            for len in 0..24 {
+                for stop in [b'$', b'\\', b'}'] {
+                    for at in 0..=len {
+                        let mut text = vec![b'a'; len];
+                        if at < len {
+                            text[at] = stop;
+                        }
+                        let stops = match mode {
+                            Mode::Top => stop != b'}',
+                            Mode::Inner => true,
+                            Mode::Raw => stop != b'$',
+                        };
+                        let want = if at < len && stops { at } else { len };
+                        assert_eq!(mode.text_end(&text), want, "{len} {at} {}", stop as char);
+                    }
+                }
+            }
+        }
+        // Non-ASCII bytes (high bits set) are never taken for a stop.
+        assert_eq!(Mode::Inner.text_end("ü€xyz}".as_bytes()), 8);
     }
 }
