@@ -72,9 +72,75 @@ fn tail_word(b: &[u8]) -> u64 {
 pub type FxBuild = BuildHasherDefault<FxHasher>;
 pub type FxHashMap<K, V> = std::collections::HashMap<K, V, FxBuild>;
 
+/// A fixed set of names (a registry's), looked up by position: open addressing over
+/// the Fx hash with linear probing, about half full. Cheaper than a `HashMap` for the
+/// lookups every parse makes (variables, operators, items, conditions).
+pub struct NameIndex {
+    shift: u32,
+    /// (name, its position); an empty name marks an empty slot.
+    slots: Box<[(&'static str, u32)]>,
+}
+
+impl NameIndex {
+    /// `names` must be distinct and non-empty.
+    pub fn new<'a>(names: impl ExactSizeIterator<Item = &'a &'static str>) -> NameIndex {
+        let bits = (names.len() * 2)
+            .next_power_of_two()
+            .max(8)
+            .trailing_zeros();
+        let mut slots = vec![("", 0u32); 1 << bits].into_boxed_slice();
+        let shift = 64 - bits;
+        for (i, &name) in names.enumerate() {
+            let mut at = slot_of(name.as_bytes(), shift);
+            while !slots[at].0.is_empty() {
+                at = (at + 1) & (slots.len() - 1);
+            }
+            slots[at] = (name, i as u32);
+        }
+        NameIndex { shift, slots }
+    }
+
+    #[inline]
+    pub fn get(&self, name: &str) -> Option<usize> {
+        let mut at = slot_of(name.as_bytes(), self.shift);
+        loop {
+            let (n, i) = self.slots[at];
+            if n.len() == name.len() && n == name && !n.is_empty() {
+                return Some(i as usize);
+            }
+            if n.is_empty() {
+                return None;
+            }
+            at = (at + 1) & (self.slots.len() - 1);
+        }
+    }
+}
+
+/// The slot a name hashes to: the hash's top bits (the best mixed ones).
+#[inline]
+fn slot_of(name: &[u8], shift: u32) -> usize {
+    let mut h = FxHasher::default();
+    h.write(name);
+    (h.finish() >> shift) as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn name_index_finds_every_name_and_nothing_else() {
+        let names: Vec<&'static str> = (0..300)
+            .map(|i| &*Box::leak(format!("name{i}").into_boxed_str()))
+            .collect();
+        let index = NameIndex::new(names.iter());
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(index.get(n), Some(i));
+        }
+        for miss in ["", "name", "name300", "name1x", "nam", "x"] {
+            assert_eq!(index.get(miss), None, "{miss:?}");
+        }
+    }
 
     #[test]
     fn tail_word_is_the_zero_padded_word() {
@@ -100,5 +166,35 @@ mod tests {
         assert_ne!(h("value"), h("item"));
         assert_ne!(h("a"), h("a\0"));
         assert_eq!(h("domain"), h("domain"));
+    }
+}
+#[cfg(test)]
+mod registry_names {
+    fn distinct(names: Vec<&str>) {
+        let mut seen = std::collections::HashSet::new();
+        for n in &names {
+            assert!(
+                !n.is_empty() && seen.insert(*n),
+                "duplicate or empty name {n:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn registries_hold_distinct_non_empty_names() {
+        distinct(crate::expand::vars::VARIABLES.to_vec());
+        distinct(crate::expand::items::ITEMS.iter().map(|d| d.name).collect());
+        distinct(
+            crate::expand::conditions::CONDITIONS
+                .iter()
+                .map(|d| d.name)
+                .collect(),
+        );
+        distinct(
+            crate::expand::operators::OPERATORS
+                .iter()
+                .map(|d| d.name)
+                .collect(),
+        );
     }
 }
