@@ -17,20 +17,28 @@ use crate::expand::ast::{Expansion, Node, Seq, Span, Text};
 /// that are raised, in Exim's order, when evaluation reaches them (see
 /// [`Expansion::static_error`] to check up front).
 pub fn parse(source: &str) -> Expansion {
-    parse_with(source, |s, shared| fast_front::parse_body(s, Some(shared)))
+    // No "nothing to expand?" pre-scan: the scanner makes the same single text piece.
+    parse_with(source, false, |s, shared| {
+        fast_front::parse_body(s, Some(shared))
+    })
 }
 
 /// Parse with the pest grammar (the reference implementation).
 pub fn parse_reference(source: &str) -> Expansion {
-    parse_with(source, |s, _| pest_front::parse_body(s))
+    parse_with(source, true, |s, _| pest_front::parse_body(s))
 }
 
-/// `front` gets the source as text and as the shared buffer its text pieces may point into.
-fn parse_with(source: &str, front: impl Fn(&str, &Arc<[u8]>) -> Seq) -> Expansion {
+/// `front` gets the source as text and as the shared buffer its text pieces may point into;
+/// with `literal_check`, text with nothing to expand does not reach it.
+fn parse_with(
+    source: &str,
+    literal_check: bool,
+    front: impl Fn(&str, &Arc<[u8]>) -> Seq,
+) -> Expansion {
     let source: Arc<str> = Arc::from(source);
     // The same allocation, seen as bytes.
     let shared: Arc<[u8]> = Arc::from(source.clone());
-    let body = if !needs_parsing(source.as_bytes()) {
+    let body = if literal_check && !needs_parsing(source.as_bytes()) {
         // Exim's fast path: nothing to expand.
         let nodes = if source.is_empty() {
             Vec::new()
