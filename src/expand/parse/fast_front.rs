@@ -12,6 +12,15 @@ use crate::expand::parse::pieces::{Pieces, TextSource};
 /// Deepest `${` nesting the scanner follows (keeps the stack bounded on hostile input).
 const MAX_NESTING: u32 = super::MAX_PARSE_NESTING as u32;
 
+/// Every this many levels of nesting, the scanner makes sure the stack has room for the
+/// next ones (a check per level would cost more than the recursion's own bookkeeping):
+/// with less than the red zone left it continues on a new segment. The first levels run
+/// on the caller's stack unchecked, as any function's frames do (unoptimised builds have
+/// the largest frames; the red zone is sized for them).
+const STACK_STEP: u32 = 8;
+const STACK_RED_ZONE: usize = 1 << 20;
+const STACK_SEGMENT: usize = 4 << 20;
+
 /// Item names with the generic `{..}{..}` shape (a `match`: compiled to length and byte
 /// compares, not a scan of a list per `${name`).
 fn is_item_keyword(name: &str) -> bool {
@@ -214,6 +223,13 @@ impl<'s> Fast<'s> {
     }
 
     fn seq(&mut self, mode: Mode) -> Seq {
+        if self.depth % STACK_STEP == 0 && self.depth > 0 {
+            return stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || self.seq_here(mode));
+        }
+        self.seq_here(mode)
+    }
+
+    fn seq_here(&mut self, mode: Mode) -> Seq {
         let start = self.pos;
         let mut p = Pieces::default();
         self.depth += 1;
@@ -532,6 +548,13 @@ impl<'s> Fast<'s> {
     }
 
     fn cond(&mut self) -> (Cond, Vec<Group>) {
+        if self.depth % STACK_STEP == 0 && self.depth > 0 {
+            return stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || self.cond_here());
+        }
+        self.cond_here()
+    }
+
+    fn cond_here(&mut self) -> (Cond, Vec<Group>) {
         let start = self.pos;
         self.depth += 1;
         if self.depth > MAX_NESTING {
