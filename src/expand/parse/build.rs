@@ -561,31 +561,33 @@ impl<'s> Builder<'s> {
     }
 
     pub fn lookup(&self, key: Option<Group>, ty: &str, args: Args, span: Span) -> Node {
-        let mut before: Vec<Pre> = Vec::new();
-        if let Some(k) = &key {
-            if let Some(e) = &k.static_err {
-                return error_node(vec![Pre::Seq(k.clone())], (**e).clone());
-            }
-            before.push(Pre::Seq(k.clone()));
+        // What runs before an error: the key (built only when there is an error).
+        let before =
+            |key: &Option<Group>| -> Vec<Pre> { key.iter().cloned().map(Pre::Seq).collect() };
+        if let Some(e) = key.as_ref().and_then(|k| k.static_err.as_ref()) {
+            return error_node(before(&key), (**e).clone());
         }
         if !ty.starts_with(|c: char| c.is_ascii_alphabetic()) {
-            return error_node(before, ExpandError::hard("missing lookup type").at(span));
+            return error_node(
+                before(&key),
+                ExpandError::hard("missing lookup type").at(span),
+            );
         }
         let spec = match lookup::parse_spec(ty) {
             Ok(s) => s,
-            Err(msg) => return error_node(before, ExpandError::hard(msg).at(span)),
+            Err(msg) => return error_node(before(&key), ExpandError::hard(msg).at(span)),
         };
         let single = spec.is_single_key();
         if single && key.is_none() {
             return error_node(
-                before,
+                before(&key),
                 ExpandError::hard(format!("missing {{key}} for single-key \"{ty}\" lookup"))
                     .at(span),
             );
         }
         if !single && key.is_some() {
             return error_node(
-                before,
+                before(&key),
                 ExpandError::hard(format!(
                     "a single key was given for lookup type \"{ty}\", which is not a single-key lookup type"
                 ))
@@ -599,16 +601,16 @@ impl<'s> Builder<'s> {
         } = args;
         if groups.is_empty() {
             return error_node(
-                before,
+                before(&key),
                 ExpandError::hard(
                     self.curly_message("missing '{' for lookup file-or-query arg".into()),
                 )
                 .at(span),
             );
         }
-        let rest = groups.split_off(1);
-        let source = groups.pop().unwrap_or_default();
-        let tail = self.tail(rest, word, close, "lookup");
+        // The rest stay in the same vector (no second allocation).
+        let source = groups.remove(0);
+        let tail = self.tail(groups, word, close, "lookup");
         Node::Lookup(Box::new(LookupNode {
             spec,
             key,

@@ -222,11 +222,17 @@ impl<'s> Fast<'s> {
         }
     }
 
+    #[inline(always)]
     fn seq(&mut self, mode: Mode) -> Seq {
         if self.depth % STACK_STEP == 0 && self.depth > 0 {
-            return stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || self.seq_here(mode));
+            return self.seq_on_checked_stack(mode);
         }
         self.seq_here(mode)
+    }
+
+    #[inline(never)]
+    fn seq_on_checked_stack(&mut self, mode: Mode) -> Seq {
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || self.seq_here(mode))
     }
 
     fn seq_here(&mut self, mode: Mode) -> Seq {
@@ -547,11 +553,17 @@ impl<'s> Fast<'s> {
             .cond_group(cond, extra, close, end_msg, Span::new(start, self.pos))
     }
 
+    #[inline(always)]
     fn cond(&mut self) -> (Cond, Vec<Group>) {
         if self.depth % STACK_STEP == 0 && self.depth > 0 {
-            return stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || self.cond_here());
+            return self.cond_on_checked_stack();
         }
         self.cond_here()
+    }
+
+    #[inline(never)]
+    fn cond_on_checked_stack(&mut self) -> (Cond, Vec<Group>) {
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || self.cond_here())
     }
 
     fn cond_here(&mut self) -> (Cond, Vec<Group>) {
