@@ -401,7 +401,7 @@ impl Node {
     /// As [`Node::static_err`], answering at once for the pieces that never hold an
     /// error (most of them: text and variables).
     #[inline]
-    fn static_err_of_kind(&self) -> Option<Arc<ExpandError>> {
+    pub(crate) fn static_err_of_kind(&self) -> Option<Arc<ExpandError>> {
         match self {
             Node::Text(_) | Node::Var(..) | Node::Header(_) | Node::Capture(_) => None,
             _ => self.static_err(),

@@ -381,21 +381,20 @@ const fn compare(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 /// The id of a fixed variable by name.
 pub fn var_id(name: &str) -> Option<VarId> {
     // Every `$name` of every parsed expansion comes here: a hash beats a binary search.
-    static INDEX: std::sync::OnceLock<crate::expand::fxhash::FxHashMap<&str, u16>> =
+    static INDEX: std::sync::OnceLock<crate::expand::fxhash::NameIndex> =
         std::sync::OnceLock::new();
-    let index = INDEX.get_or_init(|| {
-        (0..)
-            .zip(VARIABLES.iter().copied())
-            .map(|(i, n)| (n, i))
-            .collect()
-    });
-    index.get(name).map(|&i| VarId(i))
+    let index = INDEX.get_or_init(|| crate::expand::fxhash::NameIndex::new(VARIABLES.iter()));
+    index.get(name).map(|i| VarId(i as u16))
 }
 
 /// Resolve a `$name`, following Exim's order: ACL variables, router variables,
 /// `$authN`/`$regexN`, then the fixed table.
 pub fn resolve(name: &str) -> Option<Var> {
     let b = name.as_bytes();
+    // Only names starting `a` or `r` can be dynamic: the rest go straight to the table.
+    if !matches!(b.first(), Some(b'a' | b'r')) {
+        return var_id(name).map(Var::Fixed);
+    }
     if (name.starts_with("acl_c") || name.starts_with("acl_m"))
         && !b.get(5).is_some_and(|c| c.is_ascii_alphabetic())
     {

@@ -3,7 +3,7 @@
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::ast::{Cond, Seq};
 use crate::expand::eval::Eval;
-use crate::expand::fxhash::FxHashMap;
+use crate::expand::fxhash::NameIndex;
 
 pub mod auth;
 pub mod compare;
@@ -135,15 +135,9 @@ pub fn too_few_message(name: &str) -> Option<String> {
 
 pub fn find(name: &str) -> Option<&'static CondDef> {
     // Looked up for every condition of every parsed expansion: hashed, not searched.
-    static INDEX: std::sync::OnceLock<FxHashMap<&str, usize>> = std::sync::OnceLock::new();
-    let index = INDEX.get_or_init(|| {
-        CONDITIONS
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.name, i))
-            .collect()
-    });
-    index.get(name).map(|&i| &CONDITIONS[i])
+    static INDEX: std::sync::OnceLock<NameIndex> = std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| NameIndex::new(CONDITIONS.iter().map(|d| &d.name)));
+    index.get(name).map(|i| &CONDITIONS[i])
 }
 
 impl std::fmt::Debug for CondDef {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::expand::ast::{Expansion, ItemNode, Node, Seq};
 use crate::expand::eval::Eval;
-use crate::expand::fxhash::FxHashMap;
+use crate::expand::fxhash::NameIndex;
 use crate::expand::value::Val;
 
 pub mod acl;
@@ -139,9 +139,9 @@ fn literal_text(seq: &Seq) -> Option<Vec<u8>> {
 
 pub fn find(name: &str) -> Option<&'static ItemDef> {
     // Looked up for every item of every parsed expansion: hashed, not searched.
-    static INDEX: std::sync::OnceLock<FxHashMap<&str, usize>> = std::sync::OnceLock::new();
-    let index = INDEX.get_or_init(|| ITEMS.iter().enumerate().map(|(i, d)| (d.name, i)).collect());
-    index.get(name).map(|&i| &ITEMS[i])
+    static INDEX: std::sync::OnceLock<NameIndex> = std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| NameIndex::new(ITEMS.iter().map(|d| &d.name)));
+    index.get(name).map(|i| &ITEMS[i])
 }
 
 impl std::fmt::Debug for ItemDef {

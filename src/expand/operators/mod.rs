@@ -2,7 +2,7 @@
 
 use crate::error::ExpResult;
 use crate::expand::eval::Eval;
-use crate::expand::fxhash::FxHashMap;
+use crate::expand::fxhash::NameIndex;
 
 pub mod address_ops;
 pub mod codecs;
@@ -143,15 +143,9 @@ pub fn cstr(b: &[u8]) -> &[u8] {
 
 fn lookup(name: &str) -> Option<&'static OpDef> {
     // Looked up for every operator of every parsed expansion: hashed, not searched.
-    static INDEX: std::sync::OnceLock<FxHashMap<&str, usize>> = std::sync::OnceLock::new();
-    let index = INDEX.get_or_init(|| {
-        OPERATORS
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.name, i))
-            .collect()
-    });
-    index.get(name).map(|&i| &OPERATORS[i])
+    static INDEX: std::sync::OnceLock<NameIndex> = std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| NameIndex::new(OPERATORS.iter().map(|d| &d.name)));
+    index.get(name).map(|i| &OPERATORS[i])
 }
 
 impl std::fmt::Debug for OpDef {

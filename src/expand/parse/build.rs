@@ -29,10 +29,13 @@ impl Close {
     pub const OK: Close = Close { ok: true, pos: 0 };
 }
 
-/// A `{...}` argument group and where its `{` was.
-pub struct Group {
-    pub seq: Seq,
-    pub start: usize,
+/// A `{...}` argument group: the sequence inside the braces (its `{` is the byte before
+/// its span), which becomes an argument as it is.
+pub type Group = Seq;
+
+/// Where a group's `{` was.
+fn group_start(g: &Group) -> usize {
+    (g.span.start as usize).saturating_sub(1)
 }
 
 /// The generic shape after an item name: groups, an optional bare word, the closing brace.
@@ -52,85 +55,33 @@ pub enum DefTarget<'a> {
     Var(&'a str),
 }
 
-/// Collects the pieces of a sequence: merges text, stops at the first error.
+/// Collects the pieces of a sequence for the reference front end: merges text (copied),
+/// stops at the first error. (The fast front end has its own, `pieces.rs`.)
 #[derive(Default)]
-pub struct SeqBuf<'s> {
+pub struct SeqBuf {
     nodes: Nodes,
-    /// Pending text that is not (only) one run of the source.
     text: Vec<u8>,
     stopped: bool,
-    /// The source had bytes that are not UTF-8, carried as stand-in characters
-    /// (see [`crate::expand::parse::parse_bytes`]); text is mapped back to them.
-    unmap: bool,
-    /// The source, shared: text that is one unbroken run of it becomes a range of it.
-    source: Option<&'s Arc<[u8]>>,
-    /// Pending text that is one unbroken run of `source`, not copied anywhere (then
-    /// `text` is empty).
-    run: Option<(usize, usize)>,
 }
 
-impl<'s> SeqBuf<'s> {
-    /// Start with `text` as the (empty) text buffer: a front end can hand the same
-    /// buffers from sequence to sequence instead of allocating one per sequence.
-    /// With `source`, text copied verbatim from it is stored as a range of it.
-    pub fn with_buffer(unmap: bool, mut text: Vec<u8>, source: Option<&'s Arc<[u8]>>) -> Self {
-        text.clear();
-        SeqBuf {
-            unmap,
-            text,
-            source: source.filter(|_| !unmap),
-            ..SeqBuf::default()
+impl SeqBuf {
+    fn flush_text(&mut self) {
+        if !self.text.is_empty() {
+            let t = Text::from(&self.text[..]);
+            self.text.clear();
+            self.nodes.push(Node::Text(t));
         }
     }
 
-    fn has_text(&self) -> bool {
-        self.run.is_some() || !self.text.is_empty()
-    }
-
-    /// Copy a pending run of the source into `text` (more text that is not part of it follows).
-    fn materialize(&mut self) {
-        if let (Some((start, end)), Some(src)) = (self.run.take(), self.source) {
-            self.text.extend_from_slice(&src[start..end]);
-        }
-    }
-
-    /// The finished text node; the buffer stays for reuse.
-    fn take_text(&mut self) -> Text {
-        if let (Some((start, end)), Some(src)) = (self.run.take(), self.source) {
-            return Text::shared(src, start, end);
-        }
-        let t = if self.unmap {
-            Text::from(super::unmap_bytes(&self.text))
-        } else {
-            Text::from(&self.text[..])
-        };
-        self.text.clear();
-        t
-    }
-
-    /// Add text. `t` may be a slice of the source (then it is tracked as a range).
+    /// Add text.
     pub fn text(&mut self, t: &[u8]) {
-        if self.stopped || t.is_empty() {
-            return;
-        }
-        let offset = self.source.and_then(|src| {
-            let base = src.as_ptr() as usize;
-            let at = (t.as_ptr() as usize).checked_sub(base)?;
-            (at + t.len() <= src.len()).then_some(at)
-        });
-        match (offset, self.run) {
-            (Some(at), Some((start, end))) if at == end => self.run = Some((start, at + t.len())),
-            (Some(at), None) if self.text.is_empty() => self.run = Some((at, at + t.len())),
-            _ => {
-                self.materialize();
-                self.text.extend_from_slice(t);
-            }
+        if !self.stopped {
+            self.text.extend_from_slice(t);
         }
     }
 
-    /// The text buffer, to append text that is not a slice of the source.
+    /// The text buffer, to append to.
     pub fn text_mut(&mut self) -> &mut Vec<u8> {
-        self.materialize();
         &mut self.text
     }
 
@@ -139,10 +90,7 @@ impl<'s> SeqBuf<'s> {
         if self.stopped {
             return false;
         }
-        if self.has_text() {
-            let t = self.take_text();
-            self.nodes.push(Node::Text(t));
-        }
+        self.flush_text();
         let is_err = matches!(n, Node::Error(_));
         self.nodes.push(n);
         if is_err {
@@ -151,17 +99,11 @@ impl<'s> SeqBuf<'s> {
         !is_err
     }
 
-    pub fn finish(self, span: Span) -> Seq {
-        self.finish_keep_buffer(span).0
-    }
-
-    /// As [`SeqBuf::finish`], also returning the text buffer for the next sequence.
-    pub fn finish_keep_buffer(mut self, span: Span) -> (Seq, Vec<u8>) {
-        if self.has_text() && !self.stopped {
-            let t = self.take_text();
-            self.nodes.push(Node::Text(t));
+    pub fn finish(mut self, span: Span) -> Seq {
+        if !self.stopped {
+            self.flush_text();
         }
-        (Seq::new(self.nodes, span), self.text)
+        Seq::new(self.nodes, span)
     }
 }
 
@@ -182,7 +124,7 @@ fn cond_error(negations: u32, before: Vec<Pre>, e: ExpandError, span: Span) -> C
 }
 
 fn pre_groups(gs: Vec<Group>) -> Vec<Pre> {
-    gs.into_iter().map(|g| Pre::Seq(g.seq)).collect()
+    gs.into_iter().map(Pre::Seq).collect()
 }
 
 impl<'s> Builder<'s> {
@@ -318,13 +260,19 @@ impl<'s> Builder<'s> {
     }
 
     /// `{ inner }`: a missing `}` can only mean end of input.
-    pub fn group(&self, mut seq: Seq, close: Close, start: usize) -> Group {
-        if !close.ok && seq.static_err.is_none() {
-            let mut nodes = std::mem::take(&mut seq.nodes);
-            nodes.push(error_node(vec![], self.missing_close_error(close.pos)));
-            seq = Seq::new(nodes, seq.span);
+    #[inline]
+    pub fn group(&self, seq: Seq, close: Close) -> Group {
+        if close.ok || seq.static_err.is_some() {
+            return seq;
         }
-        Group { seq, start }
+        self.unclosed_group(seq, close.pos)
+    }
+
+    #[inline(never)]
+    fn unclosed_group(&self, mut seq: Seq, pos: usize) -> Group {
+        let mut nodes = std::mem::take(&mut seq.nodes);
+        nodes.push(error_node(vec![], self.missing_close_error(pos)));
+        Seq::new(nodes, seq.span)
     }
 
     /// Exim's `process_yesno`, decided at parse time where the shape allows.
@@ -344,18 +292,18 @@ impl<'s> Builder<'s> {
             }
             return t;
         };
-        let yes_broken = yes.seq.static_err.is_some() && !close.ok;
-        t.yes = Some(yes.seq);
+        let yes_broken = yes.static_err.is_some() && !close.ok;
+        t.yes = Some(yes);
         if yes_broken {
             return t;
         }
         if let Some(no) = groups.next() {
-            let no_broken = no.seq.static_err.is_some() && !close.ok;
-            t.no = Some(no.seq);
+            let no_broken = no.static_err.is_some() && !close.ok;
+            t.no = Some(no);
             if no_broken {
                 return t;
             }
-            let extra = groups.next().map(|g| g.start);
+            let extra = groups.next().map(|g| group_start(&g));
             let pos = extra
                 .or(word.as_ref().map(|w| w.1))
                 .or((!close.ok).then_some(close.pos));
@@ -467,7 +415,6 @@ impl<'s> Builder<'s> {
             error_node(pre_groups(before), ExpandError::hard(msg).at(span))
         };
         let node = |args: Vec<Group>, mut tail: Tail, tail_alt: Option<Tail>| {
-            let args: Vec<Seq> = args.into_iter().map(|g| g.seq).collect();
             let pre = items::preparse(def, &args);
             if def.name == "sg" {
                 items::skipped::check_sg(&args, &pre, &mut tail);
@@ -490,7 +437,7 @@ impl<'s> Builder<'s> {
                 let (min, max) = (min as usize, max as usize);
                 if groups.len() < min {
                     let n = groups.len();
-                    let msg = if n > 0 && groups[n - 1].seq.static_err.is_some() {
+                    let msg = if n > 0 && groups[n - 1].static_err.is_some() {
                         String::new()
                     } else {
                         format!("Not enough arguments for '{name}' (min is {min})")
@@ -513,7 +460,7 @@ impl<'s> Builder<'s> {
                     };
                     return err(groups, msg);
                 }
-                let tail = items::substr::skipped_tail(name, groups.iter().map(|g| &g.seq));
+                let tail = items::substr::skipped_tail(name, groups.iter());
                 node(groups, tail, None)
             }
             Shape::Fixed { n, missing } => {
@@ -536,9 +483,9 @@ impl<'s> Builder<'s> {
                 }
                 let rest = groups.split_off(n);
                 let tail = self.tail(rest, word, close, name);
-                items::skipped::check_listextract(name, &mut groups[0].seq);
+                items::skipped::check_listextract(name, &mut groups[0]);
                 if let Some(g) = groups.get_mut(1) {
-                    items::certextract::cert_var_arg(name, &mut g.seq, self.src);
+                    items::certextract::cert_var_arg(name, g, self.src);
                 }
                 node(groups, tail, None)
             }
@@ -559,8 +506,8 @@ impl<'s> Builder<'s> {
     }
 
     fn group_text(&self, g: &Group) -> Box<str> {
-        let start = (g.start + 1).min(self.src.len());
-        let end = (g.seq.span.end as usize).clamp(start, self.src.len());
+        let start = (group_start(g) + 1).min(self.src.len());
+        let end = (g.span.end as usize).clamp(start, self.src.len());
         self.src[start..end].into()
     }
 
@@ -600,49 +547,47 @@ impl<'s> Builder<'s> {
         };
         let Some(cond) = cond else {
             return error_node(
-                vec![Pre::Seq(list.seq)],
+                vec![Pre::Seq(list)],
                 ExpandError::hard("missing '{' for second arg of filter").at(span),
             );
         };
         if !close.ok {
             return error_node(
-                vec![Pre::Seq(list.seq), Pre::Cond(cond)],
+                vec![Pre::Seq(list), Pre::Cond(cond)],
                 ExpandError::hard("missing } at end of \"filter\"").at(span),
             );
         }
-        Node::Filter(Box::new(FilterNode {
-            list: list.seq,
-            cond,
-            span,
-        }))
+        Node::Filter(Box::new(FilterNode { list, cond, span }))
     }
 
     pub fn lookup(&self, key: Option<Group>, ty: &str, args: Args, span: Span) -> Node {
-        let mut before: Vec<Pre> = Vec::new();
-        if let Some(k) = &key {
-            if let Some(e) = &k.seq.static_err {
-                return error_node(vec![Pre::Seq(k.seq.clone())], (**e).clone());
-            }
-            before.push(Pre::Seq(k.seq.clone()));
+        // What runs before an error: the key (built only when there is an error).
+        let before =
+            |key: &Option<Group>| -> Vec<Pre> { key.iter().cloned().map(Pre::Seq).collect() };
+        if let Some(e) = key.as_ref().and_then(|k| k.static_err.as_ref()) {
+            return error_node(before(&key), (**e).clone());
         }
         if !ty.starts_with(|c: char| c.is_ascii_alphabetic()) {
-            return error_node(before, ExpandError::hard("missing lookup type").at(span));
+            return error_node(
+                before(&key),
+                ExpandError::hard("missing lookup type").at(span),
+            );
         }
         let spec = match lookup::parse_spec(ty) {
             Ok(s) => s,
-            Err(msg) => return error_node(before, ExpandError::hard(msg).at(span)),
+            Err(msg) => return error_node(before(&key), ExpandError::hard(msg).at(span)),
         };
         let single = spec.is_single_key();
         if single && key.is_none() {
             return error_node(
-                before,
+                before(&key),
                 ExpandError::hard(format!("missing {{key}} for single-key \"{ty}\" lookup"))
                     .at(span),
             );
         }
         if !single && key.is_some() {
             return error_node(
-                before,
+                before(&key),
                 ExpandError::hard(format!(
                     "a single key was given for lookup type \"{ty}\", which is not a single-key lookup type"
                 ))
@@ -656,19 +601,19 @@ impl<'s> Builder<'s> {
         } = args;
         if groups.is_empty() {
             return error_node(
-                before,
+                before(&key),
                 ExpandError::hard(
                     self.curly_message("missing '{' for lookup file-or-query arg".into()),
                 )
                 .at(span),
             );
         }
-        let rest = groups.split_off(1);
-        let source = groups.pop().map(|g| g.seq).unwrap_or_default();
-        let tail = self.tail(rest, word, close, "lookup");
+        // The rest stay in the same vector (no second allocation).
+        let source = groups.remove(0);
+        let tail = self.tail(groups, word, close, "lookup");
         Node::Lookup(Box::new(LookupNode {
             spec,
-            key: key.map(|k| k.seq),
+            key,
             source,
             tail,
             span,
@@ -773,13 +718,13 @@ impl<'s> Builder<'s> {
             return cond_error(negations, vec![], curly, span);
         };
         let Some(sub) = sub else {
-            return cond_error(negations, vec![Pre::Seq(list.seq)], curly, span);
+            return cond_error(negations, vec![Pre::Seq(list)], curly, span);
         };
         Cond {
             negations,
             kind: CondKind::ForEach {
                 def,
-                list: list.seq,
+                list,
                 cond: Box::new(sub),
             },
             span,
@@ -888,7 +833,7 @@ impl<'s> Builder<'s> {
                 format!("too few arguments or bracketing error for {kw}"),
             );
         }
-        let args = sg.into_iter().map(|g| g.seq).collect();
+        let args = sg;
         (
             Cond {
                 negations,
@@ -921,7 +866,7 @@ impl<'s> Builder<'s> {
         };
         if groups.len() < want {
             let got = groups.len();
-            let broken = got > 0 && groups[got - 1].seq.static_err.is_some();
+            let broken = got > 0 && groups[got - 1].static_err.is_some();
             let msg = if broken {
                 String::new()
             } else if let Some(m) = conditions::too_few_message(name) {
@@ -935,7 +880,7 @@ impl<'s> Builder<'s> {
             if !broken && got == 1 {
                 // Exim checks a number as soon as it is read, before the missing string.
                 let g = &mut groups[0];
-                g.seq = conditions::compare::checked_number(name, std::mem::take(&mut g.seq));
+                *g = conditions::compare::checked_number(name, std::mem::take(g));
             }
             return (
                 cond_error(negations, pre_groups(groups), ExpandError::hard(msg), span),
@@ -943,7 +888,7 @@ impl<'s> Builder<'s> {
             );
         }
         let rest = groups.split_off(want);
-        let args: Vec<Seq> = groups.into_iter().map(|g| g.seq).collect();
+        let args: Vec<Seq> = groups;
         let regex = conditions::precompile(def, &args);
         (
             Cond {
@@ -957,12 +902,7 @@ impl<'s> Builder<'s> {
 }
 
 fn clone_groups(gs: &[Group]) -> Vec<Group> {
-    gs.iter()
-        .map(|g| Group {
-            seq: g.seq.clone(),
-            start: g.start,
-        })
-        .collect()
+    gs.to_vec()
 }
 
 fn fail_expected(what: &str, span: Span) -> Arc<ExpandError> {

@@ -6,12 +6,20 @@ use std::sync::Arc;
 
 use crate::error::ExpandError;
 use crate::expand::ast::*;
-use crate::expand::parse::build::{
-    error_node, unescape, Args, Builder, Close, DefTarget, Group, SeqBuf,
-};
+use crate::expand::parse::build::{error_node, unescape, Args, Builder, Close, DefTarget, Group};
+use crate::expand::parse::pieces::{Pieces, TextSource};
 
 /// Deepest `${` nesting the scanner follows (keeps the stack bounded on hostile input).
 const MAX_NESTING: u32 = super::MAX_PARSE_NESTING as u32;
+
+/// Every this many levels of nesting, the scanner makes sure the stack has room for the
+/// next ones (a check per level would cost more than the recursion's own bookkeeping):
+/// with less than the red zone left it continues on a new segment. The first levels run
+/// on the caller's stack unchecked, as any function's frames do (unoptimised builds have
+/// the largest frames; the red zone is sized for them).
+const STACK_STEP: u32 = 8;
+const STACK_RED_ZONE: usize = 1 << 20;
+const STACK_SEGMENT: usize = 4 << 20;
 
 /// Item names with the generic `{..}{..}` shape (a `match`: compiled to length and byte
 /// compares, not a scan of a list per `${name`).
@@ -66,34 +74,23 @@ pub fn parse_body(src: &str, shared: Option<&Arc<[u8]>>) -> Seq {
     parse_body_mapped(src, false, shared)
 }
 
-thread_local! {
-    /// Text buffers left by the previous parse on this thread: most expansions then
-    /// parse without growing a buffer (a `-be` run parses every line).
-    static SPARE_BUFFERS: std::cell::Cell<Vec<Vec<u8>>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
-/// Buffers longer than this are not kept from one parse to the next.
-const SPARE_BUFFER_MAX: usize = 4096;
-
 /// As [`parse_body`]; `unmap` says the text carries stand-ins for non-UTF-8 bytes.
 pub fn parse_body_mapped(src: &str, unmap: bool, shared: Option<&Arc<[u8]>>) -> Seq {
     let shared = shared.filter(|b| b.as_ptr() == src.as_ptr() && b.len() == src.len());
     let mut f = Fast {
-        shared,
+        ts: TextSource {
+            src: src.as_bytes(),
+            shared: shared.filter(|_| !unmap),
+            unmap,
+        },
         s: src.as_bytes(),
         src,
         pos: 0,
         b: Builder::new(src),
         depth: 0,
-        unmap,
-        buffers: SPARE_BUFFERS.with(|b| b.take()),
+        scratch: Vec::new(),
     };
-    let body = f.seq(Mode::Top);
-    let mut buffers = f.buffers;
-    buffers.retain(|b| b.capacity() <= SPARE_BUFFER_MAX);
-    buffers.truncate(16);
-    SPARE_BUFFERS.with(|b| b.set(buffers));
-    body
+    f.seq(Mode::Top)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -108,21 +105,51 @@ enum Mode {
 
 impl Mode {
     /// Where plain text ends in `rest`: at `$` or `\\` at top level, also at `}` inside
-    /// braces; at `\\` or `}` in raw groups (SIMD searches).
+    /// braces; at `\\` or `}` in raw groups. Eight bytes at a time in a word (runs are
+    /// tens of bytes: shorter than a SIMD search's setup), the rest by table.
+    #[inline]
     fn text_end(self, rest: &[u8]) -> usize {
-        let found = match self {
-            Mode::Top => memchr::memchr2(b'$', b'\\', rest),
-            Mode::Inner => memchr::memchr3(b'$', b'\\', b'}', rest),
-            Mode::Raw => memchr::memchr2(b'\\', b'}', rest),
+        let (stop, a, b, c) = match self {
+            Mode::Top => (STOP_TOP, b'$', b'\\', b'\\'),
+            Mode::Inner => (STOP_INNER, b'$', b'\\', b'}'),
+            Mode::Raw => (STOP_RAW, b'\\', b'}', b'}'),
         };
-        found.unwrap_or(rest.len())
+        let mut i = 0;
+        while let Some(chunk) = rest.get(i..i + 8) {
+            let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            let hits =
+                zero_bytes(w ^ splat(a)) | zero_bytes(w ^ splat(b)) | zero_bytes(w ^ splat(c));
+            if hits != 0 {
+                // The lowest flagged byte is always a true match.
+                return i + (hits.trailing_zeros() / 8) as usize;
+            }
+            i += 8;
+        }
+        i + rest[i..]
+            .iter()
+            .position(|&c| CLASS[c as usize] & stop != 0)
+            .unwrap_or(rest.len() - i)
     }
+}
+
+/// `c` in every byte of a word.
+const fn splat(c: u8) -> u64 {
+    0x0101_0101_0101_0101 * c as u64
+}
+
+/// The high bit set in (at least) the lowest zero byte of `w`, and in no byte below it.
+const fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080
 }
 
 /// Byte classes for the scanner's runs (one table lookup per byte).
 const SPACE: u8 = 1;
 const WORD: u8 = 2;
 const NAME: u8 = 4;
+/// Where text ends at top level (`$`, `\\`), inside braces (also `}`), in raw groups.
+const STOP_TOP: u8 = 8;
+const STOP_INNER: u8 = 16;
+const STOP_RAW: u8 = 32;
 
 static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -138,6 +165,12 @@ static CLASS: [u8; 256] = {
         if b == b'-' {
             t[c] = NAME;
         }
+        t[c] |= match b {
+            b'$' => STOP_TOP | STOP_INNER,
+            b'\\' => STOP_TOP | STOP_INNER | STOP_RAW,
+            b'}' => STOP_INNER | STOP_RAW,
+            _ => 0,
+        };
         c += 1;
     }
     t
@@ -156,16 +189,15 @@ fn is_word_char(c: u8) -> bool {
 }
 
 struct Fast<'s> {
-    /// The source as a shared buffer, for text pieces that are ranges of it.
-    shared: Option<&'s Arc<[u8]>>,
+    /// What text pieces are made from.
+    ts: TextSource<'s>,
     s: &'s [u8],
     src: &'s str,
     pos: usize,
     b: Builder<'s>,
     depth: u32,
-    unmap: bool,
-    /// Text buffers of finished sequences, for the next ones (one per nesting level).
-    buffers: Vec<Vec<u8>>,
+    /// Pending text that is not a range of the source (see [`Pieces`]).
+    scratch: Vec<u8>,
 }
 
 impl<'s> Fast<'s> {
@@ -190,33 +222,44 @@ impl<'s> Fast<'s> {
         }
     }
 
+    #[inline(always)]
     fn seq(&mut self, mode: Mode) -> Seq {
+        if self.depth % STACK_STEP == 0 && self.depth > 0 {
+            return self.seq_on_checked_stack(mode);
+        }
+        self.seq_here(mode)
+    }
+
+    #[inline(never)]
+    fn seq_on_checked_stack(&mut self, mode: Mode) -> Seq {
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || self.seq_here(mode))
+    }
+
+    fn seq_here(&mut self, mode: Mode) -> Seq {
         let start = self.pos;
-        let mut buf = SeqBuf::with_buffer(
-            self.unmap,
-            self.buffers.pop().unwrap_or_default(),
-            self.shared,
-        );
+        let mut p = Pieces::default();
         self.depth += 1;
         if self.depth > MAX_NESTING {
             let e = ExpandError::hard(format!(
                 "expansion nesting deeper than {MAX_NESTING} levels"
             ));
-            buf.node(error_node(vec![], e.at(Span::new(start, self.s.len()))));
+            let n = error_node(vec![], e.at(Span::new(start, self.s.len())));
+            p.node(&mut self.scratch, self.ts, n);
             self.pos = self.s.len();
         }
-        while let Some(c) = self.peek() {
+        while let Some(&c) = self.s.get(self.pos) {
             match c {
                 b'}' if mode != Mode::Top => break,
-                b'\\' => self.escape(&mut buf),
+                b'\\' => self.escape(&mut p),
                 b'$' if mode != Mode::Raw => {
+                    // Pending text first: the scratch buffer is free for nested sequences.
+                    p.flush(&mut self.scratch, self.ts);
                     let n = self.dollar();
-                    buf.node(n);
+                    p.node(&mut self.scratch, self.ts, n);
                 }
                 _ => {
-                    let rest = &self.s[self.pos..];
-                    let end = self.pos + mode.text_end(rest);
-                    buf.text(&self.s[self.pos..end]);
+                    let end = self.pos + mode.text_end(&self.s[self.pos..]);
+                    p.run(&mut self.scratch, self.ts, self.pos, end);
                     self.pos = end;
                 }
             }
@@ -227,17 +270,16 @@ impl<'s> Fast<'s> {
         } else {
             self.pos
         };
-        let (seq, text) = buf.finish_keep_buffer(Span::new(start, end));
-        self.buffers.push(text);
-        seq
+        p.finish(&mut self.scratch, self.ts, Span::new(start, end))
     }
 
-    fn escape(&mut self, buf: &mut SeqBuf) {
+    fn escape(&mut self, p: &mut Pieces) {
         let start = self.pos;
         match self.at(start + 1) {
             None => {
                 self.pos = self.s.len();
-                buf.node(self.b.esc_end(Span::new(start, self.pos)));
+                let n = self.b.esc_end(Span::new(start, self.pos));
+                p.node(&mut self.scratch, self.ts, n);
             }
             Some(b'N') => {
                 let body = start + 2;
@@ -245,7 +287,7 @@ impl<'s> Fast<'s> {
                 while i < self.s.len() && !(self.s[i] == b'\\' && self.at(i + 1) == Some(b'N')) {
                     i += 1;
                 }
-                buf.text(&self.s[body..i]);
+                p.run(&mut self.scratch, self.ts, body, i);
                 self.pos = if i < self.s.len() { i + 2 } else { i };
             }
             Some(c) => {
@@ -267,7 +309,9 @@ impl<'s> Fast<'s> {
                     start + 1 + utf8_len(c)
                 };
                 let end = end.min(self.s.len());
-                unescape(&self.src[start..end], buf.text_mut());
+                if let Some(out) = p.owned(&mut self.scratch, self.ts) {
+                    unescape(&self.src[start..end], out);
+                }
                 self.pos = end;
             }
         }
@@ -349,11 +393,10 @@ impl<'s> Fast<'s> {
     }
 
     fn group(&mut self, mode: Mode) -> Group {
-        let start = self.pos;
         self.pos += 1;
         let seq = self.seq(mode);
         let close = self.close();
-        self.b.group(seq, close, start)
+        self.b.group(seq, close)
     }
 
     /// `(sp* group)*`: brace groups, leaving the position before trailing space.
@@ -510,7 +553,20 @@ impl<'s> Fast<'s> {
             .cond_group(cond, extra, close, end_msg, Span::new(start, self.pos))
     }
 
+    #[inline(always)]
     fn cond(&mut self) -> (Cond, Vec<Group>) {
+        if self.depth % STACK_STEP == 0 && self.depth > 0 {
+            return self.cond_on_checked_stack();
+        }
+        self.cond_here()
+    }
+
+    #[inline(never)]
+    fn cond_on_checked_stack(&mut self) -> (Cond, Vec<Group>) {
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || self.cond_here())
+    }
+
+    fn cond_here(&mut self) -> (Cond, Vec<Group>) {
         let start = self.pos;
         self.depth += 1;
         if self.depth > MAX_NESTING {
@@ -684,5 +740,35 @@ fn utf8_len(c: u8) -> usize {
         0xe0..=0xef => 3,
         0xf0..=0xf7 => 4,
         _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod text_end_tests {
+    use super::Mode;
+
+    #[test]
+    fn text_end_finds_the_first_stop_byte_at_every_offset() {
+        for mode in [Mode::Top, Mode::Inner, Mode::Raw] {
+            for len in 0..24 {
+                for stop in [b'$', b'\\', b'}'] {
+                    for at in 0..=len {
+                        let mut text = vec![b'a'; len];
+                        if at < len {
+                            text[at] = stop;
+                        }
+                        let stops = match mode {
+                            Mode::Top => stop != b'}',
+                            Mode::Inner => true,
+                            Mode::Raw => stop != b'$',
+                        };
+                        let want = if at < len && stops { at } else { len };
+                        assert_eq!(mode.text_end(&text), want, "{len} {at} {}", stop as char);
+                    }
+                }
+            }
+        }
+        // Non-ASCII bytes (high bits set) are never taken for a stop.
+        assert_eq!(Mode::Inner.text_end("ü€xyz}".as_bytes()), 8);
     }
 }

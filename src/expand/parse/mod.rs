@@ -6,6 +6,7 @@
 mod build;
 mod fast_front;
 mod pest_front;
+mod pieces;
 
 use std::sync::Arc;
 
@@ -16,7 +17,13 @@ use crate::expand::ast::{Expansion, Node, Seq, Span, Text};
 /// that are raised, in Exim's order, when evaluation reaches them (see
 /// [`Expansion::static_error`] to check up front).
 pub fn parse(source: &str) -> Expansion {
-    parse_with(source, |s, shared| fast_front::parse_body(s, Some(shared)))
+    // No pre-scans: for text with nothing to expand the scanner makes the same single
+    // piece, and it keeps its own stack deep enough (see `fast_front::STACK_STEP`).
+    let source: Arc<str> = Arc::from(source);
+    // The same allocation, seen as bytes.
+    let shared: Arc<[u8]> = Arc::from(source.clone());
+    let body = fast_front::parse_body(&source, Some(&shared));
+    Expansion { source, body }
 }
 
 /// Parse with the pest grammar (the reference implementation).
@@ -57,13 +64,7 @@ pub fn parse_bytes(source: &[u8]) -> Expansion {
         Ok(s) => parse(s),
         Err(_) => {
             let mapped = map_bytes(source);
-            let body = if may_nest_deeper_than(mapped.as_bytes(), 32) {
-                stacker::grow(64 << 20, || {
-                    fast_front::parse_body_mapped(&mapped, true, None)
-                })
-            } else {
-                fast_front::parse_body_mapped(&mapped, true, None)
-            };
+            let body = fast_front::parse_body_mapped(&mapped, true, None);
             Expansion {
                 source: Arc::from(mapped.as_str()),
                 body,
@@ -187,6 +188,40 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn deep_nesting_parses_on_a_small_stack() {
+        // The scanner grows its own stack: 999 levels of operators, items and conditions
+        // parse on a thread with 512 KiB (an overflow would abort the test run).
+        let n = 999;
+        let ops = format!("{}x{}", "${lc:".repeat(n), "}".repeat(n));
+        let items = format!("{}x{}", "${length{1}{".repeat(n), "}}".repeat(n));
+        // Each `and{{` is two levels (the condition and its group).
+        let conds = format!(
+            "${{if {}eq{{a}}{{a}}{} {{y}}{{n}}}}",
+            "and{{".repeat(n / 2),
+            "}}".repeat(n / 2)
+        );
+        let over = format!("{}x{}", "${lc:".repeat(1200), "}".repeat(1200));
+        std::thread::Builder::new()
+            .stack_size(512 << 10)
+            .spawn(move || {
+                for text in [&ops, &items, &conds] {
+                    let e = super::parse(text);
+                    assert!(e.static_error().is_none(), "{:?}", e.static_error());
+                }
+                let e = super::parse(&over);
+                let err = e.static_error().expect("nesting limit");
+                assert!(
+                    err.message.contains("nesting deeper than"),
+                    "{}",
+                    err.message
+                );
+            })
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]

@@ -114,8 +114,12 @@ impl PestFront<'_> {
     }
 
     fn group(&mut self, p: Pair<Rule>) -> Group {
-        let start = p.as_span().start();
-        let mut seq = Seq::default();
+        // An empty group still starts after its `{` (its start locates the `{`).
+        let inside = p.as_span().start() + 1;
+        let mut seq = Seq {
+            span: Span::new(inside, inside),
+            ..Seq::default()
+        };
         let mut close = Close::OK;
         for q in p.into_inner() {
             match q.as_rule() {
@@ -124,7 +128,7 @@ impl PestFront<'_> {
                 _ => {}
             }
         }
-        self.b.group(seq, close, start)
+        self.b.group(seq, close)
     }
 
     fn args(&mut self, p: Pair<Rule>) -> Args {
