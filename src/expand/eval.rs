@@ -19,6 +19,36 @@ enum EmptyYes {
     Value,
 }
 
+/// Copy the groups of a regex match into `caps` (at most `max`), reusing the buffers
+/// its values already hold. Unset groups are empty, with taint `unset_tainted`.
+pub fn fill_captures(
+    caps: &mut Vec<Val>,
+    subject: &[u8],
+    locs: &pcre2::bytes::CaptureLocations,
+    max: usize,
+    (tainted, unset_tainted): (bool, bool),
+) {
+    let n = locs.len().min(max);
+    caps.truncate(n);
+    for i in 0..n {
+        let (piece, tainted) = match locs.get(i) {
+            Some((a, b)) => (&subject[a..b], tainted),
+            None => (&b""[..], unset_tainted),
+        };
+        match caps.get_mut(i) {
+            Some(v) => {
+                v.bytes.clear();
+                v.bytes.extend_from_slice(piece);
+                v.tainted = tainted;
+            }
+            None => caps.push(Val {
+                bytes: piece.to_vec(),
+                tainted,
+            }),
+        }
+    }
+}
+
 /// Per-evaluation state: `$value`, `$item`, numeric captures and depth.
 pub struct Eval<'c> {
     pub ctx: &'c mut Context,
@@ -86,7 +116,7 @@ impl<'c> Eval<'c> {
     }
 
     /// An empty value on a spare buffer; hand it back with [`Eval::give_scratch`].
-    fn take_scratch(&mut self) -> Val {
+    pub fn take_scratch(&mut self) -> Val {
         Val {
             bytes: self
                 .ctx
@@ -225,6 +255,55 @@ impl<'c> Eval<'c> {
                 })
             }
         }
+    }
+
+    /// A copy of `$value` (on a spare buffer) for [`Eval::restore_saved_value`].
+    pub fn save_value(&mut self) -> Option<Val> {
+        let v = self.value.as_ref()?;
+        let (len, tainted) = (v.bytes.len(), v.tainted);
+        let mut copy = self.take_scratch();
+        copy.bytes.reserve(len);
+        let v = self.value.as_ref().expect("checked above");
+        copy.bytes.extend_from_slice(&v.bytes);
+        copy.tainted = tainted;
+        Some(copy)
+    }
+
+    /// Put back a `$value` from [`Eval::save_value`]; whichever buffer is left over
+    /// is kept for reuse.
+    pub fn restore_saved_value(&mut self, saved: Option<Val>) {
+        match saved {
+            Some(v) if self.value.as_ref() == Some(&v) => self.give_scratch(v),
+            saved => {
+                if let Some(cur) = std::mem::replace(&mut self.value, saved) {
+                    self.give_scratch(cur);
+                }
+            }
+        }
+    }
+
+    /// An empty vector for new `$0..$n`, holding buffers left by earlier matches.
+    pub fn spare_captures(&mut self) -> Vec<Val> {
+        std::mem::take(&mut self.ctx.spare_captures)
+    }
+
+    /// Make `caps` the current `$0..$n`; the buffers of the ones it replaces are kept.
+    pub fn set_captures(&mut self, caps: Vec<Val>) {
+        let old = std::mem::replace(&mut self.captures, caps);
+        self.keep_spare_captures(old);
+    }
+
+    /// Keep a captures vector (and its values' buffers) for the next match.
+    pub fn keep_spare_captures(&mut self, mut caps: Vec<Val>) {
+        if caps.capacity() < self.ctx.spare_captures.capacity() {
+            return;
+        }
+        for c in &mut caps {
+            if c.bytes.capacity() > SCRATCH_KEEP_MAX {
+                c.bytes = Vec::new();
+            }
+        }
+        self.ctx.spare_captures = caps;
     }
 
     /// Put `$value` back to `saved`, copying only when it was changed.
@@ -422,15 +501,15 @@ impl<'c> Eval<'c> {
     }
 
     fn if_item(&mut self, i: &IfNode, out: &mut Val) -> ExpResult<()> {
-        let saved_value = self.value.clone();
+        let saved_value = self.save_value();
         let saved_caps = self.captures.clone();
         // `{yes}` and `{no}` both see the `$value` the condition left.
         let r = match self.cond(&i.cond) {
             Ok(yes) => self.tail_core(&i.tail, yes, EmptyYes::Bytes(b"true"), None, "if", out),
             Err(e) => Err(e),
         };
-        self.value = saved_value;
-        self.captures = saved_caps;
+        self.restore_saved_value(saved_value);
+        self.set_captures(saved_caps);
         r
     }
 
