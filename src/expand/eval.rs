@@ -249,15 +249,16 @@ impl<'c> Eval<'c> {
                 v.tainted = tainted;
             }
             None => {
-                self.item = Some(Val {
-                    bytes: bytes.to_vec(),
-                    tainted,
-                })
+                let mut v = self.take_scratch();
+                v.bytes.extend_from_slice(bytes);
+                v.tainted = tainted;
+                self.item = Some(v);
             }
         }
     }
 
     /// A copy of `$value` (on a spare buffer) for [`Eval::restore_saved_value`].
+    #[inline]
     pub fn save_value(&mut self) -> Option<Val> {
         let v = self.value.as_ref()?;
         let (len, tainted) = (v.bytes.len(), v.tainted);
@@ -271,8 +272,10 @@ impl<'c> Eval<'c> {
 
     /// Put back a `$value` from [`Eval::save_value`]; whichever buffer is left over
     /// is kept for reuse.
+    #[inline]
     pub fn restore_saved_value(&mut self, saved: Option<Val>) {
         match saved {
+            None if self.value.is_none() => {}
             Some(v) if self.value.as_ref() == Some(&v) => self.give_scratch(v),
             saved => {
                 if let Some(cur) = std::mem::replace(&mut self.value, saved) {
@@ -304,6 +307,13 @@ impl<'c> Eval<'c> {
             }
         }
         self.ctx.spare_captures = caps;
+    }
+
+    /// Make `outer` the `$value` again; the buffer of the one it replaces is kept.
+    fn put_value_back(&mut self, outer: Option<Val>) {
+        if let Some(v) = std::mem::replace(&mut self.value, outer) {
+            self.give_scratch(v);
+        }
     }
 
     /// Put `$value` back to `saved`, copying only when it was changed.
@@ -502,14 +512,20 @@ impl<'c> Eval<'c> {
 
     fn if_item(&mut self, i: &IfNode, out: &mut Val) -> ExpResult<()> {
         let saved_value = self.save_value();
-        let saved_caps = self.captures.clone();
+        let saved_caps = if self.captures.is_empty() {
+            Vec::new()
+        } else {
+            self.captures.clone()
+        };
         // `{yes}` and `{no}` both see the `$value` the condition left.
         let r = match self.cond(&i.cond) {
             Ok(yes) => self.tail_core(&i.tail, yes, EmptyYes::Bytes(b"true"), None, "if", out),
             Err(e) => Err(e),
         };
         self.restore_saved_value(saved_value);
-        self.set_captures(saved_caps);
+        if !(saved_caps.is_empty() && self.captures.is_empty()) {
+            self.set_captures(saved_caps);
+        }
         r
     }
 
@@ -574,7 +590,7 @@ impl<'c> Eval<'c> {
                 }
             }
             if let Some(o) = outer {
-                self.value = o;
+                self.put_value_back(o);
             }
             return Ok(());
         };
@@ -584,7 +600,7 @@ impl<'c> Eval<'c> {
             self.skip(yes_seq)
         };
         if let Some(o) = outer {
-            self.value = o;
+            self.put_value_back(o);
         }
         r?;
         if let Some(e) = &t.after_yes {

@@ -12,6 +12,8 @@ use crate::expand::value::Val;
 use crate::listmatch::{self, ip, ListError, MatchResult};
 
 fn inlist_with(ev: &mut Eval, args: &[Seq], caseless: bool) -> ExpResult<bool> {
+    // The found item goes to `$value` on a spare buffer (no allocation).
+    let mut value = ev.take_scratch();
     let found = ev.with_two(&args[0], &args[1], |(subject, _), (list, tainted)| {
         let mut it = lists::iter(list);
         while let Some(item) = it.next_item() {
@@ -21,20 +23,25 @@ fn inlist_with(ev: &mut Eval, args: &[Seq], caseless: bool) -> ExpResult<bool> {
                 *item == *subject
             };
             if hit {
-                return Some(Val {
-                    bytes: item.into_owned(),
-                    tainted,
-                });
+                value.bytes.clear();
+                value.bytes.extend_from_slice(&item);
+                value.tainted = tainted;
+                return true;
             }
         }
-        None
-    })?;
+        false
+    });
     match found {
-        Some(v) => {
-            ev.value = Some(v);
+        Ok(true) => {
+            if let Some(old) = ev.value.replace(value) {
+                ev.recycle(old);
+            }
             Ok(true)
         }
-        None => Ok(false),
+        other => {
+            ev.recycle(value);
+            other
+        }
     }
 }
 
