@@ -1,6 +1,6 @@
 //! Walks the AST with a `Context`: the one evaluator used by `-be`, the config, ACLs and the library.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::ast::*;
@@ -8,7 +8,7 @@ use crate::expand::context::Context;
 use crate::expand::headers;
 use crate::expand::operators::Input;
 use crate::expand::value::Val;
-use crate::expand::vars::{self, Var, VarId};
+use crate::expand::vars::{Var, VarId};
 use crate::expand::{computed, parse};
 
 /// What a bare item (no `{yes}` string) prints when it succeeds.
@@ -80,11 +80,7 @@ const STACK_CHECK_EVERY: u32 = 8;
 
 /// The ids of `$value` and `$item`, which live in `Eval` rather than the context.
 fn value_ids() -> (VarId, VarId) {
-    static IDS: OnceLock<(VarId, VarId)> = OnceLock::new();
-    *IDS.get_or_init(|| {
-        let id = |n| vars::var_id(n).unwrap_or(VarId(u16::MAX));
-        (id("value"), id("item"))
-    })
+    (crate::vid!("value"), crate::vid!("item"))
 }
 
 /// Expand a parsed expansion.
@@ -163,6 +159,12 @@ impl<'c> Eval<'c> {
         for node in &s.nodes {
             match node {
                 Node::Text(t) => out.bytes.extend_from_slice(t),
+                // A set variable is appended here, without a call (the commonest node
+                // after text); anything else about variables is `node`'s job.
+                Node::Var(v, _) => match self.set_var_ref(v) {
+                    Some(val) => out.push(val),
+                    None => self.node(node, out)?,
+                },
                 _ if self.depth % STACK_CHECK_EVERY == STACK_CHECK_EVERY - 1 => {
                     on_big_stack(|| self.node(node, out))?
                 }

@@ -17,9 +17,7 @@ pub fn to_number(s: &[u8]) -> ExpResult<i64> {
     }
     // Up to 18 plain digits cannot overflow: the common case, without the checks below.
     if s.len() <= 18 && s.iter().all(u8::is_ascii_digit) {
-        return Ok(s
-            .iter()
-            .fold(0i64, |n, &d| n * 10 + i64::from(d - b'0')));
+        return Ok(s.iter().fold(0i64, |n, &d| n * 10 + i64::from(d - b'0')));
     }
     // The text is only needed for an error message: build it then.
     let msg = |m: &str| ExpandError::hard(m.replace("%s", &String::from_utf8_lossy(s)));

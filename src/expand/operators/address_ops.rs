@@ -21,10 +21,14 @@ fn plain(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     let atext = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&c);
     let label = |c: u8| c.is_ascii_alphanumeric() || c == b'-';
     let dotted = |s: &[u8], ok: &dyn Fn(u8) -> bool| {
-        !s.is_empty() && s.split(|&c| c == b'.').all(|p| !p.is_empty() && p.iter().all(|&c| ok(c)))
+        !s.is_empty()
+            && s.split(|&c| c == b'.')
+                .all(|p| !p.is_empty() && p.iter().all(|&c| ok(c)))
     };
     // A domain label may end with a hyphen but not start with one (Exim's reading).
-    let labels_ok = domain.split(|&c| c == b'.').all(|p| p.first() != Some(&b'-'));
+    let labels_ok = domain
+        .split(|&c| c == b'.')
+        .all(|p| p.first() != Some(&b'-'));
     (dotted(local, &atext) && dotted(domain, &label) && labels_ok).then_some((local, domain))
 }
 

@@ -29,7 +29,7 @@ impl Expr<'_> {
     }
 
     fn skip_ws(&mut self) {
-        while matches!(self.cur(), b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+        while matches!(self.cur(), b' ' | b'\t'..=b'\r') {
             self.pos += 1;
         }
     }
@@ -73,6 +73,14 @@ impl Expr<'_> {
         }
         let mut n: i64 = 0;
         let mut over = false;
+        if radix == 10 {
+            // Decimal digits without the generic digit conversion; up to 18 cannot overflow.
+            let start = self.pos;
+            while self.cur().is_ascii_digit() && self.pos - start < 18 {
+                n = n * 10 + i64::from(self.cur() - b'0');
+                self.pos += 1;
+            }
+        }
         while let Some(d) = (self.cur() as char).to_digit(radix) {
             match n
                 .checked_mul(i64::from(radix))
