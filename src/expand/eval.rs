@@ -112,6 +112,7 @@ impl<'c> Eval<'c> {
     }
 
     /// An empty value on a spare buffer; hand it back with [`Eval::give_scratch`].
+    #[inline]
     pub fn take_scratch(&mut self) -> Val {
         Val {
             bytes: self
@@ -128,6 +129,7 @@ impl<'c> Eval<'c> {
         self.give_scratch(v)
     }
 
+    #[inline]
     fn give_scratch(&mut self, mut v: Val) {
         if v.bytes.capacity() <= SCRATCH_KEEP_MAX && self.ctx.scratch.len() < 32 {
             v.bytes.clear();
@@ -143,6 +145,7 @@ impl<'c> Eval<'c> {
     }
 
     /// Expand a sequence, appending to `out`.
+    #[inline]
     pub fn seq_into(&mut self, s: &Seq, out: &mut Val) -> ExpResult<()> {
         if self.ctx.trace.is_none() {
             return self.seq_nodes(s, out);
@@ -181,6 +184,7 @@ impl<'c> Eval<'c> {
     }
 
     /// The value of a variable that is set (no computing, no errors), read in place.
+    #[inline]
     fn set_var_ref(&self, v: &Var) -> Option<&Val> {
         match v {
             Var::Fixed(id) if *id == value_ids().0 => self.value.as_ref(),
@@ -243,6 +247,7 @@ impl<'c> Eval<'c> {
     }
 
     /// Set `$item`, reusing the buffer of the previous one.
+    #[inline]
     pub fn set_item(&mut self, bytes: &[u8], tainted: bool) {
         match &mut self.item {
             Some(v) => {
@@ -342,6 +347,7 @@ impl<'c> Eval<'c> {
         }
     }
 
+    #[inline]
     fn enter(&mut self, span: Span) -> ExpResult<()> {
         self.depth += 1;
         if self.depth > self.ctx.limits.max_depth {

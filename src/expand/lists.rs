@@ -83,7 +83,9 @@ impl<'a> ListIter<'a> {
 
 impl<'a> ListIter<'a> {
     /// The next item, borrowed from the list unless it contains doubled separators
-    /// (the common case costs no allocation).
+    /// (the common case costs no allocation). Inlined: it runs once per list item in
+    /// every map, filter, reduce and inlist loop.
+    #[inline]
     pub fn next_item(&mut self) -> Option<Cow<'a, [u8]>> {
         if self.pending.is_some() {
             self.resolve_sep();
@@ -119,6 +121,8 @@ impl<'a> ListIter<'a> {
     }
 
     /// An item holding doubled separators (each stands for one separator in the data).
+    #[cold]
+    #[inline(never)]
     fn doubled_item(&mut self) -> Option<Cow<'a, [u8]>> {
         let s = self.s;
         let sep = self.sep;

@@ -20,6 +20,7 @@ pub fn missing_arg(name: &str, got: usize) -> String {
 /// Append an element to a map/filter result as Exim does: separators inside it are
 /// doubled, and an element after the first that is empty or starts with the separator
 /// gets a leading space (the first never does: `${map{ : a}{$item}}` gives `:a`).
+#[inline]
 fn append_output(out: &mut Vec<u8>, first: bool, sep: u8, item: &[u8]) {
     if !first {
         out.push(sep);
