@@ -133,6 +133,8 @@ pub struct Context {
     /// Spare buffers for intermediate values (operator operands, condition arguments),
     /// kept from one expansion to the next so that most evaluations allocate none.
     pub(crate) scratch: Vec<Vec<u8>>,
+    /// A spare `$0..$n` vector whose values keep their buffers (see `Eval::fill_captures`).
+    pub(crate) spare_captures: Vec<crate::expand::value::Val>,
     /// `-bh` debug trace (the `>>>` lines); `None` when nobody is watching.
     pub trace: Option<Box<crate::expand::trace::Trace>>,
     /// Results of named host lists without expansions, by list name and host: Exim
@@ -171,6 +173,7 @@ impl Context {
             acl_depth: 0,
             log: Vec::new(),
             scratch: Vec::new(),
+            spare_captures: Vec::new(),
             trace: None,
             host_list_cache: HashMap::new(),
             certificates: Default::default(),

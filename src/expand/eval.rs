@@ -1,6 +1,6 @@
 //! Walks the AST with a `Context`: the one evaluator used by `-be`, the config, ACLs and the library.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::ast::*;
@@ -8,7 +8,7 @@ use crate::expand::context::Context;
 use crate::expand::headers;
 use crate::expand::operators::Input;
 use crate::expand::value::Val;
-use crate::expand::vars::{self, Var, VarId};
+use crate::expand::vars::{Var, VarId};
 use crate::expand::{computed, parse};
 
 /// What a bare item (no `{yes}` string) prints when it succeeds.
@@ -17,6 +17,36 @@ enum EmptyYes {
     Val(Val),
     /// The `$value` set for `{yes}` (the found data).
     Value,
+}
+
+/// Copy the groups of a regex match into `caps` (at most `max`), reusing the buffers
+/// its values already hold. Unset groups are empty, with taint `unset_tainted`.
+pub fn fill_captures(
+    caps: &mut Vec<Val>,
+    subject: &[u8],
+    locs: &pcre2::bytes::CaptureLocations,
+    max: usize,
+    (tainted, unset_tainted): (bool, bool),
+) {
+    let n = locs.len().min(max);
+    caps.truncate(n);
+    for i in 0..n {
+        let (piece, tainted) = match locs.get(i) {
+            Some((a, b)) => (&subject[a..b], tainted),
+            None => (&b""[..], unset_tainted),
+        };
+        match caps.get_mut(i) {
+            Some(v) => {
+                v.bytes.clear();
+                v.bytes.extend_from_slice(piece);
+                v.tainted = tainted;
+            }
+            None => caps.push(Val {
+                bytes: piece.to_vec(),
+                tainted,
+            }),
+        }
+    }
 }
 
 /// Per-evaluation state: `$value`, `$item`, numeric captures and depth.
@@ -50,11 +80,7 @@ const STACK_CHECK_EVERY: u32 = 8;
 
 /// The ids of `$value` and `$item`, which live in `Eval` rather than the context.
 fn value_ids() -> (VarId, VarId) {
-    static IDS: OnceLock<(VarId, VarId)> = OnceLock::new();
-    *IDS.get_or_init(|| {
-        let id = |n| vars::var_id(n).unwrap_or(VarId(u16::MAX));
-        (id("value"), id("item"))
-    })
+    (crate::vid!("value"), crate::vid!("item"))
 }
 
 /// Expand a parsed expansion.
@@ -86,7 +112,8 @@ impl<'c> Eval<'c> {
     }
 
     /// An empty value on a spare buffer; hand it back with [`Eval::give_scratch`].
-    fn take_scratch(&mut self) -> Val {
+    #[inline]
+    pub fn take_scratch(&mut self) -> Val {
         Val {
             bytes: self
                 .ctx
@@ -102,6 +129,7 @@ impl<'c> Eval<'c> {
         self.give_scratch(v)
     }
 
+    #[inline]
     fn give_scratch(&mut self, mut v: Val) {
         if v.bytes.capacity() <= SCRATCH_KEEP_MAX && self.ctx.scratch.len() < 32 {
             v.bytes.clear();
@@ -117,6 +145,7 @@ impl<'c> Eval<'c> {
     }
 
     /// Expand a sequence, appending to `out`.
+    #[inline]
     pub fn seq_into(&mut self, s: &Seq, out: &mut Val) -> ExpResult<()> {
         if self.ctx.trace.is_none() {
             return self.seq_nodes(s, out);
@@ -133,6 +162,12 @@ impl<'c> Eval<'c> {
         for node in &s.nodes {
             match node {
                 Node::Text(t) => out.bytes.extend_from_slice(t),
+                // A set variable is appended here, without a call (the commonest node
+                // after text); anything else about variables is `node`'s job.
+                Node::Var(v, _) => match self.set_var_ref(v) {
+                    Some(val) => out.push(val),
+                    None => self.node(node, out)?,
+                },
                 _ if self.depth % STACK_CHECK_EVERY == STACK_CHECK_EVERY - 1 => {
                     on_big_stack(|| self.node(node, out))?
                 }
@@ -149,6 +184,7 @@ impl<'c> Eval<'c> {
     }
 
     /// The value of a variable that is set (no computing, no errors), read in place.
+    #[inline]
     fn set_var_ref(&self, v: &Var) -> Option<&Val> {
         match v {
             Var::Fixed(id) if *id == value_ids().0 => self.value.as_ref(),
@@ -211,6 +247,7 @@ impl<'c> Eval<'c> {
     }
 
     /// Set `$item`, reusing the buffer of the previous one.
+    #[inline]
     pub fn set_item(&mut self, bytes: &[u8], tainted: bool) {
         match &mut self.item {
             Some(v) => {
@@ -219,11 +256,70 @@ impl<'c> Eval<'c> {
                 v.tainted = tainted;
             }
             None => {
-                self.item = Some(Val {
-                    bytes: bytes.to_vec(),
-                    tainted,
-                })
+                let mut v = self.take_scratch();
+                v.bytes.extend_from_slice(bytes);
+                v.tainted = tainted;
+                self.item = Some(v);
             }
+        }
+    }
+
+    /// A copy of `$value` (on a spare buffer) for [`Eval::restore_saved_value`].
+    #[inline]
+    pub fn save_value(&mut self) -> Option<Val> {
+        let v = self.value.as_ref()?;
+        let (len, tainted) = (v.bytes.len(), v.tainted);
+        let mut copy = self.take_scratch();
+        copy.bytes.reserve(len);
+        let v = self.value.as_ref().expect("checked above");
+        copy.bytes.extend_from_slice(&v.bytes);
+        copy.tainted = tainted;
+        Some(copy)
+    }
+
+    /// Put back a `$value` from [`Eval::save_value`]; whichever buffer is left over
+    /// is kept for reuse.
+    #[inline]
+    pub fn restore_saved_value(&mut self, saved: Option<Val>) {
+        match saved {
+            None if self.value.is_none() => {}
+            Some(v) if self.value.as_ref() == Some(&v) => self.give_scratch(v),
+            saved => {
+                if let Some(cur) = std::mem::replace(&mut self.value, saved) {
+                    self.give_scratch(cur);
+                }
+            }
+        }
+    }
+
+    /// An empty vector for new `$0..$n`, holding buffers left by earlier matches.
+    pub fn spare_captures(&mut self) -> Vec<Val> {
+        std::mem::take(&mut self.ctx.spare_captures)
+    }
+
+    /// Make `caps` the current `$0..$n`; the buffers of the ones it replaces are kept.
+    pub fn set_captures(&mut self, caps: Vec<Val>) {
+        let old = std::mem::replace(&mut self.captures, caps);
+        self.keep_spare_captures(old);
+    }
+
+    /// Keep a captures vector (and its values' buffers) for the next match.
+    pub fn keep_spare_captures(&mut self, mut caps: Vec<Val>) {
+        if caps.capacity() < self.ctx.spare_captures.capacity() {
+            return;
+        }
+        for c in &mut caps {
+            if c.bytes.capacity() > SCRATCH_KEEP_MAX {
+                c.bytes = Vec::new();
+            }
+        }
+        self.ctx.spare_captures = caps;
+    }
+
+    /// Make `outer` the `$value` again; the buffer of the one it replaces is kept.
+    fn put_value_back(&mut self, outer: Option<Val>) {
+        if let Some(v) = std::mem::replace(&mut self.value, outer) {
+            self.give_scratch(v);
         }
     }
 
@@ -251,6 +347,7 @@ impl<'c> Eval<'c> {
         }
     }
 
+    #[inline]
     fn enter(&mut self, span: Span) -> ExpResult<()> {
         self.depth += 1;
         if self.depth > self.ctx.limits.max_depth {
@@ -422,15 +519,21 @@ impl<'c> Eval<'c> {
     }
 
     fn if_item(&mut self, i: &IfNode, out: &mut Val) -> ExpResult<()> {
-        let saved_value = self.value.clone();
-        let saved_caps = self.captures.clone();
+        let saved_value = self.save_value();
+        let saved_caps = if self.captures.is_empty() {
+            Vec::new()
+        } else {
+            self.captures.clone()
+        };
         // `{yes}` and `{no}` both see the `$value` the condition left.
         let r = match self.cond(&i.cond) {
             Ok(yes) => self.tail_core(&i.tail, yes, EmptyYes::Bytes(b"true"), None, "if", out),
             Err(e) => Err(e),
         };
-        self.value = saved_value;
-        self.captures = saved_caps;
+        self.restore_saved_value(saved_value);
+        if !(saved_caps.is_empty() && self.captures.is_empty()) {
+            self.set_captures(saved_caps);
+        }
         r
     }
 
@@ -495,7 +598,7 @@ impl<'c> Eval<'c> {
                 }
             }
             if let Some(o) = outer {
-                self.value = o;
+                self.put_value_back(o);
             }
             return Ok(());
         };
@@ -505,7 +608,7 @@ impl<'c> Eval<'c> {
             self.skip(yes_seq)
         };
         if let Some(o) = outer {
-            self.value = o;
+            self.put_value_back(o);
         }
         r?;
         if let Some(e) = &t.after_yes {

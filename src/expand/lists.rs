@@ -83,7 +83,9 @@ impl<'a> ListIter<'a> {
 
 impl<'a> ListIter<'a> {
     /// The next item, borrowed from the list unless it contains doubled separators
-    /// (the common case costs no allocation).
+    /// (the common case costs no allocation). Inlined: it runs once per list item in
+    /// every map, filter, reduce and inlist loop.
+    #[inline]
     pub fn next_item(&mut self) -> Option<Cow<'a, [u8]>> {
         if self.pending.is_some() {
             self.resolve_sep();
@@ -102,6 +104,29 @@ impl<'a> ListIter<'a> {
                 return Some(Cow::Borrowed(&[]));
             }
         }
+        // Common case: the item ends at a single separator (or the end), so it is one
+        // slice of the list.
+        let start = self.pos;
+        let mut end = start + 1;
+        while end < s.len() && s[end] != sep {
+            end += 1;
+        }
+        let end = end.min(s.len());
+        if special || end + 1 >= s.len() || s[end + 1] != sep {
+            self.pos = (end + 1).min(s.len());
+            let piece = &s[start..end];
+            return Some(Cow::Borrowed(&piece[..kept_len(piece)]));
+        }
+        self.doubled_item()
+    }
+
+    /// An item holding doubled separators (each stands for one separator in the data).
+    #[cold]
+    #[inline(never)]
+    fn doubled_item(&mut self) -> Option<Cow<'a, [u8]>> {
+        let s = self.s;
+        let sep = self.sep;
+        let special = sep.is_ascii_control();
         let mut item: Cow<'a, [u8]> = Cow::Borrowed(&[]);
         loop {
             let start = self.pos;

@@ -1,8 +1,9 @@
 //! PCRE2 compilation with a process-wide cache: no regex is compiled twice.
 
+use std::cell::RefCell;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use pcre2::bytes::{Regex, RegexBuilder};
+use pcre2::bytes::{CaptureLocations, Regex, RegexBuilder};
 
 use crate::error::{ExpResult, ExpandError};
 use crate::expand::fxhash::FxHashMap;
@@ -58,4 +59,32 @@ fn pcre_message(e: &pcre2::Error) -> String {
         Some((_, msg)) => msg.to_string(),
         None => full,
     }
+}
+
+/// Patterns with up to this many groups (plus `$0`) share match blocks per thread.
+const SHARED_LOCATIONS: usize = 16;
+
+thread_local! {
+    /// One match block per capture count: pcre2's `captures` creates (and frees) a
+    /// match context and data block on every call. A block only depends on the
+    /// pattern's capture count, so any pattern with that count can use it.
+    static LOCATIONS: RefCell<[Option<CaptureLocations>; SHARED_LOCATIONS]> =
+        const { RefCell::new([const { None }; SHARED_LOCATIONS]) };
+}
+
+/// Run `f` with capture locations fit for `re` (reused from an earlier match when
+/// possible). `f` may match again: a nested call simply gets a block of its own.
+pub fn with_locations<R>(re: &Regex, f: impl FnOnce(&mut CaptureLocations) -> R) -> R {
+    let n = re.captures_len();
+    let taken = if n < SHARED_LOCATIONS {
+        LOCATIONS.with(|l| l.borrow_mut()[n].take())
+    } else {
+        None
+    };
+    let mut locs = taken.unwrap_or_else(|| re.capture_locations());
+    let r = f(&mut locs);
+    if n < SHARED_LOCATIONS {
+        LOCATIONS.with(|l| l.borrow_mut()[n] = Some(locs));
+    }
+    r
 }

@@ -31,11 +31,13 @@ impl Val {
         }
     }
 
+    #[inline]
     pub fn push(&mut self, other: &Val) {
         self.bytes.extend_from_slice(&other.bytes);
         self.tainted |= other.tainted;
     }
 
+    #[inline]
     pub fn push_bytes(&mut self, b: &[u8]) {
         self.bytes.extend_from_slice(b);
     }

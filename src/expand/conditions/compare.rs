@@ -9,6 +9,10 @@ use crate::expand::operators::{Input, OpDef};
 /// (sign, decimal digits), then an optional k/m/g multiplier, then only whitespace.
 /// Messages quote the text after leading whitespace.
 pub fn to_number(s: &[u8]) -> ExpResult<i64> {
+    // Up to 18 plain digits cannot overflow: the common case, without the checks below.
+    if !s.is_empty() && s.len() <= 18 && s.iter().all(u8::is_ascii_digit) {
+        return Ok(s.iter().fold(0i64, |n, &d| n * 10 + i64::from(d - b'0')));
+    }
     let space = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
     let lead = s.iter().take_while(|c| space(c)).count();
     let s = &s[lead..];

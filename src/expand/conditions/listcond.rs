@@ -12,6 +12,8 @@ use crate::expand::value::Val;
 use crate::listmatch::{self, ip, ListError, MatchResult};
 
 fn inlist_with(ev: &mut Eval, args: &[Seq], caseless: bool) -> ExpResult<bool> {
+    // The found item goes to `$value` on a spare buffer (no allocation).
+    let mut value = ev.take_scratch();
     let found = ev.with_two(&args[0], &args[1], |(subject, _), (list, tainted)| {
         let mut it = lists::iter(list);
         while let Some(item) = it.next_item() {
@@ -21,20 +23,25 @@ fn inlist_with(ev: &mut Eval, args: &[Seq], caseless: bool) -> ExpResult<bool> {
                 *item == *subject
             };
             if hit {
-                return Some(Val {
-                    bytes: item.into_owned(),
-                    tainted,
-                });
+                value.bytes.clear();
+                value.bytes.extend_from_slice(&item);
+                value.tainted = tainted;
+                return true;
             }
         }
-        None
-    })?;
+        false
+    });
     match found {
-        Some(v) => {
-            ev.value = Some(v);
+        Ok(true) => {
+            if let Some(old) = ev.value.replace(value) {
+                ev.recycle(old);
+            }
             Ok(true)
         }
-        None => Ok(false),
+        other => {
+            ev.recycle(value);
+            other
+        }
     }
 }
 
@@ -50,11 +57,12 @@ pub fn inlisti(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
 
 /// `${if match{abc}{(b)(c)}{$0-$1-$2}}` gives `bc-b-c`.
 pub fn match_re(ev: &mut Eval, args: &[Seq]) -> ExpResult<bool> {
-    let caps = ev.with_two(&args[0], &args[1], |(subject, tainted), (pattern, _)| {
+    let mut caps = ev.spare_captures();
+    let hit = ev.with_two(&args[0], &args[1], |(subject, tainted), (pattern, _)| {
         let re = crate::expand::regex::compile(pattern, false)?;
-        captures(&re, subject, tainted)
-    })??;
-    Ok(publish_captures(ev, caps))
+        captures(&re, subject, tainted, &mut caps)
+    })?;
+    publish_captures(ev, hit, caps)
 }
 
 /// `match` whose literal pattern was compiled with the condition.
@@ -63,32 +71,32 @@ pub fn match_compiled(ev: &mut Eval, args: &[Seq], re: &Regex) -> ExpResult<bool
     if args[1].nodes.iter().map(|n| n.len_if_text()).sum::<usize>() > ev.ctx.limits.max_output {
         return match_re(ev, args);
     }
-    let caps = ev.with_bytes(&args[0], |subject, tainted| captures(re, subject, tainted))??;
-    Ok(publish_captures(ev, caps))
+    let mut caps = ev.spare_captures();
+    let hit = ev.with_bytes(&args[0], |subject, tainted| {
+        captures(re, subject, tainted, &mut caps)
+    })?;
+    publish_captures(ev, hit, caps)
 }
 
-fn captures(re: &Regex, subject: &[u8], tainted: bool) -> ExpResult<Option<Vec<Val>>> {
-    let caps = re
-        .captures(subject)
-        .map_err(|e| ExpandError::hard(format!("regex match error: {e}")))?;
-    Ok(caps.map(|caps| {
-        (0..caps.len())
-            .map(|i| Val {
-                bytes: caps.get(i).map_or(&b""[..], |m| m.as_bytes()).to_vec(),
-                tainted,
-            })
-            .collect::<Vec<Val>>()
-    }))
-}
-
-fn publish_captures(ev: &mut Eval, caps: Option<Vec<Val>>) -> bool {
-    match caps {
-        Some(c) => {
-            ev.captures = c;
-            true
+/// Match `subject`; on a match `caps` holds `$0..$n`.
+fn captures(re: &Regex, subject: &[u8], tainted: bool, caps: &mut Vec<Val>) -> ExpResult<bool> {
+    crate::expand::regex::with_locations(re, |locs| match re.captures_read(locs, subject) {
+        Ok(Some(_)) => {
+            crate::expand::eval::fill_captures(caps, subject, locs, usize::MAX, (tainted, tainted));
+            Ok(true)
         }
-        None => false,
+        Ok(None) => Ok(false),
+        Err(e) => Err(ExpandError::hard(format!("regex match error: {e}"))),
+    })
+}
+
+/// A match sets `$0..$n`; a failed one leaves them (the vector goes back for reuse).
+fn publish_captures(ev: &mut Eval, hit: ExpResult<bool>, caps: Vec<Val>) -> ExpResult<bool> {
+    match hit {
+        Ok(true) => ev.set_captures(caps),
+        _ => ev.keep_spare_captures(caps),
     }
+    hit
 }
 
 /// Publish a list match's `$value` and `$0..$n` like Exim does. Domain, local-part

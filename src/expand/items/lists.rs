@@ -20,6 +20,7 @@ pub fn missing_arg(name: &str, got: usize) -> String {
 /// Append an element to a map/filter result as Exim does: separators inside it are
 /// doubled, and an element after the first that is empty or starts with the separator
 /// gets a leading space (the first never does: `${map{ : a}{$item}}` gives `:a`).
+#[inline]
 fn append_output(out: &mut Vec<u8>, first: bool, sep: u8, item: &[u8]) {
     if !first {
         out.push(sep);
@@ -27,12 +28,14 @@ fn append_output(out: &mut Vec<u8>, first: bool, sep: u8, item: &[u8]) {
             out.push(b' ');
         }
     }
-    for &c in item {
-        out.push(c);
-        if c == sep {
-            out.push(sep);
-        }
+    // Most items hold no separator: one copy instead of a push per byte.
+    let mut rest = item;
+    while let Some(i) = rest.iter().position(|&c| c == sep) {
+        out.extend_from_slice(&rest[..=i]);
+        out.push(sep);
+        rest = &rest[i + 1..];
     }
+    out.extend_from_slice(rest);
 }
 
 fn check_count(ev: &Eval, n: usize) -> ExpResult<()> {
@@ -57,7 +60,7 @@ pub fn map(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
         let mut it = lists::iter(&list.bytes);
         let sep = it.separator();
         out.tainted |= list.tainted;
-        let mut mapped = Val::default();
+        let mut mapped = ev.take_scratch();
         let mut n = 0;
         while let Some(item) = it.next_item() {
             check_count(ev, n)?;
@@ -70,6 +73,7 @@ pub fn map(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
             append_output(&mut out.bytes, n == 0, sep, &mapped.bytes);
             n += 1;
         }
+        ev.recycle(mapped);
         Ok(())
     })();
     ev.item = saved_item;
@@ -92,7 +96,7 @@ pub fn reduce(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
     let saved_value = ev.value.replace(init);
     let r = (|| {
         let mut it = lists::iter(&list.bytes);
-        let mut next = Val::default();
+        let mut next = ev.take_scratch();
         let mut n = 0;
         while let Some(item) = it.next_item() {
             check_count(ev, n)?;
@@ -108,6 +112,7 @@ pub fn reduce(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
             }
             n += 1;
         }
+        ev.recycle(next);
         Ok(ev.value.take().unwrap_or_default())
     })();
     ev.item = saved_item;

@@ -129,10 +129,16 @@ pub fn sg(ev: &mut Eval, node: &ItemNode, out: &mut Val) -> ExpResult<()> {
             (re, p)
         }
     };
-    let saved = std::mem::take(&mut ev.captures);
-    let r = sg_loop(ev, &subject, pattern, &re, insert);
-    ev.captures = saved;
-    out.push(&r?);
+    let spare = ev.spare_captures();
+    let saved = std::mem::replace(&mut ev.captures, spare);
+    let r = crate::expand::regex::with_locations(&re, |locs| {
+        sg_loop(ev, &subject, pattern, &re, insert, locs)
+    });
+    ev.set_captures(saved);
+    let r = r?;
+    out.push(&r);
+    ev.recycle(r);
+    ev.recycle(subject);
     Ok(())
 }
 
@@ -142,10 +148,11 @@ fn sg_loop(
     pattern: &[u8],
     re: &pcre2::bytes::Regex,
     insert: &crate::expand::Expansion,
+    locs: &mut pcre2::bytes::CaptureLocations,
 ) -> ExpResult<Val> {
     let s = subject.bytes.as_slice();
-    let mut result = subject.derive(Vec::new());
-    let mut locs = re.capture_locations();
+    let mut result = ev.take_scratch();
+    result.tainted = subject.tainted;
     let mut nonempty: Option<std::sync::Arc<pcre2::bytes::Regex>> = None;
     let (mut moffset, mut extra, mut want_nonempty) = (0usize, 0usize, false);
     loop {
@@ -161,13 +168,13 @@ fn sg_loop(
             let mut l = ne.capture_locations();
             match ne.captures_read_at(&mut l, s, start) {
                 Ok(Some(m)) if m.start() == start => {
-                    locs = l;
+                    *locs = l;
                     true
                 }
                 _ => false,
             }
         } else {
-            matches!(re.captures_read_at(&mut locs, s, start), Ok(Some(_)))
+            matches!(re.captures_read_at(locs, s, start), Ok(Some(_)))
         };
         if !hit {
             if want_nonempty {
@@ -181,16 +188,12 @@ fn sg_loop(
         let Some((ms, me)) = locs.get(0) else {
             return Ok(result);
         };
-        ev.captures = (0..locs.len().min(MAX_CAPTURES))
-            .map(|i| {
-                locs.get(i)
-                    .map(|(a, b)| subject.derive(&s[a..b]))
-                    .unwrap_or_default()
-            })
-            .collect();
+        let tainted = (subject.tainted, false);
+        crate::expand::eval::fill_captures(&mut ev.captures, s, locs, MAX_CAPTURES, tainted);
         result.push_bytes(&s[moffset..ms]);
         let piece = ev.seq(&insert.body)?;
         result.push(&piece);
+        ev.recycle(piece);
         moffset = me;
         extra = 0;
         want_nonempty = false;

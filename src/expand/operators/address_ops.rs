@@ -12,6 +12,26 @@ fn extract(bytes: &[u8]) -> Option<address::Address> {
     address::extract(bytes).ok()
 }
 
+/// `local@domain` with a dot-atom local part and a domain of letter-digit-hyphen
+/// labels (not starting with a hyphen) (no spaces, quotes, comments or routes): the full parser would give the text
+/// back as it is, split at the `@`. Anything else takes the full parser.
+fn plain(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let at = bytes.iter().position(|&c| c == b'@')?;
+    let (local, domain) = (&bytes[..at], &bytes[at + 1..]);
+    let atext = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&c);
+    let label = |c: u8| c.is_ascii_alphanumeric() || c == b'-';
+    let dotted = |s: &[u8], ok: &dyn Fn(u8) -> bool| {
+        !s.is_empty()
+            && s.split(|&c| c == b'.')
+                .all(|p| !p.is_empty() && p.iter().all(|&c| ok(c)))
+    };
+    // A domain label may end with a hyphen but not start with one (Exim's reading).
+    let labels_ok = domain
+        .split(|&c| c == b'.')
+        .all(|p| p.first() != Some(&b'-'));
+    (dotted(local, &atext) && dotted(domain, &label) && labels_ok).then_some((local, domain))
+}
+
 /// `${address:Fred <fred@Example.com>}` gives `fred@Example.com`; empty when unparseable.
 pub fn address(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
     Ok(v.emit(out, extract(v.bytes).map(|a| a.address).unwrap_or_default()))
@@ -19,7 +39,9 @@ pub fn address(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> Ex
 
 /// `${domain:Fred <fred@Example.com>}` gives `Example.com`.
 pub fn domain(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
-    if let Some(a) = extract(v.bytes) {
+    if let Some((_, domain)) = plain(v.bytes) {
+        out.extend_from_slice(domain);
+    } else if let Some(a) = extract(v.bytes) {
         out.extend_from_slice(a.domain());
     }
     Ok(v.tainted)
@@ -27,7 +49,9 @@ pub fn domain(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> Exp
 
 /// `${local_part:Fred <fred@Example.com>}` gives `fred`.
 pub fn local_part(_: &mut Eval, _: Option<&str>, v: Input, out: &mut Vec<u8>) -> ExpResult<bool> {
-    if let Some(a) = extract(v.bytes) {
+    if let Some((local, _)) = plain(v.bytes) {
+        out.extend_from_slice(local);
+    } else if let Some(a) = extract(v.bytes) {
         out.extend_from_slice(a.local_part());
     }
     Ok(v.tainted)

@@ -47,8 +47,22 @@ pub fn emit_tainted(out: &mut Vec<u8>, result: impl AsRef<[u8]>) -> bool {
 
 /// Append `n` in decimal (no intermediate `String`).
 pub fn push_decimal(out: &mut Vec<u8>, n: i64) {
-    use std::io::Write;
-    let _ = write!(out, "{n}");
+    // Digits by hand: `write!` goes through the formatting machinery (~200 instructions).
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut m = n.unsigned_abs();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// Operator function: `arg` is the `_suffix` (if any), `input` the expanded operand.
@@ -162,6 +176,15 @@ mod tests {
     #[test]
     fn table_is_sorted_and_unique() {
         assert!(super::OPERATORS.windows(2).all(|w| w[0].name < w[1].name));
+    }
+
+    #[test]
+    fn decimals_match_std_formatting() {
+        for n in [0, 7, -7, 10, 99, -100, 123_456_789, i64::MAX, i64::MIN] {
+            let mut out = b"x".to_vec();
+            super::push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
     }
 
     fn run(ctx: &mut Context, s: &str) -> Val {

@@ -29,7 +29,7 @@ impl Expr<'_> {
     }
 
     fn skip_ws(&mut self) {
-        while matches!(self.cur(), b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+        while matches!(self.cur(), b' ' | b'\t'..=b'\r') {
             self.pos += 1;
         }
     }
@@ -44,7 +44,7 @@ impl Expr<'_> {
     }
 
     fn expr(&mut self, endket: bool) -> i64 {
-        let x = self.or();
+        let x = self.binary(0);
         if self.err.is_none() {
             if endket {
                 if self.cur() != b')' {
@@ -73,6 +73,14 @@ impl Expr<'_> {
         }
         let mut n: i64 = 0;
         let mut over = false;
+        if radix == 10 {
+            // Decimal digits without the generic digit conversion; up to 18 cannot overflow.
+            let start = self.pos;
+            while self.cur().is_ascii_digit() && self.pos - start < 18 {
+                n = n * 10 + i64::from(self.cur() - b'0');
+                self.pos += 1;
+            }
+        }
         while let Some(d) = (self.cur() as char).to_digit(radix) {
             match n
                 .checked_mul(i64::from(radix))
@@ -141,109 +149,85 @@ impl Expr<'_> {
         }
     }
 
-    fn mult(&mut self) -> i64 {
+    /// The binary operator at the cursor: its C precedence level (`|` lowest, then
+    /// `^`, `&`, shifts, `+ -`, `* / %`), byte and length.
+    fn operator(&self) -> Option<(u8, u8, usize)> {
+        let c = self.cur();
+        let level = match c {
+            b'|' => 0,
+            b'^' => 1,
+            b'&' => 2,
+            b'<' | b'>' if self.at(self.pos + 1) == c => return Some((3, c, 2)),
+            b'+' | b'-' => 4,
+            b'*' | b'/' | b'%' => 5,
+            _ => return None,
+        };
+        Some((level, c, 1))
+    }
+
+    /// Operators of level `min` and above, left to right (precedence climbing: the
+    /// same reading order, results and error positions as one function per level).
+    fn binary(&mut self, min: u8) -> i64 {
         let mut x = self.unary();
-        while self.err.is_none() && matches!(self.cur(), b'*' | b'/' | b'%') {
-            let op = self.cur();
-            self.pos += 1;
-            let y = self.unary();
+        while self.err.is_none() {
+            let Some((level, op, len)) = self.operator().filter(|o| o.0 >= min) else {
+                break;
+            };
+            self.pos += len;
+            let y = if level == 5 {
+                self.unary()
+            } else {
+                self.binary(level + 1)
+            };
             if self.err.is_some() {
                 break;
             }
-            if y == -1 && x == i64::MIN && op != b'*' {
-                x = i64::MAX;
-                continue;
-            }
-            if op == b'*' {
-                x = x.wrapping_mul(y);
-            } else if y == 0 {
+            x = match self.apply(op, x, y) {
+                Some(v) => v,
+                None => return 0,
+            };
+        }
+        x
+    }
+
+    /// `x op y` with Exim's overflow and division rules; `None` after an error.
+    fn apply(&mut self, op: u8, x: i64, y: i64) -> Option<i64> {
+        Some(match op {
+            b'*' => x.wrapping_mul(y),
+            b'/' | b'%' if y == -1 && x == i64::MIN => i64::MAX,
+            b'/' | b'%' if y == 0 => {
                 self.err = Some(if op == b'/' {
                     "divide by zero"
                 } else {
                     "modulo by zero"
                 });
-                return 0;
-            } else if op == b'/' {
-                x = x.wrapping_div(y);
-            } else {
-                x = x.wrapping_rem(y);
+                return None;
             }
-        }
-        x
-    }
-
-    fn sum(&mut self) -> i64 {
-        let mut x = self.mult();
-        while self.err.is_none() && matches!(self.cur(), b'+' | b'-') {
-            let op = self.cur();
-            self.pos += 1;
-            let y = self.mult();
-            if self.err.is_some() {
-                break;
-            }
-            // Exim's (buggy, over-conservative) check: the left operand alone decides upwards.
-            let half = i64::MAX / 2;
-            if x >= half || (x <= -half && y <= -half) {
-                self.err = Some(if op == b'+' {
-                    "overflow in sum"
+            b'/' => x.wrapping_div(y),
+            b'%' => x.wrapping_rem(y),
+            b'+' | b'-' => {
+                // Exim's (buggy, over-conservative) check: the left operand alone decides upwards.
+                let half = i64::MAX / 2;
+                if x >= half || (x <= -half && y <= -half) {
+                    self.err = Some(if op == b'+' {
+                        "overflow in sum"
+                    } else {
+                        "overflow in difference"
+                    });
+                    return None;
+                }
+                if op == b'+' {
+                    x.wrapping_add(y)
                 } else {
-                    "overflow in difference"
-                });
-                break;
+                    x.wrapping_sub(y)
+                }
             }
-            x = if op == b'+' {
-                x.wrapping_add(y)
-            } else {
-                x.wrapping_sub(y)
-            };
-        }
-        x
-    }
-
-    fn shift(&mut self) -> i64 {
-        let mut x = self.sum();
-        while self.err.is_none()
-            && matches!(self.cur(), b'<' | b'>')
-            && self.at(self.pos + 1) == self.cur()
-        {
-            let op = self.cur();
-            self.pos += 2;
-            let y = self.sum();
-            if self.err.is_some() {
-                break;
-            }
-            x = if op == b'<' {
-                x.wrapping_shl(y as u32)
-            } else {
-                x.wrapping_shr(y as u32)
-            };
-        }
-        x
-    }
-
-    fn binary(&mut self, op: u8, next: fn(&mut Self) -> i64, f: fn(i64, i64) -> i64) -> i64 {
-        let mut x = next(self);
-        while self.err.is_none() && self.cur() == op {
-            self.pos += 1;
-            let y = next(self);
-            if self.err.is_some() {
-                break;
-            }
-            x = f(x, y);
-        }
-        x
-    }
-
-    fn and(&mut self) -> i64 {
-        self.binary(b'&', Self::shift, |a, b| a & b)
-    }
-
-    fn xor(&mut self) -> i64 {
-        self.binary(b'^', Self::and, |a, b| a ^ b)
-    }
-
-    fn or(&mut self) -> i64 {
-        self.binary(b'|', Self::xor, |a, b| a | b)
+            b'<' => x.wrapping_shl(y as u32),
+            b'>' => x.wrapping_shr(y as u32),
+            b'&' => x & y,
+            b'^' => x ^ y,
+            _ => x | y,
+        })
     }
 }
 
