@@ -145,7 +145,7 @@ fn in_string_list(run: &mut AclRun, subject: &str, list: &[u8]) -> Rc {
     let list = match crate::expand::expand_str(&String::from_utf8_lossy(list), run.ctx) {
         Ok(v) => v,
         Err(e) => {
-            run.log_msg = Some(e.message);
+            run.log_msg = Some(e.into_message());
             return Rc::Error;
         }
     };

@@ -109,7 +109,7 @@ impl Exchange {
             Err(e) if e.kind == ErrorKind::Forced => return Step::Done(Outcome::Fail),
             Err(e) => {
                 return Step::Done(Outcome::Defer {
-                    log: e.message,
+                    log: e.into_message(),
                     user: None,
                 })
             }

@@ -200,7 +200,7 @@ pub fn check_condition(e: &Expansion, items: &Items, ctx: &mut Context) -> Outco
         Err(err) if err.kind == ErrorKind::Forced => return Outcome::Fail,
         Err(err) => {
             return Outcome::Defer {
-                log: err.message,
+                log: err.into_message(),
                 user: None,
             }
         }

@@ -31,7 +31,7 @@ impl Exchange {
                 }
                 Err(e) => {
                     let step = Step::Done(Outcome::Defer {
-                        log: e.message,
+                        log: e.into_message(),
                         user: None,
                     });
                     return (x, step);

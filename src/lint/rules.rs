@@ -35,7 +35,7 @@ fn regex_problem(pattern: &str) -> Option<String> {
     }
     crate::expand::regex::compile(p.as_bytes(), false)
         .err()
-        .map(|e| e.message)
+        .map(|e| e.into_message())
 }
 
 pub fn check(cfg: &Config, out: &mut Vec<Diagnostic>) {

@@ -155,7 +155,7 @@ pub(crate) fn check_list_as(
                     String::from_utf8_lossy(list),
                     e.message
                 ));
-                return Err(ListError::Defer(Some(e.message)));
+                return Err(ListError::Defer(Some(e.into_message())));
             }
         }
     } else {
@@ -491,7 +491,7 @@ pub fn match_address_item(
                 "failed to expand \"{pattern}\" while checking a list: {}",
                 e.message
             ));
-            return Err(ListError::Defer(Some(e.message)));
+            return Err(ListError::Defer(Some(e.into_message())));
         }
     };
     let mut m = if rewrite {
@@ -560,6 +560,6 @@ mod tests;
 pub(crate) fn driver_reason(e: crate::ExpandError) -> String {
     match e.message.split_once("\" gave DEFER: ") {
         Some((head, reason)) if head.starts_with("lookup of \"") => reason.to_string(),
-        _ => e.message,
+        _ => e.into_message(),
     }
 }

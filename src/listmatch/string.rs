@@ -103,7 +103,7 @@ pub(crate) fn check_string(
     let value = |v: &[u8]| Some(Val::new(v));
     if pattern.first() == Some(&b'^') {
         let re = crate::expand::regex::compile(pattern, caseless)
-            .map_err(|e| ItemErr::Fatal(e.message))?;
+            .map_err(|e| ItemErr::Fatal(e.into_message()))?;
         let caps = match re.captures(s) {
             Ok(Some(c)) => c,
             Ok(None) => return Ok(None),

@@ -181,7 +181,7 @@ fn file_items(
 fn check_string(pattern: &[u8], subject: &[u8], call: &mut Call) -> Result<bool, LookupError> {
     if pattern.first() == Some(&b'^') {
         let re = crate::expand::regex::compile(pattern, true)
-            .map_err(|e| LookupError::Hard(e.message))?;
+            .map_err(|e| LookupError::Hard(e.into_message()))?;
         return re
             .is_match(subject)
             .map_err(|e| LookupError::Hard(format!("regex match error: {e}")));

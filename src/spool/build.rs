@@ -254,7 +254,7 @@ pub fn received_header(msg: &AcceptedMessage, template: &str) -> Result<Vec<u8>,
     }
     static TOD_FULL: std::sync::OnceLock<Expansion> = std::sync::OnceLock::new();
     let date = TOD_FULL.get_or_init(|| crate::parse("${tod_full}"));
-    let date = crate::expand(date, &mut ctx).map_err(|e| e.message)?;
+    let date = crate::expand(date, &mut ctx).map_err(|e| e.into_message())?;
     let text = crate::expand(&parsed_template(template), &mut ctx).map_err(|e| {
         format!(
             "Expansion of \"{template}\" (received_header_text) failed: {}",

@@ -12,7 +12,7 @@ impl Expander for Eval<'_> {
         match self.expand_text(&Val::new(text)) {
             Ok(v) => Ok(Some(v.bytes)),
             Err(e) if e.is_forced() => Ok(None),
-            Err(e) => Err(e.message),
+            Err(e) => Err(e.into_message()),
         }
     }
 

@@ -176,7 +176,7 @@ fn finish(s: &mut Session, index: usize, x: &Exchange, mut outcome: Outcome) {
             Err(err) => {
                 if outcome == Outcome::Ok {
                     outcome = Outcome::Defer {
-                        log: err.message,
+                        log: err.into_message(),
                         user: None,
                     };
                 }
