@@ -168,14 +168,19 @@ fn main() {
         })
         .collect();
     let n = lines.len() as f64;
-    let ours: Vec<f64> = (0..7)
-        .map(|_| {
-            let t = Instant::now();
-            std::hint::black_box(run(&calls, &patterns.0, &table));
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    let floor_ns = median(ours) / n * 1e9;
+    // Median seconds of `rounds` runs over `calls`.
+    let timed = |calls: &[Vec<Call>], rounds: usize| {
+        median(
+            (0..rounds)
+                .map(|_| {
+                    let t = Instant::now();
+                    std::hint::black_box(run(calls, &patterns.0, &table));
+                    t.elapsed().as_secs_f64()
+                })
+                .collect(),
+        )
+    };
+    let floor_ns = timed(&calls, 7) / n * 1e9;
     // The same per kind of call, each over the whole mix.
     let kinds: [CallKind; 4] = [
         ("sha256", |c| matches!(c, Call::Sha256(_))),
@@ -193,14 +198,7 @@ fn main() {
             .iter()
             .map(|l| l.iter().filter(|c| keep(c)).cloned().collect())
             .collect();
-        let t: Vec<f64> = (0..5)
-            .map(|_| {
-                let t = Instant::now();
-                std::hint::black_box(run(&only, &patterns.0, &table));
-                t.elapsed().as_secs_f64()
-            })
-            .collect();
-        parts.push(format!("{name} {:.1}", median(t) / n * 1e9));
+        parts.push(format!("{name} {:.1}", timed(&only, 5) / n * 1e9));
     }
     let counted = calls.iter().filter(|c| !c.is_empty()).count();
     println!(
