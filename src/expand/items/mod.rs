@@ -112,7 +112,7 @@ pub fn preparse(def: &ItemDef, args: &[Seq]) -> Preparsed {
             expansion: args
                 .get(2)
                 .and_then(literal_text)
-                .map(|t| Arc::new(crate::expand::parse::parse(&String::from_utf8_lossy(&t)))),
+                .map(|t| parsed_replacement(&t)),
             regex: args
                 .get(1)
                 .and_then(literal_text)
@@ -120,6 +120,32 @@ pub fn preparse(def: &ItemDef, args: &[Seq]) -> Preparsed {
         },
         _ => Preparsed::default(),
     }
+}
+
+/// Most ever-parsed `sg` replacements one thread keeps (a configuration has a handful;
+/// `-be` may parse thousands of lines sharing a few).
+const REPLACEMENTS_KEPT: usize = 256;
+
+/// A literal `sg` replacement parsed, or the same text's earlier parse on this thread.
+fn parsed_replacement(text: &[u8]) -> Arc<Expansion> {
+    use crate::expand::fxhash::FxHashMap;
+    thread_local! {
+        static PARSED: std::cell::RefCell<FxHashMap<Box<[u8]>, Arc<Expansion>>> =
+            std::cell::RefCell::new(FxHashMap::default());
+    }
+    if let Some(e) = PARSED.with(|cache| cache.borrow().get(text).cloned()) {
+        return e;
+    }
+    // Parsed with the cache released: a replacement may hold an `sg` of its own.
+    let e = Arc::new(crate::expand::parse::parse(&String::from_utf8_lossy(text)));
+    PARSED.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= REPLACEMENTS_KEPT {
+            cache.clear();
+        }
+        cache.insert(text.into(), e.clone());
+    });
+    e
 }
 
 /// The text of a sequence made only of literal pieces (which are never tainted).
