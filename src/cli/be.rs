@@ -95,8 +95,19 @@ pub(crate) fn flush_log(ctx: &mut Context) {
     }
 }
 
-/// Read logical lines from `input` as bytes (trailing blanks stripped, `\` joins lines,
-/// the joined line's leading blanks dropped) into `line`; false at end of input.
+/// Exim reads `-be` input with `fgets` into a 1,024-byte buffer: a longer line arrives in
+/// pieces of at most this many bytes, each taken as a line of its own (and memory stays
+/// bounded on input without newlines).
+const PIECE_MAX: usize = 1023;
+
+/// C's `isspace` (Rust's ASCII whitespace lacks the vertical tab).
+fn is_c_space(c: &u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+/// Read logical lines from `input` as bytes into `line`, as Exim does: each piece (see
+/// [`PIECE_MAX`]) ends at a NUL, trailing blanks are stripped, a `\\` at the end joins the
+/// next piece with its leading blanks dropped; false at end of input.
 /// `buf` is scratch space: both buffers are reused from line to line.
 pub(crate) fn next_logical_line(
     input: &mut dyn BufRead,
@@ -107,18 +118,19 @@ pub(crate) fn next_logical_line(
     let mut continued = false;
     loop {
         buf.clear();
-        if read_until_newline(input, buf)? == 0 {
+        if read_piece(input, buf)? == 0 {
             return Ok(continued || !line.is_empty());
         }
-        let end = buf
+        let text = &buf[..memchr::memchr(0, buf).unwrap_or(buf.len())];
+        let end = text
             .iter()
-            .rposition(|c| !c.is_ascii_whitespace())
+            .rposition(|c| !is_c_space(c))
             .map_or(0, |i| i + 1);
-        let mut piece = &buf[..end];
+        let mut piece = &text[..end];
         if continued {
             let start = piece
                 .iter()
-                .position(|c| !c.is_ascii_whitespace())
+                .position(|c| !is_c_space(c))
                 .unwrap_or(piece.len());
             piece = &piece[start..];
         }
@@ -135,8 +147,9 @@ pub(crate) fn next_logical_line(
     }
 }
 
-/// `BufRead::read_until(b'\n', buf)` with a SIMD search for the newline.
-fn read_until_newline(input: &mut dyn BufRead, buf: &mut Vec<u8>) -> io::Result<usize> {
+/// One piece as `fgets` reads it: up to and including a newline, at most [`PIECE_MAX`]
+/// bytes (a SIMD search for the newline).
+fn read_piece(input: &mut dyn BufRead, buf: &mut Vec<u8>) -> io::Result<usize> {
     let mut read = 0;
     loop {
         let available = match input.fill_buf() {
@@ -144,9 +157,11 @@ fn read_until_newline(input: &mut dyn BufRead, buf: &mut Vec<u8>) -> io::Result<
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        let (done, used) = match memchr::memchr(b'\n', available) {
+        let room = PIECE_MAX - read;
+        let window = &available[..available.len().min(room)];
+        let (done, used) = match memchr::memchr(b'\n', window) {
             Some(i) => (true, i + 1),
-            None => (available.is_empty(), available.len()),
+            None => (window.is_empty() || window.len() == room, window.len()),
         };
         buf.extend_from_slice(&available[..used]);
         input.consume(used);
@@ -172,8 +187,6 @@ pub(crate) enum Job {
     Print(String),
     /// A macro definition's error, for stderr.
     Complain(String),
-    /// Reading the input failed: report it and stop with status 1.
-    ReadFailed(io::Error),
 }
 
 /// Turn one input line into its [`Job`]. Lines that are not UTF-8 skip macros.
@@ -201,11 +214,6 @@ fn process_line(line: &[u8], macros: &mut Macros, ctx: &mut Context) -> Option<V
         Job::Print(m) => Some(m.into_bytes()),
         Job::Complain(e) => {
             eprintln!("{e}");
-            None
-        }
-        // `prepare_line` never reads.
-        Job::ReadFailed(e) => {
-            eprintln!("rexim: reading standard input: {e}");
             None
         }
     }

@@ -53,8 +53,8 @@ pub fn run(input: impl Read + Send + 'static, macros: Macros, ctx: &mut Context)
 fn read_and_parse(
     mut input: io::BufReader<impl Read>,
     mut macros: Macros,
-    tx: SyncSender<Vec<Job>>,
-    done: Receiver<Vec<Job>>,
+    tx: SyncSender<Vec<io::Result<Job>>>,
+    done: Receiver<Vec<io::Result<Job>>>,
 ) {
     let (mut line, mut buf) = (Vec::new(), Vec::new());
     let mut batch = Vec::with_capacity(BATCH);
@@ -73,10 +73,10 @@ fn read_and_parse(
             }
         }
         match next_logical_line(&mut input, &mut line, &mut buf) {
-            Ok(true) => batch.push(prepare_line(&line, &mut macros)),
+            Ok(true) => batch.push(Ok(prepare_line(&line, &mut macros))),
             Ok(false) => break,
             Err(e) => {
-                batch.push(Job::ReadFailed(e));
+                batch.push(Err(e));
                 break;
             }
         }
@@ -88,7 +88,11 @@ fn read_and_parse(
 
 /// The evaluating half: Exim's `> ` prompt before each line, the result after it, and a
 /// last newline at the end of input. Output is flushed only when no job is waiting.
-fn evaluate_and_print(rx: Receiver<Vec<Job>>, done: Sender<Vec<Job>>, ctx: &mut Context) -> i32 {
+fn evaluate_and_print(
+    rx: Receiver<Vec<io::Result<Job>>>,
+    done: Sender<Vec<io::Result<Job>>>,
+    ctx: &mut Context,
+) -> i32 {
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout());
     let _ = out.write_all(b"> ");
     loop {
@@ -105,7 +109,7 @@ fn evaluate_and_print(rx: Receiver<Vec<Job>>, done: Sender<Vec<Job>>, ctx: &mut 
         };
         for job in &batch {
             match job {
-                Job::Expand(parsed) => {
+                Ok(Job::Expand(parsed)) => {
                     let (text, _) = run_parsed(parsed, ctx);
                     if !ctx.log.is_empty() {
                         let _ = out.flush();
@@ -114,15 +118,16 @@ fn evaluate_and_print(rx: Receiver<Vec<Job>>, done: Sender<Vec<Job>>, ctx: &mut 
                     let _ = out.write_all(&text);
                     let _ = out.write_all(b"\n");
                 }
-                Job::Print(text) => {
+                Ok(Job::Print(text)) => {
                     let _ = out.write_all(text.as_bytes());
                     let _ = out.write_all(b"\n");
                 }
-                Job::Complain(text) => {
+                Ok(Job::Complain(text)) => {
                     let _ = out.flush();
                     eprintln!("{text}");
                 }
-                Job::ReadFailed(e) => {
+                // Reading failed: reported, and `-be` ends with status 1.
+                Err(e) => {
                     let _ = out.flush();
                     eprintln!("rexim: reading standard input: {e}");
                     return 1;
